@@ -1,0 +1,2 @@
+"""Statistics engine shared by every modality; every result is a row of the tidy table in
+:mod:`exneuro.stats.table`."""
