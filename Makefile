@@ -1,0 +1,54 @@
+# Two commands on a fresh Debian/Ubuntu machine with Python 3.11+:
+#   make run    set everything up, then run the whole analysis of the bundled example study
+#   make test   set everything up, then run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+CORES ?= 2
+
+.PHONY: run test setup system-packages lint format example-data clean
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	$(BIN)/pytest
+
+setup: $(STAMP)
+
+# Python packages pinned in requirements.lock; the library itself installed in editable mode.
+$(STAMP): requirements.lock pyproject.toml
+	@$(MAKE) --no-print-directory system-packages
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -c "import matplotlib.font_manager as fm; fm._load_fontmanager(try_read_cache=False)"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Debian packages: Liberation Sans (metric-compatible with Arial) for Cell Press figures.
+system-packages:
+	@if dpkg -s fonts-liberation >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-liberation; \
+	else echo "note: install the Debian package fonts-liberation (as root) for Arial-compatible figure text"; fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+# Regenerate the bundled example studies (deterministic: the same bytes every time).
+example-data: setup
+	$(BIN)/python -m exneuro.simulate example config/config.yaml
+	$(BIN)/python -m exneuro.simulate two_group config/two_group/config.yaml
+
+clean:
+	rm -rf results .snakemake

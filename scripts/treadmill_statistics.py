@@ -1,0 +1,18 @@
+"""Group statistics, adaptation curves and responders of one cohort's endurance tests."""
+
+from exneuro.io import read_table, write_table
+from exneuro.treadmill.analysis import cohort_statistics
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    results = cohort_statistics(
+        read_table(snakemake.input.tests), snakemake.params.cohort, snakemake.params.treadmill
+    )
+    write_table(results["statistics"], snakemake.output.stats)
+    write_table(results["summary"], snakemake.output.summary)
+    write_table(results["adaptation"], snakemake.output.adaptation)
+    write_table(results["responders"], snakemake.output.responders)
+
+
+run(snakemake, main)

@@ -1,0 +1,239 @@
+"""Load and validate the study config and the sample sheet.
+
+JSON schemas (``workflow/schemas``) define every key with its type, default and allowed values;
+this module fills the defaults, turns each schema violation into one line that names the file and
+key (or line and column) and suggests the fix, and then checks the rules a schema cannot express:
+groups and cohorts that refer to each other, sessions in order, unique mice.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from jsonschema import Draft202012Validator, validators
+
+from exneuro.errors import ConfigError, where
+
+SHEET_HEADER_LINES = 1  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML file into a dict, with a clear error when it is not valid YAML."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+
+
+def _with_defaults(validator_class):
+    """A validator that writes each property's schema default into the instance before validating."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(Draft202012Validator)
+
+
+def _key_path(parts) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error, label: str) -> str:
+    """One line for one schema violation; ``label`` names the key or column being validated."""
+    if error.validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        patterns = list(error.schema.get("patternProperties", {}))
+        extras = [
+            key
+            for key in error.instance
+            if key not in allowed and not any(re.search(p, key) for p in patterns)
+        ]
+        lines = []
+        for key in extras:
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(allowed)}"
+            prefix = f"{label}." if label else ""
+            lines.append(f"unknown key '{prefix}{key}' — {hint}")
+        return "; ".join(lines)
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        owner = f"'{label}'" if label else "the top level"
+        return f"{owner} is missing the required key '{missing[0] if missing else error.message}'"
+    if error.validator == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value)
+        return f"{label} = {error.instance!r} is not allowed; expected one of: {allowed}"
+    if error.validator == "pattern":
+        return f"{label} = {error.instance!r} does not match the expected form {error.validator_value}"
+    return f"{label}: {error.message}"
+
+
+def _schema_errors(instance: Any, schema: Mapping, prefix: str = "") -> Iterator[str]:
+    validator = _DefaultingValidator(schema)
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path))):
+        label = _key_path([*([prefix] if prefix else []), *error.absolute_path])
+        yield _describe(error, label)
+
+
+def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, Any]:
+    """Return a copy of ``config`` with schema defaults filled in, or raise :class:`ConfigError`.
+
+    ``source`` names the config file in messages. Beyond the schema, checks that cohorts use
+    declared groups, each cohort's control group is one of its groups, session ids are unique and
+    in time order and the baseline session exists.
+    """
+    filled = copy.deepcopy(dict(config))
+    problems = list(_schema_errors(filled, schema))
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
+    problems = list(_design_problems(filled))
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
+    return filled
+
+
+def _duplicates(values) -> list:
+    seen, repeated = set(), []
+    for value in values:
+        if value in seen and value not in repeated:
+            repeated.append(value)
+        seen.add(value)
+    return repeated
+
+
+def _design_problems(config: Mapping) -> Iterator[str]:
+    group_ids = [group["id"] for group in config["groups"]]
+    for group in _duplicates(group_ids):
+        yield f"groups: the id '{group}' is declared twice — give each group one entry"
+    for index, cohort in enumerate(config["cohorts"]):
+        for group in cohort["groups"]:
+            if group not in group_ids:
+                yield (
+                    f"cohorts[{index}].groups: unknown group '{group}' — declare it under 'groups' "
+                    f"(declared: {', '.join(group_ids)})"
+                )
+        if cohort["control_group"] not in cohort["groups"]:
+            yield (
+                f"cohorts[{index}].control_group: '{cohort['control_group']}' is not one of the "
+                f"cohort's groups ({', '.join(cohort['groups'])})"
+            )
+    for cohort in _duplicates(c["id"] for c in config["cohorts"]):
+        yield f"cohorts: the id '{cohort}' is declared twice"
+    treadmill = config.get("treadmill")
+    if treadmill:
+        yield from _treadmill_problems(treadmill)
+
+
+def _treadmill_problems(treadmill: Mapping) -> Iterator[str]:
+    sessions = treadmill["sessions"]
+    ids = [session["id"] for session in sessions]
+    for session in _duplicates(ids):
+        yield f"treadmill.sessions: the session '{session}' is listed twice"
+    days = [session["day"] for session in sessions]
+    if any(later <= earlier for earlier, later in zip(days, days[1:], strict=False)):
+        yield f"treadmill.sessions: days must increase in the order listed, got {days}"
+    if treadmill["baseline_session"] not in ids:
+        yield (
+            f"treadmill.baseline_session: '{treadmill['baseline_session']}' is not one of the "
+            f"sessions ({', '.join(ids)})"
+        )
+    responder_session = treadmill["responders"]["session"]
+    if responder_session != "last" and responder_session not in ids:
+        yield (
+            f"treadmill.responders.session: '{responder_session}' is neither 'last' nor one of "
+            f"the sessions ({', '.join(ids)})"
+        )
+    pattern = treadmill.get("stage_logs")
+    if pattern and not {"{mouse}", "{session}"} <= set(re.findall(r"\{[a-z]+\}", pattern)):
+        yield f"treadmill.stage_logs: '{pattern}' must contain both {{mouse}} and {{session}}"
+    if treadmill["metrics_source"] == "stage_logs" and not pattern:
+        yield "treadmill.metrics_source is 'stage_logs' but treadmill.stage_logs is not set"
+    for exclusion in treadmill["exclude_tests"]:
+        if exclusion["session"] not in ids:
+            yield f"treadmill.exclude_tests: unknown session '{exclusion['session']}'"
+
+
+def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.DataFrame:
+    """Read and validate the sample sheet (TSV, one row per mouse) against schema and config.
+
+    Returns the sheet with defaults filled, one row per mouse, every column as text. Errors name
+    the sheet's line (the header is line 1) and column.
+    """
+    try:
+        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: sample sheet not found (config key 'samples')") from None
+    sheet.columns = [column.strip() for column in sheet.columns]
+    problems = []
+    records = []
+    for index, row in enumerate(sheet.to_dict("records")):
+        record = {key: value.strip() for key, value in row.items()}
+        line = index + SHEET_HEADER_LINES + 1
+        for problem in _schema_errors(record, schema):
+            problems.append(f"{where(str(path), line, mouse=record.get('mouse_id'))}: {problem}")
+        records.append(record)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    filled = pd.DataFrame.from_records(records).astype("string")
+    problems = list(_sheet_design_problems(filled, str(path), config))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return filled
+
+
+def read_validated_sheet(path: str | Path) -> pd.DataFrame:
+    """Read a sheet written after :func:`read_sample_sheet`: every column text, blanks as ''."""
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False).astype("string")
+
+
+def _sheet_design_problems(sheet: pd.DataFrame, path: str, config: Mapping) -> Iterator[str]:
+    cohorts = {cohort["id"]: cohort for cohort in config["cohorts"]}
+    sessions = [s["id"] for s in config.get("treadmill", {}).get("sessions", [])]
+    first_line = {}
+    for index, row in sheet.iterrows():
+        line = int(index) + SHEET_HEADER_LINES + 1
+        mouse = row["mouse_id"]
+        if mouse in first_line:
+            yield (
+                f"{where(path, line, 'mouse_id')}: mouse '{mouse}' is listed again (first on line "
+                f"{first_line[mouse]}) — each mouse needs exactly one row"
+            )
+            continue
+        first_line[mouse] = line
+        cohort = cohorts.get(row["cohort"])
+        if cohort is None:
+            yield (
+                f"{where(path, line, 'cohort', mouse)}: unknown cohort '{row['cohort']}' — declare "
+                f"it under 'cohorts' in the config (declared: {', '.join(cohorts)})"
+            )
+        elif row["group"] not in cohort["groups"]:
+            yield (
+                f"{where(path, line, 'group', mouse)}: unknown group '{row['group']}' for cohort "
+                f"'{cohort['id']}' — expected one of: {', '.join(cohort['groups'])}"
+            )
+        removed = row["removed_after_session"]
+        if removed and sessions and removed not in sessions:
+            yield (
+                f"{where(path, line, 'removed_after_session', mouse)}: unknown session "
+                f"'{removed}' — expected one of: {', '.join(sessions)}"
+            )

@@ -1,0 +1,135 @@
+"""Reading lab tables (CSV, TSV, Excel) and writing results deterministically."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import data_error
+
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+
+
+def read_lab_table(path: str | Path, comment: str | None = None) -> pd.DataFrame:
+    """Read a CSV, TSV or Excel table as text, adding ``_line``: the row's line in the file.
+
+    Everything stays text so that no value is silently coerced; callers convert columns and
+    report the line of any value that does not parse. Blank lines are dropped.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise data_error(str(path), "file not found", "check the path in the config")
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        table = pd.read_excel(path, dtype=str, keep_default_na=False)
+        table["_line"] = np.arange(len(table)) + 2
+        return table
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    skipped = 0
+    while comment and skipped < len(lines) and lines[skipped].startswith(comment):
+        skipped += 1
+    separator = "\t" if path.suffix.lower() in {".tsv", ".tab"} or "\t" in lines[skipped] else ","
+    table = pd.read_csv(
+        path,
+        sep=separator,
+        dtype=str,
+        keep_default_na=False,
+        skiprows=skipped,
+        skip_blank_lines=False,
+        encoding="utf-8-sig",
+    )
+    table.columns = [str(column).strip() for column in table.columns]
+    table["_line"] = np.arange(len(table)) + skipped + 2
+    blank = (table.drop(columns="_line") == "").all(axis=1)
+    return table.loc[~blank].reset_index(drop=True)
+
+
+def header_metadata(path: str | Path, comment: str = "#") -> dict[str, str]:
+    """'key: value' pairs from the comment lines at the top of a file (instrument headers)."""
+    metadata = {}
+    with open(path, encoding="utf-8-sig") as handle:
+        for line in handle:
+            if not line.startswith(comment):
+                break
+            match = re.match(rf"{re.escape(comment)}\s*([^:]+):\s*(.*)", line.rstrip())
+            if match:
+                metadata[match.group(1).strip().lower()] = match.group(2).strip()
+    return metadata
+
+
+def require_columns(table: pd.DataFrame, columns: Mapping[str, str], path: str) -> None:
+    """Raise a clear error when a configured column is absent from a lab table."""
+    present = [c for c in table.columns if c != "_line"]
+    for field, column in columns.items():
+        if column not in present:
+            raise data_error(
+                path,
+                f"no column '{column}' (configured for '{field}')",
+                f"columns found: {', '.join(present)}; fix the column name in the config",
+            )
+
+
+def parse_numbers(table: pd.DataFrame, column: str, path: str, *, required: bool = True) -> np.ndarray:
+    """Convert a text column to floats; an unparsable (or, if required, empty) cell is an error."""
+    text = table[column].astype(str).str.strip()
+    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+    bad = values.isna() & ((text != "") | required)
+    if bad.any():
+        first = bad.idxmax()
+        raise data_error(
+            path,
+            f"'{table.at[first, column]}' is not a number",
+            "enter a plain number (decimal point, no units)",
+            line=int(table.at[first, "_line"]),
+            column=column,
+        )
+    return values.to_numpy(float)
+
+
+def parse_durations_s(table: pd.DataFrame, column: str, path: str, numeric_unit: str) -> np.ndarray:
+    """Durations in seconds from 'mm:ss', 'h:mm:ss' text or plain numbers in ``numeric_unit``."""
+    text = table[column].astype(str).str.strip()
+    parts = text.str.split(":", expand=True).reindex(columns=range(3))
+    is_clock = text.str.contains(":", regex=False)
+    numbers = parts.apply(pd.to_numeric, errors="coerce")
+    n_fields = text.str.count(":") + 1
+    clock_s = np.where(
+        n_fields == 3,
+        numbers[0] * 3600 + numbers[1] * 60 + numbers[2],
+        numbers[0] * 60 + numbers[1],
+    )
+    scale = {"s": 1.0, "min": 60.0}[numeric_unit]
+    plain = pd.to_numeric(text, errors="coerce").to_numpy(float) * scale
+    seconds = np.where(is_clock, clock_s, plain)
+    bad = ~np.isfinite(seconds) | (n_fields > 3)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise data_error(
+            path,
+            f"'{text.iloc[first]}' is not a duration",
+            f"write mm:ss, h:mm:ss or a number of {numeric_unit}",
+            line=int(table["_line"].iloc[first]),
+            column=column,
+        )
+    return seconds.astype(float)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a TSV (or Parquet, by suffix) with fixed float formatting, so bytes are reproducible."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, sep="\t", index=False, float_format="%.10g", lineterminator="\n")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_table`."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t")

@@ -1,0 +1,94 @@
+"""Write a whole simulated study: the sample sheet, each modality's raw files and the ground truth.
+
+The study's config says where every file goes and which protocol and sessions to use, so the
+simulated files are exactly what the workflow reads. The same design and seed always give the
+same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from exneuro.simulate.design import StudyDesign
+from exneuro.simulate.treadmill import simulate_tests, write_treadmill_files
+
+
+def design_mice(design: StudyDesign) -> pd.DataFrame:
+    """The sample sheet of a design: mice numbered M001... through cohorts and groups, sexes
+    alternating, with the design's exclusions and removals recorded as a lab would."""
+    rows = []
+    for cohort, groups in design.cohorts.items():
+        for group, n_mice in groups.items():
+            for _ in range(n_mice):
+                number = len(rows) + 1
+                rows.append({
+                    "mouse_id": f"M{number:03d}", "cohort": cohort,
+                    "sex": "female" if number % 2 else "male", "group": group,
+                    "manipulation": design.manipulation_by_group.get(group, ""),
+                    "genotype": "Sf1-Cre+/-", "cage": f"C{(number + 3) // 4:02d}",
+                    "excluded_reason": "", "removed_after_session": "", "notes": "",
+                })
+    mice = pd.DataFrame(rows)
+    nuisances = design.nuisances
+    if nuisances.excluded_mouse:
+        mouse, reason = nuisances.excluded_mouse
+        mice.loc[mice["mouse_id"] == mouse, "excluded_reason"] = reason
+    if nuisances.removed_after:
+        mouse, last = nuisances.removed_after
+        mice.loc[mice["mouse_id"] == mouse, "removed_after_session"] = last
+        mice.loc[mice["mouse_id"] == mouse, "notes"] = "optic fibre implant lost; euthanized"
+    if nuisances.missed_test:
+        mouse, session = nuisances.missed_test
+        mice.loc[mice["mouse_id"] == mouse, "notes"] = f"no test at {session}: treadmill fault"
+    return mice
+
+
+def write_study(design: StudyDesign, config: Mapping) -> dict:
+    """Simulate ``design`` and write its files where ``config`` expects them.
+
+    Returns the ground truth (also written as ``ground_truth.yaml`` beside the summary table's
+    folder): planted effects per group, expected mean % change per group and session, and the
+    planted nuisances.
+    """
+    rng = np.random.default_rng(design.seed)
+    mice = design_mice(design)
+    sheet_path = Path(config["samples"])
+    sheet_path.parent.mkdir(parents=True, exist_ok=True)
+    mice.to_csv(sheet_path, sep="\t", index=False, lineterminator="\n")
+    truth: dict = {"design": design.name, "seed": design.seed, "samples": str(sheet_path)}
+    treadmill = config.get("treadmill")
+    if treadmill:
+        tests = simulate_tests(design, mice, treadmill, rng)
+        written = write_treadmill_files(tests, design, treadmill)
+        truth["treadmill"] = _treadmill_truth(design, treadmill, written)
+    truth_path = Path(treadmill["summary_table"]).parent.parent / "ground_truth.yaml"
+    truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")
+    return truth
+
+
+def _treadmill_truth(design: StudyDesign, treadmill: Mapping, written: Mapping) -> dict:
+    effects = design.treadmill
+    days = {s["id"]: float(s["day"]) for s in treadmill["sessions"]}
+    expected = {
+        group: {session: round(100 * gain * float(1 - np.exp(-day / effects.tau_days)), 2)
+                for session, day in days.items()}
+        for group, gain in effects.gain_by_group.items()
+    }
+    nuisances = {name: list(value) for name, value in vars(design.nuisances).items() if value}
+    return {
+        "model": "distance = D0 * (1 + G * (1 - exp(-day / tau))) * lognormal noise",
+        "plateau_gain_percent_by_group": {g: 100 * v for g, v in effects.gain_by_group.items()},
+        "gain_sd_percent": 100 * effects.gain_sd,
+        "tau_days": effects.tau_days,
+        "baseline_distance_m": effects.baseline_distance_m,
+        "test_noise_cv": effects.test_noise_cv,
+        "expected_percent_change_by_group_and_session (at tau_days)": expected,
+        "nuisances": nuisances,
+        "files": {"summary_table": written["files"]["summary_table"],
+                  "stage_logs": len(written["files"].get("stage_logs", []))},
+    }

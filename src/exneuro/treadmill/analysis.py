@@ -1,0 +1,169 @@
+"""Group statistics of one cohort's endurance tests, all through the shared statistics engine.
+
+For each configured outcome:
+- a linear mixed model ``outcome ~ group * session + (1 | mouse)`` (REML, Satterthwaite F tests),
+  which keeps mice with a missed test (GraphPad's 'mixed-effects analysis' of the same design);
+- the two-way repeated-measures ANOVA (group between, session within, type III SS,
+  sphericity-corrected), which drops mice with a missing test listwise and says how many;
+- post-hoc comparisons from the mixed model: each group against the control group at every
+  session (one family), and every session against baseline within each group (a family per group),
+  corrected as configured;
+- the gain from baseline at the last session, each group against control (Welch by default),
+  with Hedges' g.
+Adaptation curves and responders are compared between groups per mouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from exneuro.stats import compare, mixed
+from exneuro.stats.anova import rm_anova
+from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
+from exneuro.treadmill.adaptation import classify_responders, fit_adaptation
+from exneuro.treadmill.metrics import metric_columns
+
+ADAPTATION_OUTCOMES = {
+    "slope_per_day": "per-mouse linear slope across training days",
+    "plateau": "per-mouse plateau of the rise-to-plateau fit",
+    "rise_percent": "per-mouse fitted rise, % of the fitted start",
+}
+
+
+def cohort_tests(tests: pd.DataFrame, cohort: Mapping) -> pd.DataFrame:
+    """The included tests of one cohort, with group and session as ordered categories."""
+    data = tests[(tests["cohort"] == cohort["id"]) & ~tests["excluded"]].copy()
+    return data
+
+
+def group_summary(data: pd.DataFrame, columns: list[str], sessions: list[str]) -> pd.DataFrame:
+    """Mean, SD, SEM and n mice per group, session and outcome (what the figures draw)."""
+    long = data.melt(id_vars=["group", "session", "mouse"], value_vars=columns,
+                     var_name="outcome", value_name="value").dropna(subset=["value"])
+    summary = long.groupby(["outcome", "group", "session"], sort=False)["value"].agg(
+        ["mean", "std", "count"]).reset_index()
+    summary["sem"] = summary["std"] / np.sqrt(summary["count"])
+    summary["session"] = pd.Categorical(summary["session"], sessions, ordered=True)
+    summary = summary.rename(columns={"std": "sd", "count": "n_mice"})
+    return summary.sort_values(["outcome", "group", "session"]).reset_index(drop=True)
+
+
+def _session_family(data: pd.DataFrame, fit, column: str, cohort: Mapping, sessions: list[str],
+                    correction: str, level: float) -> pd.DataFrame:
+    """Post-hoc contrasts from the mixed model, each family corrected for multiplicity."""
+    between = mixed.emm_contrasts(fit, factor="group", by="session", method="trt.vs.ctrl",
+                                  reference=cohort["control_group"], adjust="none", level=level)
+    between["p_adj"] = compare.adjust_pvalues(between["p"], correction)
+    between["correction"] = compare.correction_label(correction, len(between))
+    within = []
+    for group in data["group"].unique():
+        rows = mixed.emm_contrasts(fit, factor="session", by="group", method="trt.vs.ctrl",
+                                   reference=sessions[0], adjust="none", level=level)
+        rows = rows[rows["by"] == group].copy()
+        rows["p_adj"] = compare.adjust_pvalues(rows["p"], correction)
+        rows["correction"] = compare.correction_label(correction, len(rows))
+        within.append(rows)
+    return pd.concat([between, *within], ignore_index=True)
+
+
+def outcome_statistics(data: pd.DataFrame, column: str, cohort: Mapping, sessions: list[str],
+                       settings: Mapping) -> pd.DataFrame:
+    """Mixed model, RM ANOVA, post-hoc contrasts and gain test of one outcome in one cohort."""
+    level = settings["ci_level"]
+    control = cohort["control_group"]
+    n_by_group = data.groupby("group")["mouse"].nunique().reindex(cohort["groups"]).fillna(0)
+    rows = []
+    formula = f"{column} ~ C(group, Treatment('{control}')) * C(session, Treatment('{sessions[0]}'))"
+    fit = mixed.fit_lmm(data.dropna(subset=[column]), formula, groups="mouse")
+    rows.append(mixed.to_stats(fit, contrasts=_session_family(
+        data, fit, column, cohort, sessions, settings["posthoc_correction"], level)))
+    anova = rm_anova(data, dv=column, subject="mouse", within=["session"], between=["group"])
+    rows.append(anova.to_stats(correction=settings["sphericity_correction"]))
+    last = sessions[-1]
+    final = data[data["session"] == last]
+    for group in cohort["groups"]:
+        if group == control:
+            continue
+        gain = compare.two_group_test(
+            final.loc[final["group"] == control, f"{column}_pct_change"].dropna(),
+            final.loc[final["group"] == group, f"{column}_pct_change"].dropna(),
+            test=settings["gain_test"], labels=(control, group), level=level)
+        rows.append(label_rows(gain, subset=subset_label(cohort=cohort["id"], session=last)))
+    table = concat_stats(rows)
+    table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(n_by_group.astype(int)))
+    table["outcome"] = table["outcome"].where(~table["term"].str.contains("pct_change", na=False),
+                                              f"{column}_pct_change")
+    return _label_default(table, column, cohort)
+
+
+def _label_default(table: pd.DataFrame, outcome: str, cohort: Mapping) -> pd.DataFrame:
+    table["analysis"] = table["analysis"].fillna("treadmill")
+    table["outcome"] = table["outcome"].fillna(outcome)
+    table["subset"] = table["subset"].fillna(subset_label(cohort=cohort["id"]))
+    return table
+
+
+def adaptation_statistics(adaptation: pd.DataFrame, responders: pd.DataFrame, cohort: Mapping,
+                          settings: Mapping) -> pd.DataFrame:
+    """Per-mouse adaptation outcomes: each group's slope against 0, groups against control for
+    slope, plateau and rise, and responders against control (Fisher's exact test)."""
+    control = cohort["control_group"]
+    level = settings["ci_level"]
+    rows = []
+    for group, mice in adaptation.groupby("group", sort=False):
+        test = compare.one_sample_test(mice["slope_per_day"].dropna(), mu=0.0, level=level)
+        rows.append(label_rows(test, outcome=f"{mice['metric'].iloc[0]} slope_per_day",
+                               subset=subset_label(cohort=cohort["id"], group=group)))
+    fitted = adaptation[adaptation["fit_status"].isin(["ok"])]
+    for outcome in ADAPTATION_OUTCOMES:
+        source = adaptation if outcome == "slope_per_day" else fitted
+        for group in cohort["groups"]:
+            if group == control:
+                continue
+            test = compare.two_group_test(
+                source.loc[source["group"] == control, outcome].dropna(),
+                source.loc[source["group"] == group, outcome].dropna(),
+                test=settings["gain_test"], labels=(control, group), level=level)
+            rows.append(label_rows(test, outcome=f"{adaptation['metric'].iloc[0]} {outcome}",
+                                   subset=subset_label(cohort=cohort["id"])))
+    for group in cohort["groups"]:
+        if group == control:
+            continue
+        counts = [[int(responders.loc[responders["group"] == g, "responder"].sum()),
+                   int((~responders.loc[responders["group"] == g, "responder"]).sum())]
+                  for g in (control, group)]
+        test = compare.fisher_exact_test(counts, labels=(control, group))
+        rows.append(label_rows(test, outcome=f"responders ({responders['rule'].iloc[0]})",
+                               subset=subset_label(cohort=cohort["id"])))
+    table = concat_stats(rows)
+    table["analysis"] = "treadmill adaptation"
+    return table
+
+
+def cohort_statistics(tests: pd.DataFrame, cohort: Mapping, treadmill: Mapping) -> dict[str, pd.DataFrame]:
+    """Every statistic of one cohort: the statistics rows, group summary, adaptation fits and
+    responders."""
+    sessions = [s["id"] for s in treadmill["sessions"]]
+    columns = metric_columns(treadmill["work_definition"])
+    settings = treadmill["statistics"]
+    data = cohort_tests(tests, cohort)
+    data["session"] = pd.Categorical(data["session"], sessions, ordered=True)
+    data["group"] = pd.Categorical(data["group"], cohort["groups"], ordered=True)
+    outcomes = [columns[name] for name in settings["metrics"]]
+    stats = [outcome_statistics(data, column, cohort, sessions, settings) for column in outcomes]
+    adaptation_column = columns[treadmill["adaptation"]["metric"]]
+    adaptation = fit_adaptation(data, adaptation_column, treadmill["adaptation"]["plateau_fraction"])
+    rule = treadmill["responders"]
+    responders = classify_responders(data, columns[rule["metric"]], treadmill["baseline_session"],
+                                     rule["session"], rule["min_percent_change"])
+    stats.append(adaptation_statistics(adaptation, responders, cohort, settings))
+    pct = [f"{c}_pct_change" for c in outcomes]
+    return {
+        "statistics": concat_stats(stats),
+        "summary": group_summary(data, outcomes + pct, sessions),
+        "adaptation": adaptation,
+        "responders": responders,
+    }

@@ -1,0 +1,55 @@
+"""Glue for the Snakemake ``script:`` entry points: logging to the job's log, clear failures,
+and the source digest that makes a changed analysis rerun."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from exneuro.errors import ExneuroError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+#: Modules every analysis depends on; a change to any of them reruns everything.
+CORE_MODULES = ("__init__.py", "errors.py", "io.py", "config.py", "workflow.py")
+
+
+def source_digest(parts: Iterable[str]) -> str:
+    """SHA-256 (first 16 hex digits) of the library source an analysis depends on.
+
+    ``parts`` are sub-packages or modules of :mod:`exneuro` (e.g. ``["treadmill", "stats"]``);
+    the core modules are always included. Snakemake's ``code`` trigger hashes only the script
+    itself, so every rule passes this digest as a ``params:`` entry: editing the analysis code
+    reruns exactly the jobs that use it.
+    """
+    files: set[Path] = {PACKAGE_ROOT / name for name in CORE_MODULES}
+    for part in parts:
+        target = PACKAGE_ROOT / part
+        files |= set(target.rglob("*.py")) if target.is_dir() else {target.with_suffix(".py")}
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run(snakemake, main: Callable[..., None]) -> None:
+    """Run ``main(snakemake)`` with logging to the job's log file and one-line errors.
+
+    A problem with the user's data or config (:class:`ExneuroError`) is written to the log and to
+    stderr as one line and ends the job with exit code 1; any other exception is a bug and keeps
+    its traceback.
+    """
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if snakemake.log:
+        Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", handlers=handlers,
+                        force=True)
+    try:
+        main(snakemake)
+    except ExneuroError as error:
+        logging.getLogger("exneuro").error("%s", error)
+        sys.exit(1)

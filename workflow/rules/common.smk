@@ -1,0 +1,85 @@
+"""Config and sample-sheet loading, and the input functions the rules share."""
+
+from exneuro.config import ConfigError, load_yaml, read_sample_sheet, validate_config
+from exneuro.workflow import source_digest
+
+SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
+
+try:
+    config = validate_config(
+        config, load_yaml(SCHEMAS / "config.schema.yaml"), str(CONFIG_SOURCE)
+    )
+    SAMPLES = read_sample_sheet(
+        config["samples"], load_yaml(SCHEMAS / "samples.schema.yaml"), config
+    )
+except ConfigError as error:
+    sys.exit(f"Configuration error:\n{error}")
+
+OUT = config["output_dir"]
+COHORTS = [cohort["id"] for cohort in config["cohorts"]]
+TREADMILL_ON = bool(config.get("treadmill")) and config["treadmill"]["enabled"]
+
+
+wildcard_constraints:
+    cohort="|".join(COHORTS),
+
+
+TREADMILL_KEYS = {
+    "metrics": [
+        "summary_table", "summary_columns", "time_to_exhaustion_unit", "incline_unit",
+        "stage_logs", "stage_log_columns", "metrics_source", "cross_check_tolerance",
+        "sessions", "baseline_session", "protocols", "work_definition", "exclude_tests",
+        "outliers",
+    ],
+    "statistics": [
+        "sessions", "baseline_session", "work_definition", "statistics", "adaptation",
+        "responders",
+    ],
+}
+
+
+def treadmill_params(step):
+    """The part of the treadmill config one step reads, so that a changed parameter reruns
+    that step and what follows from it, nothing else."""
+    if not TREADMILL_ON:
+        return {}
+    return {key: config["treadmill"][key] for key in TREADMILL_KEYS[step]}
+
+
+def sheet_params():
+    """The part of the config the sample sheet is validated against."""
+    return {key: config[key] for key in ("cohorts", "groups")} | {
+        "treadmill": {"sessions": config["treadmill"]["sessions"]} if TREADMILL_ON else {}
+    }
+
+
+def code_version(*parts):
+    """Digest of the library code a rule runs; a params entry, so changed code reruns the rule."""
+    return source_digest(parts)
+
+
+def cohort_config(wildcards):
+    """The config entry of the cohort in the job's wildcards."""
+    return next(c for c in config["cohorts"] if c["id"] == wildcards.cohort)
+
+
+def statistics_parts():
+    """Every per-analysis statistics table that feeds the study's one statistics table."""
+    parts = []
+    if TREADMILL_ON:
+        parts += expand(f"{OUT}/treadmill/{{cohort}}/statistics.tsv", cohort=COHORTS)
+    return parts
+
+
+def all_outputs():
+    """Everything `rule all` asks for, from the analyses enabled in the config."""
+    targets = [f"{OUT}/statistics/statistics.tsv", f"{OUT}/config/config.yaml"]
+    if TREADMILL_ON:
+        targets += expand(
+            f"{OUT}/figures/treadmill/{{cohort}}.{{fmt}}",
+            cohort=COHORTS,
+            fmt=config["figures"]["formats"],
+        )
+        targets += expand(f"{OUT}/treadmill/{{cohort}}/adaptation.tsv", cohort=COHORTS)
+    return targets
