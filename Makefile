@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 CORES ?= 2
 
-.PHONY: run test setup system-packages lint format example-data clean
+.PHONY: run test setup system-packages lint format example-data docs clean
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
@@ -52,3 +52,7 @@ example-data: setup
 
 clean:
 	rm -rf results .snakemake
+
+# Regenerate the key and column reference of config/README.md from the schemas.
+docs: setup
+	$(BIN)/python -m exneuro.schema_doc

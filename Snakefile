@@ -4,7 +4,6 @@ Run `make run` (or `snakemake` in the project's environment) from this folder. A
 `snakemake --configfile path/to/its/config.yaml`.
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -12,11 +11,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-SOURCE = str(Path(workflow.basedir) / "src")
-sys.path.insert(0, SOURCE)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [SOURCE] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-)
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from exneuro.workflow import use_library_source
+
+use_library_source(Path(workflow.basedir) / "src")
 
 
 configfile: "config/config.yaml"
@@ -28,6 +26,6 @@ include: "workflow/rules/statistics.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

@@ -103,7 +103,7 @@ def test_mixed_anova_balanced_type2_equals_type3(ss_type):
         pingouin("mixed_anova.csv"), "Scores", "Subject", ["Time"], ["Group"], ss_type
     )
     assert result.table["term"].tolist() == ["Group", "Time", "Group:Time"]
-    assert result.n_by_group == {"Group=Control": 30, "Group=Meditation": 30}
+    assert result.n_by_group == {"Control": 30, "Meditation": 30}
     sphericity = {"eps_gg": 0.99812, "mauchly_w": 0.99812, "mauchly_p": 0.94769}
     check(
         result,
@@ -407,7 +407,7 @@ def test_bugs_gender_mixed_three_way_afex():
     data = bugs().dropna(subset=["Gender"])  # the README: remove the blank-Gender subject
     result = rm_anova(data, "DesireToKill", "Subject", within=BUGS_WITHIN, between=["Gender"])
     assert (result.n_subjects, result.n_dropped) == (87, 5)
-    assert result.n_by_group == {"Gender=Female": 58, "Gender=Male": 29}
+    assert result.n_by_group == {"Female": 58, "Male": 29}
     assert result.table["term"].tolist() == [
         "Gender",
         "Disgustingness",
@@ -522,7 +522,7 @@ def test_to_stats_columns_and_values():
     assert close(time["effect_size"], 0.06493)
     assert close(time["effect_size_alt"], 0.04234)
     assert (time["n_mice"], time["n_obs"], time["n_excluded"]) == (60, 180, 0)
-    assert time["n_by_group"] == "Group=Control=30; Group=Meditation=30"
+    assert time["n_by_group"] == "Control=30; Meditation=30"
     for text in ("type III SS", "Mauchly W", "GG epsilon", "HF epsilon"):
         assert text in time["notes"]
     group = rows.loc["Group"]

@@ -36,7 +36,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def _with_defaults(validator_class):
-    """A validator that writes each property's schema default into the instance before validating."""
+    """A validator that fills each property's schema default into the instance, then validates."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -84,7 +84,9 @@ def _describe(error, label: str) -> str:
         allowed = ", ".join(str(v) for v in error.validator_value)
         return f"{label} = {error.instance!r} is not allowed; expected one of: {allowed}"
     if error.validator == "pattern":
-        return f"{label} = {error.instance!r} does not match the expected form {error.validator_value}"
+        return (
+            f"{label} = {error.instance!r} does not match the expected form {error.validator_value}"
+        )
     return f"{label}: {error.message}"
 
 

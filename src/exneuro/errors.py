@@ -1,4 +1,4 @@
-"""Errors a biologist can act on: each names the file, the line and column, what was found and the fix."""
+"""Errors a biologist can act on: each names the file, line and column, what was found, the fix."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ class InputDataError(ExneuroError):
     """A raw data file cannot be analysed as it is."""
 
 
-def where(file: str, line: int | None = None, column: str | None = None, mouse: str | None = None) -> str:
+def where(
+    file: str, line: int | None = None, column: str | None = None, mouse: str | None = None
+) -> str:
     """'data/x.csv line 12 (mouse M03), column 'Distance (m)'' — the location part of a message."""
     text = str(file)
     if line is not None:

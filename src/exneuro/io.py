@@ -72,7 +72,9 @@ def require_columns(table: pd.DataFrame, columns: Mapping[str, str], path: str) 
             )
 
 
-def parse_numbers(table: pd.DataFrame, column: str, path: str, *, required: bool = True) -> np.ndarray:
+def parse_numbers(
+    table: pd.DataFrame, column: str, path: str, *, required: bool = True
+) -> np.ndarray:
     """Convert a text column to floats; an unparsable (or, if required, empty) cell is an error."""
     text = table[column].astype(str).str.strip()
     values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
@@ -118,7 +120,7 @@ def parse_durations_s(table: pd.DataFrame, column: str, path: str, numeric_unit:
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write a TSV (or Parquet, by suffix) with fixed float formatting, so bytes are reproducible."""
+    """Write a TSV (or Parquet, by suffix) with fixed float formatting: reproducible bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":

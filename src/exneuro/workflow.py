@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,6 +15,18 @@ from exneuro.errors import ExneuroError
 PACKAGE_ROOT = Path(__file__).resolve().parent
 #: Modules every analysis depends on; a change to any of them reruns everything.
 CORE_MODULES = ("__init__.py", "errors.py", "io.py", "config.py", "workflow.py")
+
+
+def use_library_source(source: str | Path) -> None:
+    """Put the library's source folder first on the import path of every job.
+
+    Jobs run their scripts in new Python processes (and, with ``--use-conda``, in another
+    environment), so the folder goes into ``PYTHONPATH``: every job imports this checkout's
+    library, installed or not.
+    """
+    source = str(source)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != source]
+    os.environ["PYTHONPATH"] = os.pathsep.join([source, *paths])
 
 
 def source_digest(parts: Iterable[str]) -> str:
@@ -46,8 +59,9 @@ def run(snakemake, main: Callable[..., None]) -> None:
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", handlers=handlers,
-                        force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(message)s", handlers=handlers, force=True
+    )
     try:
         main(snakemake)
     except ExneuroError as error:

@@ -27,13 +27,27 @@ wildcard_constraints:
 
 TREADMILL_KEYS = {
     "metrics": [
-        "summary_table", "summary_columns", "time_to_exhaustion_unit", "incline_unit",
-        "stage_logs", "stage_log_columns", "metrics_source", "cross_check_tolerance",
-        "sessions", "baseline_session", "protocols", "work_definition", "exclude_tests",
+        "summary_table",
+        "summary_columns",
+        "time_to_exhaustion_unit",
+        "incline_unit",
+        "stage_logs",
+        "stage_log_columns",
+        "metrics_source",
+        "cross_check_tolerance",
+        "sessions",
+        "baseline_session",
+        "protocols",
+        "work_definition",
+        "exclude_tests",
         "outliers",
     ],
     "statistics": [
-        "sessions", "baseline_session", "work_definition", "statistics", "adaptation",
+        "sessions",
+        "baseline_session",
+        "work_definition",
+        "statistics",
+        "adaptation",
         "responders",
     ],
 }
@@ -50,7 +64,9 @@ def treadmill_params(step):
 def sheet_params():
     """The part of the config the sample sheet is validated against."""
     return {key: config[key] for key in ("cohorts", "groups")} | {
-        "treadmill": {"sessions": config["treadmill"]["sessions"]} if TREADMILL_ON else {}
+        "treadmill": (
+            {"sessions": config["treadmill"]["sessions"]} if TREADMILL_ON else {}
+        )
     }
 
 
@@ -62,6 +78,15 @@ def code_version(*parts):
 def cohort_config(wildcards):
     """The config entry of the cohort in the job's wildcards."""
     return next(c for c in config["cohorts"] if c["id"] == wildcards.cohort)
+
+
+def treadmill_stage_logs(wildcards):
+    """Every stage log present at the configured path pattern (none when there is no pattern)."""
+    pattern = config["treadmill"].get("stage_logs")
+    if not pattern or config["treadmill"]["metrics_source"] != "stage_logs":
+        return []
+    found = glob_wildcards(pattern)
+    return sorted(expand(pattern, zip, mouse=found.mouse, session=found.session))
 
 
 def statistics_parts():

@@ -7,13 +7,13 @@ rule validated_samples:
         schema=str(SCHEMAS / "samples.schema.yaml"),
     output:
         f"{OUT}/config/samples.tsv",
+    log:
+        f"{OUT}/logs/config/samples.log",
+    conda:
+        "../../envs/exneuro.yaml"
     params:
         design=sheet_params(),
         code=code_version(),
-    conda:
-        "../../envs/exneuro.yaml"
-    log:
-        f"{OUT}/logs/config/samples.log",
     script:
         "../../scripts/validated_samples.py"
 
@@ -21,13 +21,13 @@ rule validated_samples:
 rule config_snapshot:
     output:
         f"{OUT}/config/config.yaml",
+    log:
+        f"{OUT}/logs/config/snapshot.log",
+    conda:
+        "../../envs/exneuro.yaml"
     params:
         config=config,
         code=code_version(),
-    conda:
-        "../../envs/exneuro.yaml"
-    log:
-        f"{OUT}/logs/config/snapshot.log",
     script:
         "../../scripts/config_snapshot.py"
 
@@ -37,11 +37,11 @@ rule statistics_table:
         statistics_parts(),
     output:
         f"{OUT}/statistics/statistics.tsv",
-    params:
-        code=code_version("stats"),
-    conda:
-        "../../envs/exneuro.yaml"
     log:
         f"{OUT}/logs/statistics/table.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        code=code_version("stats"),
     script:
         "../../scripts/statistics_table.py"

@@ -1,15 +1,6 @@
 """Treadmill endurance tests: raw summary table and stage logs -> metrics, statistics, figures."""
 
 
-def treadmill_stage_logs(wildcards):
-    """Every stage log present at the configured path pattern (none when there is no pattern)."""
-    pattern = config["treadmill"].get("stage_logs")
-    if not pattern or config["treadmill"]["metrics_source"] != "stage_logs":
-        return []
-    found = glob_wildcards(pattern)
-    return sorted(expand(pattern, zip, mouse=found.mouse, session=found.session))
-
-
 rule treadmill_metrics:
     input:
         summary=config["treadmill"]["summary_table"] if TREADMILL_ON else [],
@@ -19,13 +10,13 @@ rule treadmill_metrics:
         tests=f"{OUT}/treadmill/tests.parquet",
         table=f"{OUT}/treadmill/tests.tsv",
         qc=f"{OUT}/treadmill/qc.tsv",
+    log:
+        f"{OUT}/logs/treadmill/metrics.log",
+    conda:
+        "../../envs/exneuro.yaml"
     params:
         treadmill=treadmill_params("metrics"),
         code=code_version("treadmill"),
-    conda:
-        "../../envs/exneuro.yaml"
-    log:
-        f"{OUT}/logs/treadmill/metrics.log",
     script:
         "../../scripts/treadmill_metrics.py"
 
@@ -38,14 +29,14 @@ rule treadmill_statistics:
         summary=f"{OUT}/treadmill/{{cohort}}/group_summary.tsv",
         adaptation=f"{OUT}/treadmill/{{cohort}}/adaptation.tsv",
         responders=f"{OUT}/treadmill/{{cohort}}/responders.tsv",
+    log:
+        f"{OUT}/logs/treadmill/{{cohort}}/statistics.log",
+    conda:
+        "../../envs/exneuro.yaml"
     params:
         cohort=cohort_config,
         treadmill=treadmill_params("statistics"),
         code=code_version("treadmill", "stats"),
-    conda:
-        "../../envs/exneuro.yaml"
-    log:
-        f"{OUT}/logs/treadmill/{{cohort}}/statistics.log",
     script:
         "../../scripts/treadmill_statistics.py"
 
@@ -61,15 +52,15 @@ rule treadmill_figure:
             *[f".{fmt}" for fmt in config["figures"]["formats"]],
         ),
         source_data=directory(f"{OUT}/figures/treadmill/{{cohort}}_source_data"),
+    log:
+        f"{OUT}/logs/treadmill/{{cohort}}/figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
     params:
         cohort=cohort_config,
         groups=config["groups"],
         treadmill=treadmill_params("statistics"),
         style=config["figures"],
         code=code_version("treadmill", "figures"),
-    conda:
-        "../../envs/exneuro.yaml"
-    log:
-        f"{OUT}/logs/treadmill/{{cohort}}/figure.log",
     script:
         "../../scripts/treadmill_figure.py"

@@ -14,8 +14,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib import font_manager
 
 MM_PER_INCH = 25.4
 FONT_PREFERENCE = ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"]
@@ -35,31 +35,33 @@ def available_font() -> str:
 def apply_style(font_size_pt: float = 7.0) -> None:
     """Set matplotlib's parameters for Cell Press figures (call before drawing)."""
     plt.rcdefaults()
-    plt.rcParams.update({
-        "font.family": "sans-serif",
-        "font.sans-serif": [available_font()],
-        "font.size": font_size_pt,
-        "axes.titlesize": font_size_pt,
-        "axes.labelsize": font_size_pt,
-        "xtick.labelsize": font_size_pt - 1,
-        "ytick.labelsize": font_size_pt - 1,
-        "legend.fontsize": font_size_pt - 1,
-        "axes.linewidth": 0.6,
-        "lines.linewidth": 0.8,
-        "xtick.major.width": 0.6,
-        "ytick.major.width": 0.6,
-        "xtick.major.size": 2.5,
-        "ytick.major.size": 2.5,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "legend.frameon": False,
-        "pdf.fonttype": 42,
-        "ps.fonttype": 42,
-        "svg.fonttype": "none",
-        "svg.hashsalt": "exneuro",
-        "path.simplify": False,
-        "savefig.dpi": 600,
-    })
+    plt.rcParams.update(
+        {
+            "font.family": "sans-serif",
+            "font.sans-serif": [available_font()],
+            "font.size": font_size_pt,
+            "axes.titlesize": font_size_pt,
+            "axes.labelsize": font_size_pt,
+            "xtick.labelsize": font_size_pt - 1,
+            "ytick.labelsize": font_size_pt - 1,
+            "legend.fontsize": font_size_pt - 1,
+            "axes.linewidth": 0.6,
+            "lines.linewidth": 0.8,
+            "xtick.major.width": 0.6,
+            "ytick.major.width": 0.6,
+            "xtick.major.size": 2.5,
+            "ytick.major.size": 2.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+            "pdf.fonttype": 42,
+            "ps.fonttype": 42,
+            "svg.fonttype": "none",
+            "svg.hashsalt": "exneuro",
+            "path.simplify": False,
+            "savefig.dpi": 600,
+        }
+    )
 
 
 def group_palette(groups: Sequence[Mapping]) -> dict[str, str]:
@@ -88,5 +90,13 @@ def save_figure(figure, stem: str | Path, formats: Sequence[str], dpi: int) -> l
 
 def panel_label(axis, letter: str) -> None:
     """Bold panel letter at the top left, outside the axes, as Cell Press figures have."""
-    axis.text(-0.28, 1.06, letter, transform=axis.transAxes, fontweight="bold",
-              fontsize=plt.rcParams["font.size"] + 1, va="bottom", ha="left")
+    axis.text(
+        -0.28,
+        1.06,
+        letter,
+        transform=axis.transAxes,
+        fontweight="bold",
+        fontsize=plt.rcParams["font.size"] + 1,
+        va="bottom",
+        ha="left",
+    )

@@ -62,40 +62,75 @@ def _panel_course(axis, data, column, cohort, groups, sessions, labels, statisti
     positions = {session: index for index, session in enumerate(sessions)}
     for group in cohort["groups"]:
         subset = data[data["group"] == group]
-        for mouse, tests in subset.groupby("mouse"):
+        for _, tests in subset.groupby("mouse"):
             x = tests["session"].map(positions)
             axis.plot(x, tests[column], color=colours[group], lw=0.4, alpha=0.35, zorder=1)
         means = [(_mean_sem(subset.loc[subset["session"] == s, column]), s) for s in sessions]
         x = np.arange(len(sessions))
         y = np.array([m[0][0] for m in means])
         err = np.array([m[0][1] for m in means])
-        axis.errorbar(x, y, yerr=err, color=colours[group], lw=1.0, marker="o", ms=2.5,
-                      capsize=1.5, elinewidth=0.6, label=groups[group]["label"], zorder=3)
+        axis.errorbar(
+            x,
+            y,
+            yerr=err,
+            color=colours[group],
+            lw=1.0,
+            marker="o",
+            ms=2.5,
+            capsize=1.5,
+            elinewidth=0.6,
+            label=groups[group]["label"],
+            zorder=3,
+        )
         for (mean, sem, n), session in means:
-            records.append({"group": group, "session": session, "mean": mean, "sem": sem, "n_mice": n})
+            records.append(
+                {"group": group, "session": session, "mean": mean, "sem": sem, "n_mice": n}
+            )
     top = np.nanmax(data[column]) * 1.04
     for session in sessions:
         for group in cohort["groups"]:
             if group == cohort["control_group"]:
                 continue
-            row = find_row(statistics, test="emm_contrast", outcome=column,
-                           term=f"{group} - {cohort['control_group']}",
-                           subset=f"cohort={cohort['id']}; session={session}")
+            row = find_row(
+                statistics,
+                test="emm_contrast",
+                outcome=column,
+                term=f"{group} - {cohort['control_group']}",
+                subset=f"cohort={cohort['id']}; session={session}",
+            )
             stars = significance_stars(row["p_adj"]) if row is not None else ""
             if stars and stars != "ns":
-                axis.text(positions[session], top, stars, ha="center", va="bottom",
-                          color=colours[group], fontsize=plt.rcParams["font.size"])
+                axis.text(
+                    positions[session],
+                    top,
+                    stars,
+                    ha="center",
+                    va="bottom",
+                    color=colours[group],
+                    fontsize=plt.rcParams["font.size"],
+                )
     axis.set_xticks(range(len(sessions)), [labels[s] for s in sessions])
     axis.set_xlabel("Endurance test")
     axis.set_ylabel(AXIS_LABELS.get(column, column))
     axis.legend(loc="upper left", handlelength=1.2)
     mice = data[["mouse", "group", "session", column]].rename(columns={column: "value"})
-    return pd.concat([mice.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")],
-                     ignore_index=True)
+    return pd.concat(
+        [mice.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")], ignore_index=True
+    )
 
 
-def _panel_points(axis, values: pd.DataFrame, value_column, cohort, groups, colours, statistics,
-                  outcome, ylabel, bars=True):
+def _panel_points(
+    axis,
+    values: pd.DataFrame,
+    value_column,
+    cohort,
+    groups,
+    colours,
+    statistics,
+    outcome,
+    ylabel,
+    bars=True,
+):
     records = []
     order = cohort["groups"]
     for index, group in enumerate(order):
@@ -103,32 +138,48 @@ def _panel_points(axis, values: pd.DataFrame, value_column, cohort, groups, colo
         mean, sem, n = _mean_sem(subset[value_column])
         if bars:
             axis.bar(index, mean, width=0.6, color=colours[group], alpha=0.35, lw=0)
-        axis.errorbar(index, mean, yerr=sem, color="black", capsize=2, lw=0.8, zorder=3,
-                      marker="_" if not bars else None, ms=8)
+        axis.errorbar(
+            index,
+            mean,
+            yerr=sem,
+            color="black",
+            capsize=2,
+            lw=0.8,
+            zorder=3,
+            marker="_" if not bars else None,
+            ms=8,
+        )
         vals = subset[value_column].to_numpy(float)
-        axis.scatter(index + spread_offsets(vals), vals, s=6, color=colours[group], lw=0,
-                     zorder=4)
+        axis.scatter(index + spread_offsets(vals), vals, s=6, color=colours[group], lw=0, zorder=4)
         records.append({"group": group, "mean": mean, "sem": sem, "n_mice": n})
     ymax = np.nanmax(values[value_column]) if len(values) else 1.0
     for index, group in enumerate(order):
         if group == cohort["control_group"]:
             continue
-        row = find_row(statistics, outcome=outcome, term=f"{group} - {cohort['control_group']}",
-                       test=str(_two_group_test_name(statistics, outcome)))
+        row = find_row(
+            statistics,
+            outcome=outcome,
+            term=f"{group} - {cohort['control_group']}",
+            test=str(_two_group_test_name(statistics, outcome)),
+        )
         if row is None:
             continue
         stars = significance_stars(row["p"])
         height = ymax * 1.08
-        axis.plot([0, 0, index, index], [height * 0.97, height, height, height * 0.97],
-                  color="black", lw=0.6)
+        axis.plot(
+            [0, 0, index, index],
+            [height * 0.97, height, height, height * 0.97],
+            color="black",
+            lw=0.6,
+        )
         axis.text(index / 2, height, stars, ha="center", va="bottom")
-    axis.set_xticks(range(len(order)), [groups[g]["label"] for g in order], rotation=30,
-                    ha="right")
+    axis.set_xticks(range(len(order)), [groups[g]["label"] for g in order], rotation=30, ha="right")
     axis.set_ylabel(ylabel)
     axis.axhline(0, color="black", lw=0.5)
     table = values[["mouse", "group", value_column]].rename(columns={value_column: "value"})
-    return pd.concat([table.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")],
-                     ignore_index=True)
+    return pd.concat(
+        [table.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")], ignore_index=True
+    )
 
 
 def _two_group_test_name(statistics: pd.DataFrame, outcome: str) -> str | None:
@@ -136,9 +187,17 @@ def _two_group_test_name(statistics: pd.DataFrame, outcome: str) -> str | None:
     return tests[0] if len(tests) else None
 
 
-def cohort_figure(tests: pd.DataFrame, statistics: pd.DataFrame, adaptation: pd.DataFrame,
-                  cohort: Mapping, groups: Sequence[Mapping], treadmill: Mapping, style: Mapping,
-                  figure_paths: Sequence[str], source_data_dir: str) -> None:
+def cohort_figure(
+    tests: pd.DataFrame,
+    statistics: pd.DataFrame,
+    adaptation: pd.DataFrame,
+    cohort: Mapping,
+    groups: Sequence[Mapping],
+    treadmill: Mapping,
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+) -> None:
     """Draw and save the cohort's endurance figure and write one source-data table per panel."""
     apply_style(style["font_size_pt"])
     colours = group_palette(groups)
@@ -147,19 +206,44 @@ def cohort_figure(tests: pd.DataFrame, statistics: pd.DataFrame, adaptation: pd.
     labels = {s["id"]: s.get("label", s["id"]) for s in treadmill["sessions"]}
     column = metric_columns(treadmill["work_definition"])[treadmill["statistics"]["primary_metric"]]
     data = tests[(tests["cohort"] == cohort["id"]) & ~tests["excluded"]]
-    figure, axes = plt.subplots(1, 3, figsize=(mm(style["full_width_mm"]), mm(58)),
-                                gridspec_kw={"width_ratios": [2.2, 1, 1]})
-    source = {"A": _panel_course(axes[0], data, column, cohort, group_info, sessions, labels,
-                                 statistics, colours)}
+    figure, axes = plt.subplots(
+        1,
+        3,
+        figsize=(mm(style["full_width_mm"]), mm(58)),
+        gridspec_kw={"width_ratios": [2.2, 1, 1]},
+    )
+    source = {
+        "A": _panel_course(
+            axes[0], data, column, cohort, group_info, sessions, labels, statistics, colours
+        )
+    }
     final = data[data["session"] == sessions[-1]]
-    source["B"] = _panel_points(axes[1], final, f"{column}_pct_change", cohort, group_info,
-                                colours, statistics, f"{column}_pct_change",
-                                f"{AXIS_LABELS.get(column, column)}\n% change, {labels[sessions[-1]]} vs {labels[sessions[0]]}")
+    source["B"] = _panel_points(
+        axes[1],
+        final,
+        f"{column}_pct_change",
+        cohort,
+        group_info,
+        colours,
+        statistics,
+        f"{column}_pct_change",
+        f"{AXIS_LABELS.get(column, column)}\n"
+        f"% change, {labels[sessions[-1]]} vs {labels[sessions[0]]}",
+    )
     adaptation_metric = adaptation["metric"].iloc[0] if len(adaptation) else column
     fitted = adaptation[adaptation["fit_status"] == "ok"]
-    source["C"] = _panel_points(axes[2], fitted, "rise_percent", cohort, group_info, colours,
-                                statistics, f"{adaptation_metric} rise_percent",
-                                "Fitted training rise (%)", bars=False)
+    source["C"] = _panel_points(
+        axes[2],
+        fitted,
+        "rise_percent",
+        cohort,
+        group_info,
+        colours,
+        statistics,
+        f"{adaptation_metric} rise_percent",
+        "Fitted training rise (%)",
+        bars=False,
+    )
     for axis, letter in zip(axes, "ABC", strict=True):
         panel_label(axis, letter)
     figure.tight_layout(w_pad=2.0)

@@ -1,4 +1,4 @@
-"""Study designs of the simulator: which mice, in which cohorts and groups, with which planted effects.
+"""Study designs of the simulator: the mice, their cohorts and groups, and the planted effects.
 
 A design is plain data so that the planted truth can be written next to the simulated files and
 tests can check that the analysis recovers it. Each modality's simulator reads the design it needs
@@ -64,7 +64,12 @@ EXAMPLE = StudyDesign(
         "post_stimulation": {"control": 8, "stimulated_post": 8},
     },
     treadmill=TreadmillEffects(
-        gain_by_group={"control": 0.60, "silenced": 0.05, "inhibited_post": 0.08, "stimulated_post": 1.10}
+        gain_by_group={
+            "control": 0.60,
+            "silenced": 0.05,
+            "inhibited_post": 0.08,
+            "stimulated_post": 1.10,
+        }
     ),
     nuisances=Nuisances(
         missed_test=("M021", "d9"),

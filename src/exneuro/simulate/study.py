@@ -26,13 +26,20 @@ def design_mice(design: StudyDesign) -> pd.DataFrame:
         for group, n_mice in groups.items():
             for _ in range(n_mice):
                 number = len(rows) + 1
-                rows.append({
-                    "mouse_id": f"M{number:03d}", "cohort": cohort,
-                    "sex": "female" if number % 2 else "male", "group": group,
-                    "manipulation": design.manipulation_by_group.get(group, ""),
-                    "genotype": "Sf1-Cre+/-", "cage": f"C{(number + 3) // 4:02d}",
-                    "excluded_reason": "", "removed_after_session": "", "notes": "",
-                })
+                rows.append(
+                    {
+                        "mouse_id": f"M{number:03d}",
+                        "cohort": cohort,
+                        "sex": "female" if number % 2 else "male",
+                        "group": group,
+                        "manipulation": design.manipulation_by_group.get(group, ""),
+                        "genotype": "Sf1-Cre+/-",
+                        "cage": f"C{(number + 3) // 4:02d}",
+                        "excluded_reason": "",
+                        "removed_after_session": "",
+                        "notes": "",
+                    }
+                )
     mice = pd.DataFrame(rows)
     nuisances = design.nuisances
     if nuisances.excluded_mouse:
@@ -75,8 +82,10 @@ def _treadmill_truth(design: StudyDesign, treadmill: Mapping, written: Mapping) 
     effects = design.treadmill
     days = {s["id"]: float(s["day"]) for s in treadmill["sessions"]}
     expected = {
-        group: {session: round(100 * gain * float(1 - np.exp(-day / effects.tau_days)), 2)
-                for session, day in days.items()}
+        group: {
+            session: round(100 * gain * float(1 - np.exp(-day / effects.tau_days)), 2)
+            for session, day in days.items()
+        }
         for group, gain in effects.gain_by_group.items()
     }
     nuisances = {name: list(value) for name, value in vars(design.nuisances).items() if value}
@@ -89,6 +98,8 @@ def _treadmill_truth(design: StudyDesign, treadmill: Mapping, written: Mapping) 
         "test_noise_cv": effects.test_noise_cv,
         "expected_percent_change_by_group_and_session (at tau_days)": expected,
         "nuisances": nuisances,
-        "files": {"summary_table": written["files"]["summary_table"],
-                  "stage_logs": len(written["files"].get("stage_logs", []))},
+        "files": {
+            "summary_table": written["files"]["summary_table"],
+            "stage_logs": len(written["files"].get("stage_logs", [])),
+        },
     }

@@ -374,15 +374,17 @@ def _complete_subjects(
 
 
 def _count_groups(groups: pd.DataFrame, between: list[str], levels: dict) -> dict[str, int]:
-    """Subjects per between cell ('A=a1, B=b1' keys); every cell must keep a subject."""
+    """Subjects per between cell (keys 'a1' for one factor, 'a1 x b1' for several, matching the
+    'group=n' form of the statistics table); every cell must keep a subject."""
     if not between:
         return {"all": len(groups)}
-    counts = {}
+    counts, empty = {}, []
     for cell in product(*(levels[f] for f in between)):
         pairs = list(zip(between, cell, strict=True))
         in_cell = np.logical_and.reduce([groups[f].to_numpy() == level for f, level in pairs])
-        counts[", ".join(f"{f}={level}" for f, level in pairs)] = int(in_cell.sum())
-    empty = [cell for cell, n in counts.items() if n == 0]
+        counts[" x ".join(str(level) for _, level in pairs)] = int(in_cell.sum())
+        if not in_cell.any():
+            empty.append(", ".join(f"{f}={level}" for f, level in pairs))
     if empty:
         raise ValueError(f"between-subject cell(s) without complete subjects: {empty}")
     return counts

@@ -21,7 +21,7 @@ import pandas as pd
 STAT_COLUMNS: dict[str, str] = {
     "analysis": "which analysis produced the row (e.g. 'treadmill', 'photometry')",
     "outcome": "the dependent variable, with its unit (e.g. 'distance_m')",
-    "subset": "the part of the data tested, 'key=value' pairs joined by '; ' (e.g. 'cohort=silencing')",
+    "subset": "the part of the data tested: 'key=value' pairs joined by '; ' ('cohort=silencing')",
     "test": "the test or model family (e.g. 'rm_anova', 'lmm', 'emm_contrast', 'welch_t')",
     "model": "formula or design of the test (e.g. 'distance_m ~ group * session + (1 | mouse)')",
     "term": "the model term or contrast tested (e.g. 'group:session', 'silenced - control')",
@@ -52,11 +52,23 @@ STAT_COLUMNS: dict[str, str] = {
     "notes": "method details a reader needs (SS type, df method, estimation method)",
 }
 
-_FLOAT_COLUMNS = (
-    "estimate ci_low ci_high ci_level statistic df_num df_den p p_adj epsilon effect_size "
-    "effect_size_ci_low effect_size_ci_high effect_size_alt"
-).split()
-_COUNT_COLUMNS = "n_mice n_cells n_segments n_obs n_excluded".split()
+_FLOAT_COLUMNS = [
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "ci_level",
+    "statistic",
+    "df_num",
+    "df_den",
+    "p",
+    "p_adj",
+    "epsilon",
+    "effect_size",
+    "effect_size_ci_low",
+    "effect_size_ci_high",
+    "effect_size_alt",
+]
+_COUNT_COLUMNS = ["n_mice", "n_cells", "n_segments", "n_obs", "n_excluded"]
 
 
 def stats_frame(records: Iterable[Mapping[str, object]]) -> pd.DataFrame:
@@ -69,7 +81,9 @@ def stats_frame(records: Iterable[Mapping[str, object]]) -> pd.DataFrame:
     for row in rows:
         unknown = sorted(set(row) - set(STAT_COLUMNS))
         if unknown:
-            raise KeyError(f"unknown statistics-table column(s) {unknown}; known: {list(STAT_COLUMNS)}")
+            raise KeyError(
+                f"unknown statistics-table column(s) {unknown}; known: {list(STAT_COLUMNS)}"
+            )
     frame = pd.DataFrame(rows, columns=list(STAT_COLUMNS))
     for column in _FLOAT_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="raise").astype("float64")

@@ -30,9 +30,17 @@ def fit_mouse_curve(day: np.ndarray, value: np.ndarray, plateau_fraction: float)
     'did not converge'.
     """
     day, value = np.asarray(day, float), np.asarray(value, float)
-    result = {"n_tests": len(day), "slope_per_day": np.nan, "y0": np.nan, "plateau": np.nan,
-              "rise_percent": np.nan, "tau_days": np.nan, "days_to_plateau": np.nan,
-              "fit_r2": np.nan, "fit_status": "ok"}
+    result = {
+        "n_tests": len(day),
+        "slope_per_day": np.nan,
+        "y0": np.nan,
+        "plateau": np.nan,
+        "rise_percent": np.nan,
+        "tau_days": np.nan,
+        "days_to_plateau": np.nan,
+        "fit_r2": np.nan,
+        "fit_status": "ok",
+    }
     if len(day) >= 2:
         result["slope_per_day"] = float(np.polyfit(day, value, 1)[0])
     if len(day) < MIN_TESTS_FOR_PLATEAU:
@@ -45,7 +53,10 @@ def fit_mouse_curve(day: np.ndarray, value: np.ndarray, plateau_fraction: float)
         with warnings.catch_warnings():
             warnings.simplefilter("error", OptimizeWarning)
             (y0, rise, tau), _ = curve_fit(
-                rise_to_plateau, day, value, p0=start,
+                rise_to_plateau,
+                day,
+                value,
+                p0=start,
                 bounds=([-np.inf, -np.inf, 0.05 * span / len(day)], [np.inf, np.inf, tau_max]),
                 maxfev=20000,
             )
@@ -54,8 +65,13 @@ def fit_mouse_curve(day: np.ndarray, value: np.ndarray, plateau_fraction: float)
         return result
     residual = value - rise_to_plateau(day, y0, rise, tau)
     total = np.sum((value - value.mean()) ** 2)
-    result.update(y0=y0, plateau=y0 + rise, rise_percent=100.0 * rise / y0, tau_days=tau,
-                  fit_r2=1.0 - np.sum(residual**2) / total if total > 0 else np.nan)
+    result.update(
+        y0=y0,
+        plateau=y0 + rise,
+        rise_percent=100.0 * rise / y0,
+        tau_days=tau,
+        fit_r2=1.0 - np.sum(residual**2) / total if total > 0 else np.nan,
+    )
     if rise <= 0:
         result["fit_status"] = "no rise"
     elif tau >= 0.999 * tau_max:
@@ -66,17 +82,20 @@ def fit_mouse_curve(day: np.ndarray, value: np.ndarray, plateau_fraction: float)
 
 
 def fit_adaptation(tests: pd.DataFrame, column: str, plateau_fraction: float) -> pd.DataFrame:
-    """One row per included mouse: slope, plateau fit and its status (see :func:`fit_mouse_curve`)."""
+    """One row per included mouse: slope, plateau fit and its status (:func:`fit_mouse_curve`)."""
     included = tests[~tests["excluded"]].sort_values(["mouse", "day"])
     rows = []
-    for (mouse, cohort, group), mouse_tests in included.groupby(["mouse", "cohort", "group"], sort=True):
+    for (mouse, cohort, group), mouse_tests in included.groupby(
+        ["mouse", "cohort", "group"], sort=True
+    ):
         fit = fit_mouse_curve(mouse_tests["day"], mouse_tests[column], plateau_fraction)
         rows.append({"mouse": mouse, "cohort": cohort, "group": group, "metric": column, **fit})
     return pd.DataFrame(rows)
 
 
-def classify_responders(tests: pd.DataFrame, column: str, baseline_session: str, session: str,
-                        min_percent_change: float) -> pd.DataFrame:
+def classify_responders(
+    tests: pd.DataFrame, column: str, baseline_session: str, session: str, min_percent_change: float
+) -> pd.DataFrame:
     """Responder = % change of ``column`` from baseline to ``session`` ('last' = the mouse's last
     included test) of at least ``min_percent_change``. Mice without that test are not classified."""
     included = tests[~tests["excluded"]].sort_values(["mouse", "day"])
@@ -88,7 +107,9 @@ def classify_responders(tests: pd.DataFrame, column: str, baseline_session: str,
     final = final.set_index("mouse")
     change = 100.0 * (final[column] / baseline.reindex(final.index) - 1.0)
     table = final[["cohort", "group", "session"]].assign(
-        metric=column, percent_change=change, responder=change >= min_percent_change,
+        metric=column,
+        percent_change=change,
+        responder=change >= min_percent_change,
         rule=f"{column} change from {baseline_session} to {session} >= {min_percent_change:g}%",
     )
     return table.dropna(subset=["percent_change"]).reset_index()

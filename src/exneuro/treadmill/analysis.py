@@ -6,7 +6,7 @@ For each configured outcome:
 - the two-way repeated-measures ANOVA (group between, session within, type III SS,
   sphericity-corrected), which drops mice with a missing test listwise and says how many;
 - post-hoc comparisons from the mixed model: each group against the control group at every
-  session (one family), and every session against baseline within each group (a family per group),
+  session (one family), and every session against baseline within each group (one family),
   corrected as configured;
 - the gain from baseline at the last session, each group against control (Welch by default),
   with Hedges' g.
@@ -41,45 +41,101 @@ def cohort_tests(tests: pd.DataFrame, cohort: Mapping) -> pd.DataFrame:
 
 def group_summary(data: pd.DataFrame, columns: list[str], sessions: list[str]) -> pd.DataFrame:
     """Mean, SD, SEM and n mice per group, session and outcome (what the figures draw)."""
-    long = data.melt(id_vars=["group", "session", "mouse"], value_vars=columns,
-                     var_name="outcome", value_name="value").dropna(subset=["value"])
-    summary = long.groupby(["outcome", "group", "session"], sort=False)["value"].agg(
-        ["mean", "std", "count"]).reset_index()
+    long = data.melt(
+        id_vars=["group", "session", "mouse"],
+        value_vars=columns,
+        var_name="outcome",
+        value_name="value",
+    ).dropna(subset=["value"])
+    summary = (
+        long.groupby(["outcome", "group", "session"], sort=False)["value"]
+        .agg(["mean", "std", "count"])
+        .reset_index()
+    )
     summary["sem"] = summary["std"] / np.sqrt(summary["count"])
     summary["session"] = pd.Categorical(summary["session"], sessions, ordered=True)
     summary = summary.rename(columns={"std": "sd", "count": "n_mice"})
     return summary.sort_values(["outcome", "group", "session"]).reset_index(drop=True)
 
 
-def _session_family(data: pd.DataFrame, fit, column: str, cohort: Mapping, sessions: list[str],
-                    correction: str, level: float) -> pd.DataFrame:
-    """Post-hoc contrasts from the mixed model, each family corrected for multiplicity."""
-    between = mixed.emm_contrasts(fit, factor="group", by="session", method="trt.vs.ctrl",
-                                  reference=cohort["control_group"], adjust="none", level=level)
-    between["p_adj"] = compare.adjust_pvalues(between["p"], correction)
-    between["correction"] = compare.correction_label(correction, len(between))
-    within = []
-    for group in data["group"].unique():
-        rows = mixed.emm_contrasts(fit, factor="session", by="group", method="trt.vs.ctrl",
-                                   reference=sessions[0], adjust="none", level=level)
-        rows = rows[rows["by"] == group].copy()
-        rows["p_adj"] = compare.adjust_pvalues(rows["p"], correction)
-        rows["correction"] = compare.correction_label(correction, len(rows))
-        within.append(rows)
-    return pd.concat([between, *within], ignore_index=True)
+SIMULTANEOUS_CI = {"sidak": "Sidak", "bonferroni": "Bonferroni"}
 
 
-def outcome_statistics(data: pd.DataFrame, column: str, cohort: Mapping, sessions: list[str],
-                       settings: Mapping) -> pd.DataFrame:
+def family_ci_level(method: str, n_tests: int, level: float) -> float:
+    """Per-comparison confidence level that makes a family's CIs simultaneous: level^(1/m) for
+    Sidak, 1 - (1 - level)/m for Bonferroni; step-wise methods (Holm, BH) have no such interval,
+    so their CIs stay unadjusted."""
+    if method == "sidak":
+        return level ** (1.0 / n_tests)
+    if method == "bonferroni":
+        return 1.0 - (1.0 - level) / n_tests
+    return level
+
+
+def posthoc_family(
+    fit,
+    factor: str,
+    by: str,
+    ref: str,
+    keep_by: list[str],
+    cohort: Mapping,
+    correction: str,
+    level: float,
+) -> pd.DataFrame:
+    """Contrasts of ``factor`` levels against ``ref`` at each level of ``by`` (restricted to
+    ``keep_by``), corrected together as one family, as statistics-table rows."""
+    family = mixed.emm_contrasts(
+        fit, factor=factor, by=by, method="trt.vs.ctrl", ref=ref, adjust="none", level=level
+    )
+    family = family[family["by_level"].astype(str).isin(keep_by)].reset_index(drop=True)
+    n_tests = len(family)
+    ci_level = family_ci_level(correction, n_tests, level)
+    if ci_level != level:
+        family = mixed.emm_contrasts(
+            fit, factor=factor, by=by, method="trt.vs.ctrl", ref=ref, adjust="none", level=ci_level
+        )
+        family = family[family["by_level"].astype(str).isin(keep_by)].reset_index(drop=True)
+    family["p_adj"] = compare.adjust_pvalues(family["p"], correction)
+    rows = mixed.to_stats(fit, contrasts=family, include_anova=False)
+    rows["term"] = family["contrast"].to_numpy()
+    rows["subset"] = [
+        subset_label(cohort=cohort["id"], **{by: value}) for value in family["by_level"]
+    ]
+    rows["correction"] = compare.correction_label(correction, n_tests)
+    ci_note = (
+        f"{SIMULTANEOUS_CI[correction]}-adjusted {level:g} CI"
+        if correction in SIMULTANEOUS_CI
+        else f"unadjusted {level:g} CI"
+    )
+    rows["notes"] = (
+        f"estimated marginal means of the mixed model; family = {factor} contrasts "
+        f"at every {by}; {ci_note}; d = estimate / total SD"
+    )
+    return rows
+
+
+def outcome_statistics(
+    data: pd.DataFrame, column: str, cohort: Mapping, sessions: list[str], settings: Mapping
+) -> pd.DataFrame:
     """Mixed model, RM ANOVA, post-hoc contrasts and gain test of one outcome in one cohort."""
     level = settings["ci_level"]
     control = cohort["control_group"]
     n_by_group = data.groupby("group")["mouse"].nunique().reindex(cohort["groups"]).fillna(0)
     rows = []
-    formula = f"{column} ~ C(group, Treatment('{control}')) * C(session, Treatment('{sessions[0]}'))"
+    formula = (
+        f"{column} ~ C(group, Treatment('{control}')) * C(session, Treatment('{sessions[0]}'))"
+    )
     fit = mixed.fit_lmm(data.dropna(subset=[column]), formula, groups="mouse")
-    rows.append(mixed.to_stats(fit, contrasts=_session_family(
-        data, fit, column, cohort, sessions, settings["posthoc_correction"], level)))
+    correction = settings["posthoc_correction"]
+    rows.append(mixed.to_stats(fit))
+    rows.append(
+        posthoc_family(fit, "group", "session", control, sessions, cohort, correction, level)
+    )
+    rows.append(
+        posthoc_family(
+            fit, "session", "group", sessions[0], cohort["groups"], cohort, correction, level
+        )
+    )
     anova = rm_anova(data, dv=column, subject="mouse", within=["session"], between=["group"])
     rows.append(anova.to_stats(correction=settings["sphericity_correction"]))
     last = sessions[-1]
@@ -90,12 +146,19 @@ def outcome_statistics(data: pd.DataFrame, column: str, cohort: Mapping, session
         gain = compare.two_group_test(
             final.loc[final["group"] == control, f"{column}_pct_change"].dropna(),
             final.loc[final["group"] == group, f"{column}_pct_change"].dropna(),
-            test=settings["gain_test"], labels=(control, group), level=level)
-        rows.append(label_rows(gain, subset=subset_label(cohort=cohort["id"], session=last)))
+            test=settings["gain_test"],
+            labels=(control, group),
+            level=level,
+        )
+        rows.append(
+            label_rows(
+                gain,
+                outcome=f"{column}_pct_change",
+                subset=subset_label(cohort=cohort["id"], session=last),
+            )
+        )
     table = concat_stats(rows)
     table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(n_by_group.astype(int)))
-    table["outcome"] = table["outcome"].where(~table["term"].str.contains("pct_change", na=False),
-                                              f"{column}_pct_change")
     return _label_default(table, column, cohort)
 
 
@@ -106,8 +169,9 @@ def _label_default(table: pd.DataFrame, outcome: str, cohort: Mapping) -> pd.Dat
     return table
 
 
-def adaptation_statistics(adaptation: pd.DataFrame, responders: pd.DataFrame, cohort: Mapping,
-                          settings: Mapping) -> pd.DataFrame:
+def adaptation_statistics(
+    adaptation: pd.DataFrame, responders: pd.DataFrame, cohort: Mapping, settings: Mapping
+) -> pd.DataFrame:
     """Per-mouse adaptation outcomes: each group's slope against 0, groups against control for
     slope, plateau and rise, and responders against control (Fisher's exact test)."""
     control = cohort["control_group"]
@@ -115,8 +179,13 @@ def adaptation_statistics(adaptation: pd.DataFrame, responders: pd.DataFrame, co
     rows = []
     for group, mice in adaptation.groupby("group", sort=False):
         test = compare.one_sample_test(mice["slope_per_day"].dropna(), mu=0.0, level=level)
-        rows.append(label_rows(test, outcome=f"{mice['metric'].iloc[0]} slope_per_day",
-                               subset=subset_label(cohort=cohort["id"], group=group)))
+        rows.append(
+            label_rows(
+                test,
+                outcome=f"{mice['metric'].iloc[0]} slope_per_day",
+                subset=subset_label(cohort=cohort["id"], group=group),
+            )
+        )
     fitted = adaptation[adaptation["fit_status"].isin(["ok"])]
     for outcome in ADAPTATION_OUTCOMES:
         source = adaptation if outcome == "slope_per_day" else fitted
@@ -126,24 +195,43 @@ def adaptation_statistics(adaptation: pd.DataFrame, responders: pd.DataFrame, co
             test = compare.two_group_test(
                 source.loc[source["group"] == control, outcome].dropna(),
                 source.loc[source["group"] == group, outcome].dropna(),
-                test=settings["gain_test"], labels=(control, group), level=level)
-            rows.append(label_rows(test, outcome=f"{adaptation['metric'].iloc[0]} {outcome}",
-                                   subset=subset_label(cohort=cohort["id"])))
+                test=settings["gain_test"],
+                labels=(control, group),
+                level=level,
+            )
+            rows.append(
+                label_rows(
+                    test,
+                    outcome=f"{adaptation['metric'].iloc[0]} {outcome}",
+                    subset=subset_label(cohort=cohort["id"]),
+                )
+            )
     for group in cohort["groups"]:
         if group == control:
             continue
-        counts = [[int(responders.loc[responders["group"] == g, "responder"].sum()),
-                   int((~responders.loc[responders["group"] == g, "responder"]).sum())]
-                  for g in (control, group)]
+        counts = [
+            [
+                int(responders.loc[responders["group"] == g, "responder"].sum()),
+                int((~responders.loc[responders["group"] == g, "responder"]).sum()),
+            ]
+            for g in (control, group)
+        ]
         test = compare.fisher_exact_test(counts, labels=(control, group))
-        rows.append(label_rows(test, outcome=f"responders ({responders['rule'].iloc[0]})",
-                               subset=subset_label(cohort=cohort["id"])))
+        rows.append(
+            label_rows(
+                test,
+                outcome=f"responders ({responders['rule'].iloc[0]})",
+                subset=subset_label(cohort=cohort["id"]),
+            )
+        )
     table = concat_stats(rows)
     table["analysis"] = "treadmill adaptation"
     return table
 
 
-def cohort_statistics(tests: pd.DataFrame, cohort: Mapping, treadmill: Mapping) -> dict[str, pd.DataFrame]:
+def cohort_statistics(
+    tests: pd.DataFrame, cohort: Mapping, treadmill: Mapping
+) -> dict[str, pd.DataFrame]:
     """Every statistic of one cohort: the statistics rows, group summary, adaptation fits and
     responders."""
     sessions = [s["id"] for s in treadmill["sessions"]]
@@ -155,10 +243,17 @@ def cohort_statistics(tests: pd.DataFrame, cohort: Mapping, treadmill: Mapping) 
     outcomes = [columns[name] for name in settings["metrics"]]
     stats = [outcome_statistics(data, column, cohort, sessions, settings) for column in outcomes]
     adaptation_column = columns[treadmill["adaptation"]["metric"]]
-    adaptation = fit_adaptation(data, adaptation_column, treadmill["adaptation"]["plateau_fraction"])
+    adaptation = fit_adaptation(
+        data, adaptation_column, treadmill["adaptation"]["plateau_fraction"]
+    )
     rule = treadmill["responders"]
-    responders = classify_responders(data, columns[rule["metric"]], treadmill["baseline_session"],
-                                     rule["session"], rule["min_percent_change"])
+    responders = classify_responders(
+        data,
+        columns[rule["metric"]],
+        treadmill["baseline_session"],
+        rule["session"],
+        rule["min_percent_change"],
+    )
     stats.append(adaptation_statistics(adaptation, responders, cohort, settings))
     pct = [f"{c}_pct_change" for c in outcomes]
     return {

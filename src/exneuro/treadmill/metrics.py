@@ -34,8 +34,12 @@ def metric_columns(work_definition: str) -> dict[str, str]:
 
 
 def check_against_sheet(
-    summary: pd.DataFrame, sheet: pd.DataFrame, sessions: list[str], protocols: Mapping,
-    summary_path: str, sheet_path: str,
+    summary: pd.DataFrame,
+    sheet: pd.DataFrame,
+    sessions: list[str],
+    protocols: Mapping,
+    summary_path: str,
+    sheet_path: str,
 ) -> None:
     """Every test belongs to a mouse of the sheet, a known session and protocol; every included
     mouse of the sheet has at least one test."""
@@ -49,23 +53,29 @@ def check_against_sheet(
         if unknown.any():
             row = summary.loc[unknown].iloc[0]
             raise data_error(
-                summary_path, f"{column} '{row[column]}' is not in the {_what(column, sheet_path)}",
-                fix, line=int(row["source_line"]),
+                summary_path,
+                f"{column} '{row[column]}' is not in the {_what(column, sheet_path)}",
+                fix,
+                line=int(row["source_line"]),
             )
     included = sheet[sheet["excluded_reason"] == ""]
     without_data = included[~included["mouse_id"].isin(summary["mouse"])]
     if len(without_data):
         index = int(without_data.index[0])
         raise data_error(
-            sheet_path, f"mouse {without_data['mouse_id'].iloc[0]} has no test in {summary_path}",
+            sheet_path,
+            f"mouse {without_data['mouse_id'].iloc[0]} has no test in {summary_path}",
             "add its tests, or give the reason it has none in the 'excluded_reason' column",
             line=index + 2,
         )
 
 
 def _what(column: str, sheet_path: str) -> str:
-    return {"mouse": f"sample sheet {sheet_path}", "session": "config's treadmill.sessions",
-            "protocol": "config's treadmill.protocols"}[column]
+    return {
+        "mouse": f"sample sheet {sheet_path}",
+        "session": "config's treadmill.sessions",
+        "protocol": "config's treadmill.protocols",
+    }[column]
 
 
 def compute_tests(
@@ -83,7 +93,9 @@ def compute_tests(
     """
     tests = summary.merge(
         sheet[["mouse_id", "cohort", "group", "sex", "excluded_reason", "removed_after_session"]],
-        left_on="mouse", right_on="mouse_id", how="left",
+        left_on="mouse",
+        right_on="mouse_id",
+        how="left",
     ).drop(columns="mouse_id")
     day = {s["id"]: float(s["day"]) for s in treadmill["sessions"]}
     tests.insert(tests.columns.get_loc("session") + 1, "day", tests["session"].map(day))
@@ -96,7 +108,9 @@ def compute_tests(
     _check_duration(tests, treadmill)
     columns = metric_columns(treadmill["work_definition"])
     if treadmill["work_definition"] == "vertical":
-        tests[columns["work"]] = work_from_vertical(tests["vertical_distance_m"], tests["body_mass_g"])
+        tests[columns["work"]] = work_from_vertical(
+            tests["vertical_distance_m"], tests["body_mass_g"]
+        )
     else:
         tests[columns["work"]] = tests["body_mass_g"] / 1000.0 * tests["distance_m"]
     tests[columns["power"]] = tests[columns["work"]] / tests["time_to_exhaustion_s"]
@@ -104,17 +118,22 @@ def compute_tests(
         {name: p["exhaustion_criterion"] for name, p in treadmill["protocols"].items()}
     )
     _apply_exclusions(tests, treadmill, qc_rows)
+    tests = tests.drop(columns="excluded_reason")
     _flag_outliers(tests, treadmill["outliers"]["robust_z_threshold"], qc_rows)
     qc_rows.extend(_missing_tests(tests, sheet, [s["id"] for s in treadmill["sessions"]]))
     order = {s["id"]: i for i, s in enumerate(treadmill["sessions"])}
-    tests = tests.sort_values(["cohort", "group", "mouse", "day"], kind="stable").reset_index(drop=True)
+    tests = tests.sort_values(["cohort", "group", "mouse", "day"], kind="stable").reset_index(
+        drop=True
+    )
     qc = pd.DataFrame(qc_rows, columns=QC_COLUMNS)
-    qc = qc.sort_values(["mouse", "session", "check"], key=lambda c: c.map(order) if c.name == "session" else c)
+    qc = qc.sort_values(
+        ["mouse", "session", "check"], key=lambda c: c.map(order) if c.name == "session" else c
+    )
     return tests, qc.reset_index(drop=True)
 
 
 def _metrics_from_protocols(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataFrame:
-    """Integrate each protocol's stages up to each test's time to exhaustion (vectorized per protocol)."""
+    """Integrate each protocol's stages up to each test's time to exhaustion (vectorized)."""
     computed = pd.DataFrame(index=tests.index, dtype=float)
     computed["time_to_exhaustion_s"] = tests["summary_time_s"]
     for name, protocol in treadmill["protocols"].items():
@@ -123,7 +142,9 @@ def _metrics_from_protocols(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataF
             continue
         stages = expand_protocol(protocol, treadmill["incline_unit"])
         result = integrate_stages(
-            stages["start_s"], stages["speed_m_min"], stages["incline_deg"],
+            stages["start_s"],
+            stages["speed_m_min"],
+            stages["incline_deg"],
             tests.loc[rows, "summary_time_s"].to_numpy(),
         )
         for column in ("distance_m", "vertical_distance_m", "max_speed_m_min", "final_incline_deg"):
@@ -133,7 +154,10 @@ def _metrics_from_protocols(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataF
 
 
 def _metrics_from_logs(
-    tests: pd.DataFrame, logs: Mapping[tuple[str, str], pd.DataFrame], treadmill: Mapping, qc_rows: list
+    tests: pd.DataFrame,
+    logs: Mapping[tuple[str, str], pd.DataFrame],
+    treadmill: Mapping,
+    qc_rows: list,
 ) -> pd.DataFrame:
     records = []
     for row in tests.itertuples():
@@ -156,38 +180,55 @@ def _metrics_from_logs(
     for summary_column, log_column in pairs.items():
         relative = (tests[summary_column] - computed[log_column]).abs() / computed[log_column]
         for index in tests.index[relative > tolerance]:
-            qc_rows.append(_qc(
-                tests.loc[index], "summary differs from stage log",
-                f"{summary_column} = {tests.at[index, summary_column]:g} vs stage log "
-                f"{computed.at[index, log_column]:.4g} ({100 * relative[index]:.1f}% apart)",
-                "flagged; the stage log is used",
-            ))
+            qc_rows.append(
+                _qc(
+                    tests.loc[index],
+                    "summary differs from stage log",
+                    f"{summary_column} = {tests.at[index, summary_column]:g} vs stage log "
+                    f"{computed.at[index, log_column]:.4g} ({100 * relative[index]:.1f}% apart)",
+                    "flagged; the stage log is used",
+                )
+            )
     return computed
 
 
 def _check_duration(tests: pd.DataFrame, treadmill: Mapping) -> None:
     for name, protocol in treadmill["protocols"].items():
-        too_long = (tests["protocol"] == name) & (tests["time_to_exhaustion_s"] > protocol["max_duration_s"])
+        too_long = (tests["protocol"] == name) & (
+            tests["time_to_exhaustion_s"] > protocol["max_duration_s"]
+        )
         invalid = (tests["protocol"] == name) & ~(tests["time_to_exhaustion_s"] > 0)
-        for mask, problem in ((too_long, "is longer than the protocol's max_duration_s"),
-                              (invalid, "is missing or not positive")):
+        for mask, problem in (
+            (too_long, "is longer than the protocol's max_duration_s"),
+            (invalid, "is missing or not positive"),
+        ):
             if mask.any():
                 row = tests.loc[mask].iloc[0]
                 raise data_error(
-                    treadmill["summary_table"], f"time to exhaustion {problem}",
+                    treadmill["summary_table"],
+                    f"time to exhaustion {problem}",
                     f"check the test of mouse {row['mouse']}, session {row['session']}",
                     line=int(row["source_line"]),
                 )
 
 
 def _qc(row: pd.Series, check: str, detail: str, action: str) -> dict:
-    return {"mouse": row["mouse"], "cohort": row["cohort"], "group": row["group"],
-            "session": row["session"], "check": check, "detail": detail, "action": action}
+    return {
+        "mouse": row["mouse"],
+        "cohort": row["cohort"],
+        "group": row["group"],
+        "session": row["session"],
+        "check": check,
+        "detail": detail,
+        "action": action,
+    }
 
 
 def _apply_exclusions(tests: pd.DataFrame, treadmill: Mapping, qc_rows: list) -> None:
     tests["excluded"] = tests["excluded_reason"] != ""
-    tests["exclusion_reason"] = tests["excluded_reason"].map(lambda r: f"mouse excluded: {r}" if r else "")
+    tests["exclusion_reason"] = tests["excluded_reason"].map(
+        lambda r: f"mouse excluded: {r}" if r else ""
+    )
     for rule in treadmill["exclude_tests"]:
         match = (tests["mouse"] == rule["mouse"]) & (tests["session"] == rule["session"])
         if not match.any():
@@ -200,9 +241,14 @@ def _apply_exclusions(tests: pd.DataFrame, treadmill: Mapping, qc_rows: list) ->
         tests.loc[match, "excluded"] = True
         tests.loc[match, "exclusion_reason"] = f"test excluded in config: {rule['reason']}"
     for index in tests.index[tests["excluded"]]:
-        qc_rows.append(_qc(tests.loc[index], "excluded", tests.at[index, "exclusion_reason"],
-                           "excluded from statistics and figures"))
-    tests.drop(columns="excluded_reason", inplace=True)
+        qc_rows.append(
+            _qc(
+                tests.loc[index],
+                "excluded",
+                tests.at[index, "exclusion_reason"],
+                "excluded from statistics and figures",
+            )
+        )
 
 
 def _flag_outliers(tests: pd.DataFrame, threshold: float, qc_rows: list) -> None:
@@ -222,34 +268,47 @@ def _flag_outliers(tests: pd.DataFrame, threshold: float, qc_rows: list) -> None
     tests["distance_robust_z"] = robust_z.reindex(tests.index)
     tests["outlier_flag"] = tests["distance_robust_z"].abs() > threshold
     for index in tests.index[tests["outlier_flag"]]:
-        qc_rows.append(_qc(
-            tests.loc[index], "possible outlier",
-            f"distance {tests.at[index, 'distance_m']:.1f} m, robust z = "
-            f"{tests.at[index, 'distance_robust_z']:.1f} from the mouse's own course",
-            "flagged, kept (exclude it in the config if there is a documented reason)",
-        ))
+        qc_rows.append(
+            _qc(
+                tests.loc[index],
+                "possible outlier",
+                f"distance {tests.at[index, 'distance_m']:.1f} m, robust z = "
+                f"{tests.at[index, 'distance_robust_z']:.1f} from the mouse's own course",
+                "flagged, kept (exclude it in the config if there is a documented reason)",
+            )
+        )
 
 
 def _missing_tests(tests: pd.DataFrame, sheet: pd.DataFrame, sessions: list[str]) -> list[dict]:
     rows = []
     present = set(zip(tests["mouse"], tests["session"], strict=True))
     for mouse in sheet[sheet["excluded_reason"] == ""].itertuples():
-        removed_at = sessions.index(mouse.removed_after_session) if mouse.removed_after_session else None
+        removed_at = (
+            sessions.index(mouse.removed_after_session) if mouse.removed_after_session else None
+        )
         for position, session in enumerate(sessions):
             if (mouse.mouse_id, session) in present:
                 continue
             after_removal = removed_at is not None and position > removed_at
-            rows.append({
-                "mouse": mouse.mouse_id, "cohort": mouse.cohort, "group": mouse.group,
-                "session": session, "check": "missing test",
-                "detail": f"removed after {mouse.removed_after_session}" if after_removal
-                else "no test in the summary table",
-                "action": "expected" if after_removal else "analysed as missing",
-            })
+            rows.append(
+                {
+                    "mouse": mouse.mouse_id,
+                    "cohort": mouse.cohort,
+                    "group": mouse.group,
+                    "session": session,
+                    "check": "missing test",
+                    "detail": f"removed after {mouse.removed_after_session}"
+                    if after_removal
+                    else "no test in the summary table",
+                    "action": "expected" if after_removal else "analysed as missing",
+                }
+            )
     return rows
 
 
-def add_baseline_change(tests: pd.DataFrame, columns: list[str], baseline_session: str) -> pd.DataFrame:
+def add_baseline_change(
+    tests: pd.DataFrame, columns: list[str], baseline_session: str
+) -> pd.DataFrame:
     """Add ``<metric>_delta`` (value - baseline) and ``<metric>_pct_change`` per included test.
 
     Each mouse is compared with its own baseline test; a mouse without one gets NaN.
@@ -261,5 +320,6 @@ def add_baseline_change(tests: pd.DataFrame, columns: list[str], baseline_sessio
         reference = changed["mouse"].map(baseline[column])
         changed[f"{column}_delta"] = (changed[column] - reference).where(~changed["excluded"])
         changed[f"{column}_pct_change"] = (100.0 * (changed[column] / reference - 1.0)).where(
-            ~changed["excluded"])
+            ~changed["excluded"]
+        )
     return changed

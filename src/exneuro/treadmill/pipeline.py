@@ -26,33 +26,53 @@ def match_pattern(pattern: str, path: str) -> dict[str, str] | None:
     return match.groupdict() if match else None
 
 
-def read_stage_logs(paths: Sequence[str], treadmill: Mapping) -> dict[tuple[str, str], pd.DataFrame]:
+def read_stage_logs(
+    paths: Sequence[str], treadmill: Mapping
+) -> dict[tuple[str, str], pd.DataFrame]:
     """Stage logs keyed by (mouse, session) from their file names; a log whose header names
     another mouse than its file name is an error."""
     logs = {}
     for path in paths:
         keys = match_pattern(treadmill["stage_logs"], str(path))
         if keys is None:
-            raise data_error(str(path), "file name does not fit treadmill.stage_logs",
-                             f"expected {treadmill['stage_logs']}")
+            raise data_error(
+                str(path),
+                "file name does not fit treadmill.stage_logs",
+                f"expected {treadmill['stage_logs']}",
+            )
         stages = read_stage_log(path, treadmill["stage_log_columns"], treadmill["incline_unit"])
         subject = stages.attrs["metadata"].get("subject")
         if subject and subject != keys["mouse"]:
-            raise data_error(str(path), f"the header names mouse {subject} but the file name "
-                             f"names {keys['mouse']}", "rename the file or fix the header")
+            raise data_error(
+                str(path),
+                f"the header names mouse {subject} but the file name names {keys['mouse']}",
+                "rename the file or fix the header",
+            )
         logs[(keys["mouse"], keys["session"])] = stages
     return logs
 
 
-def test_metrics(summary_path: str, log_paths: Sequence[str], sheet: pd.DataFrame,
-                 treadmill: Mapping, sheet_path: str = "the sample sheet"
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def test_metrics(
+    summary_path: str,
+    log_paths: Sequence[str],
+    sheet: pd.DataFrame,
+    treadmill: Mapping,
+    sheet_path: str = "the sample sheet",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-test metrics (with change from baseline) and the QC table of one study."""
-    summary = read_summary_table(summary_path, treadmill["summary_columns"],
-                                 treadmill["time_to_exhaustion_unit"], treadmill["incline_unit"])
+    summary = read_summary_table(
+        summary_path,
+        treadmill["summary_columns"],
+        treadmill["time_to_exhaustion_unit"],
+        treadmill["incline_unit"],
+    )
     sessions = [s["id"] for s in treadmill["sessions"]]
     check_against_sheet(summary, sheet, sessions, treadmill["protocols"], summary_path, sheet_path)
-    logs = read_stage_logs(log_paths, treadmill) if treadmill["metrics_source"] == "stage_logs" else None
+    logs = (
+        read_stage_logs(log_paths, treadmill)
+        if treadmill["metrics_source"] == "stage_logs"
+        else None
+    )
     tests, qc = compute_tests(summary, sheet, treadmill, logs)
     columns = list(metric_columns(treadmill["work_definition"]).values())
     return add_baseline_change(tests, columns, treadmill["baseline_session"]), qc

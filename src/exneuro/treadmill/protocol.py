@@ -98,13 +98,17 @@ def time_for_distance(stages: pd.DataFrame, distance_m: np.ndarray) -> np.ndarra
     """Inverse of :func:`integrate_stages`: the time (s) at which each distance is reached."""
     speed_m_s = stages["speed_m_min"].to_numpy(float) / 60.0
     starts = stages["start_s"].to_numpy(float)
-    cumulative = np.concatenate([[0.0], np.cumsum(speed_m_s * stages["duration_s"].to_numpy(float))])
+    cumulative = np.concatenate(
+        [[0.0], np.cumsum(speed_m_s * stages["duration_s"].to_numpy(float))]
+    )
     targets = np.atleast_1d(np.asarray(distance_m, float))
     if np.any(targets > cumulative[-1]):
         raise ValueError("a distance exceeds what the protocol allows within its max_duration_s")
     stage = np.clip(np.searchsorted(cumulative, targets, side="right") - 1, 0, len(starts) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        into_stage = np.where(speed_m_s[stage] > 0, (targets - cumulative[stage]) / speed_m_s[stage], 0)
+        into_stage = np.where(
+            speed_m_s[stage] > 0, (targets - cumulative[stage]) / speed_m_s[stage], 0
+        )
     return starts[stage] + into_stage
 
 

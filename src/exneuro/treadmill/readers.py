@@ -31,7 +31,10 @@ SUMMARY_OPTIONAL_NUMBERS = {
 
 
 def read_summary_table(
-    path: str | Path, columns: Mapping[str, str], time_unit: str = "s", incline_unit: str = "degrees"
+    path: str | Path,
+    columns: Mapping[str, str],
+    time_unit: str = "s",
+    incline_unit: str = "degrees",
 ) -> pd.DataFrame:
     """Read the lab's per-test summary table into canonical columns.
 
@@ -107,24 +110,34 @@ def read_stage_log(
     backwards = np.flatnonzero(np.diff(elapsed) < 0)
     if len(backwards):
         raise data_error(
-            path, "time goes backwards", "the log must be in time order",
-            line=int(lines[backwards[0] + 1]), column=columns["elapsed_s"],
+            path,
+            "time goes backwards",
+            "the log must be in time order",
+            line=int(lines[backwards[0] + 1]),
+            column=columns["elapsed_s"],
         )
     if np.any(speed < 0):
         raise data_error(
-            path, "negative belt speed", "speeds are m/min, zero or more",
-            line=int(lines[np.argmax(speed < 0)]), column=columns["speed_m_min"],
+            path,
+            "negative belt speed",
+            "speeds are m/min, zero or more",
+            line=int(lines[np.argmax(speed < 0)]),
+            column=columns["speed_m_min"],
         )
     unknown = ~event.isin(["stage_start", "exhausted"])
     if unknown.any():
         raise data_error(
-            path, f"unknown event '{event[unknown].iloc[0]}'", "expected stage_start or exhausted",
-            line=int(lines[unknown.to_numpy()][0]), column=columns["event"],
+            path,
+            f"unknown event '{event[unknown].iloc[0]}'",
+            "expected stage_start or exhausted",
+            line=int(lines[unknown.to_numpy()][0]),
+            column=columns["event"],
         )
     exhausted = np.flatnonzero(event.to_numpy() == "exhausted")
     if len(exhausted) != 1 or exhausted[0] != len(event) - 1:
         raise data_error(
-            path, "the log must end with exactly one 'exhausted' event",
+            path,
+            "the log must end with exactly one 'exhausted' event",
             "a test without exhaustion cannot give a time to exhaustion; exclude it in the config",
         )
     stages = pd.DataFrame(

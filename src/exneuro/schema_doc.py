@@ -1,0 +1,97 @@
+"""Render the JSON schemas as the key and column reference of config/README.md.
+
+The schemas are the single source of every key's meaning, type, default and allowed values; the
+README's reference section is generated from them (``python -m exneuro.schema_doc``) and a test
+fails when it is out of date.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from exneuro.config import load_yaml
+
+BEGIN = "<!-- reference: generated from workflow/schemas by `make docs`; do not edit by hand -->"
+END = "<!-- end of generated reference -->"
+
+
+def _type(schema: Mapping) -> str:
+    kind = schema.get("type", "")
+    kind = " or ".join(kind) if isinstance(kind, list) else kind
+    if "enum" in schema:
+        kind += ": " + ", ".join(f"`{v}`" for v in schema["enum"])
+    if kind.startswith("array") and "enum" in schema.get("items", {}):
+        kind += " of " + ", ".join(f"`{v}`" for v in schema["items"]["enum"])
+    return kind
+
+
+def _cell(text: object) -> str:
+    return re.sub(r"\s+", " ", str(text)).replace("|", "\\|").strip()
+
+
+def _rows(schema: Mapping, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
+    required = set(schema.get("required", []))
+    for name, sub in schema.get("properties", {}).items():
+        key = f"{prefix}{name}"
+        default = (
+            "required"
+            if name in required
+            else (f"`{json.dumps(sub['default'])}`" if "default" in sub else "")
+        )
+        yield key, _type(sub), default, sub.get("description", "")
+        if "properties" in sub:
+            yield from _rows(sub, f"{key}.")
+        items = sub.get("items", {})
+        if "properties" in items:
+            yield from _rows(items, f"{key}[].")
+        extra = sub.get("additionalProperties")
+        if isinstance(extra, dict) and "properties" in extra:
+            yield from _rows(extra, f"{key}.<id>.")
+
+
+def render(config_schema: Mapping, sheet_schema: Mapping) -> str:
+    """Markdown tables of every config key and every sample-sheet column."""
+    lines = [
+        BEGIN,
+        "",
+        "### Config keys",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(m)} |" for k, t, d, m in _rows(config_schema)
+    ]
+    lines += [
+        "",
+        "### Sample-sheet columns",
+        "",
+        "| column | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(m)} |" for k, t, d, m in _rows(sheet_schema)
+    ]
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, schemas: Path) -> bool:
+    """Rewrite the generated section of ``readme``; return whether it changed."""
+    text = readme.read_text(encoding="utf-8")
+    generated = render(
+        load_yaml(schemas / "config.schema.yaml"), load_yaml(schemas / "samples.schema.yaml")
+    )
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    updated = text[:start] + generated + text[end:]
+    readme.write_text(updated, encoding="utf-8")
+    return updated != text
+
+
+if __name__ == "__main__":
+    changed = update_readme(Path("config/README.md"), Path("workflow/schemas"))
+    sys.stdout.write("config/README.md updated\n" if changed else "config/README.md up to date\n")
