@@ -17,7 +17,11 @@ from exneuro.workflow import use_library_source
 use_library_source(Path(workflow.basedir) / "src")
 
 
-configfile: "config/config.yaml"
+# The example study's config, unless another is given with --configfile: the given config then
+# replaces it whole, so that no key of the example leaks into another study.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

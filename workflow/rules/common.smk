@@ -4,7 +4,7 @@ from exneuro.config import ConfigError, load_yaml, read_sample_sheet, validate_c
 from exneuro.workflow import source_digest
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
-CONFIG_SOURCE = workflow.configfiles[-1] if workflow.configfiles else "config"
+CONFIG_SOURCE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
 
 try:
     config = validate_config(

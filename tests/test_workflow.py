@@ -1,0 +1,174 @@
+"""The workflow end to end: lint, dry runs of every shipped config, a full run of a small cohort
+in a temporary copy of the project with its numbers checked, and what reruns after a change."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from conftest import REPO
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SHIPPED_CONFIGS = ["config/config.yaml", "config/two_group/config.yaml"]
+PROJECT_PARTS = ["Snakefile", "workflow", "scripts", "src", "config", "data", "profiles", "envs"]
+
+
+def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def planned_jobs(*args: str, cwd: Path) -> dict[str, int]:
+    """Rule -> number of jobs a dry run would run ({} when nothing is to be done)."""
+    result = snakemake("-n", "--cores", "1", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr + result.stdout
+    table = re.search(r"Job stats:\n(.*?)\ntotal", result.stdout + result.stderr, re.S)
+    if table is None:
+        return {}
+    rows = [line.split() for line in table.group(1).splitlines()[2:]]
+    return {name: int(count) for name, count in rows}
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint", "--cores", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stderr
+
+
+@pytest.mark.parametrize("configfile", SHIPPED_CONFIGS)
+def test_every_shipped_config_dry_runs(configfile, tmp_path):
+    jobs = planned_jobs("--configfile", configfile, "--directory", str(REPO),
+                        "--conda-prefix", str(tmp_path), cwd=REPO)
+    assert jobs.get("treadmill_statistics", 0) >= 1
+    assert jobs["all"] == 1
+
+
+def test_misspelt_config_key_stops_with_one_clear_line(tmp_path):
+    text = (REPO / "config" / "two_group" / "config.yaml").read_text()
+    bad = tmp_path / "config.yaml"
+    bad.write_text(text.replace("  metrics_source:", "  metric_source:"))
+    result = snakemake("-n", "--cores", "1", "--configfile", str(bad))
+    assert result.returncode != 0
+    assert (f"{bad}: unknown key 'treadmill.metric_source' — did you mean 'metrics_source'?"
+            in result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    """A copy of the project in which the two-group cohort has been run once."""
+    root = tmp_path_factory.mktemp("project")
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / part)
+    result = snakemake("--cores", "2", "--configfile", "config/two_group/config.yaml", cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+def _results(root: Path) -> Path:
+    return root / "results" / "two_group"
+
+
+def test_end_to_end_distances_follow_the_protocol(project_copy):
+    tests = pd.read_csv(_results(project_copy) / "treadmill" / "tests.tsv", sep="\t")
+    raw = pd.read_excel(project_copy / "data/example_two_group/treadmill/endurance_log.xlsx")
+    first = raw.iloc[0]
+    # GXT: 3 min at 0, then 2-min stages at 6, 9, 12, 15, 1 min at 18, then +1 m/min each minute
+    time_s = first["Run time (min)"] * 60
+    speeds = [0, 6, 9, 12, 15, 18] + list(range(19, 200))
+    durations = [180, 120, 120, 120, 120, 60] + [60] * (len(speeds) - 6)
+    starts = np.concatenate([[0], np.cumsum(durations)[:-1]])
+    seconds_in_stage = np.clip(time_s - starts, 0, durations)
+    expected = float(np.sum(np.array(speeds) / 60 * seconds_in_stage))
+    row = tests[(tests["mouse"] == first["Animal"]) & (tests["session"] == first["Week"])]
+    assert row["distance_m"].iloc[0] == pytest.approx(expected, rel=1e-9)
+    # the lab rounds times to 0.01 min (0.6 s): the typed distance agrees to within 0.5 m
+    assert row["distance_m"].iloc[0] == pytest.approx(first["Distance run (m)"], abs=0.5)
+
+
+def test_end_to_end_gain_test_equals_welch_on_the_raw_table(project_copy):
+    raw = pd.read_excel(project_copy / "data/example_two_group/treadmill/endurance_log.xlsx")
+    sheet = pd.read_csv(project_copy / "config/two_group/samples.tsv", sep="\t")
+    wide = raw.pivot(index="Animal", columns="Week", values="Run time (min)")
+    tests = pd.read_csv(_results(project_copy) / "treadmill" / "tests.tsv", sep="\t")
+    distance = tests.pivot(index="mouse", columns="session", values="distance_m")
+    change = 100 * (distance["week3"] / distance["week0"] - 1)
+    group = sheet.set_index("mouse_id")["group"].reindex(change.index)
+    expected = stats.ttest_ind(change[group == "stimulated_post"], change[group == "control"],
+                               equal_var=False)
+    table = pd.read_csv(_results(project_copy) / "statistics" / "statistics.tsv", sep="\t")
+    row = table[(table["test"] == "welch_t") & (table["outcome"] == "distance_m_pct_change")]
+    assert len(row) == 1
+    assert row["statistic"].iloc[0] == pytest.approx(expected.statistic, rel=1e-9)
+    assert row["p"].iloc[0] == pytest.approx(expected.pvalue, rel=1e-9)
+    assert row["n_mice"].iloc[0] == 14
+    assert len(wide) == 14
+
+
+def test_end_to_end_statistics_table_has_every_analysis_with_n(project_copy):
+    table = pd.read_csv(_results(project_copy) / "statistics" / "statistics.tsv", sep="\t")
+    assert {"lmm", "mixed_anova", "emm_contrast", "welch_t", "one_sample_t", "fisher_exact"} <= set(
+        table["test"])
+    interaction = table[(table["test"] == "lmm") & (table["term"] == "group:session")
+                        & (table["outcome"] == "distance_m")].iloc[0]
+    assert interaction["df_num"] == 3
+    assert 30 < interaction["df_den"] < 45  # Satterthwaite, 14 mice x 4 tests
+    assert interaction["p"] < 0.05  # the planted stimulation effect
+    assert table["n_mice"].notna().all()
+    holm = table[table["test"] == "emm_contrast"]["correction"].str.startswith("Holm")
+    assert holm.all()
+
+
+def test_end_to_end_figure_source_data_match_the_tests(project_copy):
+    source = pd.read_csv(
+        _results(project_copy) / "figures/treadmill/stimulation_replication_source_data/panel_B.tsv",
+        sep="\t")
+    tests = pd.read_csv(_results(project_copy) / "treadmill" / "tests.tsv", sep="\t")
+    last = tests[tests["session"] == "week3"]
+    means = source[source["kind"] == "group"].set_index("group")["mean"]
+    expected = last.groupby("group")["distance_m_pct_change"].mean()
+    pd.testing.assert_series_equal(means.sort_index(), expected.sort_index(), check_names=False)
+    pdf = _results(project_copy) / "figures/treadmill/stimulation_replication.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF") and b"CreationDate" not in pdf.read_bytes()
+
+
+def test_second_run_does_nothing(project_copy):
+    assert planned_jobs("--configfile", "config/two_group/config.yaml", cwd=project_copy) == {}
+
+
+def test_changed_statistics_parameter_reruns_statistics_not_metrics(project_copy):
+    config = project_copy / "config/two_group/config.yaml"
+    edited = project_copy / "config/two_group/edited.yaml"
+    edited.write_text(config.read_text().replace("posthoc_correction: holm",
+                                                 "posthoc_correction: bonferroni"))
+    jobs = planned_jobs("--configfile", str(edited), cwd=project_copy)
+    assert set(jobs) == {"treadmill_statistics", "treadmill_figure", "statistics_table",
+                         "config_snapshot", "all"}
+
+
+def test_changed_figure_code_reruns_only_figures(project_copy):
+    style = project_copy / "src/exneuro/figures/style.py"
+    original = style.read_text()
+    style.write_text(original + "\n# a change\n")
+    try:
+        jobs = planned_jobs("--configfile", "config/two_group/config.yaml", cwd=project_copy)
+    finally:
+        style.write_text(original)
+    assert set(jobs) == {"treadmill_figure", "all"}
+
+
+def test_another_config_replaces_the_example_config_whole(project_copy):
+    snapshot = (_results(project_copy) / "config" / "config.yaml").read_text()
+    assert "stage_logs: null" in snapshot  # the example's stage-log pattern did not leak in
+    assert "silencing" not in snapshot
