@@ -44,8 +44,15 @@ def test_lint_is_clean():
 
 @pytest.mark.parametrize("configfile", SHIPPED_CONFIGS)
 def test_every_shipped_config_dry_runs(configfile, tmp_path):
-    jobs = planned_jobs("--configfile", configfile, "--directory", str(REPO),
-                        "--conda-prefix", str(tmp_path), cwd=REPO)
+    jobs = planned_jobs(
+        "--configfile",
+        configfile,
+        "--directory",
+        str(REPO),
+        "--conda-prefix",
+        str(tmp_path),
+        cwd=REPO,
+    )
     assert jobs.get("treadmill_statistics", 0) >= 1
     assert jobs["all"] == 1
 
@@ -56,8 +63,10 @@ def test_misspelt_config_key_stops_with_one_clear_line(tmp_path):
     bad.write_text(text.replace("  metrics_source:", "  metric_source:"))
     result = snakemake("-n", "--cores", "1", "--configfile", str(bad))
     assert result.returncode != 0
-    assert (f"{bad}: unknown key 'treadmill.metric_source' — did you mean 'metrics_source'?"
-            in result.stderr)
+    assert (
+        f"{bad}: unknown key 'treadmill.metric_source' — did you mean 'metrics_source'?"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -105,8 +114,9 @@ def test_end_to_end_gain_test_equals_welch_on_the_raw_table(project_copy):
     distance = tests.pivot(index="mouse", columns="session", values="distance_m")
     change = 100 * (distance["week3"] / distance["week0"] - 1)
     group = sheet.set_index("mouse_id")["group"].reindex(change.index)
-    expected = stats.ttest_ind(change[group == "stimulated_post"], change[group == "control"],
-                               equal_var=False)
+    expected = stats.ttest_ind(
+        change[group == "stimulated_post"], change[group == "control"], equal_var=False
+    )
     table = pd.read_csv(_results(project_copy) / "statistics" / "statistics.tsv", sep="\t")
     row = table[(table["test"] == "welch_t") & (table["outcome"] == "distance_m_pct_change")]
     assert len(row) == 1
@@ -119,9 +129,13 @@ def test_end_to_end_gain_test_equals_welch_on_the_raw_table(project_copy):
 def test_end_to_end_statistics_table_has_every_analysis_with_n(project_copy):
     table = pd.read_csv(_results(project_copy) / "statistics" / "statistics.tsv", sep="\t")
     assert {"lmm", "mixed_anova", "emm_contrast", "welch_t", "one_sample_t", "fisher_exact"} <= set(
-        table["test"])
-    interaction = table[(table["test"] == "lmm") & (table["term"] == "group:session")
-                        & (table["outcome"] == "distance_m")].iloc[0]
+        table["test"]
+    )
+    interaction = table[
+        (table["test"] == "lmm")
+        & (table["term"] == "group:session")
+        & (table["outcome"] == "distance_m")
+    ].iloc[0]
     assert interaction["df_num"] == 3
     assert 30 < interaction["df_den"] < 45  # Satterthwaite, 14 mice x 4 tests
     assert interaction["p"] < 0.05  # the planted stimulation effect
@@ -132,8 +146,10 @@ def test_end_to_end_statistics_table_has_every_analysis_with_n(project_copy):
 
 def test_end_to_end_figure_source_data_match_the_tests(project_copy):
     source = pd.read_csv(
-        _results(project_copy) / "figures/treadmill/stimulation_replication_source_data/panel_B.tsv",
-        sep="\t")
+        _results(project_copy)
+        / "figures/treadmill/stimulation_replication_source_data/panel_B.tsv",
+        sep="\t",
+    )
     tests = pd.read_csv(_results(project_copy) / "treadmill" / "tests.tsv", sep="\t")
     last = tests[tests["session"] == "week3"]
     means = source[source["kind"] == "group"].set_index("group")["mean"]
@@ -150,11 +166,17 @@ def test_second_run_does_nothing(project_copy):
 def test_changed_statistics_parameter_reruns_statistics_not_metrics(project_copy):
     config = project_copy / "config/two_group/config.yaml"
     edited = project_copy / "config/two_group/edited.yaml"
-    edited.write_text(config.read_text().replace("posthoc_correction: holm",
-                                                 "posthoc_correction: bonferroni"))
+    edited.write_text(
+        config.read_text().replace("posthoc_correction: holm", "posthoc_correction: bonferroni")
+    )
     jobs = planned_jobs("--configfile", str(edited), cwd=project_copy)
-    assert set(jobs) == {"treadmill_statistics", "treadmill_figure", "statistics_table",
-                         "config_snapshot", "all"}
+    assert set(jobs) == {
+        "treadmill_statistics",
+        "treadmill_figure",
+        "statistics_table",
+        "config_snapshot",
+        "all",
+    }
 
 
 def test_changed_figure_code_reruns_only_figures(project_copy):

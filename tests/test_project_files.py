@@ -1,0 +1,73 @@
+"""The project's own files agree with each other: bundled data, environments, documentation."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import yaml
+
+from conftest import REPO
+from exneuro.config import load_yaml, validate_config
+from exneuro.schema_doc import BEGIN, END, render
+from exneuro.simulate.design import DESIGNS
+from exneuro.simulate.study import write_study
+
+SHIPPED = {"example": "config/config.yaml", "two_group": "config/two_group/config.yaml"}
+
+
+def _relocated(config: dict, root) -> dict:
+    """The config with every path it writes moved under ``root``."""
+    config["samples"] = str(root / config["samples"])
+    treadmill = config["treadmill"]
+    treadmill["summary_table"] = str(root / treadmill["summary_table"])
+    if treadmill.get("stage_logs"):
+        treadmill["stage_logs"] = str(root / treadmill["stage_logs"])
+    return config
+
+
+def test_bundled_example_data_regenerate_identically(tmp_path, config_schema):
+    for design, path in SHIPPED.items():
+        config = validate_config(load_yaml(REPO / path), config_schema, path)
+        write_study(DESIGNS[design], _relocated(config, tmp_path))
+    for generated in tmp_path.rglob("*"):
+        if generated.is_dir():
+            continue
+        committed = REPO / generated.relative_to(tmp_path)
+        if generated.suffix == ".xlsx":  # zip members carry timestamps: compare the cells
+            pd.testing.assert_frame_equal(pd.read_excel(generated), pd.read_excel(committed))
+        elif generated.name == "ground_truth.yaml":
+            strip = lambda text: re.sub(r"\n(samples|  +summary_table): .*", "", text)  # noqa: E731
+            assert strip(generated.read_text()) == strip(committed.read_text())
+        else:
+            assert generated.read_bytes() == committed.read_bytes(), committed
+
+
+def test_data_folder_stays_small():
+    size = sum(p.stat().st_size for p in (REPO / "data").rglob("*") if p.is_file())
+    assert size < 25 * 1024 * 1024
+
+
+def test_conda_environment_pins_the_versions_of_the_lock_file():
+    lock = dict(
+        line.strip().lower().split("==")
+        for line in (REPO / "requirements.lock").open()
+        if "==" in line
+    )
+    env = yaml.safe_load((REPO / "envs" / "exneuro.yaml").read_text())
+    pinned = [entry for entry in env["dependencies"] if isinstance(entry, str) and "=" in entry]
+    assert len(pinned) > 5
+    for entry in pinned:
+        name, version = entry.split("=")
+        if name != "python":
+            assert lock[name.lower()] == version, name
+
+
+def test_config_readme_documents_every_key_of_the_schemas():
+    readme = (REPO / "config" / "README.md").read_text()
+    generated = readme[readme.index(BEGIN) : readme.index(END) + len(END)]
+    schemas = REPO / "workflow" / "schemas"
+    expected = render(
+        load_yaml(schemas / "config.schema.yaml"), load_yaml(schemas / "samples.schema.yaml")
+    )
+    assert generated == expected, "config/README.md is out of date: run `make docs`"
