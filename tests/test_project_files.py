@@ -6,8 +6,8 @@ import re
 
 import pandas as pd
 import yaml
-
 from conftest import REPO
+
 from exneuro.config import load_yaml, validate_config
 from exneuro.schema_doc import BEGIN, END, render
 from exneuro.simulate.design import DESIGNS

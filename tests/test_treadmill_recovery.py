@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
+
 from exneuro.config import read_sample_sheet
 from exneuro.simulate.design import EXAMPLE, Nuisances, TreadmillEffects
 from exneuro.simulate.study import write_study
