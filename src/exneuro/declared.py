@@ -1,0 +1,356 @@
+"""Statistics and a standard figure for any tidy table a lab declares in the config.
+
+Body mass over weeks, blood glucose over a tolerance test, serum BDNF, Fos counts per section: a
+lab names the file, the subject column, the within- and between-subject factors, covariates,
+nested units and outcomes, and the tests to run. This module checks the declaration against the
+file (every column exists, every factor has two levels or more, no subject sits in two groups),
+then runs the requested tests through the shared statistics engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import ConfigError, data_error
+from exneuro.io import read_lab_table
+from exneuro.stats import compare, mixed
+from exneuro.stats.anova import rm_anova
+from exneuro.stats.table import concat_stats, label_rows, subset_label
+
+FAMILY_CI = {"sidak", "bonferroni"}
+
+
+def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: str) -> pd.DataFrame:
+    """Read a declared table, check the declaration against it, and join the sample sheet.
+
+    Numbers stay numbers; factor columns become text. With ``join_sample_sheet`` the subject
+    column holds mouse ids and the sheet's columns (group, cohort, sex ...) are added; a subject
+    missing from the sheet is an error naming the line.
+    """
+    path = declaration["file"]
+    table = read_lab_table(path)
+    subject = declaration["subject"]
+    if declaration["join_sample_sheet"]:
+        if sheet is None:
+            raise ConfigError(f"tables.{key}: join_sample_sheet needs the sample sheet")
+        _require(table, [subject], path, key, "subject")
+        unknown = ~table[subject].isin(sheet["mouse_id"])
+        if unknown.any():
+            raise data_error(
+                path,
+                f"subject '{table.loc[unknown, subject].iloc[0]}' is not in the sample sheet",
+                "add the mouse to the sheet or remove the row",
+                line=int(table.loc[unknown, "_line"].iloc[0]),
+                column=subject,
+            )
+        extra = [c for c in sheet.columns if c not in table.columns and c != "mouse_id"]
+        table = table.merge(
+            sheet[["mouse_id", *extra]], left_on=subject, right_on="mouse_id", how="left"
+        ).drop(columns="mouse_id")
+        included = sheet.set_index("mouse_id")["excluded_reason"]
+        table = table[table[subject].map(included).fillna("") == ""]
+    for column, values in declaration["subset"].items():
+        _require(table, [column], path, key, "subset")
+        table = table[table[column].isin([str(v) for v in values])]
+    factors = [subject, *declaration["between"], *declaration["within"], *declaration["nested"]]
+    numbers = [*declaration["outcomes"], *declaration["covariates"]]
+    _require(table, factors, path, key, "a factor")
+    _require(table, numbers, path, key, "an outcome or covariate")
+    for column in numbers:
+        values = pd.to_numeric(table[column].str.replace(",", ".", regex=False), errors="coerce")
+        bad = values.isna() & (table[column].str.strip() != "")
+        if bad.any():
+            raise data_error(
+                path,
+                f"'{table.loc[bad, column].iloc[0]}' is not a number",
+                "enter plain numbers; leave a missing value empty",
+                line=int(table.loc[bad, "_line"].iloc[0]),
+                column=column,
+            )
+        table[column] = values
+    for column in factors:  # an empty factor cell is a missing value, never a level ""
+        table[column] = table[column].str.strip().replace("", np.nan)
+    _check_factors(table, declaration, path, key)
+    return table.reset_index(drop=True)
+
+
+def _require(table: pd.DataFrame, columns, path: str, key: str, role: str) -> None:
+    present = [c for c in table.columns if c != "_line"]
+    for column in columns:
+        if column not in table.columns:
+            raise ConfigError(
+                f"tables.{key}: {role} column '{column}' is not in {path} "
+                f"(columns: {', '.join(present)})"
+            )
+
+
+def _check_factors(table: pd.DataFrame, declaration: Mapping, path: str, key: str) -> None:
+    for factor in [*declaration["between"], *declaration["within"]]:
+        levels = table[factor].dropna().unique()
+        if len(levels) < 2:
+            raise ConfigError(
+                f"tables.{key}: factor '{factor}' has only one level "
+                f"({', '.join(map(str, levels))}) in {path} — a factor needs two"
+            )
+    subject = declaration["subject"]
+    for factor in declaration["between"]:
+        per_subject = table.groupby(subject)[factor].nunique()
+        if (per_subject > 1).any():
+            mouse = per_subject.index[per_subject > 1][0]
+            found = sorted(table.loc[table[subject] == mouse, factor].unique())
+            raise data_error(
+                path,
+                f"subject {mouse} appears in more than one {factor} ({', '.join(found)})",
+                f"'{factor}' must be a between-subject "
+                "factor: fix the rows, or declare it under 'within'",
+            )
+
+
+def _ordered(table: pd.DataFrame, factor: str, order: list[str] | None) -> list[str]:
+    present = list(dict.fromkeys(table[factor].dropna()))
+    if order:
+        return [level for level in order if level in present] + [
+            level for level in present if level not in order
+        ]
+    return sorted(present, key=_natural_key)
+
+
+def _natural_key(text: str):
+    """Sort 'w2' before 'w10' and numbers numerically."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def lmm_formula(outcome: str, declaration: Mapping, levels: Mapping[str, list[str]]) -> str:
+    """Fixed-effect formula: all factors and covariates fully crossed, reference = first level."""
+    terms = [
+        f"C({f}, Treatment('{levels[f][0]}'))"
+        for f in [*declaration["between"], *declaration["within"]]
+    ]
+    terms += list(declaration["covariates"])
+    return f"{outcome} ~ " + (" * ".join(terms) if terms else "1")
+
+
+def fit_declared_lmm(
+    data: pd.DataFrame, outcome: str, declaration: Mapping, levels: Mapping[str, list[str]]
+):
+    """The declared mixed model: random intercept per subject, declared random slopes, and a
+    random intercept for every nested unit (e.g. cell within mouse)."""
+    slopes = declaration["random_slopes"]
+    re_formula = "~" + " + ".join(slopes) if slopes else None
+    vc_formula = {unit: f"0 + C({unit})" for unit in declaration["nested"]} or None
+    return mixed.fit_lmm(
+        data.dropna(subset=[outcome]),
+        lmm_formula(outcome, declaration, levels),
+        groups=declaration["subject"],
+        re_formula=re_formula,
+        vc_formula=vc_formula,
+    )
+
+
+def _posthoc_rows(
+    fit, declaration: Mapping, levels: Mapping[str, list[str]], level: float
+) -> pd.DataFrame:
+    """Contrasts from the fitted mixed model, corrected within each family: every level of
+    ``by`` is one family (as emmeans does) or, with ``family: all``, all contrasts together (as
+    GraphPad Prism does). Sidak and Bonferroni families get simultaneous CIs."""
+    spec = declaration["posthoc"]
+    factor = spec.get("factor") or [*declaration["between"], *declaration["within"]][0]
+    by = spec.get("by")
+    ref = spec.get("reference") or levels[factor][0]
+    correction = declaration["correction"]
+
+    def contrasts(ci_level: float) -> pd.DataFrame:
+        return mixed.emm_contrasts(
+            fit, factor=factor, by=by, method=spec["method"], ref=ref, adjust="none", level=ci_level
+        )
+
+    family = contrasts(level)
+    keys = (
+        family["by_level"].astype(str)
+        if by and spec["family"] == "per_level"
+        else pd.Series("all", index=family.index)
+    )
+    sizes = keys.map(keys.value_counts())
+    if correction in FAMILY_CI and len(family):
+        for size in sorted(sizes.unique()):
+            ci = level ** (1 / size) if correction == "sidak" else 1 - (1 - level) / size
+            wider = contrasts(ci)
+            rows = sizes == size
+            family.loc[rows, ["ci_low", "ci_high"]] = wider.loc[rows, ["ci_low", "ci_high"]]
+    family["p_adj"] = family.groupby(keys)["p"].transform(
+        lambda p: compare.adjust_pvalues(p, correction)
+    )
+    table = mixed.to_stats(fit, contrasts=family, include_anova=False)
+    table["term"] = family["contrast"].to_numpy()
+    if by:
+        table["subset"] = [subset_label(**{by: value}) for value in family["by_level"]]
+    table["correction"] = [compare.correction_label(correction, int(n)) for n in sizes]
+    return table
+
+
+def _levels_of_nesting(declaration: Mapping) -> dict[str, str]:
+    names = ["n_cells", "n_segments"]
+    return {unit: names[min(i, 1)] for i, unit in enumerate(declaration["nested"])}
+
+
+def _two_group_rows(
+    data: pd.DataFrame,
+    outcome: str,
+    declaration: Mapping,
+    levels: Mapping[str, list[str]],
+    level: float,
+) -> list[pd.DataFrame]:
+    """Two-group tests (and, for nested data, the cluster-level test and the hierarchical
+    bootstrap) of the first between factor, at every level of the first within factor."""
+    between = declaration["between"][0]
+    a, b = levels[between][:2]
+    subject = declaration["subject"]
+    strata = [(None, data)]
+    if declaration["within"]:
+        within = declaration["within"][0]
+        strata = [(value, data[data[within] == value]) for value in levels[within]]
+    rows = []
+    for value, stratum in strata:
+        label = subset_label(**({declaration["within"][0]: value} if value is not None else {}))
+        means = stratum.groupby([subject, between], as_index=False)[outcome].mean()
+        tests = declaration["tests"]
+        if "two_group" in tests:
+            test = compare.two_group_test(
+                means.loc[means[between] == a, outcome].dropna(),
+                means.loc[means[between] == b, outcome].dropna(),
+                test=declaration["two_group_test"],
+                labels=(a, b),
+                level=level,
+            )
+            rows.append(label_rows(test, subset=label))
+        if "cluster" in tests or "bootstrap" in tests:
+            if not declaration["nested"]:
+                raise ConfigError("cluster and bootstrap tests need 'nested' units in the table")
+            cells = stratum.dropna(subset=[outcome])
+            if "cluster" in tests:
+                naive = compare.two_group_test(
+                    cells.loc[cells[between] == a, outcome],
+                    cells.loc[cells[between] == b, outcome],
+                    test=declaration["two_group_test"],
+                    labels=(a, b),
+                    level=level,
+                    unit="cells",
+                )
+                cluster = compare.cluster_level_test(
+                    cells,
+                    outcome,
+                    between,
+                    subject,
+                    test=declaration["two_group_test"],
+                    labels=(a, b),
+                    level=level,
+                )
+                rows += [label_rows(naive, subset=label), label_rows(cluster, subset=label)]
+            if "bootstrap" in tests:
+                boot = compare.hierarchical_bootstrap(
+                    cells,
+                    outcome,
+                    between,
+                    levels=[subject, *declaration["nested"]],
+                    n_boot=declaration["bootstrap_resamples"],
+                    seed=0,
+                    labels=(a, b),
+                    level=level,
+                )
+                rows.append(label_rows(boot, subset=label))
+    if len(strata) > 1:
+        for kind in {r["test"].iloc[0] for r in rows}:
+            family = [r for r in rows if r["test"].iloc[0] == kind]
+            adjusted = compare.adjust_pvalues(
+                [r["p"].iloc[0] for r in family], declaration["correction"]
+            )
+            for r, p in zip(family, adjusted, strict=True):
+                r["p_adj"] = p
+                r["correction"] = compare.correction_label(declaration["correction"], len(family))
+    return rows
+
+
+def declared_statistics(
+    data: pd.DataFrame, declaration: Mapping, key: str, level: float = 0.95
+) -> pd.DataFrame:
+    """Every requested test of every outcome of a declared table, as statistics-table rows;
+    each level of ``split_by`` (e.g. each cohort) is analysed on its own."""
+    splits = declaration["split_by"]
+    parts = data.groupby(splits, sort=True) if splits else [((), data)]
+    tables = []
+    for values, part in parts:
+        values = values if isinstance(values, tuple) else (values,)
+        table = _part_statistics(part, declaration, level)
+        prefix = subset_label(**dict(zip(splits, values, strict=True)))
+        if prefix:
+            table["subset"] = [
+                f"{prefix}; {s}" if isinstance(s, str) and s else prefix
+                for s in table["subset"].astype(object).where(table["subset"].notna(), "")
+            ]
+        tables.append(table)
+    table = concat_stats(tables)
+    table["analysis"] = f"table {key}"
+    return table
+
+
+def factor_levels(data: pd.DataFrame, declaration: Mapping) -> dict[str, list[str]]:
+    """Levels of every factor in display order: the declared order, else natural sort."""
+    order = {f: [str(v) for v in levels] for f, levels in declaration["level_order"].items()}
+    return {
+        f: _ordered(data, f, order.get(f))
+        for f in [*declaration["between"], *declaration["within"]]
+    }
+
+
+def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> pd.DataFrame:
+    levels = factor_levels(data, declaration)
+    data = data.assign(**{f: pd.Categorical(data[f], categories=lv) for f, lv in levels.items()})
+    tests = declaration["tests"]
+    rows = []
+    for outcome in declaration["outcomes"]:
+        outcome_rows = []
+        if "rm_anova" in tests:
+            anova = rm_anova(
+                _cell_means(data, outcome, declaration),
+                dv=outcome,
+                subject=declaration["subject"],
+                within=list(declaration["within"]) or None,
+                between=list(declaration["between"]) or None,
+                ss_type=declaration["ss_type"],
+            )
+            outcome_rows.append(anova.to_stats(correction=declaration["sphericity_correction"]))
+        if "lmm" in tests or "posthoc" in tests:
+            fit = fit_declared_lmm(data, outcome, declaration, levels)
+            if "lmm" in tests:
+                outcome_rows.append(
+                    mixed.to_stats(
+                        fit,
+                        levels=_levels_of_nesting(declaration),
+                        include_coefficients=bool(declaration["covariates"]),
+                    )
+                )
+            if "posthoc" in tests:
+                outcome_rows.append(_posthoc_rows(fit, declaration, levels, level))
+        if {"two_group", "cluster", "bootstrap"} & set(tests):
+            outcome_rows += _two_group_rows(data, outcome, declaration, levels, level)
+        table = concat_stats(outcome_rows)
+        table["outcome"] = table["outcome"].fillna(outcome)
+        rows.append(table)
+    return concat_stats(rows)
+
+
+def _cell_means(data: pd.DataFrame, outcome: str, declaration: Mapping) -> pd.DataFrame:
+    """One value per subject and design cell: nested units are averaged first (an ANOVA needs
+    the subject as its unit)."""
+    keys = [declaration["subject"], *declaration["between"], *declaration["within"]]
+    if not declaration["nested"]:
+        return data
+    return data.groupby(keys, as_index=False, observed=True)[outcome].agg(
+        lambda values: values.mean() if values.notna().any() else np.nan
+    )
