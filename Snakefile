@@ -26,6 +26,7 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/treadmill.smk"
+include: "workflow/rules/tables.smk"
 include: "workflow/rules/statistics.smk"
 
 

@@ -345,6 +345,12 @@ def test_covariate_by_factor_type3(r_ref, model, levels, re_formula):
         assert fit.converged
 
 
+def test_single_term_model(unbalanced, r_ref):
+    fit = mx.fit_lmm(unbalanced, "distance_m ~ group", "mouse")
+    check_anova(fit, r_rows(r_ref, "anova", "group_only"))
+    check_coefs(fit, r_rows(r_ref, "coef", "group_only"))
+
+
 def test_unbalanced_emmeans(unb_fit, r_ref):
     expected = r_rows(r_ref, "emmeans", "unbalanced group|session")
     table = mx.emmeans(unb_fit, ["group"], by="session")

@@ -164,3 +164,55 @@ def test_large_cohort_recovers_planted_adaptation_time(large_cohort):
     rise = fitted.groupby("group")["rise_percent"].median()
     assert rise["control"] == pytest.approx(60, abs=12)
     assert rise["stimulated_post"] == pytest.approx(110, abs=15)
+
+
+PHYSIOLOGY = yaml.safe_load((REPO / "data" / "example" / "ground_truth.yaml").read_text())[
+    "physiology"
+]
+
+
+@pytest.fixture(scope="module")
+def declared_example(example_config, request):
+    """Statistics of every table the example config declares, read from the bundled files."""
+    from exneuro.declared import declared_statistics, read_declared_table
+
+    sheet = read_sample_sheet(
+        REPO / example_config["samples"], request.getfixturevalue("sheet_schema"), example_config
+    )
+    results = {}
+    for key, declaration in example_config["tables"].items():
+        declaration = {**declaration, "file": str(REPO / declaration["file"])}
+        results[key] = declared_statistics(
+            read_declared_table(declaration, sheet, key), declaration, key
+        )
+    return results
+
+
+def test_body_mass_rises_alike_in_every_group(declared_example):
+    stats = declared_example["body_mass"]
+    lmm = stats[stats["test"] == "lmm"]
+    assert lmm.loc[lmm["term"] == "Week", "p"].max() < 1e-3
+    assert PHYSIOLOGY["body_mass_group_effect_g"] == 0
+    assert lmm.loc[lmm["term"].isin(["group", "group:Week"]), "p"].min() > 0.01
+
+
+def test_glucose_mobilization_is_blunted_by_inhibition(declared_example):
+    stats = declared_example["glucose"]
+    interaction = stats[(stats["test"] == "lmm") & (stats["term"] == "group:minutes_after_run")]
+    assert interaction["p"].iloc[0] < 1e-4
+    contrasts = stats[stats["test"] == "emm_contrast"].set_index("subset")
+    rise = PHYSIOLOGY["glucose_peak_rise_mg_dl_by_group"]
+    planted = rise["inhibited_post"] - rise["control"]  # at the 30-min peak
+    peak = contrasts.loc["minutes_after_run=30"]
+    assert peak["ci_low"] < planted < peak["ci_high"]
+    assert peak["p_adj"] < 0.05 and contrasts.loc["minutes_after_run=0", "p_adj"] > 0.05
+
+
+def test_serum_bdnf_differs_and_igf1_does_not(declared_example):
+    stats = declared_example["serum"].set_index("outcome")
+    bdnf = PHYSIOLOGY["bdnf_pg_ml_by_group"]
+    planted = bdnf["silenced"] - bdnf["control"]
+    assert stats.loc["BDNF (pg/mL)", "ci_low"] < planted < stats.loc["BDNF (pg/mL)", "ci_high"]
+    assert stats.loc["BDNF (pg/mL)", "p"] < 0.01
+    assert stats.loc["IGF-1 (ng/mL)", "p"] > 0.05
+    assert stats.loc["BDNF (pg/mL)", "effect_size_name"] == "Hedges g"

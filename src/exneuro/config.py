@@ -151,8 +151,10 @@ def _design_problems(config: Mapping) -> Iterator[str]:
 def _table_problems(key: str, table: Mapping) -> Iterator[str]:
     factors = [*table["between"], *table["within"]]
     if table["posthoc"].get("factor") and table["posthoc"]["factor"] not in factors:
-        yield (f"tables.{key}.posthoc.factor: '{table['posthoc']['factor']}' is not one of the "
-               f"table's factors ({', '.join(factors) or 'none declared'})")
+        yield (
+            f"tables.{key}.posthoc.factor: '{table['posthoc']['factor']}' is not one of the "
+            f"table's factors ({', '.join(factors) or 'none declared'})"
+        )
     by = table["posthoc"].get("by")
     if by and by not in factors:
         yield f"tables.{key}.posthoc.by: '{by}' is not one of the table's factors"
@@ -160,8 +162,10 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
         yield f"tables.{key}.tests: posthoc needs a between or within factor"
     for slope in table["random_slopes"]:
         if slope not in [*table["covariates"], *table["within"]]:
-            yield (f"tables.{key}.random_slopes: '{slope}' is neither a covariate nor a within "
-                   "factor of the table")
+            yield (
+                f"tables.{key}.random_slopes: '{slope}' is neither a covariate nor a within "
+                "factor of the table"
+            )
     if {"two_group", "cluster", "bootstrap"} & set(table["tests"]) and not table["between"]:
         yield f"tables.{key}.tests: two-group tests need a between factor"
     if {"cluster", "bootstrap"} & set(table["tests"]) and not table["nested"]:

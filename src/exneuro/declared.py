@@ -9,6 +9,7 @@ then runs the requested tests through the shared statistics engine.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -308,7 +309,63 @@ def factor_levels(data: pd.DataFrame, declaration: Mapping) -> dict[str, list[st
     }
 
 
+def safe_names(declaration: Mapping) -> dict[str, str]:
+    """Lab column name -> a name model formulas accept ('Body mass (g)' -> 'Body_mass_g')."""
+    columns = [
+        declaration["subject"],
+        *declaration["between"],
+        *declaration["within"],
+        *declaration["covariates"],
+        *declaration["nested"],
+        *declaration["outcomes"],
+    ]
+    names = {}
+    for column in dict.fromkeys(columns):
+        name = re.sub(r"\W+", "_", column).strip("_") or "column"
+        name = f"v_{name}" if name[0].isdigit() else name
+        while name in names.values():
+            name += "_"
+        names[column] = name
+    return names
+
+
+def _rename_declaration(declaration: Mapping, names: Mapping[str, str]) -> dict:
+    renamed = dict(declaration)
+    renamed["subject"] = names.get(declaration["subject"], declaration["subject"])
+    for key in ("between", "within", "covariates", "nested", "outcomes", "random_slopes"):
+        renamed[key] = [names.get(c, c) for c in declaration[key]]
+    posthoc = dict(declaration["posthoc"])
+    for key in ("factor", "by"):
+        if posthoc.get(key):
+            posthoc[key] = names.get(posthoc[key], posthoc[key])
+    renamed["posthoc"] = posthoc
+    renamed["level_order"] = {names.get(k, k): v for k, v in declaration["level_order"].items()}
+    return renamed
+
+
 def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> pd.DataFrame:
+    """Statistics of one part, run on formula-safe column names and reported in the lab's."""
+    names = {k: v for k, v in safe_names(declaration).items() if k != v}
+    if names:
+        renamed = data.rename(columns=names)
+        table = _part_statistics(renamed, _rename_declaration(declaration, names), level)
+        back = {new: old for old, new in names.items()}
+        pattern = re.compile(
+            r"\b(" + "|".join(map(re.escape, sorted(back, key=len, reverse=True))) + r")\b"
+        )
+        for column in ("outcome", "term", "model", "subset"):
+            table[column] = (
+                table[column]
+                .map(
+                    lambda text: (
+                        pattern.sub(lambda m: back[m.group(0)], text)
+                        if isinstance(text, str)
+                        else text
+                    )
+                )
+                .astype("string")
+            )
+        return table
     levels = factor_levels(data, declaration)
     data = data.assign(**{f: pd.Categorical(data[f], categories=lv) for f, lv in levels.items()})
     tests = declaration["tests"]

@@ -21,8 +21,12 @@ COHORTS = [cohort["id"] for cohort in config["cohorts"]]
 TREADMILL_ON = bool(config.get("treadmill")) and config["treadmill"]["enabled"]
 
 
+TABLES = list(config["tables"])
+
+
 wildcard_constraints:
     cohort="|".join(COHORTS),
+    table="|".join(TABLES) or "no-table",
 
 
 TREADMILL_KEYS = {
@@ -89,9 +93,19 @@ def treadmill_stage_logs(wildcards):
     return sorted(expand(pattern, zip, mouse=found.mouse, session=found.session))
 
 
+def table_declaration(wildcards):
+    """The config declaration of the table in the job's wildcards."""
+    return config["tables"][wildcards.table]
+
+
+def declared_table_file(wildcards):
+    """The lab's file of the declared table in the job's wildcards."""
+    return config["tables"][wildcards.table]["file"]
+
+
 def statistics_parts():
     """Every per-analysis statistics table that feeds the study's one statistics table."""
-    parts = []
+    parts = expand(f"{OUT}/tables/{{table}}/statistics.tsv", table=TABLES)
     if TREADMILL_ON:
         parts += expand(f"{OUT}/treadmill/{{cohort}}/statistics.tsv", cohort=COHORTS)
     return parts
@@ -107,4 +121,9 @@ def all_outputs():
             fmt=config["figures"]["formats"],
         )
         targets += expand(f"{OUT}/treadmill/{{cohort}}/adaptation.tsv", cohort=COHORTS)
+    targets += expand(
+        f"{OUT}/figures/tables/{{table}}.{{fmt}}",
+        table=TABLES,
+        fmt=config["figures"]["formats"],
+    )
     return targets

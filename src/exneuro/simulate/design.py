@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exneuro.simulate.physiology import PhysiologyEffects
+
 
 @dataclass(frozen=True)
 class TreadmillEffects:
@@ -51,6 +53,7 @@ class StudyDesign:
     cohorts: dict[str, dict[str, int]]
     treadmill: TreadmillEffects
     nuisances: Nuisances = Nuisances()
+    physiology: PhysiologyEffects | None = None
     seed: int = 20260212
     first_test_date: str = "2026-03-02"
     manipulation_by_group: dict[str, str] = field(default_factory=dict)
@@ -78,6 +81,7 @@ EXAMPLE = StudyDesign(
         outlier_test=("M003", "d12", 1.9),
         summary_typo=("M012", "d6", 1.12),
     ),
+    physiology=PhysiologyEffects(),
     manipulation_by_group={
         "control": "AAV-DIO-eYFP",
         "silenced": "AAV-DIO-TeLC-GFP",

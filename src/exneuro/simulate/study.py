@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from exneuro.simulate.design import StudyDesign
+from exneuro.simulate.physiology import write_physiology
 from exneuro.simulate.treadmill import simulate_tests, write_treadmill_files
 
 
@@ -73,7 +74,13 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
         tests = simulate_tests(design, mice, treadmill, rng)
         written = write_treadmill_files(tests, design, treadmill)
         truth["treadmill"] = _treadmill_truth(design, treadmill, written)
-    truth_path = Path(treadmill["summary_table"]).parent.parent / "ground_truth.yaml"
+    data_dir = Path(treadmill["summary_table"]).parent.parent
+    if design.physiology is not None:
+        baseline = written["tests"].query("day == 0").set_index("mouse")["body_mass_g"]
+        truth["physiology"] = write_physiology(
+            design.physiology, mice, baseline, data_dir / "physiology", rng
+        )
+    truth_path = data_dir / "ground_truth.yaml"
     truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")
     return truth
 
@@ -91,7 +98,9 @@ def _treadmill_truth(design: StudyDesign, treadmill: Mapping, written: Mapping) 
     nuisances = {name: list(value) for name, value in vars(design.nuisances).items() if value}
     return {
         "model": "distance = D0 * (1 + G * (1 - exp(-day / tau))) * lognormal noise",
-        "plateau_gain_percent_by_group": {g: 100 * v for g, v in effects.gain_by_group.items()},
+        "plateau_gain_percent_by_group": {
+            g: round(100 * v, 6) for g, v in effects.gain_by_group.items()
+        },
         "gain_sd_percent": 100 * effects.gain_sd,
         "tau_days": effects.tau_days,
         "baseline_distance_m": effects.baseline_distance_m,

@@ -13,14 +13,18 @@ reviewer who refits the model in R gets the same numbers.
 
 What is computed, and how
 -------------------------
-* **Fit.** statsmodels :class:`~statsmodels.regression.mixed_linear_model.MixedLM` estimates the
-  model (its default optimizer first, then ``lbfgs``, ``powell``, ``nm`` if it does not
-  converge; every warning is kept in :attr:`MixedModelFit.warnings`). The variance parameters are
-  then refined by a bounded quasi-Newton search on the exact lme4 profiled deviance (Bates et al.
-  2015, *J Stat Softw* 67(1), eqs. 34 and 41), starting at the statsmodels optimum, because
-  statsmodels stops at a looser tolerance than lme4. All reported numbers (fixed effects, their
-  covariance, variance components) are evaluated at that refined optimum; the statsmodels result
-  object is kept in :attr:`MixedModelFit.result`.
+* **Fit.** Two optimizers work on the same model. (1) lme4's profiled REML/ML deviance (Bates et
+  al. 2015, *J Stat Softw* 67(1), eqs. 34 and 41), evaluated here from per-group
+  cross-products, is minimized from lme4's start by a bounded derivative-free search (Powell, as
+  lme4 uses BOBYQA) polished by L-BFGS-B. (2) statsmodels
+  :class:`~statsmodels.regression.mixed_linear_model.MixedLM` is then run from that optimum with
+  its default optimizer, falling back to ``lbfgs``, ``powell`` and ``nm`` while it does not
+  converge cleanly; every warning it raises is kept in :attr:`MixedModelFit.warnings`. The
+  candidate with the lower lme4 deviance, polished, is reported; its statsmodels result object is
+  kept in :attr:`MixedModelFit.result`. The final optimum is checked as lme4 checks it (scaled
+  gradient, Hessian eigenvalues, singular fits). statsmodels on its own stops at a looser
+  tolerance and sometimes on the boundary when the optimum is interior (the nested-cells
+  reference case), which is why lme4's criterion is optimized directly.
 * **Parametrization** follows lme4: ``varpar = (theta, sigma)``, where ``theta`` holds the
   lower-triangular (column-major) Cholesky factor of the random-effect covariance relative to
   the residual variance, and the relative standard deviation of each variance component, and
@@ -39,14 +43,18 @@ What is computed, and how
   ``q`` rows of ``P'L`` are independent 1-df contrasts with Satterthwaite df ``nu_m``;
   ``F = sum(t_m^2)/q`` and the denominator df is ``2E/(E - q)`` with ``E = sum nu_m/(nu_m - 2)``
   (``2`` if any ``nu_m <= 2``).
-* **Type III hypotheses.** The F table tests each term with the marginal (type III) hypothesis of
-  sum-to-zero coding: the user's design is reparametrized internally to ``Sum`` contrasts for
-  every reduced-rank categorical factor (same column space, so the same fit), the term's
-  sum-coded coefficients are set to zero, and the hypothesis is mapped back to the user's
-  coefficients. For all-factor designs without empty cells this is exactly lmerTest's default
-  ``anova(type = 3)`` and it does not depend on the coding the caller chose (treatment, sum,
-  ...). Terms involving continuous covariates are tested at covariate = 0, as in lmerTest/SAS.
-  The coefficient table keeps the caller's coding.
+* **Type III hypotheses.** The F table reproduces lmerTest's ``anova(type = 3)``: SAS-style type
+  III estimable functions built from the treatment-coded design, the all-level indicator design
+  and term containment (lmerTest ``get_contrasts_type3``), mapped to the caller's coefficients.
+  The hypotheses are the marginal ones of sum-to-zero coding for factor designs, and they do not
+  depend on the coding the caller chose (treatment, sum, ...). Terms with continuous covariates
+  are tested at covariate = 0, as in lmerTest/SAS. The *basis* of each hypothesis is reproduced
+  too, because the contestMD df of a multi-df term depends on it (in lmerTest too: its df for a
+  group test in a group x covariate model changes in the 4th digit with the order of the group
+  levels; the treatment reference here is the first level, or the caller's ``Treatment``
+  reference, like R's first factor level). Single-term models use lmerTest's type I basis, as
+  its ``anova()`` does. A formula this construction cannot handle falls back to sum-coding
+  hypotheses (noted in ``fit.warnings``). The coefficient table keeps the caller's coding.
 * **Estimated marginal means** (:func:`emmeans`, :func:`emm_contrasts`) follow the R package
   emmeans (Lenth): predictions on the reference grid of all factor levels (covariates at their
   mean), averaged with equal weights over the factors not named, with Satterthwaite df as in
@@ -306,7 +314,8 @@ def _tril_colmajor(k: int) -> tuple[np.ndarray, np.ndarray]:
 # a sum of terms of order n, so rounding noise swamps small-step second differences.
 # ----------------------------------------------------------------------------------------------
 def _steps(x: np.ndarray, rel: float) -> np.ndarray:
-    return np.where(np.abs(x) > 1e-10, rel * np.abs(x), 1e-4)
+    zero_tol = np.sqrt(np.finfo(float).eps / 7e-7)  # numDeriv: absolute step 1e-4 near zero
+    return np.where(np.abs(x) >= zero_tol, rel * np.abs(x), 1e-4)
 
 
 def _richardson(
@@ -669,10 +678,37 @@ def _type3_sum(design_info: DesignInfo, data: pd.DataFrame, X: np.ndarray) -> di
     }
 
 
+def _doolittle_l(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Unit lower-triangular factor of the Doolittle LU of ``x`` (lmerTest's ``doolittle``)."""
+    n = x.shape[0]
+    L = np.eye(n)
+    U = np.zeros((n, n))
+    for i in range(n):
+        U[i, :] = x[i, :] - L[i, :i] @ U[:i, :]
+        for j in range(i + 1, n):
+            value = x[j, i] - L[j, :i] @ U[:i, i]
+            L[j, i] = 0.0 if abs(U[i, i]) < eps else value / U[i, i]
+    L[np.abs(L) < eps] = 0.0
+    return L
+
+
+def _type1_single_term(design_info: DesignInfo, X: np.ndarray) -> dict[str, np.ndarray]:
+    """lmerTest's ``get_contrasts_type1`` (rows of the Doolittle factor of X'X), which lmerTest's
+    ``anova()`` uses instead of type III when the model has a single term."""
+    Lt = _doolittle_l(X.T @ X).T if X.shape[1] > 1 else np.ones((1, 1))
+    return {_term_label(t): Lt[c] for t, c in design_info.term_slices.items() if t.factors}
+
+
 def _type3_contrasts(
     design_info: DesignInfo, data: pd.DataFrame, X: np.ndarray, messages: list[str]
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Type III hypothesis matrices: lmerTest's construction, else sum coding, else the caller's."""
+    """Type III hypothesis matrices: lmerTest's construction, else sum coding, else the caller's.
+
+    As lmerTest's ``anova()``, a model with a single term (besides the intercept) uses the type I
+    construction, which tests the same hypothesis in another basis.
+    """
+    if sum(1 for t in design_info.terms if t.factors) <= 1 or X.shape[1] <= 1:
+        return _type1_single_term(design_info, X), "lmerTest"
     try:
         return _type3_lmertest(design_info, data, X), "lmerTest"
     except Exception as exc:  # unusual formulas: fall back, and say so
@@ -770,6 +806,7 @@ def _run_statsmodels(
 
 
 def _theta_from_statsmodels(res: MixedLMResults, engine: _Engine) -> np.ndarray:
+    """lme4 theta from a statsmodels result (relative Cholesky factor, relative SDs)."""
     scale = float(res.scale)
     theta = []
     if engine.k_re:
@@ -807,9 +844,14 @@ def fit_lmm(
         ``{"cell": "0 + C(cell)"}`` for ``(1 | mouse/cell)``.
     reml : REML (default, as lme4) or maximum likelihood.
 
-    Rows with a missing value in any used column are dropped and counted (``n_dropped``). The
-    statsmodels optimizers are tried in turn (default, lbfgs, powell, nm) and every warning is kept
-    in ``fit.warnings``; a ``ConvergenceWarning`` is raised if the final fit is doubtful.
+    Rows with a missing value in any used column are dropped and counted (``n_dropped``). lme4's
+    criterion is optimized directly and statsmodels MixedLM is run from that optimum, trying its
+    optimizers in turn (default, lbfgs, powell, nm); the better optimum is reported (see the
+    module docstring). Every optimizer message is kept in ``fit.warnings``, and a
+    ``ConvergenceWarning`` is raised if the final optimum fails lme4's convergence checks.
+
+    Raises ``ValueError`` naming the column when ``groups`` or a column used in a formula is not in
+    ``data``, and when the fixed-effect design is rank deficient (e.g. empty cells).
     """
     start = time.perf_counter()
     if not isinstance(data, pd.DataFrame):
@@ -848,7 +890,8 @@ def fit_lmm(
     labels = sorted(set(group_values.tolist()))
     lookup = {label: i for i, label in enumerate(labels)}
     codes = np.array([lookup[v] for v in group_values.tolist()])
-    rows = [np.flatnonzero(codes == i) for i in range(len(labels))]
+    order = np.argsort(codes, kind="stable")
+    rows = np.split(order, np.cumsum(np.bincount(codes, minlength=len(labels)))[:-1])
 
     # random effects per group (always a random intercept unless re_formula removes it)
     if re_formula is None or re_formula.strip().lstrip("~").strip() == "1":
@@ -1102,7 +1145,8 @@ def _satterthwaite_inputs(
     if singular:
         messages.append(
             f"boundary (singular) fit: {', '.join(singular)} estimated at zero (lme4 isSingular); "
-            "their directions are dropped from the covariance of the variance parameters"
+            "as in lmerTest, only positive-curvature directions of the deviance enter the "
+            "covariance of the variance parameters"
         )
         ok = True
     pos = evals > tol

@@ -101,6 +101,9 @@ m_cov_slope <- lmer(distance_m ~ group * day + (day | mouse), data = d, REML = T
 print(summary(m_cov_slope))  # singular fit: the day-slope variance is estimated at zero
 record("covariate_slope", m_cov_slope)
 
+## 1c. A single-term model with a multi-df term (lmerTest's anova() then uses its type I basis).
+record("group_only", lmer(distance_m ~ group + (1 | mouse), data = d, REML = TRUE, control = ctrl))
+
 ## 2. Cells within mice: one value per cell, y ~ group + (1 | mouse) --------------------------
 cells <- read.csv("nested_cells.csv")
 cells$group <- factor(cells$group, levels = c("control", "silenced"))

@@ -1,0 +1,173 @@
+"""The standard figure of a declared table: one panel per outcome (and per split, e.g. cohort).
+
+'line': the outcome over the first within factor (or covariate), every subject as a thin line,
+group mean +/- SEM on top. 'bars': group mean +/- SEM with every subject as a point (nested units
+averaged per subject first), significance from the statistics table's two-group rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from exneuro.declared import factor_levels
+from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.treadmill import find_row, spread_offsets
+from exneuro.io import write_table
+from exneuro.stats.table import significance_stars
+
+OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
+
+
+def level_colours(levels: Sequence[str], groups: Sequence[Mapping]) -> dict[str, str]:
+    """Configured group colours where the levels are groups, Okabe-Ito otherwise."""
+    configured = {g["id"]: g["color"] for g in groups}
+    return {
+        level: configured.get(level, OKABE_ITO[i % len(OKABE_ITO)])
+        for i, level in enumerate(levels)
+    }
+
+
+def _subject_means(data: pd.DataFrame, outcome: str, keys: list[str]) -> pd.DataFrame:
+    return data.groupby(keys, as_index=False, observed=True)[outcome].mean()
+
+
+def _line_panel(axis, data, outcome, declaration, levels, colours, labels) -> pd.DataFrame:
+    subject = declaration["subject"]
+    between = declaration["between"][0] if declaration["between"] else None
+    x_name = (declaration["within"] or declaration["covariates"])[0]
+    numeric_x = x_name in declaration["covariates"]
+    keys = [subject, x_name] + ([between] if between else [])
+    means = _subject_means(data, outcome, keys)
+    positions = (
+        means[x_name].astype(float)
+        if numeric_x
+        else means[x_name].map({v: i for i, v in enumerate(levels[x_name])})
+    )
+    means = means.assign(x=positions)
+    records = []
+    for group in levels[between] if between else [None]:
+        subset = means if group is None else means[means[between] == group]
+        colour = colours.get(group, "#000000")
+        for _, one in subset.groupby(subject, observed=True):
+            one = one.sort_values("x")
+            axis.plot(one["x"], one[outcome], color=colour, lw=0.4, alpha=0.35, zorder=1)
+        summary = subset.groupby("x")[outcome].agg(["mean", "sem", "count"]).reset_index()
+        axis.errorbar(
+            summary["x"],
+            summary["mean"],
+            yerr=summary["sem"],
+            color=colour,
+            lw=1.0,
+            marker="o",
+            ms=2.5,
+            capsize=1.5,
+            elinewidth=0.6,
+            label=labels.get(group, group) if group is not None else None,
+            zorder=3,
+        )
+        records.append(summary.assign(group=group, kind="group"))
+    if not numeric_x:
+        axis.set_xticks(range(len(levels[x_name])), levels[x_name])
+    axis.set_xlabel(x_name.replace("_", " "))
+    if between:
+        axis.legend(loc="best", handlelength=1.2)
+    subjects = means.rename(columns={outcome: "value"}).assign(kind="subject")
+    return pd.concat(
+        [subjects, pd.concat(records).rename(columns={"mean": "value"})], ignore_index=True
+    )
+
+
+def _bars_panel(
+    axis, data, outcome, declaration, levels, colours, labels, statistics, subset
+) -> pd.DataFrame:
+    subject = declaration["subject"]
+    between = declaration["between"][0]
+    means = _subject_means(data, outcome, [subject, between]).dropna(subset=[outcome])
+    records = []
+    for index, group in enumerate(levels[between]):
+        values = means.loc[means[between] == group, outcome].to_numpy(float)
+        mean = values.mean() if len(values) else np.nan
+        sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
+        axis.bar(index, mean, width=0.6, color=colours[group], alpha=0.35, lw=0)
+        axis.errorbar(index, mean, yerr=sem, color="black", capsize=2, lw=0.8, zorder=3)
+        axis.scatter(
+            index + spread_offsets(values), values, s=6, color=colours[group], lw=0, zorder=4
+        )
+        records.append(
+            {between: group, "value": mean, "sem": sem, "n": len(values), "kind": "group"}
+        )
+    reference = levels[between][0]
+    top = np.nanmax(means[outcome]) * 1.08 if len(means) else 1.0
+    for index, group in enumerate(levels[between][1:], start=1):
+        match = {"outcome": outcome, "term": f"{group} - {reference}"}
+        if subset:
+            match["subset"] = subset
+        row = find_row(
+            statistics[statistics["test"].isin(["welch_t", "student_t", "mann_whitney"])], **match
+        )
+        if row is None:
+            continue
+        axis.plot([0, 0, index, index], [top * 0.97, top, top, top * 0.97], color="black", lw=0.6)
+        axis.text(index / 2, top, significance_stars(row["p_adj"]), ha="center", va="bottom")
+    axis.set_xticks(
+        range(len(levels[between])),
+        [labels.get(g, g) for g in levels[between]],
+        rotation=30,
+        ha="right",
+    )
+    subjects = means.rename(columns={outcome: "value"}).assign(kind="subject")
+    return pd.concat([subjects, pd.DataFrame(records)], ignore_index=True)
+
+
+def declared_figure(
+    data: pd.DataFrame,
+    statistics: pd.DataFrame,
+    declaration: Mapping,
+    groups: Sequence[Mapping],
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+) -> None:
+    """Draw the declared table's standard figure and write one source-data table per panel."""
+    apply_style(style["font_size_pt"])
+    splits = declaration["split_by"]
+    parts = list(data.groupby(splits, sort=True)) if splits else [((), data)]
+    outcomes = declaration["outcomes"]
+    # one row per split and a column per outcome; a single outcome puts the splits side by side
+    side_by_side = len(outcomes) == 1
+    n_rows, n_cols = (1, len(parts)) if side_by_side else (len(parts), len(outcomes))
+    width = style["single_column_mm"] if n_cols <= 2 else style["full_width_mm"]
+    figure, axes = plt.subplots(n_rows, n_cols, figsize=(mm(width), mm(52 * n_rows)), squeeze=False)
+    labels = {g["id"]: g["label"] for g in groups}
+    source = {}
+    for row, (values, part) in enumerate(parts):
+        values = values if isinstance(values, tuple) else (values,)
+        subset = "; ".join(f"{k}={v}" for k, v in zip(splits, values, strict=True))
+        levels = factor_levels(part, declaration)
+        between = declaration["between"][0] if declaration["between"] else None
+        colours = level_colours(levels[between], groups) if between else {}
+        for col, outcome in enumerate(outcomes):
+            axis = axes[0][row] if side_by_side else axes[row][col]
+            if declaration["figure"] == "bars":
+                table = _bars_panel(
+                    axis, part, outcome, declaration, levels, colours, labels, statistics, subset
+                )
+            else:
+                table = _line_panel(axis, part, outcome, declaration, levels, colours, labels)
+            axis.set_ylabel(declaration["outcome_labels"].get(outcome, outcome))
+            if subset:
+                axis.set_title(subset.replace("=", ": "), fontsize=plt.rcParams["font.size"])
+            letter = chr(ord("A") + (row if side_by_side else row * n_cols + col))
+            panel_label(axis, letter)
+            source[letter] = table.assign(outcome=outcome, subset=subset)
+    figure.tight_layout()
+    stem = Path(figure_paths[0]).with_suffix("")
+    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
+    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
+    for letter, table in source.items():
+        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")

@@ -1,0 +1,27 @@
+"""Tables a lab declares in the config: statistics and a standard figure for each."""
+
+
+rule declared_table:
+    input:
+        table=declared_table_file,
+        samples=f"{OUT}/config/samples.tsv",
+    output:
+        stats=f"{OUT}/tables/{{table}}/statistics.tsv",
+        data=f"{OUT}/tables/{{table}}/data.tsv",
+        figures=multiext(
+            f"{OUT}/figures/tables/{{table}}",
+            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+        ),
+        source_data=directory(f"{OUT}/figures/tables/{{table}}_source_data"),
+    log:
+        f"{OUT}/logs/tables/{{table}}.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        key="{table}",
+        declaration=table_declaration,
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("declared.py", "stats", "figures"),
+    script:
+        "../../scripts/declared_table.py"
