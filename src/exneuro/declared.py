@@ -19,9 +19,8 @@ from exneuro.errors import ConfigError, data_error
 from exneuro.io import read_lab_table
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
+from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, label_rows, subset_label
-
-FAMILY_CI = {"sidak", "bonferroni"}
 
 
 def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: str) -> pd.DataFrame:
@@ -157,42 +156,19 @@ def fit_declared_lmm(
 def _posthoc_rows(
     fit, declaration: Mapping, levels: Mapping[str, list[str]], level: float
 ) -> pd.DataFrame:
-    """Contrasts from the fitted mixed model, corrected within each family: every level of
-    ``by`` is one family (as emmeans does) or, with ``family: all``, all contrasts together (as
-    GraphPad Prism does). Sidak and Bonferroni families get simultaneous CIs."""
+    """The declared post-hoc family from the fitted mixed model."""
     spec = declaration["posthoc"]
     factor = spec.get("factor") or [*declaration["between"], *declaration["within"]][0]
-    by = spec.get("by")
-    ref = spec.get("reference") or levels[factor][0]
-    correction = declaration["correction"]
-
-    def contrasts(ci_level: float) -> pd.DataFrame:
-        return mixed.emm_contrasts(
-            fit, factor=factor, by=by, method=spec["method"], ref=ref, adjust="none", level=ci_level
-        )
-
-    family = contrasts(level)
-    keys = (
-        family["by_level"].astype(str)
-        if by and spec["family"] == "per_level"
-        else pd.Series("all", index=family.index)
+    return contrast_family(
+        fit,
+        factor,
+        spec.get("by"),
+        spec["method"],
+        spec.get("reference") or levels[factor][0],
+        declaration["correction"],
+        level,
+        family=spec["family"],
     )
-    sizes = keys.map(keys.value_counts())
-    if correction in FAMILY_CI and len(family):
-        for size in sorted(sizes.unique()):
-            ci = level ** (1 / size) if correction == "sidak" else 1 - (1 - level) / size
-            wider = contrasts(ci)
-            rows = sizes == size
-            family.loc[rows, ["ci_low", "ci_high"]] = wider.loc[rows, ["ci_low", "ci_high"]]
-    family["p_adj"] = family.groupby(keys)["p"].transform(
-        lambda p: compare.adjust_pvalues(p, correction)
-    )
-    table = mixed.to_stats(fit, contrasts=family, include_anova=False)
-    table["term"] = family["contrast"].to_numpy()
-    if by:
-        table["subset"] = [subset_label(**{by: value}) for value in family["by_level"]]
-    table["correction"] = [compare.correction_label(correction, int(n)) for n in sizes]
-    return table
 
 
 def _levels_of_nesting(declaration: Mapping) -> dict[str, str]:

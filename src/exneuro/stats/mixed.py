@@ -110,6 +110,7 @@ __all__ = [
     "emm_contrasts",
     "emmeans",
     "fit_lmm",
+    "model_label",
     "to_stats",
     "variance_components",
 ]

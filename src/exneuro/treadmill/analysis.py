@@ -22,6 +22,7 @@ import pandas as pd
 
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
+from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
 from exneuro.treadmill.adaptation import classify_responders, fit_adaptation
 from exneuro.treadmill.metrics import metric_columns
@@ -58,62 +59,6 @@ def group_summary(data: pd.DataFrame, columns: list[str], sessions: list[str]) -
     return summary.sort_values(["outcome", "group", "session"]).reset_index(drop=True)
 
 
-SIMULTANEOUS_CI = {"sidak": "Sidak", "bonferroni": "Bonferroni"}
-
-
-def family_ci_level(method: str, n_tests: int, level: float) -> float:
-    """Per-comparison confidence level that makes a family's CIs simultaneous: level^(1/m) for
-    Sidak, 1 - (1 - level)/m for Bonferroni; step-wise methods (Holm, BH) have no such interval,
-    so their CIs stay unadjusted."""
-    if method == "sidak":
-        return level ** (1.0 / n_tests)
-    if method == "bonferroni":
-        return 1.0 - (1.0 - level) / n_tests
-    return level
-
-
-def posthoc_family(
-    fit,
-    factor: str,
-    by: str,
-    ref: str,
-    keep_by: list[str],
-    cohort: Mapping,
-    correction: str,
-    level: float,
-) -> pd.DataFrame:
-    """Contrasts of ``factor`` levels against ``ref`` at each level of ``by`` (restricted to
-    ``keep_by``), corrected together as one family, as statistics-table rows."""
-    family = mixed.emm_contrasts(
-        fit, factor=factor, by=by, method="trt.vs.ctrl", ref=ref, adjust="none", level=level
-    )
-    family = family[family["by_level"].astype(str).isin(keep_by)].reset_index(drop=True)
-    n_tests = len(family)
-    ci_level = family_ci_level(correction, n_tests, level)
-    if ci_level != level:
-        family = mixed.emm_contrasts(
-            fit, factor=factor, by=by, method="trt.vs.ctrl", ref=ref, adjust="none", level=ci_level
-        )
-        family = family[family["by_level"].astype(str).isin(keep_by)].reset_index(drop=True)
-    family["p_adj"] = compare.adjust_pvalues(family["p"], correction)
-    rows = mixed.to_stats(fit, contrasts=family, include_anova=False)
-    rows["term"] = family["contrast"].to_numpy()
-    rows["subset"] = [
-        subset_label(cohort=cohort["id"], **{by: value}) for value in family["by_level"]
-    ]
-    rows["correction"] = compare.correction_label(correction, n_tests)
-    ci_note = (
-        f"{SIMULTANEOUS_CI[correction]}-adjusted {level:g} CI"
-        if correction in SIMULTANEOUS_CI
-        else f"unadjusted {level:g} CI"
-    )
-    rows["notes"] = (
-        f"estimated marginal means of the mixed model; family = {factor} contrasts "
-        f"at every {by}; {ci_note}; d = estimate / total SD"
-    )
-    return rows
-
-
 def outcome_statistics(
     data: pd.DataFrame, column: str, cohort: Mapping, sessions: list[str], settings: Mapping
 ) -> pd.DataFrame:
@@ -128,12 +73,31 @@ def outcome_statistics(
     fit = mixed.fit_lmm(data.dropna(subset=[column]), formula, groups="mouse")
     correction = settings["posthoc_correction"]
     rows.append(mixed.to_stats(fit))
+    context = {"cohort": cohort["id"]}
     rows.append(
-        posthoc_family(fit, "group", "session", control, sessions, cohort, correction, level)
+        contrast_family(
+            fit,
+            "group",
+            "session",
+            "trt.vs.ctrl",
+            control,
+            correction,
+            level,
+            family="all",
+            context=context,
+        )
     )
     rows.append(
-        posthoc_family(
-            fit, "session", "group", sessions[0], cohort["groups"], cohort, correction, level
+        contrast_family(
+            fit,
+            "session",
+            "group",
+            "trt.vs.ctrl",
+            sessions[0],
+            correction,
+            level,
+            family="all",
+            context=context,
         )
     )
     anova = rm_anova(data, dv=column, subject="mouse", within=["session"], between=["group"])
