@@ -59,6 +59,35 @@ def group_summary(data: pd.DataFrame, columns: list[str], sessions: list[str]) -
     return summary.sort_values(["outcome", "group", "session"]).reset_index(drop=True)
 
 
+def against_control(
+    values: pd.DataFrame,
+    column: str,
+    cohort: Mapping,
+    test: str,
+    level: float,
+    subset: str,
+    outcome: str | None = None,
+) -> pd.DataFrame:
+    """Each group of the cohort against its control group on one per-mouse column."""
+    control = cohort["control_group"]
+    rows = [
+        label_rows(
+            compare.two_group_test(
+                values.loc[values["group"] == control, column].dropna(),
+                values.loc[values["group"] == group, column].dropna(),
+                test=test,
+                labels=(control, group),
+                level=level,
+            ),
+            outcome=outcome or column,
+            subset=subset,
+        )
+        for group in cohort["groups"]
+        if group != control
+    ]
+    return concat_stats(rows)
+
+
 def outcome_statistics(
     data: pd.DataFrame, column: str, cohort: Mapping, sessions: list[str], settings: Mapping
 ) -> pd.DataFrame:
@@ -104,23 +133,16 @@ def outcome_statistics(
     rows.append(anova.to_stats(correction=settings["sphericity_correction"]))
     last = sessions[-1]
     final = data[data["session"] == last]
-    for group in cohort["groups"]:
-        if group == control:
-            continue
-        gain = compare.two_group_test(
-            final.loc[final["group"] == control, f"{column}_pct_change"].dropna(),
-            final.loc[final["group"] == group, f"{column}_pct_change"].dropna(),
-            test=settings["gain_test"],
-            labels=(control, group),
-            level=level,
+    rows.append(
+        against_control(
+            final,
+            f"{column}_pct_change",
+            cohort,
+            settings["gain_test"],
+            level,
+            subset=subset_label(cohort=cohort["id"], session=last),
         )
-        rows.append(
-            label_rows(
-                gain,
-                outcome=f"{column}_pct_change",
-                subset=subset_label(cohort=cohort["id"], session=last),
-            )
-        )
+    )
     table = concat_stats(rows)
     table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(n_by_group.astype(int)))
     return _label_default(table, column, cohort)
@@ -153,23 +175,17 @@ def adaptation_statistics(
     fitted = adaptation[adaptation["fit_status"].isin(["ok"])]
     for outcome in ADAPTATION_OUTCOMES:
         source = adaptation if outcome == "slope_per_day" else fitted
-        for group in cohort["groups"]:
-            if group == control:
-                continue
-            test = compare.two_group_test(
-                source.loc[source["group"] == control, outcome].dropna(),
-                source.loc[source["group"] == group, outcome].dropna(),
-                test=settings["gain_test"],
-                labels=(control, group),
-                level=level,
+        rows.append(
+            against_control(
+                source,
+                outcome,
+                cohort,
+                settings["gain_test"],
+                level,
+                subset=subset_label(cohort=cohort["id"]),
+                outcome=f"{adaptation['metric'].iloc[0]} {outcome}",
             )
-            rows.append(
-                label_rows(
-                    test,
-                    outcome=f"{adaptation['metric'].iloc[0]} {outcome}",
-                    subset=subset_label(cohort=cohort["id"]),
-                )
-            )
+        )
     for group in cohort["groups"]:
         if group == control:
             continue
