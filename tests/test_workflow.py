@@ -193,3 +193,20 @@ def test_another_config_replaces_the_example_config_whole(project_copy):
     snapshot = (_results(project_copy) / "config" / "config.yaml").read_text()
     assert "stage_logs: null" in snapshot  # the example's stage-log pattern did not leak in
     assert "silencing" not in snapshot
+
+
+def test_figures_and_tables_are_byte_identical_when_rerun(project_copy):
+    results = _results(project_copy)
+    watched = sorted(results.glob("figures/**/*.*")) + sorted(results.glob("**/statistics.tsv"))
+    before = {path: path.read_bytes() for path in watched}
+    rerun = snakemake(
+        "--cores",
+        "2",
+        "--configfile",
+        "config/two_group/config.yaml",
+        "--forceall",
+        cwd=project_copy,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    changed = [str(path) for path, content in before.items() if path.read_bytes() != content]
+    assert len(before) > 8 and not changed
