@@ -53,30 +53,26 @@ def _rows(schema: Mapping, prefix: str = "") -> Iterator[tuple[str, str, str, st
             yield from _rows(extra, f"{key}.<id>.")
 
 
+def _section(title: str, first_column: str, schema: Mapping) -> list[str]:
+    rows = [f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(m)} |" for k, t, d, m in _rows(schema)]
+    header = [
+        f"### {title}",
+        "",
+        f"| {first_column} | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    return [*header, *rows, ""]
+
+
 def render(config_schema: Mapping, sheet_schema: Mapping) -> str:
     """Markdown tables of every config key and every sample-sheet column."""
     lines = [
         BEGIN,
         "",
-        "### Config keys",
-        "",
-        "| key | type | default | meaning |",
-        "|---|---|---|---|",
+        *_section("Config keys", "key", config_schema),
+        *_section("Sample-sheet columns", "column", sheet_schema),
+        END,
     ]
-    lines += [
-        f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(m)} |" for k, t, d, m in _rows(config_schema)
-    ]
-    lines += [
-        "",
-        "### Sample-sheet columns",
-        "",
-        "| column | type | default | meaning |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(m)} |" for k, t, d, m in _rows(sheet_schema)
-    ]
-    lines += ["", END]
     return "\n".join(lines)
 
 
