@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
-from exneuro.io import read_lab_table
+from exneuro.io import parse_numbers, read_lab_table
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
@@ -60,17 +60,7 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
     _require(table, factors, path, key, "a factor")
     _require(table, numbers, path, key, "an outcome or covariate")
     for column in numbers:
-        values = pd.to_numeric(table[column].str.replace(",", ".", regex=False), errors="coerce")
-        bad = values.isna() & (table[column].str.strip() != "")
-        if bad.any():
-            raise data_error(
-                path,
-                f"'{table.loc[bad, column].iloc[0]}' is not a number",
-                "enter plain numbers; leave a missing value empty",
-                line=int(table.loc[bad, "_line"].iloc[0]),
-                column=column,
-            )
-        table[column] = values
+        table[column] = parse_numbers(table, column, path, required=False)
     for column in factors:  # an empty factor cell is a missing value, never a level ""
         table[column] = table[column].str.strip().replace("", np.nan)
     _check_factors(table, declaration, path, key)
