@@ -312,3 +312,37 @@ def test_posthoc_on_an_undeclared_factor_is_refused(config_schema):
             tests=["lmm", "posthoc"],
             posthoc={"factor": "sex"},
         )
+
+
+def test_wide_table_with_missing_values_is_stacked_and_deleted_listwise(config_schema):
+    columns = ["Before", "1 week", "2 week", "3 week"]
+    stats = run(
+        config_schema,
+        file=str(REFERENCE / "pingouin_jasp_refs/rm_anova_wide.csv"),
+        subject="@row",
+        wide={"factor": "time", "columns": columns},
+        within=["time"],
+        level_order={"time": columns},
+        outcomes=["score"],
+        tests=["rm_anova"],
+    )
+    time = row(stats, "rm_anova", "time")
+    assert (time["df_num"], time["df_den"], time["n_excluded"]) == (3, 24, 3)
+    assert time["statistic"] == pytest.approx(5.20065, rel=1e-4)
+    assert time["epsilon"] == pytest.approx(0.69433, rel=1e-4)
+    assert time["effect_size_alt"] == pytest.approx(0.34639, rel=1e-4)
+
+
+def test_two_within_factors_from_a_file_with_byte_order_mark(config_schema):
+    stats = run(
+        config_schema,
+        file=str(REFERENCE / "pingouin_jasp_refs/rm_anova2.csv"),
+        subject="Subject",
+        within=["Time", "Metric"],
+        outcomes=["Performance"],
+        level_order={"Time": ["Pre", "Post"]},
+        tests=["rm_anova"],
+    )
+    for term, f in (("Time", 33.85228), ("Metric", 26.95919), ("Time:Metric", 12.63227)):
+        assert row(stats, "rm_anova", term)["statistic"] == pytest.approx(f, rel=1e-4)
+    assert row(stats, "rm_anova", "Time:Metric")["p_adj"] == pytest.approx(1.708e-03, rel=1e-3)

@@ -150,6 +150,13 @@ def _design_problems(config: Mapping) -> Iterator[str]:
 
 def _table_problems(key: str, table: Mapping) -> Iterator[str]:
     factors = [*table["between"], *table["within"]]
+    if table["wide"] and table["wide"]["factor"] not in table["within"]:
+        yield (
+            f"tables.{key}.wide.factor: '{table['wide']['factor']}' must also be listed under "
+            "'within'"
+        )
+    if table["subject"] == "@row" and table["join_sample_sheet"]:
+        yield f"tables.{key}: subject '@row' has no mouse ids; set join_sample_sheet: false"
     if table["posthoc"].get("factor") and table["posthoc"]["factor"] not in factors:
         yield (
             f"tables.{key}.posthoc.factor: '{table['posthoc']['factor']}' is not one of the "

@@ -22,6 +22,8 @@ from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, label_rows, subset_label
 
+ROW_SUBJECT = "@row"
+
 
 def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: str) -> pd.DataFrame:
     """Read a declared table, check the declaration against it, and join the sample sheet.
@@ -33,6 +35,10 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
     path = declaration["file"]
     table = read_lab_table(path)
     subject = declaration["subject"]
+    if subject == ROW_SUBJECT:
+        table[ROW_SUBJECT] = "row" + table["_line"].astype(str)
+    if declaration["wide"]:
+        table = _stack_wide(table, declaration, path, key)
     if declaration["join_sample_sheet"]:
         if sheet is None:
             raise ConfigError(f"tables.{key}: join_sample_sheet needs the sample sheet")
@@ -65,6 +71,28 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
         table[column] = table[column].str.strip().replace("", np.nan)
     _check_factors(table, declaration, path, key)
     return table.reset_index(drop=True)
+
+
+def _stack_wide(table: pd.DataFrame, declaration: Mapping, path: str, key: str) -> pd.DataFrame:
+    """One row per subject and level from a wide table (one column per level of a factor)."""
+    wide = declaration["wide"]
+    if len(declaration["outcomes"]) != 1:
+        raise ConfigError(f"tables.{key}: a wide table holds one outcome; declare exactly one")
+    _require(table, wide["columns"], path, key, "a wide")
+    keep = [c for c in table.columns if c not in wide["columns"]]
+    long = table.melt(
+        id_vars=keep,
+        value_vars=wide["columns"],
+        var_name=wide["factor"],
+        value_name=declaration["outcomes"][0],
+    )
+    return long.sort_values(
+        ["_line", wide["factor"]],
+        key=lambda c: (
+            c.map({v: i for i, v in enumerate(wide["columns"])}) if c.name == wide["factor"] else c
+        ),
+        kind="stable",
+    ).reset_index(drop=True)
 
 
 def _require(table: pd.DataFrame, columns, path: str, key: str, role: str) -> None:
