@@ -210,3 +210,15 @@ def test_figures_and_tables_are_byte_identical_when_rerun(project_copy):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     changed = [str(path) for path, content in before.items() if path.read_bytes() != content]
     assert len(before) > 8 and not changed
+
+
+def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    del config["treadmill"]
+    path = tmp_path / "tables_only.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    jobs = planned_jobs("--configfile", str(path), cwd=REPO)
+    assert jobs["declared_table"] == 3
+    assert not any(rule.startswith("treadmill") for rule in jobs)
