@@ -154,6 +154,18 @@ def lmm_formula(outcome: str, declaration: Mapping, levels: Mapping[str, list[st
     return f"{outcome} ~ " + (" * ".join(terms) if terms else "1")
 
 
+def replicated_units(data: pd.DataFrame, subject: str, nested: list[str]) -> list[str]:
+    """The nested units that hold several rows each. A unit with one row per level (cells when
+    each row is a cell) is the observation itself: its variance is the residual, so it gets no
+    random intercept of its own."""
+    units, keys = [], [subject]
+    for unit in nested:
+        keys = [*keys, unit]
+        if data.groupby(keys, observed=True).size().max() > 1:
+            units.append(unit)
+    return units
+
+
 def fit_declared_lmm(
     data: pd.DataFrame, outcome: str, declaration: Mapping, levels: Mapping[str, list[str]]
 ):
@@ -161,7 +173,10 @@ def fit_declared_lmm(
     random intercept for every nested unit (e.g. cell within mouse)."""
     slopes = declaration["random_slopes"]
     re_formula = "~" + " + ".join(slopes) if slopes else None
-    vc_formula = {unit: f"0 + C({unit})" for unit in declaration["nested"]} or None
+    vc_formula = {
+        unit: f"0 + C({unit})"
+        for unit in replicated_units(data, declaration["subject"], declaration["nested"])
+    } or None
     return mixed.fit_lmm(
         data.dropna(subset=[outcome]),
         lmm_formula(outcome, declaration, levels),
@@ -189,9 +204,17 @@ def _posthoc_rows(
     )
 
 
-def _levels_of_nesting(declaration: Mapping) -> dict[str, str]:
-    names = ["n_cells", "n_segments"]
-    return {unit: names[min(i, 1)] for i, unit in enumerate(declaration["nested"])}
+def nesting_counts(data: pd.DataFrame, outcome: str, declaration: Mapping) -> dict[str, int]:
+    """n at each nested level of the rows with an outcome: the first nested unit is counted as
+    cells, the deeper ones as segments (e.g. neuron -> n_cells, segment -> n_segments)."""
+    rows = data.dropna(subset=[outcome])
+    counts, keys = {}, [declaration["subject"]]
+    for depth, unit in enumerate(declaration["nested"]):
+        keys = [*keys, unit]
+        counts["n_cells" if depth == 0 else "n_segments"] = rows.groupby(
+            keys, observed=True
+        ).ngroups
+    return counts
 
 
 def _two_group_rows(
@@ -213,7 +236,7 @@ def _two_group_rows(
     rows = []
     for value, stratum in strata:
         label = subset_label(**({declaration["within"][0]: value} if value is not None else {}))
-        means = stratum.groupby([subject, between], as_index=False)[outcome].mean()
+        means = stratum.groupby([subject, between], as_index=False, observed=True)[outcome].mean()
         tests = declaration["tests"]
         if "two_group" in tests:
             test = compare.two_group_test(
@@ -379,13 +402,10 @@ def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> 
         if "lmm" in tests or "posthoc" in tests:
             fit = fit_declared_lmm(data, outcome, declaration, levels)
             if "lmm" in tests:
-                outcome_rows.append(
-                    mixed.to_stats(
-                        fit,
-                        levels=_levels_of_nesting(declaration),
-                        include_coefficients=bool(declaration["covariates"]),
-                    )
+                model_rows = mixed.to_stats(
+                    fit, include_coefficients=bool(declaration["covariates"])
                 )
+                outcome_rows.append(model_rows.assign(**nesting_counts(data, outcome, declaration)))
             if "posthoc" in tests:
                 outcome_rows.append(_posthoc_rows(fit, declaration, levels, level))
         if {"two_group", "cluster", "bootstrap"} & set(tests):

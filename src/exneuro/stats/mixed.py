@@ -1557,7 +1557,7 @@ def to_stats(
     if fit.n_excluded_groups:
         common["n_excluded"] = fit.n_excluded_groups
     if between is not None:
-        counts = fit.data.groupby(between, sort=True)[fit.groups].nunique()
+        counts = fit.data.groupby(between, sort=True, observed=True)[fit.groups].nunique()
         common["n_by_group"] = "; ".join(f"{k}={int(v)}" for k, v in counts.items())
     base_note = (
         f"{'REML' if fit.reml else 'ML'} (lme4 deviance); Satterthwaite df (lmerTest method)"

@@ -86,7 +86,7 @@ def fit_adaptation(tests: pd.DataFrame, column: str, plateau_fraction: float) ->
     included = tests[~tests["excluded"]].sort_values(["mouse", "day"])
     rows = []
     for (mouse, cohort, group), mouse_tests in included.groupby(
-        ["mouse", "cohort", "group"], sort=True
+        ["mouse", "cohort", "group"], sort=True, observed=True
     ):
         fit = fit_mouse_curve(mouse_tests["day"], mouse_tests[column], plateau_fraction)
         rows.append({"mouse": mouse, "cohort": cohort, "group": group, "metric": column, **fit})

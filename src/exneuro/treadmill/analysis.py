@@ -49,7 +49,7 @@ def group_summary(data: pd.DataFrame, columns: list[str], sessions: list[str]) -
         value_name="value",
     ).dropna(subset=["value"])
     summary = (
-        long.groupby(["outcome", "group", "session"], sort=False)["value"]
+        long.groupby(["outcome", "group", "session"], sort=False, observed=True)["value"]
         .agg(["mean", "std", "count"])
         .reset_index()
     )
@@ -94,7 +94,9 @@ def outcome_statistics(
     """Mixed model, RM ANOVA, post-hoc contrasts and gain test of one outcome in one cohort."""
     level = settings["ci_level"]
     control = cohort["control_group"]
-    n_by_group = data.groupby("group")["mouse"].nunique().reindex(cohort["groups"]).fillna(0)
+    n_by_group = (
+        data.groupby("group", observed=False)["mouse"].nunique().reindex(cohort["groups"]).fillna(0)
+    )
     rows = []
     formula = (
         f"{column} ~ C(group, Treatment('{control}')) * C(session, Treatment('{sessions[0]}'))"
