@@ -95,7 +95,7 @@ def test_group_gains_match_the_planted_gains(example):
         & ~tests["excluded"]
         & (tests["mouse"] != TRUTH["nuisances"]["outlier_test"][0])
     ]
-    expected = TRUTH["expected_percent_change_by_group_and_session (at tau_days)"]
+    expected = TRUTH["expected_percent_change_of_a_typical_mouse"]
     for (cohort, group), values in final.groupby(["cohort", "group"])["distance_m_pct_change"]:
         se = values.std(ddof=1) / np.sqrt(len(values))
         assert abs(values.mean() - expected[group]["d15"]) < 3 * se + 3, (cohort, group)

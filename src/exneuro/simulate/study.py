@@ -105,7 +105,7 @@ def _treadmill_truth(design: StudyDesign, treadmill: Mapping, written: Mapping) 
         "tau_days": effects.tau_days,
         "baseline_distance_m": effects.baseline_distance_m,
         "test_noise_cv": effects.test_noise_cv,
-        "expected_percent_change_by_group_and_session (at tau_days)": expected,
+        "expected_percent_change_of_a_typical_mouse": expected,
         "nuisances": nuisances,
         "files": {
             "summary_table": written["files"]["summary_table"],
