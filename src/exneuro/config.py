@@ -144,6 +144,13 @@ def _design_problems(config: Mapping) -> Iterator[str]:
     treadmill = config.get("treadmill")
     if treadmill:
         yield from _treadmill_problems(treadmill)
+        cohort_ids = [c["id"] for c in config["cohorts"]]
+        for cohort in treadmill["cohorts"]:
+            if cohort not in cohort_ids:
+                yield (
+                    f"treadmill.cohorts: unknown cohort '{cohort}' — declared: "
+                    f"{', '.join(cohort_ids)}"
+                )
     for key, table in config.get("tables", {}).items():
         yield from _table_problems(key, table)
 
@@ -236,6 +243,11 @@ def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.
     if problems:
         raise ConfigError("\n".join(problems))
     return filled
+
+
+def modality_cohorts(config: Mapping, section: str) -> list[str]:
+    """The cohorts a modality analyses: its 'cohorts' key, or every cohort when that is empty."""
+    return list(config[section].get("cohorts") or [c["id"] for c in config["cohorts"]])
 
 
 def read_validated_sheet(path: str | Path) -> pd.DataFrame:

@@ -1,6 +1,12 @@
 """Config and sample-sheet loading, and the input functions the rules share."""
 
-from exneuro.config import ConfigError, load_yaml, read_sample_sheet, validate_config
+from exneuro.config import (
+    ConfigError,
+    load_yaml,
+    modality_cohorts,
+    read_sample_sheet,
+    validate_config,
+)
 from exneuro.workflow import source_digest
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -19,6 +25,7 @@ except ConfigError as error:
 OUT = config["output_dir"]
 COHORTS = [cohort["id"] for cohort in config["cohorts"]]
 TREADMILL_ON = bool(config.get("treadmill")) and config["treadmill"]["enabled"]
+TREADMILL_COHORTS = modality_cohorts(config, "treadmill") if TREADMILL_ON else []
 
 
 TABLES = list(config["tables"])
@@ -31,6 +38,7 @@ wildcard_constraints:
 
 TREADMILL_KEYS = {
     "metrics": [
+        "cohorts",
         "summary_table",
         "summary_columns",
         "time_to_exhaustion_unit",
@@ -107,7 +115,9 @@ def statistics_parts():
     """Every per-analysis statistics table that feeds the study's one statistics table."""
     parts = expand(f"{OUT}/tables/{{table}}/statistics.tsv", table=TABLES)
     if TREADMILL_ON:
-        parts += expand(f"{OUT}/treadmill/{{cohort}}/statistics.tsv", cohort=COHORTS)
+        parts += expand(
+            f"{OUT}/treadmill/{{cohort}}/statistics.tsv", cohort=TREADMILL_COHORTS
+        )
     return parts
 
 
@@ -117,10 +127,12 @@ def all_outputs():
     if TREADMILL_ON:
         targets += expand(
             f"{OUT}/figures/treadmill/{{cohort}}.{{fmt}}",
-            cohort=COHORTS,
+            cohort=TREADMILL_COHORTS,
             fmt=config["figures"]["formats"],
         )
-        targets += expand(f"{OUT}/treadmill/{{cohort}}/adaptation.tsv", cohort=COHORTS)
+        targets += expand(
+            f"{OUT}/treadmill/{{cohort}}/adaptation.tsv", cohort=TREADMILL_COHORTS
+        )
     targets += expand(
         f"{OUT}/figures/tables/{{table}}.{{fmt}}",
         table=TABLES,

@@ -70,15 +70,18 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
     mice.to_csv(sheet_path, sep="\t", index=False, lineterminator="\n")
     truth: dict = {"design": design.name, "seed": design.seed, "samples": str(sheet_path)}
     treadmill = config.get("treadmill")
+    runners = mice
     if treadmill:
-        tests = simulate_tests(design, mice, treadmill, rng)
+        cohorts = treadmill.get("cohorts") or list(mice["cohort"].unique())
+        runners = mice[mice["cohort"].isin(cohorts)].reset_index(drop=True)
+        tests = simulate_tests(design, runners, treadmill, rng)
         written = write_treadmill_files(tests, design, treadmill)
         truth["treadmill"] = _treadmill_truth(design, treadmill, written)
     data_dir = Path(treadmill["summary_table"]).parent.parent
     if design.physiology is not None:
         baseline = written["tests"].query("day == 0").set_index("mouse")["body_mass_g"]
         truth["physiology"] = write_physiology(
-            design.physiology, mice, baseline, data_dir / "physiology", rng
+            design.physiology, runners, baseline, data_dir / "physiology", rng
         )
     truth_path = data_dir / "ground_truth.yaml"
     truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")

@@ -67,6 +67,21 @@ def test_metrics(
         treadmill["incline_unit"],
     )
     sessions = [s["id"] for s in treadmill["sessions"]]
+    if treadmill.get("cohorts"):
+        cohort_of = sheet.set_index("mouse_id")["cohort"]
+        other = summary["mouse"].map(cohort_of).notna() & ~summary["mouse"].map(cohort_of).isin(
+            treadmill["cohorts"]
+        )
+        if other.any():
+            row = summary.loc[other].iloc[0]
+            raise data_error(
+                summary_path,
+                f"mouse {row['mouse']} is in cohort "
+                f"'{cohort_of[row['mouse']]}', which is not in treadmill.cohorts",
+                "add the cohort there or remove the row",
+                line=int(row["source_line"]),
+            )
+        sheet = sheet[sheet["cohort"].isin(treadmill["cohorts"])]
     check_against_sheet(summary, sheet, sessions, treadmill["protocols"], summary_path, sheet_path)
     logs = (
         read_stage_logs(log_paths, treadmill)
