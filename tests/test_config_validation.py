@@ -83,10 +83,10 @@ def test_unknown_group_in_sheet_names_line_mouse_and_choices(
 
 def test_duplicated_mouse_names_both_lines(tmp_path, example_config, sheet_schema):
     path = _sheet_with(tmp_path, lambda lines: lines.append(lines[5]))
+    last_line = len(path.read_text().splitlines())
     with pytest.raises(
         ConfigError,
-        match=r"line 50, column 'mouse_id': mouse 'M005' is listed "
-        r"again \(first on line 6\)",
+        match=rf"line {last_line}, column 'mouse_id': mouse 'M005' is listed again \(first on line 6\)",
     ):
         read_sample_sheet(path, sheet_schema, example_config)
 

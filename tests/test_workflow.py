@@ -44,6 +44,7 @@ def test_lint_is_clean():
 @pytest.mark.parametrize("configfile", SHIPPED_CONFIGS)
 def test_every_shipped_config_dry_runs(configfile, tmp_path):
     jobs = planned_jobs(
+        "--forceall",
         "--configfile",
         configfile,
         "--directory",

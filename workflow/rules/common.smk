@@ -28,6 +28,14 @@ TREADMILL_ON = bool(config.get("treadmill")) and config["treadmill"]["enabled"]
 TREADMILL_COHORTS = modality_cohorts(config, "treadmill") if TREADMILL_ON else []
 
 
+def section_on(section):
+    """Whether an optional analysis section is in the config and enabled."""
+    return bool(config.get(section)) and config[section].get("enabled", True)
+
+
+EPHYS_ON = section_on("ephys")
+
+
 TABLES = list(config["tables"])
 
 
@@ -82,6 +90,36 @@ def sheet_params():
     }
 
 
+def section_params(section, only=None, exclude=()):
+    """Part of one analysis section of the config, for a rule's params (reruns follow it)."""
+    if not section_on(section):
+        return {}
+    keys = only or [key for key in config[section] if key not in exclude]
+    return {key: config[section][key] for key in keys}
+
+
+def section_cohort(section):
+    """The cohort entry (groups, control group) an analysis section names."""
+    if not section_on(section):
+        return {}
+    return next(c for c in config["cohorts"] if c["id"] == config[section]["cohort"])
+
+
+def ephys_inputs(wildcards):
+    """The exported electrophysiology tables the config names."""
+    keys = ["step_table", "cell_properties", "sepsc_events", "sepsc_recordings"]
+    return [config["ephys"][key] for key in keys if config["ephys"].get(key)]
+
+
+def ephys_abf_files(wildcards):
+    """Every .abf file present at the configured pattern."""
+    settings = config["ephys"].get("abf")
+    if not settings:
+        return []
+    found = glob_wildcards(settings["files"])
+    return sorted(expand(settings["files"], zip, mouse=found.mouse, cell=found.cell))
+
+
 def code_version(*parts):
     """Digest of the library code a rule runs; a params entry, so changed code reruns the rule."""
     return source_digest(parts)
@@ -132,6 +170,10 @@ def all_outputs():
         )
         targets += expand(
             f"{OUT}/treadmill/{{cohort}}/adaptation.tsv", cohort=TREADMILL_COHORTS
+        )
+    if EPHYS_ON:
+        targets += expand(
+            f"{OUT}/figures/ephys/ephys.{{fmt}}", fmt=config["figures"]["formats"]
         )
     targets += expand(
         f"{OUT}/figures/tables/{{table}}.{{fmt}}",

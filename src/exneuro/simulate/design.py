@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exneuro.simulate.ephys import EphysEffects
 from exneuro.simulate.physiology import PhysiologyEffects
 
 
@@ -54,6 +55,7 @@ class StudyDesign:
     treadmill: TreadmillEffects
     nuisances: Nuisances = Nuisances()
     physiology: PhysiologyEffects | None = None
+    ephys: EphysEffects | None = None
     seed: int = 20260212
     first_test_date: str = "2026-03-02"
     manipulation_by_group: dict[str, str] = field(default_factory=dict)
@@ -65,6 +67,7 @@ EXAMPLE = StudyDesign(
         "silencing": {"control": 8, "silenced": 8},
         "post_inhibition": {"control": 8, "inhibited_post": 8},
         "post_stimulation": {"control": 8, "stimulated_post": 8},
+        "plasticity": {"sedentary": 6, "trained": 6},
     },
     treadmill=TreadmillEffects(
         gain_by_group={
@@ -82,11 +85,14 @@ EXAMPLE = StudyDesign(
         summary_typo=("M012", "d6", 1.12),
     ),
     physiology=PhysiologyEffects(),
+    ephys=EphysEffects(),
     manipulation_by_group={
         "control": "AAV-DIO-eYFP",
         "silenced": "AAV-DIO-TeLC-GFP",
         "inhibited_post": "AAV-DIO-GtACR2; light 0-60 min after each session",
         "stimulated_post": "AAV-DIO-ChR2-eYFP; light 0-60 min after each session",
+        "sedentary": "none; home cage",
+        "trained": "treadmill training, 3 weeks",
     },
 )
 

@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from exneuro.simulate.design import StudyDesign
+from exneuro.simulate.ephys import write_ephys
 from exneuro.simulate.physiology import write_physiology
 from exneuro.simulate.treadmill import simulate_tests, write_treadmill_files
 
@@ -83,6 +84,10 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
         truth["physiology"] = write_physiology(
             design.physiology, runners, baseline, data_dir / "physiology", rng
         )
+    ephys = config.get("ephys")
+    if design.ephys is not None and ephys:
+        recorded = mice[mice["cohort"] == ephys["cohort"]]
+        truth["ephys"] = write_ephys(design.ephys, recorded, Path(ephys["step_table"]).parent, rng)
     truth_path = data_dir / "ground_truth.yaml"
     truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")
     return truth

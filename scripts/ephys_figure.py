@@ -1,0 +1,30 @@
+"""The electrophysiology figure, with its source data."""
+
+from exneuro.figures.ephys import ephys_figure
+from exneuro.io import read_table
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    settings = snakemake.params.statistics["statistics"]
+    cohort = snakemake.params.cohort
+    events = read_table(snakemake.input.events)
+    ephys_figure(
+        read_table(snakemake.input.steps),
+        read_table(snakemake.input.cells),
+        events if len(events) else None,
+        read_table(snakemake.input.stats),
+        snakemake.params.groups,
+        cohort["control_group"],
+        snakemake.params.style,
+        list(snakemake.output.figures),
+        snakemake.output.source_data,
+        outcomes=settings["outcomes"],
+        per_cell=settings["per_cell"],
+        min_events=settings["min_events"],
+        min_current_pa=settings["min_current_pa"],
+        context={"cohort": cohort["id"]},
+    )
+
+
+run(snakemake, main)

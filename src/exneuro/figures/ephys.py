@@ -1,0 +1,275 @@
+"""Slice electrophysiology figure: F–I curves, per-cell properties as SuperPlots, sEPSC
+distributions.
+
+Panel A: F–I curve, firing rate at each depolarizing step. Each mouse's curve is the mean of its
+cells (thin lines); the group curve is the **mean ± SEM over mice** (n = mice, the experimental
+unit — not over cells, which would shrink the error bars by pseudoreplication). Stars: the mixed
+model's group contrast at each current (``emm_contrast`` rows, adjusted p).
+Panels B, C: cumulative distributions of sEPSC inter-event intervals and amplitudes per group,
+every cell contributing the same number of values (equal-weight pool); the KS D and p printed
+on the panel are descriptive (events are not independent).
+Panels D onwards: one SuperPlot per per-cell property (:func:`exneuro.figures.superplot.superplot`,
+Lord et al. 2020): cells as small points coloured by mouse, mouse means as large points, mean ±
+SEM of the mouse means; stars from the mixed model's group contrast.
+
+Every number drawn is written to ``panel_<letter>.tsv`` beside the figure; stars and KS values
+are read from the statistics table, never recomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
+from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
+from exneuro.figures.declared import level_colours
+from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.superplot import superplot
+from exneuro.io import write_table
+from exneuro.stats.table import significance_stars, subset_label
+
+AXIS_LABELS = {
+    "firing_rate_hz": "Firing rate (Hz)",
+    "rheobase_pa": "Rheobase (pA)",
+    "fi_slope_hz_per_pa": "F–I gain (Hz/pA)",
+    "max_rate_hz": "Max. firing rate (Hz)",
+    "input_resistance_mohm": "Input resistance (MΩ)",
+    "resting_potential_mv": "Resting potential (mV)",
+    "spike_threshold_mv": "Spike threshold (mV)",
+    "capacitance_pf": "Capacitance (pF)",
+    "sepsc_frequency_hz": "sEPSC frequency (Hz)",
+    "sepsc_amplitude_median_pa": "sEPSC amplitude (pA)",
+    "sepsc_amplitude_mean_pa": "sEPSC amplitude, mean (pA)",
+    "iei_s": "Inter-event interval (s)",
+    "amplitude_pa": "sEPSC amplitude (pA)",
+}
+
+
+def statistics_row(statistics: pd.DataFrame, **match: str | None) -> pd.Series | None:
+    """The first statistics row whose columns equal ``match``; a ``None`` (or empty) value
+    matches a blank cell, however the table was read (NA, NaN or '')."""
+    mask = pd.Series(True, index=statistics.index)
+    for column, value in match.items():
+        text = statistics[column].astype("string").fillna("").replace({"nan": "", "<NA>": ""})
+        mask &= text == ("" if value is None else str(value))
+    rows = statistics[mask]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _order(groups: Sequence[Mapping], control: str, present: Sequence[str]) -> list[str]:
+    configured = [g["id"] for g in groups if g["id"] in set(present)]
+    rest = sorted(set(present) - set(configured))
+    order = configured + rest
+    return [control] + [g for g in order if g != control]
+
+
+def _fi_panel(axis, steps, statistics, order, colours, labels, context, min_current_pa):
+    data = steps[steps["current_pa"] >= min_current_pa]
+    per_mouse = (
+        data.groupby(["group", "mouse", "current_pa"], as_index=False)
+        .agg(value=("firing_rate_hz", "mean"), n_cells=("cell", "nunique"))
+        .sort_values(["group", "mouse", "current_pa"], kind="stable")
+    )
+    records = [per_mouse.assign(kind="mouse")]
+    top = 0.0
+    for group in order:
+        part = per_mouse[per_mouse["group"] == group]
+        for _, mouse in part.groupby("mouse", sort=True):
+            axis.plot(mouse["current_pa"], mouse["value"], color=colours[group], lw=0.35, alpha=0.3)
+        summary = part.groupby("current_pa")["value"].agg(["mean", "std", "count"]).reset_index()
+        summary["sem"] = summary["std"] / np.sqrt(summary["count"])
+        axis.errorbar(
+            summary["current_pa"],
+            summary["mean"],
+            yerr=summary["sem"],
+            color=colours[group],
+            lw=1.0,
+            marker="o",
+            ms=2.2,
+            capsize=1.2,
+            elinewidth=0.6,
+            label=labels[group],
+            zorder=3,
+        )
+        top = max(top, float(np.nanmax(summary["mean"] + summary["sem"].fillna(0))))
+        records.append(
+            pd.DataFrame(
+                {
+                    "kind": "group",
+                    "group": group,
+                    "current_pa": summary["current_pa"],
+                    "value": summary["mean"],
+                    "sem": summary["sem"],
+                    "n_mice": summary["count"],
+                    "sem_over": "mice",
+                }
+            )
+        )
+    for group in order[1:]:
+        for current in sorted(data["current_pa"].unique()):
+            current_label = int(current) if float(current).is_integer() else current
+            row = statistics_row(
+                statistics,
+                analysis=ANALYSIS,
+                test="emm_contrast",
+                outcome="firing_rate_hz",
+                term=f"{group} - {order[0]}",
+                subset=subset_label(**context, current_pa=current_label),
+            )
+            stars = significance_stars(float(row["p_adj"])) if row is not None else ""
+            if stars and stars != "ns":
+                axis.text(
+                    current,
+                    top * 1.03,
+                    stars,
+                    ha="center",
+                    va="bottom",
+                    rotation=90,
+                    color=colours[group],
+                    fontsize=plt.rcParams["font.size"] - 1,
+                )
+    axis.set_xlabel("Injected current (pA)")
+    axis.set_ylabel(AXIS_LABELS["firing_rate_hz"])
+    axis.set_ylim(0, top * 1.22 if top > 0 else 1)
+    axis.legend(loc="upper left", handlelength=1.2)
+    axis.text(
+        0.98,
+        0.02,
+        "mean ± SEM of mice",
+        transform=axis.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=plt.rcParams["font.size"] - 1,
+    )
+    return pd.concat(records, ignore_index=True)
+
+
+def _cdf_panel(axis, pooled, value, outcome, statistics, order, colours, labels, context):
+    for group in order:
+        part = pooled[pooled["group"] == group]
+        axis.step(
+            part[value],
+            part["ecdf"],
+            where="post",
+            color=colours[group],
+            lw=0.9,
+            label=labels[group],
+        )
+    axis.set_xlim(0, float(pooled[value].quantile(0.99)) if len(pooled) else 1)
+    axis.set_ylim(0, 1.02)
+    axis.set_xlabel(AXIS_LABELS[value])
+    axis.set_ylabel("Cumulative fraction")
+    texts = []
+    for group in order[1:]:
+        row = statistics_row(
+            statistics,
+            analysis=ANALYSIS,
+            test="ks_2samp",
+            outcome=outcome,
+            term=f"{group} vs {order[0]}",
+            subset=subset_label(**context),
+        )
+        if row is not None:
+            texts.append(f"KS D = {float(row['statistic']):.2f}, p = {float(row['p']):.2g}")
+    if texts:
+        axis.text(
+            0.98,
+            0.04,
+            "\n".join(texts) + "\n(descriptive)",
+            transform=axis.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=plt.rcParams["font.size"] - 1,
+        )
+    per_cell = pooled.attrs.get("per_cell")
+    axis.set_title(f"{per_cell} values per cell" if per_cell else "", fontsize=6)
+    return pooled.assign(per_cell=per_cell)
+
+
+def ephys_figure(
+    steps: pd.DataFrame,
+    cells: pd.DataFrame,
+    events: pd.DataFrame | None,
+    statistics: pd.DataFrame,
+    groups: Sequence[Mapping],
+    control: str,
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    *,
+    outcomes: Sequence[str] | None = None,
+    per_cell: int | None = None,
+    min_events: int = 10,
+    min_current_pa: float = 0.0,
+    context: Mapping[str, str] | None = None,
+) -> None:
+    """Draw and save the ephys figure and one source-data table per panel.
+
+    ``steps`` (cell × step), ``cells`` (per cell) and ``events`` (per sEPSC) carry ``group``;
+    ``statistics`` holds the rows of :func:`exneuro.cellular.ephys_stats.ephys_statistics` made
+    with the same ``context``, ``per_cell`` and ``min_events``. ``groups`` is the config's group
+    list (id, label, color); ``style`` needs ``font_size_pt``, ``full_width_mm`` and ``png_dpi``.
+    """
+    context = dict(context or {})
+    apply_style(style["font_size_pt"])
+    order = _order(groups, control, list(pd.unique(cells["group"].dropna())))
+    labels = {g["id"]: g.get("label", g["id"]) for g in groups}
+    labels = {g: labels.get(g, g) for g in order}
+    colours = level_colours(order, groups)
+    properties = [o for o in (outcomes or CELL_OUTCOMES) if o in cells.columns][:8]
+    n_rows = 1 + int(np.ceil(len(properties) / 4))
+    figure = plt.figure(figsize=(mm(style["full_width_mm"]), mm(52 * n_rows)))
+    grid = figure.add_gridspec(n_rows, 4)
+    source: dict[str, pd.DataFrame] = {}
+    axis = figure.add_subplot(grid[0, 0:2])
+    source["A"] = _fi_panel(
+        axis, steps, statistics, order, colours, labels, context, min_current_pa
+    )
+    panel_label(axis, "A")
+    letter = ord("B")
+    if events is not None and len(events):
+        tables = {"iei_s": inter_event_intervals(events), "amplitude_pa": events}
+        for k, (value, outcome) in enumerate(DISTRIBUTIONS.items()):
+            axis = figure.add_subplot(grid[0, 2 + k])
+            pooled = pooled_distribution(tables[value], value, "group", per_cell, min_events)
+            source[chr(letter)] = _cdf_panel(
+                axis, pooled, value, outcome, statistics, order, colours, labels, context
+            )
+            panel_label(axis, chr(letter))
+            letter += 1
+    for k, outcome in enumerate(properties):
+        axis = figure.add_subplot(grid[1 + k // 4, k % 4])
+        data = cells.dropna(subset=[outcome])
+        row = statistics_row(
+            statistics,
+            analysis=ANALYSIS,
+            test="emm_contrast",
+            outcome=outcome,
+            term=f"{order[1]} - {order[0]}" if len(order) > 1 else "",
+            subset=subset_label(**context),
+        )
+        source[chr(letter)] = superplot(
+            axis,
+            data,
+            outcome,
+            "group",
+            "mouse",
+            order,
+            colours,
+            labels=labels,
+            statistics_row=row,
+            ylabel=AXIS_LABELS.get(outcome, outcome),
+        ).assign(outcome=outcome)
+        panel_label(axis, chr(letter))
+        letter += 1
+    figure.tight_layout(w_pad=1.2, h_pad=1.0)
+    stem = Path(figure_paths[0]).with_suffix("")
+    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
+    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
+    for key, table in source.items():
+        write_table(table, Path(source_data_dir) / f"panel_{key}.tsv")

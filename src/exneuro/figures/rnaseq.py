@@ -1,0 +1,608 @@
+"""RNA-seq panels: volcano, MA, heatmap of top genes, DE counts, overlap, key genes, PCA.
+
+Each panel function draws on a matplotlib axis and returns the source data of what it drew
+(one row per point, bar, cell or label); :func:`contrast_figure` and :func:`overview_figure`
+compose them and write the figure in every format plus ``panel_<letter>.tsv`` beside it.
+Everything is deterministic: no random jitter, labels placed by a fixed rule (top genes by
+adjusted p, stacked on the side of their point and pushed apart vertically), clustering by a
+deterministic average-linkage tree.
+
+Colours: each group keeps its config colour; within a group, sedentary (or any first level of a
+second factor) is drawn as a lighter tint of it and trained in the full colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_hex, to_rgb
+from matplotlib.patches import Circle
+
+from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.treadmill import spread_offsets
+from exneuro.io import write_table
+from exneuro.rnaseq.summary import call_de, top_genes
+
+UP, DOWN, NOT_DE = "#B2182B", "#2166AC", "#BDBDBD"
+P_FLOOR = 1e-300
+
+
+def tint(colour: str, amount: float = 0.55) -> str:
+    """``colour`` mixed with white by ``amount`` (0 = unchanged, 1 = white)."""
+    rgb = np.array(to_rgb(colour))
+    return to_hex(rgb + (1 - rgb) * amount)
+
+
+def condition_colours(
+    conditions: Sequence[str], groups: Sequence[Mapping], light_levels: Sequence[str] = ()
+) -> dict[str, str]:
+    """Colour of each condition label such as 'control_trained': the colour of the config group
+    its name starts with, tinted when it contains one of ``light_levels`` (e.g. 'sedentary')."""
+    palette = {g["id"]: g["color"] for g in groups}
+    fallback = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = {}
+    for k, condition in enumerate(conditions):
+        base = next(
+            (palette[g] for g in sorted(palette, key=len, reverse=True) if condition.startswith(g)),
+            fallback[k % len(fallback)],
+        )
+        light = any(level in condition.split("_") or level == condition for level in light_levels)
+        colours[condition] = tint(base) if light else base
+    return colours
+
+
+def _spread_labels(targets: np.ndarray, min_gap: float, low: float, high: float) -> np.ndarray:
+    """Label positions near ``targets`` (sorted order kept) at least ``min_gap`` apart, inside
+    [low, high]: a forward then a backward pass — deterministic, no iteration to converge."""
+    order = np.argsort(targets, kind="stable")
+    placed = np.asarray(targets, float)[order].copy()
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + min_gap)
+    if len(placed) and placed[-1] > high:
+        placed[-1] = high
+        for i in range(len(placed) - 2, -1, -1):
+            placed[i] = min(placed[i], placed[i + 1] - min_gap)
+    placed = np.maximum(placed, low)
+    result = np.empty_like(placed)
+    result[order] = placed
+    return result
+
+
+def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
+    """Write ``labels`` beside points, left-hand points to the left, pushed apart vertically
+    (in axis fractions), joined to their point by a hairline."""
+    if len(labels) == 0:
+        return pd.DataFrame(columns=["label", "x", "y", "label_x", "label_y"])
+    to_axes = axis.transAxes.inverted().transform
+    points = to_axes(axis.transData.transform(np.column_stack([x, y])))
+    rows = []
+    for side in (-1, 1):
+        inside = np.flatnonzero(x_side == side)
+        if not len(inside):
+            continue
+        label_y = _spread_labels(points[inside, 1], 0.055, 0.02, 0.98)
+        label_x = np.clip(points[inside, 0] + 0.07 * side, 0.02, 0.98)
+        for k, i in enumerate(inside):
+            axis.annotate(
+                labels[i],
+                xy=(x[i], y[i]),
+                xytext=(label_x[k], label_y[k]),
+                textcoords="axes fraction",
+                ha="right" if side < 0 else "left",
+                va="center",
+                fontsize=plt.rcParams["font.size"] - 1.5,
+                fontstyle="italic",
+                arrowprops={
+                    "arrowstyle": "-",
+                    "lw": 0.3,
+                    "color": "0.3",
+                    "shrinkA": 0,
+                    "shrinkB": 1,
+                },
+            )
+            rows.append(
+                {
+                    "label": labels[i],
+                    "x": x[i],
+                    "y": y[i],
+                    "label_x": label_x[k],
+                    "label_y": label_y[k],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _names(table: pd.DataFrame, gene_names: pd.Series | None) -> pd.Series:
+    ids = table["gene_id"].astype(str)
+    if gene_names is None:
+        return ids
+    return ids.map(gene_names.astype(str)).fillna(ids)
+
+
+def volcano(
+    axis,
+    table: pd.DataFrame,
+    alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
+    n_labels: int = 10,
+    gene_names: pd.Series | None = None,
+    title: str | None = None,
+) -> pd.DataFrame:
+    """Volcano plot: log2 fold change against -log10 p, DE genes (padj < alpha, |LFC| >=
+    threshold) in red (up) and blue (down), the ``n_labels`` top genes by padj named.
+
+    Returns one row per gene drawn (genes with no p-value — Cook's outliers, all-zero — are not
+    drawn) with x, y, direction and whether it is labelled.
+    """
+    data = table.dropna(subset=["pvalue", "log2FoldChange"]).copy()
+    data["gene_name"] = _names(data, gene_names).to_numpy()
+    data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
+    data["x"] = data["log2FoldChange"]
+    data["y"] = -np.log10(np.maximum(data["pvalue"], P_FLOOR))
+    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
+    order = np.argsort(data["direction"] != "", kind="stable")  # DE genes drawn on top
+    axis.scatter(
+        data["x"].to_numpy()[order],
+        data["y"].to_numpy()[order],
+        s=2,
+        c=colour.to_numpy()[order],
+        linewidths=0,
+        rasterized=True,
+    )
+    if lfc_threshold > 0:
+        for sign in (-1, 1):
+            axis.axvline(sign * lfc_threshold, color="0.5", lw=0.4, ls="--")
+    axis.set_xlabel("log$_2$ fold change")
+    axis.set_ylabel("$-$log$_{10}$ p")
+    limit = float(np.nanmax(np.abs(data["x"]))) * 1.1 if len(data) else 1.0
+    axis.set_xlim(-limit, limit)
+    axis.set_ylim(0, float(data["y"].max()) * 1.08 if len(data) else 1.0)
+    if title:
+        axis.set_title(title)
+    top = top_genes(data[data["direction"] != ""], n_labels)
+    labelled = _label_points(
+        axis,
+        top["x"].to_numpy(),
+        top["y"].to_numpy(),
+        top["gene_name"].tolist(),
+        np.where(top["x"].to_numpy() < 0, -1, 1),
+    )
+    n_up, n_down = int((data["direction"] == "up").sum()), int((data["direction"] == "down").sum())
+    axis.text(0.02, 0.98, f"{n_down} down", transform=axis.transAxes, color=DOWN, va="top")
+    axis.text(0.98, 0.98, f"{n_up} up", transform=axis.transAxes, color=UP, va="top", ha="right")
+    data["labelled"] = data["gene_id"].isin(top["gene_id"])
+    source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
+    return source.merge(
+        labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
+        on="gene_name",
+        how="left",
+    ).reset_index(drop=True)
+
+
+def ma_plot(
+    axis,
+    table: pd.DataFrame,
+    alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
+    n_labels: int = 10,
+    gene_names: pd.Series | None = None,
+    title: str | None = None,
+) -> pd.DataFrame:
+    """MA plot: mean of normalized counts (log10) against log2 fold change — the shrunk fold
+    change when the table has one (as DESeq2's ``plotMA`` after ``lfcShrink``), DE genes coloured
+    and the top genes named. Returns one row per gene drawn."""
+    column = "log2FoldChange_shrunk" if "log2FoldChange_shrunk" in table else "log2FoldChange"
+    data = table[table["baseMean"] > 0].dropna(subset=[column]).copy()
+    data["gene_name"] = _names(data, gene_names).to_numpy()
+    data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
+    data["x"] = np.log10(data["baseMean"])
+    data["y"] = data[column]
+    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
+    order = np.argsort(data["direction"] != "", kind="stable")
+    axis.scatter(
+        data["x"].to_numpy()[order],
+        data["y"].to_numpy()[order],
+        s=2,
+        c=colour.to_numpy()[order],
+        linewidths=0,
+        rasterized=True,
+    )
+    axis.axhline(0, color="0.3", lw=0.5)
+    axis.set_xlabel("log$_{10}$ mean of normalized counts")
+    axis.set_ylabel("log$_2$ fold change" + (" (shrunk)" if column.endswith("shrunk") else ""))
+    if title:
+        axis.set_title(title)
+    top = top_genes(data[data["direction"] != ""], n_labels)
+    labelled = _label_points(
+        axis,
+        top["x"].to_numpy(),
+        top["y"].to_numpy(),
+        top["gene_name"].tolist(),
+        np.where(top["x"].to_numpy() < float(data["x"].median()), -1, 1),
+    )
+    data["labelled"] = data["gene_id"].isin(top["gene_id"])
+    source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
+    return source.merge(
+        labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
+        on="gene_name",
+        how="left",
+    ).reset_index(drop=True)
+
+
+def _sample_order(samples: pd.DataFrame, column: str, order: Sequence[str]) -> list[str]:
+    rank = {level: k for k, level in enumerate(order)}
+    frame = pd.DataFrame(
+        {
+            "sample": samples.index.astype(str),
+            "rank": samples[column].map(rank).fillna(len(rank)).to_numpy(),
+        }
+    )
+    return frame.sort_values(["rank", "sample"], kind="stable")["sample"].tolist()
+
+
+def heatmap(
+    axis,
+    vst: pd.DataFrame,
+    genes: Sequence[str],
+    samples: pd.DataFrame,
+    column: str,
+    order: Sequence[str],
+    colours: Mapping[str, str],
+    gene_names: pd.Series | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Heatmap of ``genes`` (ids): VST values z-scored per gene across samples, samples grouped
+    by ``column`` in ``order`` (then by name), genes ordered by an average-linkage tree on their
+    correlation (deterministic), and a bar of group colours above. Returns one row per cell."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+
+    sample_order = _sample_order(samples, column, order)
+    values = vst.loc[list(genes), sample_order].to_numpy(float)
+    sd = values.std(axis=1, ddof=1, keepdims=True)
+    z = (values - values.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    if len(genes) > 2:
+        rows = leaves_list(linkage(z, method="average", metric="correlation"))
+    else:
+        rows = np.arange(len(genes))
+    z = z[rows]
+    gene_ids = np.asarray(list(genes))[rows]
+    names = (
+        pd.Series(gene_ids).map(gene_names.astype(str)).fillna(pd.Series(gene_ids))
+        if gene_names is not None
+        else pd.Series(gene_ids)
+    ).tolist()
+    limit = max(2.0, float(np.nanmax(np.abs(z)))) if z.size else 2.0
+    image = axis.imshow(
+        z, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
+    )
+    axis.set_yticks(np.arange(len(names)))
+    axis.set_yticklabels(names, fontstyle="italic", fontsize=plt.rcParams["font.size"] - 2)
+    axis.set_xticks([])
+    axis.tick_params(length=0)
+    for spine in axis.spines.values():
+        spine.set_visible(False)
+    group_of = samples[column].astype(str).reindex(sample_order).to_numpy()
+    bar = axis.inset_axes([0, 1.01, 1, 0.04])
+    bar.imshow(
+        np.array([[to_rgb(colours.get(g, "0.5")) for g in group_of]]),
+        aspect="auto",
+        interpolation="nearest",
+    )
+    bar.set_axis_off()
+    present = [g for g in order if g in set(group_of)]
+    for k, level in enumerate(present):
+        axis.text(
+            k / max(len(present), 1),
+            1.07,
+            (labels or {}).get(level, level),
+            transform=axis.transAxes,
+            color=colours.get(level, "0.3"),
+            fontsize=plt.rcParams["font.size"] - 2,
+            va="bottom",
+        )
+    colourbar_axis = axis.inset_axes([1.02, 0.0, 0.03, 0.3])
+    colourbar = axis.figure.colorbar(image, cax=colourbar_axis)
+    colourbar.set_label("z (VST)", fontsize=plt.rcParams["font.size"] - 2)
+    colourbar.ax.tick_params(labelsize=plt.rcParams["font.size"] - 2)
+    cells = pd.DataFrame(z, columns=sample_order)
+    cells.insert(0, "gene_id", gene_ids)
+    cells.insert(1, "gene_name", names)
+    cells["row"] = np.arange(len(cells))
+    long = cells.melt(id_vars=["row", "gene_id", "gene_name"], var_name="sample", value_name="z")
+    long["group"] = long["sample"].map(dict(zip(sample_order, group_of, strict=True)))
+    vst_values = pd.DataFrame(vst.loc[gene_ids, sample_order].to_numpy(float), columns=sample_order)
+    vst_values["row"] = np.arange(len(cells))
+    long["vst"] = vst_values.melt(id_vars="row", var_name="sample")["value"].to_numpy()
+    return long
+
+
+def de_count_bars(
+    axis, counts: pd.DataFrame, labels: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Bars of DE genes per contrast: up above zero, down below (from
+    :func:`exneuro.rnaseq.summary.de_counts`), each bar labelled with its number."""
+    contrasts = list(dict.fromkeys(counts["contrast"]))
+    wide = counts.pivot(index="contrast", columns="direction", values="n_genes").reindex(contrasts)
+    x = np.arange(len(contrasts))
+    up, down = wide["up"].to_numpy(float), wide["down"].to_numpy(float)
+    axis.bar(x, up, color=UP, width=0.6, label="up")
+    axis.bar(x, -down, color=DOWN, width=0.6, label="down")
+    axis.axhline(0, color="0.2", lw=0.5)
+    span = max(float(np.max(up, initial=0)), float(np.max(down, initial=0)), 1.0)
+    for xi, u, d in zip(x, up, down, strict=True):
+        axis.text(xi, u + span * 0.03, f"{int(u)}", ha="center", va="bottom")
+        axis.text(xi, -d - span * 0.03, f"{int(d)}", ha="center", va="top")
+    axis.set_ylim(-span * 1.25, span * 1.25)
+    axis.set_xticks(x)
+    axis.set_xticklabels([(labels or {}).get(c, c) for c in contrasts], rotation=30, ha="right")
+    ticks = axis.get_yticks()
+    axis.set_yticks(ticks)
+    axis.set_yticklabels([f"{abs(int(t))}" for t in ticks])
+    axis.set_ylim(-span * 1.25, span * 1.25)
+    axis.set_ylabel("DE genes (down | up)")
+    axis.legend(loc="upper right", handlelength=0.8)
+    return pd.DataFrame(
+        {"contrast": contrasts, "x": x, "n_up": up.astype(int), "n_down": down.astype(int)}
+    )
+
+
+def _lens_area(r1: float, r2: float, d: float) -> float:
+    """Area of the intersection of two circles of radii r1, r2 whose centres are d apart."""
+    if d >= r1 + r2:
+        return 0.0
+    if d <= abs(r1 - r2):
+        return float(np.pi * min(r1, r2) ** 2)
+    a1 = r1**2 * np.arccos((d**2 + r1**2 - r2**2) / (2 * d * r1))
+    a2 = r2**2 * np.arccos((d**2 + r2**2 - r1**2) / (2 * d * r2))
+    triangle = 0.5 * np.sqrt((-d + r1 + r2) * (d + r1 - r2) * (d - r1 + r2) * (d + r1 + r2))
+    return float(a1 + a2 - triangle)
+
+
+def _centre_distance(r1: float, r2: float, overlap_area: float) -> float:
+    """Distance between centres giving ``overlap_area`` (bisection, 60 halvings)."""
+    low, high = abs(r1 - r2), r1 + r2
+    for _ in range(60):
+        middle = (low + high) / 2
+        if _lens_area(r1, r2, middle) > overlap_area:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+def venn2(
+    axis,
+    n_only_a: int,
+    n_both: int,
+    n_only_b: int,
+    labels: tuple[str, str],
+    colours: tuple[str, str],
+    region_names: tuple[str, str, str] = ("lost", "shared", "gained"),
+) -> pd.DataFrame:
+    """Area-proportional two-set Venn diagram (circle areas = set sizes, lens = overlap), the
+    count in each region and 'count name' of every region underneath. Returns the regions and
+    the circles."""
+    size_a, size_b = n_only_a + n_both, n_only_b + n_both
+    total = max(size_a, size_b, 1)
+    r1, r2 = np.sqrt(max(size_a, 0) / total), np.sqrt(max(size_b, 0) / total)
+    r1, r2 = max(r1, 0.05), max(r2, 0.05)
+    area = np.pi * n_both / total  # circle areas are pi * size / total
+    d = _centre_distance(r1, r2, area) if n_both else r1 + r2 + 0.15
+    ca, cb = (-d / 2, 0.0), (d / 2, 0.0)
+    for centre, radius, colour in ((ca, r1, colours[0]), (cb, r2, colours[1])):
+        axis.add_patch(Circle(centre, radius, facecolor=colour, alpha=0.35, edgecolor=colour))
+    left_a, right_a, left_b, right_b = ca[0] - r1, ca[0] + r1, cb[0] - r2, cb[0] + r2
+    positions = [
+        ((left_a + min(left_b, right_a)) / 2, 0.0),  # crescent of A only
+        ((max(left_a, left_b) + min(right_a, right_b)) / 2, 0.0),  # lens
+        ((max(right_a, left_b) + right_b) / 2, 0.0),  # crescent of B only
+    ]
+    counts = (n_only_a, n_both, n_only_b)
+    for (x, y), n in zip(positions, counts, strict=True):
+        axis.text(x, y, f"{n}", ha="center", va="center")
+    axis.text(
+        (left_a + right_b) / 2,
+        -max(r1, r2) - 0.06,
+        "   ".join(f"{n} {name}" for n, name in zip(counts, region_names, strict=True)),
+        ha="center",
+        va="top",
+    )
+    top = max(r1, r2)
+    axis.text(ca[0], top + 0.34, labels[0], ha="center", va="bottom", color=colours[0])
+    axis.text(cb[0], top + 0.08, labels[1], ha="center", va="bottom", color=colours[1])
+    axis.set_xlim(ca[0] - r1 - 0.1, cb[0] + r2 + 0.1)
+    axis.set_ylim(-top - 0.3, top + 0.6)
+    axis.set_aspect("equal")
+    axis.set_axis_off()
+    return pd.DataFrame(
+        {
+            "region": list(region_names) + ["circle_a", "circle_b"],
+            "n_genes": list(counts) + [size_a, size_b],
+            "x": [p[0] for p in positions] + [ca[0], cb[0]],
+            "radius": [np.nan] * 3 + [r1, r2],
+        }
+    )
+
+
+def gene_expression(
+    axis,
+    panel: pd.DataFrame,
+    column: str,
+    order: Sequence[str],
+    colours: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
+    mouse_column: str = "mouse_id",
+    title: str | None = None,
+) -> pd.DataFrame:
+    """One gene's normalized counts: every mouse a point (deterministic spread), bar = mean ±
+    SEM of the mice, per level of ``column`` in ``order`` (``panel`` = rows of
+    :func:`exneuro.rnaseq.summary.gene_panel` for this gene). Returns every point and bar."""
+    records = []
+    for k, level in enumerate(order):
+        part = panel[panel[column].astype(str) == str(level)]
+        values = part["normalized_count"].to_numpy(float)
+        if not len(values):
+            continue
+        offsets = spread_offsets(values, 0.4)
+        colour = colours.get(level, "0.4")
+        mean = float(values.mean())
+        sem = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else np.nan
+        axis.bar(k, mean, width=0.65, color=tint(colour, 0.75), edgecolor=colour, lw=0.6)
+        axis.errorbar(k, mean, yerr=sem, color=colour, lw=0.8, capsize=2)
+        axis.scatter(k + offsets, values, s=6, color=colour, linewidths=0, zorder=3)
+        mice = part[mouse_column] if mouse_column in part else part["sample"]
+        for x, v, mouse in zip(k + offsets, values, mice, strict=True):
+            records.append({"kind": "mouse", "level": level, "mouse": mouse, "x": x, "value": v})
+        records.append(
+            {"kind": "mean", "level": level, "x": k, "value": mean, "sem": sem, "n": len(values)}
+        )
+    axis.set_xticks(range(len(order)))
+    axis.set_xticklabels([(labels or {}).get(o, o) for o in order], rotation=35, ha="right")
+    axis.set_ylabel("Normalized counts")
+    axis.set_ylim(bottom=0)
+    if title:
+        axis.set_title(title, fontstyle="italic")
+    return pd.DataFrame(records)
+
+
+def pca_plot(
+    axis,
+    scores: pd.DataFrame,
+    variance: pd.DataFrame,
+    samples: pd.DataFrame,
+    column: str,
+    order: Sequence[str],
+    colours: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """PC1 against PC2 of the samples coloured by ``column``, % variance on the axes (from
+    :func:`exneuro.rnaseq.normalize.pca`). Returns the points drawn."""
+    data = scores.copy()
+    data["level"] = data["sample"].map(samples[column].astype(str).rename(index=str))
+    data["colour"] = data["level"].map(lambda v: colours.get(v, "0.5"))
+    for level in order:
+        part = data[data["level"] == level]
+        axis.scatter(
+            part["PC1"],
+            part["PC2"],
+            s=12,
+            color=colours.get(level, "0.5"),
+            label=(labels or {}).get(level, level),
+            linewidths=0.3,
+            edgecolors="white",
+        )
+    explained = variance.set_index("component")["variance_explained"]
+    axis.set_xlabel(f"PC1 ({100 * explained['PC1']:.0f}% variance)")
+    axis.set_ylabel(f"PC2 ({100 * explained['PC2']:.0f}% variance)")
+    axis.legend(loc="best", handletextpad=0.2, borderaxespad=0.2)
+    return data[["sample", "level", "PC1", "PC2", "colour"]]
+
+
+def _save(figure, figure_paths, style, source, source_data_dir) -> None:
+    stem = Path(figure_paths[0]).with_suffix("")
+    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
+    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
+    for letter, table in source.items():
+        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
+
+
+def contrast_figure(
+    table: pd.DataFrame,
+    title: str,
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    *,
+    alpha: float = 0.05,
+    lfc_threshold: float = 0.0,
+    n_labels: int = 10,
+    gene_names: pd.Series | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Volcano (A) and MA (B) plot of one contrast, written with their source data."""
+    apply_style(style["font_size_pt"])
+    figure, axes = plt.subplots(1, 2, figsize=(mm(style.get("full_width_mm", 174.0)), mm(62)))
+    source = {
+        "A": volcano(axes[0], table, alpha, lfc_threshold, n_labels, gene_names, title),
+        "B": ma_plot(axes[1], table, alpha, lfc_threshold, n_labels, gene_names, title),
+    }
+    for axis, letter in zip(axes, "AB", strict=True):
+        panel_label(axis, letter)
+    figure.tight_layout(w_pad=2.0)
+    _save(figure, figure_paths, style, source, source_data_dir)
+    return source
+
+
+def overview_figure(
+    *,
+    scores: pd.DataFrame,
+    variance: pd.DataFrame,
+    counts_table: pd.DataFrame,
+    overlap: pd.DataFrame,
+    vst: pd.DataFrame,
+    heatmap_genes: Sequence[str],
+    panel: pd.DataFrame,
+    samples: pd.DataFrame,
+    column: str,
+    order: Sequence[str],
+    colours: Mapping[str, str],
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    labels: Mapping[str, str] | None = None,
+    contrast_labels: Mapping[str, str] | None = None,
+    gene_names: pd.Series | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The study's RNA-seq figure: PCA (A), DE counts (B), overlap of the training response
+    (C, from the one-row summary of :func:`~exneuro.rnaseq.summary.response_overlap`), heatmap
+    of the top genes (D) and one panel per key gene (E...). Written with source data."""
+    apply_style(style["font_size_pt"])
+    genes = list(dict.fromkeys(panel["gene"])) if len(panel) else []
+    n_gene_rows = int(np.ceil(len(genes) / 3))
+    figure = plt.figure(
+        figsize=(mm(style.get("full_width_mm", 174.0)), mm(58 + 80 + 45 * n_gene_rows))
+    )
+    grid = figure.add_gridspec(2 + n_gene_rows, 3, height_ratios=[58, 80] + [45] * n_gene_rows)
+    source, panels = {}, []
+    axis = figure.add_subplot(grid[0, 0])
+    panels.append(axis)
+    source["A"] = pca_plot(axis, scores, variance, samples, column, order, colours, labels)
+    axis = figure.add_subplot(grid[0, 1])
+    panels.append(axis)
+    source["B"] = de_count_bars(axis, counts_table, contrast_labels)
+    axis = figure.add_subplot(grid[0, 2])
+    panels.append(axis)
+    row = overlap.iloc[0]
+    names = (
+        (contrast_labels or {}).get(row["reference"], row["reference"]),
+        (contrast_labels or {}).get(row["comparison"], row["comparison"]),
+    )
+    source["C"] = venn2(
+        axis,
+        int(row["n_lost"] + row["n_reversed"]),
+        int(row["n_shared"]),
+        int(row["n_gained"] + row["n_reversed"]),
+        names,
+        ("#4D4D4D", "#D55E00"),
+    )
+    axis = figure.add_subplot(grid[1, :])
+    panels.append(axis)
+    source["D"] = heatmap(
+        axis, vst, heatmap_genes, samples, column, order, colours, gene_names, labels
+    )
+    letters = [chr(ord("E") + k) for k in range(len(genes))]
+    for k, (gene, letter) in enumerate(zip(genes, letters, strict=True)):
+        axis = figure.add_subplot(grid[2 + k // 3, k % 3])
+        panels.append(axis)
+        part = panel[panel["gene"] == gene]
+        source[letter] = gene_expression(
+            axis, part, column, order, colours, labels, title=str(part["gene_name"].iloc[0])
+        ).assign(gene=gene)
+    for letter, axis in zip("ABCD" + "".join(letters), panels, strict=True):
+        panel_label(axis, letter)
+    figure.tight_layout(h_pad=1.5, w_pad=1.5)
+    _save(figure, figure_paths, style, source, source_data_dir)
+    return source

@@ -1,0 +1,334 @@
+"""SuperPlots of nested data, and the spine and histology figures built from them.
+
+A SuperPlot (Lord, Velle, Mullins & Fritz-Laylin 2020, *J Cell Biol* 219:e202001064) shows every
+cell (here: every dendritic segment or section) as a small point coloured by the mouse it came
+from, each mouse's mean as a large point of the same colour, and the group summary computed from
+the mouse means — so the reader sees both the spread of cells and that n = mice. Here each
+mouse gets a shade of its group's configured colour (deterministic: mice in sorted order from dark
+to light), points are spread by rank within bins of value (no random jitter, so the same data
+give the same bytes), and the group line is the mean ± SEM of the mouse means. Significance
+stars come from a row of the statistics table, never recomputed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_hex, to_rgb
+
+from exneuro.cellular.histology import section_percent
+from exneuro.cellular.spines import TOTAL, density_column
+from exneuro.figures.declared import level_colours
+from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.treadmill import find_row, spread_offsets
+from exneuro.io import write_table
+from exneuro.stats.table import significance_stars, subset_label
+
+__all__ = ["histology_figure", "mouse_shades", "spine_figure", "superplot"]
+
+
+def mouse_shades(colour: str, n: int, spread: float = 0.55) -> list[str]:
+    """``n`` shades of ``colour`` from darker to lighter (the colour itself in the middle).
+
+    Shade k mixes the colour with black (first half) or white (second half) by up to ``spread``,
+    so mice of one group read as one colour family and stay distinguishable.
+    """
+    base = np.array(to_rgb(colour))
+    if n <= 1:
+        return [to_hex(base)]
+    shades = []
+    for f in np.linspace(-spread, spread, n):
+        rgb = base * (1 + f) if f < 0 else base + (1 - base) * f
+        shades.append(to_hex(np.clip(rgb, 0, 1)))
+    return shades
+
+
+def _swarm_offsets(values: np.ndarray, width: float, n_bins: int = 20) -> np.ndarray:
+    """Deterministic beeswarm: points binned by value, spread by rank within their bin
+    (:func:`~exneuro.figures.treadmill.spread_offsets`), bin width scaled by its count."""
+    values = np.asarray(values, dtype=float)
+    offsets = np.zeros(values.size)
+    if values.size <= 1:
+        return offsets
+    low, high = np.nanmin(values), np.nanmax(values)
+    if high <= low:
+        return spread_offsets(np.arange(values.size, dtype=float), width)
+    bins = np.minimum(((values - low) / (high - low) * n_bins).astype(int), n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins)
+    for b in np.flatnonzero(counts):
+        inside = np.flatnonzero(bins == b)
+        offsets[inside] = spread_offsets(values[inside], width * counts[b] / counts.max())
+    return offsets
+
+
+def _weighted_mean(values: pd.Series, weights: pd.Series | None) -> float:
+    if weights is None:
+        return float(values.mean())
+    w = weights.to_numpy(float)
+    return float(np.sum(values.to_numpy(float) * w) / np.sum(w))
+
+
+def superplot(
+    axis,
+    data: pd.DataFrame,
+    value: str,
+    group: str,
+    mouse: str,
+    order: Sequence[str],
+    colours: Mapping[str, str],
+    *,
+    labels: Mapping[str, str] | None = None,
+    statistics_row: pd.Series | None = None,
+    p_column: str = "p_adj",
+    weight: str | None = None,
+    ylabel: str | None = None,
+    width: float = 0.62,
+    point_size: float = 2.0,
+    mouse_size: float = 18.0,
+) -> pd.DataFrame:
+    """Draw a SuperPlot of ``value`` by ``group`` on ``axis``; return every point drawn.
+
+    ``data`` has one row per cell/segment/section with ``value``, ``group`` and ``mouse``;
+    ``order`` lists the groups left to right; ``colours`` maps groups to colours. Each mouse's
+    mean is the ``weight``-weighted mean of its rows when ``weight`` is given (e.g. length_um
+    for densities, n_labelled for section percentages: the mouse's pooled value). The group bar
+    is the mean ± SEM of the mouse means. ``statistics_row`` (a row of the statistics table)
+    gives the stars over the two groups (from ``p_column``) — pass the test you report.
+
+    The returned source data has one row per point: ``kind`` ('cell', 'mouse' or 'group'),
+    ``group``, ``mouse``, ``value``, ``x`` (position drawn), ``colour``, and for group rows
+    ``sem`` and ``n_mice``.
+    """
+    labels = dict(labels or {})
+    records = []
+    summary = {}
+    for index, name in enumerate(order):
+        part = data[data[group].astype(str) == str(name)]
+        mice = sorted(part[mouse].astype(str).unique())
+        shades = dict(zip(mice, mouse_shades(colours[name], len(mice)), strict=True))
+        vals = part[value].to_numpy(float)
+        x = index + _swarm_offsets(vals, width)
+        colour = part[mouse].astype(str).map(shades).to_numpy()
+        axis.scatter(x, vals, s=point_size, c=list(colour), lw=0, alpha=0.75, zorder=2)
+        records.append(
+            pd.DataFrame(
+                {
+                    "kind": "cell",
+                    "group": str(name),
+                    "mouse": part[mouse].astype(str).to_numpy(),
+                    "value": vals,
+                    "x": x,
+                    "colour": colour,
+                }
+            )
+        )
+        means = np.array(
+            [
+                _weighted_mean(
+                    part.loc[part[mouse].astype(str) == m, value],
+                    part.loc[part[mouse].astype(str) == m, weight] if weight else None,
+                )
+                for m in mice
+            ]
+        )
+        mx = index + spread_offsets(means, width * 0.45)
+        axis.scatter(
+            mx,
+            means,
+            s=mouse_size,
+            c=[shades[m] for m in mice],
+            edgecolors="black",
+            linewidths=0.5,
+            zorder=4,
+        )
+        n = len(means)
+        mean = float(means.mean()) if n else np.nan
+        sem = float(means.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+        axis.errorbar(
+            index, mean, yerr=sem, color="black", capsize=2.5, lw=0.8, capthick=0.8, zorder=5
+        )
+        axis.plot([index - 0.3, index + 0.3], [mean, mean], color="black", lw=1.0, zorder=5)
+        summary[name] = (mean, sem, n)
+        records.append(
+            pd.DataFrame(
+                {
+                    "kind": "mouse",
+                    "group": str(name),
+                    "mouse": mice,
+                    "value": means,
+                    "x": mx,
+                    "colour": [shades[m] for m in mice],
+                }
+            )
+        )
+        records.append(
+            pd.DataFrame(
+                [
+                    {
+                        "kind": "group",
+                        "group": str(name),
+                        "value": mean,
+                        "x": float(index),
+                        "colour": colours[name],
+                        "sem": sem,
+                        "n_mice": n,
+                    }
+                ]
+            )
+        )
+    top = float(np.nanmax(data[value])) if len(data) else 1.0
+    low = min(0.0, float(np.nanmin(data[value]))) if len(data) else 0.0
+    span = top - low if top > low else 1.0
+    if statistics_row is not None and len(order) >= 2:
+        stars = significance_stars(float(statistics_row[p_column]))
+        if stars:
+            height = top + 0.07 * span
+            tick = 0.025 * span
+            axis.plot(
+                [0, 0, len(order) - 1, len(order) - 1],
+                [height - tick, height, height, height - tick],
+                color="black",
+                lw=0.6,
+            )
+            axis.text((len(order) - 1) / 2, height, stars, ha="center", va="bottom")
+    axis.set_xticks(
+        range(len(order)),
+        [f"{labels.get(g, g)}\n{summary[g][2]} mice" for g in order],
+    )
+    axis.set_xlim(-0.6, len(order) - 0.4)
+    axis.set_ylim(low, top + 0.2 * span)
+    if ylabel:
+        axis.set_ylabel(ylabel)
+    source = pd.concat(records, ignore_index=True)
+    return source[["kind", "group", "mouse", "value", "x", "colour", "sem", "n_mice"]]
+
+
+def _labels_and_colours(order: Sequence[str], groups: Sequence[Mapping]) -> tuple[dict, dict]:
+    labels = {g["id"]: g.get("label", g["id"]) for g in groups}
+    return {g: labels.get(g, g) for g in order}, level_colours(list(order), groups)
+
+
+def _save(figure, figure_paths, style, source, source_data_dir) -> None:
+    stem = Path(figure_paths[0]).with_suffix("")
+    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
+    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
+    for letter, table in source.items():
+        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
+
+
+def spine_figure(
+    density: pd.DataFrame,
+    statistics: pd.DataFrame,
+    spine_types: Sequence[str],
+    order: Sequence[str],
+    groups: Sequence[Mapping],
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    *,
+    per_um: float = 10.0,
+    group: str = "group",
+    star_test: str = "lmm",
+    subset: Mapping[str, object] | None = None,
+) -> None:
+    """Spine density SuperPlots: panel A all spines, then one panel per spine type.
+
+    ``density`` is the long segment table of :func:`exneuro.cellular.spines.segment_density`
+    with the group joined; points are segments, large points each mouse's length-weighted
+    density, bars mean ± SEM of mice. Stars from the ``star_test`` rows (default the mixed
+    model) of ``statistics`` (analysis 'spines', subset 'spine_type=<type>'). Writes the figure
+    in every format of ``figure_paths`` and ``panel_<letter>.tsv`` source data.
+    """
+    apply_style(style["font_size_pt"])
+    labels, colours = _labels_and_colours(order, groups)
+    column = density_column(per_um)
+    panels = [TOTAL, *spine_types]
+    width = style.get("full_width_mm", 174.0)
+    figure, axes = plt.subplots(1, len(panels), figsize=(mm(width), mm(52)), squeeze=False)
+    source = {}
+    for k, (axis, spine_type) in enumerate(zip(axes[0], panels, strict=True)):
+        part = density[density["spine_type"] == spine_type]
+        row = find_row(
+            statistics,
+            analysis="spines",
+            test=star_test,
+            outcome=column,
+            subset=subset_label(**dict(subset or {}), spine_type=spine_type),
+        )
+        title = "All spines" if spine_type == TOTAL else spine_type.capitalize()
+        source[chr(ord("A") + k)] = superplot(
+            axis,
+            part,
+            column,
+            group,
+            "mouse",
+            order,
+            colours,
+            labels=labels,
+            statistics_row=row,
+            weight="length_um",
+            ylabel=f"Spines per {per_um:g} µm" if k == 0 else None,
+        ).assign(spine_type=spine_type)
+        axis.set_title(title)
+        panel_label(axis, chr(ord("A") + k))
+    figure.tight_layout(w_pad=1.2)
+    _save(figure, figure_paths, style, source, source_data_dir)
+
+
+def histology_figure(
+    sections: pd.DataFrame,
+    statistics: pd.DataFrame,
+    markers: Sequence[str],
+    order: Sequence[str],
+    groups: Sequence[Mapping],
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    *,
+    group: str = "group",
+    labelled_name: str = "SF1+",
+    subset: Mapping[str, object] | None = None,
+) -> None:
+    """% marker-positive labelled cells, one SuperPlot panel per marker.
+
+    ``sections`` is :func:`exneuro.cellular.histology.read_section_counts` with the group joined;
+    points are sections, large points each mouse's pooled percentage (sections weighted by their
+    labelled cells, as :func:`~exneuro.cellular.histology.percent_positive`), bars mean ± SEM of
+    mice; stars from the statistics rows (analysis 'histology', subset 'marker=<marker>').
+    """
+    apply_style(style["font_size_pt"])
+    labels, colours = _labels_and_colours(order, groups)
+    per_section = section_percent(sections)
+    per_section = per_section[per_section["n_labelled"] > 0]
+    width = style.get("single_column_mm", 85.0) * max(1.0, len(markers) / 2)
+    figure, axes = plt.subplots(1, len(markers), figsize=(mm(width), mm(52)), squeeze=False)
+    source = {}
+    for k, (axis, marker) in enumerate(zip(axes[0], markers, strict=True)):
+        part = per_section[per_section["marker"] == marker]
+        row = find_row(
+            statistics,
+            analysis="histology",
+            outcome="percent_positive",
+            subset=subset_label(**dict(subset or {}), marker=marker),
+        )
+        source[chr(ord("A") + k)] = superplot(
+            axis,
+            part,
+            "percent_positive",
+            group,
+            "mouse",
+            order,
+            colours,
+            labels=labels,
+            statistics_row=row,
+            weight="n_labelled",
+            ylabel=f"{marker}+ among {labelled_name} cells (%)",
+        ).assign(marker=marker)
+        axis.set_title(marker)
+        panel_label(axis, chr(ord("A") + k))
+    figure.tight_layout(w_pad=1.5)
+    _save(figure, figure_paths, style, source, source_data_dir)

@@ -1,0 +1,68 @@
+"""Slice electrophysiology: exported tables and raw .abf sweeps -> cell tables, statistics, figure."""
+
+
+rule ephys_tables:
+    input:
+        tables=ephys_inputs,
+        abf=ephys_abf_files,
+        samples=f"{OUT}/config/samples.tsv",
+    output:
+        steps=f"{OUT}/ephys/steps.parquet",
+        cells=f"{OUT}/ephys/cells.parquet",
+        events=f"{OUT}/ephys/events.parquet",
+        cells_table=f"{OUT}/ephys/cells.tsv",
+        qc=f"{OUT}/ephys/qc.tsv",
+    log:
+        f"{OUT}/logs/ephys/tables.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        ephys=section_params("ephys", exclude=["statistics"]),
+        code=code_version("cellular"),
+    script:
+        "../../scripts/ephys_tables.py"
+
+
+rule ephys_statistics:
+    input:
+        steps=f"{OUT}/ephys/steps.parquet",
+        cells=f"{OUT}/ephys/cells.parquet",
+        events=f"{OUT}/ephys/events.parquet",
+    output:
+        f"{OUT}/ephys/statistics.tsv",
+    log:
+        f"{OUT}/logs/ephys/statistics.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        cohort=section_cohort("ephys"),
+        statistics=section_params("ephys", only=["statistics"]),
+        code=code_version("cellular", "stats"),
+    script:
+        "../../scripts/ephys_statistics.py"
+
+
+rule ephys_figure:
+    input:
+        steps=f"{OUT}/ephys/steps.parquet",
+        cells=f"{OUT}/ephys/cells.parquet",
+        events=f"{OUT}/ephys/events.parquet",
+        stats=f"{OUT}/ephys/statistics.tsv",
+    output:
+        figures=multiext(
+            f"{OUT}/figures/ephys/ephys",
+            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+        ),
+        source_data=directory(f"{OUT}/figures/ephys/ephys_source_data"),
+    log:
+        f"{OUT}/logs/ephys/figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        cohort=section_cohort("ephys"),
+        statistics=section_params("ephys", only=["statistics"]),
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("cellular", "figures"),
+    script:
+        "../../scripts/ephys_figure.py"
