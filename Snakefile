@@ -28,6 +28,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/treadmill.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/ephys.smk"
+include: "workflow/rules/morphology.smk"
 include: "workflow/rules/statistics.smk"
 
 

@@ -86,7 +86,8 @@ def test_duplicated_mouse_names_both_lines(tmp_path, example_config, sheet_schem
     last_line = len(path.read_text().splitlines())
     with pytest.raises(
         ConfigError,
-        match=rf"line {last_line}, column 'mouse_id': mouse 'M005' is listed again \(first on line 6\)",
+        match=rf"line {last_line}, column 'mouse_id': mouse 'M005' is listed again "
+        r"\(first on line 6\)",
     ):
         read_sample_sheet(path, sheet_schema, example_config)
 

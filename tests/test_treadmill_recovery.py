@@ -129,6 +129,8 @@ def large_cohort(tmp_path_factory, example_config):
         nuisances=Nuisances(),
         seed=11,
         ephys=None,
+        spines=None,
+        histology=None,
         treadmill=TreadmillEffects(gain_by_group={"control": 0.6, "stimulated_post": 1.1}),
     )
     config = copy.deepcopy(example_config)

@@ -34,6 +34,8 @@ def section_on(section):
 
 
 EPHYS_ON = section_on("ephys")
+SPINES_ON = section_on("spines")
+HISTOLOGY_ON = section_on("histology")
 
 
 TABLES = list(config["tables"])
@@ -111,6 +113,13 @@ def ephys_inputs(wildcards):
     return [config["ephys"][key] for key in keys if config["ephys"].get(key)]
 
 
+def morphology_inputs(section, keys):
+    """The files of a section's keys that the config sets (an input list for its rule)."""
+    if not section_on(section):
+        return []
+    return [config[section][key] for key in keys if config[section].get(key)]
+
+
 def ephys_abf_files(wildcards):
     """Every .abf file present at the configured pattern."""
     settings = config["ephys"].get("abf")
@@ -149,6 +158,14 @@ def declared_table_file(wildcards):
     return config["tables"][wildcards.table]["file"]
 
 
+#: Analysis sections with one statistics table and one figure each.
+SECTIONS_ON = {
+    "ephys": EPHYS_ON,
+    "spines": SPINES_ON,
+    "histology": HISTOLOGY_ON,
+}
+
+
 def statistics_parts():
     """Every per-analysis statistics table that feeds the study's one statistics table."""
     parts = expand(f"{OUT}/tables/{{table}}/statistics.tsv", table=TABLES)
@@ -156,28 +173,27 @@ def statistics_parts():
         parts += expand(
             f"{OUT}/treadmill/{{cohort}}/statistics.tsv", cohort=TREADMILL_COHORTS
         )
+    parts += [f"{OUT}/{name}/statistics.tsv" for name, on in SECTIONS_ON.items() if on]
     return parts
 
 
 def all_outputs():
     """Everything `rule all` asks for, from the analyses enabled in the config."""
+    formats = config["figures"]["formats"]
     targets = [f"{OUT}/statistics/statistics.tsv", f"{OUT}/config/config.yaml"]
     if TREADMILL_ON:
         targets += expand(
             f"{OUT}/figures/treadmill/{{cohort}}.{{fmt}}",
             cohort=TREADMILL_COHORTS,
-            fmt=config["figures"]["formats"],
+            fmt=formats,
         )
         targets += expand(
             f"{OUT}/treadmill/{{cohort}}/adaptation.tsv", cohort=TREADMILL_COHORTS
         )
-    if EPHYS_ON:
-        targets += expand(
-            f"{OUT}/figures/ephys/ephys.{{fmt}}", fmt=config["figures"]["formats"]
-        )
+    for name, on in SECTIONS_ON.items():
+        if on:
+            targets += expand(f"{OUT}/figures/{name}/{name}.{{fmt}}", fmt=formats)
     targets += expand(
-        f"{OUT}/figures/tables/{{table}}.{{fmt}}",
-        table=TABLES,
-        fmt=config["figures"]["formats"],
+        f"{OUT}/figures/tables/{{table}}.{{fmt}}", table=TABLES, fmt=formats
     )
     return targets

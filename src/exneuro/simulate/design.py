@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from exneuro.simulate.ephys import EphysEffects
 from exneuro.simulate.physiology import PhysiologyEffects
+from exneuro.simulate.spines import HistologyEffects, SpineEffects
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class StudyDesign:
     nuisances: Nuisances = Nuisances()
     physiology: PhysiologyEffects | None = None
     ephys: EphysEffects | None = None
+    spines: SpineEffects | None = None
+    histology: HistologyEffects | None = None
     seed: int = 20260212
     first_test_date: str = "2026-03-02"
     manipulation_by_group: dict[str, str] = field(default_factory=dict)
@@ -68,6 +71,7 @@ EXAMPLE = StudyDesign(
         "post_inhibition": {"control": 8, "inhibited_post": 8},
         "post_stimulation": {"control": 8, "stimulated_post": 8},
         "plasticity": {"sedentary": 6, "trained": 6},
+        "acute_exercise": {"sedentary": 6, "exercised": 6},
     },
     treadmill=TreadmillEffects(
         gain_by_group={
@@ -86,6 +90,8 @@ EXAMPLE = StudyDesign(
     ),
     physiology=PhysiologyEffects(),
     ephys=EphysEffects(),
+    spines=SpineEffects(),
+    histology=HistologyEffects(),
     manipulation_by_group={
         "control": "AAV-DIO-eYFP",
         "silenced": "AAV-DIO-TeLC-GFP",
@@ -93,6 +99,7 @@ EXAMPLE = StudyDesign(
         "stimulated_post": "AAV-DIO-ChR2-eYFP; light 0-60 min after each session",
         "sedentary": "none; home cage",
         "trained": "treadmill training, 3 weeks",
+        "exercised": "one treadmill session, perfused 90 min later",
     },
 )
 

@@ -21,8 +21,12 @@ Written files (in ``folder``): nf-core/rnaseq's ``salmon.merged.gene_counts.tsv`
 gene_name, samples; salmon-like estimated counts = the integer counts plus a fraction, so
 rounding gives the integers back), the same counts as a featureCounts table
 ``featurecounts/counts.txt.gz`` (columns named by BAM path), ``gene_sets.gmt``, the sample
-sheet of the sequenced mice ``rnaseq_samples.tsv`` and the planted truth ``rnaseq_truth.tsv``.
-Same effects and generator state give the same bytes.
+sheet of the sequenced mice ``rnaseq_samples.tsv`` (mouse_id, cohort, sex, group, training, batch,
+rnaseq_sample, group_training) and the planted truth ``rnaseq_truth.tsv`` (one row per gene with a
+planted training or group effect — every other gene has none: gene_id, gene_name, baseline_mean,
+planted_training, log2fc_training_control, log2fc_training_silenced, lost_in_silenced,
+log2fc_silenced_vs_control, batch_log2_shift, dispersion). Gene ids ``SIMMUSG...`` are simulated,
+not Ensembl. Same effects and generator state give the same bytes.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import yaml
 from exneuro.simulate.design import StudyDesign
 from exneuro.simulate.ephys import write_ephys
 from exneuro.simulate.physiology import write_physiology
+from exneuro.simulate.spines import write_histology, write_spines
 from exneuro.simulate.treadmill import simulate_tests, write_treadmill_files
 
 
@@ -88,6 +89,14 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
     if design.ephys is not None and ephys:
         recorded = mice[mice["cohort"] == ephys["cohort"]]
         truth["ephys"] = write_ephys(design.ephys, recorded, Path(ephys["step_table"]).parent, rng)
+    for name, writer, table_key in (
+        ("spines", write_spines, "segment_table"),
+        ("histology", write_histology, "section_table"),
+    ):
+        effects, section = getattr(design, name), config.get(name)
+        if effects is not None and section:
+            cohort = mice[mice["cohort"] == section["cohort"]]
+            truth[name] = writer(effects, cohort, Path(section[table_key]).parent, rng)
     truth_path = data_dir / "ground_truth.yaml"
     truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")
     return truth

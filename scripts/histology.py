@@ -1,0 +1,39 @@
+"""Percent marker-positive labelled neurons per mouse: statistics and SuperPlots."""
+
+from exneuro.cellular.morphology_pipeline import histology_tables
+from exneuro.cellular.nested import histology_statistics
+from exneuro.config import read_validated_sheet
+from exneuro.figures.superplot import histology_figure
+from exneuro.io import write_table
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    settings = snakemake.params.histology
+    cohort = snakemake.params.cohort
+    tables = histology_tables(settings, read_validated_sheet(snakemake.input.samples))
+    statistics = histology_statistics(
+        tables["mice"],
+        labels=tuple(cohort["groups"][:2]),
+        test=settings["statistics"]["test"],
+        level=settings["statistics"]["ci_level"],
+        subset={"cohort": cohort["id"]},
+    )
+    write_table(tables["sections"], snakemake.output.sections)
+    write_table(tables["mice"], snakemake.output.mice)
+    write_table(statistics, snakemake.output.stats)
+    histology_figure(
+        tables["sections"],
+        statistics,
+        list(tables["mice"]["marker"].unique()),
+        cohort["groups"],
+        snakemake.params.groups,
+        snakemake.params.style,
+        list(snakemake.output.figures),
+        snakemake.output.source_data,
+        labelled_name=settings["labelled_name"],
+        subset={"cohort": cohort["id"]},
+    )
+
+
+run(snakemake, main)

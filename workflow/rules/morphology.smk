@@ -1,0 +1,90 @@
+"""Dendritic spines and histology counts: nested cell-level tables -> statistics, SuperPlots."""
+
+
+rule spine_tables:
+    input:
+        tables=morphology_inputs("spines", ["segment_table", "spine_table"]),
+        samples=f"{OUT}/config/samples.tsv",
+    output:
+        density=f"{OUT}/spines/segment_density.parquet",
+        mice=f"{OUT}/spines/mouse_density.tsv",
+        neurons=f"{OUT}/spines/neuron_density.tsv",
+        classified=f"{OUT}/spines/classified_spines.tsv",
+        qc=f"{OUT}/spines/qc.tsv",
+    log:
+        f"{OUT}/logs/spines/tables.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        spines=section_params("spines", exclude=["statistics"]),
+        code=code_version("cellular"),
+    script:
+        "../../scripts/spine_tables.py"
+
+
+rule spine_statistics:
+    input:
+        density=f"{OUT}/spines/segment_density.parquet",
+    output:
+        f"{OUT}/spines/statistics.tsv",
+    log:
+        f"{OUT}/logs/spines/statistics.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        cohort=section_cohort("spines"),
+        spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
+        code=code_version("cellular", "stats"),
+    script:
+        "../../scripts/spine_statistics.py"
+
+
+rule spine_figure:
+    input:
+        density=f"{OUT}/spines/segment_density.parquet",
+        stats=f"{OUT}/spines/statistics.tsv",
+    output:
+        figures=multiext(
+            f"{OUT}/figures/spines/spines",
+            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+        ),
+        source_data=directory(f"{OUT}/figures/spines/spines_source_data"),
+    log:
+        f"{OUT}/logs/spines/figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        cohort=section_cohort("spines"),
+        spines=section_params("spines", only=["spine_types", "per_um"]),
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("cellular", "figures"),
+    script:
+        "../../scripts/spine_figure.py"
+
+
+rule histology:
+    input:
+        tables=morphology_inputs("histology", ["section_table"]),
+        samples=f"{OUT}/config/samples.tsv",
+    output:
+        sections=f"{OUT}/histology/sections.tsv",
+        mice=f"{OUT}/histology/percent_positive.tsv",
+        stats=f"{OUT}/histology/statistics.tsv",
+        figures=multiext(
+            f"{OUT}/figures/histology/histology",
+            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+        ),
+        source_data=directory(f"{OUT}/figures/histology/histology_source_data"),
+    log:
+        f"{OUT}/logs/histology/histology.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        cohort=section_cohort("histology"),
+        histology=section_params("histology"),
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("cellular", "stats", "figures"),
+    script:
+        "../../scripts/histology.py"
