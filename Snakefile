@@ -29,6 +29,7 @@ include: "workflow/rules/treadmill.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/ephys.smk"
 include: "workflow/rules/morphology.smk"
+include: "workflow/rules/rnaseq.smk"
 include: "workflow/rules/statistics.smk"
 
 

@@ -36,6 +36,10 @@ def section_on(section):
 EPHYS_ON = section_on("ephys")
 SPINES_ON = section_on("spines")
 HISTOLOGY_ON = section_on("histology")
+RNASEQ_ON = section_on("rnaseq")
+RNASEQ_CONTRASTS = (
+    [c["name"] for c in config["rnaseq"]["contrasts"]] if RNASEQ_ON else []
+)
 
 
 TABLES = list(config["tables"])
@@ -163,6 +167,7 @@ SECTIONS_ON = {
     "ephys": EPHYS_ON,
     "spines": SPINES_ON,
     "histology": HISTOLOGY_ON,
+    "rnaseq": RNASEQ_ON,
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from exneuro.simulate.ephys import EphysEffects
 from exneuro.simulate.physiology import PhysiologyEffects
+from exneuro.simulate.rnaseq import RnaseqEffects
 from exneuro.simulate.spines import HistologyEffects, SpineEffects
 
 
@@ -59,6 +60,7 @@ class StudyDesign:
     ephys: EphysEffects | None = None
     spines: SpineEffects | None = None
     histology: HistologyEffects | None = None
+    rnaseq: RnaseqEffects | None = None
     seed: int = 20260212
     first_test_date: str = "2026-03-02"
     manipulation_by_group: dict[str, str] = field(default_factory=dict)
@@ -92,6 +94,7 @@ EXAMPLE = StudyDesign(
     ephys=EphysEffects(),
     spines=SpineEffects(),
     histology=HistologyEffects(),
+    rnaseq=RnaseqEffects(),
     manipulation_by_group={
         "control": "AAV-DIO-eYFP",
         "silenced": "AAV-DIO-TeLC-GFP",

@@ -17,6 +17,7 @@ import yaml
 from exneuro.simulate.design import StudyDesign
 from exneuro.simulate.ephys import write_ephys
 from exneuro.simulate.physiology import write_physiology
+from exneuro.simulate.rnaseq import rnaseq_mice, write_rnaseq
 from exneuro.simulate.spines import write_histology, write_spines
 from exneuro.simulate.treadmill import simulate_tests, write_treadmill_files
 
@@ -67,6 +68,18 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
     """
     rng = np.random.default_rng(design.seed)
     mice = design_mice(design)
+    rnaseq = config.get("rnaseq")
+    if design.rnaseq is not None and rnaseq:
+        sequenced = rnaseq_mice(design.rnaseq, first_number=len(mice) + 1, cohort=rnaseq["cohort"])
+        sequenced = sequenced.assign(
+            manipulation=sequenced["group"].map(design.manipulation_by_group).fillna(""),
+            genotype="Sf1-Cre+/-",
+            cage="",
+            excluded_reason="",
+            removed_after_session="",
+            notes="",
+        )
+        mice = pd.concat([mice, sequenced], ignore_index=True).fillna("")
     sheet_path = Path(config["samples"])
     sheet_path.parent.mkdir(parents=True, exist_ok=True)
     mice.to_csv(sheet_path, sep="\t", index=False, lineterminator="\n")
@@ -97,6 +110,9 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
         if effects is not None and section:
             cohort = mice[mice["cohort"] == section["cohort"]]
             truth[name] = writer(effects, cohort, Path(section[table_key]).parent, rng)
+    if design.rnaseq is not None and rnaseq:
+        sequenced = mice[mice["cohort"] == rnaseq["cohort"]]
+        truth["rnaseq"] = write_rnaseq(design.rnaseq, sequenced, Path(rnaseq["counts"]).parent, rng)
     truth_path = data_dir / "ground_truth.yaml"
     truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")
     return truth

@@ -1,0 +1,187 @@
+"""The RNA-seq steps the workflow runs: counts -> QC -> DESeq2 per contrast -> summaries.
+
+Each function takes the config's ``rnaseq`` section and tidy tables, so the workflow's scripts
+only read and write files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from exneuro.rnaseq import de, normalize, readers, summary
+from exneuro.stats.table import stats_frame
+
+
+def load_counts(
+    section: Mapping, sheet: pd.DataFrame, counts_path: str, sheet_path: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Counts (genes x samples), the matching sample table (with combined factors such as
+    group_training = group + '_' + training) and gene symbols."""
+    table = readers.read_counts(
+        counts_path,
+        section["format"],
+        sample_regex=section["sample_regex"],
+        round_estimated_counts=section["round_estimated_counts"],
+    )
+    cohort = sheet[sheet["cohort"] == section["cohort"]]
+    counts, samples = readers.match_samples(
+        table.counts,
+        cohort,
+        section["sample_column"],
+        counts_path=counts_path,
+        sheet_path=sheet_path,
+        exclude=section["exclude_samples"],
+    )
+    for name, columns in section["combine"].items():
+        samples[name] = samples[columns].astype(str).agg("_".join, axis=1)
+    names = table.gene_names if table.gene_names is not None else pd.Series(dtype=str)
+    return counts, samples, names
+
+
+def qc_tables(
+    counts: pd.DataFrame, samples: pd.DataFrame, section: Mapping
+) -> dict[str, pd.DataFrame]:
+    """Size factors, normalized counts, VST, library sizes, PCA, distances and outlier flags."""
+    qc = section["qc"]
+    factors = normalize.size_factors(counts)
+    matrix = normalize.vst(counts, nsub=qc["vst_nsub"], factors=factors)
+    scores, variance = normalize.pca(matrix, n_top=qc["n_top"])
+    colour = samples[section["colour_column"]] if section["colour_column"] in samples else None
+    return {
+        "size_factors": factors.rename("size_factor").rename_axis("sample").reset_index(),
+        "normalized": normalize.normalized_counts(counts, factors),
+        "vst": matrix,
+        "library_sizes": normalize.library_sizes(counts),
+        "pca": scores,
+        "pca_variance": variance,
+        "distances": normalize.sample_distances(matrix),
+        "outliers": normalize.sample_outliers(
+            matrix, colour, threshold=qc["outlier_threshold"], n_top=qc["n_top"]
+        ),
+    }
+
+
+def differential_expression(
+    counts: pd.DataFrame, samples: pd.DataFrame, section: Mapping
+) -> dict[str, pd.DataFrame]:
+    """pydeseq2 with the configured design and contrasts (DESeq2 defaults)."""
+    return de.run_deseq2(
+        counts,
+        samples,
+        section["design"],
+        section["contrasts"],
+        alpha=section["alpha"],
+        lfc_shrink=section["lfc_shrink"],
+        cooks_filter=section["cooks_filter"],
+        independent_filter=section["independent_filter"],
+        n_cpus=1,
+        seed=section["seed"],
+        reference_levels=section["reference_levels"],
+        min_total_count=section["min_total_count"],
+    )
+
+
+def gene_statistics(
+    results: Mapping[str, pd.DataFrame],
+    samples: pd.DataFrame,
+    gene_names: pd.Series,
+    section: Mapping,
+) -> pd.DataFrame:
+    """The configured genes' DESeq2 Wald tests in every contrast, as statistics-table rows."""
+    genes = summary.resolve_genes(section["genes"], gene_names)
+    z = scipy_stats.norm.ppf(0.975)
+    rows = []
+    for name, table in results.items():
+        indexed = table.set_index("gene_id")
+        for gene in genes.itertuples(index=False):
+            if gene.gene_id not in indexed.index:
+                continue
+            row = indexed.loc[gene.gene_id]
+            n_tested = int(table["padj"].notna().sum())
+            rows.append(
+                {
+                    "analysis": "rnaseq",
+                    "outcome": f"{gene.gene_name} log2 expression",
+                    "subset": f"cohort={section['cohort']}",
+                    "test": "deseq2_wald",
+                    "model": f"{section['design']}; pydeseq2 (DESeq2 defaults)",
+                    "term": name,
+                    "estimate": row["log2FoldChange"],
+                    "ci_low": row["log2FoldChange"] - z * row["lfcSE"],
+                    "ci_high": row["log2FoldChange"] + z * row["lfcSE"],
+                    "ci_level": 0.95,
+                    "statistic_name": "z",
+                    "statistic": row["stat"],
+                    "p": row["pvalue"],
+                    "p_adj": row["padj"],
+                    "correction": f"Benjamini-Hochberg FDR over {n_tested} genes (independent filtering)",
+                    "effect_size": row["log2FoldChange"],
+                    "effect_size_name": "log2 fold change",
+                    "n_mice": len(samples),
+                    "n_obs": len(samples),
+                    "notes": f"baseMean {row['baseMean']:.1f}; Wald test; gene {gene.gene_id}",
+                }
+            )
+    return stats_frame(rows)
+
+
+def summary_tables(
+    results: Mapping[str, pd.DataFrame],
+    normalized: pd.DataFrame,
+    samples: pd.DataFrame,
+    gene_names: pd.Series,
+    section: Mapping,
+    gene_sets: Mapping[str, list[str]] | None,
+) -> dict[str, pd.DataFrame]:
+    """DE counts, the overlap of the training response, the gene panel and gene-set ORA."""
+    alpha, threshold = section["alpha"], section["lfc_threshold"]
+    tables = {
+        "de_counts": summary.de_counts(results, alpha, threshold),
+        "gene_panel": summary.gene_panel(normalized, samples, section["genes"], gene_names),
+    }
+    overlap = section["overlap"]
+    if overlap:
+        genes, totals = summary.response_overlap(
+            results,
+            overlap["reference"],
+            overlap["comparison"],
+            alpha,
+            threshold,
+            overlap.get("interaction"),
+        )
+        tables["overlap_genes"], tables["overlap"] = genes, totals
+    else:
+        tables["overlap_genes"] = tables["overlap"] = pd.DataFrame()
+    ora = []
+    for name, table in results.items() if gene_sets else []:
+        found = summary.contrast_over_representation(table, gene_sets, gene_names, alpha, threshold)
+        ora.append(found.assign(contrast=name))
+    tables["ora"] = pd.concat(ora, ignore_index=True) if ora else pd.DataFrame()
+    return tables
+
+
+def heatmap_genes(results: Mapping[str, pd.DataFrame], section: Mapping) -> list[str]:
+    """Top genes of the first contrast (by padj) for the heatmap."""
+    first = next(iter(results.values()))
+    return list(
+        summary.top_genes(first, section["figures"]["heatmap_top"], alpha=section["alpha"])[
+            "gene_id"
+        ]
+    )
+
+
+def condition_order(samples: pd.DataFrame, section: Mapping, groups: list[str]) -> list[str]:
+    """Display order of the colour column's levels: config groups first, then training levels."""
+    column = section["colour_column"]
+    levels = list(dict.fromkeys(samples[column]))
+    rank = {g: i for i, g in enumerate(groups)}
+    return sorted(
+        levels,
+        key=lambda level: (
+            min((rank[g] for g in rank if level.startswith(g)), default=len(rank)),
+            level,
+        ),
+    )

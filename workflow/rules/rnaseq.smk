@@ -1,0 +1,84 @@
+"""Muscle RNA-seq: count table -> QC -> pydeseq2 per contrast -> summaries and figures."""
+
+
+rule rnaseq_qc:
+    input:
+        counts=morphology_inputs("rnaseq", ["counts"]),
+        samples=f"{OUT}/config/samples.tsv",
+    output:
+        size_factors=f"{OUT}/rnaseq/qc/size_factors.tsv",
+        normalized=f"{OUT}/rnaseq/normalized_counts.parquet",
+        vst=f"{OUT}/rnaseq/vst.parquet",
+        library_sizes=f"{OUT}/rnaseq/qc/library_sizes.tsv",
+        pca=f"{OUT}/rnaseq/qc/pca.tsv",
+        pca_variance=f"{OUT}/rnaseq/qc/pca_variance.tsv",
+        distances=f"{OUT}/rnaseq/qc/sample_distances.tsv",
+        outliers=f"{OUT}/rnaseq/qc/outliers.tsv",
+        sample_table=f"{OUT}/rnaseq/samples.tsv",
+        gene_names=f"{OUT}/rnaseq/gene_names.tsv",
+    log:
+        f"{OUT}/logs/rnaseq/qc.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=4000,
+    params:
+        rnaseq=section_params("rnaseq"),
+        code=code_version("rnaseq"),
+    script:
+        "../../scripts/rnaseq_qc.py"
+
+
+rule rnaseq_de:
+    input:
+        counts=morphology_inputs("rnaseq", ["counts"]),
+        samples=f"{OUT}/config/samples.tsv",
+    output:
+        expand(f"{OUT}/rnaseq/de/{{contrast}}.tsv", contrast=RNASEQ_CONTRASTS),
+    log:
+        f"{OUT}/logs/rnaseq/de.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=4000,
+    params:
+        rnaseq=section_params("rnaseq"),
+        code=code_version("rnaseq"),
+    script:
+        "../../scripts/rnaseq_de.py"
+
+
+rule rnaseq_summary:
+    input:
+        de=expand(f"{OUT}/rnaseq/de/{{contrast}}.tsv", contrast=RNASEQ_CONTRASTS),
+        normalized=f"{OUT}/rnaseq/normalized_counts.parquet",
+        vst=f"{OUT}/rnaseq/vst.parquet",
+        pca=f"{OUT}/rnaseq/qc/pca.tsv",
+        pca_variance=f"{OUT}/rnaseq/qc/pca_variance.tsv",
+        sample_table=f"{OUT}/rnaseq/samples.tsv",
+        gene_names=f"{OUT}/rnaseq/gene_names.tsv",
+        gene_sets=morphology_inputs("rnaseq", ["gene_sets"]),
+    output:
+        stats=f"{OUT}/rnaseq/statistics.tsv",
+        de_counts=f"{OUT}/rnaseq/de_counts.tsv",
+        overlap=f"{OUT}/rnaseq/overlap.tsv",
+        overlap_genes=f"{OUT}/rnaseq/overlap_genes.tsv",
+        gene_panel=f"{OUT}/rnaseq/gene_panel.tsv",
+        ora=f"{OUT}/rnaseq/gene_set_enrichment.tsv",
+        figures=multiext(
+            f"{OUT}/figures/rnaseq/rnaseq",
+            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+        ),
+        source_data=directory(f"{OUT}/figures/rnaseq/rnaseq_source_data"),
+        contrast_figures=directory(f"{OUT}/figures/rnaseq/contrasts"),
+    log:
+        f"{OUT}/logs/rnaseq/summary.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        rnaseq=section_params("rnaseq"),
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("rnaseq", "figures"),
+    script:
+        "../../scripts/rnaseq_summary.py"
