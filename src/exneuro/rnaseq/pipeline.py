@@ -49,7 +49,7 @@ def qc_tables(
     factors = normalize.size_factors(counts)
     matrix = normalize.vst(counts, nsub=qc["vst_nsub"], factors=factors)
     scores, variance = normalize.pca(matrix, n_top=qc["n_top"])
-    colour = samples[section["colour_column"]] if section["colour_column"] in samples else None
+    colour = samples.get(section["colour_column"])
     return {
         "size_factors": factors.rename("size_factor").rename_axis("sample").reset_index(),
         "normalized": normalize.normalized_counts(counts, factors),
@@ -117,7 +117,8 @@ def gene_statistics(
                     "statistic": row["stat"],
                     "p": row["pvalue"],
                     "p_adj": row["padj"],
-                    "correction": f"Benjamini-Hochberg FDR over {n_tested} genes (independent filtering)",
+                    "correction": f"Benjamini-Hochberg FDR over {n_tested} genes "
+                    "(independent filtering)",
                     "effect_size": row["log2FoldChange"],
                     "effect_size_name": "log2 fold change",
                     "n_mice": len(samples),
