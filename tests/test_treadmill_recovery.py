@@ -131,6 +131,7 @@ def large_cohort(tmp_path_factory, example_config):
         ephys=None,
         spines=None,
         histology=None,
+        rnaseq=None,
         treadmill=TreadmillEffects(gain_by_group={"control": 0.6, "stimulated_post": 1.1}),
     )
     config = copy.deepcopy(example_config)
