@@ -7,7 +7,9 @@ rule rnaseq_qc:
         samples=f"{OUT}/config/samples.tsv",
     output:
         size_factors=f"{OUT}/rnaseq/qc/size_factors.tsv",
+        tmm=f"{OUT}/rnaseq/qc/tmm_factors.tsv",
         normalized=f"{OUT}/rnaseq/normalized_counts.parquet",
+        cpm=f"{OUT}/rnaseq/log_cpm_tmm.parquet",
         vst=f"{OUT}/rnaseq/vst.parquet",
         library_sizes=f"{OUT}/rnaseq/qc/library_sizes.tsv",
         pca=f"{OUT}/rnaseq/qc/pca.tsv",
@@ -16,6 +18,11 @@ rule rnaseq_qc:
         outliers=f"{OUT}/rnaseq/qc/outliers.tsv",
         sample_table=f"{OUT}/rnaseq/samples.tsv",
         gene_names=f"{OUT}/rnaseq/gene_names.tsv",
+        figures=multiext(
+            f"{OUT}/figures/rnaseq/qc",
+            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+        ),
+        source_data=directory(f"{OUT}/figures/rnaseq/qc_source_data"),
     log:
         f"{OUT}/logs/rnaseq/qc.log",
     conda:
@@ -24,7 +31,9 @@ rule rnaseq_qc:
         mem_mb=4000,
     params:
         rnaseq=section_params("rnaseq"),
-        code=code_version("rnaseq"),
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_qc.py"
 

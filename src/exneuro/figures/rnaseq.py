@@ -606,3 +606,92 @@ def overview_figure(
     figure.tight_layout(h_pad=1.5, w_pad=1.5)
     _save(figure, figure_paths, style, source, source_data_dir)
     return source
+
+
+def _sample_order(samples: pd.DataFrame, column: str, order: Sequence[str]) -> list[str]:
+    rank = {level: i for i, level in enumerate(order)}
+    return sorted(samples.index, key=lambda s: (rank.get(samples.at[s, column], len(rank)), s))
+
+
+def library_size_bars(
+    axis,
+    sizes: pd.DataFrame,
+    samples: pd.DataFrame,
+    column: str,
+    order: Sequence[str],
+    colours: Mapping[str, str],
+) -> pd.DataFrame:
+    """Library size (million reads) of every sample, grouped and coloured by condition."""
+    ordered = _sample_order(samples, column, order)
+    table = sizes.set_index("sample").loc[ordered].reset_index()
+    table["condition"] = [samples.at[s, column] for s in ordered]
+    axis.bar(
+        np.arange(len(table)),
+        table["library_size"] / 1e6,
+        color=[colours.get(c, "#999999") for c in table["condition"]],
+        width=0.8,
+        lw=0,
+    )
+    axis.set_xticks(np.arange(len(table)), table["sample"], rotation=90)
+    axis.set_ylabel("Library size (million reads)")
+    return table
+
+
+def distance_heatmap(
+    axis, distances: pd.DataFrame, samples: pd.DataFrame, column: str, order: Sequence[str]
+) -> pd.DataFrame:
+    """Sample-to-sample Euclidean distances of the VST matrix, samples grouped by condition."""
+    ordered = _sample_order(samples, column, order)
+    matrix = distances.loc[ordered, ordered]
+    values = matrix.to_numpy(float).copy()
+    np.fill_diagonal(values, np.nan)  # the zero diagonal would swamp the colour scale
+    image = axis.imshow(
+        values,
+        cmap="viridis_r",
+        interpolation="nearest",
+        vmin=np.nanmin(values),
+        vmax=np.nanmax(values),
+    )
+    axis.set_xticks(range(len(ordered)), ordered, rotation=90)
+    axis.set_yticks(range(len(ordered)), ordered)
+    axis.figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02, label="Euclidean distance (VST)")
+    return matrix.rename_axis("sample").reset_index()
+
+
+def qc_figure(
+    *,
+    library_sizes: pd.DataFrame,
+    distances: pd.DataFrame,
+    scores: pd.DataFrame,
+    variance: pd.DataFrame,
+    samples: pd.DataFrame,
+    column: str,
+    order: Sequence[str],
+    colours: Mapping[str, str],
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+) -> dict[str, pd.DataFrame]:
+    """Sample QC: library sizes (A), sample-to-sample distances (B) and the PCA (C)."""
+    apply_style(style["font_size_pt"])
+    figure = plt.figure(figsize=(mm(style["full_width_mm"]), mm(80)))
+    grid = figure.add_gridspec(1, 3, width_ratios=[1.2, 1.3, 1])
+    axes = [figure.add_subplot(grid[0, i]) for i in range(3)]
+    source = {
+        "A": library_size_bars(axes[0], library_sizes, samples, column, order, colours),
+        "B": distance_heatmap(axes[1], distances, samples, column, order),
+        "C": pca_plot(axes[2], scores, variance, samples, column, order, colours),
+    }
+    for axis, letter in zip(axes, source, strict=True):
+        panel_label(axis, letter)
+    figure.tight_layout()
+    save_figure(
+        figure,
+        Path(figure_paths[0]).with_suffix(""),
+        [Path(p).suffix[1:] for p in figure_paths],
+        style["png_dpi"],
+    )
+    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
+    for letter, table in source.items():
+        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
+    return source

@@ -50,8 +50,11 @@ def qc_tables(
     matrix = normalize.vst(counts, nsub=qc["vst_nsub"], factors=factors)
     scores, variance = normalize.pca(matrix, n_top=qc["n_top"])
     colour = samples.get(section["colour_column"])
+    tmm = normalize.tmm_factors(counts)
     return {
         "size_factors": factors.rename("size_factor").rename_axis("sample").reset_index(),
+        "tmm": tmm.rename("tmm_factor").rename_axis("sample").reset_index(),
+        "cpm": normalize.cpm(counts, norm_factors=tmm, log=True),
         "normalized": normalize.normalized_counts(counts, factors),
         "vst": matrix,
         "library_sizes": normalize.library_sizes(counts),

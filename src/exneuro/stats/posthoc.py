@@ -13,18 +13,25 @@ rows, R = D^-1/2 (L Cov(beta) L') D^-1/2 their correlation matrix and T ~ multiv
 contrast i gets p_i = 1 - P(max_j |T_j| < |t_i|) and the simultaneous CI estimate +- q SE, with q
 the two-sided equicoordinate ``level`` quantile of max_j |T_j|. This is R's emmeans with
 ``adjust = "mvt"`` (mvtnorm ``pmvt``/``qmvt``), including its choice of df when the contrasts'
-Satterthwaite df differ: each contrast uses its own df, made an integer as emmeans'
-``.fix.df`` does (floor(df + 0.25), at least 1; above 9999 the normal distribution), with the
-family's R (:func:`emmeans_mvt_df`). A family of one contrast is the plain t test.
+Satterthwaite df differ: there is no single df — each contrast uses its own df, made an integer
+as emmeans' ``.fix.df`` does for mvtnorm (floor(df + 0.25), at least 1; above 9999 the normal
+distribution; :func:`emmeans_mvt_df`), with the family's R; the quantile of each contrast's CI
+likewise uses its own df. ``mvt_df='satterthwaite'`` keeps the unrounded df instead (mvtnorm
+needs integers, this module does not): rounding a df down raises p, so under emmeans' rule a
+small Dunnett p can exceed the Sidak p computed with the unrounded df (e.g. 2.12e-4 vs 2.09e-4
+with df 33.63 rounded to 33), which cannot happen with ``'satterthwaite'``. A family of one
+contrast is the plain t test (unrounded df), as in emmeans.
 
 The probabilities are computed deterministically (same numbers on every run): families of two
 contrasts by quadrature (trapezoid rule in log s over the chi scale s, exact bivariate normal
 inside), accurate to ~1e-12; larger families by the Genz-Bretz separation-of-variables integral
 on a randomly shifted rank-1 lattice (:data:`MVT_POINTS` points x :data:`MVT_SHIFTS` shifts from
 the fixed seed :data:`MVT_SEED`; the rank of R is respected, so singular families such as all
-pairwise comparisons are exact too), accurate to ~1e-5 absolute (3.5 standard errors of the
-shifted estimates: ~1e-6 for 3 contrasts, ~3e-5 for 8). Adjusted p values are kept within their
-exact bounds, the unadjusted and the Sidak p at the same df, so tiny p values stay meaningful.
+pairwise comparisons are handled exactly), with an absolute error below 1e-4 (3.5 standard
+errors of the shifted estimates, equicorrelated families: ~3e-6 for 3-4 contrasts, 1e-5 for 6,
+3e-5 for 8, 7e-5 for 12; the actual errors against exact values are several times smaller).
+Adjusted p values are kept within their exact bounds, the unadjusted and the Sidak p at the same
+df, so tiny p values stay meaningful.
 """
 
 from __future__ import annotations
@@ -59,9 +66,10 @@ def family_ci_level(method: str, n_tests: int, level: float) -> float:
 
 
 def correction_label(method: str, n_tests: int) -> str:
-    """:func:`exneuro.stats.compare.correction_label`, plus ``'Dunnett (multivariate t, 3 tests)'``."""
+    """:func:`exneuro.stats.compare.correction_label`, and 'Dunnett (multivariate t, 3 tests)'."""
     if method in MULTIVARIATE_T:
-        return f"{MULTIVARIATE_T[method]} (multivariate t, {n_tests} test{'s' if n_tests != 1 else ''})"
+        tests = f"{n_tests} test{'s' if n_tests != 1 else ''}"
+        return f"{MULTIVARIATE_T[method]} (multivariate t, {tests})"
     return compare.correction_label(method, n_tests)
 
 
@@ -110,14 +118,17 @@ def _prime_at_most(n: int) -> int:
 
 
 def _primitive_root(p: int) -> int:
-    factors = {d for d in range(2, math.isqrt(p - 1) + 1) if (p - 1) % d == 0 and all(d % e for e in range(2, math.isqrt(d) + 1))}
-    rest = p - 1
-    for d in factors:
-        while rest % d == 0:
-            rest //= d
+    """Smallest generator of the multiplicative group modulo the prime ``p``."""
+    factors, rest, d = [], p - 1, 2
+    while d * d <= rest:
+        if rest % d == 0:
+            factors.append(d)
+            while rest % d == 0:
+                rest //= d
+        d += 1
     if rest > 1:
-        factors.add(rest)
-    return next(g for g in range(2, p) if all(pow(g, (p - 1) // d, p) != 1 for d in factors))
+        factors.append(rest)
+    return next(g for g in range(2, p) if all(pow(g, (p - 1) // f, p) != 1 for f in factors))
 
 
 @functools.lru_cache(maxsize=16)
@@ -194,47 +205,47 @@ def _lattice_cdf(c: np.ndarray, corr: np.ndarray, df: float) -> tuple[np.ndarray
     """
     factor, _ = _pivoted_cholesky(corr)
     k, rank = factor.shape
-    loads = np.abs(factor) > 1e-12
-    last = np.array([np.flatnonzero(loads[j]).max() for j in range(k)])
-    finite = np.isfinite(df)
-    dim = rank - 1 + int(finite)
-    n = _prime_at_most(MVT_POINTS)
-    if dim == 0:
-        n_points, shifts = 1, 1
+    last = np.array([np.flatnonzero(np.abs(row) > 1e-12).max() for row in factor])
+    finite = bool(np.isfinite(df))
+    dim = rank - 1 + int(finite)  # lattice coordinates: the chi scale, then Y_1..Y_(r-1)
+    bounds = np.asarray(c, dtype=float)
+    if dim == 0:  # normal, rank 1: a single exact evaluation
+        shifts, n = 1, 1
         scale = np.ones((1, 1))
         w = np.zeros((1, 1, 0))
     else:
-        n_points, shifts = n, MVT_SHIFTS
+        shifts, n = MVT_SHIFTS, _prime_at_most(MVT_POINTS)
         rng = np.random.default_rng(MVT_SEED)
-        rng.random(shifts)  # the chi coordinate's shifts (_chi_points draws them from the seed)
+        rng.random(shifts)  # the chi coordinate's shifts, as _chi_points draws them
         z = _lattice(dim, n)[int(finite) :]
-        u = (np.arange(n)[None, :, None] * z + rng.random((shifts, 1, dim - int(finite)))) % 1.0
+        u = (np.arange(n)[None, :, None] * z + rng.random((shifts, 1, z.size))) % 1.0
         w = 1.0 - np.abs(2.0 * u - 1.0)
-        scale = _chi_points(df, n, shifts, MVT_SEED) if finite else np.ones((shifts, n))
-    bounds = np.asarray(c, dtype=float)
+        scale = _chi_points(float(df), n, shifts, MVT_SEED) if finite else np.ones((shifts, n))
+    steps = [
+        [(j, factor[j, i], math.copysign(1.0, factor[j, i])) for j in np.flatnonzero(last == i)]
+        for i in range(rank)
+    ]
     estimates = np.empty((shifts, bounds.size))
     for q in range(shifts):
         b = bounds[:, None] * scale[q][None, :]  # (bounds, points)
         prob = np.ones_like(b)
-        y = np.zeros((rank, *b.shape))
-        mean = np.zeros((k, *b.shape))
-        for i in range(rank):
+        mean = np.zeros((k, *b.shape))  # conditional means of Z given Y_1..Y_i
+        for i, rows in enumerate(steps):
             lo = np.full_like(b, -np.inf)
             hi = np.full_like(b, np.inf)
-            for j in np.flatnonzero(last == i):
-                lim1 = (-b - mean[j]) / factor[j, i]
-                lim2 = (b - mean[j]) / factor[j, i]
-                lo = np.maximum(lo, np.minimum(lim1, lim2))
-                hi = np.minimum(hi, np.maximum(lim1, lim2))
+            for j, f, sign in rows:  # -b <= mean_j + f Y_i <= b
+                lo = np.maximum(lo, (-sign * b - mean[j]) / f)
+                hi = np.minimum(hi, (sign * b - mean[j]) / f)
             d = special.ndtr(lo)
             width = np.maximum(special.ndtr(hi) - d, 0.0)
             prob *= width
             if i < rank - 1:
-                y[i] = special.ndtri(np.clip(d + w[q, :, i] * width, 1e-300, 1.0 - 1e-16))
-                mean += factor[:, i, None, None] * y[i]
+                y = special.ndtri(np.clip(d + w[q, :, i] * width, 1e-300, 1.0 - 1e-16))
+                mean += factor[:, i, None, None] * y
         estimates[q] = prob.mean(axis=1)
-    error = 3.5 * estimates.std(axis=0, ddof=1) / math.sqrt(shifts) if shifts > 1 else 0 * bounds
-    return estimates.mean(axis=0), error
+    if shifts == 1:
+        return estimates[0], np.zeros(bounds.size)
+    return estimates.mean(axis=0), 3.5 * estimates.std(axis=0, ddof=1) / math.sqrt(shifts)
 
 
 def max_abs_t_cdf(c: float | np.ndarray, corr: np.ndarray, df: float) -> np.ndarray:
@@ -259,7 +270,9 @@ def max_abs_t_cdf(c: float | np.ndarray, corr: np.ndarray, df: float) -> np.ndar
         out = np.empty(bounds.size)
         for i, value in enumerate(bounds):
             edge = np.repeat((value * s)[:, None], 2, axis=1)
-            box = stats.multivariate_normal.cdf(edge, cov=cov, lower_limit=-edge, allow_singular=True)
+            box = stats.multivariate_normal.cdf(
+                edge, cov=cov, lower_limit=-edge, allow_singular=True
+            )
             out[i] = weight @ np.atleast_1d(box)
         return np.clip(out, 0.0, 1.0)
     return np.clip(_lattice_cdf(bounds, corr, df)[0], 0.0, 1.0)
@@ -290,7 +303,9 @@ def dunnett_pvalues(t: np.ndarray, corr: np.ndarray, df: np.ndarray) -> np.ndarr
 def dunnett_quantile(level: float, corr: np.ndarray, df: float) -> float:
     """Two-sided equicoordinate quantile q: P(max_j |T_j| < q) = ``level`` (root to 1e-9).
 
-    Bracketed by the unadjusted and the Sidak critical values (exact bounds).
+    The root lies between the unadjusted and the Sidak critical values (exact bounds); it is
+    found by the secant method on the probit scale from the Sidak value, with a bracketing
+    fallback.
     """
     corr = np.atleast_2d(np.asarray(corr, dtype=float))
     k = corr.shape[0]
@@ -299,17 +314,73 @@ def dunnett_quantile(level: float, corr: np.ndarray, df: float) -> float:
     if k == 1:
         return lo
     hi = float(dist.ppf(0.5 + level ** (1.0 / k) / 2.0))
+    target = float(special.ndtri(level))
 
     def gap(q: float) -> float:
-        return float(max_abs_t_cdf(q, corr, df)[0]) - level
+        return float(special.ndtri(max_abs_t_cdf(q, corr, df)[0])) - target
 
-    lo, hi = lo * (1 - 1e-6), hi * (1 + 1e-6)  # exact bounds; a margin for integration error
+    lo, hi = lo * (1 - 1e-6), hi * (1 + 1e-6)  # a margin for integration error
+    root = optimize.root_scalar(
+        gap, x0=hi, x1=hi - 0.1 * (hi - lo), method="secant", xtol=1e-9, rtol=1e-12
+    )
+    if root.converged and lo <= root.root <= hi:
+        return float(root.root)
     g_lo, g_hi = gap(lo), gap(hi)
     if g_lo >= 0:
         return lo
     if g_hi <= 0:
         return hi
     return float(optimize.brentq(gap, lo, hi, xtol=1e-9, rtol=1e-12))
+
+
+def _contrast_rows(
+    fit: mixed.MixedModelFit, factor: str, by: str | None, method: str, ref: str | None
+) -> np.ndarray:
+    """Rows of L (fixed effects -> contrast) in :func:`exneuro.stats.mixed.emm_contrasts`' order."""
+    keys, basis, categorical = mixed._emm_basis(fit, [factor] + ([by] if by is not None else []))
+    levels = categorical[factor]
+    pairs = mixed._contrast_pairs(levels, method, ref)
+    rows = []
+    for b in categorical[by] if by is not None else [None]:
+        index = {key[0]: i for i, key in enumerate(keys) if by is None or key[1] == b}
+        rows += [basis[index[levels[i]]] - basis[index[levels[j]]] for i, j in pairs]
+    return np.array(rows)
+
+
+def _dunnett(
+    fit: mixed.MixedModelFit,
+    rows: pd.DataFrame,
+    keys: pd.Series,
+    L: np.ndarray,
+    level: float,
+    mvt_df: str,
+) -> pd.DataFrame:
+    """``rows`` with multivariate-t adjusted p values and simultaneous CIs, family by family."""
+    rows = rows.copy()
+    cov = L @ fit.cov_beta @ L.T
+    for key in keys.unique():
+        members = np.flatnonzero((keys == key).to_numpy())
+        ok = members[np.isfinite(rows["t"].to_numpy()[members]) & (np.diag(cov)[members] > 0)]
+        if ok.size == 0:
+            continue
+        block = cov[np.ix_(ok, ok)]
+        sd = np.sqrt(np.diag(block))
+        corr = block / np.outer(sd, sd)
+        df = rows["df"].to_numpy()[ok].astype(float)
+        if mvt_df == "emmeans":
+            df = np.array([emmeans_mvt_df(v) for v in df])
+        df[~np.isfinite(df) | (df <= 0)] = np.inf
+        t = rows["t"].to_numpy()[ok]
+        if ok.size == 1:  # one contrast: the t test itself, with its own (unrounded) df
+            rows.loc[rows.index[ok], "p_adj"] = rows["p"].to_numpy()[ok]
+            continue
+        rows.loc[rows.index[ok], "p_adj"] = dunnett_pvalues(t, corr, df)
+        quantile = {nu: dunnett_quantile(level, corr, nu) for nu in np.unique(df)}
+        q = np.array([quantile[nu] for nu in df])
+        estimate, se = rows["estimate"].to_numpy()[ok], rows["se"].to_numpy()[ok]
+        rows.loc[rows.index[ok], "ci_low"] = estimate - q * se
+        rows.loc[rows.index[ok], "ci_high"] = estimate + q * se
+    return rows
 
 
 def contrast_family(
@@ -322,13 +393,21 @@ def contrast_family(
     level: float = 0.95,
     family: str = "all",
     context: dict[str, str] | None = None,
+    mvt_df: str = "emmeans",
 ) -> pd.DataFrame:
     """Contrasts of ``factor`` (at every level of ``by``) as statistics-table rows.
 
     ``method`` is an emmeans method ('trt.vs.ctrl' against ``ref``, 'pairwise', 'consec');
-    ``correction`` one of :func:`exneuro.stats.compare.adjust_pvalues`'s methods. Each row's
+    ``correction`` one of :func:`exneuro.stats.compare.adjust_pvalues`'s methods or
+    ``'dunnett'`` (single-step multivariate t, emmeans' ``adjust = "mvt"``; see the module
+    docstring), whose df per contrast ``mvt_df`` chooses: 'emmeans' (its Satterthwaite df
+    rounded as emmeans rounds it, R's numbers) or 'satterthwaite' (unrounded). Each row's
     ``subset`` holds ``context`` (e.g. the cohort) and the ``by`` level; ``term`` the contrast.
     """
+    if correction not in CORRECTIONS:
+        raise ValueError(f"unknown correction {correction!r}; choose from {list(CORRECTIONS)}")
+    if mvt_df not in ("emmeans", "satterthwaite"):
+        raise ValueError(f"mvt_df must be 'emmeans' or 'satterthwaite', not {mvt_df!r}")
 
     def contrasts(ci_level: float) -> pd.DataFrame:
         return mixed.emm_contrasts(
@@ -341,25 +420,36 @@ def contrast_family(
     else:
         keys = pd.Series("all", index=rows.index)
     sizes = keys.map(keys.value_counts())
-    for size in sorted(sizes.unique()) if correction in SIMULTANEOUS else []:
-        wider = contrasts(family_ci_level(correction, int(size), level))
-        chosen = sizes == size
-        rows.loc[chosen, ["ci_low", "ci_high"]] = wider.loc[chosen, ["ci_low", "ci_high"]]
-    rows["p_adj"] = rows.groupby(keys)["p"].transform(
-        lambda p: compare.adjust_pvalues(p, correction)
-    )
+    if correction in MULTIVARIATE_T:
+        L = _contrast_rows(fit, factor, by, method, ref)
+        if not np.allclose(L @ fit.beta, rows["estimate"].to_numpy(), rtol=1e-10, atol=1e-12):
+            raise RuntimeError("contrast rows do not reproduce emm_contrasts' estimates")
+        rows = _dunnett(fit, rows, keys, L, level, mvt_df)
+    else:
+        for size in sorted(sizes.unique()) if correction in SIMULTANEOUS else []:
+            wider = contrasts(family_ci_level(correction, int(size), level))
+            chosen = sizes == size
+            rows.loc[chosen, ["ci_low", "ci_high"]] = wider.loc[chosen, ["ci_low", "ci_high"]]
+        rows["p_adj"] = rows.groupby(keys)["p"].transform(
+            lambda p: compare.adjust_pvalues(p, correction)
+        )
     table = mixed.to_stats(fit, contrasts=rows, include_anova=False)
     table["term"] = rows["contrast"].to_numpy()
     table["subset"] = [
         subset_label(**(context or {}), **({by: value} if by else {})) or pd.NA
         for value in rows["by_level"]
     ]
-    table["correction"] = [compare.correction_label(correction, int(n)) for n in sizes]
-    interval = (
-        f"{SIMULTANEOUS[correction]}-adjusted {level:g} CI"
-        if correction in SIMULTANEOUS
-        else f"unadjusted {level:g} CI"
-    )
+    table["correction"] = [correction_label(correction, int(n)) for n in sizes]
+    if correction in SIMULTANEOUS:
+        interval = f"{SIMULTANEOUS[correction]}-adjusted {level:g} CI"
+    elif correction in MULTIVARIATE_T:
+        rounded = " rounded as emmeans does" if mvt_df == "emmeans" else ""
+        interval = (
+            f"{MULTIVARIATE_T[correction]}-adjusted (multivariate t) {level:g} CI"
+            f"; multivariate t with each contrast's Satterthwaite df{rounded}"
+        )
+    else:
+        interval = f"unadjusted {level:g} CI"
     scope = f"at each {by}" if by and family == "per_level" else "all together"
     table["notes"] = (
         f"estimated marginal means of the mixed model; {factor} contrasts ({method})"
