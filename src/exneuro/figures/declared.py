@@ -8,16 +8,14 @@ averaged per subject first), significance from the statistics table's two-group 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from exneuro.declared import factor_levels
-from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.figures.treadmill import find_row, spread_offsets
-from exneuro.io import write_table
 from exneuro.stats.table import significance_stars
 
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
@@ -166,8 +164,4 @@ def declared_figure(
             panel_label(axis, letter)
             source[letter] = table.assign(outcome=outcome, subset=subset)
     figure.tight_layout()
-    stem = Path(figure_paths[0]).with_suffix("")
-    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
-    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
-    for letter, table in source.items():
-        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)

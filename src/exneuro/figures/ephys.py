@@ -19,7 +19,6 @@ are read from the statistics table, never recomputed here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,9 +27,8 @@ import pandas as pd
 from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
 from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
 from exneuro.figures.declared import level_colours
-from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.figures.superplot import superplot
-from exneuro.io import write_table
 from exneuro.stats.table import significance_stars, subset_label
 
 AXIS_LABELS = {
@@ -268,8 +266,4 @@ def ephys_figure(
         panel_label(axis, chr(letter))
         letter += 1
     figure.tight_layout(w_pad=1.2, h_pad=1.0)
-    stem = Path(figure_paths[0]).with_suffix("")
-    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
-    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
-    for key, table in source.items():
-        write_table(table, Path(source_data_dir) / f"panel_{key}.tsv")
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)

@@ -14,7 +14,6 @@ second factor) is drawn as a lighter tint of it and trained in the full colour.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,9 +21,8 @@ import pandas as pd
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.patches import Circle
 
-from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.figures.treadmill import spread_offsets
-from exneuro.io import write_table
 from exneuro.rnaseq.summary import call_de, top_genes
 
 UP, DOWN, NOT_DE = "#B2182B", "#2166AC", "#BDBDBD"
@@ -502,14 +500,6 @@ def pca_plot(
     return data[["sample", "level", "PC1", "PC2", "colour"]]
 
 
-def _save(figure, figure_paths, style, source, source_data_dir) -> None:
-    stem = Path(figure_paths[0]).with_suffix("")
-    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
-    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
-    for letter, table in source.items():
-        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
-
-
 def contrast_figure(
     table: pd.DataFrame,
     title: str,
@@ -532,7 +522,7 @@ def contrast_figure(
     for axis, letter in zip(axes, "AB", strict=True):
         panel_label(axis, letter)
     figure.tight_layout(w_pad=2.0)
-    _save(figure, figure_paths, style, source, source_data_dir)
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     return source
 
 
@@ -604,7 +594,7 @@ def overview_figure(
     for letter, axis in zip("ABCD" + "".join(letters), panels, strict=True):
         panel_label(axis, letter)
     figure.tight_layout(h_pad=1.5, w_pad=1.5)
-    _save(figure, figure_paths, style, source, source_data_dir)
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     return source
 
 
@@ -685,13 +675,5 @@ def qc_figure(
     for axis, letter in zip(axes, source, strict=True):
         panel_label(axis, letter)
     figure.tight_layout()
-    save_figure(
-        figure,
-        Path(figure_paths[0]).with_suffix(""),
-        [Path(p).suffix[1:] for p in figure_paths],
-        style["png_dpi"],
-    )
-    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
-    for letter, table in source.items():
-        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     return source

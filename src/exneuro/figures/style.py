@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 
+from exneuro.io import write_table
+
 MM_PER_INCH = 25.4
 FONT_PREFERENCE = ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"]
 
@@ -86,6 +88,22 @@ def save_figure(figure, stem: str | Path, formats: Sequence[str], dpi: int) -> l
         written.append(str(path))
     plt.close(figure)
     return written
+
+
+def save_with_source_data(
+    figure,
+    figure_paths: Sequence[str],
+    dpi: int,
+    source: Mapping[str, object],
+    source_data_dir: str | Path,
+) -> None:
+    """Save the figure in every format of ``figure_paths`` and each panel's source data as
+    ``panel_<letter>.tsv`` in ``source_data_dir`` (the exact numbers drawn, as journals ask)."""
+    stem = Path(figure_paths[0]).with_suffix("")
+    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], dpi)
+    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
+    for letter, table in source.items():
+        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
 
 
 def panel_label(axis, letter: str) -> None:

@@ -13,7 +13,6 @@ stars come from a row of the statistics table, never recomputed here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,9 +22,8 @@ from matplotlib.colors import to_hex, to_rgb
 from exneuro.cellular.histology import section_percent
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.figures.declared import level_colours
-from exneuro.figures.style import apply_style, mm, panel_label, save_figure
+from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.figures.treadmill import find_row, spread_offsets
-from exneuro.io import write_table
 from exneuro.stats.table import significance_stars, subset_label
 
 __all__ = ["histology_figure", "mouse_shades", "spine_figure", "superplot"]
@@ -212,14 +210,6 @@ def _labels_and_colours(order: Sequence[str], groups: Sequence[Mapping]) -> tupl
     return {g: labels.get(g, g) for g in order}, level_colours(list(order), groups)
 
 
-def _save(figure, figure_paths, style, source, source_data_dir) -> None:
-    stem = Path(figure_paths[0]).with_suffix("")
-    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
-    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
-    for letter, table in source.items():
-        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
-
-
 def spine_figure(
     density: pd.DataFrame,
     statistics: pd.DataFrame,
@@ -276,7 +266,7 @@ def spine_figure(
         axis.set_title(title)
         panel_label(axis, chr(ord("A") + k))
     figure.tight_layout(w_pad=1.2)
-    _save(figure, figure_paths, style, source, source_data_dir)
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
 
 
 def histology_figure(
@@ -331,4 +321,4 @@ def histology_figure(
         axis.set_title(marker)
         panel_label(axis, chr(ord("A") + k))
     figure.tight_layout(w_pad=1.5)
-    _save(figure, figure_paths, style, source, source_data_dir)
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)

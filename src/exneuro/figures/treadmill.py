@@ -10,14 +10,18 @@ numbers are written as source data beside the figure.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from exneuro.figures.style import apply_style, group_palette, mm, panel_label, save_figure
-from exneuro.io import write_table
+from exneuro.figures.style import (
+    apply_style,
+    group_palette,
+    mm,
+    panel_label,
+    save_with_source_data,
+)
 from exneuro.stats.table import significance_stars
 from exneuro.treadmill.metrics import metric_columns
 
@@ -247,8 +251,4 @@ def cohort_figure(
     for axis, letter in zip(axes, "ABC", strict=True):
         panel_label(axis, letter)
     figure.tight_layout(w_pad=2.0)
-    stem = Path(figure_paths[0]).with_suffix("")
-    save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], style["png_dpi"])
-    Path(source_data_dir).mkdir(parents=True, exist_ok=True)
-    for letter, table in source.items():
-        write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
