@@ -223,3 +223,46 @@ def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
     jobs = planned_jobs("--configfile", str(path), cwd=REPO)
     assert jobs["declared_table"] == 3
     assert not any(rule.startswith("treadmill") for rule in jobs)
+
+
+def test_facility_de_tables_are_read_with_their_own_column_names(project_copy):
+    import yaml
+
+    facility = project_copy / "data" / "facility_DE_trained_vs_sedentary.csv"
+    facility.write_text(
+        "Ensembl ID,Symbol,Mean,log2 FC,P value,FDR\n"
+        "ENSMUSG1,Ppargc1a,850.2,1.31,1e-9,2e-7\n"
+        "ENSMUSG2,Tfam,1500.0,0.80,1e-4,3e-3\n"
+        "ENSMUSG3,Myh4,9000.0,-0.90,2e-4,4e-3\n"
+        "ENSMUSG4,Actb,30000.0,0.02,0.8,0.95\n"
+        "ENSMUSG5,Gapdh,25000.0,-0.01,NA,NA\n"
+    )
+    config = yaml.safe_load((project_copy / "config/two_group/config.yaml").read_text())
+    config["rnaseq"] = {
+        "cohort": "stimulation_replication",
+        "genes": ["Ppargc1a"],
+        "precomputed_de": {
+            "training": {
+                "path": str(facility),
+                "columns": {
+                    "gene_id": "Ensembl ID",
+                    "gene_name": "Symbol",
+                    "baseMean": "Mean",
+                    "log2FoldChange": "log2 FC",
+                    "pvalue": "P value",
+                    "padj": "FDR",
+                },
+            }
+        },
+    }
+    path = project_copy / "config/two_group/facility.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake("--cores", "1", "--configfile", str(path), cwd=project_copy)
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = _results(project_copy) / "rnaseq" / "facility"
+    counts = pd.read_csv(folder / "de_counts.tsv", sep="\t").set_index("direction")
+    assert counts.loc[["up", "down", "total"], "n_genes"].tolist() == [2, 1, 3]
+    row = pd.read_csv(folder / "statistics.tsv", sep="\t").iloc[0]
+    assert (row["estimate"], row["p_adj"], row["n_mice"]) == (1.31, 2e-7, 14)
+    table = pd.read_csv(_results(project_copy) / "statistics" / "statistics.tsv", sep="\t")
+    assert "facility_de" in set(table["test"])

@@ -153,6 +153,11 @@ def _design_problems(config: Mapping) -> Iterator[str]:
                 )
     for key, table in config.get("tables", {}).items():
         yield from _table_problems(key, table)
+    rnaseq = config.get("rnaseq")
+    if rnaseq and rnaseq["counts"] and not (rnaseq["design"] and rnaseq["contrasts"]):
+        yield "rnaseq: a count table needs a 'design' and at least one contrast under 'contrasts'"
+    if rnaseq and not rnaseq["counts"] and not rnaseq["precomputed_de"]:
+        yield "rnaseq: give a count table ('counts') or a facility's DE tables ('precomputed_de')"
 
 
 def _table_problems(key: str, table: Mapping) -> Iterator[str]:

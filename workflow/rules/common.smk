@@ -36,10 +36,11 @@ def section_on(section):
 EPHYS_ON = section_on("ephys")
 SPINES_ON = section_on("spines")
 HISTOLOGY_ON = section_on("histology")
-RNASEQ_ON = section_on("rnaseq")
+RNASEQ_ON = section_on("rnaseq") and bool(config["rnaseq"]["counts"])
 RNASEQ_CONTRASTS = (
     [c["name"] for c in config["rnaseq"]["contrasts"]] if RNASEQ_ON else []
 )
+FACILITY_DE = list(config["rnaseq"]["precomputed_de"]) if section_on("rnaseq") else []
 
 
 TABLES = list(config["tables"])
@@ -124,6 +125,11 @@ def morphology_inputs(section, keys):
     return [config[section][key] for key in keys if config[section].get(key)]
 
 
+def facility_de_files(wildcards):
+    """The facility DE tables the config names."""
+    return [entry["path"] for entry in config["rnaseq"]["precomputed_de"].values()]
+
+
 def ephys_abf_files(wildcards):
     """Every .abf file present at the configured pattern."""
     settings = config["ephys"].get("abf")
@@ -179,6 +185,8 @@ def statistics_parts():
             f"{OUT}/treadmill/{{cohort}}/statistics.tsv", cohort=TREADMILL_COHORTS
         )
     parts += [f"{OUT}/{name}/statistics.tsv" for name, on in SECTIONS_ON.items() if on]
+    if FACILITY_DE:
+        parts.append(f"{OUT}/rnaseq/facility/statistics.tsv")
     return parts
 
 
@@ -198,6 +206,8 @@ def all_outputs():
     for name, on in SECTIONS_ON.items():
         if on:
             targets += expand(f"{OUT}/figures/{name}/{name}.{{fmt}}", fmt=formats)
+    if RNASEQ_ON:
+        targets += expand(f"{OUT}/figures/rnaseq/qc.{{fmt}}", fmt=formats)
     targets += expand(
         f"{OUT}/figures/tables/{{table}}.{{fmt}}", table=TABLES, fmt=formats
     )

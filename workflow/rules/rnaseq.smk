@@ -91,3 +91,24 @@ rule rnaseq_summary:
         code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_summary.py"
+
+
+rule rnaseq_facility:
+    input:
+        tables=facility_de_files,
+        samples=f"{OUT}/config/samples.tsv",
+    output:
+        tables=expand(f"{OUT}/rnaseq/facility/{{contrast}}.tsv", contrast=FACILITY_DE),
+        de_counts=f"{OUT}/rnaseq/facility/de_counts.tsv",
+        stats=f"{OUT}/rnaseq/facility/statistics.tsv",
+        figures=directory(f"{OUT}/figures/rnaseq/facility"),
+    log:
+        f"{OUT}/logs/rnaseq/facility.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    params:
+        rnaseq=section_params("rnaseq"),
+        style=config["figures"],
+        code=code_version("rnaseq", "figures"),
+    script:
+        "../../scripts/rnaseq_facility.py"

@@ -189,3 +189,46 @@ def condition_order(samples: pd.DataFrame, section: Mapping, groups: list[str]) 
             level,
         ),
     )
+
+
+def facility_tables(section: Mapping) -> dict[str, pd.DataFrame]:
+    """A facility's precomputed DE tables, in the columns of our own DE results."""
+    return {
+        name: readers.read_de_table(entry["path"], entry["columns"])
+        for name, entry in section["precomputed_de"].items()
+    }
+
+
+def facility_statistics(
+    results: Mapping[str, pd.DataFrame], section: Mapping, n_mice: int
+) -> pd.DataFrame:
+    """The configured genes in a facility's tables, as statistics-table rows (their numbers,
+    marked as such: the facility's method is not re-run here)."""
+    rows = []
+    for name, table in results.items():
+        symbols = table["gene_name"] if "gene_name" in table else table["gene_id"]
+        for gene in section["genes"]:
+            found = table[(symbols == gene) | (table["gene_id"] == gene)]
+            if found.empty:
+                continue
+            row = found.iloc[0]
+            rows.append(
+                {
+                    "analysis": "rnaseq",
+                    "outcome": f"{gene} log2 expression",
+                    "subset": f"cohort={section['cohort']}",
+                    "test": "facility_de",
+                    "term": name,
+                    "estimate": row["log2FoldChange"],
+                    "statistic_name": "z" if "stat" in row else None,
+                    "statistic": row.get("stat"),
+                    "p": row.get("pvalue", row["padj"]),
+                    "p_adj": row["padj"],
+                    "correction": "as reported by the facility",
+                    "effect_size": row["log2FoldChange"],
+                    "effect_size_name": "log2 fold change",
+                    "n_mice": n_mice,
+                    "notes": f"precomputed DE table {section['precomputed_de'][name]['path']}",
+                }
+            )
+    return stats_frame(rows)
