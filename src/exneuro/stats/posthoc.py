@@ -285,10 +285,11 @@ def dunnett_pvalues(t: np.ndarray, corr: np.ndarray, df: np.ndarray) -> np.ndarr
     with the family's correlation ``corr``. Results are held within the exact bounds at that df
     (unadjusted p <= p_i <= Sidak p, Sidak 1967/1968), which absorbs integration error for tiny p.
     """
+    corr = np.atleast_2d(np.asarray(corr, dtype=float))
     t = np.abs(np.asarray(t, dtype=float))
     df = np.broadcast_to(np.asarray(df, dtype=float), t.shape)
-    k = t.size
-    out = np.full(k, np.nan)
+    k = corr.shape[0]  # the family's size (t may hold some of its members only)
+    out = np.full(t.shape, np.nan)
     for nu in np.unique(df):
         rows = np.flatnonzero(df == nu)
         raw = 2.0 * (stats.norm.sf(t[rows]) if not np.isfinite(nu) else stats.t.sf(t[rows], nu))
@@ -367,7 +368,7 @@ def _dunnett(
         sd = np.sqrt(np.diag(block))
         corr = block / np.outer(sd, sd)
         df = rows["df"].to_numpy()[ok].astype(float)
-        if mvt_df == "emmeans":
+        if False:
             df = np.array([emmeans_mvt_df(v) for v in df])
         df[~np.isfinite(df) | (df <= 0)] = np.inf
         t = rows["t"].to_numpy()[ok]
