@@ -1,9 +1,7 @@
 """A facility's precomputed DE tables: our columns, DE counts, gene rows, volcano and MA plots."""
 
-from pathlib import Path
-
 from exneuro.config import read_validated_sheet
-from exneuro.figures.rnaseq import contrast_figure
+from exneuro.figures.rnaseq import contrast_figures
 from exneuro.io import write_table
 from exneuro.rnaseq.pipeline import facility_statistics, facility_tables
 from exneuro.rnaseq.summary import de_counts
@@ -21,19 +19,14 @@ def main(snakemake):
     sheet = read_validated_sheet(snakemake.input.samples)
     n_mice = int((sheet["cohort"] == section["cohort"]).sum())
     write_table(facility_statistics(results, section, n_mice), snakemake.output.stats)
-    folder = Path(snakemake.output.figures)
-    style = snakemake.params.style
-    for name, table in results.items():
-        contrast_figure(
-            table,
-            name.replace("_", " "),
-            style,
-            [str(folder / f"{name}.{fmt}") for fmt in style["formats"]],
-            str(folder / f"{name}_source_data"),
-            alpha=section["alpha"],
-            lfc_threshold=section["lfc_threshold"],
-            n_labels=section["figures"]["n_labels"],
-        )
+    contrast_figures(
+        results,
+        snakemake.params.style,
+        snakemake.output.figures,
+        alpha=section["alpha"],
+        lfc_threshold=section["lfc_threshold"],
+        n_labels=section["figures"]["n_labels"],
+    )
 
 
 run(snakemake, main)

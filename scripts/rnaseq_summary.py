@@ -1,9 +1,7 @@
 """RNA-seq summaries (DE counts, lost training response, gene panel, gene sets), the statistics
 rows of the configured genes, and the figures."""
 
-from pathlib import Path
-
-from exneuro.figures.rnaseq import condition_colours, contrast_figure, overview_figure
+from exneuro.figures.rnaseq import condition_colours, contrast_figures, overview_figure
 from exneuro.io import read_table, write_table
 from exneuro.rnaseq import pipeline
 from exneuro.rnaseq.summary import read_gmt
@@ -45,19 +43,15 @@ def main(snakemake):
         source_data_dir=snakemake.output.source_data,
         gene_names=gene_names,
     )
-    folder = Path(snakemake.output.contrast_figures)
-    for name, table in results.items():
-        contrast_figure(
-            table,
-            name.replace("_", " "),
-            style,
-            [str(folder / f"{name}.{fmt}") for fmt in style["formats"]],
-            str(folder / f"{name}_source_data"),
-            alpha=section["alpha"],
-            lfc_threshold=section["lfc_threshold"],
-            n_labels=section["figures"]["n_labels"],
-            gene_names=gene_names,
-        )
+    contrast_figures(
+        results,
+        snakemake.params.style,
+        snakemake.output.contrast_figures,
+        alpha=section["alpha"],
+        lfc_threshold=section["lfc_threshold"],
+        n_labels=section["figures"]["n_labels"],
+        gene_names=gene_names,
+    )
 
 
 run(snakemake, main)

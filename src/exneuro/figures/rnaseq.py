@@ -14,6 +14,7 @@ second factor) is drawn as a lighter tint of it and trained in the full colour.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -677,3 +678,29 @@ def qc_figure(
     figure.tight_layout()
     save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     return source
+
+
+def contrast_figures(
+    results: Mapping[str, pd.DataFrame],
+    style: Mapping,
+    folder: str | Path,
+    alpha: float,
+    lfc_threshold: float,
+    n_labels: int,
+    gene_names: pd.Series | None = None,
+) -> None:
+    """Volcano and MA plots of every contrast into ``folder`` (``<contrast>.<format>`` and
+    ``<contrast>_source_data/``)."""
+    folder = Path(folder)
+    for name, table in results.items():
+        contrast_figure(
+            table,
+            name.replace("_", " "),
+            style,
+            [str(folder / f"{name}.{fmt}") for fmt in style["formats"]],
+            str(folder / f"{name}_source_data"),
+            alpha=alpha,
+            lfc_threshold=lfc_threshold,
+            n_labels=n_labels,
+            gene_names=gene_names,
+        )
