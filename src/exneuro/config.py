@@ -189,6 +189,15 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
         yield f"tables.{key}.tests: two-group tests need a between factor"
     if {"cluster", "bootstrap"} & set(table["tests"]) and not table["nested"]:
         yield f"tables.{key}.tests: cluster and bootstrap need nested units ('nested')"
+    if (
+        table["correction"] == "dunnett"
+        and table["within"]
+        and {"two_group", "cluster", "bootstrap"} & set(table["tests"])
+    ):
+        yield (
+            f"tables.{key}.correction: 'dunnett' corrects post-hoc contrasts only; choose "
+            "another correction for the two-group tests at each level"
+        )
     if "rm_anova" in table["tests"] and table["covariates"]:
         yield f"tables.{key}.tests: rm_anova takes factors only; drop the covariates or the test"
 

@@ -22,7 +22,8 @@ small Dunnett p can exceed the Sidak p computed with the unrounded df (e.g. 2.12
 with df 33.63 rounded to 33), which cannot happen with ``'satterthwaite'``. A family of one
 contrast is the plain t test (unrounded df), as in emmeans.
 
-The probabilities are computed deterministically (same numbers on every run): families of two
+The probabilities are computed deterministically (the same bytes on every run with the same
+numpy/scipy; other versions may differ within the stated error): families of two
 contrasts by quadrature (trapezoid rule in log s over the chi scale s, exact bivariate normal
 inside), accurate to ~1e-12; larger families by the Genz-Bretz separation-of-variables integral
 on a randomly shifted rank-1 lattice (:data:`MVT_POINTS` points x :data:`MVT_SHIFTS` shifts from
@@ -170,9 +171,10 @@ def _chi_points(df: float, n: int, shifts: int, seed: int) -> np.ndarray:
 
 
 def _pivoted_cholesky(corr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of a lower-triangular factor (largest conditional variance first) and the rank.
+    """Pivoted Cholesky factor of a correlation matrix, largest conditional variance first.
 
-    Returns ``factor`` (k x r, rows in the pivot order then the redundant rows) and ``order``.
+    Returns ``factor`` (k x r for rank r: rows in pivot order, then the redundant rows, which
+    load on the pivots only) and ``order`` (the original index of each row).
     """
     k = corr.shape[0]
     a = np.array(corr, dtype=float)
@@ -290,8 +292,8 @@ def dunnett_pvalues(t: np.ndarray, corr: np.ndarray, df: np.ndarray) -> np.ndarr
     df = np.broadcast_to(np.asarray(df, dtype=float), t.shape)
     k = corr.shape[0]  # the family's size (t may hold some of its members only)
     out = np.full(t.shape, np.nan)
-    for nu in np.unique(df):
-        rows = np.flatnonzero(df == nu)
+    for nu in np.unique(df[np.isfinite(t)]):
+        rows = np.flatnonzero((df == nu) & np.isfinite(t))
         raw = 2.0 * (stats.norm.sf(t[rows]) if not np.isfinite(nu) else stats.t.sf(t[rows], nu))
         if k == 1:
             out[rows] = raw
@@ -368,7 +370,7 @@ def _dunnett(
         sd = np.sqrt(np.diag(block))
         corr = block / np.outer(sd, sd)
         df = rows["df"].to_numpy()[ok].astype(float)
-        if False:
+        if mvt_df == "emmeans":
             df = np.array([emmeans_mvt_df(v) for v in df])
         df[~np.isfinite(df) | (df <= 0)] = np.inf
         t = rows["t"].to_numpy()[ok]
