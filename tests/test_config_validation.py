@@ -40,7 +40,7 @@ def test_value_outside_its_choices_lists_the_choices(raw_example_config, config_
     with pytest.raises(
         ConfigError,
         match=r"treadmill\.statistics\.posthoc_correction = 'tukey' "
-        r"is not allowed; expected one of: sidak, holm, bonferroni, fdr_bh, none",
+        r"is not allowed; expected one of: sidak, holm, bonferroni, fdr_bh, dunnett, none",
     ):
         _validate(raw, config_schema)
 
