@@ -57,3 +57,24 @@ def test_config_readme_documents_every_key_of_the_schemas():
         load_yaml(schemas / "config.schema.yaml"), load_yaml(schemas / "samples.schema.yaml")
     )
     assert generated == expected, "config/README.md is out of date: run `make docs`"
+
+
+def test_code_is_ruff_and_snakefmt_clean():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bin_dir = Path(sys.executable).parent
+    for command in (
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+        ["snakefmt", "--check", "Snakefile", "workflow/rules"],
+    ):
+        result = subprocess.run(
+            [str(bin_dir / command[0]), *command[1:]],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
