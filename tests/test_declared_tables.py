@@ -88,6 +88,9 @@ def test_sleepstudy_random_slope_model_with_satterthwaite_df(config_schema):
     assert days["df_num"] == pytest.approx(16.99998, rel=1e-3)
     assert days["statistic"] == pytest.approx(6.771, rel=1e-3)
     assert days["p"] == pytest.approx(3.2638e-06, rel=1e-3)
+    f_row = stats[(stats["test"] == "lmm") & (stats["statistic_name"] == "F")].iloc[0]
+    # effectsize::F_to_eta2(F = t^2 = 45.853, df = 1, df_error = 17) = 0.7295
+    assert f_row["effect_size"] == pytest.approx(45.853 / (45.853 + 17), rel=1e-3)
 
 
 def test_mixed_anova_group_by_time_matches_jasp(config_schema):

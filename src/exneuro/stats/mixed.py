@@ -1577,6 +1577,9 @@ def to_stats(
                     "df_num": row.df_num,
                     "df_den": row.df_den,
                     "p": row.p,
+                    # F-to-eta-squared conversion (effectsize::F_to_eta2): F df1 / (F df1 + df2)
+                    "effect_size": row.F * row.df_num / (row.F * row.df_num + row.df_den),
+                    "effect_size_name": "partial eta^2 (from F and Satterthwaite df)",
                     "notes": "type III (sum-to-zero contrasts) F test; " + base_note,
                 }
             )
