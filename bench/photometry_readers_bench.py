@@ -1,0 +1,258 @@
+"""Read speed and peak memory of the photometry readers on hour-long recordings.
+
+Usage: python bench/photometry_readers_bench.py [--minutes 60] [--rate 1000] [--repeats 3]
+
+Writes, to a temporary folder, one recording of ``--minutes`` per format — two channels at
+``--rate`` Hz as a generic CSV, a Doric CSV (two-line header) and a pyPhotometry .ppd
+(2EX_2EM_continuous, v1.0 header), a Neurophotometrics FP3002 CSV at 40 frames/s (415/470 nm
+interleaved, two fibres, TTL bits in LedState) — and builds a TDT ``read_block``-shaped object at
+1017.25 Hz in memory. Each reader then runs in its own Python process, so that its peak resident
+memory (Linux ``VmHWM``) is its own: the number printed is that peak, and beside it the process's
+peak after importing the library (and, for TDT, loading the streams), before reading. Time is
+the best of ``--repeats`` reads (the file is in the OS cache: this is parsing speed, not disk
+speed). MB/s is the file size over that time; samples/s counts time points of the signal decoded
+per second (each with its control).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+VPD = 3.3 / (1 << 15)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB.
+
+    Linux ``VmHWM`` (high-water mark of this address space; an exec starts a new one), because
+    ``ru_maxrss`` survives fork+exec and would report the parent's peak in each reader's process.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def traces(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Bleaching GCaMP and isosbestic traces (volts) with shared motion and noise."""
+    t = np.arange(n) / n
+    motion = 0.02 * np.sin(2 * np.pi * 37 * t)
+    signal = 1.2 + 0.3 * np.exp(-3 * t) + motion + 0.01 * rng.standard_normal(n)
+    control = 0.8 + 0.2 * np.exp(-3 * t) + motion + 0.01 * rng.standard_normal(n)
+    return signal, control
+
+
+def write_csv(path: Path, columns: dict[str, np.ndarray], first_line: str = "") -> None:
+    """A plain CSV written by pyarrow (fast enough to write 3.6 M rows in seconds)."""
+    table = pa.table(columns)
+    options = pacsv.WriteOptions(quoting_style="none")
+    if first_line:
+        with open(path, "wb") as handle:
+            handle.write(first_line.encode())
+            pacsv.write_csv(table, handle, write_options=options)
+    else:
+        pacsv.write_csv(table, path, write_options=options)
+
+
+def write_files(folder: Path, minutes: float, rate: float) -> dict[str, dict]:
+    """Write every benchmark file; return {reader: {path, config, ...}}."""
+    rng = np.random.default_rng(20260105)
+    n = int(minutes * 60 * rate)
+    signal, control = traces(n, rng)
+    t = np.arange(n) / rate
+    ttl = ((t % 60) > 30).astype(np.int64)
+    jobs = {}
+
+    csv = folder / "generic.csv"
+    write_csv(csv, {"time_s": t, "gcamp": signal, "iso": control, "ttl": ttl})
+    jobs["generic CSV"] = {
+        "format": "csv",
+        "path": str(csv),
+        "config": {
+            "time_column": "time_s",
+            "signal_column": "gcamp",
+            "control_column": "iso",
+            "event_columns": {"run": "ttl"},
+        },
+    }
+
+    doric = folder / "doric.csv"
+    write_csv(
+        doric,
+        {
+            "Time(s)": t + 0.5,
+            "AIn-1 - Dem (AOut-1)": control,
+            "AIn-1 - Dem (AOut-2)": signal,
+            "DI/O-1": ttl,
+        },
+        first_line="---,Analog In. | Ch.1,Analog In. | Ch.1,Digital I/O | Ch.1\n",
+    )
+    jobs["Doric CSV"] = {
+        "format": "doric",
+        "path": str(doric),
+        "config": {
+            "signal_column": "AIn-1 - Dem (AOut-2)",
+            "control_column": "AIn-1 - Dem (AOut-1)",
+        },
+    }
+
+    ppd = folder / "mouse.ppd"
+    header = json.dumps(
+        {
+            "subject_ID": "m1",
+            "date_time": "2026-01-05T10:00:00",
+            "mode": "2EX_2EM_continuous",
+            "sampling_rate": int(rate),
+            "volts_per_division": [VPD, VPD],
+            "n_analog_signals": 2,
+            "n_digital_signals": 2,
+            "version": "1.0.2",
+        }
+    ).encode()
+    adc = np.column_stack([signal, control]) / VPD
+    words = (adc.astype(np.uint16) << 1) | np.column_stack([ttl, np.zeros(n, int)]).astype(
+        np.uint16
+    )
+    ppd.write_bytes(len(header).to_bytes(2, "little") + header + words.astype("<u2").tobytes())
+    jobs["pyPhotometry .ppd"] = {"format": "ppd", "path": str(ppd), "config": {}}
+
+    frames = int(minutes * 60 * 40)
+    led = np.resize([1, 2], frames) | np.where((np.arange(frames) // 1200) % 2 == 1, 512, 0)
+    led |= 16  # Output 0 high throughout
+    g0, g1 = traces(frames, rng)
+    npm = folder / "npm.csv"
+    write_csv(
+        npm,
+        {
+            "FrameCounter": np.arange(frames),
+            "SystemTimestamp": 81234.5 + np.arange(frames) / 40,
+            "LedState": led,
+            "ComputerTimestamp": 4.2e7 + np.arange(frames) * 25.0,
+            "Region0G": 3000 * g0,
+            "Region1G": 3000 * g1,
+        },
+    )
+    jobs["Neurophotometrics CSV"] = {"format": "neurophotometrics", "path": str(npm), "config": {}}
+
+    n_tdt = int(minutes * 60 * 24414.0625 / 24)
+    s_tdt, c_tdt = traces(n_tdt, rng)
+    tdt_file = folder / "tdt.npz"
+    np.savez(tdt_file, signal=s_tdt.astype(np.float32), control=c_tdt.astype(np.float32))
+    jobs["TDT (read_block object)"] = {
+        "format": "tdt",
+        "path": str(tdt_file),
+        "config": {"signal": "_465A", "control": "_405A"},
+    }
+    return jobs
+
+
+def tdt_object(npz: str):
+    """The StructType tdt.read_block would return, from the saved float32 streams."""
+    import tdt
+
+    arrays = np.load(npz)
+    streams = tdt.StructType()
+    for name, key in (("_465A", "signal"), ("_405A", "control")):
+        streams[name] = tdt.StructType(
+            name=name, fs=24414.0625 / 24, start_time=0.0, data=arrays[key]
+        )
+    onset = np.arange(0.0, 3600, 60)
+    epocs = tdt.StructType(PtC0=tdt.StructType(name="PtC0", onset=onset, offset=onset + 30))
+    return tdt.StructType(streams=streams, epocs=epocs, info=tdt.StructType(blockname="bench"))
+
+
+def run_one(job: dict, repeats: int) -> dict:
+    """Child process: read the file ``repeats`` times; report best time and memory."""
+    from exneuro.photometry.readers import read_photometry
+
+    source = tdt_object(job["path"]) if job["format"] == "tdt" else job["path"]
+    before = peak_rss_mb()
+    best = np.inf
+    recordings = None
+    for _ in range(repeats):
+        recordings = None  # free the previous result: the peak is that of one read
+        start = time.perf_counter()
+        recordings = read_photometry(source, job["format"], job["config"])
+        best = min(best, time.perf_counter() - start)
+    samples = sum(r.n_samples for r in recordings.values())
+    anomalies = sum(len(r.anomalies) for r in recordings.values())
+    events = sum(len(r.events) for r in recordings.values())
+    return {
+        "seconds": best,
+        "samples": samples,
+        "fibres": len(recordings),
+        "anomalies": anomalies,
+        "events": events,
+        "rss_before_mb": before,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(json.loads(args.child), args.repeats)))
+        return
+
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, load "
+        f"{os.getloadavg()[0]:.1f}; {args.minutes:g} min recordings, 2 channels at "
+        f"{args.rate:g} Hz (NPM 40 frames/s, TDT 1017.25 Hz)"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        jobs = write_files(Path(folder), args.minutes, args.rate)
+        print(f"files written in {time.perf_counter() - start:.1f} s\n")
+        print(
+            f"{'reader':<26s}{'file MB':>9s}{'read s':>8s}{'MB/s':>8s}{'samples/s':>12s}"
+            f"{'samples':>11s}{'peak RSS MB':>13s}{'(before)':>10s}"
+        )
+        for label, job in jobs.items():
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--repeats",
+                    str(args.repeats),
+                    "--child",
+                    json.dumps(job),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            size_mb = Path(job["path"]).stat().st_size / 1e6
+            print(
+                f"{label:<26s}{size_mb:9.1f}{result['seconds']:8.2f}"
+                f"{size_mb / result['seconds']:8.1f}{result['samples'] / result['seconds']:12.3g}"
+                f"{result['samples']:11d}{result['peak_rss_mb']:13.0f}"
+                f"{result['rss_before_mb']:10.0f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

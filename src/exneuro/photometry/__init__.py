@@ -1,0 +1,1 @@
+"""Fiber photometry: readers of every acquisition system into one tidy recording form."""

@@ -1,0 +1,82 @@
+"""Readers of fiber-photometry recordings into one tidy form, whatever system recorded them.
+
+Every reader returns ``{region: Recording}`` — one :class:`Recording` per fibre, with ``time_s``
+from the start of the recording, raw ``signal`` and ``control`` on the same timestamps, ``fs_hz``,
+events and a table of anomalies (reported, never repaired). Formats (the key used in configs, the
+reader, the module that documents the format's traps):
+
+- ``csv``: :func:`read_generic_csv` (:mod:`exneuro.photometry.readers_csv`), any lab's table;
+- ``doric``: :func:`read_doric_csv` (:mod:`exneuro.photometry.readers_csv`);
+- ``neurophotometrics``: :func:`read_neurophotometrics` and :func:`read_npm_ttl`
+  (:mod:`exneuro.photometry.readers_npm`), FP3001/FP3002;
+- ``ppd``: :func:`read_ppd` (:mod:`exneuro.photometry.readers_ppd`), pyPhotometry;
+- ``tdt``: :func:`read_tdt` (:mod:`exneuro.photometry.readers_tdt`), through ``tdt.read_block``.
+
+The tidy form and the shared checks are in :mod:`exneuro.photometry.readers_core`.
+
+Events that are not in the recording (treadmill run onset/offset from the session log or the
+sample sheet) are added with :func:`events_from_table` and :func:`with_events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from exneuro.errors import ConfigError
+from exneuro.photometry.readers_core import (
+    ANOMALY_COLUMNS,
+    ANOMALY_KINDS,
+    EVENT_COLUMNS,
+    Recording,
+    events_from_table,
+    ttl_events,
+    with_events,
+)
+from exneuro.photometry.readers_csv import read_doric_csv, read_generic_csv
+from exneuro.photometry.readers_npm import read_neurophotometrics, read_npm_ttl
+from exneuro.photometry.readers_ppd import read_ppd
+from exneuro.photometry.readers_tdt import read_tdt
+
+__all__ = [
+    "ANOMALY_COLUMNS",
+    "ANOMALY_KINDS",
+    "EVENT_COLUMNS",
+    "READERS",
+    "Recording",
+    "events_from_table",
+    "read_doric_csv",
+    "read_generic_csv",
+    "read_neurophotometrics",
+    "read_npm_ttl",
+    "read_photometry",
+    "read_ppd",
+    "read_tdt",
+    "ttl_events",
+    "with_events",
+]
+
+#: Reader of each format name used in configs.
+READERS: dict[str, Callable[..., dict[str, Recording]]] = {
+    "csv": read_generic_csv,
+    "doric": read_doric_csv,
+    "neurophotometrics": read_neurophotometrics,
+    "ppd": read_ppd,
+    "tdt": read_tdt,
+}
+
+
+def read_photometry(
+    path: str | Path | Any,
+    file_format: str,
+    config: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Recording]:
+    """Read one recording with the reader of ``file_format`` (a key of :data:`READERS`).
+
+    ``options`` go to the reader (``ttl=`` for Neurophotometrics digital-input files).
+    """
+    if file_format not in READERS:
+        raise ConfigError(f"photometry format '{file_format}' is not one of {', '.join(READERS)}")
+    return READERS[file_format](path, config, **options)

@@ -1,0 +1,515 @@
+"""Neurophotometrics (FP3001, FP3002) CSV exports and their digital-input (TTL) files.
+
+One row per camera frame: ``FrameCounter``, a timestamp (``Timestamp``; newer Bonsai workflows
+write ``SystemTimestamp`` — the FP3002's hardware clock — and ``ComputerTimestamp``), the LED
+state (``Flags`` in old FP3001 files, ``LedState`` since) and the mean pixel value of each fibre's
+region of interest: ``Region0G``, ``Region1G`` … for the green emission path, ``Region0R`` … for
+the red one (0-based, unlike pyPhotometry's 1-based ``analog_1``).
+
+The LED state is a bit field (int-brain-lab/ibl-photometry ``neurophotometrics.py`` LED_STATES;
+notes §2.1): bit 1 = 415 nm, 2 = 470 nm, 4 = 560 nm; the higher bits are I/O lines (+8 Output 1,
++16 Output 0, +32 stimulation, +64/+128 GPIO 2/3, +256 Input 1, +512 Input 0). The wavelength is
+decoded from ``state & 7`` only — comparing the whole value with 17 or 18, as some pipelines do,
+silently loses every frame recorded while a TTL line was high. The FP3001 can light 470 and 560
+together (state 6): the bit, not the value, decides, so such a frame is a 470 frame of a green ROI
+and a 560 frame of a red ROI; 415 and 470 lit together (3 or 7) excite the same green band and
+cannot be split, so that is an error (catalystneuro/neuroconv PR #1756 review). Frames with no LED
+lit (often the first) belong to no channel and are counted in the metadata.
+
+Each wavelength is on every other frame, so the control is never simultaneous with the signal: it
+is interpolated onto the signal frame's timestamp (default) or taken from the previous or next
+control frame, bracketing by frame order so that a timestamp glitch cannot mis-pair frames.
+
+The digital-input file has several generations (ibl-photometry ``neurophotometrics.py``):
+``Timestamp, Value`` (one file per input, Value True on the rising edge), ``Timestamp,
+Value.Seconds, Value.Value``, and ``ChannelName, Channel, AlwaysTrue, SystemTimestamp,
+ComputerTimestamp`` (one row per rising edge). Its times are on one of the recording's clocks; the
+column with the same name as the recording's time column is used and checked to overlap the
+recording, so TTLs on the computer clock are never mixed with frames on the hardware clock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import ConfigError, data_error
+from exneuro.photometry.readers_core import (
+    Recording,
+    align_control,
+    channel_anomalies,
+    check_alignment,
+    concat_anomalies,
+    concat_events,
+    empty_events,
+    events_outside,
+    frame_counter_anomalies,
+    make_events,
+    median_rate,
+    sample_mapper,
+    saturation_limits,
+    time_unit_factor,
+    timing_anomalies,
+    ttl_events,
+    with_defaults,
+)
+from exneuro.photometry.readers_text import (
+    check_file,
+    head_lines,
+    read_numeric_columns,
+    require,
+    sniff_separator,
+    split_header,
+)
+
+#: LED bits of the Flags/LedState field (the three low bits).
+LED_BITS = {415: 1, 470: 2, 560: 4}
+
+#: I/O bits of the Flags/LedState field above the LED bits.
+IO_BITS = {
+    "Output1": 8,
+    "Output0": 16,
+    "Stimulation": 32,
+    "GPIO2": 64,
+    "GPIO3": 128,
+    "Input1": 256,
+    "Input0": 512,
+}
+
+#: Every bit a Neurophotometrics LED state can carry; anything above is an unknown state.
+KNOWN_BITS = 7 | sum(IO_BITS.values())
+
+#: Timestamp columns, in the order the reader prefers them.
+TIME_COLUMNS = ("SystemTimestamp", "Timestamp", "ComputerTimestamp")
+
+#: Keys of the Neurophotometrics config and their defaults.
+NPM_DEFAULTS: dict[str, Any] = {
+    "time_column": "auto",
+    "time_unit": "s",
+    "regions": None,
+    "signal_nm": None,
+    "control_nm": 415,
+    "control_alignment": "interpolate",
+    "saturation": None,
+    "gap_factor": 1.5,
+    "ttl_time_column": "auto",
+    "led_state_events": None,
+}
+
+_REGION = re.compile(r"^(?:Region(\d+)([GR])|([GR])(\d+))$")
+
+
+def read_neurophotometrics(
+    path: str | Path,
+    config: Mapping[str, Any] | None = None,
+    *,
+    ttl: str | Path | Mapping[str, str | Path] | None = None,
+) -> dict[str, Recording]:
+    """Read a Neurophotometrics photometry CSV; one :class:`Recording` per fibre region.
+
+    Config (``NPM_DEFAULTS``): ``time_column`` (auto: SystemTimestamp, Timestamp,
+    ComputerTimestamp), ``time_unit``; ``regions`` ``{name: column}`` or ``{name: {column,
+    signal_nm, control_nm, control_column}}`` (default: every ``Region<n>G``/``Region<n>R`` column,
+    named as in the file); ``signal_nm`` (default 470 for green ROIs, 560 for red), ``control_nm``
+    (415); ``control_alignment`` (interpolate, previous, next); ``saturation`` (camera limit);
+    ``gap_factor``; ``ttl_time_column`` (auto = the recording's time column); ``led_state_events``
+    ``{event name: I/O bit}`` read from the LED-state column (default Input0/Input1 when no
+    ``ttl`` file is given).
+
+    ``ttl`` is the digital-input file (events named by its channels or file name) or ``{event
+    name: file}``.
+    """
+    reader = "Neurophotometrics"
+    cfg = with_defaults(config, NPM_DEFAULTS, reader)
+    scale = time_unit_factor(cfg["time_unit"], reader)
+    check_alignment(cfg["control_alignment"], reader)
+    path = check_file(path, "Neurophotometrics")
+    head = head_lines(path, 1)
+    sep = sniff_separator(head[0])
+    names = split_header(head[0], sep)
+    led_column = next((c for c in ("LedState", "Flags") if c in names), None)
+    if led_column is None:
+        raise data_error(
+            str(path),
+            "not a Neurophotometrics photometry file: no 'LedState' or 'Flags' column",
+            f"columns found: {', '.join(n for n in names if n)}",
+        )
+    time_column = cfg["time_column"]
+    if time_column == "auto":
+        time_column = next((c for c in TIME_COLUMNS if c in names), "Timestamp")
+    regions = _region_specs(cfg, names, path)
+    wanted = {"time_column": time_column, "LED state": led_column}
+    for region, spec in regions.items():
+        wanted[f"region '{region}'"] = spec["column"]
+        wanted[f"control of region '{region}'"] = spec["control_column"]
+    has_counter = "FrameCounter" in names
+    if has_counter:
+        wanted["frame counter"] = "FrameCounter"
+    require(names, wanted, path)
+    data, lines = read_numeric_columns(
+        path, names, list(dict.fromkeys(wanted.values())), header_line=1, sep=sep
+    )
+
+    t_raw, state_raw = data[time_column], data[led_column]
+    filled = np.logical_or.reduce([np.isfinite(v) for v in data.values()])
+    frames = np.flatnonzero(filled)
+    if frames.size == 0:
+        raise data_error(str(path), "no frames under the header", "check the export")
+    _check_cells(path, t_raw[frames], lines[frames], time_column, "time")
+    state = _led_states(path, state_raw[frames], lines[frames], led_column)
+    t_raw, lines = t_raw[frames], lines[frames]
+    data = {k: v[frames] for k, v in data.items()}
+    origin = float(t_raw[0])
+    t_frames = (t_raw - origin) * scale
+    _check_frame_interval(path, t_frames, time_column, cfg["time_unit"])
+
+    led = state & 7
+    lit = {nm: (led & bit) > 0 for nm, bit in LED_BITS.items()}
+    green_both = lit[415] & lit[470]
+    frame_mask = {415: lit[415] & ~lit[470], 470: lit[470] & ~lit[415], 560: lit[560]}
+
+    counter_anomalies, jumps = None, None
+    events = _events(path, ttl, cfg, state, t_frames, t_raw, time_column, led_column)
+    base_meta = {
+        "source_file": str(path),
+        "format": "Neurophotometrics CSV",
+        "format_version": f"{led_column} + {time_column}",
+        "units": "a.u. (mean ROI pixel value)",
+        "time_column": time_column,
+        "time_unit": cfg["time_unit"],
+        "time_origin": origin,
+        "led_column": led_column,
+        "led_states_seen": sorted(int(v) for v in np.unique(state)),
+        "n_frames": int(len(state)),
+        "n_frames_without_led": int((led == 0).sum()),
+        "frame_rate_hz": median_rate(t_frames),
+        "control_alignment": cfg["control_alignment"],
+        "ttl_file": "" if ttl is None else str(ttl),
+    }
+    out = {}
+    limits = saturation_limits(cfg["saturation"], reader)
+    for region, spec in regions.items():
+        signal_nm, control_nm = spec["signal_nm"], spec["control_nm"]
+        if green_both.any() and (
+            {signal_nm, control_nm} & {415, 470}
+            and (_colour(spec["column"]) == "G" or _colour(spec["control_column"]) == "G")
+        ):
+            row = int(np.argmax(green_both))
+            raise data_error(
+                str(path),
+                f"unknown LED state {int(state[row])}: 415 and 470 nm lit in the same frame, so "
+                "the green channel of this frame is neither signal nor control",
+                "check the FP3002 LED settings (one excitation LED per green frame)",
+                line=int(lines[row]),
+                column=led_column,
+            )
+        sig_frames = np.flatnonzero(frame_mask[signal_nm])
+        ctl_frames = np.flatnonzero(frame_mask[control_nm])
+        seen = ", ".join(str(v) for v in base_meta["led_states_seen"])
+        if ctl_frames.size == 0:
+            raise data_error(
+                str(path),
+                f"region '{region}': no control channel — no frame has the {control_nm} nm LED "
+                f"on (LED states in the file: {seen})",
+                "record with the isosbestic LED interleaved, or set control_nm to the LED used",
+                column=led_column,
+            )
+        if sig_frames.size == 0:
+            raise data_error(
+                str(path),
+                f"region '{region}': no frame has the {signal_nm} nm LED on (LED states in the "
+                f"file: {seen})",
+                "set signal_nm to the excitation LED used",
+                column=led_column,
+            )
+        keep, control = align_control(
+            sig_frames,
+            t_frames[sig_frames],
+            ctl_frames,
+            t_frames[ctl_frames],
+            data[spec["control_column"]][ctl_frames],
+            cfg["control_alignment"],
+        )
+        positions = sig_frames[keep]
+        time_s = t_frames[positions]
+        signal = data[spec["column"]][positions]
+        to_sample = sample_mapper(positions)
+        if has_counter:
+            counter_anomalies, jumps = frame_counter_anomalies(
+                data["FrameCounter"], t_frames, lines=lines, sample_of=to_sample
+            )
+        tables = [
+            counter_anomalies if has_counter else None,
+            timing_anomalies(
+                t_frames, cfg["gap_factor"], lines=lines, sample_of=to_sample, skip_gaps_at=jumps
+            ),
+            channel_anomalies(
+                signal, control, time_s, limits, lines=lines[positions], units="a.u."
+            ),
+            events_outside(events, time_s),
+        ]
+        out[region] = Recording(
+            region=region,
+            time_s=np.ascontiguousarray(time_s, dtype=np.float64),
+            signal=np.ascontiguousarray(signal, dtype=np.float64),
+            control=np.ascontiguousarray(control, dtype=np.float64),
+            fs_hz=median_rate(time_s),
+            events=events,
+            anomalies=concat_anomalies([t for t in tables if t is not None]),
+            metadata={
+                **base_meta,
+                "region": region,
+                "signal_column": spec["column"],
+                "control_column": spec["control_column"],
+                "led_nm": {"signal": signal_nm, "control": control_nm},
+                "n_edge_samples_dropped": int((~keep).sum()),
+            },
+        ).validate()
+    return out
+
+
+def _colour(column: str) -> str:
+    match = _REGION.match(column)
+    return (match.group(2) or match.group(3)) if match else "G"
+
+
+def _region_specs(
+    cfg: Mapping[str, Any], names: list[str], path: Path
+) -> dict[str, dict[str, Any]]:
+    """``{region: {column, control_column, signal_nm, control_nm}}`` with colour defaults."""
+    regions = cfg["regions"]
+    if regions is None:
+        found = [n for n in names if _REGION.match(n)]
+        if not found:
+            raise data_error(
+                str(path),
+                "no fibre columns (Region0G, Region1R …) in the header",
+                "name the fibre columns in the config under regions",
+            )
+        regions = {n: n for n in found}
+    specs = {}
+    for region, spec in regions.items():
+        spec = {"column": spec} if isinstance(spec, str) else dict(spec)
+        unknown = set(spec) - {"column", "control_column", "signal_nm", "control_nm"}
+        if unknown or "column" not in spec:
+            raise ConfigError(
+                f"Neurophotometrics config: regions.{region} must be a column name or "
+                "{column, control_column, signal_nm, control_nm}"
+            )
+        colour = _colour(spec["column"])
+        signal_nm = spec.get("signal_nm") or cfg["signal_nm"] or (560 if colour == "R" else 470)
+        control_nm = spec.get("control_nm") or cfg["control_nm"]
+        for key, nm in (("signal_nm", signal_nm), ("control_nm", control_nm)):
+            if nm not in LED_BITS:
+                raise ConfigError(
+                    f"Neurophotometrics config: {key} {nm} for region '{region}' is not one of "
+                    f"the LEDs {', '.join(map(str, LED_BITS))}"
+                )
+        if signal_nm == control_nm:
+            raise ConfigError(
+                f"Neurophotometrics config: region '{region}' uses {signal_nm} nm as both signal "
+                "and control; the control must be another LED"
+            )
+        specs[str(region)] = {
+            "column": spec["column"],
+            "control_column": spec.get("control_column", spec["column"]),
+            "signal_nm": int(signal_nm),
+            "control_nm": int(control_nm),
+        }
+    return specs
+
+
+def _check_cells(path: Path, values: np.ndarray, lines: np.ndarray, column: str, what: str) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise data_error(
+            str(path),
+            f"empty {what} cell in a frame row",
+            "re-export the file",
+            line=int(lines[row]),
+            column=column,
+        )
+
+
+def _led_states(path: Path, values: np.ndarray, lines: np.ndarray, column: str) -> np.ndarray:
+    """The LED state of every frame as integers; a value that is no known bit field is an error."""
+    finite = np.isfinite(values)
+    integral = finite & (values >= 0) & (np.floor(values) == values)
+    as_int = np.where(integral, values, 0).astype(np.int64)
+    bad = ~integral | ((as_int & ~KNOWN_BITS) != 0)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise data_error(
+            str(path),
+            f"unknown LED state '{values[row]:g}' (expected 1=415 nm, 2=470 nm, 4=560 nm plus "
+            "I/O bits 8-512)",
+            "check that the column is the LED state of a Neurophotometrics file",
+            line=int(lines[row]),
+            column=column,
+        )
+    return as_int
+
+
+def _check_frame_interval(path: Path, t_frames: np.ndarray, column: str, unit: str) -> None:
+    """Camera systems run at 1-1000 frames/s; anything else means a wrong time unit."""
+    rate = median_rate(t_frames)
+    if not np.isfinite(rate):
+        raise data_error(str(path), "fewer than two distinct frame timestamps", column=column)
+    if not 1 <= rate <= 1000:
+        suggestion = "ms" if rate < 1 else "s"
+        raise data_error(
+            str(path),
+            f"the frames are {1 / rate:.6g} s apart with time_unit '{unit}' ({rate:.3g} frames "
+            "per s), not a camera frame rate",
+            f"set time_unit to the unit of '{column}' (probably '{suggestion}')",
+            column=column,
+        )
+
+
+def _events(
+    path: Path,
+    ttl: str | Path | Mapping[str, str | Path] | None,
+    cfg: Mapping[str, Any],
+    state: np.ndarray,
+    t_frames: np.ndarray,
+    t_raw: np.ndarray,
+    time_column: str,
+    led_column: str,
+) -> pd.DataFrame:
+    """Events from the TTL file(s), or from the I/O bits of the LED state when there is none."""
+    tables = []
+    if ttl is not None:
+        files = {None: ttl} if isinstance(ttl, str | Path) else dict(ttl)
+        for name, file in files.items():
+            tables.append(
+                read_npm_ttl(
+                    file,
+                    recording_time_column=time_column,
+                    recording_time_raw=t_raw,
+                    time_unit=cfg["time_unit"],
+                    time_column=cfg["ttl_time_column"],
+                    name=name,
+                )
+            )
+    bits = cfg["led_state_events"]
+    if bits is None:
+        bits = {} if ttl is not None else {"Input0": IO_BITS["Input0"], "Input1": IO_BITS["Input1"]}
+    for name, bit in bits.items():
+        if bit not in IO_BITS.values():
+            raise ConfigError(
+                f"Neurophotometrics config: led_state_events.{name} = {bit} is not an I/O bit "
+                f"({', '.join(f'{k}={v}' for k, v in IO_BITS.items())})"
+            )
+        tables.append(
+            ttl_events(
+                t_frames, (state & bit) > 0, name, source=f"{path.name}:{led_column} bit {bit}"
+            )
+        )
+    return concat_events(tables)
+
+
+def read_npm_ttl(
+    path: str | Path,
+    *,
+    recording_time_column: str,
+    recording_time_raw: np.ndarray,
+    time_unit: str = "s",
+    time_column: str = "auto",
+    name: str | None = None,
+) -> pd.DataFrame:
+    """Events of a Neurophotometrics digital-input file, on the recording's clock (seconds).
+
+    ``recording_time_raw`` are the photometry frames' raw timestamps in ``recording_time_column``;
+    an event's ``time_s`` is (its raw time - the first frame's) x unit. ``time_column`` (auto: the
+    recording's time column, else the first timestamp column) selects which of the file's clocks
+    to use; times that do not overlap the recording are on another clock and raise an error.
+    """
+    path = check_file(path, "Neurophotometrics digital-input")
+    head = head_lines(path, 1)
+    sep = sniff_separator(head[0])
+    names = split_header(head[0], sep)
+    candidates = [c for c in (*TIME_COLUMNS, "Value.Seconds") if c in names]
+    if time_column == "auto":
+        time_column = recording_time_column if recording_time_column in names else None
+        time_column = time_column or (candidates[0] if candidates else None)
+    if not time_column:
+        raise data_error(
+            str(path),
+            "not a Neurophotometrics digital-input file: no timestamp column",
+            f"columns found: {', '.join(n for n in names if n)}",
+        )
+    # generations: ChannelName/.../SystemTimestamp; Timestamp/Value.Seconds/Value.Value;
+    # Timestamp/Value
+    if "ChannelName" in names:
+        text = ["ChannelName"]
+    elif "Value.Value" in names:
+        text = ["Value.Value"]
+    elif "Value" in names:
+        text = ["Value"]
+    else:
+        raise data_error(
+            str(path),
+            "not a Neurophotometrics digital-input file: no 'Value' or 'ChannelName' column",
+            f"columns found: {', '.join(n for n in names if n)}",
+        )
+    require(names, {"ttl_time_column": time_column}, path)
+    data, lines = read_numeric_columns(
+        path, names, [time_column], header_line=1, sep=sep, text_columns=text
+    )
+    rows = np.isfinite(data[time_column])
+    raw, lines = data[time_column][rows], lines[rows]
+    if raw.size == 0:
+        return empty_events()
+    lo, hi = float(np.min(recording_time_raw)), float(np.max(recording_time_raw))
+    if not ((raw >= lo) & (raw <= hi)).any():
+        others = [c for c in candidates if c != time_column]
+        raise data_error(
+            str(path),
+            f"the TTL times in '{time_column}' ({raw.min():.6g} to {raw.max():.6g}) never fall "
+            f"inside the recording ({lo:.6g} to {hi:.6g} in '{recording_time_column}'): they are "
+            "on another clock",
+            "set ttl_time_column to the digital-input column on the recording's clock"
+            + (f" (other columns: {', '.join(others)})" if others else ""),
+            column=time_column,
+        )
+    scale = time_unit_factor(time_unit, "Neurophotometrics")
+    t = (raw - float(recording_time_raw[0])) * scale
+    source = f"{path.name}:{time_column}"
+    if text == ["ChannelName"]:
+        channel = data["ChannelName"][rows]
+        labels = channel if name is None else np.array([f"{name}:{c}" for c in channel], object)
+        if name is not None and len(set(channel)) == 1:
+            labels = np.full(len(channel), name, dtype=object)
+        return concat_events([make_events(labels, t, np.nan, source)])
+    polarity = _polarity(path, data[text[0]][rows], lines, text[0])
+    rises, falls = t[polarity], t[~polarity]
+    duration = np.full(len(rises), np.nan)
+    if len(falls):
+        nxt = np.searchsorted(falls, rises, side="right")
+        ends = nxt < len(falls)
+        duration[ends] = falls[nxt[ends]] - rises[ends]
+    return concat_events([make_events(name or path.stem, rises, duration, source)])
+
+
+def _polarity(path: Path, cells: np.ndarray, lines: np.ndarray, column: str) -> np.ndarray:
+    """True/False (or 1/0) cells as booleans: True is a rising edge."""
+    text = pd.Series(cells, dtype=object).astype(str).str.strip().str.lower()
+    high = text.isin({"true", "1", "1.0"})
+    low = text.isin({"false", "0", "0.0"})
+    bad = ~(high | low)
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy()))
+        raise data_error(
+            str(path),
+            f"'{cells[row]}' is not True/False",
+            "the Value column holds the line level",
+            line=int(lines[row]),
+            column=column,
+        )
+    return high.to_numpy()

@@ -1,0 +1,434 @@
+"""pyPhotometry ``.ppd`` binary files, every header generation, raw volts (no filtering).
+
+Layout (pyPhotometry/code ``tools/data_import.py`` and the acquisition firmware
+``uPy/photometry_upy.py``; GuPPy ``_ppd_file_reader.py``, vendored from NeuroConv; notes §2.1):
+
+- a 2-byte little-endian header length, then the header, then little-endian uint16 words;
+- each word holds one ADC sample in its top 15 bits (``word >> 1``, times ``volts_per_division``)
+  and one digital input in its lowest bit (``word & 1``);
+- the words interleave the analog channels (``analog_1``, ``analog_2`` … 1-based, as pyPhotometry
+  names them); digital input *d* rides in the words of analog slot *d*;
+- from version 1.1, the pulsed (time-division) modes store two words per channel and sample — the
+  reading with the LED on and the LED-off baseline beside it — so the stride doubles and the signal
+  is on - off (earlier versions subtracted on the board and stored one word);
+- samples have no timestamps: t = k / sampling_rate. In the pulsed modes the board reads one channel
+  per timer tick at ``sampling_rate x n_inputs``, so channel *i* is sampled *i* ticks into each
+  cycle; its times carry that offset and the control is interpolated onto the signal's times. In the
+  continuous modes the two ADCs are read back to back by an unrecorded amount (< 1 sample;
+  pyPhotometry issue #39) and are treated as simultaneous;
+- the acquisition GUI replaces chunks lost on the USB link by zeros (``acquisition_board.py``), so a
+  cycle whose words are all zero is reported as dropped.
+
+Header generations: a 42-byte fixed binary header (2018 files: subject and date, a mode code, the
+rate as uint16, volts per division as two uint32 in nV); JSON with ``version`` as a number (0.1,
+0.2) or a string (0.3 on), ``volts_per_division`` as a list (per channel) or a number; from 1.0
+``n_analog_signals``/``n_digital_signals``; from 1.1 ``ADC_max_value`` (earlier: 2^15). The mode
+string, not ``n_analog_signals``, decides the layout, and its spelling changed twice (``GCaMP/iso``
+in 0.1; ``2 colour time div.`` in 0.2-0.3; ``2EX_1EM_pulsed`` from 1.0). An unknown mode is an
+error, never read as the default two-channel layout: a lab fork (``4 colour time div.``) looks like
+an ordinary two-channel file except for its mode, and reading it the default way returns traces
+that alternate colours sample by sample (GuPPy PR #447). A lab's fork can be read by declaring its
+layout in the config.
+
+Only the raw ``analog_x`` values are returned; pyPhotometry's ``import_ppd`` also returns
+``analog_x_filt``, band-passed 0.01-20 Hz by default, which has already removed the slow drift the
+control fit needs (notes §2.2).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import ConfigError, data_error
+from exneuro.photometry.readers_core import (
+    Recording,
+    align_control,
+    anomaly_table,
+    as_index,
+    check_alignment,
+    concat_anomalies,
+    concat_events,
+    empty_anomalies,
+    runs,
+    ttl_events,
+    with_defaults,
+)
+
+
+@dataclass(frozen=True)
+class PpdLayout:
+    """How one acquisition mode lays its words out."""
+
+    analog_inputs: int
+    colours_per_input: int
+    pulsed: bool
+
+
+#: Every acquisition mode of the released firmware generations, plus the known fork.
+PPD_MODES = {
+    # version 1.0 on
+    "2EX_2EM_continuous": PpdLayout(2, 1, False),
+    "2EX_1EM_pulsed": PpdLayout(2, 1, True),
+    "2EX_2EM_pulsed": PpdLayout(2, 1, True),
+    "3EX_2EM_pulsed": PpdLayout(3, 1, True),
+    # versions 0.2-0.3
+    "2 colour continuous": PpdLayout(2, 1, False),
+    "1 colour time div.": PpdLayout(2, 1, True),
+    "2 colour time div.": PpdLayout(2, 1, True),
+    # version 0.1
+    "GCaMP/RFP": PpdLayout(2, 1, False),
+    "GCaMP/iso": PpdLayout(2, 1, True),
+    "GCaMP/RFP_dif": PpdLayout(2, 1, True),
+    # Wiegert-lab fused-fibre fork: two inputs, each alternating two colours
+    "4 colour time div.": PpdLayout(2, 2, True),
+}
+
+#: The control channel of each mode when the config does not name one: the isosbestic for the
+#: 3-LED mode (LED 3 on detector 1), otherwise analog_2 (405 nm on the same detector in the
+#: one-colour time-division modes; the red channel in the two-colour modes).
+DEFAULT_CONTROL = {"3EX_2EM_pulsed": "analog_3"}
+
+#: Keys of the .ppd config and their defaults.
+PPD_DEFAULTS: dict[str, Any] = {
+    "region": "fibre",
+    "signal": "analog_1",
+    "control": None,
+    "control_alignment": "interpolate",
+    "digital_names": None,
+    "layout": None,
+    "signal_nm": None,
+    "control_nm": None,
+}
+
+_LEGACY_HEADER_BYTES = 42
+_PAIRED_FROM = (1, 1)
+
+
+def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[str, Recording]:
+    """Read a pyPhotometry ``.ppd`` file into one :class:`Recording` (raw volts, unfiltered).
+
+    Config (``PPD_DEFAULTS``): ``region`` (fibre name), ``signal`` / ``control`` (``analog_1`` …;
+    control defaults to ``analog_3`` in 3EX_2EM_pulsed, ``analog_2`` otherwise),
+    ``control_alignment`` for pulsed modes (interpolate; previous/next pair with the control read
+    just before/after), ``digital_names`` ``{"digital_1": event name}``, ``layout``
+    ``{analog_inputs, colours_per_input, pulsed}`` for a mode this reader does not know, and
+    ``signal_nm`` / ``control_nm`` for the metadata. Other analog channels go to ``extra``; in
+    version >= 1.1 pulsed files the raw LED-on and LED-off readings too.
+    """
+    reader = "pyPhotometry"
+    cfg = with_defaults(config, PPD_DEFAULTS, reader)
+    check_alignment(cfg["control_alignment"], reader)
+    path = Path(path)
+    if not path.is_file():
+        raise data_error(str(path), "pyPhotometry file not found", "check the path in the config")
+    raw = path.read_bytes()
+    header, payload, version = _read_header(raw, path)
+    layout, mode = _layout(header, cfg, path)
+    rate = float(header["sampling_rate"])
+    if not rate > 0:
+        raise data_error(str(path), f"sampling_rate {rate} in the header is not positive")
+    paired = layout.pulsed and version >= _PAIRED_FROM
+    n_slots = layout.analog_inputs * layout.colours_per_input
+    words_per_cycle = n_slots * (2 if paired else 1)
+    if "n_analog_signals" in header and cfg["layout"] is None:
+        declared = int(header["n_analog_signals"])
+        if declared != layout.analog_inputs:
+            raise data_error(
+                str(path),
+                f"the header declares {declared} analog signals but mode '{mode}' has "
+                f"{layout.analog_inputs}",
+                "the file is damaged or from a modified firmware; declare its layout in the config",
+            )
+
+    words = np.frombuffer(payload, dtype="<u2", count=len(payload) // 2)  # a view, no copy
+    n_cycles = len(words) // words_per_cycle
+    if n_cycles < 2:
+        raise data_error(
+            str(path),
+            f"only {n_cycles} complete sample(s) after the header",
+            "the recording is empty or was stopped at once",
+        )
+    cycles = words[: n_cycles * words_per_cycle].reshape(n_cycles, words_per_cycle)
+    stride = 2 if paired else 1
+    vpd = _volts_per_division(header, layout, path)
+
+    def adc(slot: int, baseline: bool = False) -> np.ndarray:
+        """ADC values (top 15 bits) of one slot's LED-on (or LED-off baseline) words."""
+        return cycles[:, slot * stride + int(baseline)] >> 1
+
+    def volts(slot: int) -> np.ndarray:
+        """on - off (paired files) or the stored value, times volts per division."""
+        values = adc(slot).astype(np.float64)
+        if paired:
+            values -= adc(slot, baseline=True)
+        values *= vpd[slot]
+        return values
+
+    names = [f"analog_{slot + 1}" for slot in range(n_slots)]
+    signal_name = cfg["signal"]
+    control_name = cfg["control"] or DEFAULT_CONTROL.get(mode, "analog_2")
+    for key, name in (("signal", signal_name), ("control", control_name)):
+        if name not in names:
+            raise ConfigError(
+                f"pyPhotometry config: {key} '{name}' is not a channel of mode '{mode}' "
+                f"({', '.join(names)})"
+            )
+    if signal_name == control_name:
+        raise ConfigError("pyPhotometry config: signal and control are the same channel")
+    s_slot, c_slot = names.index(signal_name), names.index(control_name)
+
+    timer_hz = rate * layout.analog_inputs
+    channel_hz = rate / layout.colours_per_input
+    offset = {slot: (slot / timer_hz if layout.pulsed else 0.0) for slot in range(n_slots)}
+    shared = np.arange(n_cycles, dtype=np.float64) / channel_hz  # t_k = k / rate
+
+    def times(slot: int) -> np.ndarray:
+        """Sample times of a slot: shared if continuous, offset by its timer tick if pulsed."""
+        return shared + offset[slot] if layout.pulsed else shared
+
+    def aligned(slot: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values of a slot on the signal's samples (interleaved: interpolated or paired)."""
+        if not layout.pulsed:
+            return np.ones(n_cycles, dtype=bool), values
+        cycle_pos = np.arange(n_cycles, dtype=np.int64) * n_slots
+        return align_control(
+            cycle_pos + s_slot,
+            times(s_slot),
+            cycle_pos + slot,
+            times(slot),
+            values,
+            cfg["control_alignment"],
+        )
+
+    keep, control = aligned(c_slot, volts(c_slot))
+    kept_cycles = np.flatnonzero(keep)
+    kept = as_index(kept_cycles)
+    time_s = times(s_slot)[kept]
+    signal = volts(s_slot)[kept]
+    extra = {}
+    for slot, name in enumerate(names):
+        if slot not in (s_slot, c_slot):
+            extra[name] = aligned(slot, volts(slot))[1]
+    if paired:
+        extra["signal_led_on"] = adc(s_slot)[kept] * vpd[s_slot]
+        extra["signal_led_off"] = adc(s_slot, baseline=True)[kept] * vpd[s_slot]
+        extra["control_led_on"] = aligned(c_slot, adc(c_slot) * vpd[c_slot])[1]
+        extra["control_led_off"] = aligned(c_slot, adc(c_slot, baseline=True) * vpd[c_slot])[1]
+
+    def to_sample(cycle: np.ndarray) -> np.ndarray:
+        return np.minimum(np.searchsorted(kept_cycles, cycle), len(kept_cycles) - 1)
+
+    adc_max = float(header.get("ADC_max_value", 1 << 15)) if version >= _PAIRED_FROM else 2**15
+    clip = 0.98 * adc_max
+    saturation_checked = paired or not layout.pulsed
+    tables = [
+        _truncation(len(words) - n_cycles * words_per_cycle, len(payload), time_s),
+        _zero_filled(cycles, times(s_slot), to_sample),
+    ]
+    if saturation_checked:
+        for channel, slot in (("signal", s_slot), ("control", c_slot)):
+            peak = np.maximum(adc(slot), adc(slot, baseline=True)) if paired else adc(slot)
+            tables.append(_clipping(peak, clip, channel, times(slot), to_sample))
+
+    digital_names = cfg["digital_names"] or {}
+    n_digital = min(int(header.get("n_digital_signals", 2)), layout.analog_inputs)
+    events = concat_events(
+        [
+            ttl_events(
+                times(d),
+                (cycles[:, d * stride] & 1).astype(bool),
+                digital_names.get(f"digital_{d + 1}", f"digital_{d + 1}"),
+                source=f"{path.name}:digital_{d + 1}",
+            )
+            for d in range(n_digital)
+        ]
+    )
+    metadata = {
+        "source_file": str(path),
+        "format": "pyPhotometry .ppd",
+        "format_version": ".".join(map(str, version)) if version else "pre-JSON binary header",
+        "mode": mode,
+        "pulsed": layout.pulsed,
+        "paired_led_on_off": paired,
+        "sampling_rate_hz": rate,
+        "volts_per_division": vpd.tolist(),
+        "adc_max_value": adc_max,
+        "saturation_checked": saturation_checked,
+        "units": "V",
+        "region": cfg["region"],
+        "signal_channel": signal_name,
+        "control_channel": control_name,
+        "channel_offset_s": {names[s]: offset[s] for s in range(n_slots)},
+        "control_alignment": cfg["control_alignment"] if layout.pulsed else "simultaneous",
+        "n_edge_samples_dropped": int(n_cycles - len(kept_cycles)),
+        "led_nm": {"signal": cfg["signal_nm"], "control": cfg["control_nm"]},
+        "subject_ID": header.get("subject_ID", ""),
+        "date_time": header.get("date_time", ""),
+        "header": {k: v for k, v in header.items() if k != "mode_code"},
+    }
+    recording = Recording(
+        region=str(cfg["region"]),
+        time_s=np.ascontiguousarray(time_s),
+        signal=np.ascontiguousarray(signal),
+        control=np.ascontiguousarray(control, dtype=np.float64),
+        fs_hz=channel_hz,
+        events=events,
+        anomalies=concat_anomalies(tables),
+        metadata=metadata,
+        extra={k: np.ascontiguousarray(v, dtype=np.float64) for k, v in extra.items()},
+    ).validate()
+    return {recording.region: recording}
+
+
+def parse_version(value: Any) -> tuple[int, ...]:
+    """'1.0.2' or 0.3 as comparable integers; the field is a number before 0.3, a string after."""
+    parts = str(value if value is not None else "").split(".")
+    return tuple(int(p) for p in parts if p.isdigit())
+
+
+def _read_header(raw: bytes, path: Path) -> tuple[dict[str, Any], bytes, tuple[int, ...]]:
+    """Header dict, the sample bytes and the version, for every header generation."""
+    if len(raw) < 2:
+        raise data_error(str(path), "the .ppd file is empty", "re-copy it from the acquisition PC")
+    size = int.from_bytes(raw[:2], "little")
+    if size == 0 or 2 + size > len(raw):
+        raise data_error(
+            str(path),
+            f"not a pyPhotometry .ppd file: the header length prefix ({size} bytes) does not fit "
+            f"the file ({len(raw)} bytes)",
+            "check that this is a .ppd file written by pyPhotometry",
+        )
+    block = raw[2 : 2 + size]
+    try:
+        header = json.loads(block.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = _legacy_header(block, path) if size == _LEGACY_HEADER_BYTES else None
+    if not isinstance(header, dict) or "sampling_rate" not in header:
+        raise data_error(
+            str(path),
+            "not a pyPhotometry .ppd file: the header is neither pyPhotometry JSON nor the "
+            "42-byte header of 2018 files",
+            "check that this is a .ppd file written by pyPhotometry",
+        )
+    return header, raw[2 + size :], parse_version(header.get("version"))
+
+
+def _legacy_header(block: bytes, path: Path) -> dict[str, Any] | None:
+    """The fixed 42-byte header of the first pyPhotometry files (GuPPy ``_read_legacy_header``)."""
+    try:
+        subject_time = block[:31].decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+    subject, _, date_time = subject_time.partition("  ")
+    rate = int.from_bytes(block[32:34], "little")
+    vpd = [int.from_bytes(block[a : a + 4], "little") / 1e9 for a in (34, 38)]
+    if rate == 0 or not all(0 < v < 1 for v in vpd):
+        return None
+    return {
+        "subject_ID": subject.strip(),
+        "date_time": date_time.strip(),
+        "mode_code": block[31],
+        "sampling_rate": rate,
+        "volts_per_division": vpd,
+    }
+
+
+def _layout(header: Mapping[str, Any], cfg: Mapping[str, Any], path: Path) -> tuple[PpdLayout, str]:
+    """The sample layout: from the config when declared, else from the mode table."""
+    mode = header.get("mode")
+    if cfg["layout"] is not None:
+        spec = dict(cfg["layout"])
+        if set(spec) != {"analog_inputs", "colours_per_input", "pulsed"}:
+            raise ConfigError(
+                "pyPhotometry config: layout needs exactly analog_inputs, colours_per_input, pulsed"
+            )
+        return PpdLayout(
+            int(spec["analog_inputs"]), int(spec["colours_per_input"]), bool(spec["pulsed"])
+        ), str(mode)
+    if mode is None and "mode_code" in header:
+        # 2018 binary header: every known file interleaves two inputs (GuPPy corpus); whether the
+        # LEDs were pulsed is not recoverable, so no inter-channel offset is assumed.
+        return PpdLayout(2, 1, False), f"pre-JSON mode code {header['mode_code']}"
+    if mode not in PPD_MODES:
+        raise data_error(
+            str(path),
+            f"unknown pyPhotometry acquisition mode '{mode}': the mode decides how the samples "
+            "interleave, and guessing can mix colours into one trace",
+            "for a modified firmware declare layout: {analog_inputs, colours_per_input, pulsed} "
+            f"in the config; known modes: {', '.join(PPD_MODES)}",
+        )
+    return PPD_MODES[mode], str(mode)
+
+
+def _volts_per_division(header: Mapping[str, Any], layout: PpdLayout, path: Path) -> np.ndarray:
+    """Volts per ADC division of every slot (a number, or a list indexed by analog input)."""
+    value = header.get("volts_per_division")
+    if value is None:
+        raise data_error(str(path), "the header has no volts_per_division", "re-export the file")
+    per_input = [float(value)] if isinstance(value, int | float) else [float(v) for v in value]
+    inputs = [
+        per_input[i] if i < len(per_input) else per_input[0] for i in range(layout.analog_inputs)
+    ]
+    return np.array(inputs * layout.colours_per_input, dtype=np.float64)
+
+
+def _truncation(extra_words: int, payload_bytes: int, time_s: np.ndarray) -> pd.DataFrame:
+    """A file that ends inside a sample (the recording was cut): report what was ignored."""
+    extra_bytes = extra_words * 2 + payload_bytes % 2
+    if not extra_bytes:
+        return empty_anomalies()
+    return anomaly_table(
+        "truncated",
+        "file",
+        len(time_s) - 1,
+        time_s[-1],
+        None,
+        f"the file ends {extra_bytes} byte(s) into a sample; the partial sample was ignored",
+    )
+
+
+def _clipping(
+    peak: np.ndarray, clip: float, channel: str, time_s: np.ndarray, to_sample: Any
+) -> pd.DataFrame:
+    """Runs of samples above 98 % of the ADC range (pyPhotometry's own clipping rule)."""
+    starts, lengths = runs(peak > clip)
+    if not starts.size:
+        return empty_anomalies()
+    highest = np.maximum.reduceat(peak, starts)
+    return anomaly_table(
+        "saturation",
+        channel,
+        to_sample(starts),
+        time_s[starts],
+        None,
+        [
+            f"{n} sample(s) above 98 % of the ADC range ({clip:g} counts; highest {int(h)})"
+            for n, h in zip(lengths, highest, strict=True)
+        ],
+    )
+
+
+def _zero_filled(cycles: np.ndarray, time_s: np.ndarray, to_sample: Any) -> pd.DataFrame:
+    """Cycles whose words are all zero: chunks the GUI zero-filled after a USB loss."""
+    starts, lengths = runs(~cycles.any(axis=1))
+    if not starts.size:
+        return empty_anomalies()
+    return anomaly_table(
+        "dropped_frames",
+        "signal+control",
+        to_sample(starts),
+        time_s[starts],
+        None,
+        [
+            f"{n} sample(s) with every word zero: a chunk lost on the USB link and zero-filled by "
+            "the acquisition software (values are not measurements)"
+            for n in lengths
+        ],
+    )
