@@ -1,0 +1,407 @@
+"""Photometry figure: activity around the run across training, per group.
+
+Panels (each function draws one axis and returns the exact numbers drawn, the panel's source
+data):
+
+* :func:`plot_session_traces` — ΔF/F across the session, mean ± SEM across mice, first vs last
+  training day, the run shaded (one panel per group);
+* :func:`plot_heatmap` — every mouse × time on one day, grouped by group;
+* :func:`plot_window_metric` — a window metric (e.g. mean ΔF/F 0-15 min after the run) across
+  training days: every mouse as a thin line, group mean ± SEM on top, stars for the group
+  contrast at each day read from the statistics table (never recomputed);
+* :func:`plot_peri_event` — mean waveform around an event with its bootstrap CI per group and
+  the significant intervals of the consecutive-threshold test as bars.
+
+:func:`photometry_figure` composes them and writes PDF/SVG/PNG plus one source-data table per
+panel with :func:`exneuro.figures.style.save_with_source_data`.
+
+Inputs are tidy tables: ``traces`` (``mouse``, ``group``, ``day``, ``time_s`` from run onset on a
+common grid — :func:`exneuro.photometry.peri_event.binned_trace` — and ``dff``), ``metrics``
+(``mouse``, ``group``, ``day``, ``window``, ``metric``, ``value``), ``peri_summary`` (``group``,
+``lag_s``, ``mean``, ``ci_low``, ``ci_high``) and ``intervals`` (``group``, ``start_s``,
+``end_s``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import colors as mcolors
+from matplotlib import transforms
+
+from exneuro.figures.style import apply_style, group_palette, mm, save_with_source_data
+from exneuro.stats.table import significance_stars
+
+METRIC_LABELS = {
+    "mean_dff": "Mean ΔF/F (%)",
+    "auc_dff_s": "AUC (ΔF/F·s)",
+    "peak_dff": "Peak ΔF/F (%)",
+    "mean_z": "Mean z",
+    "auc_z_s": "AUC (z·s)",
+    "peak_z": "Peak z",
+}
+PERCENT_METRICS = {"mean_dff", "peak_dff"}
+
+
+def _panel_label(axis, letter: str) -> None:
+    """Bold panel letter 7 mm left of and 3 mm above the axes' top-left corner (a fixed
+    distance, so wide and narrow panels line up; ``style.panel_label`` offsets by axes width)."""
+    offset = transforms.ScaledTranslation(-mm(7), mm(3), axis.figure.dpi_scale_trans)
+    axis.text(
+        0,
+        1,
+        letter,
+        transform=axis.transAxes + offset,
+        fontweight="bold",
+        fontsize=plt.rcParams["font.size"] + 1,
+        va="bottom",
+        ha="left",
+    )
+
+
+def window_title(window: str) -> str:
+    """'post_0_15' -> '0-15 min after the run'; other names with spaces for underscores."""
+    parts = window.split("_")
+    if len(parts) == 3 and parts[0] == "post" and all(p.isdigit() for p in parts[1:]):
+        return f"{parts[1]}–{parts[2]} min after the run"
+    return window.replace("_", " ")
+
+
+def _lighter(colour: str, amount: float = 0.55) -> tuple[float, float, float]:
+    """``colour`` mixed with white (first-day traces in the group's hue)."""
+    rgb = np.array(mcolors.to_rgb(colour))
+    return tuple(rgb + (1.0 - rgb) * amount)
+
+
+def _mean_sem(values: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
+    """Mean, SEM (SD/√n, ddof 1) and n per ``keys``."""
+    summary = values.groupby(keys, sort=True)[column].agg(["mean", "std", "count"]).reset_index()
+    summary["sem"] = summary["std"] / np.sqrt(summary["count"])
+    return summary.drop(columns="std").rename(columns={"count": "n_mice"})
+
+
+def plot_session_traces(
+    axis,
+    traces: pd.DataFrame,
+    group: str,
+    days: Sequence,
+    colour: str,
+    run_duration_s: float,
+    title: str | None = None,
+) -> pd.DataFrame:
+    """Mean ± SEM across mice of ΔF/F (%) over the session on each of ``days`` (first day light,
+    last day in the group colour); the run from 0 to ``run_duration_s`` shaded."""
+    data = traces[(traces["group"] == group) & traces["day"].isin(list(days))]
+    summary = _mean_sem(data, ["day", "time_s"], "dff")
+    axis.axvspan(0, run_duration_s / 60.0, color="0.9", lw=0, zorder=0)
+    for index, day in enumerate(days):
+        part = summary[summary["day"] == day]
+        shade = _lighter(colour) if index == 0 and len(days) > 1 else mcolors.to_rgb(colour)
+        x = part["time_s"].to_numpy() / 60.0
+        y = part["mean"].to_numpy() * 100
+        err = part["sem"].to_numpy() * 100
+        axis.fill_between(x, y - err, y + err, color=shade, alpha=0.3, lw=0, zorder=1)
+        axis.plot(x, y, color=shade, lw=0.7, label=f"Day {day}", zorder=2)
+    axis.axhline(0, color="black", lw=0.4, zorder=0)
+    axis.set_xlabel("Time from run onset (min)")
+    axis.set_ylabel("ΔF/F (%)")
+    axis.legend(loc="upper left", handlelength=1.0, borderaxespad=0.2)
+    if title:
+        axis.set_title(title)
+    return summary.assign(group=group)[["group", "day", "time_s", "mean", "sem", "n_mice"]]
+
+
+def plot_heatmap(
+    axis,
+    traces: pd.DataFrame,
+    day,
+    group_order: Sequence[str],
+    labels: Mapping[str, str],
+    run_duration_s: float | None = None,
+) -> pd.DataFrame:
+    """Mice × time heatmap of ΔF/F (%) on ``day``, mice grouped in ``group_order`` (symmetric
+    diverging colour scale at the 99th percentile of |ΔF/F|); run onset and end dashed."""
+    data = traces[traces["day"] == day]
+    order = {group: index for index, group in enumerate(group_order)}
+    mice = (
+        data[["mouse", "group"]]
+        .drop_duplicates()
+        .assign(rank=lambda f: f["group"].map(order))
+        .sort_values(["rank", "mouse"])
+    )
+    wide = data.pivot_table(index="mouse", columns="time_s", values="dff", aggfunc="mean")
+    wide = wide.reindex(mice["mouse"])
+    values = wide.to_numpy() * 100
+    times = wide.columns.to_numpy(float) / 60.0
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
+    limit = float(np.nanpercentile(np.abs(values), 99)) if np.isfinite(values).any() else 1.0
+    image = axis.imshow(
+        values,
+        aspect="auto",
+        interpolation="nearest",
+        cmap="RdBu_r",
+        vmin=-limit,
+        vmax=limit,
+        extent=(times[0] - step / 2, times[-1] + step / 2, len(mice), 0),
+    )
+    counts = mice["group"].value_counts().reindex(list(group_order)).fillna(0).astype(int)
+    bounds = np.cumsum(counts.to_numpy())
+    for bound in bounds[:-1]:
+        axis.axhline(bound, color="black", lw=0.6)
+    centres = bounds - counts.to_numpy() / 2.0
+    shown = counts.to_numpy() > 0
+    axis.set_yticks(centres[shown], [labels.get(g, g) for g in counts.index[shown]])
+    axis.tick_params(axis="y", length=0)
+    for edge in (0.0, None if run_duration_s is None else run_duration_s / 60.0):
+        if edge is not None:
+            axis.axvline(edge, color="black", lw=0.5, ls="--")
+    axis.set_xlabel("Time from run onset (min)")
+    axis.set_title(f"Day {day}")
+    colourbar = axis.figure.colorbar(image, ax=axis, fraction=0.06, pad=0.02)
+    colourbar.set_label("ΔF/F (%)")
+    colourbar.outline.set_linewidth(0.5)
+    long = data.merge(mice[["mouse"]], on="mouse")
+    return long[["mouse", "group", "day", "time_s", "dff"]].sort_values(
+        ["group", "mouse", "time_s"], key=lambda s: s.map(order) if s.name == "group" else s
+    )
+
+
+def _subset_parts(subset: object) -> dict[str, str]:
+    if not isinstance(subset, str):
+        return {}
+    parts = [part.split("=", 1) for part in subset.split("; ") if "=" in part]
+    return {key: value for key, value in parts}
+
+
+def find_contrast(
+    statistics: pd.DataFrame, metric: str, term: str, window: str, day: object
+) -> pd.Series | None:
+    """The ``emm_contrast`` row of ``term`` for ``metric`` in ``window`` at ``day``."""
+    if statistics is None or statistics.empty:
+        return None
+    rows = statistics[
+        (statistics["test"] == "emm_contrast")
+        & (statistics["outcome"] == metric)
+        & (statistics["term"] == term)
+    ]
+    for _, row in rows.iterrows():
+        parts = _subset_parts(row["subset"])
+        if parts.get("window") == str(window) and parts.get("day") == str(day):
+            return row
+    return None
+
+
+def plot_window_metric(
+    axis,
+    metrics: pd.DataFrame,
+    window: str,
+    metric: str,
+    group_order: Sequence[str],
+    colours: Mapping[str, str],
+    labels: Mapping[str, str],
+    statistics: pd.DataFrame | None = None,
+    control: str | None = None,
+) -> pd.DataFrame:
+    """``metric`` in ``window`` across training days: mice as thin lines, group mean ± SEM,
+    stars of each group's contrast against ``control`` at each day from ``statistics``."""
+    data = metrics[(metrics["window"] == window) & (metrics["metric"] == metric)].copy()
+    scale = 100.0 if metric in PERCENT_METRICS else 1.0
+    data["shown"] = data["value"] * scale
+    days = sorted(data["day"].unique().tolist())
+    position = {day: index for index, day in enumerate(days)}
+    n_groups = len(group_order)
+    records = []
+    for g_index, group in enumerate(group_order):
+        part = data[data["group"] == group]
+        shift = (g_index - (n_groups - 1) / 2.0) * 0.12
+        for _, mouse in part.groupby("mouse", sort=True):
+            mouse = mouse.sort_values("day")
+            axis.plot(
+                mouse["day"].map(position) + shift,
+                mouse["shown"],
+                color=colours[group],
+                lw=0.35,
+                alpha=0.4,
+                zorder=1,
+            )
+        summary = _mean_sem(part, ["day"], "shown")
+        axis.errorbar(
+            summary["day"].map(position) + shift,
+            summary["mean"],
+            yerr=summary["sem"],
+            color=colours[group],
+            marker="o",
+            ms=2.5,
+            lw=1.0,
+            capsize=1.5,
+            elinewidth=0.6,
+            label=labels.get(group, group),
+            zorder=3,
+        )
+        records.append(summary.assign(group=group, kind="group"))
+    top = float(np.nanmax(data["shown"])) if len(data) else 1.0
+    span = top - float(np.nanmin(data["shown"])) if len(data) else 1.0
+    stars_drawn = []
+    if statistics is not None and control is not None:
+        for g_index, group in enumerate(g for g in group_order if g != control):
+            for day in days:
+                row = find_contrast(statistics, metric, f"{group} - {control}", window, day)
+                if row is None:
+                    continue
+                stars = significance_stars(float(row["p_adj"]))
+                stars_drawn.append(
+                    {"group": group, "day": day, "p_adj": row["p_adj"], "stars": stars}
+                )
+                if stars and stars != "ns":
+                    axis.text(
+                        position[day],
+                        top + span * (0.04 + 0.08 * g_index),
+                        stars,
+                        ha="center",
+                        va="bottom",
+                        color=colours[group],
+                    )
+    if stars_drawn:
+        n_rows = len([g for g in group_order if g != control])
+        axis.set_ylim(top=top + span * (0.1 + 0.08 * n_rows))
+    axis.set_xticks(range(len(days)), [str(day) for day in days])
+    axis.set_xlabel("Training day")
+    axis.set_ylabel(METRIC_LABELS.get(metric, metric))
+    axis.set_title(window_title(window))
+    axis.legend(loc="upper left", handlelength=1.2)
+    mice = data[["mouse", "group", "day", "shown"]].rename(columns={"shown": "value"})
+    table = pd.concat(
+        [mice.assign(kind="mouse"), pd.concat(records).rename(columns={"mean": "value"})],
+        ignore_index=True,
+    )
+    if stars_drawn:
+        table = table.merge(pd.DataFrame(stars_drawn), on=["group", "day"], how="left")
+    return table
+
+
+def plot_peri_event(
+    axis,
+    summary: pd.DataFrame,
+    intervals: pd.DataFrame,
+    group_order: Sequence[str],
+    colours: Mapping[str, str],
+    labels: Mapping[str, str],
+    event_label: str = "Run offset",
+    ylabel: str = "ΔF/F (%, baseline-subtracted)",
+    scale: float = 100.0,
+) -> pd.DataFrame:
+    """Mean waveform ± bootstrap CI around the event per group, significant intervals as bars
+    above the traces (one row of bars per group)."""
+    top = float(np.nanmax(summary["ci_high"])) * scale if len(summary) else 1.0
+    bottom = float(np.nanmin(summary["ci_low"])) * scale if len(summary) else 0.0
+    span = max(top - bottom, 1e-12)
+    for g_index, group in enumerate(group_order):
+        part = summary[summary["group"] == group]
+        if part.empty:
+            continue
+        x = part["lag_s"].to_numpy() / 60.0
+        axis.fill_between(
+            x,
+            part["ci_low"] * scale,
+            part["ci_high"] * scale,
+            color=colours[group],
+            alpha=0.25,
+            lw=0,
+        )
+        axis.plot(
+            x, part["mean"] * scale, color=colours[group], lw=0.7, label=labels.get(group, group)
+        )
+        bars = intervals[intervals["group"] == group]
+        height = top + span * (0.05 + 0.06 * g_index)
+        for row in bars.itertuples(index=False):
+            axis.plot(
+                [row.start_s / 60.0, row.end_s / 60.0],
+                [height, height],
+                color=colours[group],
+                lw=1.5,
+                solid_capstyle="butt",
+            )
+    axis.axvline(0, color="black", lw=0.5, ls="--")
+    axis.axhline(0, color="black", lw=0.4)
+    axis.set_xlabel(f"Time from {event_label.lower()} (min)")
+    axis.set_ylabel(ylabel)
+    axis.legend(loc="lower right", handlelength=1.2)
+    drawn = summary[summary["group"].isin(list(group_order))].copy()
+    drawn = drawn.assign(kind="waveform")
+    marks = intervals[intervals["group"].isin(list(group_order))].assign(kind="significant")
+    return pd.concat([drawn, marks], ignore_index=True)
+
+
+def photometry_figure(
+    traces: pd.DataFrame,
+    metrics: pd.DataFrame,
+    peri_summary: pd.DataFrame,
+    intervals: pd.DataFrame,
+    groups: Sequence[Mapping],
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    *,
+    run_duration_s: float,
+    window: str = "post_0_15",
+    metric: str = "mean_dff",
+    statistics: pd.DataFrame | None = None,
+    control: str | None = None,
+    event_label: str = "Run offset",
+    days: Sequence | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Draw and save the photometry figure; write each panel's source data; return them.
+
+    Top row: session traces of each group (first vs last of ``days``, default the first and
+    last training day) and the heatmap of the last day. Bottom row: ``metric`` in ``window``
+    across days, and the peri-event waveforms with their significant intervals. ``groups`` are
+    the config's groups (``id``, ``label``, ``color``); only those present in the data are
+    drawn, in config order. ``style``: ``font_size_pt``, ``png_dpi``, ``full_width_mm``.
+    """
+    apply_style(style.get("font_size_pt", 7.0))
+    colours = group_palette(groups)
+    labels = {group["id"]: group.get("label", group["id"]) for group in groups}
+    present = set(traces["group"]) | set(metrics["group"])
+    order = [group["id"] for group in groups if group["id"] in present]
+    missing = sorted(present - set(colours))
+    if missing:
+        raise KeyError(f"groups {missing} have no colour in the config's groups")
+    all_days = sorted(traces["day"].unique().tolist())
+    shown_days = list(days) if days is not None else [all_days[0], all_days[-1]]
+    figure = plt.figure(figsize=(mm(style.get("full_width_mm", 174.0)), mm(112)))
+    outer = figure.add_gridspec(2, 1, height_ratios=[1, 1], hspace=0.55)
+    top = outer[0].subgridspec(
+        1, len(order) + 1, width_ratios=[1] * len(order) + [1.35], wspace=0.45
+    )
+    bottom = outer[1].subgridspec(1, 2, wspace=0.35)
+    source: dict[str, pd.DataFrame] = {}
+    letters = iter("ABCDEFGHIJKLMNOP")
+    for index, group in enumerate(order):
+        axis = figure.add_subplot(top[0, index])
+        letter = next(letters)
+        source[letter] = plot_session_traces(
+            axis, traces, group, shown_days, colours[group], run_duration_s, labels[group]
+        )
+        _panel_label(axis, letter)
+    axis = figure.add_subplot(top[0, len(order)])
+    letter = next(letters)
+    source[letter] = plot_heatmap(axis, traces, shown_days[-1], order, labels, run_duration_s)
+    _panel_label(axis, letter)
+    axis = figure.add_subplot(bottom[0, 0])
+    letter = next(letters)
+    source[letter] = plot_window_metric(
+        axis, metrics, window, metric, order, colours, labels, statistics, control
+    )
+    _panel_label(axis, letter)
+    axis = figure.add_subplot(bottom[0, 1])
+    letter = next(letters)
+    source[letter] = plot_peri_event(
+        axis, peri_summary, intervals, order, colours, labels, event_label
+    )
+    _panel_label(axis, letter)
+    figure.subplots_adjust(left=0.08, right=0.97, top=0.93, bottom=0.1)
+    save_with_source_data(figure, figure_paths, style.get("png_dpi", 600), source, source_data_dir)
+    return source

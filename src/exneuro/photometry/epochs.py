@@ -1,0 +1,333 @@
+"""Exercise-epoch metrics of processed photometry sessions, and their group × day statistics.
+
+Windows are defined relative to the run's onset or offset, in the config as e.g.::
+
+    - {name: baseline, ref: onset, start_s: -600, end_s: 0}
+    - {name: running, ref: onset, start_s: 0, end_s: offset}
+    - {name: post_0_15, ref: offset, start_s: 0, end_s: 900}
+    - {name: post_15_60, ref: offset, start_s: 900, end_s: 3600}
+
+``start_s``/``end_s`` are seconds from ``ref`` (``onset``, ``offset`` or ``session`` = the
+recording's clock), or the words ``onset``/``offset`` for that event's time itself.
+
+Per window and trace column (ΔF/F and its z-score), :func:`epoch_metrics` gives the area under
+the curve in units × seconds, the time-averaged mean, the peak (maximum) and its latency from
+the window start. The area is the exact integral over [start, end] of the trace linearly
+interpolated between samples (the trapezoid rule on the time axis, with partial intervals at the
+window edges), so it does not depend on the sampling rate or on where the samples fall —
+GuPPy's historic default integrated over sample indices, which scales the AUC with fs
+(notes §2.8; GuPPy PR #415). The mean is that integral divided by the covered duration.
+
+:func:`epoch_statistics` tests every (metric, window) across training days and groups with the
+project's engine: the linear mixed model ``value ~ group * day + (1 | mouse)`` (REML,
+Satterthwaite type III F tests), post-hoc contrasts from it (each group against control at each
+day; each day against the first day within each group), and the two-way repeated-measures ANOVA
+(day within, group between; sphericity-corrected) when every mouse has every day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import ConfigError, InputDataError
+from exneuro.stats import mixed
+from exneuro.stats.anova import rm_anova
+from exneuro.stats.posthoc import contrast_family
+from exneuro.stats.table import concat_stats, format_n_by_group, subset_label
+
+WINDOW_REFS = ("onset", "offset", "session")
+EVENT_WORDS = ("onset", "offset")
+
+#: Default windows (seconds): 10 min rest, the run, then 0-15 and 15-60 min after the run.
+DEFAULT_WINDOWS: list[dict[str, Any]] = [
+    {"name": "baseline", "ref": "onset", "start_s": -600, "end_s": 0},
+    {"name": "running", "ref": "onset", "start_s": 0, "end_s": "offset"},
+    {"name": "post_0_15", "ref": "offset", "start_s": 0, "end_s": 900},
+    {"name": "post_15_60", "ref": "offset", "start_s": 900, "end_s": 3600},
+]
+
+
+def resolve_windows(
+    windows: Sequence[Mapping[str, Any]], run_onset_s: float, run_offset_s: float
+) -> pd.DataFrame:
+    """Absolute bounds of each window: ``window``, ``ref``, ``start_s``, ``end_s``.
+
+    Raises :class:`~exneuro.errors.ConfigError` naming the window for an unknown reference, a
+    missing key, a duplicated name or an end not after the start.
+    """
+    if not run_onset_s < run_offset_s:
+        raise InputDataError(f"run onset {run_onset_s} s is not before run offset {run_offset_s} s")
+    events = {"onset": float(run_onset_s), "offset": float(run_offset_s), "session": 0.0}
+    rows = []
+    for index, spec in enumerate(windows):
+        name = spec.get("name", f"#{index + 1}")
+        missing = {"name", "ref", "start_s", "end_s"} - set(spec)
+        if missing:
+            raise ConfigError(f"photometry window {name!r} lacks {sorted(missing)}")
+        if spec["ref"] not in WINDOW_REFS:
+            raise ConfigError(
+                f"photometry window {name!r}: ref {spec['ref']!r}; choose one of {WINDOW_REFS}"
+            )
+
+        def bound(value: Any, key: str, name: str = name, ref: str = spec["ref"]) -> float:
+            if isinstance(value, str):
+                if value not in EVENT_WORDS:
+                    raise ConfigError(
+                        f"photometry window {name!r}: {key} {value!r} must be seconds or one of "
+                        f"{EVENT_WORDS}"
+                    )
+                return events[value]
+            return events[ref] + float(value)
+
+        start, end = bound(spec["start_s"], "start_s"), bound(spec["end_s"], "end_s")
+        if not end > start:
+            raise ConfigError(
+                f"photometry window {name!r} ends ({end:g} s) before it starts ({start:g} s)"
+            )
+        rows.append({"window": str(name), "ref": spec["ref"], "start_s": start, "end_s": end})
+    frame = pd.DataFrame(rows, columns=["window", "ref", "start_s", "end_s"])
+    duplicated = frame["window"][frame["window"].duplicated()].tolist()
+    if duplicated:
+        raise ConfigError(f"photometry window names repeat: {duplicated}")
+    return frame
+
+
+def interval_integral(
+    time_s: np.ndarray, values: np.ndarray, start_s: np.ndarray, end_s: np.ndarray
+) -> np.ndarray:
+    """∫ x(t) dt over each [start, end] (clipped to the recording), x linear between samples.
+
+    Vectorized over intervals: one cumulative trapezoid ``F(t_i)``, then
+    ``F(τ) = F(t_i) + (τ − t_i)(x_i + x(τ))/2`` at each bound (exact for piecewise-linear x).
+    """
+    t = np.asarray(time_s, dtype=float)
+    x = np.asarray(values, dtype=float)
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(t) * (x[1:] + x[:-1]) / 2.0)])
+
+    def primitive(tau: np.ndarray) -> np.ndarray:
+        tau = np.clip(np.asarray(tau, dtype=float), t[0], t[-1])
+        i = np.clip(np.searchsorted(t, tau, side="right") - 1, 0, len(t) - 2)
+        frac = (tau - t[i]) / (t[i + 1] - t[i])
+        x_tau = x[i] + frac * (x[i + 1] - x[i])
+        return cum[i] + (tau - t[i]) * (x[i] + x_tau) / 2.0
+
+    return primitive(end_s) - primitive(start_s)
+
+
+def epoch_metrics(
+    session_table: pd.DataFrame,
+    run_onset_s: float,
+    run_offset_s: float,
+    windows: Sequence[Mapping[str, Any]] | None = None,
+    columns: Sequence[str] = ("dff", "z"),
+) -> pd.DataFrame:
+    """Metrics of each window of one session, one row per window × metric (tidy).
+
+    ``session_table`` has ``time_s`` (increasing, session clock) and the ``columns`` (from
+    :func:`exneuro.photometry.preprocess.preprocess_session`). For column ``c`` the metrics are
+    ``mean_c`` (time average), ``auc_c_s`` (units × s), ``peak_c`` (maximum sample) and
+    ``peak_latency_c_s`` (seconds from the window start to the peak).
+
+    Columns of the result: ``window``, ``ref``, ``start_s``, ``end_s`` (absolute),
+    ``coverage`` (fraction of the window inside the recording), ``n_samples``, ``metric``,
+    ``value``. A window outside the recording gets NaN values and coverage 0 — never dropped.
+    """
+    bounds = resolve_windows(
+        DEFAULT_WINDOWS if windows is None else windows, run_onset_s, run_offset_s
+    )
+    missing = [c for c in ("time_s", *columns) if c not in session_table.columns]
+    if missing:
+        raise KeyError(f"session table lacks column(s) {missing} needed for the epoch metrics")
+    t = session_table["time_s"].to_numpy(float)
+    if len(t) < 2 or np.any(np.diff(t) <= 0):
+        raise InputDataError("session time_s must have at least 2 strictly increasing samples")
+    starts = bounds["start_s"].to_numpy()
+    ends = bounds["end_s"].to_numpy()
+    covered = np.clip(ends, t[0], t[-1]) - np.clip(starts, t[0], t[-1])
+    first = np.searchsorted(t, starts, side="left")
+    last = np.searchsorted(t, ends, side="right")
+    n_samples = last - first
+    records = []
+    for column in columns:
+        x = session_table[column].to_numpy(float)
+        if not np.all(np.isfinite(x)):
+            raise InputDataError(f"session column {column!r} has missing values")
+        auc = interval_integral(t, x, starts, ends)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(covered > 0, auc / np.where(covered > 0, covered, 1.0), np.nan)
+        auc = np.where(covered > 0, auc, np.nan)
+        for k in range(len(bounds)):
+            if n_samples[k] > 0:
+                segment = x[first[k] : last[k]]
+                j = int(np.argmax(segment))
+                peak, latency = float(segment[j]), float(t[first[k] + j] - starts[k])
+            else:
+                peak = latency = float("nan")
+            for metric, value in (
+                (f"mean_{column}", mean[k]),
+                (f"auc_{column}_s", auc[k]),
+                (f"peak_{column}", peak),
+                (f"peak_latency_{column}_s", latency),
+            ):
+                records.append((k, metric, float(value)))
+    index, metric, value = zip(*records, strict=True) if records else ((), (), ())
+    out = bounds.iloc[list(index)].reset_index(drop=True)
+    out["duration_s"] = (out["end_s"] - out["start_s"]).to_numpy()
+    out["coverage"] = (covered / (ends - starts))[list(index)]
+    out["n_samples"] = n_samples[list(index)]
+    out["metric"] = list(metric)
+    out["value"] = list(value)
+    order = {w: i for i, w in enumerate(bounds["window"])}
+    out = out.sort_values(
+        ["window", "metric"],
+        key=lambda s: s.map(order) if s.name == "window" else s,
+        kind="stable",
+    )
+    return out.reset_index(drop=True)
+
+
+def _literal(value: Any) -> str:
+    """A patsy literal for a factor level (ints stay ints, everything else quoted)."""
+    if isinstance(value, (bool, np.bool_)):
+        return repr(str(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return repr(str(value))
+
+
+def epoch_statistics(
+    metrics: pd.DataFrame,
+    control: str,
+    metric_names: Sequence[str] = ("mean_dff",),
+    windows: Sequence[str] | None = None,
+    correction: str = "sidak",
+    level: float = 0.95,
+    family: str = "all",
+    anova: str = "complete",
+    sphericity_correction: str = "greenhouse-geisser",
+    context: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Group × day statistics of each (metric, window) as statistics-table rows.
+
+    ``metrics``: tidy rows with ``mouse``, ``group``, ``day``, ``window``, ``metric``, ``value``
+    (:func:`epoch_metrics` output with the session's mouse, group and day added). For each
+    metric in ``metric_names`` and window (all, or ``windows``):
+
+    * LMM ``value ~ group * day + (1 | mouse)`` with ``group`` treatment-coded against
+      ``control`` and ``day`` a factor (reference: the first day); type III F tests with
+      Satterthwaite df (:func:`exneuro.stats.mixed.to_stats`);
+    * post-hoc (:func:`exneuro.stats.posthoc.contrast_family`): each group − control at every
+      day, and every day − first day within every group, corrected by ``correction``
+      (``family='all'``: one family per contrast set, as Prism; ``'per_level'``: per day/group,
+      as emmeans);
+    * two-way RM ANOVA (day within, group between; type III; ``sphericity_correction``) when
+      every mouse has every day (``anova='complete'``), always with listwise deletion
+      (``'listwise'``) or never (``'never'``).
+
+    Rows are labelled ``analysis='photometry'``, ``outcome`` = the metric, ``subset`` =
+    ``context`` plus ``window=<name>`` (and the day or group of a contrast).
+    """
+    needed = {"mouse", "group", "day", "window", "metric", "value"}
+    missing = sorted(needed - set(metrics.columns))
+    if missing:
+        raise KeyError(f"photometry metrics lack column(s) {missing}")
+    if anova not in ("complete", "listwise", "never"):
+        raise ConfigError(f"anova {anova!r}; choose complete, listwise or never")
+    groups = sorted(metrics["group"].dropna().unique().tolist())
+    if control not in groups:
+        raise ConfigError(f"control group {control!r} is not among the groups {groups}")
+    if len(groups) < 2:
+        raise ConfigError(f"photometry statistics need two groups; found {groups}")
+    context = dict(context or {})
+    window_names = list(dict.fromkeys(metrics["window"])) if windows is None else list(windows)
+    frames = []
+    for metric in metric_names:
+        if metric not in set(metrics["metric"]):
+            raise ConfigError(
+                f"metric {metric!r} is not in the photometry metrics; "
+                f"known: {sorted(set(metrics['metric']))}"
+            )
+        for window in window_names:
+            data = metrics.loc[
+                (metrics["metric"] == metric) & (metrics["window"] == window),
+                ["mouse", "group", "day", "value"],
+            ].dropna()
+            if data.empty:
+                raise ConfigError(f"no values of {metric!r} in photometry window {window!r}")
+            label = subset_label(**context, window=window)
+            frames.append(
+                _window_statistics(
+                    data,
+                    control,
+                    correction,
+                    level,
+                    family,
+                    anova,
+                    sphericity_correction,
+                    {**context, "window": window},
+                ).assign(analysis="photometry", outcome=metric)
+            )
+            frames[-1]["subset"] = frames[-1]["subset"].fillna(label)
+    table = concat_stats(frames)
+    return table
+
+
+def _window_statistics(
+    data: pd.DataFrame,
+    control: str,
+    correction: str,
+    level: float,
+    family: str,
+    anova: str,
+    sphericity_correction: str,
+    context: dict[str, str],
+) -> pd.DataFrame:
+    """Mixed model, post-hoc families and RM ANOVA of one metric in one window."""
+    days = sorted(data["day"].unique().tolist())
+    first = days[0]
+    formula = (
+        f"value ~ C(group, Treatment({_literal(control)})) * C(day, Treatment({_literal(first)}))"
+    )
+    fit = mixed.fit_lmm(data, formula, groups="mouse")
+    rows = [mixed.to_stats(fit, between="group", level=level)]
+    rows.append(
+        contrast_family(
+            fit,
+            "group",
+            "day",
+            "trt.vs.ctrl",
+            control,
+            correction,
+            level,
+            family=family,
+            context=context,
+        )
+    )
+    rows.append(
+        contrast_family(
+            fit,
+            "day",
+            "group",
+            "trt.vs.ctrl",
+            first,
+            correction,
+            level,
+            family=family,
+            context=context,
+        )
+    )
+    per_mouse = data.groupby("mouse")["day"].nunique()
+    complete = bool((per_mouse == len(days)).all()) and not data.duplicated(["mouse", "day"]).any()
+    if anova == "listwise" or (anova == "complete" and complete):
+        result = rm_anova(data, dv="value", subject="mouse", within=["day"], between=["group"])
+        rows.append(result.to_stats(correction=sphericity_correction))
+    table = concat_stats(rows)
+    counts = data.groupby("group")["mouse"].nunique()
+    table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(counts.to_dict()))
+    return table
