@@ -340,6 +340,20 @@ def read_cell_properties(
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3}
 
 
+def _durations_s(table: pd.DataFrame, column: str, path: str, scale: float) -> np.ndarray:
+    """Recording durations in seconds; a duration of zero or less is an error naming its line."""
+    duration = parse_numbers(table, column, path) * scale
+    if not (duration > 0).all():
+        raise data_error(
+            path,
+            "recording duration is not positive",
+            "enter the length of the recording",
+            line=_first_bad(table, ~(duration > 0)),
+            column=column,
+        )
+    return duration
+
+
 def read_sepsc_events(
     path: str | Path,
     columns: Mapping[str, str],
@@ -395,16 +409,7 @@ def read_sepsc_events(
         )
     tidy["amplitude_pa"] = np.abs(amplitude)
     if duration_column:
-        duration = parse_numbers(table, duration_column, path) * scale
-        if not (duration > 0).all():
-            raise data_error(
-                path,
-                "recording duration is not positive",
-                "enter the length of the recording",
-                line=_first_bad(table, ~(duration > 0)),
-                column=duration_column,
-            )
-        tidy["recording_duration_s"] = duration
+        tidy["recording_duration_s"] = _durations_s(table, duration_column, path, scale)
         varies = tidy.groupby(["mouse", "cell"])["recording_duration_s"].transform("nunique") > 1
         if varies.any():
             raise data_error(
@@ -452,16 +457,7 @@ def read_recording_durations(
     require_columns(table, columns, path)
     tidy = _ids(table, columns, path)
     column = columns["recording_duration_s"]
-    duration = parse_numbers(table, column, path) * _TIME_SCALE[time_unit]
-    if not (duration > 0).all():
-        raise data_error(
-            path,
-            "recording duration is not positive",
-            "enter the length of the recording",
-            line=_first_bad(table, ~(duration > 0)),
-            column=column,
-        )
-    tidy["recording_duration_s"] = duration
+    tidy["recording_duration_s"] = _durations_s(table, column, path, _TIME_SCALE[time_unit])
     tidy["source_line"] = table["_line"].to_numpy()
     _check_cell_in_one_mouse(tidy, path, columns, cell_ids)
     _reject_duplicates(tidy, ["mouse", "cell"], path, "the same cell is", "one row per cell")
