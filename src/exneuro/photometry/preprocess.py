@@ -46,7 +46,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -914,11 +914,6 @@ def preprocess_session(
         }
     )
     return table, qc
-
-
-def control_fit_record(fit: ControlFit) -> dict[str, Any]:
-    """A :class:`ControlFit` as a flat dict (for tables and logs)."""
-    return asdict(fit)
 
 
 def qc_flags(

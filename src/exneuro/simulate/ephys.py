@@ -164,10 +164,6 @@ def kernel_threshold_offset(dvdt_mv_per_ms: float = 20.0) -> float:
     return float(height[np.argmax(slope >= dvdt_mv_per_ms)])
 
 
-def _lognormal(median: np.ndarray, cv: float, size: int, rng: np.random.Generator) -> np.ndarray:
-    return np.asarray(median) * np.exp(rng.normal(0.0, cv, size))
-
-
 def simulate_cells(
     effects: EphysEffects, mice: pd.DataFrame, rng: np.random.Generator
 ) -> pd.DataFrame:
