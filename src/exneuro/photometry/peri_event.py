@@ -334,9 +334,23 @@ def waveform_test(
         raise ConfigError(f"waveform test method {method!r}; choose permutation or bootstrap")
     rng = _rng(seed)
     table = bootstrap_ci(matrix, n_boot, 1.0 - alpha, rng, expand)
+    p = permutation_test_baseline(matrix, n_perm, rng) if method == "permutation" else None
+    return _mark_significant(table, p, lags_s, fs_hz, alpha, min_duration_s)
+
+
+def _mark_significant(
+    table: pd.DataFrame,
+    p: np.ndarray | None,
+    lags_s: np.ndarray,
+    fs_hz: float,
+    alpha: float,
+    min_duration_s: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-lag significance (permutation p < alpha, or a bootstrap CI excluding 0) kept only in
+    runs of at least ``min_duration_s`` (the consecutive-samples threshold), and the intervals."""
     table.insert(0, "lag_s", np.asarray(lags_s, dtype=float))
-    if method == "permutation":
-        table["p"] = permutation_test_baseline(matrix, n_perm, rng)
+    if p is not None:
+        table["p"] = p
         raw = table["p"].to_numpy() < alpha
     else:
         table["p"] = np.nan
@@ -365,16 +379,8 @@ def group_waveform_test(
         raise ConfigError(f"waveform test method {method!r}; choose permutation or bootstrap")
     rng = _rng(seed)
     table = bootstrap_diff_ci(a, b, n_boot, 1.0 - alpha, rng, expand)
-    table.insert(0, "lag_s", np.asarray(lags_s, dtype=float))
-    if method == "permutation":
-        table["p"] = permutation_test_groups(a, b, n_perm, rng)
-        raw = table["p"].to_numpy() < alpha
-    else:
-        table["p"] = np.nan
-        raw = (table["ci_low"].to_numpy() > 0) | (table["ci_high"].to_numpy() < 0)
-    intervals = significant_intervals(raw, lags_s, fs_hz, min_duration_s)
-    table["significant"] = consecutive_mask(raw, max(1, int(round(min_duration_s * fs_hz))))
-    return table, intervals
+    p = permutation_test_groups(a, b, n_perm, rng) if method == "permutation" else None
+    return _mark_significant(table, p, lags_s, fs_hz, alpha, min_duration_s)
 
 
 def binned_trace(

@@ -916,6 +916,28 @@ def preprocess_session(
     return table, qc
 
 
+#: QC threshold key, metric column, whether values *below* the threshold fail, reason text.
+QC_RULES = (
+    ("min_fit_r2", "fit_r2", True, "control fit R2 < {:g}"),
+    ("flag_negative_slope", "fit_slope", True, "negative control-fit slope"),
+    ("max_saturation_fraction", "saturation_fraction", False, "saturated samples > {:g}"),
+    ("min_snr_db", "snr_db", True, "SNR < {:g} dB"),
+    ("max_bleaching_fraction", "bleaching_fraction", False, "bleaching > {:g} of the start"),
+    (
+        "max_rejected_fraction",
+        "fit_rejected_fraction",
+        False,
+        "robust fit rejected > {:g} of the samples",
+    ),
+    (
+        "max_artifact_correlation",
+        "artifact_correlation",
+        False,
+        "residual motion artifact (|r| with the control > {:g})",
+    ),
+)
+
+
 def qc_flags(
     qc: pd.DataFrame | Mapping[str, Any], thresholds: Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
@@ -939,47 +961,16 @@ def qc_flags(
     table = pd.DataFrame([dict(qc)]) if isinstance(qc, Mapping) else qc.copy()
     reasons = pd.DataFrame(index=table.index)
 
-    def check(column: str, bad: pd.Series, text: str) -> None:
+    for key, column, below, label in QC_RULES:
+        limit = limits[key]
+        if limit is None or limit is False:
+            continue
         if column not in table.columns:
             raise KeyError(f"QC table lacks column {column!r} needed by the photometry QC flags")
-        reasons[column] = np.where(bad.fillna(False).astype(bool), text, "")
-
-    if limits["min_fit_r2"] is not None:
-        v = limits["min_fit_r2"]
-        check("fit_r2", table["fit_r2"] < v, f"control fit R2 < {v:g}")
-    if limits["flag_negative_slope"]:
-        check("fit_slope", table["fit_slope"] < 0, "negative control-fit slope")
-    if limits["max_saturation_fraction"] is not None:
-        v = limits["max_saturation_fraction"]
-        check(
-            "saturation_fraction",
-            table["saturation_fraction"] > v,
-            f"saturated samples > {v:g}",
-        )
-    if limits["min_snr_db"] is not None:
-        v = limits["min_snr_db"]
-        check("snr_db", table["snr_db"] < v, f"SNR < {v:g} dB")
-    if limits["max_bleaching_fraction"] is not None:
-        v = limits["max_bleaching_fraction"]
-        check(
-            "bleaching_fraction",
-            table["bleaching_fraction"] > v,
-            f"bleaching > {v:g} of the start",
-        )
-    if limits["max_rejected_fraction"] is not None:
-        v = limits["max_rejected_fraction"]
-        check(
-            "fit_rejected_fraction",
-            table["fit_rejected_fraction"] > v,
-            f"robust fit rejected > {v:g} of the samples",
-        )
-    if limits["max_artifact_correlation"] is not None:
-        v = limits["max_artifact_correlation"]
-        check(
-            "artifact_correlation",
-            table["artifact_correlation"].abs() > v,
-            f"residual motion artifact (|r| with the control > {v:g})",
-        )
+        values = table[column].abs() if column == "artifact_correlation" else table[column]
+        threshold = 0.0 if limit is True else limit
+        bad = values < threshold if below else values > threshold
+        reasons[column] = np.where(bad.fillna(False).astype(bool), label.format(threshold), "")
     text = reasons.apply(lambda row: "; ".join(r for r in row if r), axis=1)
     table["qc_reasons"] = text.astype(str) if len(table) else pd.Series(dtype=str)
     table["qc_pass"] = table["qc_reasons"] == ""
