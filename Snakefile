@@ -27,6 +27,7 @@ if not workflow.overwrite_configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/treadmill.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/photometry.smk"
 include: "workflow/rules/ephys.smk"
 include: "workflow/rules/morphology.smk"
 include: "workflow/rules/rnaseq.smk"

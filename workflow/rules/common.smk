@@ -1,5 +1,7 @@
 """Config and sample-sheet loading, and the input functions the rules share."""
 
+import math
+
 from exneuro.config import (
     ConfigError,
     load_yaml,
@@ -7,6 +9,8 @@ from exneuro.config import (
     read_sample_sheet,
     validate_config,
 )
+from exneuro.errors import ExneuroError
+from exneuro.photometry.sessions import read_recordings
 from exneuro.workflow import source_digest
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -43,12 +47,29 @@ RNASEQ_CONTRASTS = (
 FACILITY_DE = list(config["rnaseq"]["precomputed_de"]) if section_on("rnaseq") else []
 
 
+PHOTOMETRY_ON = section_on("photometry")
+try:
+    RECORDINGS = (
+        read_recordings(
+            config["photometry"]["recordings"],
+            config["photometry"]["recording_columns"],
+            SAMPLES,
+            config["photometry"]["cohort"],
+        ).set_index("session", drop=False)
+        if PHOTOMETRY_ON
+        else None
+    )
+except ExneuroError as error:
+    sys.exit(f"Photometry recordings sheet error:\n{error}")
+PHOTOMETRY_SESSIONS = list(RECORDINGS.index) if PHOTOMETRY_ON else []
+
 TABLES = list(config["tables"])
 
 
 wildcard_constraints:
     cohort="|".join(COHORTS),
     table="|".join(TABLES) or "no-table",
+    session="[^/]+",
 
 
 TREADMILL_KEYS = {
@@ -158,6 +179,30 @@ def treadmill_stage_logs(wildcards):
     return sorted(expand(pattern, zip, mouse=found.mouse, session=found.session))
 
 
+def photometry_session_files(wildcards):
+    """The raw file (and TTL file) of the session in the job's wildcards."""
+    row = RECORDINGS.loc[wildcards.session]
+    return {"raw": row["file"], "ttl": [row["ttl_file"]] if row["ttl_file"] else []}
+
+
+def photometry_recording(wildcards):
+    """The recordings-sheet row of the session in the job's wildcards (plain values)."""
+    row = RECORDINGS.loc[wildcards.session].to_dict()
+    for key in ("run_onset_s", "run_offset_s"):
+        row[key] = None if math.isnan(row[key]) else float(row[key])
+    return {
+        key: value.item() if hasattr(value, "item") else value
+        for key, value in row.items()
+    }
+
+
+def photometry_session_outputs(name):
+    """One per-session output of every session in the recordings sheet."""
+    return expand(
+        f"{OUT}/photometry/sessions/{{session}}/{name}", session=PHOTOMETRY_SESSIONS
+    )
+
+
 def table_declaration(wildcards):
     """The config declaration of the table in the job's wildcards."""
     return config["tables"][wildcards.table]
@@ -170,6 +215,7 @@ def declared_table_file(wildcards):
 
 #: Analysis sections with one statistics table and one figure each.
 SECTIONS_ON = {
+    "photometry": PHOTOMETRY_ON,
     "ephys": EPHYS_ON,
     "spines": SPINES_ON,
     "histology": HISTOLOGY_ON,

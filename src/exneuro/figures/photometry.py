@@ -153,7 +153,12 @@ def plot_heatmap(
         axis.axhline(bound, color="black", lw=0.6)
     centres = bounds - counts.to_numpy() / 2.0
     shown = counts.to_numpy() > 0
-    axis.set_yticks(centres[shown], [labels.get(g, g) for g in counts.index[shown]])
+    axis.set_yticks(
+        centres[shown],
+        [labels.get(g, g) for g in counts.index[shown]],
+        rotation=90,
+        va="center",
+    )
     axis.tick_params(axis="y", length=0)
     for edge in (0.0, None if run_duration_s is None else run_duration_s / 60.0):
         if edge is not None:
@@ -294,7 +299,9 @@ def plot_peri_event(
     scale: float = 100.0,
 ) -> pd.DataFrame:
     """Mean waveform ± bootstrap CI around the event per group, significant intervals as bars
-    above the traces (one row of bars per group)."""
+    above the traces: one row per group (against its pre-event baseline, in the group's colour),
+    then one black row per group comparison (``intervals`` rows whose ``group`` is not a group,
+    e.g. ``silenced - control``)."""
     top = float(np.nanmax(summary["ci_high"])) * scale if len(summary) else 1.0
     bottom = float(np.nanmin(summary["ci_low"])) * scale if len(summary) else 0.0
     span = max(top - bottom, 1e-12)
@@ -324,14 +331,34 @@ def plot_peri_event(
                 lw=1.5,
                 solid_capstyle="butt",
             )
+    comparisons = [g for g in dict.fromkeys(intervals["group"]) if g not in group_order]
+    for c_index, comparison in enumerate(comparisons):
+        height = top + span * (0.05 + 0.06 * (len(group_order) + c_index))
+        for row in intervals[intervals["group"] == comparison].itertuples(index=False):
+            axis.plot(
+                [row.start_s / 60.0, row.end_s / 60.0],
+                [height, height],
+                color="black",
+                lw=1.5,
+                solid_capstyle="butt",
+            )
+        axis.text(
+            0.01,
+            height,
+            comparison.replace(" - ", " vs "),
+            transform=transforms.blended_transform_factory(axis.transAxes, axis.transData),
+            va="center",
+            ha="left",
+            fontsize=plt.rcParams["font.size"] - 1,
+        )
     axis.axvline(0, color="black", lw=0.5, ls="--")
     axis.axhline(0, color="black", lw=0.4)
     axis.set_xlabel(f"Time from {event_label.lower()} (min)")
     axis.set_ylabel(ylabel)
-    axis.legend(loc="lower right", handlelength=1.2)
+    axis.legend(loc="lower right", bbox_to_anchor=(1.0, 0.06), handlelength=1.2)
     drawn = summary[summary["group"].isin(list(group_order))].copy()
     drawn = drawn.assign(kind="waveform")
-    marks = intervals[intervals["group"].isin(list(group_order))].assign(kind="significant")
+    marks = intervals.assign(kind="significant")
     return pd.concat([drawn, marks], ignore_index=True)
 
 
@@ -402,6 +429,57 @@ def photometry_figure(
         axis, peri_summary, intervals, order, colours, labels, event_label
     )
     _panel_label(axis, letter)
-    figure.subplots_adjust(left=0.08, right=0.97, top=0.93, bottom=0.1)
+    figure.subplots_adjust(left=0.08, right=0.93, top=0.93, bottom=0.1)
     save_with_source_data(figure, figure_paths, style.get("png_dpi", 600), source, source_data_dir)
     return source
+
+
+def study_photometry_figure(
+    aligned: pd.DataFrame,
+    metrics: pd.DataFrame,
+    qc: pd.DataFrame,
+    waveforms: pd.DataFrame,
+    intervals: pd.DataFrame,
+    statistics: pd.DataFrame,
+    control: str,
+    settings: Mapping,
+    groups: Sequence[Mapping],
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+) -> dict[str, pd.DataFrame]:
+    """:func:`photometry_figure` from the workflow's tables (included sessions only).
+
+    ``settings``: the config's photometry ``figure`` and ``peri_event``. The waveform panel shows
+    the first peri-event alignment on its first tested day, each group with its intervals of
+    significance against the pre-event baseline, and the intervals where groups differ.
+    """
+    kept = aligned[aligned["included"].astype(bool)]
+    traces = kept[(kept["alignment"] == "run_onset") & (kept["column"] == "dff")].rename(
+        columns={"value": "dff"}
+    )
+    event = settings["peri_event"]["events"][0]
+    tested = waveforms[waveforms["event"] == event]
+    day = tested["day"].min()
+    group_ids = {group["id"] for group in groups}
+    peri = tested[(tested["day"] == day) & tested["group"].isin(group_ids)]
+    spans = intervals[(intervals["event"] == event) & (intervals["day"] == day)]
+    included = qc[qc["included"].astype(bool)]
+    figure = settings["figure"]
+    return photometry_figure(
+        traces,
+        metrics[metrics["included"].astype(bool)],
+        peri,
+        spans,
+        groups,
+        style,
+        figure_paths,
+        source_data_dir,
+        run_duration_s=float((included["run_offset_s"] - included["run_onset_s"]).median()),
+        window=figure["window"],
+        metric=figure["metric"],
+        statistics=statistics,
+        control=control,
+        event_label={"offset": "Run offset", "onset": "Run onset"}.get(event, event),
+        days=figure["days"],
+    )

@@ -6,13 +6,15 @@ round-trip-exact parser, and exact too (correctly rounded decimal conversion, so
 with ``repr`` reads back bit for bit). Columns are taken by position, so duplicated header names
 such as Doric's second ``Time(s)`` cannot shift a column. When Arrow refuses the file (a cell that
 is not a number, rows of unequal length), pandas re-reads it to name the first bad cell with its
-line — the error a user can act on — so the common case pays nothing for it. Blank lines are kept
+line — the error a user can act on — so the common case pays nothing for it. Files ending in
+``.gz`` are read through gzip (Arrow and pandas decompress by the extension). Blank lines are kept
 as all-NaN rows so that row *i* is always line ``header_line + 1 + i`` of the file.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -42,7 +44,8 @@ def check_file(path: str | Path, what: str) -> Path:
 def head_lines(path: Path, n: int) -> list[str]:
     """The first ``n`` lines of a text file (fewer if it is shorter), without line endings."""
     lines = []
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
         for _ in range(n):
             line = handle.readline()
             if not line:

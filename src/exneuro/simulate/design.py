@@ -2,7 +2,7 @@
 
 A design is plain data so that the planted truth can be written next to the simulated files and
 tests can check that the analysis recovers it. Each modality's simulator reads the design it needs
-(treadmill now; photometry, spines, electrophysiology, histology and RNA-seq plug in the same way).
+(treadmill, physiology, photometry, spines, electrophysiology, histology and RNA-seq).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exneuro.simulate.ephys import EphysEffects
+from exneuro.simulate.photometry_study import PhotometryDesign
 from exneuro.simulate.physiology import PhysiologyEffects
 from exneuro.simulate.rnaseq import RnaseqEffects
 from exneuro.simulate.spines import HistologyEffects, SpineEffects
@@ -61,6 +62,7 @@ class StudyDesign:
     spines: SpineEffects | None = None
     histology: HistologyEffects | None = None
     rnaseq: RnaseqEffects | None = None
+    photometry: PhotometryDesign | None = None
     seed: int = 20260212
     first_test_date: str = "2026-03-02"
     manipulation_by_group: dict[str, str] = field(default_factory=dict)
@@ -95,6 +97,7 @@ EXAMPLE = StudyDesign(
     spines=SpineEffects(),
     histology=HistologyEffects(),
     rnaseq=RnaseqEffects(),
+    photometry=PhotometryDesign(),
     manipulation_by_group={
         "control": "AAV-DIO-eYFP",
         "silenced": "AAV-DIO-TeLC-GFP",

@@ -27,8 +27,8 @@ it grows in control mice and grows less in a silenced group (planted, returned a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -234,6 +234,7 @@ def simulate_study_sessions(
     mice: pd.DataFrame,
     days: Sequence[int],
     rng: np.random.Generator,
+    overrides: Mapping[tuple[str, int], Mapping[str, Any]] | None = None,
 ) -> Iterator[tuple[str, int, dict[str, Any], dict[str, Any]]]:
     """Sessions of every mouse (``mice``: ``mouse_id``, ``group``) on every training day.
 
@@ -243,7 +244,9 @@ def simulate_study_sessions(
     ``fs_hz``, ``run_onset_s`` and ``run_offset_s``; ``truth`` the planted values of
     :func:`simulate_session` plus ``mouse``, ``group``, ``day``, ``post_mean`` (the group's
     planted mean at that day) and ``post_mouse_effect``. Mouse effects are drawn first, in the
-    order of ``mice``, so a seed gives the same study every time.
+    order of ``mice``, so a seed gives the same study every time. ``overrides`` replaces fields
+    of ``effects`` in single sessions, ``{(mouse, day): {field: value}}`` (e.g. a damaged patch
+    cord's noise).
     """
     missing = {"mouse_id", "group"} - set(mice.columns)
     if missing:
@@ -258,9 +261,9 @@ def simulate_study_sessions(
         means = post_activation_by_day(effects, group, days)
         for day, mean in zip(days, means, strict=True):
             amplitude = mean + u + rng.normal(0, effects.post_session_sd)
-            session = simulate_session(
-                effects, rng, effects.fs_hz, duration, onset, offset, amplitude
-            )
+            changed = (overrides or {}).get((mouse, day))
+            this = replace(effects, **changed) if changed else effects
+            session = simulate_session(this, rng, effects.fs_hz, duration, onset, offset, amplitude)
             truth = {
                 **session.pop("truth"),
                 "mouse": mouse,

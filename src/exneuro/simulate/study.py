@@ -16,6 +16,7 @@ import yaml
 
 from exneuro.simulate.design import StudyDesign
 from exneuro.simulate.ephys import write_ephys
+from exneuro.simulate.photometry_study import photometry_mice, write_photometry
 from exneuro.simulate.physiology import write_physiology
 from exneuro.simulate.rnaseq import rnaseq_mice, write_rnaseq
 from exneuro.simulate.spines import write_histology, write_spines
@@ -80,6 +81,18 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
             notes="",
         )
         mice = pd.concat([mice, sequenced], ignore_index=True).fillna("")
+    photometry = config.get("photometry")
+    if design.photometry is not None and photometry:
+        recorded = photometry_mice(design.photometry, len(mice) + 1, photometry["cohort"])
+        recorded = recorded.assign(
+            manipulation=recorded["group"].map(design.manipulation_by_group).fillna(""),
+            genotype="Sf1-Cre+/-; AAV-DIO-GCaMP6s",
+            cage="",
+            excluded_reason="",
+            removed_after_session="",
+            notes="",
+        )
+        mice = pd.concat([mice, recorded], ignore_index=True).fillna("")
     sheet_path = Path(config["samples"])
     sheet_path.parent.mkdir(parents=True, exist_ok=True)
     mice.to_csv(sheet_path, sep="\t", index=False, lineterminator="\n")
@@ -113,6 +126,15 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
     if design.rnaseq is not None and rnaseq:
         sequenced = mice[mice["cohort"] == rnaseq["cohort"]]
         truth["rnaseq"] = write_rnaseq(design.rnaseq, sequenced, Path(rnaseq["counts"]).parent, rng)
+    if design.photometry is not None and photometry:
+        recorded = mice[mice["cohort"] == photometry["cohort"]].reset_index(drop=True)
+        truth["photometry"] = write_photometry(
+            design.photometry,
+            recorded,
+            photometry,
+            data_dir / "photometry",
+            np.random.default_rng([design.seed, 4]),
+        )
     truth_path = data_dir / "ground_truth.yaml"
     truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")
     return truth

@@ -1,0 +1,25 @@
+"""The photometry figure: session traces, heatmap, window metric across days, peri-event test."""
+
+from exneuro.figures.photometry import study_photometry_figure
+from exneuro.io import read_table
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    study_photometry_figure(
+        read_table(snakemake.input.aligned),
+        read_table(snakemake.input.metrics),
+        read_table(snakemake.input.qc),
+        read_table(snakemake.input.waveforms),
+        read_table(snakemake.input.intervals),
+        read_table(snakemake.input.stats),
+        snakemake.params.cohort["control_group"],
+        snakemake.params.photometry,
+        snakemake.params.groups,
+        snakemake.params.style,
+        list(snakemake.output.figures),
+        snakemake.output.source_data,
+    )
+
+
+run(snakemake, main)

@@ -1,0 +1,22 @@
+"""Group x day statistics of the photometry window metrics, and the peri-event waveform tests."""
+
+from exneuro.io import read_table, write_table
+from exneuro.photometry.pipeline import photometry_statistics
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    settings = snakemake.params.photometry
+    statistics, waveforms, intervals = photometry_statistics(
+        read_table(snakemake.input.metrics),
+        read_table(snakemake.input.aligned),
+        snakemake.params.cohort,
+        settings["statistics"],
+        settings["peri_event"],
+    )
+    write_table(statistics, snakemake.output.statistics)
+    write_table(waveforms, snakemake.output.waveforms)
+    write_table(intervals, snakemake.output.intervals)
+
+
+run(snakemake, main)

@@ -1,0 +1,57 @@
+"""One photometry session at a glance: raw channels, the control fit, ΔF/F, with the QC verdict.
+
+Drawn by every session's job so that a failing session can be judged by eye before a decision
+to exclude it is written in the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from exneuro.figures.style import apply_style, mm, save_figure
+from exneuro.photometry.readers import Recording
+
+#: Colours of the channels (Okabe-Ito): signal, control, fit.
+SIGNAL, CONTROL, FIT = "#009E73", "#7F3C8D", "#000000"
+
+
+def session_qc_figure(
+    recording: Recording, trace: pd.DataFrame, qc: Mapping, path: str | Path, dpi: int = 200
+) -> None:
+    """Three stacked panels over the session (minutes): raw signal and control; processed
+    signal with the fitted control (the fit window shaded); ΔF/F with the run shaded. The title
+    carries the fit and QC numbers."""
+    apply_style(6.0)
+    figure, axes = plt.subplots(3, 1, figsize=(mm(174), mm(110)), sharex=True)
+    minutes = recording.time_s / 60.0
+    axes[0].plot(minutes, recording.signal, color=SIGNAL, lw=0.4, label="signal")
+    axes[0].plot(minutes, recording.control, color=CONTROL, lw=0.4, label="control")
+    axes[0].set_ylabel(f"Raw ({recording.metadata.get('units', 'a.u.')})")
+    axes[0].legend(loc="upper right", ncols=2)
+    t = trace["time_s"].to_numpy() / 60.0
+    axes[1].plot(t, trace["signal"], color=SIGNAL, lw=0.4, label="signal")
+    axes[1].plot(t, trace["fitted_control"], color=FIT, lw=0.4, label="fitted control")
+    in_fit = trace["in_baseline"].to_numpy(bool)
+    if in_fit.any() and qc["fit_window"] == "baseline":
+        axes[1].axvspan(t[in_fit][0], t[in_fit][-1], color="0.9", lw=0, zorder=0)
+    axes[1].set_ylabel("Filtered")
+    axes[1].legend(loc="upper right", ncols=2)
+    axes[2].axvspan(qc["run_onset_s"] / 60.0, qc["run_offset_s"] / 60.0, color="0.9", lw=0)
+    axes[2].plot(t, trace["dff"] * 100, color="black", lw=0.4)
+    axes[2].axhline(0, color="0.5", lw=0.4)
+    axes[2].set_ylabel("ΔF/F (%)")
+    axes[2].set_xlabel("Time (min)")
+    figure.suptitle(
+        f"{qc['session']} ({qc['group']}, day {qc['day']}): fit {qc['fit_method']} over "
+        f"{qc['fit_window']}, slope {qc['fit_slope']:.3g}, R² {qc['fit_r2']:.2f}, "
+        f"SNR {qc['snr_db']:.1f} dB, artifact r {qc['artifact_correlation']:.2f}, "
+        f"{qc['n_anomalies']} anomalies",
+        fontsize=6,
+    )
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.93, bottom=0.09, hspace=0.15)
+    path = Path(path)
+    save_figure(figure, path.with_suffix(""), [path.suffix[1:]], dpi)
