@@ -132,6 +132,7 @@ def large_cohort(tmp_path_factory, example_config):
         spines=None,
         histology=None,
         rnaseq=None,
+        photometry=None,
         treadmill=TreadmillEffects(gain_by_group={"control": 0.6, "stimulated_post": 1.1}),
     )
     config = copy.deepcopy(example_config)

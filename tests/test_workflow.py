@@ -266,3 +266,68 @@ def test_facility_de_tables_are_read_with_their_own_column_names(project_copy):
     assert (row["estimate"], row["p_adj"], row["n_mice"]) == (1.31, 2e-7, 14)
     table = pd.read_csv(_results(project_copy) / "statistics" / "statistics.tsv", sep="\t")
     assert "facility_de" in set(table["test"])
+
+
+@pytest.fixture(scope="module")
+def photometry_copy(project_copy) -> Path:
+    """The example's photometry section alone, on seven mice (both rigs, the lost TTL file and the
+    damaged patch cord among them), run once in the project copy."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    for section in ("treadmill", "ephys", "spines", "histology", "rnaseq"):
+        del config[section]
+    config["tables"] = {}
+    config["output_dir"] = "results/photometry_only"
+    sheet = pd.read_csv(project_copy / "config/photometry_recordings.tsv", sep="\t", dtype=str)
+    kept = sheet[sheet["mouse"].isin(["M094", "M095", "M096", "M098", "M099", "M100", "M104"])]
+    kept.iloc[:-1].to_csv(project_copy / "config/some_mice.tsv", sep="\t", index=False)
+    config["photometry"]["recordings"] = "config/some_mice.tsv"
+    path = project_copy / "config/photometry_only.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake("--cores", "2", "--configfile", str(path), cwd=project_copy)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return project_copy
+
+
+def test_end_to_end_photometry_tables_figure_and_exclusion(photometry_copy):
+    results = photometry_copy / "results/photometry_only"
+    qc = pd.read_csv(results / "photometry/qc.tsv", sep="\t").set_index("session")
+    assert len(qc) == 20 and (results / "photometry/sessions/M098_d1/qc.png").exists()
+    assert not qc.loc["M094_d8", "included"] and not qc.loc["M094_d8", "qc_pass"]
+    assert qc.drop("M094_d8")["included"].all()
+    assert qc.loc["M104_d4", "run_times_from"] == "sheet"
+    assert set(qc["file_format"]) == {"pyPhotometry .ppd", "Neurophotometrics CSV"}
+    table = pd.read_csv(results / "statistics/statistics.tsv", sep="\t")
+    rows = table[table["analysis"] == "photometry"]
+    assert {"lmm", "emm_contrast", "waveform_bootstrap"} <= set(rows["test"])
+    metrics = pd.read_csv(results / "photometry/metrics.tsv", sep="\t")
+    shown = metrics[
+        metrics["included"] & (metrics["window"] == "post_0_15") & (metrics["metric"] == "mean_dff")
+    ]
+    source = pd.read_csv(
+        results / "figures/photometry/photometry_source_data/panel_D.tsv", sep="\t"
+    )
+    means = source[source["kind"] == "group"].set_index(["group", "day"])["value"]
+    expected = shown.groupby(["group", "day"])["value"].mean()
+    np.testing.assert_allclose(means.sort_index() / 100, expected.sort_index(), rtol=1e-9)
+
+
+def test_a_new_photometry_session_reruns_only_its_job_and_the_aggregates(photometry_copy):
+    sheet = pd.read_csv(photometry_copy / "config/photometry_recordings.tsv", sep="\t", dtype=str)
+    some = pd.read_csv(photometry_copy / "config/some_mice.tsv", sep="\t", dtype=str)
+    added = pd.concat([some, sheet[sheet["mouse"] == "M104"].iloc[[-1]]])
+    added.to_csv(photometry_copy / "config/some_mice.tsv", sep="\t", index=False)
+    try:
+        jobs = planned_jobs("--configfile", "config/photometry_only.yaml", cwd=photometry_copy)
+    finally:
+        some.to_csv(photometry_copy / "config/some_mice.tsv", sep="\t", index=False)
+    assert jobs["photometry_session"] == 1
+    assert set(jobs) == {
+        "photometry_session",
+        "photometry_combine",
+        "photometry_statistics",
+        "photometry_figure",
+        "statistics_table",
+        "all",
+    }

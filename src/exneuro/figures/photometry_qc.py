@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from exneuro.figures.style import apply_style, mm, save_figure
@@ -19,29 +20,49 @@ from exneuro.photometry.readers import Recording
 SIGNAL, CONTROL, FIT = "#009E73", "#7F3C8D", "#000000"
 
 
+#: Raw traces are drawn as a min/max envelope of at most this many points per channel, so that
+#: an hour at 1 kHz draws as fast as a minute and looks the same.
+MAX_POINTS = 4000
+
+
+def envelope(time_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every block's minimum and maximum, in time order: what a dense line plot shows."""
+    per_block = max(1, int(np.ceil(len(values) / (MAX_POINTS / 2))))
+    if per_block == 1:
+        return time_s, values
+    n = len(values) // per_block * per_block
+    blocks = values[:n].reshape(-1, per_block)
+    times = time_s[:n].reshape(-1, per_block).mean(axis=1)
+    return np.repeat(times, 2), np.column_stack([blocks.min(axis=1), blocks.max(axis=1)]).ravel()
+
+
 def session_qc_figure(
     recording: Recording, trace: pd.DataFrame, qc: Mapping, path: str | Path, dpi: int = 200
 ) -> None:
-    """Three stacked panels over the session (minutes): raw signal and control; processed
+    """Three stacked panels over the session (minutes; lines as min/max envelopes,
+    :func:`envelope`): raw signal and control; processed
     signal with the fitted control (the fit window shaded); ΔF/F with the run shaded. The title
     carries the fit and QC numbers."""
     apply_style(6.0)
     figure, axes = plt.subplots(3, 1, figsize=(mm(174), mm(110)), sharex=True)
-    minutes = recording.time_s / 60.0
-    axes[0].plot(minutes, recording.signal, color=SIGNAL, lw=0.4, label="signal")
-    axes[0].plot(minutes, recording.control, color=CONTROL, lw=0.4, label="control")
+    for values, colour, label in (
+        (recording.signal, SIGNAL, "signal"),
+        (recording.control, CONTROL, "control"),
+    ):
+        x, y = envelope(recording.time_s / 60.0, np.asarray(values, float))
+        axes[0].plot(x, y, color=colour, lw=0.4, label=label)
     axes[0].set_ylabel(f"Raw ({recording.metadata.get('units', 'a.u.')})")
     axes[0].legend(loc="upper right", ncols=2)
     t = trace["time_s"].to_numpy() / 60.0
-    axes[1].plot(t, trace["signal"], color=SIGNAL, lw=0.4, label="signal")
-    axes[1].plot(t, trace["fitted_control"], color=FIT, lw=0.4, label="fitted control")
+    for column, colour, label in (("signal", SIGNAL, "signal"), ("fitted_control", FIT, "fit")):
+        axes[1].plot(*envelope(t, trace[column].to_numpy()), color=colour, lw=0.4, label=label)
     in_fit = trace["in_baseline"].to_numpy(bool)
     if in_fit.any() and qc["fit_window"] == "baseline":
         axes[1].axvspan(t[in_fit][0], t[in_fit][-1], color="0.9", lw=0, zorder=0)
     axes[1].set_ylabel("Filtered")
     axes[1].legend(loc="upper right", ncols=2)
     axes[2].axvspan(qc["run_onset_s"] / 60.0, qc["run_offset_s"] / 60.0, color="0.9", lw=0)
-    axes[2].plot(t, trace["dff"] * 100, color="black", lw=0.4)
+    axes[2].plot(*envelope(t, trace["dff"].to_numpy() * 100), color="black", lw=0.4)
     axes[2].axhline(0, color="0.5", lw=0.4)
     axes[2].set_ylabel("ΔF/F (%)")
     axes[2].set_xlabel("Time (min)")

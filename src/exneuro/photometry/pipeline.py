@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,9 @@ from exneuro.stats.table import concat_stats, format_n_by_group, stats_frame, su
 
 #: Events a peri-event alignment can name besides the recording's own events.
 RUN_EVENTS = ("onset", "offset")
+
+#: Fewest mice whose waveforms are tested (bootstrap CIs and permutations need 3).
+MIN_MICE_PER_WAVEFORM = 3
 
 
 def load_session(
@@ -105,8 +109,10 @@ def _peri_event_mean(
         [binned_trace(t, values, when, peri["bin_s"], window)["value"] for when in times]
     )
     in_baseline = (lags >= peri["baseline_s"][0]) & (lags < peri["baseline_s"][1])
-    trials -= np.nanmean(trials[:, in_baseline], axis=1, keepdims=True)
-    return lags, np.nanmean(trials, axis=0)
+    with warnings.catch_warnings():  # bins outside the recording stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        trials -= np.nanmean(trials[:, in_baseline], axis=1, keepdims=True)
+        return lags, np.nanmean(trials, axis=0)
 
 
 def _aligned(
@@ -311,27 +317,35 @@ def waveform_statistics(
             matrices = {g: wide.xs(g, level="group").to_numpy() for g in groups}
             counts = {g: len(m) for g, m in matrices.items()}
             label = subset_label(**context, event=event, day=day)
+            tested = [g for g in groups if counts[g] >= MIN_MICE_PER_WAVEFORM]
             tests = [
-                (
-                    g,
-                    waveform_test(matrices[g], lags, fs, seed=peri["seed"], **options),
-                    {g: counts[g]},
-                )
-                for g in groups
+                (g, waveform_test(matrices[g], lags, fs, seed=peri["seed"], **options), [g])
+                for g in tested
             ]
-            for g in groups if control in matrices else []:
+            for g in tested if control in tested else []:
                 if g != control:
                     result = group_waveform_test(
                         matrices[g], matrices[control], lags, fs, seed=peri["seed"], **options
                     )
-                    tests.append(
-                        (f"{g} - {control}", result, {g: counts[g], control: counts[control]})
-                    )
-            for name, (table, intervals), n in tests:
+                    tests.append((f"{g} - {control}", result, [g, control]))
+            for name, (table, intervals), members in tests:
                 key = {"event": event, "day": day, "group": name}
                 summaries.append(table.assign(**key))
                 spans.append(intervals.assign(**key))
+                n = {g: counts[g] for g in members}
                 rows.append(_waveform_rows(name, intervals, n, peri, label))
+            for g in sorted(set(groups) - set(tested)):
+                none = pd.DataFrame({"start_s": [], "end_s": []})
+                row = _waveform_rows(g, none, {g: counts[g]}, peri, label)
+                row["notes"] = (
+                    f"not tested: {counts[g]} mouse/mice, fewer than {MIN_MICE_PER_WAVEFORM}"
+                )
+                rows.append(row)
+    if not summaries:
+        raise InputDataError(
+            f"no group has {MIN_MICE_PER_WAVEFORM} included mice with a complete waveform on the "
+            "tested day(s); set photometry.peri_event.days or record more mice"
+        )
     summary = pd.concat(summaries, ignore_index=True)
     intervals = pd.concat(spans, ignore_index=True)
     first = ["event", "day", "group"]
