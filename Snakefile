@@ -12,9 +12,10 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from exneuro.workflow import use_library_source
+from exneuro.workflow import use_library_source, use_this_python
 
 use_library_source(Path(workflow.basedir) / "src")
+use_this_python()
 
 
 # The example study's config, unless another is given with --configfile: the given config then

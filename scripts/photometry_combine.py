@@ -1,5 +1,7 @@
 """All photometry sessions in one set of tables, QC flags and exclusions applied (not deleted)."""
 
+from pathlib import Path
+
 import pandas as pd
 import yaml
 
@@ -11,8 +13,11 @@ from exneuro.workflow import run
 
 def main(snakemake):
     settings = snakemake.params.photometry
+    folders = [Path(folder) for folder in snakemake.input.sessions]
     stacked = {
-        name: pd.concat([read_table(path) for path in snakemake.input[name]], ignore_index=True)
+        name: pd.concat(
+            [read_table(folder / f"{name}.parquet") for folder in folders], ignore_index=True
+        )
         for name in ("qc", "metrics", "aligned", "anomalies")
     }
     samples = read_table(snakemake.input.samples)

@@ -29,6 +29,39 @@ def use_library_source(source: str | Path) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join([source, *paths])
 
 
+def use_this_python() -> None:
+    """Put the folder of the Python running Snakemake first on ``PATH``.
+
+    Rules with a ``shell:`` command call ``python``; without ``--use-conda`` that must be the
+    interpreter (virtual environment) Snakemake runs in, activated or not. With ``--use-conda``
+    the job's environment is put before it.
+    """
+    folder = str(Path(sys.executable).parent)
+    paths = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != folder]
+    os.environ["PATH"] = os.pathsep.join([folder, *paths])
+
+
+def run_command_line(main: Callable[..., None], description: str) -> None:
+    """Run a ``shell:`` rule's entry point as :func:`run` runs a ``script:`` one.
+
+    The command line carries ``--params`` (JSON object), ``--log`` and the outputs; ``main``
+    receives an object with ``params``, ``output`` and ``log`` like Snakemake's.
+    """
+    import argparse
+    import json
+    from types import SimpleNamespace
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", required=True, help="the rule's params as a JSON object")
+    parser.add_argument("--log", required=True)
+    parser.add_argument("output", nargs="+")
+    args = parser.parse_args()
+    job = SimpleNamespace(
+        params=SimpleNamespace(**json.loads(args.params)), output=args.output, log=[args.log]
+    )
+    run(job, main)
+
+
 def source_digest(parts: Iterable[str]) -> str:
     """SHA-256 (first 16 hex digits) of the library source an analysis depends on.
 

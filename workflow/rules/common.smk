@@ -1,6 +1,6 @@
 """Config and sample-sheet loading, and the input functions the rules share."""
 
-import math
+import json
 
 from exneuro.config import (
     ConfigError,
@@ -10,7 +10,7 @@ from exneuro.config import (
     validate_config,
 )
 from exneuro.errors import ExneuroError
-from exneuro.photometry.sessions import read_recordings
+from exneuro.photometry.sessions import read_recordings, session_records
 from exneuro.workflow import source_digest
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -50,18 +50,20 @@ FACILITY_DE = list(config["rnaseq"]["precomputed_de"]) if section_on("rnaseq") e
 PHOTOMETRY_ON = section_on("photometry")
 try:
     RECORDINGS = (
-        read_recordings(
-            config["photometry"]["recordings"],
-            config["photometry"]["recording_columns"],
-            SAMPLES,
-            config["photometry"]["cohort"],
-        ).set_index("session", drop=False)
+        session_records(
+            read_recordings(
+                config["photometry"]["recordings"],
+                config["photometry"]["recording_columns"],
+                SAMPLES,
+                config["photometry"]["cohort"],
+            )
+        )
         if PHOTOMETRY_ON
-        else None
+        else {}
     )
 except ExneuroError as error:
     sys.exit(f"Photometry recordings sheet error:\n{error}")
-PHOTOMETRY_SESSIONS = list(RECORDINGS.index) if PHOTOMETRY_ON else []
+PHOTOMETRY_SESSIONS = list(RECORDINGS)
 
 TABLES = list(config["tables"])
 
@@ -181,26 +183,25 @@ def treadmill_stage_logs(wildcards):
 
 def photometry_session_files(wildcards):
     """The raw file (and TTL file) of the session in the job's wildcards."""
-    row = RECORDINGS.loc[wildcards.session]
+    row = RECORDINGS[wildcards.session]
     return {"raw": row["file"], "ttl": [row["ttl_file"]] if row["ttl_file"] else []}
 
 
-def photometry_recording(wildcards):
-    """The recordings-sheet row of the session in the job's wildcards (plain values)."""
-    row = RECORDINGS.loc[wildcards.session].to_dict()
-    for key in ("run_onset_s", "run_offset_s"):
-        row[key] = None if math.isnan(row[key]) else float(row[key])
-    return {
-        key: value.item() if hasattr(value, "item") else value
-        for key, value in row.items()
-    }
-
-
-def photometry_session_outputs(name):
-    """One per-session output of every session in the recordings sheet."""
-    return expand(
-        f"{OUT}/photometry/sessions/{{session}}/{name}", session=PHOTOMETRY_SESSIONS
+def photometry_session_params(wildcards):
+    """The params of one recording's job as a JSON object: its recordings-sheet row and the
+    settings it reads (a change to either reruns it)."""
+    return json.dumps(
+        {
+            "recording": RECORDINGS[wildcards.session],
+            "settings": PHOTOMETRY_SESSION_SETTINGS,
+        },
+        sort_keys=True,
     )
+
+
+def photometry_session_folders(wildcards):
+    """The output folder of every session in the recordings sheet."""
+    return [f"{OUT}/photometry/sessions/{session}" for session in PHOTOMETRY_SESSIONS]
 
 
 def table_declaration(wildcards):

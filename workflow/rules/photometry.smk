@@ -1,27 +1,33 @@
 """Fiber photometry: one job per recording (read, preprocess, measure), then the study's tables,
-statistics and figure."""
+statistics and figure.
 
-PHOTOMETRY_SESSION_KEYS = [
-    "readers",
-    "run_event",
-    "preprocessing",
-    "baseline_window",
-    "windows",
-    "traces",
-    "peri_event",
-]
+Each recording's job writes one folder (processed trace, window metrics, QC row, anomalies,
+aligned traces, QC figure): one output per job keeps the DAG of 10,000 recordings quick to build.
+"""
+
+#: One recording's entry point, called by a shell command (see the script's docstring).
+SESSION_SCRIPT = str(Path(workflow.basedir) / "scripts" / "photometry_session.py")
+
+#: The settings one recording's job reads.
+PHOTOMETRY_SESSION_SETTINGS = section_params(
+    "photometry",
+    only=[
+        "readers",
+        "run_event",
+        "preprocessing",
+        "baseline_window",
+        "windows",
+        "traces",
+        "peri_event",
+    ],
+)
 
 
 rule photometry_session:
     input:
         unpack(photometry_session_files),
     output:
-        trace=f"{OUT}/photometry/sessions/{{session}}/trace.parquet",
-        metrics=f"{OUT}/photometry/sessions/{{session}}/metrics.parquet",
-        qc=f"{OUT}/photometry/sessions/{{session}}/qc.parquet",
-        anomalies=f"{OUT}/photometry/sessions/{{session}}/anomalies.parquet",
-        aligned=f"{OUT}/photometry/sessions/{{session}}/aligned.parquet",
-        figure=f"{OUT}/photometry/sessions/{{session}}/qc.png",
+        directory(f"{OUT}/photometry/sessions/{{session}}"),
     log:
         f"{OUT}/logs/photometry/sessions/{{session}}.log",
     conda:
@@ -30,19 +36,16 @@ rule photometry_session:
         mem_mb=1000,
         runtime=10,
     params:
-        recording=photometry_recording,
-        settings=section_params("photometry", only=PHOTOMETRY_SESSION_KEYS),
+        script=SESSION_SCRIPT,
+        job=photometry_session_params,
         code=code_version("photometry", "figures/photometry_qc"),
-    script:
-        "../../scripts/photometry_session.py"
+    shell:
+        "python {params.script:q} --params {params.job:q} --log {log:q} {output:q}"
 
 
 rule photometry_combine:
     input:
-        qc=photometry_session_outputs("qc.parquet"),
-        metrics=photometry_session_outputs("metrics.parquet"),
-        aligned=photometry_session_outputs("aligned.parquet"),
-        anomalies=photometry_session_outputs("anomalies.parquet"),
+        sessions=photometry_session_folders,
         samples=f"{OUT}/config/samples.tsv",
     output:
         qc=f"{OUT}/photometry/qc.tsv",

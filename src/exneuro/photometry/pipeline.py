@@ -36,6 +36,10 @@ from exneuro.stats.table import concat_stats, format_n_by_group, stats_frame, su
 #: Events a peri-event alignment can name besides the recording's own events.
 RUN_EVENTS = ("onset", "offset")
 
+#: Tables :func:`process_session` returns, each written as ``<name>.parquet`` in the session's
+#: folder.
+SESSION_TABLES = ("trace", "metrics", "qc", "anomalies", "aligned")
+
 #: Fewest mice whose waveforms are tested (bootstrap CIs and permutations need 3).
 MIN_MICE_PER_WAVEFORM = 3
 

@@ -131,3 +131,17 @@ def read_recordings(
             line=int(both[1]),
         )
     return frame
+
+
+def session_records(recordings: pd.DataFrame) -> dict[str, dict]:
+    """Session id → its row as plain Python values (missing run times as None): what a job's
+    params carry, looked up in constant time when the workflow builds 10,000 jobs."""
+    records = {}
+    for row in recordings.to_dict("records"):
+        for key in ("run_onset_s", "run_offset_s"):
+            row[key] = None if pd.isna(row[key]) else float(row[key])
+        records[row["session"]] = {
+            key: value.item() if isinstance(value, np.generic) else value
+            for key, value in row.items()
+        }
+    return records
