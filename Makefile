@@ -7,13 +7,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 CORES ?= 2
 
-.PHONY: run test setup system-packages lint format example-data docs clean
+.PHONY: run test setup system-packages lint format example-data docs clean slurm-test
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
 test: setup
 	$(BIN)/pytest
+
+# Real SLURM end-to-end test (root, Debian/Ubuntu): starts a one-node cluster, runs the example
+# study locally and through profiles/slurm, and compares both results/ trees.
+slurm-test: setup
+	bash tests/slurm/run_slurm_test.sh
 
 setup: $(STAMP)
 

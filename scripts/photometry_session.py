@@ -9,7 +9,7 @@ from pathlib import Path
 
 from exneuro.figures.photometry_qc import session_qc_figure
 from exneuro.io import write_table
-from exneuro.photometry.pipeline import SESSION_TABLES, load_session, process_session
+from exneuro.photometry.session import SESSION_TABLES, load_session, process_session
 from exneuro.workflow import run_command_line
 
 

@@ -12,7 +12,8 @@ from scipy import signal
 from exneuro.errors import ConfigError
 from exneuro.figures.photometry import photometry_figure
 from exneuro.photometry import peri_event as pe
-from exneuro.photometry.epochs import epoch_metrics, epoch_statistics, interval_integral
+from exneuro.photometry.epoch_stats import epoch_statistics
+from exneuro.photometry.epochs import epoch_metrics, interval_integral
 from exneuro.photometry.preprocess import preprocess_session
 from exneuro.simulate.photometry import PhotometryEffects, simulate_study_sessions
 

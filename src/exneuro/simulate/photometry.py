@@ -229,6 +229,74 @@ def post_activation_by_day(
     return effects.post_first_day + effects.post_growth_per_day[group] * (day - day[0])
 
 
+def session_plan(
+    effects: PhotometryEffects,
+    mice: pd.DataFrame,
+    days: Sequence[int],
+    rng: np.random.Generator,
+    overrides: Mapping[tuple[str, int], Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """What each session of every mouse (``mice``: ``mouse_id``, ``group``) on every training
+    day will plant, drawn in a fixed order so that a seed gives the same study every time:
+    mouse effects first, then per session its post-run amplitude and its own random seed (so
+    that sessions can be simulated in any order or in parallel, :func:`simulate_planned`).
+    ``overrides`` replaces fields of ``effects`` in single sessions, ``{(mouse, day): {field:
+    value}}`` (e.g. a damaged patch cord's noise)."""
+    missing = {"mouse_id", "group"} - set(mice.columns)
+    if missing:
+        raise KeyError(f"mice table lacks column(s) {sorted(missing)}")
+    mouse_effect = rng.normal(0, effects.post_mouse_sd, len(mice))
+    plan = []
+    for (mouse, group), u in zip(
+        mice[["mouse_id", "group"]].itertuples(index=False, name=None), mouse_effect, strict=True
+    ):
+        means = post_activation_by_day(effects, group, days)
+        for day, mean in zip(days, means, strict=True):
+            changed = (overrides or {}).get((mouse, day))
+            plan.append(
+                {
+                    "mouse": mouse,
+                    "group": group,
+                    "day": day,
+                    "amplitude": float(mean + u + rng.normal(0, effects.post_session_sd)),
+                    "post_mean": float(mean),
+                    "post_mouse_effect": float(u),
+                    "effects": replace(effects, **changed) if changed else effects,
+                    "seed": int(rng.integers(2**63)),
+                }
+            )
+    return plan
+
+
+def simulate_planned(entry: Mapping[str, Any]) -> tuple[str, int, dict[str, Any], dict[str, Any]]:
+    """One planned session (:func:`session_plan`): ``(mouse, day, session, truth)``.
+
+    Each session has ``baseline_s`` of rest, a run of ``run_s`` and ``recovery_s`` of recovery,
+    sampled at ``fs_hz``. ``session`` holds ``time_s``, ``signal``, ``control``, ``true_dff``,
+    ``fs_hz``, ``run_onset_s`` and ``run_offset_s``; ``truth`` the planted values of
+    :func:`simulate_session` plus ``mouse``, ``group``, ``day``, ``post_mean`` (the group's
+    planted mean at that day) and ``post_mouse_effect``.
+    """
+    effects = entry["effects"]
+    onset = effects.baseline_s
+    offset = onset + effects.run_s
+    session = simulate_session(
+        effects,
+        np.random.default_rng(entry["seed"]),
+        effects.fs_hz,
+        offset + effects.recovery_s,
+        onset,
+        offset,
+        entry["amplitude"],
+    )
+    truth = {
+        **session.pop("truth"),
+        **{key: entry[key] for key in ("mouse", "group", "day", "post_mean", "post_mouse_effect")},
+    }
+    session.update(fs_hz=effects.fs_hz, run_onset_s=onset, run_offset_s=offset)
+    return entry["mouse"], entry["day"], session, truth
+
+
 def simulate_study_sessions(
     effects: PhotometryEffects,
     mice: pd.DataFrame,
@@ -236,41 +304,6 @@ def simulate_study_sessions(
     rng: np.random.Generator,
     overrides: Mapping[tuple[str, int], Mapping[str, Any]] | None = None,
 ) -> Iterator[tuple[str, int, dict[str, Any], dict[str, Any]]]:
-    """Sessions of every mouse (``mice``: ``mouse_id``, ``group``) on every training day.
-
-    Each session has ``effects.baseline_s`` of rest, a run of ``effects.run_s`` and
-    ``effects.recovery_s`` of recovery, sampled at ``effects.fs_hz``. Yields ``(mouse, day,
-    session, truth)``: ``session`` holds ``time_s``, ``signal``, ``control``, ``true_dff``,
-    ``fs_hz``, ``run_onset_s`` and ``run_offset_s``; ``truth`` the planted values of
-    :func:`simulate_session` plus ``mouse``, ``group``, ``day``, ``post_mean`` (the group's
-    planted mean at that day) and ``post_mouse_effect``. Mouse effects are drawn first, in the
-    order of ``mice``, so a seed gives the same study every time. ``overrides`` replaces fields
-    of ``effects`` in single sessions, ``{(mouse, day): {field: value}}`` (e.g. a damaged patch
-    cord's noise).
-    """
-    missing = {"mouse_id", "group"} - set(mice.columns)
-    if missing:
-        raise KeyError(f"mice table lacks column(s) {sorted(missing)}")
-    mouse_effect = rng.normal(0, effects.post_mouse_sd, len(mice))
-    onset = effects.baseline_s
-    offset = onset + effects.run_s
-    duration = offset + effects.recovery_s
-    for (mouse, group), u in zip(
-        mice[["mouse_id", "group"]].itertuples(index=False, name=None), mouse_effect, strict=True
-    ):
-        means = post_activation_by_day(effects, group, days)
-        for day, mean in zip(days, means, strict=True):
-            amplitude = mean + u + rng.normal(0, effects.post_session_sd)
-            changed = (overrides or {}).get((mouse, day))
-            this = replace(effects, **changed) if changed else effects
-            session = simulate_session(this, rng, effects.fs_hz, duration, onset, offset, amplitude)
-            truth = {
-                **session.pop("truth"),
-                "mouse": mouse,
-                "group": group,
-                "day": day,
-                "post_mean": float(mean),
-                "post_mouse_effect": float(u),
-            }
-            session.update(fs_hz=effects.fs_hz, run_onset_s=onset, run_offset_s=offset)
-            yield mouse, day, session, truth
+    """Every session of :func:`session_plan`, simulated in order (:func:`simulate_planned`)."""
+    for entry in session_plan(effects, mice, days, rng, overrides):
+        yield simulate_planned(entry)

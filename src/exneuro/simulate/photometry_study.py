@@ -12,6 +12,7 @@ pipeline on its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ import pandas as pd
 from exneuro.simulate.photometry import (
     PhotometryEffects,
     post_activation_by_day,
-    simulate_study_sessions,
+    session_plan,
+    simulate_planned,
 )
 from exneuro.simulate.photometry_files import write_npm, write_ppd
 
@@ -75,9 +77,13 @@ def write_photometry(
     section: Mapping[str, Any],
     data_dir: Path,
     rng: np.random.Generator,
+    jobs: int = 1,
 ) -> dict:
     """Simulate every session of ``mice`` (``mouse_id``, ``group``), write the raw files under
-    ``data_dir`` and the recordings sheet at ``section['recordings']``; return the truth."""
+    ``data_dir`` and the recordings sheet at ``section['recordings']``; return the truth.
+
+    ``jobs`` > 1 simulates sessions in that many processes (the same bytes: each session has
+    its own seed from the plan)."""
     effects = design.effects
     npm_mice = {
         _pick(mice, group, -1 - k) for group in design.groups for k in range(design.npm_per_group)
@@ -95,54 +101,24 @@ def write_photometry(
         group, index, day = design.missing_ttl
         missing_ttl = (_pick(mice, group, index), day)
         flaws["missing_ttl_file"] = {"session": f"{missing_ttl[0]}_d{missing_ttl[1]}"}
-    rows, sessions = [], []
-    for mouse, day, session, truth in simulate_study_sessions(
-        effects, mice, list(design.days), rng, overrides
-    ):
-        t = session["time_s"]
-        running = (t >= session["run_onset_s"]) & (t < session["run_offset_s"])
-        row = {"mouse": mouse, "day": day, "ttl_file": "", "run_onset_s": "", "run_offset_s": ""}
-        if mouse in npm_mice:
-            stem = data_dir / "npm" / f"{mouse}_day{day}"
-            lost = (mouse, day) == missing_ttl
-            path, ttl = write_npm(
-                f"{stem}_photometry.csv.gz",
-                None if lost else f"{stem}_ttl.csv.gz",
-                session["signal"] * NPM_UNITS_PER_VOLT,
-                session["control"] * NPM_UNITS_PER_VOLT,
-                design.npm_frame_hz,
-                running,
-                clock_start_s=3600.0 * day + 811.5,
-            )
-            row.update(file=str(path), format="neurophotometrics")
-            if lost:
-                # typed from the treadmill log: times of the run on the recording's clock
-                offset = 0.5 / design.npm_frame_hz  # first 470 nm frame
-                row.update(
-                    run_onset_s=f"{session['run_onset_s'] + offset:.1f}",
-                    run_offset_s=f"{session['run_offset_s'] + offset:.1f}",
-                )
-            elif ttl is not None:
-                row["ttl_file"] = str(ttl)
-        else:
-            path = write_ppd(
-                data_dir / "ppd" / f"{mouse}_day{day}.ppd",
-                session["signal"],
-                session["control"],
-                session["fs_hz"],
-                running,
-                {"subject_ID": mouse, "date_time": f"2026-04-{day:02d}T09:30:00"},
-            )
-            row.update(file=str(path), format="ppd")
-        rows.append(row)
-        sessions.append(
-            {
-                "session": f"{mouse}_d{day}",
-                "group": truth["group"],
-                "post_activation": round(truth["post_activation"], 6),
-                "motion_rms_ratio": round(truth["motion_rms_ratio"], 3),
-            }
-        )
+    plan = session_plan(effects, mice, list(design.days), rng, overrides)
+    tasks = [
+        {
+            **entry,
+            "data_dir": Path(data_dir),
+            "rig": "neurophotometrics" if entry["mouse"] in npm_mice else "ppd",
+            "lost_ttl": (entry["mouse"], entry["day"]) == missing_ttl,
+            "npm_frame_hz": design.npm_frame_hz,
+        }
+        for entry in plan
+    ]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            written = list(pool.map(_simulate_and_write, tasks))
+    else:
+        written = [_simulate_and_write(task) for task in tasks]
+    rows = [row for row, _ in written]
+    sessions = [summary for _, summary in written]
     sheet = pd.DataFrame(rows)[
         ["mouse", "day", "file", "format", "ttl_file", "run_onset_s", "run_offset_s"]
     ]
@@ -182,3 +158,50 @@ def write_photometry(
         "flaws": flaws,
         "sessions": sessions,
     }
+
+
+def _simulate_and_write(task: Mapping[str, Any]) -> tuple[dict, dict]:
+    """Simulate one planned session and write it on its rig; its sheet row and truth summary."""
+    mouse, day, session, truth = simulate_planned(task)
+    data_dir = task["data_dir"]
+    t = session["time_s"]
+    running = (t >= session["run_onset_s"]) & (t < session["run_offset_s"])
+    row = {"mouse": mouse, "day": day, "ttl_file": "", "run_onset_s": "", "run_offset_s": ""}
+    if task["rig"] == "neurophotometrics":
+        stem = data_dir / "npm" / f"{mouse}_day{day}"
+        path, ttl = write_npm(
+            f"{stem}_photometry.csv.gz",
+            None if task["lost_ttl"] else f"{stem}_ttl.csv.gz",
+            session["signal"] * NPM_UNITS_PER_VOLT,
+            session["control"] * NPM_UNITS_PER_VOLT,
+            task["npm_frame_hz"],
+            running,
+            clock_start_s=3600.0 * day + 811.5,
+        )
+        row.update(file=str(path), format="neurophotometrics")
+        if task["lost_ttl"]:
+            # typed from the treadmill log: times of the run on the recording's clock
+            offset = 0.5 / task["npm_frame_hz"]  # the first 470 nm frame
+            row.update(
+                run_onset_s=f"{session['run_onset_s'] + offset:.1f}",
+                run_offset_s=f"{session['run_offset_s'] + offset:.1f}",
+            )
+        elif ttl is not None:
+            row["ttl_file"] = str(ttl)
+    else:
+        path = write_ppd(
+            data_dir / "ppd" / f"{mouse}_day{day}.ppd",
+            session["signal"],
+            session["control"],
+            session["fs_hz"],
+            running,
+            {"subject_ID": mouse, "date_time": f"2026-04-{day:02d}T09:30:00"},
+        )
+        row.update(file=str(path), format="ppd")
+    summary = {
+        "session": f"{mouse}_d{day}",
+        "group": truth["group"],
+        "post_activation": round(truth["post_activation"], 6),
+        "motion_rms_ratio": round(truth["motion_rms_ratio"], 3),
+    }
+    return row, summary

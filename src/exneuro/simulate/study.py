@@ -60,8 +60,9 @@ def design_mice(design: StudyDesign) -> pd.DataFrame:
     return mice
 
 
-def write_study(design: StudyDesign, config: Mapping) -> dict:
-    """Simulate ``design`` and write its files where ``config`` expects them.
+def write_study(design: StudyDesign, config: Mapping, jobs: int = 1) -> dict:
+    """Simulate ``design`` and write its files where ``config`` expects them (photometry
+    sessions in ``jobs`` processes).
 
     Returns the ground truth (also written as ``ground_truth.yaml`` beside the summary table's
     folder): planted effects per group, expected mean % change per group and session, and the
@@ -134,6 +135,7 @@ def write_study(design: StudyDesign, config: Mapping) -> dict:
             photometry,
             data_dir / "photometry",
             np.random.default_rng([design.seed, 4]),
+            jobs=jobs,
         )
     truth_path = data_dir / "ground_truth.yaml"
     truth_path.write_text(yaml.safe_dump(truth, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,166 @@
+"""Group × day statistics of the exercise-epoch metrics (:mod:`exneuro.photometry.epochs`).
+
+:func:`epoch_statistics` tests every (metric, window) across training days and groups with the
+project's engine: the linear mixed model ``value ~ group * day + (1 | mouse)`` (REML,
+Satterthwaite type III F tests), post-hoc contrasts from it (each group against control at each
+day; each day against the first day within each group), and the two-way repeated-measures ANOVA
+(day within, group between; sphericity-corrected) when every mouse has every day. A module of
+its own so that the per-recording jobs do not import the statistics engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import ConfigError
+from exneuro.stats import mixed
+from exneuro.stats.anova import rm_anova
+from exneuro.stats.posthoc import contrast_family
+from exneuro.stats.table import concat_stats, format_n_by_group, subset_label
+
+
+def _literal(value: Any) -> str:
+    """A patsy literal for a factor level (ints stay ints, everything else quoted)."""
+    if isinstance(value, (bool, np.bool_)):
+        return repr(str(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return repr(str(value))
+
+
+def epoch_statistics(
+    metrics: pd.DataFrame,
+    control: str,
+    metric_names: Sequence[str] = ("mean_dff",),
+    windows: Sequence[str] | None = None,
+    correction: str = "sidak",
+    level: float = 0.95,
+    family: str = "all",
+    anova: str = "complete",
+    sphericity_correction: str = "greenhouse-geisser",
+    context: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Group × day statistics of each (metric, window) as statistics-table rows.
+
+    ``metrics``: tidy rows with ``mouse``, ``group``, ``day``, ``window``, ``metric``, ``value``
+    (:func:`epoch_metrics` output with the session's mouse, group and day added). For each
+    metric in ``metric_names`` and window (all, or ``windows``):
+
+    * LMM ``value ~ group * day + (1 | mouse)`` with ``group`` treatment-coded against
+      ``control`` and ``day`` a factor (reference: the first day); type III F tests with
+      Satterthwaite df (:func:`exneuro.stats.mixed.to_stats`);
+    * post-hoc (:func:`exneuro.stats.posthoc.contrast_family`): each group − control at every
+      day, and every day − first day within every group, corrected by ``correction``
+      (``family='all'``: one family per contrast set, as Prism; ``'per_level'``: per day/group,
+      as emmeans);
+    * two-way RM ANOVA (day within, group between; type III; ``sphericity_correction``) when
+      every mouse has every day (``anova='complete'``), always with listwise deletion
+      (``'listwise'``) or never (``'never'``).
+
+    Rows are labelled ``analysis='photometry'``, ``outcome`` = the metric, ``subset`` =
+    ``context`` plus ``window=<name>`` (and the day or group of a contrast).
+    """
+    needed = {"mouse", "group", "day", "window", "metric", "value"}
+    missing = sorted(needed - set(metrics.columns))
+    if missing:
+        raise KeyError(f"photometry metrics lack column(s) {missing}")
+    if anova not in ("complete", "listwise", "never"):
+        raise ConfigError(f"anova {anova!r}; choose complete, listwise or never")
+    groups = sorted(metrics["group"].dropna().unique().tolist())
+    if control not in groups:
+        raise ConfigError(f"control group {control!r} is not among the groups {groups}")
+    if len(groups) < 2:
+        raise ConfigError(f"photometry statistics need two groups; found {groups}")
+    context = dict(context or {})
+    window_names = list(dict.fromkeys(metrics["window"])) if windows is None else list(windows)
+    frames = []
+    for metric in metric_names:
+        if metric not in set(metrics["metric"]):
+            raise ConfigError(
+                f"metric {metric!r} is not in the photometry metrics; "
+                f"known: {sorted(set(metrics['metric']))}"
+            )
+        for window in window_names:
+            data = metrics.loc[
+                (metrics["metric"] == metric) & (metrics["window"] == window),
+                ["mouse", "group", "day", "value"],
+            ].dropna()
+            if data.empty:
+                raise ConfigError(f"no values of {metric!r} in photometry window {window!r}")
+            label = subset_label(**context, window=window)
+            frames.append(
+                _window_statistics(
+                    data,
+                    control,
+                    correction,
+                    level,
+                    family,
+                    anova,
+                    sphericity_correction,
+                    {**context, "window": window},
+                ).assign(analysis="photometry", outcome=metric)
+            )
+            frames[-1]["subset"] = frames[-1]["subset"].fillna(label)
+    table = concat_stats(frames)
+    return table
+
+
+def _window_statistics(
+    data: pd.DataFrame,
+    control: str,
+    correction: str,
+    level: float,
+    family: str,
+    anova: str,
+    sphericity_correction: str,
+    context: dict[str, str],
+) -> pd.DataFrame:
+    """Mixed model, post-hoc families and RM ANOVA of one metric in one window."""
+    days = sorted(data["day"].unique().tolist())
+    first = days[0]
+    formula = (
+        f"value ~ C(group, Treatment({_literal(control)})) * C(day, Treatment({_literal(first)}))"
+    )
+    fit = mixed.fit_lmm(data, formula, groups="mouse")
+    rows = [mixed.to_stats(fit, between="group", level=level)]
+    rows.append(
+        contrast_family(
+            fit,
+            "group",
+            "day",
+            "trt.vs.ctrl",
+            control,
+            correction,
+            level,
+            family=family,
+            context=context,
+        )
+    )
+    rows.append(
+        contrast_family(
+            fit,
+            "day",
+            "group",
+            "trt.vs.ctrl",
+            first,
+            correction,
+            level,
+            family=family,
+            context=context,
+        )
+    )
+    per_mouse = data.groupby("mouse")["day"].nunique()
+    complete = bool((per_mouse == len(days)).all()) and not data.duplicated(["mouse", "day"]).any()
+    if anova == "listwise" or (anova == "complete" and complete):
+        result = rm_anova(data, dv="value", subject="mouse", within=["day"], between=["group"])
+        rows.append(result.to_stats(correction=sphericity_correction))
+    table = concat_stats(rows)
+    counts = data.groupby("group")["mouse"].nunique()
+    table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(counts.to_dict()))
+    return table

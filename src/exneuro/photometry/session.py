@@ -1,0 +1,207 @@
+"""One photometry recording, as its workflow job runs it: read it, preprocess it, measure it.
+
+* :func:`load_session` reads one row's raw file with its format's reader, picks the fibre and
+  finds the run: the sheet's typed times when filled, else the recording's run event (a TTL
+  high while running).
+* :func:`process_session` runs the preprocessing chain (:mod:`exneuro.photometry.preprocess`)
+  with the baseline window placed relative to the run, the window metrics
+  (:mod:`exneuro.photometry.epochs`), the binned trace on the run-onset grid and the
+  per-session peri-event waveforms (trial mean, per-trial baseline subtracted).
+
+The study-level steps are in :mod:`exneuro.photometry.pipeline`; this module does not import the
+statistics engine, so each of thousands of recording jobs starts quickly.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import data_error
+from exneuro.photometry.epochs import epoch_metrics, resolve_windows
+from exneuro.photometry.peri_event import binned_trace
+from exneuro.photometry.preprocess import preprocess_session
+from exneuro.photometry.readers import Recording, read_photometry
+
+#: Events a peri-event alignment can name besides the recording's own events.
+RUN_EVENTS = ("onset", "offset")
+
+#: Tables :func:`process_session` returns, each written as ``<name>.parquet`` in the session's
+#: folder.
+SESSION_TABLES = ("trace", "metrics", "qc", "anomalies", "aligned")
+
+
+def load_session(
+    row: Mapping[str, Any], readers: Mapping[str, Any], run_event: str
+) -> tuple[Recording, float, float, str]:
+    """Read one session; return the recording, run onset and offset (s) and where they came from.
+
+    ``row``: a row of :func:`exneuro.photometry.sessions.read_recordings` (run times NaN or None
+    when the recording's run event marks the run). ``readers``: the config's reader settings by
+    format.
+    """
+    options = {}
+    if row["ttl_file"]:
+        if row["format"] != "neurophotometrics":
+            raise data_error(
+                row["file"], "a separate TTL file is read only for Neurophotometrics recordings"
+            )
+        options["ttl"] = {run_event: row["ttl_file"]}
+    recordings = read_photometry(row["file"], row["format"], readers.get(row["format"]), **options)
+    region = row["region"]
+    if region:
+        if region not in recordings:
+            raise data_error(
+                row["file"],
+                f"no fibre region '{region}'",
+                f"regions in the file: {', '.join(recordings)}; fix the sheet's region column",
+            )
+        recording = recordings[region]
+    elif len(recordings) == 1:
+        recording = next(iter(recordings.values()))
+    else:
+        raise data_error(
+            row["file"],
+            f"the file holds {len(recordings)} fibre regions ({', '.join(recordings)})",
+            "name the region in the recordings sheet (one row per region)",
+        )
+    if row["run_onset_s"] is not None and np.isfinite(row["run_onset_s"]):
+        return recording, float(row["run_onset_s"]), float(row["run_offset_s"]), "sheet"
+    runs = recording.events[recording.events["name"] == run_event]
+    runs = runs[np.isfinite(runs["duration_s"].to_numpy(float))]
+    if len(runs) != 1:
+        found = ", ".join(f"{t:.1f} s" for t in runs["time_s"]) or "none"
+        raise data_error(
+            row["file"],
+            f"expected one '{run_event}' event with an end (the run), found {found}"
+            + (
+                f"; events in the file: {', '.join(sorted(set(recording.events['name'])))}"
+                if len(recording.events)
+                else ""
+            ),
+            f"fill run_onset_s and run_offset_s on line {row['line']} of the recordings sheet, "
+            "or set photometry.run_event / the reader's event names",
+        )
+    onset = float(runs["time_s"].iloc[0])
+    return recording, onset, onset + float(runs["duration_s"].iloc[0]), "recording"
+
+
+def _peri_event_mean(
+    t: np.ndarray, values: np.ndarray, times: np.ndarray, peri: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bin centres (s from the event) and the mean over trials of the binned, baseline-
+    subtracted trace around each of ``times`` (NaN everywhere when there is no trial)."""
+    window = (float(peri["window_s"][0]), float(peri["window_s"][1]))
+    n_bins = int(round((window[1] - window[0]) / peri["bin_s"]))
+    lags = window[0] + (np.arange(n_bins) + 0.5) * peri["bin_s"]
+    if not len(times):
+        return lags, np.full(n_bins, np.nan)
+    trials = np.array(
+        [binned_trace(t, values, when, peri["bin_s"], window)["value"] for when in times]
+    )
+    in_baseline = (lags >= peri["baseline_s"][0]) & (lags < peri["baseline_s"][1])
+    with warnings.catch_warnings():  # bins outside the recording stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        trials -= np.nanmean(trials[:, in_baseline], axis=1, keepdims=True)
+        return lags, np.nanmean(trials, axis=0)
+
+
+def _aligned(
+    trace: pd.DataFrame,
+    onset: float,
+    offset: float,
+    events: pd.DataFrame,
+    traces: Mapping[str, Any],
+    peri: Mapping[str, Any],
+) -> pd.DataFrame:
+    """The binned trace on the run-onset grid, and the session's mean peri-event waveforms.
+
+    Both are bin means on a grid of fixed lags, so that sessions of any rate or clock line up;
+    each trial's mean over the peri-event ``baseline_s`` bins is subtracted before the trials
+    are averaged.
+    """
+    t = trace["time_s"].to_numpy()
+    frames = []
+    grid = (float(traces["start_s"]), float(traces["end_s"]))
+    for column in ("dff", "z"):
+        binned = binned_trace(t, trace[column].to_numpy(), onset, traces["bin_s"], grid)
+        frames.append(binned.assign(alignment="run_onset", column=column, n_trials=1))
+    for event in peri["events"]:
+        if event in RUN_EVENTS:
+            times = np.array([onset if event == "onset" else offset])
+        else:
+            times = events.loc[events["name"] == event, "time_s"].to_numpy(float)
+        for column in ("dff", "z"):
+            lags, mean = _peri_event_mean(t, trace[column].to_numpy(), times, peri)
+            frames.append(
+                pd.DataFrame(
+                    {"time_s": lags, "value": mean, "alignment": event, "column": column}
+                ).assign(n_trials=len(times))
+            )
+    return pd.concat(frames, ignore_index=True)[
+        ["alignment", "column", "time_s", "value", "n_trials"]
+    ]
+
+
+def process_session(
+    recording: Recording,
+    onset: float,
+    offset: float,
+    settings: Mapping[str, Any],
+    identity: Mapping[str, Any],
+) -> dict[str, pd.DataFrame]:
+    """Preprocess one session and measure it.
+
+    ``settings``: the config's photometry section (``preprocessing``, ``baseline_window``,
+    ``windows``, ``traces``, ``peri_event``). ``identity``: columns put on every table
+    (``session``, ``mouse``, ``group``, ``day``). Returns ``trace`` (processed samples),
+    ``metrics`` (window metrics, tidy), ``qc`` (one row: QC metrics, run times and their
+    source, anomaly counts), ``anomalies`` (the reader's) and ``aligned`` (binned trace and
+    peri-event waveforms).
+    """
+    baseline = settings["baseline_window"]
+    bounds = resolve_windows([{"name": "baseline", **baseline}], onset, offset).iloc[0]
+    trace, qc = preprocess_session(
+        recording.time_s,
+        recording.signal,
+        recording.control,
+        recording.fs_hz,
+        settings["preprocessing"],
+        (float(bounds["start_s"]), float(bounds["end_s"])),
+    )
+    metrics = epoch_metrics(trace, onset, offset, settings["windows"])
+    aligned = _aligned(
+        trace,
+        onset,
+        offset,
+        recording.events,
+        settings["traces"],
+        settings["peri_event"],
+    )
+    anomalies = recording.anomalies.copy()
+    counts = anomalies["kind"].value_counts().to_dict() if len(anomalies) else {}
+    qc_row = {
+        **identity,
+        "run_onset_s": onset,
+        "run_offset_s": offset,
+        **qc,
+        "n_anomalies": int(len(anomalies)),
+        "anomalies": "; ".join(f"{kind} x{n}" for kind, n in sorted(counts.items())),
+        "source_file": str(recording.metadata.get("source_file", "")),
+        "file_format": str(recording.metadata.get("format", "")),
+    }
+
+    def tag(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(**identity)[[*identity, *frame.columns]]
+
+    return {
+        "trace": trace,
+        "metrics": tag(metrics),
+        "qc": pd.DataFrame([qc_row]),
+        "anomalies": tag(anomalies),
+        "aligned": tag(aligned),
+    }
