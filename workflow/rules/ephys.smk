@@ -16,6 +16,9 @@ rule ephys_tables:
         f"{OUT}/logs/ephys/tables.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         ephys=section_params("ephys", exclude=["statistics"]),
         code=code_version("cellular"),
@@ -34,6 +37,9 @@ rule ephys_statistics:
         f"{OUT}/logs/ephys/statistics.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         cohort=section_cohort("ephys"),
         statistics=section_params("ephys", only=["statistics"]),
@@ -58,6 +64,9 @@ rule ephys_figure:
         f"{OUT}/logs/ephys/figure.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         cohort=section_cohort("ephys"),
         statistics=section_params("ephys", only=["statistics"]),

@@ -15,6 +15,9 @@ rule spine_tables:
         f"{OUT}/logs/spines/tables.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         spines=section_params("spines", exclude=["statistics"]),
         code=code_version("cellular"),
@@ -31,6 +34,9 @@ rule spine_statistics:
         f"{OUT}/logs/spines/statistics.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         cohort=section_cohort("spines"),
         spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
@@ -53,6 +59,9 @@ rule spine_figure:
         f"{OUT}/logs/spines/figure.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         cohort=section_cohort("spines"),
         spines=section_params("spines", only=["spine_types", "per_um"]),
@@ -80,6 +89,9 @@ rule histology:
         f"{OUT}/logs/histology/histology.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         cohort=section_cohort("histology"),
         histology=section_params("histology"),

@@ -29,6 +29,7 @@ rule rnaseq_qc:
         "../../envs/exneuro.yaml"
     resources:
         mem_mb=4000,
+        runtime=60,
     params:
         rnaseq=section_params("rnaseq"),
         groups=config["groups"],
@@ -50,6 +51,7 @@ rule rnaseq_de:
         "../../envs/exneuro.yaml"
     resources:
         mem_mb=4000,
+        runtime=60,
     params:
         rnaseq=section_params("rnaseq"),
         code=code_version("rnaseq"),
@@ -84,6 +86,9 @@ rule rnaseq_summary:
         f"{OUT}/logs/rnaseq/summary.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         rnaseq=section_params("rnaseq"),
         groups=config["groups"],
@@ -106,6 +111,9 @@ rule rnaseq_facility:
         f"{OUT}/logs/rnaseq/facility.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         rnaseq=section_params("rnaseq"),
         style=config["figures"],

@@ -11,6 +11,9 @@ rule validated_samples:
         f"{OUT}/logs/config/samples.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         design=sheet_params(),
         code=code_version(),
@@ -25,6 +28,9 @@ rule config_snapshot:
         f"{OUT}/logs/config/snapshot.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         config=config,
         code=code_version(),
@@ -41,6 +47,9 @@ rule statistics_table:
         f"{OUT}/logs/statistics/table.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         code=code_version("stats"),
     script:

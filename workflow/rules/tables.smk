@@ -17,6 +17,9 @@ rule declared_table:
         f"{OUT}/logs/tables/{{table}}.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         key="{table}",
         declaration=table_declaration,

@@ -14,6 +14,9 @@ rule treadmill_metrics:
         f"{OUT}/logs/treadmill/metrics.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         treadmill=treadmill_params("metrics"),
         code=code_version("treadmill"),
@@ -33,6 +36,9 @@ rule treadmill_statistics:
         f"{OUT}/logs/treadmill/{{cohort}}/statistics.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         cohort=cohort_config,
         treadmill=treadmill_params("statistics"),
@@ -56,6 +62,9 @@ rule treadmill_figure:
         f"{OUT}/logs/treadmill/{{cohort}}/figure.log",
     conda:
         "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
     params:
         cohort=cohort_config,
         groups=config["groups"],
