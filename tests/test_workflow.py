@@ -331,3 +331,18 @@ def test_a_new_photometry_session_reruns_only_its_job_and_the_aggregates(photome
         "statistics_table",
         "all",
     }
+
+
+def test_provenance_lists_every_raw_input_with_its_sha256_and_the_software(project_copy):
+    import hashlib
+
+    folder = _results(project_copy) / "provenance"
+    inputs = pd.read_csv(folder / "inputs.tsv", sep="\t").set_index("path")
+    excel = "data/example_two_group/treadmill/endurance_log.xlsx"
+    expected = hashlib.sha256((project_copy / excel).read_bytes()).hexdigest()
+    assert inputs.loc[excel, "sha256"] == expected
+    assert {"config/two_group/config.yaml", "config/two_group/samples.tsv"} <= set(inputs.index)
+    software = pd.read_csv(folder / "software.tsv", sep="\t", dtype=str).set_index("package")
+    assert software.loc["snakemake", "installed"] == software.loc["snakemake", "pinned"]
+    code = pd.read_csv(folder / "code.tsv", sep="\t").set_index("item")["value"]
+    assert code["git_commit"] == "not a git checkout"  # the copy has no .git

@@ -204,6 +204,31 @@ def photometry_session_folders(wildcards):
     return [f"{OUT}/photometry/sessions/{session}" for session in PHOTOMETRY_SESSIONS]
 
 
+def raw_inputs(wildcards):
+    """Every raw file the config points the workflow at (for the provenance table)."""
+    files = [CONFIG_SOURCE, config["samples"]]
+    if TREADMILL_ON:
+        files += [
+            config["treadmill"]["summary_table"],
+            *treadmill_stage_logs(wildcards),
+        ]
+    if EPHYS_ON:
+        files += ephys_inputs(wildcards) + ephys_abf_files(wildcards)
+    files += morphology_inputs("spines", ["segment_table", "spine_table"])
+    files += morphology_inputs("histology", ["section_table"])
+    files += morphology_inputs("rnaseq", ["counts", "gene_sets"])
+    if FACILITY_DE:
+        files += facility_de_files(wildcards)
+    files += [config["tables"][table]["file"] for table in TABLES]
+    if PHOTOMETRY_ON:
+        files.append(config["photometry"]["recordings"])
+        for row in RECORDINGS.values():
+            files += (
+                [row["file"], row["ttl_file"]] if row["ttl_file"] else [row["file"]]
+            )
+    return sorted({str(path) for path in files})
+
+
 def table_declaration(wildcards):
     """The config declaration of the table in the job's wildcards."""
     return config["tables"][wildcards.table]
@@ -240,7 +265,11 @@ def statistics_parts():
 def all_outputs():
     """Everything `rule all` asks for, from the analyses enabled in the config."""
     formats = config["figures"]["formats"]
-    targets = [f"{OUT}/statistics/statistics.tsv", f"{OUT}/config/config.yaml"]
+    targets = [
+        f"{OUT}/statistics/statistics.tsv",
+        f"{OUT}/config/config.yaml",
+        f"{OUT}/provenance/inputs.tsv",
+    ]
     if TREADMILL_ON:
         targets += expand(
             f"{OUT}/figures/treadmill/{{cohort}}.{{fmt}}",

@@ -1,4 +1,6 @@
-"""The study's one statistics table, and the validated config and sample sheet it rests on."""
+"""The study's one statistics table, and what it rests on: the validated config and sample sheet,
+and the provenance of the results (raw inputs' SHA-256, software versions, code version).
+"""
 
 
 rule validated_samples:
@@ -54,3 +56,25 @@ rule statistics_table:
         code=code_version("stats"),
     script:
         "../../scripts/statistics_table.py"
+
+
+rule provenance:
+    input:
+        raw=raw_inputs,
+        lock=str(Path(workflow.basedir) / "requirements.lock"),
+    output:
+        inputs=f"{OUT}/provenance/inputs.tsv",
+        software=f"{OUT}/provenance/software.tsv",
+        code=f"{OUT}/provenance/code.tsv",
+    log:
+        f"{OUT}/logs/provenance.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        folder=lambda wildcards, input: str(Path(input.lock).parent),
+        code=code_version("."),
+    script:
+        "../../scripts/provenance.py"
