@@ -10,6 +10,7 @@ from pathlib import Path
 from exneuro.figures.photometry_qc import session_qc_figure
 from exneuro.io import write_table
 from exneuro.photometry.session import SESSION_TABLES, load_session, process_session
+from exneuro.provenance import sha256
 from exneuro.workflow import run_command_line
 
 
@@ -20,6 +21,11 @@ def main(snakemake):
     identity = {key: row[key] for key in ("session", "mouse", "group", "day")}
     tables = process_session(recording, onset, offset, settings, identity)
     tables["qc"]["run_times_from"] = source
+    for key in ("file", "ttl_file"):  # provenance of the raw files, hashed once, here
+        path = row[key]
+        tables["qc"][key] = path
+        tables["qc"][f"{key}_bytes"] = Path(path).stat().st_size if path else 0
+        tables["qc"][f"{key}_sha256"] = sha256(path) if path else ""
     folder = Path(snakemake.output[0])
     folder.mkdir(parents=True, exist_ok=True)
     for name in SESSION_TABLES:

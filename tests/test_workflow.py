@@ -3,6 +3,7 @@ in a temporary copy of the project with its numbers checked, and what reruns aft
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -17,7 +18,17 @@ from scipy import stats
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SHIPPED_CONFIGS = ["config/config.yaml", "config/two_group/config.yaml"]
-PROJECT_PARTS = ["Snakefile", "workflow", "scripts", "src", "config", "data", "profiles", "envs"]
+PROJECT_PARTS = [
+    "Snakefile",
+    "workflow",
+    "scripts",
+    "src",
+    "config",
+    "data",
+    "profiles",
+    "envs",
+    "requirements.lock",
+]
 
 
 def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -175,6 +186,7 @@ def test_changed_statistics_parameter_reruns_statistics_not_metrics(project_copy
         "treadmill_figure",
         "statistics_table",
         "config_snapshot",
+        "provenance",  # the config file is a raw input
         "all",
     }
 
@@ -187,7 +199,7 @@ def test_changed_figure_code_reruns_only_figures(project_copy):
         jobs = planned_jobs("--configfile", "config/two_group/config.yaml", cwd=project_copy)
     finally:
         style.write_text(original)
-    assert set(jobs) == {"treadmill_figure", "all"}
+    assert set(jobs) == {"treadmill_figure", "provenance", "all"}  # provenance records the code
 
 
 def test_another_config_replaces_the_example_config_whole(project_copy):
@@ -311,6 +323,11 @@ def test_end_to_end_photometry_tables_figure_and_exclusion(photometry_copy):
     means = source[source["kind"] == "group"].set_index(["group", "day"])["value"]
     expected = shown.groupby(["group", "day"])["value"].mean()
     np.testing.assert_allclose(means.sort_index() / 100, expected.sort_index(), rtol=1e-9)
+    inputs = pd.read_csv(results / "provenance/inputs.tsv", sep="\t").set_index("path")
+    ppd = "data/example/photometry/ppd/M094_day8.ppd"
+    digest = hashlib.sha256((photometry_copy / ppd).read_bytes()).hexdigest()
+    assert inputs.loc[ppd, "sha256"] == digest  # hashed by the recording's own job
+    assert inputs.index.str.endswith("_ttl.csv.gz").sum() == 4  # M104 day 4 lost its TTL file
 
 
 def test_a_new_photometry_session_reruns_only_its_job_and_the_aggregates(photometry_copy):
@@ -329,13 +346,12 @@ def test_a_new_photometry_session_reruns_only_its_job_and_the_aggregates(photome
         "photometry_statistics",
         "photometry_figure",
         "statistics_table",
+        "provenance",
         "all",
     }
 
 
 def test_provenance_lists_every_raw_input_with_its_sha256_and_the_software(project_copy):
-    import hashlib
-
     folder = _results(project_copy) / "provenance"
     inputs = pd.read_csv(folder / "inputs.tsv", sep="\t").set_index("path")
     excel = "data/example_two_group/treadmill/endurance_log.xlsx"

@@ -29,13 +29,37 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def input_hashes(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """``path``, ``bytes`` and ``sha256`` of every raw input, sorted by path."""
+def shown_path(path: str | Path) -> str:
+    """The path relative to the working folder when it lies inside it (the same table whatever
+    folder the project is in), else as given."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def input_hashes(
+    paths: Iterable[str | Path], recording_tables: Iterable[pd.DataFrame] = ()
+) -> pd.DataFrame:
+    """``path``, ``bytes`` and ``sha256`` of every raw input, sorted by path.
+
+    ``paths`` are hashed here; ``recording_tables`` (photometry QC tables in which each
+    recording's job wrote ``file``/``ttl_file`` with their ``_bytes`` and ``_sha256``) add the
+    recordings.
+    """
     rows = [
-        {"path": str(path), "bytes": Path(path).stat().st_size, "sha256": sha256(path)}
+        {"path": shown_path(path), "bytes": Path(path).stat().st_size, "sha256": sha256(path)}
         for path in sorted({str(p) for p in paths})
     ]
-    return pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
+    for table in recording_tables:
+        for key in ("file", "ttl_file"):
+            known = table[f"{key}_sha256"].fillna("").astype(str) != ""
+            part = table.loc[known, [key, f"{key}_bytes", f"{key}_sha256"]]
+            part.columns = ["path", "bytes", "sha256"]
+            rows += part.astype({"bytes": int}).to_dict("records")
+    frame = pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
+    frame["path"] = frame["path"].map(shown_path)
+    return frame.drop_duplicates("path").sort_values("path", ignore_index=True)
 
 
 def software_versions(lock_file: str | Path) -> pd.DataFrame:

@@ -21,6 +21,9 @@ PHOTOMETRY_SESSION_SETTINGS = section_params(
         "peri_event",
     ],
 )
+PHOTOMETRY_SESSION_SETTINGS_JSON = json.dumps(
+    PHOTOMETRY_SESSION_SETTINGS, sort_keys=True
+)
 
 
 rule photometry_session:

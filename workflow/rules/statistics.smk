@@ -61,6 +61,7 @@ rule statistics_table:
 rule provenance:
     input:
         raw=raw_inputs,
+        recordings=[f"{OUT}/photometry/qc.tsv"] if PHOTOMETRY_ON else [],
         lock=str(Path(workflow.basedir) / "requirements.lock"),
     output:
         inputs=f"{OUT}/provenance/inputs.tsv",
