@@ -60,6 +60,21 @@ def design_mice(design: StudyDesign) -> pd.DataFrame:
     return mice
 
 
+def _append_mice(
+    mice: pd.DataFrame, added: pd.DataFrame, design: StudyDesign, genotype: str
+) -> pd.DataFrame:
+    """The sheet with a modality's own cohort appended, its sheet columns filled as a lab would."""
+    added = added.assign(
+        manipulation=added["group"].map(design.manipulation_by_group).fillna(""),
+        genotype=genotype,
+        cage="",
+        excluded_reason="",
+        removed_after_session="",
+        notes="",
+    )
+    return pd.concat([mice, added], ignore_index=True).fillna("")
+
+
 def write_study(design: StudyDesign, config: Mapping, jobs: int = 1) -> dict:
     """Simulate ``design`` and write its files where ``config`` expects them (photometry
     sessions in ``jobs`` processes).
@@ -73,27 +88,11 @@ def write_study(design: StudyDesign, config: Mapping, jobs: int = 1) -> dict:
     rnaseq = config.get("rnaseq")
     if design.rnaseq is not None and rnaseq:
         sequenced = rnaseq_mice(design.rnaseq, first_number=len(mice) + 1, cohort=rnaseq["cohort"])
-        sequenced = sequenced.assign(
-            manipulation=sequenced["group"].map(design.manipulation_by_group).fillna(""),
-            genotype="Sf1-Cre+/-",
-            cage="",
-            excluded_reason="",
-            removed_after_session="",
-            notes="",
-        )
-        mice = pd.concat([mice, sequenced], ignore_index=True).fillna("")
+        mice = _append_mice(mice, sequenced, design, "Sf1-Cre+/-")
     photometry = config.get("photometry")
     if design.photometry is not None and photometry:
         recorded = photometry_mice(design.photometry, len(mice) + 1, photometry["cohort"])
-        recorded = recorded.assign(
-            manipulation=recorded["group"].map(design.manipulation_by_group).fillna(""),
-            genotype="Sf1-Cre+/-; AAV-DIO-GCaMP6s",
-            cage="",
-            excluded_reason="",
-            removed_after_session="",
-            notes="",
-        )
-        mice = pd.concat([mice, recorded], ignore_index=True).fillna("")
+        mice = _append_mice(mice, recorded, design, "Sf1-Cre+/-; AAV-DIO-GCaMP6s")
     sheet_path = Path(config["samples"])
     sheet_path.parent.mkdir(parents=True, exist_ok=True)
     mice.to_csv(sheet_path, sep="\t", index=False, lineterminator="\n")
