@@ -357,7 +357,10 @@ def test_provenance_lists_every_raw_input_with_its_sha256_and_the_software(proje
     excel = "data/example_two_group/treadmill/endurance_log.xlsx"
     expected = hashlib.sha256((project_copy / excel).read_bytes()).hexdigest()
     assert inputs.loc[excel, "sha256"] == expected
-    assert {"config/two_group/config.yaml", "config/two_group/samples.tsv"} <= set(inputs.index)
+    assert "config/two_group/samples.tsv" in inputs.index
+    # the config of the last run (other tests of this module run edited copies of it)
+    configs = [p for p in inputs.index if p.startswith("config/two_group/") and p.endswith(".yaml")]
+    assert len(configs) == 1
     software = pd.read_csv(folder / "software.tsv", sep="\t", dtype=str).set_index("package")
     assert software.loc["snakemake", "installed"] == software.loc["snakemake", "pinned"]
     code = pd.read_csv(folder / "code.tsv", sep="\t").set_index("item")["value"]
