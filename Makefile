@@ -11,6 +11,7 @@ CORES ?= 2
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --report results/report.html
 
 test: setup
 	$(BIN)/pytest

@@ -365,3 +365,15 @@ def test_provenance_lists_every_raw_input_with_its_sha256_and_the_software(proje
     assert software.loc["snakemake", "installed"] == software.loc["snakemake", "pinned"]
     code = pd.read_csv(folder / "code.tsv", sep="\t").set_index("item")["value"]
     assert code["git_commit"] == "not a git checkout"  # the copy has no .git
+
+
+def test_report_shows_every_figure_with_its_caption_and_the_tables(project_copy):
+    result = snakemake(
+        "--configfile", "config/two_group/config.yaml", "--report", "report.html", cwd=project_copy
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = (project_copy / "report.html").read_text(encoding="utf-8")
+    assert "stimulation_replication.png" in html  # the cohort's figure
+    assert "Treadmill endurance of cohort" in html  # its caption
+    for table in ("statistics.tsv", "qc.tsv", "inputs.tsv", "software.tsv"):
+        assert table in html, table

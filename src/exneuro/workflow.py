@@ -62,6 +62,27 @@ def run_command_line(main: Callable[..., None], description: str) -> None:
     run(job, main)
 
 
+#: Captions of the report, relative to the rule files (``workflow/rules/``).
+CAPTIONS = "../report"
+
+
+def in_report(path: str, caption: str, category: str):
+    """``path`` flagged for ``snakemake --report``, captioned by ``workflow/report/<caption>.rst``
+    (a function here because ``report`` opens a directive in ``.smk`` files)."""
+    from snakemake.io import report
+
+    return report(path, caption=f"{CAPTIONS}/{caption}.rst", category=category)
+
+
+def report_files(stem: str, formats: list[str], caption: str, category: str) -> list:
+    """``stem.<format>`` for every format; the report shows one (PNG, else the first)."""
+    shown = "png" if "png" in formats else formats[0]
+    return [
+        in_report(f"{stem}.{fmt}", caption, category) if fmt == shown else f"{stem}.{fmt}"
+        for fmt in formats
+    ]
+
+
 def source_digest(parts: Iterable[str]) -> str:
     """SHA-256 (first 16 hex digits) of the library source an analysis depends on.
 

@@ -11,7 +11,7 @@ from exneuro.config import (
 )
 from exneuro.errors import ExneuroError
 from exneuro.photometry.sessions import read_recordings, session_records
-from exneuro.workflow import source_digest
+from exneuro.workflow import in_report, report_files, source_digest
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
 CONFIG_SOURCE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
@@ -160,6 +160,11 @@ def ephys_abf_files(wildcards):
         return []
     found = glob_wildcards(settings["files"])
     return sorted(expand(settings["files"], zip, mouse=found.mouse, cell=found.cell))
+
+
+def figure_files(stem, caption, category):
+    """The figure in every configured format, one of them shown in the report."""
+    return report_files(stem, config["figures"]["formats"], caption, category)
 
 
 def code_version(*parts):

@@ -11,7 +11,7 @@ rule ephys_tables:
         cells=f"{OUT}/ephys/cells.parquet",
         events=f"{OUT}/ephys/events.parquet",
         cells_table=f"{OUT}/ephys/cells.tsv",
-        qc=f"{OUT}/ephys/qc.tsv",
+        qc=in_report(f"{OUT}/ephys/qc.tsv", "qc", "Quality control"),
     log:
         f"{OUT}/logs/ephys/tables.log",
     conda:
@@ -55,9 +55,10 @@ rule ephys_figure:
         events=f"{OUT}/ephys/events.parquet",
         stats=f"{OUT}/ephys/statistics.tsv",
     output:
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/ephys/ephys",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "ephys",
+            "Electrophysiology",
         ),
         source_data=directory(f"{OUT}/figures/ephys/ephys_source_data"),
     log:

@@ -10,7 +10,7 @@ rule spine_tables:
         mice=f"{OUT}/spines/mouse_density.tsv",
         neurons=f"{OUT}/spines/neuron_density.tsv",
         classified=f"{OUT}/spines/classified_spines.tsv",
-        qc=f"{OUT}/spines/qc.tsv",
+        qc=in_report(f"{OUT}/spines/qc.tsv", "qc", "Quality control"),
     log:
         f"{OUT}/logs/spines/tables.log",
     conda:
@@ -50,9 +50,10 @@ rule spine_figure:
         density=f"{OUT}/spines/segment_density.parquet",
         stats=f"{OUT}/spines/statistics.tsv",
     output:
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/spines/spines",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "spines",
+            "Spines and histology",
         ),
         source_data=directory(f"{OUT}/figures/spines/spines_source_data"),
     log:
@@ -80,9 +81,10 @@ rule histology:
         sections=f"{OUT}/histology/sections.tsv",
         mice=f"{OUT}/histology/percent_positive.tsv",
         stats=f"{OUT}/histology/statistics.tsv",
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/histology/histology",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "histology",
+            "Spines and histology",
         ),
         source_data=directory(f"{OUT}/figures/histology/histology_source_data"),
     log:

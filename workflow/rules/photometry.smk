@@ -52,7 +52,7 @@ rule photometry_combine:
         sessions=photometry_session_folders,
         samples=f"{OUT}/config/samples.tsv",
     output:
-        qc=f"{OUT}/photometry/qc.tsv",
+        qc=in_report(f"{OUT}/photometry/qc.tsv", "qc", "Quality control"),
         metrics=f"{OUT}/photometry/metrics.tsv",
         aligned=f"{OUT}/photometry/aligned.parquet",
         anomalies=f"{OUT}/photometry/anomalies.tsv",
@@ -105,9 +105,10 @@ rule photometry_figure:
         intervals=f"{OUT}/photometry/significant_intervals.tsv",
         stats=f"{OUT}/photometry/statistics.tsv",
     output:
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/photometry/photometry",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "photometry",
+            "Photometry",
         ),
         source_data=directory(f"{OUT}/figures/photometry/photometry_source_data"),
     log:

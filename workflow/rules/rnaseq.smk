@@ -18,9 +18,10 @@ rule rnaseq_qc:
         outliers=f"{OUT}/rnaseq/qc/outliers.tsv",
         sample_table=f"{OUT}/rnaseq/samples.tsv",
         gene_names=f"{OUT}/rnaseq/gene_names.tsv",
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/rnaseq/qc",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "rnaseq",
+            "RNA-seq",
         ),
         source_data=directory(f"{OUT}/figures/rnaseq/qc_source_data"),
     log:
@@ -76,9 +77,10 @@ rule rnaseq_summary:
         overlap_genes=f"{OUT}/rnaseq/overlap_genes.tsv",
         gene_panel=f"{OUT}/rnaseq/gene_panel.tsv",
         ora=f"{OUT}/rnaseq/gene_set_enrichment.tsv",
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/rnaseq/rnaseq",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "rnaseq",
+            "RNA-seq",
         ),
         source_data=directory(f"{OUT}/figures/rnaseq/rnaseq_source_data"),
         contrast_figures=directory(f"{OUT}/figures/rnaseq/contrasts"),

@@ -25,7 +25,7 @@ rule validated_samples:
 
 rule config_snapshot:
     output:
-        f"{OUT}/config/config.yaml",
+        in_report(f"{OUT}/config/config.yaml", "provenance", "Provenance"),
     log:
         f"{OUT}/logs/config/snapshot.log",
     conda:
@@ -44,7 +44,7 @@ rule statistics_table:
     input:
         statistics_parts(),
     output:
-        f"{OUT}/statistics/statistics.tsv",
+        in_report(f"{OUT}/statistics/statistics.tsv", "statistics", "Statistics"),
     log:
         f"{OUT}/logs/statistics/table.log",
     conda:
@@ -64,9 +64,9 @@ rule provenance:
         recordings=[f"{OUT}/photometry/qc.tsv"] if PHOTOMETRY_ON else [],
         lock=str(Path(workflow.basedir) / "requirements.lock"),
     output:
-        inputs=f"{OUT}/provenance/inputs.tsv",
-        software=f"{OUT}/provenance/software.tsv",
-        code=f"{OUT}/provenance/code.tsv",
+        inputs=in_report(f"{OUT}/provenance/inputs.tsv", "provenance", "Provenance"),
+        software=in_report(f"{OUT}/provenance/software.tsv", "provenance", "Provenance"),
+        code=in_report(f"{OUT}/provenance/code.tsv", "provenance", "Provenance"),
     log:
         f"{OUT}/logs/provenance.log",
     conda:

@@ -8,9 +8,10 @@ rule declared_table:
     output:
         stats=f"{OUT}/tables/{{table}}/statistics.tsv",
         data=f"{OUT}/tables/{{table}}/data.tsv",
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/tables/{{table}}",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "table",
+            "Declared tables",
         ),
         source_data=directory(f"{OUT}/figures/tables/{{table}}_source_data"),
     log:

@@ -9,7 +9,7 @@ rule treadmill_metrics:
     output:
         tests=f"{OUT}/treadmill/tests.parquet",
         table=f"{OUT}/treadmill/tests.tsv",
-        qc=f"{OUT}/treadmill/qc.tsv",
+        qc=in_report(f"{OUT}/treadmill/qc.tsv", "qc", "Quality control"),
     log:
         f"{OUT}/logs/treadmill/metrics.log",
     conda:
@@ -53,9 +53,10 @@ rule treadmill_figure:
         stats=f"{OUT}/treadmill/{{cohort}}/statistics.tsv",
         adaptation=f"{OUT}/treadmill/{{cohort}}/adaptation.tsv",
     output:
-        figures=multiext(
+        figures=figure_files(
             f"{OUT}/figures/treadmill/{{cohort}}",
-            *[f".{fmt}" for fmt in config["figures"]["formats"]],
+            "treadmill",
+            "Treadmill",
         ),
         source_data=directory(f"{OUT}/figures/treadmill/{{cohort}}_source_data"),
     log:
