@@ -58,7 +58,7 @@ while read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(SLURM_|SBAT
 unset SNAKEMAKE_PROFILE
 
 # ---------------------------------------------------------------- temp dir + cleanup
-TMP=$(mktemp -d /tmp/exneuro-slurm-test.XXXXXX)
+TMP=$(mktemp -d -t exneuro-slurm-test.XXXXXX)
 MUNGED_PID=""
 SLURMCTLD_PID=""
 SLURMD_PID=""
