@@ -166,6 +166,13 @@ def test_end_to_end_figure_source_data_match_the_tests(project_copy):
     means = source[source["kind"] == "group"].set_index("group")["mean"]
     expected = last.groupby("group")["distance_m_pct_change"].mean()
     pd.testing.assert_series_equal(means.sort_index(), expected.sort_index(), check_names=False)
+    folder = _results(project_copy) / "figures/treadmill/stimulation_replication_source_data"
+    workbook = pd.read_excel(folder / "source_data.xlsx", sheet_name=None)
+    panels = sorted(path.stem for path in folder.glob("panel_*.tsv"))
+    assert sorted(workbook) == panels  # one sheet per panel, the numbers of the panel's table
+    pd.testing.assert_frame_equal(
+        workbook["panel_B"], pd.read_csv(folder / "panel_B.tsv", sep="\t"), check_dtype=False
+    )
     pdf = _results(project_copy) / "figures/treadmill/stimulation_replication.pdf"
     assert pdf.read_bytes().startswith(b"%PDF") and b"CreationDate" not in pdf.read_bytes()
 

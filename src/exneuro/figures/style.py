@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 
-from exneuro.io import write_table
+from exneuro.io import write_table, write_workbook
 
 MM_PER_INCH = 25.4
 FONT_PREFERENCE = ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"]
@@ -97,13 +97,18 @@ def save_with_source_data(
     source: Mapping[str, object],
     source_data_dir: str | Path,
 ) -> None:
-    """Save the figure in every format of ``figure_paths`` and each panel's source data as
-    ``panel_<letter>.tsv`` in ``source_data_dir`` (the exact numbers drawn, as journals ask)."""
+    """Save the figure in every format of ``figure_paths`` and each panel's source data (the
+    exact numbers drawn, as journals ask) in ``source_data_dir``: ``panel_<letter>.tsv`` and one
+    workbook, ``source_data.xlsx``, with a sheet per panel."""
     stem = Path(figure_paths[0]).with_suffix("")
     save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], dpi)
     Path(source_data_dir).mkdir(parents=True, exist_ok=True)
     for letter, table in source.items():
         write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
+    write_workbook(
+        {f"panel_{letter}": table for letter, table in source.items()},
+        Path(source_data_dir) / "source_data.xlsx",
+    )
 
 
 def panel_label(axis, letter: str) -> None:
