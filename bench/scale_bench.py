@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=90.0)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--genes", type=int, default=20000)
-    parser.add_argument("--factors", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--factors", type=int, nargs="*", default=[1, 2, 4], help="none: DAG only")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--dag-recordings", type=int, default=10000)
@@ -193,7 +193,8 @@ def main() -> None:
         rows.append(one_study(folder, args, factor))
         print(pd.DataFrame(rows[-1:]).round(2).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
-    print("\n" + table.round(2).to_string(index=False))
+    if rows:
+        print("\n" + table.round(2).to_string(index=False))
     if len(table) > 1:
         slope = np.polyfit(np.log(table["recordings"]), np.log(table["total_s"]), 1)[0]
         per = np.polyfit(np.log(table["recordings"]), np.log(table["recordings_s"]), 1)[0]
@@ -201,14 +202,15 @@ def main() -> None:
             f"\nscaling exponent (total wall ~ recordings^b): b = {slope:.2f}; "
             f"recordings stage b = {per:.2f}"
         )
-    sheet = pd.read_csv(
-        folder / f"f{args.factors[0]}" / "config" / "photometry_recordings.tsv", sep="\t"
-    )
-    reader, dd, cache = read_rates(sheet["file"].tolist())
-    print(
-        f"read rate of the .ppd files ({cache}): reader {reader:.0f} MB/s, "
-        f"dd {dd:.0f} MB/s ({reader / dd:.0%} of dd)"
-    )
+    if rows:
+        sheet = pd.read_csv(
+            folder / f"f{args.factors[0]}" / "config" / "photometry_recordings.tsv", sep="\t"
+        )
+        reader, dd, cache = read_rates(sheet["file"].tolist())
+        print(
+            f"read rate of the .ppd files ({cache}): reader {reader:.0f} MB/s, "
+            f"dd {dd:.0f} MB/s ({reader / dd:.0%} of dd)"
+        )
     if args.dag_recordings:
         seconds = dag_of(args.dag_recordings, folder / "dag")
         print(f"dry run of a DAG of {args.dag_recordings} recordings: {seconds:.1f} s")
