@@ -27,7 +27,6 @@ DESIGN = PhotometryDesign(
     days=(1, 8),
     effects=PhotometryEffects(fs_hz=10.0, baseline_s=300.0, run_s=300.0, recovery_s=1200.0),
 )
-COLUMNS = {}
 
 
 def settings_from(example_config: dict) -> dict:
@@ -66,9 +65,7 @@ def processed(cohort, raw_example_config, config_schema) -> dict:
 
     config = validate_config(copy.deepcopy(raw_example_config), config_schema, "config.yaml")
     settings = settings_from(config)
-    sheet = read_recordings(
-        cohort["folder"] / "recordings.tsv", COLUMNS, cohort["samples"], "activity"
-    )
+    sheet = read_recordings(cohort["folder"] / "recordings.tsv", {}, cohort["samples"], "activity")
     tables = {"qc": [], "metrics": [], "aligned": []}
     sources = {}
     for row in sheet.to_dict("records"):

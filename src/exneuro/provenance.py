@@ -48,7 +48,7 @@ def input_hashes(
     recordings.
     """
     rows = [
-        {"path": shown_path(path), "bytes": Path(path).stat().st_size, "sha256": sha256(path)}
+        {"path": path, "bytes": Path(path).stat().st_size, "sha256": sha256(path)}
         for path in sorted({str(p) for p in paths})
     ]
     for table in recording_tables:
