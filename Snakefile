@@ -36,6 +36,7 @@ include: "workflow/rules/ephys.smk"
 include: "workflow/rules/morphology.smk"
 include: "workflow/rules/rnaseq.smk"
 include: "workflow/rules/statistics.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:

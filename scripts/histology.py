@@ -1,9 +1,8 @@
-"""Percent marker-positive labelled neurons per mouse: statistics and SuperPlots."""
+"""Percent marker-positive labelled neurons: per-section and per-mouse tables, statistics."""
 
 from exneuro.cellular.morphology_pipeline import histology_tables
 from exneuro.cellular.nested import histology_statistics
 from exneuro.config import read_validated_sheet
-from exneuro.figures.superplot import histology_figure
 from exneuro.io import write_table
 from exneuro.workflow import run
 
@@ -22,18 +21,6 @@ def main(snakemake):
     write_table(tables["sections"], snakemake.output.sections)
     write_table(tables["mice"], snakemake.output.mice)
     write_table(statistics, snakemake.output.stats)
-    histology_figure(
-        tables["sections"],
-        statistics,
-        list(tables["mice"]["marker"].unique()),
-        cohort["groups"],
-        snakemake.params.groups,
-        snakemake.params.style,
-        list(snakemake.output.figures),
-        snakemake.output.source_data,
-        labelled_name=settings["labelled_name"],
-        subset={"cohort": cohort["id"]},
-    )
 
 
 run(snakemake, main)

@@ -1,7 +1,6 @@
-"""A facility's precomputed DE tables: our columns, DE counts, gene rows, volcano and MA plots."""
+"""A facility's precomputed DE tables: our columns, DE counts and the configured genes' rows."""
 
 from exneuro.config import read_validated_sheet
-from exneuro.figures.rnaseq import contrast_figures
 from exneuro.io import write_table
 from exneuro.rnaseq.pipeline import facility_statistics, facility_tables
 from exneuro.rnaseq.summary import de_counts
@@ -19,14 +18,6 @@ def main(snakemake):
     sheet = read_validated_sheet(snakemake.input.samples)
     n_mice = int((sheet["cohort"] == section["cohort"]).sum())
     write_table(facility_statistics(results, section, n_mice), snakemake.output.stats)
-    contrast_figures(
-        results,
-        snakemake.params.style,
-        snakemake.output.figures,
-        alpha=section["alpha"],
-        lfc_threshold=section["lfc_threshold"],
-        n_labels=section["figures"]["n_labels"],
-    )
 
 
 run(snakemake, main)

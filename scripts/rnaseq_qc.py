@@ -1,9 +1,8 @@
 """RNA-seq sample QC: size factors, normalized counts, VST, PCA, distances, outliers."""
 
 from exneuro.config import read_validated_sheet
-from exneuro.figures.rnaseq import condition_colours, qc_figure
 from exneuro.io import write_table
-from exneuro.rnaseq.pipeline import condition_order, load_counts, qc_tables
+from exneuro.rnaseq.pipeline import load_counts, qc_tables
 from exneuro.workflow import run
 
 
@@ -24,20 +23,6 @@ def main(snakemake):
     write_table(samples.rename_axis("sample").reset_index(), snakemake.output.sample_table)
     names = gene_names.rename("gene_name").rename_axis("gene_id").reset_index()
     write_table(names, snakemake.output.gene_names)
-    order = condition_order(samples, section, [g["id"] for g in snakemake.params.groups])
-    qc_figure(
-        library_sizes=tables["library_sizes"],
-        distances=tables["distances"],
-        scores=tables["pca"],
-        variance=tables["pca_variance"],
-        samples=samples,
-        column=section["colour_column"],
-        order=order,
-        colours=condition_colours(order, snakemake.params.groups, ["sedentary"]),
-        style=snakemake.params.style,
-        figure_paths=list(snakemake.output.figures),
-        source_data_dir=snakemake.output.source_data,
-    )
 
 
 run(snakemake, main)

@@ -193,7 +193,7 @@ def test_changed_statistics_parameter_reruns_statistics_not_metrics(project_copy
         "treadmill_figure",
         "statistics_table",
         "config_snapshot",
-        "provenance",  # the config file is a raw input
+        "paper_figure",  # its statistics changed
         "all",
     }
 
@@ -206,7 +206,60 @@ def test_changed_figure_code_reruns_only_figures(project_copy):
         jobs = planned_jobs("--configfile", "config/two_group/config.yaml", cwd=project_copy)
     finally:
         style.write_text(original)
-    assert set(jobs) == {"treadmill_figure", "provenance", "all"}  # provenance records the code
+    # provenance records the code's digest
+    assert set(jobs) == {"treadmill_figure", "paper_figure", "provenance", "all"}
+
+
+def _edited_config(root: Path, old: str, new: str) -> str:
+    config = root / "config/two_group/config.yaml"
+    edited = root / "config/two_group/edited.yaml"
+    text = config.read_text()
+    assert old in text
+    edited.write_text(text.replace(old, new))
+    return str(edited)
+
+
+def test_style_only_change_reruns_only_figure_jobs(project_copy):
+    edited = _edited_config(project_copy, "\npaper:\n", "\nfigures:\n  font_size_pt: 6\n\npaper:\n")
+    jobs = planned_jobs("--configfile", edited, cwd=project_copy)
+    assert jobs == {"treadmill_figure": 1, "paper_figure": 1, "all": 1}
+
+
+def test_changed_figure_layout_rerenders_that_figure_only(project_copy):
+    edited = _edited_config(project_copy, "height_mm: 120", "height_mm: 100")
+    assert planned_jobs("--configfile", edited, cwd=project_copy) == {"paper_figure": 1, "all": 1}
+
+
+def test_paper_figure_source_data_legend_and_statistics_match_the_tables(project_copy):
+    folder = _results(project_copy) / "paper"
+    statistics = pd.read_csv(_results(project_copy) / "statistics/statistics.tsv", sep="\t")
+    tests = pd.read_csv(_results(project_copy) / "treadmill/tests.tsv", sep="\t")
+    last = tests[(tests["session"] == "week3") & ~tests["excluded"]]
+    gain = pd.read_csv(folder / "replication_source_data/panel_B.tsv", sep="\t")
+    mice = gain[gain["kind"] == "mouse"].set_index("mouse")["value"].sort_index()
+    expected = last.set_index("mouse")["distance_m_pct_change"].sort_index()
+    pd.testing.assert_series_equal(mice, expected, check_names=False)
+    means = gain[gain["kind"] == "group"].set_index("group")["mean"].sort_index()
+    pd.testing.assert_series_equal(
+        means, last.groupby("group")["distance_m_pct_change"].mean(), check_names=False
+    )
+    # the rows behind the figure are rows of the study's table, and the legend quotes them
+    reported = pd.read_csv(folder / "replication_statistics.tsv", sep="\t")
+    assert set(reported["panel"]) == {"A", "B", "D"}
+    keys = ["analysis", "outcome", "subset", "test", "term"]
+    merged = reported.merge(statistics, on=keys, suffixes=("", "_table"))
+    assert len(merged) == len(reported)
+    np.testing.assert_array_equal(merged["statistic"], merged["statistic_table"])
+    welch = statistics[
+        (statistics["test"] == "welch_t") & (statistics["outcome"] == "distance_m_pct_change")
+    ].iloc[0]
+    legend = (folder / "replication_legend.md").read_text(encoding="utf-8")
+    df = f"{welch['df_num']:.1f}"
+    assert "(B) Change of distance" in legend
+    assert f"Welch's t-test, stimulated_post − control: t({df}) = " in legend
+    assert f"(n = {welch['n_by_group'].split('=')[1].split(';')[0]} Control, " in legend
+    layout = (folder / "replication_source_data/layout.yaml").read_text()
+    assert "font_size_pt" in layout and "treadmill_course" in layout
 
 
 def test_another_config_replaces_the_example_config_whole(project_copy):
@@ -215,9 +268,9 @@ def test_another_config_replaces_the_example_config_whole(project_copy):
     assert "silencing" not in snapshot
 
 
-def test_figures_and_tables_are_byte_identical_when_rerun(project_copy):
+def test_every_result_is_byte_identical_when_rerun_from_scratch(project_copy):
     results = _results(project_copy)
-    watched = sorted(results.glob("figures/**/*.*")) + sorted(results.glob("**/statistics.tsv"))
+    watched = sorted(path for path in results.rglob("*") if path.is_file())
     before = {path: path.read_bytes() for path in watched}
     rerun = snakemake(
         "--cores",
@@ -229,7 +282,9 @@ def test_figures_and_tables_are_byte_identical_when_rerun(project_copy):
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     changed = [str(path) for path, content in before.items() if path.read_bytes() != content]
-    assert len(before) > 8 and not changed
+    after = sorted(path for path in results.rglob("*") if path.is_file())
+    assert after == watched  # same files: none lost, none added
+    assert len(before) > 50 and not changed  # logs, tables, figures, workbooks, legends
 
 
 def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
@@ -237,11 +292,16 @@ def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     del config["treadmill"]
+    figures = config["paper"]["figures"]
+    config["paper"]["figures"] = [
+        f for f in figures if not any(p["plot"].startswith("treadmill") for p in f["panels"])
+    ]
     path = tmp_path / "tables_only.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = planned_jobs("--configfile", str(path), cwd=REPO)
     assert jobs["declared_table"] == 3
     assert not any(rule.startswith("treadmill") for rule in jobs)
+    assert jobs["paper_figure"] == len(config["paper"]["figures"]) == 5
 
 
 def test_facility_de_tables_are_read_with_their_own_column_names(project_copy):
@@ -297,6 +357,7 @@ def photometry_copy(project_copy) -> Path:
     for section in ("treadmill", "ephys", "spines", "histology", "rnaseq"):
         del config[section]
     config["tables"] = {}
+    config["paper"]["figures"] = config["paper"]["figures"][:1]  # the photometry figure
     config["output_dir"] = "results/photometry_only"
     sheet = pd.read_csv(project_copy / "config/photometry_recordings.tsv", sep="\t", dtype=str)
     kept = sheet[sheet["mouse"].isin(["M094", "M095", "M096", "M098", "M099", "M100", "M104"])]
@@ -335,6 +396,16 @@ def test_end_to_end_photometry_tables_figure_and_exclusion(photometry_copy):
     digest = hashlib.sha256((photometry_copy / ppd).read_bytes()).hexdigest()
     assert inputs.loc[ppd, "sha256"] == digest  # hashed by the recording's own job
     assert inputs.index.str.endswith("_ttl.csv.gz").sum() == 4  # M104 day 4 lost its TTL file
+    paper = pd.read_csv(results / "paper/figure1_source_data/panel_D.tsv", sep="\t")
+    pd.testing.assert_frame_equal(paper, source)  # the declared panel draws the same numbers
+    legend = (results / "paper/figure1_legend.md").read_text(encoding="utf-8")
+    interaction = rows[
+        (rows["test"] == "lmm")
+        & (rows["term"] == "group:day")
+        & (rows["outcome"] == "mean_dff")
+        & (rows["subset"] == "cohort=activity; window=post_0_15")
+    ].iloc[0]
+    assert f"group × day: F(2, {interaction['df_den']:.1f}) = " in legend
 
 
 def test_a_new_photometry_session_reruns_only_its_job_and_the_aggregates(photometry_copy):
@@ -366,8 +437,8 @@ def test_provenance_lists_every_raw_input_with_its_sha256_and_the_software(proje
     assert inputs.loc[excel, "sha256"] == expected
     assert "config/two_group/samples.tsv" in inputs.index
     # the config of the last run (other tests of this module run edited copies of it)
-    configs = [p for p in inputs.index if p.startswith("config/two_group/") and p.endswith(".yaml")]
-    assert len(configs) == 1
+    configs = [p for p in inputs.index if p.endswith(".yaml")]
+    assert not configs  # the config is snapshotted in results/config/, not hashed as an input
     software = pd.read_csv(folder / "software.tsv", sep="\t", dtype=str).set_index("package")
     assert software.loc["snakemake", "installed"] == software.loc["snakemake", "pinned"]
     code = pd.read_csv(folder / "code.tsv", sep="\t").set_index("item")["value"]

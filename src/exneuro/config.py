@@ -20,6 +20,7 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 
 from exneuro.errors import ConfigError, where
+from exneuro.paper.catalogue import paper_problems
 
 SHEET_HEADER_LINES = 1  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
 
@@ -108,7 +109,7 @@ def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, 
     problems = list(_schema_errors(filled, schema))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
-    problems = list(_design_problems(filled))
+    problems = list(_design_problems(filled)) + list(paper_problems(filled))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
     return filled

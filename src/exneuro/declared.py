@@ -73,6 +73,28 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
     return table.reset_index(drop=True)
 
 
+def read_declared_data(path: str, declaration: Mapping) -> pd.DataFrame:
+    """A declared table as :func:`read_declared_table` returned it, from the TSV the workflow
+    wrote of it (without ``_line``).
+
+    Types are those of the declaration, not guessed from the values: the outcomes and
+    covariates are numbers, every other column is text (a level such as week '1' or '007'
+    stays the text the statistics saw) and an empty factor cell is a missing value.
+    """
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    for column in [*declaration["outcomes"], *declaration["covariates"]]:
+        table[column] = table[column].where(table[column] != "").astype(float)
+    factors = [
+        declaration["subject"],
+        *declaration["between"],
+        *declaration["within"],
+        *declaration["nested"],
+    ]
+    for column in dict.fromkeys(factors):
+        table[column] = table[column].where(table[column] != "")
+    return table
+
+
 def _stack_wide(table: pd.DataFrame, declaration: Mapping, path: str, key: str) -> pd.DataFrame:
     """One row per subject and level from a wide table (one column per level of a factor)."""
     wide = declaration["wide"]

@@ -10,6 +10,7 @@ from exneuro.config import (
     validate_config,
 )
 from exneuro.errors import ExneuroError
+from exneuro.paper.catalogue import CATALOGUE, figure_inputs
 from exneuro.photometry.sessions import read_recordings, session_records
 from exneuro.workflow import in_report, report_files, source_digest
 
@@ -210,7 +211,9 @@ def raw_inputs(wildcards):
     photometry recordings: each recording's job hashes its own file while reading it, so that
     a study of 10,000 recordings is neither read twice nor given 10,000 more DAG inputs.
     """
-    files = [CONFIG_SOURCE, config["samples"]]
+    files = [
+        config["samples"]
+    ]  # the config itself is snapshotted in config/config.yaml
     if TREADMILL_ON:
         files += [
             config["treadmill"]["summary_table"],
@@ -262,6 +265,26 @@ def statistics_parts():
     return parts
 
 
+FIGURE_SECTIONS = ("figures", "paper")
+PAPER_FIGURES = {figure["id"]: figure for figure in config["paper"]["figures"]}
+
+
+def paper_figure_inputs(wildcards):
+    """The result tables the panels of the job's figure read."""
+    return [f"{OUT}/{path}" for path in figure_inputs(PAPER_FIGURES[wildcards.figure])]
+
+
+def paper_settings(wildcards):
+    """Groups, cohorts and the analysis sections the job's figure draws from (only those, so
+    that editing another section does not re-render it)."""
+    sections = {
+        CATALOGUE[p["plot"]].section for p in PAPER_FIGURES[wildcards.figure]["panels"]
+    }
+    settings = {"groups": config["groups"], "cohorts": config["cohorts"]}
+    settings.update({name: config[name] for name in sorted(sections) if name in config})
+    return settings
+
+
 def all_outputs():
     """Everything `rule all` asks for, from the analyses enabled in the config."""
     formats = config["figures"]["formats"]
@@ -284,7 +307,10 @@ def all_outputs():
             targets += expand(f"{OUT}/figures/{name}/{name}.{{fmt}}", fmt=formats)
     if RNASEQ_ON:
         targets += expand(f"{OUT}/figures/rnaseq/qc.{{fmt}}", fmt=formats)
+    if FACILITY_DE:
+        targets.append(f"{OUT}/figures/rnaseq/facility")
     targets += expand(
         f"{OUT}/figures/tables/{{table}}.{{fmt}}", table=TABLES, fmt=formats
     )
+    targets += expand(f"{OUT}/paper/{{figure}}_legend.md", figure=PAPER_FIGURES)
     return targets

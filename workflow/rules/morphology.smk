@@ -81,12 +81,6 @@ rule histology:
         sections=f"{OUT}/histology/sections.tsv",
         mice=f"{OUT}/histology/percent_positive.tsv",
         stats=f"{OUT}/histology/statistics.tsv",
-        figures=figure_files(
-            f"{OUT}/figures/histology/histology",
-            "histology",
-            "Spines and histology",
-        ),
-        source_data=directory(f"{OUT}/figures/histology/histology_source_data"),
     log:
         f"{OUT}/logs/histology/histology.log",
     conda:
@@ -97,8 +91,35 @@ rule histology:
     params:
         cohort=section_cohort("histology"),
         histology=section_params("histology"),
-        groups=config["groups"],
-        style=config["figures"],
-        code=code_version("cellular", "stats", "figures"),
+        code=code_version("cellular", "stats"),
     script:
         "../../scripts/histology.py"
+
+
+rule histology_figure:
+    input:
+        sections=f"{OUT}/histology/sections.tsv",
+        mice=f"{OUT}/histology/percent_positive.tsv",
+        stats=f"{OUT}/histology/statistics.tsv",
+    output:
+        figures=figure_files(
+            f"{OUT}/figures/histology/histology",
+            "histology",
+            "Spines and histology",
+        ),
+        source_data=directory(f"{OUT}/figures/histology/histology_source_data"),
+    log:
+        f"{OUT}/logs/histology/figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    params:
+        cohort=section_cohort("histology"),
+        histology=section_params("histology", only=["labelled_name"]),
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("cellular", "figures"),
+    script:
+        "../../scripts/histology_figure.py"

@@ -18,12 +18,6 @@ rule rnaseq_qc:
         outliers=f"{OUT}/rnaseq/qc/outliers.tsv",
         sample_table=f"{OUT}/rnaseq/samples.tsv",
         gene_names=f"{OUT}/rnaseq/gene_names.tsv",
-        figures=figure_files(
-            f"{OUT}/figures/rnaseq/qc",
-            "rnaseq",
-            "RNA-seq",
-        ),
-        source_data=directory(f"{OUT}/figures/rnaseq/qc_source_data"),
     log:
         f"{OUT}/logs/rnaseq/qc.log",
     conda:
@@ -32,12 +26,40 @@ rule rnaseq_qc:
         mem_mb=4000,
         runtime=60,
     params:
-        rnaseq=section_params("rnaseq"),
+        rnaseq=section_params("rnaseq", exclude=["figures"]),
+        code=code_version("rnaseq"),
+    script:
+        "../../scripts/rnaseq_qc.py"
+
+
+rule rnaseq_qc_figure:
+    input:
+        library_sizes=f"{OUT}/rnaseq/qc/library_sizes.tsv",
+        distances=f"{OUT}/rnaseq/qc/sample_distances.tsv",
+        pca=f"{OUT}/rnaseq/qc/pca.tsv",
+        pca_variance=f"{OUT}/rnaseq/qc/pca_variance.tsv",
+        sample_table=f"{OUT}/rnaseq/samples.tsv",
+    output:
+        figures=figure_files(
+            f"{OUT}/figures/rnaseq/qc",
+            "rnaseq",
+            "RNA-seq",
+        ),
+        source_data=directory(f"{OUT}/figures/rnaseq/qc_source_data"),
+    log:
+        f"{OUT}/logs/rnaseq/qc_figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    params:
+        rnaseq=section_params("rnaseq", only=["colour_column"]),
         groups=config["groups"],
         style=config["figures"],
         code=code_version("rnaseq", "figures"),
     script:
-        "../../scripts/rnaseq_qc.py"
+        "../../scripts/rnaseq_qc_figure.py"
 
 
 rule rnaseq_de:
@@ -54,7 +76,7 @@ rule rnaseq_de:
         mem_mb=4000,
         runtime=60,
     params:
-        rnaseq=section_params("rnaseq"),
+        rnaseq=section_params("rnaseq", exclude=["figures"]),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_de.py"
@@ -64,9 +86,6 @@ rule rnaseq_summary:
     input:
         de=expand(f"{OUT}/rnaseq/de/{{contrast}}.tsv", contrast=RNASEQ_CONTRASTS),
         normalized=f"{OUT}/rnaseq/normalized_counts.parquet",
-        vst=f"{OUT}/rnaseq/vst.parquet",
-        pca=f"{OUT}/rnaseq/qc/pca.tsv",
-        pca_variance=f"{OUT}/rnaseq/qc/pca_variance.tsv",
         sample_table=f"{OUT}/rnaseq/samples.tsv",
         gene_names=f"{OUT}/rnaseq/gene_names.tsv",
         gene_sets=morphology_inputs("rnaseq", ["gene_sets"]),
@@ -77,13 +96,6 @@ rule rnaseq_summary:
         overlap_genes=f"{OUT}/rnaseq/overlap_genes.tsv",
         gene_panel=f"{OUT}/rnaseq/gene_panel.tsv",
         ora=f"{OUT}/rnaseq/gene_set_enrichment.tsv",
-        figures=figure_files(
-            f"{OUT}/figures/rnaseq/rnaseq",
-            "rnaseq",
-            "RNA-seq",
-        ),
-        source_data=directory(f"{OUT}/figures/rnaseq/rnaseq_source_data"),
-        contrast_figures=directory(f"{OUT}/figures/rnaseq/contrasts"),
     log:
         f"{OUT}/logs/rnaseq/summary.log",
     conda:
@@ -92,12 +104,48 @@ rule rnaseq_summary:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq"),
+        rnaseq=section_params("rnaseq", exclude=["figures"]),
+        code=code_version("rnaseq"),
+    script:
+        "../../scripts/rnaseq_summary.py"
+
+
+rule rnaseq_figure:
+    input:
+        de=expand(f"{OUT}/rnaseq/de/{{contrast}}.tsv", contrast=RNASEQ_CONTRASTS),
+        vst=f"{OUT}/rnaseq/vst.parquet",
+        pca=f"{OUT}/rnaseq/qc/pca.tsv",
+        pca_variance=f"{OUT}/rnaseq/qc/pca_variance.tsv",
+        sample_table=f"{OUT}/rnaseq/samples.tsv",
+        gene_names=f"{OUT}/rnaseq/gene_names.tsv",
+        de_counts=f"{OUT}/rnaseq/de_counts.tsv",
+        overlap=f"{OUT}/rnaseq/overlap.tsv",
+        gene_panel=f"{OUT}/rnaseq/gene_panel.tsv",
+    output:
+        figures=figure_files(
+            f"{OUT}/figures/rnaseq/rnaseq",
+            "rnaseq",
+            "RNA-seq",
+        ),
+        source_data=directory(f"{OUT}/figures/rnaseq/rnaseq_source_data"),
+        contrast_figures=directory(f"{OUT}/figures/rnaseq/contrasts"),
+    log:
+        f"{OUT}/logs/rnaseq/figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    params:
+        rnaseq=section_params(
+            "rnaseq",
+            only=["contrasts", "alpha", "lfc_threshold", "colour_column", "figures"],
+        ),
         groups=config["groups"],
         style=config["figures"],
         code=code_version("rnaseq", "figures"),
     script:
-        "../../scripts/rnaseq_summary.py"
+        "../../scripts/rnaseq_figure.py"
 
 
 rule rnaseq_facility:
@@ -108,7 +156,6 @@ rule rnaseq_facility:
         tables=expand(f"{OUT}/rnaseq/facility/{{contrast}}.tsv", contrast=FACILITY_DE),
         de_counts=f"{OUT}/rnaseq/facility/de_counts.tsv",
         stats=f"{OUT}/rnaseq/facility/statistics.tsv",
-        figures=directory(f"{OUT}/figures/rnaseq/facility"),
     log:
         f"{OUT}/logs/rnaseq/facility.log",
     conda:
@@ -117,8 +164,28 @@ rule rnaseq_facility:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq"),
+        rnaseq=section_params("rnaseq", exclude=["figures"]),
+        code=code_version("rnaseq"),
+    script:
+        "../../scripts/rnaseq_facility.py"
+
+
+rule rnaseq_facility_figure:
+    input:
+        tables=expand(f"{OUT}/rnaseq/facility/{{contrast}}.tsv", contrast=FACILITY_DE),
+    output:
+        figures=directory(f"{OUT}/figures/rnaseq/facility"),
+    log:
+        f"{OUT}/logs/rnaseq/facility_figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    params:
+        contrasts=FACILITY_DE,
+        rnaseq=section_params("rnaseq", only=["alpha", "lfc_threshold", "figures"]),
         style=config["figures"],
         code=code_version("rnaseq", "figures"),
     script:
-        "../../scripts/rnaseq_facility.py"
+        "../../scripts/rnaseq_facility_figure.py"

@@ -8,12 +8,6 @@ rule declared_table:
     output:
         stats=f"{OUT}/tables/{{table}}/statistics.tsv",
         data=f"{OUT}/tables/{{table}}/data.tsv",
-        figures=figure_files(
-            f"{OUT}/figures/tables/{{table}}",
-            "table",
-            "Declared tables",
-        ),
-        source_data=directory(f"{OUT}/figures/tables/{{table}}_source_data"),
     log:
         f"{OUT}/logs/tables/{{table}}.log",
     conda:
@@ -24,8 +18,33 @@ rule declared_table:
     params:
         key="{table}",
         declaration=table_declaration,
-        groups=config["groups"],
-        style=config["figures"],
-        code=code_version("declared.py", "stats", "figures"),
+        code=code_version("declared.py", "stats"),
     script:
         "../../scripts/declared_table.py"
+
+
+rule declared_figure:
+    input:
+        data=f"{OUT}/tables/{{table}}/data.tsv",
+        stats=f"{OUT}/tables/{{table}}/statistics.tsv",
+    output:
+        figures=figure_files(
+            f"{OUT}/figures/tables/{{table}}",
+            "table",
+            "Declared tables",
+        ),
+        source_data=directory(f"{OUT}/figures/tables/{{table}}_source_data"),
+    log:
+        f"{OUT}/logs/tables/{{table}}_figure.log",
+    conda:
+        "../../envs/exneuro.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=15,
+    params:
+        declaration=table_declaration,
+        groups=config["groups"],
+        style=config["figures"],
+        code=code_version("declared.py", "figures"),
+    script:
+        "../../scripts/declared_figure.py"

@@ -34,7 +34,7 @@ def _subject_means(data: pd.DataFrame, outcome: str, keys: list[str]) -> pd.Data
     return data.groupby(keys, as_index=False, observed=True)[outcome].mean()
 
 
-def _line_panel(axis, data, outcome, declaration, levels, colours, labels) -> pd.DataFrame:
+def plot_line(axis, data, outcome, declaration, levels, colours, labels) -> pd.DataFrame:
     subject = declaration["subject"]
     between = declaration["between"][0] if declaration["between"] else None
     x_name = (declaration["within"] or declaration["covariates"])[0]
@@ -80,7 +80,7 @@ def _line_panel(axis, data, outcome, declaration, levels, colours, labels) -> pd
     )
 
 
-def _bars_panel(
+def plot_bars(
     axis, data, outcome, declaration, levels, colours, labels, statistics, subset
 ) -> pd.DataFrame:
     subject = declaration["subject"]
@@ -152,11 +152,11 @@ def declared_figure(
         for col, outcome in enumerate(outcomes):
             axis = axes[0][row] if side_by_side else axes[row][col]
             if declaration["figure"] == "bars":
-                table = _bars_panel(
+                table = plot_bars(
                     axis, part, outcome, declaration, levels, colours, labels, statistics, subset
                 )
             else:
-                table = _line_panel(axis, part, outcome, declaration, levels, colours, labels)
+                table = plot_line(axis, part, outcome, declaration, levels, colours, labels)
             axis.set_ylabel(declaration["outcome_labels"].get(outcome, outcome))
             if subset:
                 axis.set_title(subset.replace("=", ": "), fontsize=plt.rcParams["font.size"])

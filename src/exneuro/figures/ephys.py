@@ -66,7 +66,7 @@ def _order(groups: Sequence[Mapping], control: str, present: Sequence[str]) -> l
     return [control] + [g for g in order if g != control]
 
 
-def _fi_panel(axis, steps, statistics, order, colours, labels, context, min_current_pa):
+def plot_fi(axis, steps, statistics, order, colours, labels, context, min_current_pa):
     data = steps[steps["current_pa"] >= min_current_pa]
     per_mouse = (
         data.groupby(["group", "mouse", "current_pa"], as_index=False)
@@ -147,7 +147,7 @@ def _fi_panel(axis, steps, statistics, order, colours, labels, context, min_curr
     return pd.concat(records, ignore_index=True)
 
 
-def _cdf_panel(axis, pooled, value, outcome, statistics, order, colours, labels, context):
+def plot_cdf(axis, pooled, value, outcome, statistics, order, colours, labels, context):
     for group in order:
         part = pooled[pooled["group"] == group]
         axis.step(
@@ -225,9 +225,7 @@ def ephys_figure(
     grid = figure.add_gridspec(n_rows, 4)
     source: dict[str, pd.DataFrame] = {}
     axis = figure.add_subplot(grid[0, 0:2])
-    source["A"] = _fi_panel(
-        axis, steps, statistics, order, colours, labels, context, min_current_pa
-    )
+    source["A"] = plot_fi(axis, steps, statistics, order, colours, labels, context, min_current_pa)
     panel_label(axis, "A")
     letter = ord("B")
     if events is not None and len(events):
@@ -235,7 +233,7 @@ def ephys_figure(
         for k, (value, outcome) in enumerate(DISTRIBUTIONS.items()):
             axis = figure.add_subplot(grid[0, 2 + k])
             pooled = pooled_distribution(tables[value], value, "group", per_cell, min_events)
-            source[chr(letter)] = _cdf_panel(
+            source[chr(letter)] = plot_cdf(
                 axis, pooled, value, outcome, statistics, order, colours, labels, context
             )
             panel_label(axis, chr(letter))

@@ -599,11 +599,6 @@ def overview_figure(
     return source
 
 
-def _sample_order(samples: pd.DataFrame, column: str, order: Sequence[str]) -> list[str]:
-    rank = {level: i for i, level in enumerate(order)}
-    return sorted(samples.index, key=lambda s: (rank.get(samples.at[s, column], len(rank)), s))
-
-
 def library_size_bars(
     axis,
     sizes: pd.DataFrame,

@@ -61,7 +61,7 @@ def find_row(statistics: pd.DataFrame, **match: str) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
-def _panel_course(axis, data, column, cohort, groups, sessions, labels, statistics, colours):
+def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics, colours):
     records = []
     positions = {session: index for index, session in enumerate(sessions)}
     for group in cohort["groups"]:
@@ -123,7 +123,7 @@ def _panel_course(axis, data, column, cohort, groups, sessions, labels, statisti
     )
 
 
-def _panel_points(
+def plot_points(
     axis,
     values: pd.DataFrame,
     value_column,
@@ -217,12 +217,12 @@ def cohort_figure(
         gridspec_kw={"width_ratios": [2.2, 1, 1]},
     )
     source = {
-        "A": _panel_course(
+        "A": plot_course(
             axes[0], data, column, cohort, group_info, sessions, labels, statistics, colours
         )
     }
     final = data[data["session"] == sessions[-1]]
-    source["B"] = _panel_points(
+    source["B"] = plot_points(
         axes[1],
         final,
         f"{column}_pct_change",
@@ -236,7 +236,7 @@ def cohort_figure(
     )
     adaptation_metric = adaptation["metric"].iloc[0] if len(adaptation) else column
     fitted = adaptation[adaptation["fit_status"] == "ok"]
-    source["C"] = _panel_points(
+    source["C"] = plot_points(
         axes[2],
         fitted,
         "rise_percent",

@@ -1,0 +1,22 @@
+"""The standard figure of one table declared in the config, with its source data."""
+
+from exneuro.declared import read_declared_data
+from exneuro.figures.declared import declared_figure
+from exneuro.io import read_table
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    declaration = snakemake.params.declaration
+    declared_figure(
+        read_declared_data(snakemake.input.data, declaration),
+        read_table(snakemake.input.stats),
+        declaration,
+        snakemake.params.groups,
+        snakemake.params.style,
+        list(snakemake.output.figures),
+        snakemake.output.source_data,
+    )
+
+
+run(snakemake, main)

@@ -1,0 +1,25 @@
+"""SuperPlots of percent marker-positive labelled neurons, one panel per marker, with their
+source data."""
+
+from exneuro.figures.superplot import histology_figure
+from exneuro.io import read_table
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    cohort = snakemake.params.cohort
+    histology_figure(
+        read_table(snakemake.input.sections),
+        read_table(snakemake.input.stats),
+        list(read_table(snakemake.input.mice)["marker"].unique()),
+        cohort["groups"],
+        snakemake.params.groups,
+        snakemake.params.style,
+        list(snakemake.output.figures),
+        snakemake.output.source_data,
+        labelled_name=snakemake.params.histology["labelled_name"],
+        subset={"cohort": cohort["id"]},
+    )
+
+
+run(snakemake, main)

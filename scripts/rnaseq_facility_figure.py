@@ -1,0 +1,24 @@
+"""Volcano and MA plots of a facility's precomputed DE tables, with their source data."""
+
+from exneuro.figures.rnaseq import contrast_figures
+from exneuro.io import read_table
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    section = snakemake.params.rnaseq
+    results = {
+        name: read_table(path)
+        for name, path in zip(snakemake.params.contrasts, snakemake.input.tables, strict=True)
+    }
+    contrast_figures(
+        results,
+        snakemake.params.style,
+        snakemake.output.figures,
+        alpha=section["alpha"],
+        lfc_threshold=section["lfc_threshold"],
+        n_labels=section["figures"]["n_labels"],
+    )
+
+
+run(snakemake, main)

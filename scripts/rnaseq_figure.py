@@ -1,0 +1,45 @@
+"""The RNA-seq overview figure (PCA, DE counts, lost training response, heatmap of the top
+genes, key genes) and the volcano and MA plots of every contrast, with their source data."""
+
+from exneuro.figures.rnaseq import condition_colours, contrast_figures, overview_figure
+from exneuro.io import read_table
+from exneuro.rnaseq import pipeline
+from exneuro.workflow import run
+
+
+def main(snakemake):
+    section = snakemake.params.rnaseq
+    names = [c["name"] for c in section["contrasts"]]
+    results = {name: read_table(path) for name, path in zip(names, snakemake.input.de, strict=True)}
+    samples = read_table(snakemake.input.sample_table).set_index("sample")
+    gene_names = read_table(snakemake.input.gene_names).set_index("gene_id")["gene_name"]
+    order = pipeline.condition_order(samples, section, [g["id"] for g in snakemake.params.groups])
+    overview_figure(
+        scores=read_table(snakemake.input.pca),
+        variance=read_table(snakemake.input.pca_variance),
+        counts_table=read_table(snakemake.input.de_counts),
+        overlap=read_table(snakemake.input.overlap),
+        vst=read_table(snakemake.input.vst).set_index("gene_id"),
+        heatmap_genes=pipeline.heatmap_genes(results, section),
+        panel=read_table(snakemake.input.gene_panel),
+        samples=samples,
+        column=section["colour_column"],
+        order=order,
+        colours=condition_colours(order, snakemake.params.groups, ["sedentary"]),
+        style=snakemake.params.style,
+        figure_paths=list(snakemake.output.figures),
+        source_data_dir=snakemake.output.source_data,
+        gene_names=gene_names,
+    )
+    contrast_figures(
+        results,
+        snakemake.params.style,
+        snakemake.output.contrast_figures,
+        alpha=section["alpha"],
+        lfc_threshold=section["lfc_threshold"],
+        n_labels=section["figures"]["n_labels"],
+        gene_names=gene_names,
+    )
+
+
+run(snakemake, main)

@@ -1,0 +1,205 @@
+"""Fiber-photometry panels: session traces, heatmap, window metric across days, peri-event
+waveforms with their significant intervals, and the recordings' quality control."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from exneuro.figures.photometry import (
+    METRIC_LABELS,
+    plot_heatmap,
+    plot_peri_event,
+    plot_session_traces,
+    plot_window_metric,
+    window_title,
+)
+from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
+
+ALIGNED = "photometry/aligned.parquet"
+METRICS = "photometry/metrics.tsv"
+QC = "photometry/qc.tsv"
+WAVEFORMS = "photometry/waveforms.tsv"
+INTERVALS = "photometry/significant_intervals.tsv"
+EVENT_LABELS = {"offset": "Run offset", "onset": "Run onset"}
+
+
+def _order(study: Study) -> list[str]:
+    return list(study.cohort(study.section("photometry")["cohort"])["groups"])
+
+
+def _traces(study: Study) -> pd.DataFrame:
+    """ΔF/F of included sessions on the common grid from run onset."""
+    aligned = study.table(ALIGNED)
+    kept = aligned[aligned["included"].astype(bool)]
+    chosen = (kept["alignment"] == "run_onset") & (kept["column"] == "dff")
+    return kept[chosen].rename(columns={"value": "dff"})
+
+
+def _run_duration_s(study: Study) -> float:
+    qc = study.table(QC)
+    included = qc[qc["included"].astype(bool)]
+    return float((included["run_offset_s"] - included["run_onset_s"]).median())
+
+
+def _days(panel: Mapping, traces: pd.DataFrame) -> list:
+    available = sorted(traces["day"].unique().tolist())
+    asked = panel.get("days", [available[0], available[-1]])
+    return [choose(day, available, "photometry day") for day in asked]
+
+
+@panel_kind("photometry_trace")
+def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
+    """One group's ΔF/F across the session, first vs last day, mean ± SEM, run shaded."""
+    traces = _traces(study)
+    group = choose(panel["group"], sorted(traces["group"].unique()), "photometry group")
+    days = _days(panel, traces)
+    source = plot_session_traces(
+        axis,
+        traces,
+        group,
+        days,
+        study.colours[group],
+        _run_duration_s(study),
+        study.labels[group],
+    )
+    mice = traces[traces["group"] == group]
+    n = ", ".join(
+        f"day {day}: {mice.loc[mice['day'] == day, 'mouse'].nunique()} mice" for day in days
+    )
+    plotted = (
+        f"ΔF/F of {study.labels[group]} mice around the run (grey) on days "
+        f"{' and '.join(str(d) for d in days)}; mean ± SEM across mice ({n})"
+    )
+    return Panel(source, plotted)
+
+
+@panel_kind("photometry_heatmap")
+def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
+    """Every mouse × time on one day (default the last), grouped by group."""
+    traces = _traces(study)
+    days = sorted(traces["day"].unique().tolist())
+    day = choose(panel.get("day", days[-1]), days, "photometry day")
+    order = _order(study)
+    source = plot_heatmap(axis, traces, day, order, study.labels, _run_duration_s(study))
+    n = group_n_text(traces[traces["day"] == day], order, study.labels)
+    plotted = f"ΔF/F of every mouse on day {day}, one row per mouse, run dashed ({n})"
+    return Panel(source, plotted)
+
+
+@panel_kind("photometry_window")
+def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
+    """A window metric across training days: mice as lines, mean ± SEM, contrast stars."""
+    settings = study.section("photometry")
+    metrics = study.table(METRICS)
+    metrics = metrics[metrics["included"].astype(bool)]
+    window = choose(
+        panel.get("window", settings["figure"]["window"]),
+        list(dict.fromkeys(metrics["window"])),
+        "photometry window",
+    )
+    metric = choose(
+        panel.get("metric", settings["figure"]["metric"]),
+        list(dict.fromkeys(metrics["metric"])),
+        "photometry metric",
+    )
+    cohort = study.cohort(settings["cohort"])
+    order = _order(study)
+    source = plot_window_metric(
+        axis,
+        metrics,
+        window,
+        metric,
+        order,
+        study.colours,
+        study.labels,
+        study.statistics,
+        cohort["control_group"],
+    )
+    subset = f"cohort={cohort['id']}; window={window}"
+    days = sorted(metrics["day"].unique().tolist())
+    rows = pd.concat(
+        [
+            study.rows(analysis="photometry", outcome=metric, subset=subset, test="lmm"),
+            study.rows(
+                analysis="photometry",
+                outcome=metric,
+                test="emm_contrast",
+                subset=[f"{subset}; day={d}" for d in days],
+            ),
+        ]
+    )
+    label = METRIC_LABELS.get(metric, metric).split(" (")[0]
+    plotted = (
+        f"{label} {window_title(window).lower()} on each training day; thin lines, individual "
+        "mice; circles, mean ± SEM"
+    )
+    return Panel(source, plotted, rows)
+
+
+@panel_kind("photometry_peri_event")
+def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
+    """Mean waveform ± bootstrap CI around a run event, significant intervals as bars."""
+    settings = study.section("photometry")
+    waveforms = study.table(WAVEFORMS)
+    event = choose(
+        panel.get("event", settings["peri_event"]["events"][0]),
+        list(dict.fromkeys(waveforms["event"])),
+        "peri-event alignment",
+    )
+    tested = waveforms[waveforms["event"] == event]
+    day = choose(panel.get("day", tested["day"].min()), sorted(tested["day"].unique()), "day")
+    order = _order(study)
+    peri = tested[(tested["day"] == day) & tested["group"].isin(order)]
+    intervals = study.table(INTERVALS)
+    spans = intervals[(intervals["event"] == str(event)) & (intervals["day"] == day)]
+    source = plot_peri_event(
+        axis, peri, spans, order, study.colours, study.labels, EVENT_LABELS.get(event, event)
+    )
+    rows = study.rows(analysis="photometry", test="waveform_bootstrap")
+    rows = rows[rows["subset"].astype(str).str.contains(f"event={event}; day={day}", regex=False)]
+    peri_event = settings["peri_event"]
+    plotted = (
+        f"ΔF/F around the {EVENT_LABELS.get(event, event).lower()} on day {day}, baseline-"
+        f"subtracted; mean of mice ± {peri_event['method']} 95% CI; bars, intervals of at least "
+        f"{peri_event['min_duration_s']:g} s where the group differs from its baseline (colour) "
+        "or the groups differ (black)"
+    )
+    return Panel(source, plotted, rows)
+
+
+@panel_kind("photometry_qc")
+def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
+    """Recording QC: control-fit R² against the residual motion artifact, thresholds dashed."""
+    settings = study.section("photometry")["qc"]
+    qc = study.table(QC)
+    for included, marker, name in ((True, "o", "included"), (False, "x", "excluded")):
+        part = qc[qc["included"].astype(bool) == included]
+        for group in _order(study):
+            rows = part[part["group"] == group]
+            axis.scatter(
+                rows["fit_r2"],
+                rows["artifact_correlation"],
+                s=8,
+                marker=marker,
+                color=study.colours[group],
+                lw=0.6 if marker == "x" else 0,
+                label=f"{study.labels[group]}, {name}" if len(rows) else None,
+            )
+    axis.axvline(settings["min_fit_r2"], color="black", lw=0.5, ls="--")
+    axis.axhline(settings["max_artifact_correlation"], color="black", lw=0.5, ls="--")
+    axis.set_xlabel("Control fit R² (baseline)")
+    axis.set_ylabel("Residual motion artifact (r)")
+    axis.legend(loc="best", handlelength=1.0, fontsize="x-small")
+    source = qc[
+        ["session", "mouse", "group", "day", "fit_r2", "artifact_correlation", "qc_pass"]
+        + ["included", "exclusion_reason"]
+    ]
+    plotted = (
+        f"Quality control of every recording ({len(qc)} sessions, {qc['mouse'].nunique()} mice): "
+        f"fit of the isosbestic control in the baseline (R², pass ≥ {settings['min_fit_r2']:g}) "
+        "against the correlation of the corrected signal with running (pass ≤ "
+        f"{settings['max_artifact_correlation']:g}); crosses, sessions excluded in the config"
+    )
+    return Panel(source, plotted)

@@ -1,0 +1,198 @@
+"""Cellular panels: F–I curves, per-cell properties and sEPSC distributions (slice
+electrophysiology), spine densities and marker-positive neurons, with cells or segments drawn
+inside their mouse (SuperPlots) and mice as the unit of every test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
+from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
+from exneuro.cellular.histology import section_percent
+from exneuro.cellular.spines import TOTAL, density_column
+from exneuro.figures.declared import level_colours
+from exneuro.figures.ephys import AXIS_LABELS, plot_cdf, plot_fi
+from exneuro.figures.superplot import superplot
+from exneuro.paper.panels import Panel, Study, choose, panel_kind
+from exneuro.stats.table import subset_label
+
+STEPS = "ephys/steps.parquet"
+CELLS = "ephys/cells.parquet"
+EVENTS = "ephys/events.parquet"
+SPINES = "spines/segment_density.parquet"
+SECTIONS = "histology/sections.tsv"
+SUPERPLOT = "small points, {unit} (shaded by mouse); large points, mouse means; bars, mean ± SEM"
+
+
+def _cohort(study: Study, section: str) -> tuple[Mapping, list[str], dict[str, str], str]:
+    """The section's cohort, its group order and colours, and its statistics subset label."""
+    cohort = study.cohort(study.section(section)["cohort"])
+    order = list(cohort["groups"])
+    return cohort, order, level_colours(order, study.settings["groups"]), f"cohort={cohort['id']}"
+
+
+@panel_kind("ephys_fi")
+def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
+    """Firing rate against injected current: mice as thin lines, mean ± SEM of mice."""
+    cohort, order, colours, subset = _cohort(study, "ephys")
+    settings = study.section("ephys")["statistics"]
+    steps = study.table(STEPS)
+    source = plot_fi(
+        axis,
+        steps,
+        study.statistics,
+        order,
+        colours,
+        study.labels,
+        {"cohort": cohort["id"]},
+        settings["min_current_pa"],
+    )
+    rows = pd.concat(
+        [
+            study.rows(analysis=ANALYSIS, outcome="firing_rate_hz", subset=subset, test="lmm"),
+            study.rows(analysis=ANALYSIS, outcome="firing_rate_hz", test="emm_contrast"),
+        ]
+    )
+    plotted = (
+        "Firing rate at each current step; thin lines, mouse means of their cells; circles, "
+        "mean ± SEM of mice"
+    )
+    return Panel(source, plotted, rows)
+
+
+@panel_kind("ephys_property")
+def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
+    """One per-cell property (rheobase, input resistance, sEPSC frequency...) as a SuperPlot."""
+    cohort, order, colours, subset = _cohort(study, "ephys")
+    cells = study.table(CELLS)
+    outcome = choose(panel["outcome"], [c for c in CELL_OUTCOMES if c in cells.columns], "outcome")
+    test = panel.get("test", "emm_contrast")
+    term = f"{order[1]} - {order[0]}"
+    rows = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test=test, term=term)
+    data = cells.dropna(subset=[outcome])
+    source = superplot(
+        axis,
+        data,
+        outcome,
+        "group",
+        "mouse",
+        order,
+        colours,
+        labels=study.labels,
+        statistics_row=rows.iloc[0] if len(rows) else None,
+        ylabel=AXIS_LABELS.get(outcome, outcome),
+    )
+    if test == "emm_contrast":  # the contrast's F test is the model's group term
+        rows = pd.concat(
+            [study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test="lmm"), rows]
+        )
+    plotted = f"{AXIS_LABELS.get(outcome, outcome)}; {SUPERPLOT.format(unit='cells')}"
+    return Panel(source.assign(outcome=outcome), plotted, rows)
+
+
+@panel_kind("ephys_cdf")
+def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
+    """Cumulative distribution of sEPSC inter-event intervals or amplitudes per group."""
+    cohort, order, colours, subset = _cohort(study, "ephys")
+    settings = study.section("ephys")["statistics"]
+    value = choose(panel["value"], list(DISTRIBUTIONS), "sEPSC distribution")
+    events = study.table(EVENTS)
+    table = inter_event_intervals(events) if value == "iei_s" else events
+    pooled = pooled_distribution(
+        table, value, "group", settings["per_cell"], settings["min_events"]
+    )
+    outcome = DISTRIBUTIONS[value]
+    source = plot_cdf(
+        axis,
+        pooled,
+        value,
+        outcome,
+        study.statistics,
+        order,
+        colours,
+        study.labels,
+        {"cohort": cohort["id"]},
+    )
+    rows = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test="ks_2samp")
+    plotted = (
+        f"Cumulative distribution of {AXIS_LABELS[value].split(' (')[0].replace('I', 'i', 1)}s "
+        "pooled over cells, "
+        f"every cell contributing {pooled.attrs.get('per_cell')} quantiles"
+    )
+    return Panel(source, plotted, rows)
+
+
+@panel_kind("spine_density")
+def spine_density(axis, panel: Mapping, study: Study) -> Panel:
+    """Spine density of one type (default all spines) as a SuperPlot of segments in mice."""
+    cohort, order, colours, subset = _cohort(study, "spines")
+    settings = study.section("spines")
+    density = study.table(SPINES)
+    spine_type = choose(
+        panel.get("spine_type", TOTAL), list(dict.fromkeys(density["spine_type"])), "spine type"
+    )
+    column = density_column(settings["per_um"])
+    rows = study.rows(
+        analysis="spines",
+        outcome=column,
+        test=panel.get("test", "lmm"),
+        subset=subset_label(cohort=cohort["id"], spine_type=spine_type),
+    )
+    part = density[density["spine_type"] == spine_type]
+    source = superplot(
+        axis,
+        part,
+        column,
+        "group",
+        "mouse",
+        order,
+        colours,
+        labels=study.labels,
+        statistics_row=rows.iloc[0] if len(rows) else None,
+        weight="length_um",
+        ylabel=f"Spines per {settings['per_um']:g} µm",
+    )
+    axis.set_title("All spines" if spine_type == TOTAL else spine_type.capitalize())
+    kind = "spines" if spine_type == TOTAL else f"{spine_type} spines"
+    plotted = (
+        f"Density of {kind} per {settings['per_um']:g} µm of dendrite; "
+        f"{SUPERPLOT.format(unit='dendritic segments')}, mouse means weighted by segment length"
+    )
+    return Panel(source.assign(spine_type=spine_type), plotted, rows)
+
+
+@panel_kind("histology_percent")
+def histology_percent(axis, panel: Mapping, study: Study) -> Panel:
+    """% marker-positive among labelled neurons, sections within mice as a SuperPlot."""
+    cohort, order, colours, subset = _cohort(study, "histology")
+    labelled = study.section("histology")["labelled_name"]
+    sections = study.table(SECTIONS)
+    marker = choose(panel["marker"], list(dict.fromkeys(sections["marker"])), "marker")
+    per_section = section_percent(sections)
+    part = per_section[(per_section["marker"] == marker) & (per_section["n_labelled"] > 0)]
+    rows = study.rows(
+        analysis="histology",
+        outcome="percent_positive",
+        subset=subset_label(cohort=cohort["id"], marker=marker),
+    )
+    source = superplot(
+        axis,
+        part,
+        "percent_positive",
+        "group",
+        "mouse",
+        order,
+        colours,
+        labels=study.labels,
+        statistics_row=rows.iloc[0] if len(rows) else None,
+        weight="n_labelled",
+        ylabel=f"{marker}+ among {labelled} cells (%)",
+    )
+    axis.set_title(marker)
+    plotted = (
+        f"{marker}+ among {labelled} neurons (%); {SUPERPLOT.format(unit='sections')}, mouse "
+        "values pooled over sections"
+    )
+    return Panel(source.assign(marker=marker), plotted, rows)

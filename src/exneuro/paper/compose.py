@@ -1,0 +1,118 @@
+"""Lay out a declared figure: panels on a grid at a Cell Press width, bold panel letters, one
+look; then write the figure (PDF, SVG, PNG), each panel's source data, the statistics rows it
+reports, its legend and its layout and style as declared (``layout.yaml`` beside the source
+data: the config snapshot leaves figure sections to the figure jobs).
+
+Widths: 'single' (85 mm), 'one_and_half' (114 mm) and 'full' (174 mm) columns of Cell Press, or
+a number of millimetres. The grid is placed with matplotlib's constrained layout, which is
+deterministic: the same tables and declaration give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import yaml
+
+from exneuro.figures.legend import STAR_KEY, describe_tests, tested_n
+from exneuro.figures.style import apply_style, mm, save_with_source_data
+from exneuro.io import write_table
+from exneuro.paper import activity, behaviour, cellular, overview, transcriptome  # noqa: F401
+from exneuro.paper.panels import DRAW, Panel, PanelError, Study
+
+ONE_AND_HALF_MM = 114.0
+
+
+def figure_width_mm(width: str | float, style: Mapping) -> float:
+    """A declared width in millimetres."""
+    named = {
+        "single": style["single_column_mm"],
+        "one_and_half": ONE_AND_HALF_MM,
+        "full": style["full_width_mm"],
+    }
+    return float(named.get(width, width))
+
+
+def _panel_axes(figure, grid, declaration: Mapping):
+    row, column = declaration["at"]
+    rows, columns = declaration.get("span", [1, 1])
+    return figure.add_subplot(grid[row : row + rows, column : column + columns])
+
+
+def draw_panels(declaration: Mapping, study: Study, style: Mapping):
+    """Draw every panel of the figure ``declaration``; return the figure and panels by letter."""
+    apply_style(declaration.get("font_size_pt", style["font_size_pt"]))
+    size = (mm(figure_width_mm(declaration["width"], style)), mm(declaration["height_mm"]))
+    figure = plt.figure(figsize=size, layout="constrained")
+    figure.get_layout_engine().set(w_pad=mm(1.5), h_pad=mm(1.5), wspace=0.04, hspace=0.04)
+    grid = figure.add_gridspec(
+        declaration["rows"],
+        declaration["columns"],
+        height_ratios=declaration.get("row_heights"),
+        width_ratios=declaration.get("column_widths"),
+    )
+    panels: dict[str, Panel] = {}
+    for index, spec in enumerate(declaration["panels"]):
+        axis = _panel_axes(figure, grid, spec)
+        try:
+            panels[spec["letter"]] = DRAW[spec["plot"]](axis, spec, study)
+        except PanelError as error:
+            raise PanelError(
+                f"paper.figures[{declaration['id']}].panels[{index}] (letter {spec['letter']}, "
+                f"plot {spec['plot']}): {error}"
+            ) from None
+        axis.set_title(
+            spec["letter"],
+            loc="left",
+            fontweight="bold",
+            fontsize=plt.rcParams["font.size"] + 1,
+            x=-0.02 if spec["plot"].endswith("table") else -0.18,
+        )
+    return figure, panels
+
+
+def legend_text(declaration: Mapping, panels: Mapping[str, Panel], labels: Mapping) -> str:
+    """The figure legend: title, then per panel what is plotted and the tests behind it."""
+    parts = [f"**Figure {declaration.get('number', declaration['id'])}. {declaration['title']}**"]
+    for letter, panel in panels.items():
+        n = tested_n(panel.statistics, labels) if len(panel.statistics) else ""
+        text = f"({letter}) {panel.plotted}" + (f" ({n})." if n else ".")
+        if len(panel.statistics):
+            text += f" {describe_tests(panel.statistics)}."
+        parts.append(text)
+    parts.append(STAR_KEY)
+    return "\n\n".join(parts) + "\n"
+
+
+def reported_statistics(panels: Mapping[str, Panel]) -> pd.DataFrame:
+    """The statistics rows behind the figure, with the panel letter that reports them."""
+    rows = [p.statistics.assign(panel=letter) for letter, p in panels.items() if len(p.statistics)]
+    if not rows:
+        return pd.DataFrame(columns=["panel"])
+    table = pd.concat(rows, ignore_index=True)
+    return table[["panel", *[c for c in table.columns if c != "panel"]]]
+
+
+def paper_figure(
+    declaration: Mapping,
+    study: Study,
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    legend_path: str,
+    statistics_path: str,
+) -> dict[str, Panel]:
+    """Draw and write one declared figure with its source data, statistics rows and legend."""
+    figure, panels = draw_panels(declaration, study, style)
+    source = {letter: panel.source for letter, panel in panels.items()}
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
+    layout = {"figure": dict(declaration), "style": dict(style)}
+    Path(source_data_dir, "layout.yaml").write_text(
+        yaml.safe_dump(layout, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    write_table(reported_statistics(panels), statistics_path)
+    Path(legend_path).write_text(legend_text(declaration, panels, study.labels), encoding="utf-8")
+    return panels

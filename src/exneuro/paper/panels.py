@@ -1,0 +1,117 @@
+"""How panels draw: the :class:`Study` they read and the :class:`Panel` they return.
+
+A panel kind (declared in :mod:`exneuro.paper.catalogue`) is registered with :func:`panel_kind`;
+its drawing function receives the matplotlib
+axis, the panel's declaration from the config and the :class:`Study` (the result tables it asked
+for, the statistics table and the config settings) and returns a :class:`Panel`: the exact
+numbers drawn (source data), a sentence saying what is plotted, and the statistics rows the
+legend reports. Stars and n are read from the statistics table, never recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from exneuro.errors import ExneuroError
+from exneuro.figures.style import group_palette
+from exneuro.paper.catalogue import CATALOGUE
+
+
+class PanelError(ExneuroError):
+    """A panel's declaration does not match the study's results (unknown window, gene...)."""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """What one drawn panel contributes to the figure's source data and legend."""
+
+    source: pd.DataFrame
+    plotted: str
+    statistics: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class Study:
+    """The results a figure reads: tables by path relative to the output folder, the study's
+    statistics table and the config settings the panels need (``groups``, ``cohorts`` and the
+    analysis sections)."""
+
+    tables: Mapping[str, pd.DataFrame]
+    statistics: pd.DataFrame
+    settings: Mapping
+
+    def table(self, path: str) -> pd.DataFrame:
+        return self.tables[path]
+
+    @property
+    def colours(self) -> dict[str, str]:
+        return group_palette(self.settings["groups"])
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {g["id"]: g.get("label", g["id"]) for g in self.settings["groups"]}
+
+    def cohort(self, cohort_id: str) -> Mapping:
+        return next(c for c in self.settings["cohorts"] if c["id"] == cohort_id)
+
+    def section(self, name: str) -> Mapping:
+        return self.settings[name]
+
+    def rows(self, **match: object) -> pd.DataFrame:
+        """Statistics rows whose columns equal ``match`` (a list value matches any of its items)."""
+        mask = pd.Series(True, index=self.statistics.index)
+        for column, value in match.items():
+            values = value if isinstance(value, list | tuple) else [value]
+            mask &= self.statistics[column].astype(str).isin([str(v) for v in values])
+        return self.statistics[mask]
+
+
+#: Drawing function of each panel kind of :data:`exneuro.paper.catalogue.CATALOGUE`.
+DRAW: dict[str, Callable[[object, Mapping, Study], Panel]] = {}
+
+
+def panel_kind(name: str):
+    """Register the decorated function as the drawing of panel kind ``name`` (whose options and
+    files the catalogue declares)."""
+    if name not in CATALOGUE:
+        raise KeyError(f"panel kind '{name}' is missing from the catalogue")
+
+    def register(draw):
+        DRAW[name] = draw
+        return draw
+
+    return register
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`PanelError` with ``message`` unless ``condition``."""
+    if not condition:
+        raise PanelError(message)
+
+
+def choose(value, available: Sequence, what: str):
+    """``value`` if it is one of ``available`` (compared as text), else a clear error."""
+    for item in available:
+        if str(item) == str(value):
+            return item
+    shown = ", ".join(str(a) for a in available)
+    raise PanelError(f"{what} '{value}' is not in the results (available: {shown})")
+
+
+def mean_sem_n(values: pd.Series) -> tuple[float, float, int]:
+    """Mean, SEM (SD/√n, ddof 1) and n of the non-missing values."""
+    values = values.dropna()
+    n = len(values)
+    sem = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return float(values.mean()) if n else float("nan"), sem, n
+
+
+def group_n_text(table: pd.DataFrame, order: Sequence[str], labels: Mapping[str, str]) -> str:
+    """'n = 8 Control, 7 SF1 inhibited after exercise mice' counted from the drawn mice."""
+    counts = table.drop_duplicates(["group", "mouse"]).groupby("group")["mouse"].size()
+    parts = [f"{int(counts.get(g, 0))} {labels.get(g, g)}" for g in order]
+    return f"n = {', '.join(parts)} mice"

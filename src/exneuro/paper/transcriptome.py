@@ -1,0 +1,127 @@
+"""Muscle RNA-seq panels: volcano per contrast, overlap of the training response, DE counts,
+PCA and normalized expression of one gene (each mouse a point)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from exneuro.figures.rnaseq import (
+    condition_colours,
+    de_count_bars,
+    gene_expression,
+    pca_plot,
+    venn2,
+    volcano,
+)
+from exneuro.paper.panels import Panel, Study, choose, panel_kind
+from exneuro.rnaseq.pipeline import condition_order
+
+SAMPLES = "rnaseq/samples.tsv"
+GENE_NAMES = "rnaseq/gene_names.tsv"
+OVERLAP = "rnaseq/overlap.tsv"
+DE_COUNTS = "rnaseq/de_counts.tsv"
+GENE_PANEL = "rnaseq/gene_panel.tsv"
+PCA = ("rnaseq/qc/pca.tsv", "rnaseq/qc/pca_variance.tsv")
+LIGHT_LEVELS = ["sedentary"]
+
+
+def _conditions(study: Study) -> tuple[str, list[str], dict[str, str]]:
+    """The colour column, its levels in display order and their colours."""
+    section = study.section("rnaseq")
+    samples = study.table(SAMPLES)
+    order = condition_order(samples, section, [g["id"] for g in study.settings["groups"]])
+    colours = condition_colours(order, study.settings["groups"], LIGHT_LEVELS)
+    return section["colour_column"], order, colours
+
+
+@panel_kind("rnaseq_volcano")
+def rnaseq_volcano(axis, panel: Mapping, study: Study) -> Panel:
+    """Volcano plot of one contrast: DE genes coloured, the top genes named."""
+    section = study.section("rnaseq")
+    contrast = panel["contrast"]
+    table = study.table(f"rnaseq/de/{contrast}.tsv")
+    names = study.table(GENE_NAMES).set_index("gene_id")["gene_name"]
+    title = panel.get("title", contrast.replace("_", " "))
+    source = volcano(
+        axis,
+        table,
+        alpha=section["alpha"],
+        lfc_threshold=section["lfc_threshold"],
+        n_labels=section["figures"]["n_labels"],
+        gene_names=names,
+        title=title,
+    )
+    tested = table["padj"].notna().sum()
+    significant = (table["padj"] < section["alpha"]).sum()
+    plotted = (
+        f"Differential expression, {title}: log2 fold change against −log10 p of {tested:,} "
+        f"genes tested (DESeq2 Wald test, Benjamini-Hochberg FDR); {significant:,} genes at "
+        f"FDR < {section['alpha']:g} coloured"
+    )
+    return Panel(source.assign(contrast=contrast), plotted)
+
+
+@panel_kind("rnaseq_overlap")
+def rnaseq_overlap(axis, panel: Mapping, study: Study) -> Panel:
+    """Area-proportional Venn of the training response kept and lost under the manipulation."""
+    row = study.table(OVERLAP).iloc[0]
+    groups = study.cohort(study.section("rnaseq")["cohort"])["groups"]
+    source = venn2(
+        axis,
+        int(row["n_lost"] + row["n_reversed"]),
+        int(row["n_shared"]),
+        int(row["n_gained"] + row["n_reversed"]),
+        (str(row["reference"]).replace("_", " "), str(row["comparison"]).replace("_", " ")),
+        (study.colours[groups[0]], study.colours[groups[-1]]),
+    )
+    plotted = (
+        f"Genes changed by training (FDR < {row['alpha']:g}) in {row['reference']} and "
+        f"{row['comparison']}: {int(row['n_lost'])} lost, {int(row['n_shared'])} shared, "
+        f"{int(row['n_gained'])} gained ({100 * row['fraction_lost']:.0f}% of the reference "
+        "response lost)"
+    )
+    return Panel(source, plotted)
+
+
+@panel_kind("rnaseq_de_counts")
+def rnaseq_de_counts(axis, panel: Mapping, study: Study) -> Panel:
+    """Number of DE genes per contrast, up and down."""
+    counts = study.table(DE_COUNTS)
+    source = de_count_bars(axis, counts)
+    plotted = (
+        f"Genes up (above zero) and down (below) at FDR < {counts['alpha'].iloc[0]:g} in each "
+        "contrast"
+    )
+    return Panel(source, plotted)
+
+
+@panel_kind("rnaseq_pca")
+def rnaseq_pca(axis, panel: Mapping, study: Study) -> Panel:
+    """PCA of the variance-stabilized counts, samples coloured by condition."""
+    column, order, colours = _conditions(study)
+    samples = study.table(SAMPLES).set_index("sample")
+    source = pca_plot(
+        axis, study.table(PCA[0]), study.table(PCA[1]), samples, column, order, colours
+    )
+    plotted = f"Principal components of the variance-stabilized counts ({len(samples)} samples)"
+    return Panel(source, plotted)
+
+
+@panel_kind("rnaseq_gene")
+def rnaseq_gene(axis, panel: Mapping, study: Study) -> Panel:
+    """Normalized counts of one gene: every mouse a point, bars mean ± SEM."""
+    column, order, colours = _conditions(study)
+    genes = study.table(GENE_PANEL)
+    names = list(dict.fromkeys(genes["gene_name"]))
+    name = choose(panel["gene"], names, "gene (rnaseq.genes)")
+    part = genes[genes["gene_name"] == name]
+    source = gene_expression(axis, part, column, order, colours, title=name)
+    counts = part.groupby(column)["mouse_id"].nunique()
+    n = ", ".join(f"{int(counts.get(level, 0))} {level.replace('_', ' ')}" for level in order)
+    # the DESeq2 rows carry the total n only: the legend keeps the per-condition count
+    rows = study.rows(analysis="rnaseq", outcome=f"{name} log2 expression")
+    plotted = (
+        f"{name} normalized counts (DESeq2 size factors) of {n} mice; points, mice; bars, "
+        "mean ± SEM"
+    )
+    return Panel(source.assign(gene=name), plotted, rows)
