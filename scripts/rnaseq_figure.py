@@ -1,7 +1,7 @@
 """The RNA-seq overview figure (PCA, DE counts, lost training response, heatmap of the top
 genes, key genes) and the volcano and MA plots of every contrast, with their source data."""
 
-from exneuro.figures.rnaseq import condition_colours, contrast_figures, overview_figure
+from exneuro.figures.rnaseq import conditions_in_order, contrast_figures, overview_figure
 from exneuro.io import read_table
 from exneuro.rnaseq import pipeline
 from exneuro.workflow import run
@@ -13,7 +13,7 @@ def main(snakemake):
     results = {name: read_table(path) for name, path in zip(names, snakemake.input.de, strict=True)}
     samples = read_table(snakemake.input.sample_table).set_index("sample")
     gene_names = read_table(snakemake.input.gene_names).set_index("gene_id")["gene_name"]
-    order = pipeline.condition_order(samples, section, [g["id"] for g in snakemake.params.groups])
+    order, colours = conditions_in_order(samples, section, snakemake.params.groups)
     overview_figure(
         scores=read_table(snakemake.input.pca),
         variance=read_table(snakemake.input.pca_variance),
@@ -25,7 +25,7 @@ def main(snakemake):
         samples=samples,
         column=section["colour_column"],
         order=order,
-        colours=condition_colours(order, snakemake.params.groups, ["sedentary"]),
+        colours=colours,
         style=snakemake.params.style,
         figure_paths=list(snakemake.output.figures),
         source_data_dir=snakemake.output.source_data,

@@ -1,15 +1,14 @@
 """The RNA-seq sample QC figure (library sizes, sample distances, PCA), with its source data."""
 
-from exneuro.figures.rnaseq import condition_colours, qc_figure
+from exneuro.figures.rnaseq import conditions_in_order, qc_figure
 from exneuro.io import read_table
-from exneuro.rnaseq.pipeline import condition_order
 from exneuro.workflow import run
 
 
 def main(snakemake):
     section = snakemake.params.rnaseq
     samples = read_table(snakemake.input.sample_table).set_index("sample")
-    order = condition_order(samples, section, [g["id"] for g in snakemake.params.groups])
+    order, colours = conditions_in_order(samples, section, snakemake.params.groups)
     qc_figure(
         library_sizes=read_table(snakemake.input.library_sizes),
         distances=read_table(snakemake.input.distances).set_index("sample"),
@@ -18,7 +17,7 @@ def main(snakemake):
         samples=samples,
         column=section["colour_column"],
         order=order,
-        colours=condition_colours(order, snakemake.params.groups, ["sedentary"]),
+        colours=colours,
         style=snakemake.params.style,
         figure_paths=list(snakemake.output.figures),
         source_data_dir=snakemake.output.source_data,

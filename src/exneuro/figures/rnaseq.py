@@ -24,6 +24,7 @@ from matplotlib.patches import Circle
 
 from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.figures.treadmill import spread_offsets
+from exneuro.rnaseq.pipeline import condition_order
 from exneuro.rnaseq.summary import call_de, top_genes
 
 UP, DOWN, NOT_DE = "#B2182B", "#2166AC", "#BDBDBD"
@@ -466,6 +467,15 @@ def gene_expression(
     if title:
         axis.set_title(title, fontstyle="italic")
     return pd.DataFrame(records)
+
+
+def conditions_in_order(
+    samples: pd.DataFrame, section: Mapping, groups: Sequence[Mapping]
+) -> tuple[list[str], dict[str, str]]:
+    """Levels of the RNA-seq colour column in display order and their colours: each level the
+    colour of its config group, sedentary levels tinted."""
+    order = condition_order(samples, section, [g["id"] for g in groups])
+    return order, condition_colours(order, groups, ["sedentary"])
 
 
 def pca_plot(

@@ -33,6 +33,23 @@ def _cohort(study: Study, section: str) -> tuple[Mapping, list[str], dict[str, s
     return cohort, order, level_colours(order, study.settings["groups"]), f"cohort={cohort['id']}"
 
 
+def _mouse_superplot(axis, data, value, order, colours, study, rows, weight, ylabel):
+    """SuperPlot of ``value`` with mice as the unit; stars from the first of ``rows``."""
+    return superplot(
+        axis,
+        data,
+        value,
+        "group",
+        "mouse",
+        order,
+        colours,
+        labels=study.labels,
+        statistics_row=rows.iloc[0] if len(rows) else None,
+        weight=weight,
+        ylabel=ylabel,
+    )
+
+
 @panel_kind("ephys_fi")
 def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
     """Firing rate against injected current: mice as thin lines, mean ± SEM of mice."""
@@ -72,18 +89,8 @@ def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
     term = f"{order[1]} - {order[0]}"
     rows = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test=test, term=term)
     data = cells.dropna(subset=[outcome])
-    source = superplot(
-        axis,
-        data,
-        outcome,
-        "group",
-        "mouse",
-        order,
-        colours,
-        labels=study.labels,
-        statistics_row=rows.iloc[0] if len(rows) else None,
-        ylabel=AXIS_LABELS.get(outcome, outcome),
-    )
+    ylabel = AXIS_LABELS.get(outcome, outcome)
+    source = _mouse_superplot(axis, data, outcome, order, colours, study, rows, None, ylabel)
     if test == "emm_contrast":  # the contrast's F test is the model's group term
         rows = pd.concat(
             [study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test="lmm"), rows]
@@ -141,19 +148,8 @@ def spine_density(axis, panel: Mapping, study: Study) -> Panel:
         subset=subset_label(cohort=cohort["id"], spine_type=spine_type),
     )
     part = density[density["spine_type"] == spine_type]
-    source = superplot(
-        axis,
-        part,
-        column,
-        "group",
-        "mouse",
-        order,
-        colours,
-        labels=study.labels,
-        statistics_row=rows.iloc[0] if len(rows) else None,
-        weight="length_um",
-        ylabel=f"Spines per {settings['per_um']:g} µm",
-    )
+    ylabel = f"Spines per {settings['per_um']:g} µm"
+    source = _mouse_superplot(axis, part, column, order, colours, study, rows, "length_um", ylabel)
     axis.set_title("All spines" if spine_type == TOTAL else spine_type.capitalize())
     kind = "spines" if spine_type == TOTAL else f"{spine_type} spines"
     plotted = (
@@ -177,18 +173,9 @@ def histology_percent(axis, panel: Mapping, study: Study) -> Panel:
         outcome="percent_positive",
         subset=subset_label(cohort=cohort["id"], marker=marker),
     )
-    source = superplot(
-        axis,
-        part,
-        "percent_positive",
-        "group",
-        "mouse",
-        order,
-        colours,
-        labels=study.labels,
-        statistics_row=rows.iloc[0] if len(rows) else None,
-        weight="n_labelled",
-        ylabel=f"{marker}+ among {labelled} cells (%)",
+    ylabel = f"{marker}+ among {labelled} cells (%)"
+    source = _mouse_superplot(
+        axis, part, "percent_positive", order, colours, study, rows, "n_labelled", ylabel
     )
     axis.set_title(marker)
     plotted = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from exneuro.figures.rnaseq import (
-    condition_colours,
+    conditions_in_order,
     de_count_bars,
     gene_expression,
     pca_plot,
@@ -14,7 +14,6 @@ from exneuro.figures.rnaseq import (
     volcano,
 )
 from exneuro.paper.panels import Panel, Study, choose, panel_kind
-from exneuro.rnaseq.pipeline import condition_order
 
 SAMPLES = "rnaseq/samples.tsv"
 GENE_NAMES = "rnaseq/gene_names.tsv"
@@ -22,15 +21,12 @@ OVERLAP = "rnaseq/overlap.tsv"
 DE_COUNTS = "rnaseq/de_counts.tsv"
 GENE_PANEL = "rnaseq/gene_panel.tsv"
 PCA = ("rnaseq/qc/pca.tsv", "rnaseq/qc/pca_variance.tsv")
-LIGHT_LEVELS = ["sedentary"]
 
 
 def _conditions(study: Study) -> tuple[str, list[str], dict[str, str]]:
     """The colour column, its levels in display order and their colours."""
     section = study.section("rnaseq")
-    samples = study.table(SAMPLES)
-    order = condition_order(samples, section, [g["id"] for g in study.settings["groups"]])
-    colours = condition_colours(order, study.settings["groups"], LIGHT_LEVELS)
+    order, colours = conditions_in_order(study.table(SAMPLES), section, study.settings["groups"])
     return section["colour_column"], order, colours
 
 

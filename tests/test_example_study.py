@@ -1,0 +1,114 @@
+"""The bundled example study run twice from scratch in two copies of the project — once on two
+cores, once on one — with every paper figure: the two `results/` trees are identical byte for byte,
+and a style or layout change in the config re-renders figures without recomputing any analysis."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_workflow import PROJECT_PARTS, planned_jobs, snakemake
+
+from conftest import REPO
+
+FIGURE_RULES = {
+    "treadmill_figure",
+    "ephys_figure",
+    "spine_figure",
+    "histology_figure",
+    "photometry_figure",
+    "rnaseq_figure",
+    "rnaseq_qc_figure",
+    "declared_figure",
+    "paper_figure",
+    "all",
+}
+
+
+def _copy_and_run(root: Path, cores: str) -> Path:
+    import shutil
+
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, root / part)
+    result = snakemake("--cores", cores, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.fixture(scope="module")
+def example_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """Two clean runs of the example study: two cores, then one core."""
+    first = _copy_and_run(tmp_path_factory.mktemp("example_two_cores"), "2")
+    second = _copy_and_run(tmp_path_factory.mktemp("example_one_core"), "1")
+    return first, second
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    results = root / "results"
+    return {
+        path.relative_to(results).as_posix(): path.read_bytes()
+        for path in sorted(results.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_two_clean_runs_give_byte_identical_results(example_runs):
+    first, second = (_files(root) for root in example_runs)
+    assert sorted(first) == sorted(second)
+    different = [name for name in first if first[name] != second[name]]
+    assert not different
+    kinds = {Path(name).suffix for name in first}
+    assert {".pdf", ".svg", ".png", ".tsv", ".parquet", ".xlsx", ".md", ".log"} <= kinds
+    assert len(first) > 500
+
+
+def test_every_declared_figure_is_drawn_with_a_legend_sentence_per_panel(example_runs):
+    import yaml
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    folder = example_runs[0] / "results" / "paper"
+    for figure in config["paper"]["figures"]:
+        for suffix in ("pdf", "svg", "png"):
+            assert (folder / f"{figure['id']}.{suffix}").stat().st_size > 10_000
+        legend = (folder / f"{figure['id']}_legend.md").read_text(encoding="utf-8")
+        letters = re.findall(r"^\(([A-Z][a-z]?)\) ", legend, re.M)
+        assert letters == [panel["letter"] for panel in figure["panels"]], figure["id"]
+        workbook = pd.read_excel(folder / f"{figure['id']}_source_data/source_data.xlsx", None)
+        assert sorted(workbook) == sorted(f"panel_{p['letter']}" for p in figure["panels"])
+
+
+def test_figure_statistics_are_rows_of_the_study_table(example_runs):
+    results = example_runs[0] / "results"
+    table = pd.read_csv(results / "statistics/statistics.tsv", sep="\t")
+    keys = ["analysis", "outcome", "subset", "test", "term"]
+    for path in sorted((results / "paper").glob("*_statistics.tsv")):
+        reported = pd.read_csv(path, sep="\t")
+        if reported.empty:
+            continue
+        merged = reported.merge(table, on=keys, how="left", suffixes=("", "_table"))
+        assert merged["p_table"].notna().sum() == reported["p"].notna().sum(), path.name
+        same = (merged["p"] == merged["p_table"]) | merged["p"].isna()
+        assert same.all(), path.name
+
+
+def test_style_change_reruns_only_figure_jobs_of_the_whole_study(example_runs):
+    root = example_runs[0]
+    config = (root / "config/config.yaml").read_text()
+    edited = root / "config/style.yaml"
+    edited.write_text(config.replace("  font_size_pt: 7\n", "  font_size_pt: 6\n", 1))
+    jobs = planned_jobs("--configfile", str(edited), cwd=root)
+    assert set(jobs) <= FIGURE_RULES and jobs["paper_figure"] == 8
+
+
+def test_layout_change_of_one_figure_rerenders_it_alone(example_runs):
+    root = example_runs[0]
+    config = (root / "config/config.yaml").read_text()
+    edited = root / "config/layout.yaml"
+    edited.write_text(config.replace("      height_mm: 165\n", "      height_mm: 150\n", 1))
+    assert planned_jobs("--configfile", str(edited), cwd=root) == {"paper_figure": 1, "all": 1}
