@@ -5,13 +5,13 @@ and a style or layout change in the config re-renders figures without recomputin
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_workflow import PROJECT_PARTS, planned_jobs, snakemake
-
 from conftest import REPO
+from test_workflow import PROJECT_PARTS, planned_jobs, snakemake
 
 FIGURE_RULES = {
     "treadmill_figure",
@@ -28,8 +28,6 @@ FIGURE_RULES = {
 
 
 def _copy_and_run(root: Path, cores: str) -> Path:
-    import shutil
-
     for part in PROJECT_PARTS:
         source = REPO / part
         if source.is_dir():
