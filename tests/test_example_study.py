@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import REPO
-from test_workflow import PROJECT_PARTS, planned_jobs, snakemake
+from test_workflow import PROJECT_PARTS, SNAKEMAKE, planned_jobs
 
 FIGURE_RULES = {
     "treadmill_figure",
@@ -27,24 +28,34 @@ FIGURE_RULES = {
 }
 
 
-def _copy_and_run(root: Path, cores: str) -> Path:
+def _copy(root: Path) -> Path:
     for part in PROJECT_PARTS:
         source = REPO / part
         if source.is_dir():
             shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, root / part)
-    result = snakemake("--cores", cores, cwd=root)
-    assert result.returncode == 0, result.stderr[-3000:]
     return root
 
 
 @pytest.fixture(scope="module")
 def example_runs(tmp_path_factory) -> tuple[Path, Path]:
-    """Two clean runs of the example study: two cores, then one core."""
-    first = _copy_and_run(tmp_path_factory.mktemp("example_two_cores"), "2")
-    second = _copy_and_run(tmp_path_factory.mktemp("example_one_core"), "1")
-    return first, second
+    """Two clean runs of the example study, side by side: one on two cores, one on one."""
+    roots = [_copy(tmp_path_factory.mktemp(name)) for name in ("two_cores", "one_core")]
+    runs = [
+        subprocess.Popen(
+            [SNAKEMAKE, "--cores", cores],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for root, cores in zip(roots, ("2", "1"), strict=True)
+    ]
+    for run in runs:
+        _, errors = run.communicate()
+        assert run.returncode == 0, errors[-3000:]
+    return roots[0], roots[1]
 
 
 def _files(root: Path) -> dict[str, bytes]:
