@@ -454,5 +454,7 @@ def test_report_shows_every_figure_with_its_caption_and_the_tables(project_copy)
     html = (project_copy / "report.html").read_text(encoding="utf-8")
     assert "stimulation_replication.png" in html  # the cohort's figure
     assert "Treadmill endurance of cohort" in html  # its caption
+    assert "replication.png" in html and "replication_legend.md" in html  # the paper figure
+    assert "Paper figure" in html  # its caption
     for table in ("statistics.tsv", "qc.tsv", "inputs.tsv", "software.tsv"):
         assert table in html, table
