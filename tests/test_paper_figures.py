@@ -97,7 +97,8 @@ def test_post_hoc_family_is_summarized_with_its_correction():
     text = describe_tests(rows)
     assert text.startswith("Mixed-design repeated-measures ANOVA, group × session: F(1.4, 19.1)")
     assert text.endswith(
-        "Post-hoc contrasts of estimated marginal means (silenced − control), Šidák-corrected "
+        "Post-hoc contrasts of the mixed model's estimated marginal means (silenced − control), "
+        "Šidák-corrected "
         "(6 tests); stars show adjusted p"
     )
 

@@ -18,7 +18,7 @@ TEST_NAMES = {
     "rm_anova": "repeated-measures ANOVA",
     "anova": "ANOVA",
     "lmm": "linear mixed model (REML, Satterthwaite df)",
-    "emm_contrast": "post-hoc contrasts of estimated marginal means",
+    "emm_contrast": "post-hoc contrasts of the mixed model's estimated marginal means",
     "welch_t": "Welch's t-test",
     "student_t": "Student's t-test",
     "welch_t_mouse_means": "Welch's t-test on mouse means",
