@@ -18,8 +18,8 @@ from exneuro.figures.legend import (
     statistic_text,
 )
 from exneuro.paper.catalogue import CATALOGUE, figure_inputs
-from exneuro.paper.compose import figure_width_mm, legend_text
-from exneuro.paper.panels import DRAW, Panel
+from exneuro.paper.compose import draw_panels, figure_width_mm, legend_text
+from exneuro.paper.panels import DRAW, Panel, PanelError, Study
 
 # A row as the statistics table holds it: the example's silencing cohort, distance, group x
 # session of the mixed-design ANOVA with its Greenhouse-Geisser correction.
@@ -217,3 +217,38 @@ def test_panel_of_a_disabled_analysis_is_named(raw_example_config, config_schema
         "paper.figures[0] (figure1).panels[0] (letter A, plot photometry_trace): needs the "
         "'photometry' section, which is absent or disabled"
     ) in str(error.value)
+
+
+def test_panel_asking_for_a_window_the_results_lack_names_figure_panel_and_choices():
+    metrics = pd.DataFrame(
+        {
+            "mouse": ["M1", "M2"],
+            "group": ["control", "control"],
+            "day": [1, 1],
+            "window": ["post_0_15", "post_0_15"],
+            "metric": ["mean_dff", "mean_dff"],
+            "value": [0.01, 0.02],
+            "included": [True, True],
+        }
+    )
+    settings = {
+        "groups": [{"id": "control", "label": "Control", "color": "#4D4D4D"}],
+        "cohorts": [{"id": "activity", "groups": ["control"], "control_group": "control"}],
+        "photometry": {"cohort": "activity", "figure": {"window": "post_0_15", "metric": "x"}},
+    }
+    study = Study({"photometry/metrics.tsv": metrics}, pd.DataFrame(), settings)
+    declaration = {
+        "id": "figure1",
+        "width": "single",
+        "height_mm": 50,
+        "rows": 1,
+        "columns": 1,
+        "panels": [{"letter": "A", "plot": "photometry_window", "window": "post_99", "at": [0, 0]}],
+    }
+    style = {"font_size_pt": 7, "single_column_mm": 85, "full_width_mm": 174}
+    with pytest.raises(PanelError) as error:
+        draw_panels(declaration, study, style)
+    assert str(error.value) == (
+        "paper.figures[figure1].panels[0] (letter A, plot photometry_window): photometry window "
+        "'post_99' is not in the results (available: post_0_15)"
+    )

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from exneuro.errors import ExneuroError
@@ -100,14 +99,6 @@ def choose(value, available: Sequence, what: str):
             return item
     shown = ", ".join(str(a) for a in available)
     raise PanelError(f"{what} '{value}' is not in the results (available: {shown})")
-
-
-def mean_sem_n(values: pd.Series) -> tuple[float, float, int]:
-    """Mean, SEM (SD/√n, ddof 1) and n of the non-missing values."""
-    values = values.dropna()
-    n = len(values)
-    sem = float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    return float(values.mean()) if n else float("nan"), sem, n
 
 
 def group_n_text(table: pd.DataFrame, order: Sequence[str], labels: Mapping[str, str]) -> str:
