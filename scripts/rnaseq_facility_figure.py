@@ -1,16 +1,13 @@
 """Volcano and MA plots of a facility's precomputed DE tables, with their source data."""
 
 from exneuro.figures.rnaseq import contrast_figures
-from exneuro.io import read_table
+from exneuro.io import read_named_tables
 from exneuro.workflow import run
 
 
 def main(snakemake):
     section = snakemake.params.rnaseq
-    results = {
-        name: read_table(path)
-        for name, path in zip(snakemake.params.contrasts, snakemake.input.tables, strict=True)
-    }
+    results = read_named_tables(snakemake.params.contrasts, snakemake.input.tables)
     contrast_figures(
         results,
         snakemake.params.style,

@@ -2,7 +2,7 @@
 genes, key genes) and the volcano and MA plots of every contrast, with their source data."""
 
 from exneuro.figures.rnaseq import conditions_in_order, contrast_figures, overview_figure
-from exneuro.io import read_table
+from exneuro.io import read_named_tables, read_table
 from exneuro.rnaseq import pipeline
 from exneuro.workflow import run
 
@@ -10,7 +10,7 @@ from exneuro.workflow import run
 def main(snakemake):
     section = snakemake.params.rnaseq
     names = [c["name"] for c in section["contrasts"]]
-    results = {name: read_table(path) for name, path in zip(names, snakemake.input.de, strict=True)}
+    results = read_named_tables(names, snakemake.input.de)
     samples = read_table(snakemake.input.sample_table).set_index("sample")
     gene_names = read_table(snakemake.input.gene_names).set_index("gene_id")["gene_name"]
     order, colours = conditions_in_order(samples, section, snakemake.params.groups)

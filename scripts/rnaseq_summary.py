@@ -1,7 +1,7 @@
 """RNA-seq summaries (DE counts, lost training response, gene panel, gene sets) and the
 statistics rows of the configured genes."""
 
-from exneuro.io import read_table, write_table
+from exneuro.io import read_named_tables, read_table, write_table
 from exneuro.rnaseq import pipeline
 from exneuro.rnaseq.summary import read_gmt
 from exneuro.workflow import run
@@ -10,7 +10,7 @@ from exneuro.workflow import run
 def main(snakemake):
     section = snakemake.params.rnaseq
     names = [c["name"] for c in section["contrasts"]]
-    results = {name: read_table(path) for name, path in zip(names, snakemake.input.de, strict=True)}
+    results = read_named_tables(names, snakemake.input.de)
     samples = read_table(snakemake.input.sample_table).set_index("sample")
     gene_names = read_table(snakemake.input.gene_names).set_index("gene_id")["gene_name"]
     normalized = read_table(snakemake.input.normalized).set_index("gene_id")

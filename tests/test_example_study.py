@@ -5,14 +5,13 @@ and a style or layout change in the config re-renders figures without recomputin
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import REPO
-from test_workflow import PROJECT_PARTS, SNAKEMAKE, planned_jobs
+from test_workflow import SNAKEMAKE, copy_project, planned_jobs
 
 FIGURE_RULES = {
     "treadmill_figure",
@@ -28,20 +27,10 @@ FIGURE_RULES = {
 }
 
 
-def _copy(root: Path) -> Path:
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / part)
-    return root
-
-
 @pytest.fixture(scope="module")
 def example_runs(tmp_path_factory) -> tuple[Path, Path]:
     """Two clean runs of the example study, side by side: one on two cores, one on one."""
-    roots = [_copy(tmp_path_factory.mktemp(name)) for name in ("two_cores", "one_core")]
+    roots = [copy_project(tmp_path_factory.mktemp(name)) for name in ("two_cores", "one_core")]
     runs = [
         subprocess.Popen(
             [SNAKEMAKE, "--cores", cores],

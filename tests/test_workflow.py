@@ -81,16 +81,21 @@ def test_misspelt_config_key_stops_with_one_clear_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-@pytest.fixture(scope="module")
-def project_copy(tmp_path_factory) -> Path:
-    """A copy of the project in which the two-group cohort has been run once."""
-    root = tmp_path_factory.mktemp("project")
+def copy_project(root: Path) -> Path:
+    """Copy the project's own files (no results, no environment) into ``root``."""
     for part in PROJECT_PARTS:
         source = REPO / part
         if source.is_dir():
             shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, root / part)
+    return root
+
+
+@pytest.fixture(scope="module")
+def project_copy(tmp_path_factory) -> Path:
+    """A copy of the project in which the two-group cohort has been run once."""
+    root = copy_project(tmp_path_factory.mktemp("project"))
     result = snakemake("--cores", "2", "--configfile", "config/two_group/config.yaml", cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     return root

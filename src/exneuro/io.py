@@ -168,3 +168,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     return pd.read_csv(path, sep="\t")
+
+
+def read_named_tables(names, paths) -> dict[str, pd.DataFrame]:
+    """``{name: table}`` for paths given in the same order as their names (e.g. one DE table per
+    contrast, or a figure's inputs by their path in the output folder)."""
+    return {name: read_table(path) for name, path in zip(names, paths, strict=True)}
