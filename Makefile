@@ -1,20 +1,31 @@
 # Two commands on a fresh Debian/Ubuntu machine with Python 3.11+:
 #   make run    set everything up, then run the whole analysis of the bundled example study
-#   make test   set everything up, then run every test
+#   make test   set everything up, then run the fast tier of the tests (all but full-study runs)
+#   make test-e2e  the end-to-end tier: the bundled example study run from scratch (minutes)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 CORES ?= 2
 
-.PHONY: run test setup system-packages lint format example-data docs clean slurm-test
+.PHONY: run test test-e2e report setup system-packages lint format example-data docs clean slurm-test
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
-	$(BIN)/snakemake --report results/report.html
+	@$(MAKE) --no-print-directory report
+
+# The report is rebuilt only when a result is newer than it (a no-op run stays a no-op).
+report:
+	@if [ ! -f results/report.html ] || [ -n "$$(find results -type f -newer results/report.html -print -quit)" ]; then \
+		$(BIN)/snakemake --report results/report.html; \
+	else echo "results/report.html is up to date"; fi
 
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not e2e"
+
+# End-to-end tier: whole studies run from scratch, one at a time (never two on two cores).
+test-e2e: setup
+	$(BIN)/pytest -m e2e
 
 # Real SLURM end-to-end test (root, Debian/Ubuntu): starts a one-node cluster, runs the example
 # study locally and through profiles/slurm, and compares both results/ trees.
