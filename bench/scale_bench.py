@@ -65,7 +65,7 @@ def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
     study = folder / f"f{factor}"
     mice = args.mice * factor
     started = time.perf_counter()
-    subprocess.run(
+    simulated = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -80,9 +80,12 @@ def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
             f"--jobs={args.cores}",
         ],
         cwd=ROOT,
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
     )
+    if simulated.returncode != 0:
+        sys.exit(f"simulating the study failed: {simulated.stderr.strip().splitlines()[-1]}")
     simulate_s = time.perf_counter() - started
     config = study / "config" / "config.yaml"
     out = yaml.safe_load(config.read_text())["output_dir"]
@@ -143,8 +146,8 @@ def read_rates(files: list[str]) -> tuple[float, float, str]:
 def dag_of(n_recordings: int, folder: Path) -> float:
     """Dry-run seconds of the photometry DAG of ``n_recordings`` empty placeholder files."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for section in ("treadmill", "ephys", "spines", "histology", "rnaseq"):
-        config.pop(section)
+    for section in ("treadmill", "ephys", "spines", "histology", "rnaseq", "paper"):
+        config.pop(section, None)
     config["tables"] = {}
     days = 8
     n_mice = math.ceil(n_recordings / days)

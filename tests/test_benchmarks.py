@@ -1,5 +1,6 @@
-"""Smoke runs of the benchmark scripts at a small size: each finishes and prints its figures, so
-that no benchmark breaks unseen."""
+"""Smoke runs of every benchmark script at a small size: each finishes and prints its figures, so
+that no benchmark breaks unseen. The sizes are far below the goals' sizes; the figures printed
+here are not measurements."""
 
 from __future__ import annotations
 
@@ -10,24 +11,64 @@ import pytest
 from conftest import REPO
 
 
-@pytest.mark.slow
-def test_example_benchmark_prints_cold_noop_and_per_rule_times():
+def run_benchmark(name: str, *arguments: str) -> list[str]:
+    """The printed lines of ``bench/<name>`` run with ``arguments``; fails with its error output."""
     result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "example_bench.py"),
-            "--configfile",
-            "config/two_group/config.yaml",
-            "--no-report",
-        ],
+        [sys.executable, str(REPO / "bench" / name), *arguments],
+        cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+@pytest.mark.slow
+def test_example_benchmark_prints_cold_noop_and_per_rule_times():
+    lines = run_benchmark(
+        "example_bench.py", "--configfile", "config/two_group/config.yaml", "--no-report"
+    )
     assert lines[0].endswith("jobs: 8"), lines[0]
     assert lines[1].startswith("cold run") and lines[2].startswith("no-op rerun")
     rules = {line.split()[0]: int(line.split()[1]) for line in lines[4:]}
     assert rules["treadmill_metrics"] == 1 and rules["paper_figure"] == 1
     assert sum(rules.values()) == 8
+
+
+def test_photometry_benchmark_recovers_the_planted_fit_slope():
+    lines = run_benchmark(
+        "photometry_bench.py", "--fs", "50", "--minutes", "60", "--repeats", "1",
+        "--rlm-samples", "20000",
+    )  # fmt: skip
+    default = next(line for line in lines if line.startswith("default chain"))
+    slope = float(default.split("fit slope ")[1].split()[0])
+    assert slope == pytest.approx(1.5, abs=0.01)
+    assert any(line.startswith("speed-up over RLM") for line in lines)
+
+
+def test_readers_benchmark_reads_every_format():
+    lines = run_benchmark("photometry_readers_bench.py", "--minutes", "1", "--repeats", "1")
+    for name in ("generic CSV", "Doric CSV", "pyPhotometry .ppd", "Neurophotometrics", "TDT"):
+        row = next(line for line in lines if line.startswith(name))
+        assert float(row.split()[-4]) > 0, row  # samples/s
+
+
+def test_rnaseq_benchmark_times_every_step_and_finds_the_planted_genes():
+    lines = run_benchmark("rnaseq_bench.py", "--genes", "2100", "--samples", "16")
+    assert any(line.startswith("pydeseq2 fit") for line in lines)
+    found = next(line for line in lines if line.startswith("DE genes at FDR"))
+    assert "'interaction'" in found
+
+
+@pytest.mark.e2e
+def test_scale_benchmark_runs_every_stage_the_reader_rate_and_the_dag():
+    lines = run_benchmark(
+        "scale_bench.py", "--mice", "6", "--sessions", "2", "--minutes", "75", "--rate", "20",
+        "--genes", "2100", "--factors", "1", "--dag-recordings", "40",
+    )  # fmt: skip
+    assert any(line.startswith("read rate of the .ppd files") for line in lines)
+    assert lines[-1].startswith("dry run of a DAG of 40 recordings")
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["factor", "mice"])
+    row = dict(zip(lines[header].split(), lines[header + 1].split(), strict=True))
+    assert int(row["recordings"]) == 12 and float(row["total_s"]) > 0

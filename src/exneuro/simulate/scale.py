@@ -25,8 +25,9 @@ from exneuro.simulate.study import write_study
 BASELINE_S, RECOVERY_S = 600.0, 3600.0
 
 
-def scale_config(example: Path, folder: Path) -> dict:
-    """The example config with every path moved under ``folder`` and settings for 1 kHz data."""
+def scale_config(example: Path, folder: Path, last_day: int) -> dict:
+    """The example config with every path moved under ``folder``, settings for 1 kHz data, and
+    paper panels that name a photometry day pointed at the scaled study's last day."""
     text = example.read_text(encoding="utf-8")
     text = text.replace("data/example/", f"{folder}/data/")
     for name in ("samples.tsv", "photometry_recordings.tsv"):
@@ -38,6 +39,10 @@ def scale_config(example: Path, folder: Path) -> dict:
     photometry["exclude_sessions"] = []
     photometry["preprocessing"]["decimate_hz"] = 20.0
     photometry["preprocessing"].pop("qc", None)  # the default SNR band fits 1 kHz
+    for figure in config.get("paper", {}).get("figures", []):
+        for panel in figure["panels"]:
+            if panel["plot"].startswith("photometry_") and "day" in panel:
+                panel["day"] = last_day
     return config
 
 
@@ -59,7 +64,7 @@ def write_scale_study(
     if mice < 6 or mice % 2:
         raise ValueError("use an even number of mice, at least 6 (3 per group)")
     folder = Path(folder).resolve()
-    config = scale_config(Path(example), folder)
+    config = scale_config(Path(example), folder, last_day=sessions)
     design = PhotometryDesign(
         groups={"control": mice // 2, "silenced": mice // 2},
         days=tuple(range(1, sessions + 1)),
