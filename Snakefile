@@ -12,10 +12,18 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from exneuro.workflow import use_library_source, use_this_python
+from exneuro.errors import ExneuroError
+from exneuro.workflow import guard_the_run, use_library_source, use_this_python
 
 use_library_source(Path(workflow.basedir) / "src")
 use_this_python()
+
+# One run at a time in this folder; a run that was killed resumes with the same command.
+if workflow.is_main_process:
+    try:
+        guard_the_run(sys.argv)
+    except ExneuroError as error:
+        sys.exit(f"Error: {error}")
 
 
 # The example study's config, unless another is given with --configfile: the given config then

@@ -5,8 +5,11 @@ analysis."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -60,6 +63,37 @@ def test_two_clean_runs_give_byte_identical_results(example_runs):
     kinds = {Path(name).suffix for name in first}
     assert {".pdf", ".svg", ".png", ".tsv", ".parquet", ".xlsx", ".md", ".log"} <= kinds
     assert len(first) > 500
+
+
+def test_run_killed_at_several_points_resumes_to_the_same_bytes(example_runs, tmp_path):
+    """kill -9 early, Ctrl-C halfway, kill -9 late; then the same command finishes the study,
+    and every file of results/ equals the uninterrupted run's."""
+    root = copy_project(tmp_path)
+    reference = _files(example_runs[0])
+    results = root / "results"
+    for fraction, stop in ((0.1, signal.SIGKILL), (0.5, signal.SIGINT), (0.8, signal.SIGKILL)):
+        run = subprocess.Popen(
+            [SNAKEMAKE, "--cores", "2"],
+            cwd=root,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while run.poll() is None and (
+            not results.exists()
+            or sum(1 for path in results.rglob("*") if path.is_file()) < fraction * len(reference)
+        ):
+            time.sleep(0.2)
+        assert run.poll() is None, f"the run ended before {fraction:.0%} of its files"
+        os.killpg(run.pid, stop)
+        run.wait()
+    resumed = subprocess.run(
+        [SNAKEMAKE, "--cores", "2"], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    files = _files(root)
+    assert sorted(files) == sorted(reference)
+    assert [name for name in files if files[name] != reference[name]] == []
 
 
 def test_every_declared_figure_is_drawn_with_a_legend_sentence_per_panel(example_runs):

@@ -41,6 +41,85 @@ def use_this_python() -> None:
     os.environ["PATH"] = os.pathsep.join([folder, *paths])
 
 
+#: Held (``flock``) by the Snakemake process of a run for as long as it lives; the kernel releases
+#: it when that process ends in any way, ``kill -9`` included.
+RUN_LOCK = "exneuro-run.lock"
+#: Snakemake options after which it only reads the folder (plans, checks, reports): no run.
+READ_ONLY_OPTIONS = {
+    "-n", "--dry-run", "--dryrun", "--lint", "--unlock", "--report", "--summary", "-S",
+    "--detailed-summary", "-D", "--list", "-l", "--list-rules", "--list-target-rules", "--lt",
+    "--dag", "--rulegraph", "--filegraph", "--d3dag", "--list-changes", "--lc",
+    "--list-input-changes", "--li", "--list-params-changes", "--lp", "--list-code-changes",
+    "--archive", "--containerize", "--print-compilation", "--cleanup-metadata", "--version",
+    "-v", "--help", "-h",
+}  # fmt: skip
+_held_run_lock: list = []
+
+
+def is_run(argv: list[str]) -> bool:
+    """Whether a Snakemake command line executes jobs (not a dry run, lint, report, listing).
+
+    Short options may be grouped (``-np``); any group holding ``n`` is a dry run.
+    """
+    for word in argv[1:]:
+        option = word.split("=", 1)[0]
+        if option in READ_ONLY_OPTIONS:
+            return False
+        if word.startswith("-") and not word.startswith("--") and "n" in word[1:]:
+            return False
+    return True
+
+
+def guard_the_run(argv: list[str], state_dir: str | Path = ".snakemake") -> None:
+    """Refuse a second run in a folder where one is running; clear the locks of a killed one.
+
+    Snakemake locks the output folder while it runs, but a run killed with ``kill -9`` (or a
+    power loss) leaves its lock behind and the same command then stops until ``--unlock``. A run
+    holds an ``flock`` on ``<state_dir>/exneuro-run.lock`` for its whole life. When this process
+    can take it, no run is alive, so any Snakemake lock left in ``<state_dir>/locks`` belongs to
+    a run that no longer exists and is removed: the same command resumes (outputs the killed jobs
+    left half-written are redone: ``rerun-incomplete`` in the profile). When another run holds
+    it, a run stops with one line saying so; a dry run, lint or report goes on (Snakemake lets
+    them read a locked folder).
+    """
+    import fcntl
+
+    from exneuro.errors import ConfigError
+
+    if _held_run_lock:
+        return
+    running = is_run(argv)
+    state = Path(state_dir)
+    state.mkdir(exist_ok=True)
+    handle = open(state / RUN_LOCK, "a+")  # noqa: SIM115 -- held open for the whole run
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        if not running:
+            return
+        raise ConfigError(
+            f"another run of this workflow is in progress in this folder ({owner}): wait for it "
+            "to finish, or stop it, before starting a run here (a dry run, -n, is always "
+            "possible)"
+        ) from None
+    stale = sorted((state / "locks").glob("*.lock")) if (state / "locks").is_dir() else []
+    for lock in stale:
+        lock.unlink()
+    if stale:
+        print("note: removed the locks of an interrupted run; resuming it", file=sys.stderr)
+    if not running:
+        handle.close()
+        return
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()}\n")
+    handle.flush()
+    _held_run_lock.append(handle)
+
+
 def run_command_line(main: Callable[..., None], description: str) -> None:
     """Run a ``shell:`` rule's entry point as :func:`run` runs a ``script:`` one.
 
