@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from pyabf.abfWriter import writeABF1
 
-from exneuro.cellular import abf, ephys, ephys_stats
+from exneuro.cellular import abf, ephys, ephys_stats, spikes
 from exneuro.errors import InputDataError
 from exneuro.figures.ephys import ephys_figure
 from exneuro.simulate.ephys import (
@@ -155,72 +155,138 @@ def synthetic_trace(onsets: list[int], n: int = 4000) -> np.ndarray:
     return v
 
 
-def test_spikes_are_found_at_their_threshold_crossings_exactly():
+def test_spikes_are_found_at_their_peaks_exactly():
     onsets = [500, 1400, 2600]
     v = synthetic_trace(onsets)
-    spikes = abf.detect_spikes(v, FS, threshold_mv=0.0)
-    # the first sample >= 0 mV on each upstroke: -45 + 5k >= 0 at k = 9
-    assert spikes.tolist() == [o + 9 for o in onsets]
+    assert spikes.detect_spikes(v, FS, 0, v.size).tolist() == [o + 15 for o in onsets]
+    assert spikes.detect_spikes(v, FS, 1000, v.size).tolist() == [1415, 2615]
 
 
-def test_a_spike_split_by_noise_at_the_threshold_counts_once():
-    v = synthetic_trace([500, 1400])
-    # noise makes the voltage dip below 0 mV just after the first crossing and cross again
-    v[510] = -0.4
-    v[511] = 0.6
-    assert abf.detect_spikes(v, FS, min_interval_ms=0.0).tolist() == [509, 511, 1409]
-    assert abf.detect_spikes(v, FS, min_interval_ms=2.0).tolist() == [509, 1409]
-
-
-def test_slow_depolarization_through_threshold_is_rejected_by_the_slope_criterion():
+def test_noise_on_a_depolarized_plateau_is_not_a_spike():
     v = synthetic_trace([500])
-    v[2000:3000] = np.linspace(-20.0, 20.0, 1000)  # 0.8 mV/ms plateau through 0 mV
-    assert abf.detect_spikes(v, FS).tolist() == [509, 2500]
-    assert abf.detect_spikes(v, FS, dvdt_threshold_mv_per_ms=20.0).tolist() == [509]
+    rng = np.random.default_rng(1)
+    v[600:3000] = -2.0 + rng.normal(0.0, 1.5, 2400)  # block until the step ends at 3000
+    crossings = np.flatnonzero((v[:-1] < 0) & (v[1:] >= 0)).size
+    assert crossings > 100
+    assert spikes.detect_spikes(v, FS, 0, 3000).tolist() == [515]
 
 
-def test_spike_threshold_is_where_dvdt_first_exceeds_the_criterion():
+def test_slow_depolarization_through_zero_is_not_a_spike_and_an_upstroke_rule_is_optional():
+    v = synthetic_trace([500])
+    v[544:2000] = -65.0
+    v[2000:3000] = np.linspace(-65.0, 20.0, 1000)  # 1.7 mV/ms ramp through 0 mV, then a drop
+    assert spikes.detect_spikes(v, FS, 0, v.size).tolist() == [515, 2999]
+    rule = spikes.SpikeRule(min_upstroke_mv_per_ms=20.0)
+    assert spikes.detect_spikes(v, FS, 0, v.size, rule).tolist() == [515]
+    assert spikes.detect_spikes(v, FS, 0, 2990).tolist() == [515]  # a ramp inside the step
+
+
+def test_threshold_is_the_start_of_the_fast_upstroke_searched_back_from_the_peak():
     v = np.full(2000, -60.0)
-    slow = -60.0 + 0.25 * np.arange(80)  # 5 mV/ms ramp from -60 to -40.25 mV
-    v[400:480] = slow
+    v[400:480] = -60.0 + 0.25 * np.arange(80)  # 5 mV/ms ramp from -60 to -40.25 mV
     v[480:500] = -40.0 + 5.0 * np.arange(20)  # 100 mV/ms upstroke from -40 mV
-    v[500:] = 30.0 - 0.5 * np.arange(1500)
-    spikes = abf.detect_spikes(v, FS)
-    threshold = abf.spike_thresholds(v, FS, spikes, dvdt_threshold_mv_per_ms=20.0)
-    # np.gradient at the kink (sample 480) is (v[481] - v[479]) / 2 = 2.625 mV/sample = 52.5 mV/ms
-    # and 5 mV/ms at 479: the criterion is crossed between -40.25 and -40.0 mV
-    assert spikes.tolist() == [488]
-    assert threshold[0] == pytest.approx(-40.25 + 0.25 * (20 - 5) / (52.5 - 5), abs=1e-9)
+    v[500:] = 55.0 - 0.5 * np.arange(1500)
+    peaks = spikes.detect_spikes(v, FS, 0, v.size)
+    # central dV/dt: 5 mV/ms at 479, (v[481] - v[479]) / 2 * 20 = 52.5 mV/ms at 480: the run
+    # above 20 mV/ms starts at sample 480, whose voltage is the threshold (eFEL AP_begin)
+    assert peaks.tolist() == [499]
+    assert spikes.spike_thresholds(v, FS, peaks).tolist() == [480]
+    table = spikes.spike_table(v, FS, peaks, 0, v.size)
+    assert table["threshold_mv"].iloc[0] == -40.0
+    assert table["amplitude_mv"].iloc[0] == pytest.approx(95.0)
+    assert table["max_upstroke_mv_per_ms"].iloc[0] == pytest.approx(100.0)
+
+
+def test_a_small_spike_whose_rate_at_zero_is_slow_still_has_a_threshold():
+    # the spike rises at 60 mV/ms from -30 mV, then slows to 15 mV/ms near its +3 mV peak
+    v = np.full(2000, -65.0)
+    v[500:560] = np.linspace(-65.0, -30.0, 60)  # 11.7 mV/ms approach
+    v[560:580] = -30.0 + 3.0 * np.arange(20)  # 60 mV/ms
+    v[580:588] = np.linspace(-0.5, 3.0, 8)  # slows down near the peak
+    v[588:700] = np.linspace(3.0, -60.0, 112)
+    table = spikes.spike_table(v, FS, spikes.detect_spikes(v, FS, 0, v.size), 0, v.size)
+    assert len(table) == 1 and table["threshold_mv"].iloc[0] == pytest.approx(-30.0)
+
+
+def test_depolarization_block_is_flagged_and_adapting_cells_are_not():
+    fs = 10000.0
+    v = np.full(8000, -65.0)
+    start, end = 1000, 6000
+    rng = np.random.default_rng(2)
+    v[start:end] = -45.0
+    for onset in (1100, 1300):
+        v[onset : onset + 10] = np.linspace(-45.0, 25.0, 10)
+        v[onset + 10 : onset + 30] = np.linspace(25.0, -50.0, 20)
+    blocked = v.copy()
+    blocked[1500:end] = -5.0 + rng.normal(0.0, 1.0, end - 1500)  # plateau 35 mV above threshold
+    for trace, expected in ((v, False), (blocked, True)):
+        peaks = spikes.detect_spikes(trace, fs, start, end)
+        table = spikes.spike_table(trace, fs, peaks, start, end)
+        firing = spikes.sweep_firing(trace, fs, table, start, end)
+        assert firing["n_spikes"] == 2
+        assert firing["depolarization_block"] is expected
+
+
+def test_fi_fit_and_maximum_rate_stop_at_block():
+    steps = pd.DataFrame(
+        {
+            "mouse": "M1",
+            "cell": "c1",
+            "current_pa": [0, 100, 200, 300, 400, 500],
+            "n_spikes": [0, 5, 10, 15, 2, 2],
+            "firing_rate_hz": [0, 10, 20, 30, 4, 4],
+            "depolarization_block": [False, False, False, False, True, True],
+        }
+    )
+    features = ephys.fi_features(steps).iloc[0]
+    assert features["block_from_pa"] == 400
+    assert features["max_rate_hz"] == 30
+    assert features["fi_slope_hz_per_pa"] == pytest.approx(0.1)
+    assert features["n_suprathreshold_steps"] == 3
+    blind = ephys.fi_features(steps.drop(columns="depolarization_block")).iloc[0]
+    assert np.isnan(blind["block_from_pa"]) and blind["fi_slope_hz_per_pa"] < 0.05
 
 
 # ------------------------------------------------------------------------------------------------
 # .abf route
 # ------------------------------------------------------------------------------------------------
+PROTOCOL = {"step_start_s": 0.1, "step_end_s": 0.3, "first_step_pa": -10, "step_increment_pa": 10}
+
+
 def test_abf_recorded_in_voltage_clamp_is_refused(tmp_path):
     path = tmp_path / "M1_c1.abf"
     writeABF1(np.zeros((2, 4000)), str(path), 10000, units="pA")
     with pytest.raises(InputDataError, match="channel 0 is in pA, not mV"):
-        abf.read_abf_steps(path, 0.1, 0.3, -10, 10)
+        abf.read_abf_steps(path, PROTOCOL)
 
 
 def test_abf_step_window_outside_the_sweep_is_refused(tmp_path):
     path = tmp_path / "M1_c1.abf"
     writeABF1(np.full((2, 4000), -60.0), str(path), 10000, units="mV")
     with pytest.raises(InputDataError, match=r"does not fit in the 0.4 s sweeps"):
-        abf.read_abf_steps(path, 0.1, 0.6, -10, 10)
+        abf.read_abf_steps(path, {**PROTOCOL, "step_end_s": 0.6})
+
+
+def test_abf_without_command_or_declared_step_is_refused_naming_the_setting(tmp_path):
+    path = tmp_path / "M1_c1.abf"
+    writeABF1(np.full((2, 4000), -60.0), str(path), 10000, units="mV")
+    with pytest.raises(InputDataError, match=r"M1_c1.abf: protocol .* declare the step"):
+        abf.read_abf_steps(path)
 
 
 def test_abf_file_name_must_fit_the_pattern(tmp_path):
     path = tmp_path / "recording7.abf"
     writeABF1(np.full((2, 4000), -60.0), str(path), 10000, units="mV")
     with pytest.raises(InputDataError, match="does not fit the pattern '{mouse}_{cell}.abf'"):
-        abf.read_abf_steps(path, 0.1, 0.3, -10, 10)
-    steps, _ = abf.read_abf_steps(path, 0.1, 0.3, -10, 10, mouse="M9", cell="c9")
+        abf.read_abf_steps(path, PROTOCOL)
+    steps, _ = abf.read_abf_steps(path, PROTOCOL, mouse="M9", cell="c9")
     assert set(steps["mouse"]) == {"M9"} and steps["current_pa"].tolist() == [-10, 0]
 
 
 class _FakeAbf:
     """What pyabf.ABF exposes, for a file whose command waveform steps by 25 pA (not 10)."""
+
+    protocol = "steps by 25"
 
     def __init__(self, path: str) -> None:
         self.channelCount, self.adcUnits, self.sampleRate = 1, ["mV"], 10000
@@ -236,11 +302,36 @@ def test_abf_command_waveform_must_match_the_configured_protocol(tmp_path, monke
     path = tmp_path / "M1_c1.abf"
     path.write_bytes(b"")
     monkeypatch.setattr(abf.pyabf, "ABF", _FakeAbf)
-    with pytest.raises(InputDataError, match="sweep 1 steps by -25 pA .* but -10 pA"):
-        abf.read_abf_steps(path, 0.1, 0.3, -10, 10)
-    steps, cell = abf.read_abf_steps(path, 0.1, 0.3, -25, 25)
+    with pytest.raises(InputDataError, match="sweep 0 steps by -25 pA .* but -10 pA"):
+        abf.read_abf_steps(path, PROTOCOL)
+    steps, cell = abf.read_abf_steps(path, {**PROTOCOL, "first_step_pa": -25, "step_increment_pa": 25})
     assert steps["current_pa"].tolist() == [-25, 0, 25]
     assert cell["current_source"].iloc[0].startswith("abf command waveform")
+    found, cell = abf.read_abf_steps(path)  # no declaration: the command waveform's protocol
+    assert found["current_pa"].tolist() == [-25, 0, 25]
+    assert found["step_duration_ms"].iloc[0] == 200
+
+
+def test_a_declared_baseline_with_current_injected_is_noted(tmp_path, monkeypatch):
+    path = tmp_path / "M1_c1.abf"
+    path.write_bytes(b"")
+    monkeypatch.setattr(abf.pyabf, "ABF", _FakeAbf)
+    _, cell = abf.read_abf_steps(path, {"baseline_start_s": 0.05, "baseline_end_s": 0.15})
+    assert cell["passive_note"].iloc[0] == (
+        "command not at holding in the baseline window in sweeps 0, 2"
+    )
+
+
+def test_a_sweep_that_breaks_the_analysis_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "M1_c1.abf"
+    writeABF1(np.full((3, 4000), -60.0), str(path), 10000, units="mV")
+
+    def broken(*args, **kwargs):
+        raise IndexError("index 4000 is out of bounds")
+
+    monkeypatch.setattr(abf.spikes, "spike_table", broken)
+    with pytest.raises(InputDataError, match=r"M1_c1.abf, sweep 0: spike analysis failed"):
+        abf.read_abf_steps(path, PROTOCOL)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,13 +471,7 @@ def test_abf_route_agrees_with_the_exported_table(study):
     protocol = study["truth"]["protocol"]
     table_features = ephys.fi_features(study["steps"]).set_index("cell")
     for name, planted in study["truth"]["abf_cells"].items():
-        steps, cell = abf.read_abf_steps(
-            study["folder"] / "abf" / name,
-            protocol["step_start_s"],
-            protocol["step_end_s"],
-            protocol["first_step_pa"],
-            protocol["step_increment_pa"],
-        )
+        steps, cell = abf.read_abf_steps(study["folder"] / "abf" / name, protocol)
         table = study["steps"][study["steps"]["cell"] == planted["cell"]]
         assert steps["n_spikes"].tolist() == table["n_spikes"].tolist() == planted["n_spikes"]
         assert steps["current_pa"].tolist() == table["current_pa"].tolist()
@@ -403,20 +488,16 @@ def test_abf_route_agrees_with_the_exported_table(study):
         assert row["resting_potential_mv"] == pytest.approx(
             planted["resting_potential_mv"], abs=0.1
         )
-        assert row["spike_threshold_mv"] == pytest.approx(planted["spike_threshold_mv"], abs=1.0)
+        # the planted threshold is the continuous-time 20 mV/ms point; eFEL's AP_begin is the first
+        # sample past it (no interpolation), up to one 0.1 ms sample (~3 mV of upstroke) later
+        assert 0 <= row["spike_threshold_mv"] - planted["spike_threshold_mv"] < 3.0
         assert row["current_source"].startswith("configured protocol")
 
 
 def test_abf_cells_complete_the_table_and_disagreements_are_listed(study):
     protocol = study["truth"]["protocol"]
     name, planted = next(iter(study["truth"]["abf_cells"].items()))
-    abf_steps, abf_cell = abf.read_abf_steps(
-        study["folder"] / "abf" / name,
-        protocol["step_start_s"],
-        protocol["step_end_s"],
-        protocol["first_step_pa"],
-        protocol["step_increment_pa"],
-    )
+    abf_steps, abf_cell = abf.read_abf_steps(study["folder"] / "abf" / name, protocol)
     table = study["steps"].drop(columns="group")
     steps, qc = ephys.combine_steps(table, abf_steps)
     assert qc.empty and len(steps) == len(table)

@@ -28,7 +28,12 @@ import pandas as pd
 import pyabf
 
 from exneuro.cellular import passive, spikes
-from exneuro.cellular.protocol import Protocol, declared_protocol, protocol_from_command
+from exneuro.cellular.protocol import (
+    Protocol,
+    baseline_note,
+    declared_protocol,
+    protocol_from_command,
+)
 from exneuro.errors import InputDataError, data_error
 
 #: Settings of the route and their defaults (the config's ``ephys.abf`` keys).
@@ -135,6 +140,10 @@ def _protocol(
     tolerance = s["command_tolerance_pa"]
     n_sweeps, n_samples = voltage.shape
     window = (declared.get("step_start_s"), declared.get("step_end_s"))
+    baseline = (
+        declared.get("baseline_start_s", s["baseline_start_s"]),
+        declared.get("baseline_end_s", s["baseline_end_s"]),
+    )
     if None in window:
         found = protocol_from_command(command, tolerance) if command is not None else None
         if found is None:
@@ -144,14 +153,14 @@ def _protocol(
                 f"declare the step under ephys.abf.protocols['{name}'] (step_start_s, "
                 "step_end_s, first_step_pa, step_increment_pa)",
             )
+        if None not in baseline:
+            window = tuple(int(round(x * fs)) for x in baseline)
+            note = baseline_note(command, window, tolerance)
+            found = Protocol(found.step, window, found.prepulses, "baseline declared", note)
         return found, "abf command waveform"
     first = declared.get("first_step_pa", s["first_step_pa"])
     increment = declared.get("step_increment_pa", s["step_increment_pa"])
     planned = None if first is None or increment is None else first + increment * np.arange(n_sweeps)
-    baseline = (
-        declared.get("baseline_start_s", s["baseline_start_s"]),
-        declared.get("baseline_end_s", s["baseline_end_s"]),
-    )
     try:
         protocol = declared_protocol(
             fs,

@@ -95,18 +95,26 @@ def declared_protocol(
     first, last = (0, start) if baseline_s is None else (int(round(x * fs_hz)) for x in baseline_s)
     if not 0 <= first < last <= n_samples:
         raise ValueError(f"the baseline window {baseline_s} does not fit in the sweeps")
-    note = ""
-    if command_pa is not None:
-        command = np.atleast_2d(np.asarray(command_pa, dtype=float))
-        off = np.abs(command[:, first:last] - command[:, :1]).max(axis=1) > tolerance_pa
-        if off.any():
-            note = (
-                f"command not at holding in the baseline window in sweeps "
-                f"{', '.join(str(k) for k in np.flatnonzero(off))}"
-            )
     return Protocol(
         step=Epoch(start, end, np.asarray(currents_pa, dtype=float)),
         baseline=(first, last),
         source="declared in the config",
-        note=note,
+        note=baseline_note(command_pa, (first, last), tolerance_pa),
     )
+
+
+def baseline_note(
+    command_pa: np.ndarray | None, baseline: tuple[int, int], tolerance_pa: float = 1.0
+) -> str:
+    """'' when the command stays at holding over the baseline window in every sweep, else a
+    note naming the sweeps where it does not (their resting potential includes injected
+    current)."""
+    if command_pa is None:
+        return ""
+    command = np.atleast_2d(np.asarray(command_pa, dtype=float))
+    first, last = baseline
+    off = np.abs(command[:, first:last] - command[:, :1]).max(axis=1) > tolerance_pa
+    if not off.any():
+        return ""
+    sweeps = ", ".join(str(k) for k in np.flatnonzero(off))
+    return f"command not at holding in the baseline window in sweeps {sweeps}"

@@ -128,7 +128,7 @@ def detect_spikes(
     peaks = peaks.astype(np.intp) + start
     if rule.min_upstroke_mv_per_ms is not None and peaks.size:
         dvdt = dvdt_central(v, fs_hz)
-        bounds = np.r_[start, peaks[:-1]]
+        bounds = _search_starts(v, peaks, start)
         upstroke = np.array([dvdt[b:p].max() if p > b else -np.inf for b, p in zip(bounds, peaks)])
         peaks = peaks[upstroke >= rule.min_upstroke_mv_per_ms]
     return peaks
