@@ -304,7 +304,8 @@ def test_abf_command_waveform_must_match_the_configured_protocol(tmp_path, monke
     monkeypatch.setattr(abf.pyabf, "ABF", _FakeAbf)
     with pytest.raises(InputDataError, match="sweep 0 steps by -25 pA .* but -10 pA"):
         abf.read_abf_steps(path, PROTOCOL)
-    steps, cell = abf.read_abf_steps(path, {**PROTOCOL, "first_step_pa": -25, "step_increment_pa": 25})
+    declared = {**PROTOCOL, "first_step_pa": -25, "step_increment_pa": 25}
+    steps, cell = abf.read_abf_steps(path, declared)
     assert steps["current_pa"].tolist() == [-25, 0, 25]
     assert cell["current_source"].iloc[0].startswith("abf command waveform")
     found, cell = abf.read_abf_steps(path)  # no declaration: the command waveform's protocol

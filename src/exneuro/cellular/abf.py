@@ -160,7 +160,9 @@ def _protocol(
         return found, "abf command waveform"
     first = declared.get("first_step_pa", s["first_step_pa"])
     increment = declared.get("step_increment_pa", s["step_increment_pa"])
-    planned = None if first is None or increment is None else first + increment * np.arange(n_sweeps)
+    planned = None
+    if first is not None and increment is not None:
+        planned = first + increment * np.arange(n_sweeps)
     try:
         protocol = declared_protocol(
             fs,
@@ -172,7 +174,9 @@ def _protocol(
             tolerance,
         )
     except ValueError as error:
-        raise data_error(where, str(error), "check the step and baseline times in the config")
+        raise data_error(
+            where, str(error), "check the step and baseline times in the config"
+        ) from None
     if command is not None:
         a, b = protocol.step.start, protocol.step.end
         currents = np.median(command[:, a:b], axis=1) - command[:, 0]
@@ -210,7 +214,7 @@ def analyse_sweeps(
     voltage_mv: np.ndarray,
     fs_hz: float,
     protocol: Protocol,
-    rule: spikes.SpikeRule = spikes.SpikeRule(),
+    rule: spikes.SpikeRule = spikes.DEFAULT_RULE,
     steady_state_ms: float = 100.0,
     where: str = "recording",
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -243,9 +247,7 @@ def analyse_sweeps(
     sweeps["steady_state_mv"] = step["steady_state_mv"].to_numpy()
     cell = passive.passive_properties(pd.concat(epochs, ignore_index=True))
     found = [table for table in spike_rows if len(table)]
-    spike_table = (
-        pd.concat(found, ignore_index=True) if found else spike_rows[0].iloc[:0].copy()
-    )
+    spike_table = pd.concat(found, ignore_index=True) if found else spike_rows[0].iloc[:0].copy()
     cell.update(_spiking_features(sweeps, spike_table))
     return sweeps, spike_table, cell
 
@@ -285,8 +287,9 @@ def read_abf_steps(
 
     1. one row per sweep: ``mouse``, ``cell``, ``sweep``, ``current_pa``, ``n_spikes``,
        ``step_duration_ms``, ``firing_rate_hz`` (the columns of
-       :func:`exneuro.cellular.ephys.read_step_table`), the firing pattern, ``depolarization_block``,
-       ``baseline_mv``, ``steady_state_mv``, ``protocol`` and ``source_file``;
+       :func:`exneuro.cellular.ephys.read_step_table`), the firing pattern,
+       ``depolarization_block``, ``baseline_mv``, ``steady_state_mv``, ``protocol`` and
+       ``source_file``;
     2. one row of :data:`ABF_CELL_COLUMNS`.
 
     Errors naming the file (and sweep): not a readable ABF, a channel not in mV (a voltage-clamp
@@ -309,9 +312,7 @@ def read_abf_steps(
     name = str(getattr(abf, "protocol", "") or "").strip() or "unnamed"
     protocol, source = _protocol(where, name, fs, voltage, command, s)
     rule = spikes.SpikeRule.from_settings(s)
-    sweeps, _, properties = analyse_sweeps(
-        voltage, fs, protocol, rule, s["steady_state_ms"], where
-    )
+    sweeps, _, properties = analyse_sweeps(voltage, fs, protocol, rule, s["steady_state_ms"], where)
     sweeps.insert(0, "cell", ids["cell"])
     sweeps.insert(0, "mouse", ids["mouse"])
     sweeps["protocol"] = name

@@ -50,7 +50,7 @@ def _epochs(command: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Holding current per sweep and the (start, end) of every stretch of constant command."""
     changes = np.flatnonzero((np.diff(command, axis=1) != 0).any(axis=0)) + 1
     edges = np.r_[0, changes, command.shape[1]]
-    return command[:, 0], list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    return command[:, 0], list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
 
 def protocol_from_command(command_pa: np.ndarray, tolerance_pa: float = 1.0) -> Protocol | None:
@@ -66,7 +66,7 @@ def protocol_from_command(command_pa: np.ndarray, tolerance_pa: float = 1.0) -> 
     first_away = away.index(True)
     prepulses = [
         Epoch(a, b, level)
-        for (a, b), level, off in zip(spans[:index], levels[:index], away[:index])
+        for (a, b), level, off in zip(spans[:index], levels[:index], away[:index], strict=True)
         if off and (level < -tolerance_pa).all()
     ]
     return Protocol(

@@ -25,10 +25,10 @@ voltage is the sample's (no interpolation), so it equals eFEL's ``AP_begin_volta
 same rate and the same central-difference dV/dt. ``"fraction"`` (IPFX, Allen Institute): the last
 sample before the maximum upstroke where the forward-difference dV/dt is at most
 ``threshold_fraction`` (5 %) of the mean maximum upstroke of the sweep's spikes, searched no
-further back than 5 ms before the peak (IPFX's ``max_interval``; in a sweep whose step charges the
-membrane faster than the target rate the search would otherwise run back to the step onset). Either is found
-for every spike whose upstroke is clear; a spike whose upstroke never reaches the rate has no
-``"dvdt"`` threshold (NaN), never an error.
+further back than 5 ms before the peak (IPFX's ``max_interval``; in a sweep whose step charges
+the membrane faster than the target rate the search would otherwise run back to the step onset).
+Either is found for every spike whose upstroke is clear; a spike whose upstroke never reaches the
+rate has no ``"dvdt"`` threshold (NaN), never an error.
 
 Shape (:func:`spike_table`), per spike: peak, amplitude (peak − threshold, eFEL ``AP_amplitude``),
 half-width (full width at half of the threshold-to-peak height, linearly interpolated crossings,
@@ -101,13 +101,17 @@ class SpikeRule:
         return cls(**{key: settings[key] for key in names if key in settings})
 
 
+#: The defaults of every setting.
+DEFAULT_RULE = SpikeRule()
+
+
 def dvdt_central(voltage_mv: np.ndarray, fs_hz: float) -> np.ndarray:
     """dV/dt in mV/ms by central differences (one-sided at the ends), as eFEL computes it."""
     return np.gradient(np.asarray(voltage_mv, dtype=float)) * fs_hz / 1000.0
 
 
 def detect_spikes(
-    voltage_mv: np.ndarray, fs_hz: float, start: int, end: int, rule: SpikeRule = SpikeRule()
+    voltage_mv: np.ndarray, fs_hz: float, start: int, end: int, rule: SpikeRule = DEFAULT_RULE
 ) -> np.ndarray:
     """Sample indices of the spike peaks in ``voltage_mv[start:end]`` (module docstring)."""
     v = np.asarray(voltage_mv, dtype=float)
@@ -129,7 +133,9 @@ def detect_spikes(
     if rule.min_upstroke_mv_per_ms is not None and peaks.size:
         dvdt = dvdt_central(v, fs_hz)
         bounds = _search_starts(v, peaks, start)
-        upstroke = np.array([dvdt[b:p].max() if p > b else -np.inf for b, p in zip(bounds, peaks)])
+        upstroke = np.array(
+            [dvdt[b:p].max() if p > b else -np.inf for b, p in zip(bounds, peaks, strict=True)]
+        )
         peaks = peaks[upstroke >= rule.min_upstroke_mv_per_ms]
     return peaks
 
@@ -150,7 +156,7 @@ def spike_thresholds(
     fs_hz: float,
     peaks: np.ndarray,
     start: int = 0,
-    rule: SpikeRule = SpikeRule(),
+    rule: SpikeRule = DEFAULT_RULE,
 ) -> np.ndarray:
     """Sample index of each spike's threshold (−1 where there is none; module docstring)."""
     v = np.asarray(voltage_mv, dtype=float)
@@ -173,9 +179,11 @@ def spike_thresholds(
     if rule.threshold_method == "fraction":
         forward = np.diff(v) * fs_hz / 1000.0
         lower = np.maximum(lower, peaks - int(round(MAX_THRESHOLD_TO_PEAK_MS * fs_hz / 1000.0)))
-        upstroke = np.array([lo + int(np.argmax(forward[lo:p])) for lo, p in zip(lower, peaks)])
+        upstroke = np.array(
+            [lo + int(np.argmax(forward[lo:p])) for lo, p in zip(lower, peaks, strict=True)]
+        )
         target = rule.threshold_fraction * forward[upstroke].mean()
-        for k, (lo, up) in enumerate(zip(lower, upstroke)):  # loops over spikes
+        for k, (lo, up) in enumerate(zip(lower, upstroke, strict=True)):  # loops over spikes
             below = np.flatnonzero(forward[lo : up + 1] <= target)
             out[k] = lo + below[-1] if below.size else lo
         return out
@@ -199,7 +207,7 @@ def spike_table(
     peaks: np.ndarray,
     start: int,
     end: int,
-    rule: SpikeRule = SpikeRule(),
+    rule: SpikeRule = DEFAULT_RULE,
 ) -> pd.DataFrame:
     """One row per spike of one sweep (:data:`SPIKE_COLUMNS`; times from the window start)."""
     v = np.asarray(voltage_mv, dtype=float)
@@ -211,7 +219,7 @@ def spike_table(
     bounds = np.r_[peaks[1:], end] if peaks.size else np.zeros(0, dtype=np.intp)
     fast_samples = max(1, int(round(rule.fast_ahp_ms * fs_hz / 1000.0)))
     rows = []
-    for k, (peak, nxt) in enumerate(zip(peaks, bounds)):  # loops over spikes
+    for k, (peak, nxt) in enumerate(zip(peaks, bounds, strict=True)):  # loops over spikes
         after = v[peak : max(nxt, peak + 1)]
         trough = peak + int(np.argmin(after))
         begin = threshold_index[k] if has[k] else peak
@@ -248,7 +256,7 @@ def sweep_firing(
     spikes: pd.DataFrame,
     start: int,
     end: int,
-    rule: SpikeRule = SpikeRule(),
+    rule: SpikeRule = DEFAULT_RULE,
 ) -> dict[str, float]:
     """Firing pattern of one sweep from its :func:`spike_table` (module docstring)."""
     v = np.asarray(voltage_mv, dtype=float)
