@@ -87,8 +87,10 @@ def test_slow_late_spikes_count_and_the_model_cell_never_fires(measured):
     assert steps.loc[[14, 15], "n_spikes"].tolist() == [20, 21]  # IPFX at 20 mV/ms: 17 and 12
     model, cell = measured["2020_03_02_0000"]
     assert model["n_spikes"].sum() == 0  # eFEL's 0 mV rule: 1-2 "spikes" in 9 sweeps
-    assert np.isnan(cell["rheobase_pa"]) if "rheobase_pa" in cell else True
+    features = ephys.fi_features(model).iloc[0]
+    assert np.isnan(features["rheobase_pa"]) and "tested up to 550 pA" in features["rheobase_note"]
     assert np.isnan(cell["spike_threshold_mv"])
+    assert cell["input_resistance_mohm"] == pytest.approx(503.0, rel=0.005)
 
 
 def test_spike_counts_equal_the_prominence_count_in_every_sweep(measured, reference):
@@ -144,7 +146,7 @@ def test_resting_potential_is_the_clean_baseline_before_any_prepulse(measured, r
     steps, cell = measured["18711001"]
     clean = _rows(reference, "18711001", "prepulse")["Vbase whole pre-step (mV)"]
     np.testing.assert_allclose(steps["baseline_mv"], clean, atol=0.02)
-    assert -69.75 <= steps["baseline_mv"].min() and steps["baseline_mv"].max() <= -66.0
+    assert steps["baseline_mv"].min() >= -69.75 and steps["baseline_mv"].max() <= -66.0
     contaminated = _rows(reference, "18711001")["Vbase whole pre-step (mV)"]  # −74…−78 mV
     assert (steps["baseline_mv"].to_numpy() - contaminated.to_numpy()).min() > 5.0
     assert cell["resting_potential_mv"] == pytest.approx(clean.mean(), abs=0.01)
