@@ -279,6 +279,18 @@ def read_abf_steps(
     mouse: str | None = None,
     cell: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-sweep and per-cell tables of :func:`analyse_abf`."""
+    sweeps, _, cell_row = analyse_abf(path, settings, mouse=mouse, cell=cell)
+    return sweeps, cell_row
+
+
+def analyse_abf(
+    path: str | Path,
+    settings: Mapping | None = None,
+    *,
+    mouse: str | None = None,
+    cell: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read one cell's current-clamp recording (``.abf``) into tidy tables.
 
     ``settings``: the config's ``ephys.abf`` keys (:data:`DEFAULTS` and
@@ -290,7 +302,9 @@ def read_abf_steps(
        :func:`exneuro.cellular.ephys.read_step_table`), the firing pattern,
        ``depolarization_block``, ``baseline_mv``, ``steady_state_mv``, ``protocol`` and
        ``source_file``;
-    2. one row of :data:`ABF_CELL_COLUMNS`.
+    2. one row per spike inside the step (``sweep`` and
+       :data:`exneuro.cellular.spikes.SPIKE_COLUMNS`);
+    3. one row of :data:`ABF_CELL_COLUMNS`.
 
     Errors naming the file (and sweep): not a readable ABF, a channel not in mV (a voltage-clamp
     recording), a step window outside the sweep, a command waveform that differs from the
@@ -312,7 +326,9 @@ def read_abf_steps(
     name = str(getattr(abf, "protocol", "") or "").strip() or "unnamed"
     protocol, source = _protocol(where, name, fs, voltage, command, s)
     rule = spikes.SpikeRule.from_settings(s)
-    sweeps, _, properties = analyse_sweeps(voltage, fs, protocol, rule, s["steady_state_ms"], where)
+    sweeps, spike_rows, properties = analyse_sweeps(
+        voltage, fs, protocol, rule, s["steady_state_ms"], where
+    )
     sweeps.insert(0, "cell", ids["cell"])
     sweeps.insert(0, "mouse", ids["mouse"])
     sweeps["protocol"] = name
@@ -330,4 +346,4 @@ def read_abf_steps(
             }
         ]
     )[ABF_CELL_COLUMNS]
-    return sweeps, cell_row
+    return sweeps, spike_rows, cell_row

@@ -235,7 +235,7 @@ def spike_table(
                 "fast_ahp_mv": threshold[k] - v[peak : min(nxt, peak + fast_samples) + 1].min(),
             }
         )
-    shape = pd.DataFrame(rows, columns=SPIKE_COLUMNS[7:])
+    shape = pd.DataFrame(rows, columns=SPIKE_COLUMNS[7:], dtype=float)
     table = pd.DataFrame(
         {
             "spike": np.arange(peaks.size),
