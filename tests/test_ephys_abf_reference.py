@@ -181,7 +181,7 @@ def test_input_resistance_from_the_prepulses_and_the_model_cell_equal_efel(refer
 
 
 # ------------------------------------------------------------------------------------------------
-# Spike and passive features against eFEL on matched definitions (tests/reference/ephys_efel_features)
+# Spike and passive features against eFEL on matched definitions (reference/ephys_efel_features)
 # ------------------------------------------------------------------------------------------------
 EFEL = pd.read_csv(
     REPO / "tests" / "reference" / "ephys_efel_features" / "efel_features.tsv", sep="\t"

@@ -65,7 +65,7 @@ def main(folder: Path) -> None:
             abf.setSweep(sweep)
             commands.append(abf.sweepC.copy())
         reference = np.array(commands)
-        for abf, sweep, t, v, c in sweeps(path):
+        for _, sweep, t, v, c in sweeps(path):
             start, end, current = step_epoch(c, t, reference)
             efel.set_setting("interp_step", float(t[1] - t[0]))
             trace = {
