@@ -12,6 +12,7 @@ import pytest
 from pyabf.abfWriter import writeABF1
 
 from exneuro.cellular import abf, ephys, ephys_stats, spikes
+from exneuro.cellular.protocol import declared_protocol, protocol_from_command
 from exneuro.errors import InputDataError
 from exneuro.figures.ephys import ephys_figure
 from exneuro.simulate.ephys import (
@@ -21,7 +22,9 @@ from exneuro.simulate.ephys import (
     RECORDING_HEADERS,
     STEP_HEADERS,
     EphysEffects,
+    PlantedRecording,
     ephys_mice,
+    planted_recording,
     write_ephys,
 )
 
@@ -588,3 +591,44 @@ def test_ephys_figure_is_byte_identical_when_drawn_twice(study, tmp_path):
     fi = pd.read_csv(tmp_path / "one" / "source" / "panel_A.tsv", sep="\t")
     assert set(fi.loc[fi["kind"] == "group", "sem_over"]) == {"mice"}
     assert set(fi.loc[fi["kind"] == "group", "n_mice"]) == {6}
+
+
+# ------------------------------------------------------------------------------------------------
+# Simulated recording with a pre-pulse, small fast spikes and depolarization block
+# ------------------------------------------------------------------------------------------------
+def test_planted_block_small_spikes_and_prepulse_are_measured_right():
+    planted = PlantedRecording()
+    voltage, command, truth = planted_recording(planted, np.random.default_rng(5))
+    protocol = protocol_from_command(command)
+    assert (protocol.step.start, protocol.step.end) == (12000, 22000)
+    assert protocol.baseline == (0, 1000) and len(protocol.prepulses) == 1
+    sweeps, spike_rows, cell = abf.analyse_sweeps(voltage, planted.fs_hz, protocol)
+    assert sweeps["n_spikes"].tolist() == truth["n_spikes"] == [0, 0, 1, 3, 6, 2, 2]
+    assert sweeps["depolarization_block"].tolist() == [False] * 5 + [True] * 2
+    features = ephys.fi_features(sweeps.assign(mouse="M1", cell="c1")).iloc[0]
+    assert features["block_from_pa"] == truth["block_from_pa"]
+    assert features["max_rate_hz"] == 12.0 and features["n_suprathreshold_steps"] == 3
+    # small spikes: they peak at +2 mV and pass 0 mV at under 20 mV/ms, yet rise at ~40 mV/ms
+    # lower down; the planted threshold is the continuous 20 mV/ms point, eFEL's AP_begin the
+    # first sample past it (at most 0.05 ms x 40 mV/ms = 2 mV later)
+    assert spike_rows["peak_mv"].max() < 3.0
+    assert spike_rows["threshold_mv"].notna().all()
+    offset = spike_rows["threshold_mv"] - truth["spike_threshold_mv"]
+    assert offset.between(-0.5, 2.0).all()
+    # the pre-pulse: resting potential from the clean baseline before it, Rin and tau from it
+    assert cell["resting_potential_mv"] == pytest.approx(truth["resting_potential_mv"], abs=0.02)
+    assert cell["input_resistance_mohm"] == pytest.approx(truth["input_resistance_mohm"], rel=1e-3)
+    assert cell["membrane_tau_ms"] == pytest.approx(truth["membrane_tau_ms"], rel=0.01)
+    assert cell["n_hyperpolarizing_epochs"] == 7
+
+
+def test_a_baseline_window_over_the_prepulse_is_flagged_and_biased():
+    planted = PlantedRecording()
+    voltage, command, _ = planted_recording(planted, np.random.default_rng(5))
+    currents = np.asarray(planted.currents_pa)
+    declared = declared_protocol(
+        planted.fs_hz, voltage.shape[1], currents, planted.step_s, (0.0, 0.6), command
+    )
+    assert declared.note.startswith("command not at holding in the baseline window in sweeps 0,")
+    _, _, cell = abf.analyse_sweeps(voltage, planted.fs_hz, declared)
+    assert cell["resting_potential_mv"] < -75.0  # the pre-pulse averaged in
