@@ -233,11 +233,17 @@ def analyse_sweeps(
         rows.append({"sweep": sweep, **firing})
         spike_rows.append(table.assign(sweep=sweep))
     sweeps = pd.DataFrame(rows)
-    epochs = [passive.epoch_responses(v, fs_hz, protocol.step, protocol.baseline, steady_state_ms)]
-    epochs += [
-        passive.epoch_responses(v, fs_hz, pulse, protocol.baseline, steady_state_ms, "pre-pulse")
-        for pulse in protocol.prepulses
-    ]
+    try:
+        epochs = [
+            passive.epoch_responses(v, fs_hz, epoch, protocol.baseline, steady_state_ms, name)
+            for epoch, name in [(protocol.step, "step")]
+            + [(pulse, "pre-pulse") for pulse in protocol.prepulses]
+        ]
+    except Exception as error:  # one line naming the file, never a traceback
+        raise InputDataError(
+            f"{where}: passive properties failed ({type(error).__name__}: {error}); check the "
+            "baseline and steady-state windows in the config"
+        ) from None
     step = epochs[0]
     duration_ms = (end - start) / fs_hz * 1000.0
     sweeps.insert(1, "current_pa", protocol.step.current_pa)

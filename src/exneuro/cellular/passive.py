@@ -23,9 +23,11 @@ hyperpolarizing epochs; **capacitance** C = τ/R_in (pF = ms / GΩ).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
-from scipy.optimize import curve_fit
+from scipy.optimize import OptimizeWarning, curve_fit
 
 from exneuro.cellular.protocol import Epoch
 
@@ -61,7 +63,9 @@ def _time_constant_ms(trace: np.ndarray, fs_hz: float, baseline: float, start: i
         return np.nan
     guess = (y[-1], y[0] - y[-1], 3.0 / max(x[-1], 1e-9))
     try:
-        (_, _, inv_tau), _ = curve_fit(_exponential, x, y, p0=guess, maxfev=2000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)  # covariance unused
+            (_, _, inv_tau), _ = curve_fit(_exponential, x, y, p0=guess, maxfev=2000)
     except (RuntimeError, ValueError):
         return np.nan
     return float(1.0 / inv_tau) if inv_tau > 0 else np.nan
