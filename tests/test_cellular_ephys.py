@@ -22,11 +22,10 @@ from exneuro.simulate.ephys import (
     RECORDING_HEADERS,
     STEP_HEADERS,
     EphysEffects,
-    PlantedRecording,
     ephys_mice,
-    planted_recording,
     write_ephys,
 )
+from exneuro.simulate.ephys_recording import PlantedRecording, planted_recording
 
 STEP_COLUMNS = {
     "mouse": "Mouse",
