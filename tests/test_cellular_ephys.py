@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from exneuro.cellular import abf, ephys, ephys_stats
-from exneuro.errors import InputDataError
+from exneuro.cellular.ephys_pipeline import ephys_tables
+from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures.ephys import ephys_figure
 from exneuro.simulate.ephys import (
     EVENT_HEADERS,
@@ -391,3 +392,8 @@ def test_ephys_figure_is_byte_identical_when_drawn_twice(study, tmp_path):
     fi = pd.read_csv(tmp_path / "one" / "source" / "panel_A.tsv", sep="\t")
     assert set(fi.loc[fi["kind"] == "group", "sem_over"]) == {"mice"}
     assert set(fi.loc[fi["kind"] == "group", "n_mice"]) == {6}
+
+
+def test_an_ephys_section_without_steps_or_abf_files_is_refused():
+    with pytest.raises(ConfigError, match="ephys needs a step_table or abf files"):
+        ephys_tables({"cell_ids": "study", "cohort": "c"}, ephys_mice(EphysEffects()))

@@ -10,7 +10,9 @@ import pytest
 from conftest import REPO
 
 from exneuro.cellular import abf, ephys
+from exneuro.cellular.ephys_pipeline import ephys_tables
 from exneuro.cellular.passive import input_resistance_mohm
+from exneuro.config import validate_config
 
 FOLDER = REPO.parent / "shared" / "reference" / "ephys_abf"
 FILES = ["171116sh_0019", "17o05028_ic_steps", "18711001", "2020_03_02_0000", "File_axon_5"]
@@ -285,3 +287,33 @@ def test_sag_ratio_equals_efel_and_tau_of_the_model_cell():
     assert model["capacitance_pf"].iloc[0] == pytest.approx(
         model["membrane_tau_ms"].iloc[0] / rin_gohm
     )
+
+
+def test_abf_only_section_flags_a_baseline_window_with_current_injected(tmp_path, config_schema):
+    link = tmp_path / "M1_c1.abf"
+    link.symlink_to(FOLDER / "18711001.abf")
+    config = {
+        "study": {"id": "s", "title": "t"},
+        "samples": "samples.tsv",
+        "groups": [
+            {"id": "a", "label": "A", "color": "#000000"},
+            {"id": "b", "label": "B", "color": "#E69F00"},
+        ],
+        "cohorts": [{"id": "c", "description": "d", "groups": ["a", "b"], "control_group": "a"}],
+        "ephys": {
+            "cohort": "c",
+            "abf": {
+                "files": str(tmp_path / "{mouse}_{cell}.abf"),
+                "baseline_start_s": 0.0,
+                "baseline_end_s": 0.8,  # covers the pre-pulse
+            },
+        },
+    }
+    section = validate_config(config, config_schema, "config.yaml")["ephys"]
+    sheet = pd.DataFrame({"mouse_id": ["M1"], "group": ["a"]})
+    tables = ephys_tables(section, sheet, [str(link)])
+    qc = tables["qc"]
+    assert qc["check"].tolist() == ["baseline window at holding"]
+    assert qc["detail"].iloc[0].startswith("M1_c1.abf: command not at holding")
+    assert tables["cells"]["resting_potential_mv"].iloc[0] < -72  # the pre-pulse averaged in
+    assert tables["steps"]["current_pa"].tolist() == list(range(0, 300, 10))
