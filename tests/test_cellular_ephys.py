@@ -296,6 +296,12 @@ def test_abf_route_agrees_with_the_exported_table(study):
         # the planted threshold is the continuous-time 20 mV/ms point; eFEL's AP_begin is the first
         # sample past it (no interpolation), up to one 0.1 ms sample (~3 mV of upstroke) later
         assert 0 <= row["spike_threshold_mv"] - planted["spike_threshold_mv"] < 3.0
+        # RC charging with the planted tau (25 ms) under every hyperpolarizing step
+        assert row["membrane_tau_ms"] == pytest.approx(EphysEffects().membrane_tau_ms, rel=0.02)
+        assert row["capacitance_pf"] == pytest.approx(
+            row["membrane_tau_ms"] / row["input_resistance_mohm"] * 1000.0
+        )
+        assert row["sag_ratio"] < 0.05  # none planted
         assert row["current_source"].startswith("configured protocol")
 
 
