@@ -250,3 +250,13 @@ def test_a_baseline_window_over_the_prepulse_is_flagged_and_biased():
     assert declared.note.startswith("command not at holding in the baseline window in sweeps 0,")
     _, _, cell = abf.analyse_sweeps(voltage, planted.fs_hz, declared)
     assert cell["resting_potential_mv"] < -75.0  # the pre-pulse averaged in
+
+
+def test_library_defaults_are_the_config_schemas(config_schema):
+    schema = config_schema["properties"]["ephys"]["properties"]["abf"]["properties"]
+    rule = spikes.SpikeRule()
+    for name in spikes.SpikeRule.__dataclass_fields__:
+        assert schema[name]["default"] == getattr(rule, name), name
+    for name, value in abf.DEFAULTS.items():
+        if name != "name_pattern":  # from the 'files' pattern
+            assert schema[name]["default"] == value, name

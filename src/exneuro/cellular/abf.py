@@ -12,7 +12,7 @@ adaptation and depolarization block (:mod:`exneuro.cellular.spikes`); baseline a
 Per cell: resting potential, input resistance, sag, τ and capacitance from every hyperpolarizing
 epoch (:mod:`exneuro.cellular.passive`); the shape of the first spike at rheobase (threshold,
 amplitude, half-width, maximum up- and downstroke, fast AHP, latency); mean ISI and adaptation
-index of the lowest step with at least :data:`MIN_SPIKES_FOR_ADAPTATION` spikes before block.
+index of the lowest step before block with at least ``adaptation_min_spikes`` (4) spikes.
 
 Every failure is one line naming the file (and the sweep where one sweep is at fault).
 """
@@ -49,9 +49,8 @@ DEFAULTS: dict = {
     "steady_state_ms": 100.0,
     "command_tolerance_pa": 1.0,
     "name_pattern": "{mouse}_{cell}.abf",
+    "adaptation_min_spikes": 4,
 }
-#: Fewest spikes in a sweep for its mean ISI and adaptation index to describe the cell.
-MIN_SPIKES_FOR_ADAPTATION = 4
 #: First-spike features of the rheobase sweep reported per cell (spike table column -> cell column).
 FIRST_SPIKE_FEATURES = {
     "threshold_mv": "spike_threshold_mv",
@@ -217,6 +216,7 @@ def analyse_sweeps(
     rule: spikes.SpikeRule = spikes.DEFAULT_RULE,
     steady_state_ms: float = 100.0,
     where: str = "recording",
+    adaptation_min_spikes: int = 4,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Per-sweep rows, per-spike rows and the per-cell properties of one recording."""
     v = np.atleast_2d(np.asarray(voltage_mv, dtype=float))
@@ -254,11 +254,13 @@ def analyse_sweeps(
     cell = passive.passive_properties(pd.concat(epochs, ignore_index=True))
     found = [table for table in spike_rows if len(table)]
     spike_table = pd.concat(found, ignore_index=True) if found else spike_rows[0].iloc[:0].copy()
-    cell.update(_spiking_features(sweeps, spike_table))
+    cell.update(_spiking_features(sweeps, spike_table, adaptation_min_spikes))
     return sweeps, spike_table, cell
 
 
-def _spiking_features(sweeps: pd.DataFrame, spike_rows: pd.DataFrame) -> dict:
+def _spiking_features(
+    sweeps: pd.DataFrame, spike_rows: pd.DataFrame, adaptation_min_spikes: int = 4
+) -> dict:
     """First spike at rheobase, and ISI/adaptation of the lowest sweep with enough spikes."""
     out = {column: np.nan for column in FIRST_SPIKE_FEATURES.values()}
     out.update(first_spike_latency_ms=np.nan, mean_isi_ms=np.nan, adaptation_index=np.nan)
@@ -270,7 +272,7 @@ def _spiking_features(sweeps: pd.DataFrame, spike_rows: pd.DataFrame) -> dict:
         first = spike_rows[(spike_rows["sweep"] == rheobase["sweep"]) & (spike_rows["spike"] == 0)]
         out.update({new: first[old].iloc[0] for old, new in FIRST_SPIKE_FEATURES.items()})
         out["first_spike_latency_ms"] = rheobase["first_spike_latency_ms"]
-    enough = firing[firing["n_spikes"] >= MIN_SPIKES_FOR_ADAPTATION]
+    enough = firing[firing["n_spikes"] >= adaptation_min_spikes]
     if len(enough):
         sweep = enough.loc[enough["current_pa"].idxmin()]
         out["mean_isi_ms"] = sweep["mean_isi_ms"]
@@ -333,7 +335,7 @@ def analyse_abf(
     protocol, source = _protocol(where, name, fs, voltage, command, s)
     rule = spikes.SpikeRule.from_settings(s)
     sweeps, spike_rows, properties = analyse_sweeps(
-        voltage, fs, protocol, rule, s["steady_state_ms"], where
+        voltage, fs, protocol, rule, s["steady_state_ms"], where, s["adaptation_min_spikes"]
     )
     sweeps.insert(0, "cell", ids["cell"])
     sweeps.insert(0, "mouse", ids["mouse"])
