@@ -317,3 +317,15 @@ def test_abf_only_section_flags_a_baseline_window_with_current_injected(tmp_path
     assert qc["detail"].iloc[0].startswith("M1_c1.abf: command not at holding")
     assert tables["cells"]["resting_potential_mv"].iloc[0] < -72  # the pre-pulse averaged in
     assert tables["steps"]["current_pa"].tolist() == list(range(0, 300, 10))
+
+
+def test_a_declared_step_window_keeps_the_clean_baseline_and_the_prepulses(measured):
+    windows = {"FICurve_Hyperpolarizing_KL": {"step_start_s": 0.8234, "step_end_s": 1.3234}}
+    steps, cell = abf.read_abf_steps(
+        FOLDER / "18711001.abf", {"protocols": windows}, mouse="m1", cell="c"
+    )
+    found_steps, found_cell = measured["18711001"]
+    assert steps["current_pa"].tolist() == found_steps["current_pa"].tolist()
+    assert steps["n_spikes"].tolist() == found_steps["n_spikes"].tolist()
+    for column in ("resting_potential_mv", "input_resistance_mohm", "n_hyperpolarizing_epochs"):
+        assert cell[column].iloc[0] == pytest.approx(found_cell[column]), column

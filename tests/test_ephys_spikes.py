@@ -260,3 +260,17 @@ def test_library_defaults_are_the_config_schemas(config_schema):
     for name, value in abf.DEFAULTS.items():
         if name != "name_pattern":  # from the 'files' pattern
             assert schema[name]["default"] == value, name
+
+
+def test_a_slow_spike_without_a_fast_upstroke_has_no_threshold_and_no_crash():
+    v = np.full(4000, -60.0)
+    v[1000:2000] = np.linspace(-60.0, 10.0, 1000)  # 1.4 mV/ms, prominent, peaks above 0 mV
+    v[2000:3000] = np.linspace(10.0, -60.0, 1000)
+    peaks = spikes.detect_spikes(v, FS, 0, v.size)
+    table = spikes.spike_table(v, FS, peaks, 0, v.size)
+    assert len(table) == 1 and np.isnan(table["threshold_mv"].iloc[0])
+    assert np.isnan(table["max_upstroke_mv_per_ms"].iloc[0])
+    firing = spikes.sweep_firing(v, FS, table, 0, v.size)
+    assert firing["n_spikes"] == 1 and np.isnan(firing["first_spike_latency_ms"])
+    fraction = spikes.SpikeRule(threshold_method="fraction")
+    assert spikes.spike_thresholds(v, FS, peaks, 0, fraction)[0] >= 0

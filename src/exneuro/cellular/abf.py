@@ -29,8 +29,8 @@ import pyabf
 
 from exneuro.cellular import passive, spikes
 from exneuro.cellular.protocol import (
+    Epoch,
     Protocol,
-    baseline_note,
     declared_protocol,
     protocol_from_command,
 )
@@ -134,34 +134,38 @@ def _read(path: Path, channel: int) -> tuple[pyabf.ABF, np.ndarray, np.ndarray |
 def _protocol(
     where: str, name: str, fs: float, voltage: np.ndarray, command: np.ndarray | None, s: Mapping
 ) -> tuple[Protocol, str]:
-    """The file's protocol (module docstring) and how its step currents were obtained."""
+    """The file's protocol (module docstring) and how its step currents were obtained: the step
+    window declared for its protocol name or for every file, else found in the command; the
+    baseline declared, else the clean stretch at holding before the first epoch (or everything
+    before the step in a file without a command)."""
     declared = {**{k: s[k] for k in ("step_start_s", "step_end_s")}, **s["protocols"].get(name, {})}
     tolerance = s["command_tolerance_pa"]
     n_sweeps, n_samples = voltage.shape
     window = (declared.get("step_start_s"), declared.get("step_end_s"))
-    baseline = (
-        declared.get("baseline_start_s", s["baseline_start_s"]),
-        declared.get("baseline_end_s", s["baseline_end_s"]),
-    )
-    if None in window:
-        found = protocol_from_command(command, tolerance) if command is not None else None
-        if found is None:
-            raise data_error(
-                where,
-                f"protocol '{name}': no current step in the file's command waveform",
-                f"declare the step under ephys.abf.protocols['{name}'] (step_start_s, "
-                "step_end_s, first_step_pa, step_increment_pa)",
-            )
-        if None not in baseline:
-            window = tuple(int(round(x * fs)) for x in baseline)
-            note = baseline_note(command, window, tolerance)
-            found = Protocol(found.step, window, found.prepulses, "baseline declared", note)
-        return found, "abf command waveform"
+    baseline = tuple(declared.get(k, s[k]) for k in ("baseline_start_s", "baseline_end_s"))
+    found = protocol_from_command(command, tolerance) if command is not None else None
+    if found is None:
+        command = None  # a command that never leaves holding says nothing about the protocol
     first = declared.get("first_step_pa", s["first_step_pa"])
     increment = declared.get("step_increment_pa", s["step_increment_pa"])
     planned = None
     if first is not None and increment is not None:
         planned = first + increment * np.arange(n_sweeps)
+    if None in window and found is None:
+        raise data_error(
+            where,
+            f"protocol '{name}': no current step in the file's command waveform",
+            f"declare the step under ephys.abf.protocols['{name}'] (step_start_s, "
+            "step_end_s, first_step_pa, step_increment_pa)",
+        )
+    if None in window:
+        window = (found.step.start / fs, found.step.end / fs)
+    if command is None and planned is None:
+        raise data_error(
+            where,
+            "the file has no current command waveform and the config gives no step currents",
+            "set first_step_pa and step_increment_pa in the config",
+        )
     try:
         protocol = declared_protocol(
             fs,
@@ -176,31 +180,23 @@ def _protocol(
         raise data_error(
             where, str(error), "check the step and baseline times in the config"
         ) from None
-    if command is not None:
-        a, b = protocol.step.start, protocol.step.end
-        currents = np.median(command[:, a:b], axis=1) - command[:, 0]
-        if planned is not None and np.abs(currents - planned).max() > tolerance:
-            k = int(np.argmax(np.abs(currents - planned)))
-            raise data_error(
-                where,
-                f"sweep {k} steps by {currents[k]:g} pA in the file's command waveform but "
-                f"{planned[k]:g} pA in the configured protocol",
-                "fix first_step_pa / step_increment_pa (or the step times) in the config",
-            )
-        found = protocol_from_command(command, tolerance)
-        step = type(protocol.step)(a, b, currents)
-        prepulses = found.prepulses if found is not None else []
-        protocol = Protocol(step, protocol.baseline, prepulses, protocol.source, protocol.note)
-        return protocol, "abf command waveform" + (
-            " (checked against the protocol)" if planned is not None else ""
-        )
-    if planned is None:
+    if command is None:
+        return protocol, "configured protocol (the file has no current command waveform)"
+    a, b = protocol.step.start, protocol.step.end
+    currents = np.median(command[:, a:b], axis=1) - command[:, 0]
+    if planned is not None and np.abs(currents - planned).max() > tolerance:
+        k = int(np.argmax(np.abs(currents - planned)))
         raise data_error(
             where,
-            "the file has no current command waveform and the config gives no step currents",
-            "set first_step_pa and step_increment_pa in the config",
+            f"sweep {k} steps by {currents[k]:g} pA in the file's command waveform but "
+            f"{planned[k]:g} pA in the configured protocol",
+            "fix first_step_pa / step_increment_pa (or the step times) in the config",
         )
-    return protocol, "configured protocol (the file has no current command waveform)"
+    clean = found.baseline if None in baseline else protocol.baseline
+    prepulses = [pulse for pulse in found.prepulses if pulse.end <= a]
+    protocol = Protocol(Epoch(a, b, currents), clean, prepulses, protocol.note)
+    checked = " (checked against the protocol)" if planned is not None else ""
+    return protocol, "abf command waveform" + checked
 
 
 def _sweep(v: np.ndarray, fs: float, start: int, end: int, rule: spikes.SpikeRule):

@@ -42,7 +42,6 @@ class Protocol:
     step: Epoch
     baseline: tuple[int, int]
     prepulses: list[Epoch] = field(default_factory=list)
-    source: str = "command waveform"
     note: str = ""
 
 
@@ -98,7 +97,6 @@ def declared_protocol(
     return Protocol(
         step=Epoch(start, end, np.asarray(currents_pa, dtype=float)),
         baseline=(first, last),
-        source="declared in the config",
         note=baseline_note(command_pa, (first, last), tolerance_pa),
     )
 

@@ -170,6 +170,8 @@ def spike_thresholds(
         edges = np.diff(np.r_[0, fast.astype(np.int8), 0])
         run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         long_enough = run_starts[(run_ends - run_starts) >= rule.derivative_window]
+        if long_enough.size == 0:
+            return out
         latest = np.searchsorted(long_enough, peaks, side="left") - 1
         found = latest >= 0
         candidate = long_enough[np.clip(latest, 0, None)]
