@@ -64,7 +64,13 @@ CONFIG = {
             "block_margin_mv": 10,
         },
         "statistics": {
-            "outcomes": ["rheobase_pa", "input_resistance_mohm", "resting_potential_mv"],
+            "outcomes": [
+                "rheobase_pa",
+                "input_resistance_mohm",
+                "resting_potential_mv",
+                "ap_half_width_ms",
+                "sag_ratio",
+            ],
         },
     },
 }
@@ -123,5 +129,9 @@ def test_an_abf_only_study_with_two_protocols_runs_end_to_end(abf_study):
         for _, cell, _, name in CELLS
     }
     statistics = pd.read_csv(abf_study / "ephys" / "statistics.tsv", sep="\t")
-    assert {"rheobase_pa", "input_resistance_mohm", "firing_rate_hz"} <= set(statistics["outcome"])
+    tested = {"rheobase_pa", "input_resistance_mohm", "ap_half_width_ms", "sag_ratio"}
+    assert tested | {"firing_rate_hz"} <= set(statistics["outcome"])
+    mouse_means = statistics[statistics["test"] == "welch_t_mouse_means"]
+    assert set(mouse_means["outcome"]) >= tested
+    assert set(mouse_means["n_mice"]) == {4}
     assert (abf_study / "figures" / "ephys" / "ephys.pdf").exists()
