@@ -1,5 +1,6 @@
-"""Slice electrophysiology: step tables and F–I features, spike detection, the .abf route, sEPSC
-summaries and equal-weight pooling, the nested statistics, the figure and the simulator."""
+"""Slice electrophysiology: step tables and F–I features, sEPSC summaries and equal-weight
+pooling, the simulated study's .abf and table routes, the nested statistics, the figure and the
+simulator (spike detection and the .abf route's protocols: test_ephys_spikes.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from pyabf.abfWriter import writeABF1
 
 from exneuro.cellular import abf, ephys, ephys_stats
-from exneuro.errors import InputDataError
+from exneuro.cellular.ephys_pipeline import ephys_tables
+from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures.ephys import ephys_figure
 from exneuro.simulate.ephys import (
     EVENT_HEADERS,
@@ -136,111 +137,6 @@ def test_cell_properties_reject_a_dropped_minus_sign(tmp_path):
         ephys.read_cell_properties(
             path, {"mouse": "Mouse", "cell": "Cell", "resting_potential_mv": "Vrest"}
         )
-
-
-# ------------------------------------------------------------------------------------------------
-# Spike detection
-# ------------------------------------------------------------------------------------------------
-FS = 20000.0
-
-
-def synthetic_trace(onsets: list[int], n: int = 4000) -> np.ndarray:
-    """-60 mV with triangular spikes rising 1 sample/0.05 ms from -45 to +30 mV at known onsets."""
-    v = np.full(n, -60.0)
-    up = np.linspace(-45.0, 30.0, 16)  # 15 samples rising 5 mV each = 100 mV/ms at 20 kHz
-    down = np.linspace(30.0, -65.0, 30)[1:]
-    for onset in onsets:
-        v[onset : onset + up.size] = up
-        v[onset + up.size : onset + up.size + down.size] = down
-    return v
-
-
-def test_spikes_are_found_at_their_threshold_crossings_exactly():
-    onsets = [500, 1400, 2600]
-    v = synthetic_trace(onsets)
-    spikes = abf.detect_spikes(v, FS, threshold_mv=0.0)
-    # the first sample >= 0 mV on each upstroke: -45 + 5k >= 0 at k = 9
-    assert spikes.tolist() == [o + 9 for o in onsets]
-
-
-def test_a_spike_split_by_noise_at_the_threshold_counts_once():
-    v = synthetic_trace([500, 1400])
-    # noise makes the voltage dip below 0 mV just after the first crossing and cross again
-    v[510] = -0.4
-    v[511] = 0.6
-    assert abf.detect_spikes(v, FS, min_interval_ms=0.0).tolist() == [509, 511, 1409]
-    assert abf.detect_spikes(v, FS, min_interval_ms=2.0).tolist() == [509, 1409]
-
-
-def test_slow_depolarization_through_threshold_is_rejected_by_the_slope_criterion():
-    v = synthetic_trace([500])
-    v[2000:3000] = np.linspace(-20.0, 20.0, 1000)  # 0.8 mV/ms plateau through 0 mV
-    assert abf.detect_spikes(v, FS).tolist() == [509, 2500]
-    assert abf.detect_spikes(v, FS, dvdt_threshold_mv_per_ms=20.0).tolist() == [509]
-
-
-def test_spike_threshold_is_where_dvdt_first_exceeds_the_criterion():
-    v = np.full(2000, -60.0)
-    slow = -60.0 + 0.25 * np.arange(80)  # 5 mV/ms ramp from -60 to -40.25 mV
-    v[400:480] = slow
-    v[480:500] = -40.0 + 5.0 * np.arange(20)  # 100 mV/ms upstroke from -40 mV
-    v[500:] = 30.0 - 0.5 * np.arange(1500)
-    spikes = abf.detect_spikes(v, FS)
-    threshold = abf.spike_thresholds(v, FS, spikes, dvdt_threshold_mv_per_ms=20.0)
-    # np.gradient at the kink (sample 480) is (v[481] - v[479]) / 2 = 2.625 mV/sample = 52.5 mV/ms
-    # and 5 mV/ms at 479: the criterion is crossed between -40.25 and -40.0 mV
-    assert spikes.tolist() == [488]
-    assert threshold[0] == pytest.approx(-40.25 + 0.25 * (20 - 5) / (52.5 - 5), abs=1e-9)
-
-
-# ------------------------------------------------------------------------------------------------
-# .abf route
-# ------------------------------------------------------------------------------------------------
-def test_abf_recorded_in_voltage_clamp_is_refused(tmp_path):
-    path = tmp_path / "M1_c1.abf"
-    writeABF1(np.zeros((2, 4000)), str(path), 10000, units="pA")
-    with pytest.raises(InputDataError, match="channel 0 is in pA, not mV"):
-        abf.read_abf_steps(path, 0.1, 0.3, -10, 10)
-
-
-def test_abf_step_window_outside_the_sweep_is_refused(tmp_path):
-    path = tmp_path / "M1_c1.abf"
-    writeABF1(np.full((2, 4000), -60.0), str(path), 10000, units="mV")
-    with pytest.raises(InputDataError, match=r"does not fit in the 0.4 s sweeps"):
-        abf.read_abf_steps(path, 0.1, 0.6, -10, 10)
-
-
-def test_abf_file_name_must_fit_the_pattern(tmp_path):
-    path = tmp_path / "recording7.abf"
-    writeABF1(np.full((2, 4000), -60.0), str(path), 10000, units="mV")
-    with pytest.raises(InputDataError, match="does not fit the pattern '{mouse}_{cell}.abf'"):
-        abf.read_abf_steps(path, 0.1, 0.3, -10, 10)
-    steps, _ = abf.read_abf_steps(path, 0.1, 0.3, -10, 10, mouse="M9", cell="c9")
-    assert set(steps["mouse"]) == {"M9"} and steps["current_pa"].tolist() == [-10, 0]
-
-
-class _FakeAbf:
-    """What pyabf.ABF exposes, for a file whose command waveform steps by 25 pA (not 10)."""
-
-    def __init__(self, path: str) -> None:
-        self.channelCount, self.adcUnits, self.sampleRate = 1, ["mV"], 10000
-        self.sweepCount, self.sweepPointCount = 3, 4000
-
-    def setSweep(self, sweep: int, channel: int = 0) -> None:  # noqa: N802 (pyabf's name)
-        self.sweepY = np.full(4000, -60.0)
-        self.sweepC = np.zeros(4000)
-        self.sweepC[1000:3000] = -25.0 + 25.0 * sweep
-
-
-def test_abf_command_waveform_must_match_the_configured_protocol(tmp_path, monkeypatch):
-    path = tmp_path / "M1_c1.abf"
-    path.write_bytes(b"")
-    monkeypatch.setattr(abf.pyabf, "ABF", _FakeAbf)
-    with pytest.raises(InputDataError, match="sweep 1 steps by -25 pA .* but -10 pA"):
-        abf.read_abf_steps(path, 0.1, 0.3, -10, 10)
-    steps, cell = abf.read_abf_steps(path, 0.1, 0.3, -25, 25)
-    assert steps["current_pa"].tolist() == [-25, 0, 25]
-    assert cell["current_source"].iloc[0].startswith("abf command waveform")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -380,13 +276,7 @@ def test_abf_route_agrees_with_the_exported_table(study):
     protocol = study["truth"]["protocol"]
     table_features = ephys.fi_features(study["steps"]).set_index("cell")
     for name, planted in study["truth"]["abf_cells"].items():
-        steps, cell = abf.read_abf_steps(
-            study["folder"] / "abf" / name,
-            protocol["step_start_s"],
-            protocol["step_end_s"],
-            protocol["first_step_pa"],
-            protocol["step_increment_pa"],
-        )
+        steps, cell = abf.read_abf_steps(study["folder"] / "abf" / name, protocol)
         table = study["steps"][study["steps"]["cell"] == planted["cell"]]
         assert steps["n_spikes"].tolist() == table["n_spikes"].tolist() == planted["n_spikes"]
         assert steps["current_pa"].tolist() == table["current_pa"].tolist()
@@ -403,20 +293,22 @@ def test_abf_route_agrees_with_the_exported_table(study):
         assert row["resting_potential_mv"] == pytest.approx(
             planted["resting_potential_mv"], abs=0.1
         )
-        assert row["spike_threshold_mv"] == pytest.approx(planted["spike_threshold_mv"], abs=1.0)
+        # the planted threshold is the continuous-time 20 mV/ms point; eFEL's AP_begin is the first
+        # sample past it (no interpolation), up to one 0.1 ms sample (~3 mV of upstroke) later
+        assert 0 <= row["spike_threshold_mv"] - planted["spike_threshold_mv"] < 3.0
+        # RC charging with the planted tau (25 ms) under every hyperpolarizing step
+        assert row["membrane_tau_ms"] == pytest.approx(EphysEffects().membrane_tau_ms, rel=0.02)
+        assert row["capacitance_pf"] == pytest.approx(
+            row["membrane_tau_ms"] / row["input_resistance_mohm"] * 1000.0
+        )
+        assert row["sag_ratio"] < 0.05  # none planted
         assert row["current_source"].startswith("configured protocol")
 
 
 def test_abf_cells_complete_the_table_and_disagreements_are_listed(study):
     protocol = study["truth"]["protocol"]
     name, planted = next(iter(study["truth"]["abf_cells"].items()))
-    abf_steps, abf_cell = abf.read_abf_steps(
-        study["folder"] / "abf" / name,
-        protocol["step_start_s"],
-        protocol["step_end_s"],
-        protocol["first_step_pa"],
-        protocol["step_increment_pa"],
-    )
+    abf_steps, abf_cell = abf.read_abf_steps(study["folder"] / "abf" / name, protocol)
     table = study["steps"].drop(columns="group")
     steps, qc = ephys.combine_steps(table, abf_steps)
     assert qc.empty and len(steps) == len(table)
@@ -506,3 +398,8 @@ def test_ephys_figure_is_byte_identical_when_drawn_twice(study, tmp_path):
     fi = pd.read_csv(tmp_path / "one" / "source" / "panel_A.tsv", sep="\t")
     assert set(fi.loc[fi["kind"] == "group", "sem_over"]) == {"mice"}
     assert set(fi.loc[fi["kind"] == "group", "n_mice"]) == {6}
+
+
+def test_an_ephys_section_without_steps_or_abf_files_is_refused():
+    with pytest.raises(ConfigError, match="ephys needs a step_table or abf files"):
+        ephys_tables({"cell_ids": "study", "cohort": "c"}, ephys_mice(EphysEffects()))

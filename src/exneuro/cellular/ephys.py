@@ -54,6 +54,7 @@ FI_COLUMNS = [
     "mouse",
     "cell",
     "rheobase_pa",
+    "block_from_pa",
     "max_rate_hz",
     "fi_slope_hz_per_pa",
     "n_steps",
@@ -260,28 +261,37 @@ def fi_features(steps: pd.DataFrame, fit_steps: int | None = None) -> pd.DataFra
     * ``rheobase_pa``: the smallest depolarizing (> 0 pA) step with at least one spike. NaN when
       the cell never fires, with ``rheobase_note`` saying up to which current it was tested
       (report such cells rather than dropping them silently);
-    * ``max_rate_hz``: the highest firing rate over all steps;
+    * ``block_from_pa``: the smallest step in depolarization block (the table's
+      ``depolarization_block`` column, from the ``.abf`` route; NaN without block). Steps from
+      there up leave the F–I fit and the maximal rate: a cell in block fires one or two spikes,
+      which is not its rate at that current;
+    * ``max_rate_hz``: the highest firing rate over the steps before block;
     * ``fi_slope_hz_per_pa``: the least-squares slope of rate on current over the suprathreshold
-      steps (current >= rheobase; the first ``fit_steps`` of them if given, to keep to the linear
-      part of the curve before adaptation or depolarization block). NaN with fewer than two
-      suprathreshold steps;
-    * ``n_steps``, ``n_suprathreshold_steps``, ``max_current_pa``.
+      steps before block (current >= rheobase; the first ``fit_steps`` of them if given, to keep
+      to the linear part of the curve). NaN with fewer than two such steps;
+    * ``n_steps``, ``n_suprathreshold_steps`` (those fitted), ``max_current_pa``.
 
     Vectorized over cells (grouped sums; the slope is Sxy/Sxx of each cell's fitted steps).
     """
     data = steps[["mouse", "cell", "current_pa", "firing_rate_hz", "n_spikes"]].copy()
+    blocked = (
+        steps["depolarization_block"].astype("boolean").fillna(False).astype(bool)
+        if "depolarization_block" in steps
+        else pd.Series(False, index=steps.index)
+    )
+    data["blocked"] = blocked.to_numpy()
     data = data.sort_values(["mouse", "cell", "current_pa"], kind="stable")
     keys = ["mouse", "cell"]
     grouped = data.groupby(keys, sort=True)
-    out = grouped.agg(
-        n_steps=("current_pa", "size"),
-        max_current_pa=("current_pa", "max"),
-        max_rate_hz=("firing_rate_hz", "max"),
-    )
-    firing = data[(data["current_pa"] > 0) & (data["n_spikes"] >= 1)]
+    out = grouped.agg(n_steps=("current_pa", "size"), max_current_pa=("current_pa", "max"))
+    out["block_from_pa"] = data[data["blocked"]].groupby(keys)["current_pa"].min()
+    block_from = data.join(out["block_from_pa"], on=keys)["block_from_pa"]
+    before = data[~(data["current_pa"] >= block_from)]
+    out["max_rate_hz"] = before.groupby(keys)["firing_rate_hz"].max()
+    firing = before[(before["current_pa"] > 0) & (before["n_spikes"] >= 1)]
     out["rheobase_pa"] = firing.groupby(keys)["current_pa"].min().reindex(out.index)
-    rheobase = data.join(out["rheobase_pa"], on=keys)["rheobase_pa"]
-    supra = data[data["current_pa"] >= rheobase].copy()
+    rheobase = before.join(out["rheobase_pa"], on=keys)["rheobase_pa"]
+    supra = before[before["current_pa"] >= rheobase].copy()
     if fit_steps is not None:
         supra = supra[supra.groupby(keys).cumcount() < int(fit_steps)]
     x, y = supra["current_pa"], supra["firing_rate_hz"]
@@ -657,6 +667,8 @@ def combine_steps(
     """
     keys = ["mouse", "cell"]
     columns = [*STEP_COLUMNS, "source_line"]
+    if "depolarization_block" in abf_steps.columns:
+        columns.append("depolarization_block")
     table_cells = table_steps[keys].drop_duplicates()
     in_table = abf_steps.merge(table_cells, on=keys, how="left", indicator=True)["_merge"]
     extra = abf_steps.loc[(in_table == "left_only").to_numpy()]

@@ -3,9 +3,10 @@
 Exported tables (current steps, cell properties, sEPSC events and recording durations) and raw
 Axon ``.abf`` current-clamp sweeps become three tidy tables with each cell's mouse and group:
 steps (one row per cell and current step), cells (one row per cell: F-I features, passive and
-active properties, sEPSC frequency and amplitude) and events (one row per sEPSC). Where a cell
-has both an exported step table and an ``.abf`` file, the two are compared and every
-disagreement is listed in the QC table.
+active properties, sEPSC frequency and amplitude) and events (one row per sEPSC). A study may
+have only ``.abf`` files (no exported step table). Where a cell has both an exported step table
+and an ``.abf`` file, the two are compared and every disagreement is listed in the QC table, as
+is every cell whose declared baseline window is not at the holding current.
 """
 
 from __future__ import annotations
@@ -16,32 +17,39 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from exneuro.cellular import abf, ephys
+from exneuro.errors import ConfigError
+
+QC_COLUMNS = ["mouse", "cell", "current_pa", "check", "detail", "action"]
 
 
 def _abf_steps(paths: Sequence[str], settings: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps and per-cell properties from every ``.abf`` file (file names give mouse and cell)."""
-    pattern = re.sub(r".*/", "", settings["files"])
+    options = {**settings, "name_pattern": re.sub(r".*/", "", settings["files"])}
     steps, cells = [], []
     for path in paths:
-        file_steps, cell = abf.read_abf_steps(
-            path,
-            settings["step_start_s"],
-            settings["step_end_s"],
-            settings["first_step_pa"],
-            settings["step_increment_pa"],
-            settings["threshold_mv"],
-            min_interval_ms=settings["min_interval_ms"],
-            dvdt_threshold_mv_per_ms=settings["dvdt_threshold_mv_per_ms"],
-            steady_state_ms=settings["steady_state_ms"],
-            name_pattern=pattern,
-            channel=settings["channel"],
-            command_tolerance_pa=settings["command_tolerance_pa"],
-        )
+        file_steps, cell = abf.read_abf_steps(path, options)
         steps.append(file_steps)
         cells.append(cell)
     if not steps:
-        return pd.DataFrame(), pd.DataFrame()
+        return pd.DataFrame(columns=ephys.STEP_COLUMNS), pd.DataFrame(columns=abf.ABF_CELL_COLUMNS)
     return pd.concat(steps, ignore_index=True), pd.concat(cells, ignore_index=True)
+
+
+def _baseline_qc(abf_cells: pd.DataFrame) -> pd.DataFrame:
+    """A QC row for every cell whose baseline window is not at holding."""
+    noted = abf_cells[abf_cells["passive_note"].astype(str) != ""]
+    return pd.DataFrame(
+        {
+            "mouse": noted["mouse"],
+            "cell": noted["cell"],
+            "current_pa": float("nan"),
+            "check": "baseline window at holding",
+            "detail": noted["source_file"] + ": " + noted["passive_note"],
+            "action": "kept; resting potential and input resistance include injected current: "
+            "set ephys.abf baseline_start_s/baseline_end_s (or the protocol's) to a stretch at "
+            "holding",
+        }
+    )
 
 
 def ephys_tables(
@@ -52,14 +60,29 @@ def ephys_tables(
 ) -> dict[str, pd.DataFrame]:
     """Steps, cells, events and QC tables of one study's slice recordings."""
     ids = section["cell_ids"]
-    steps = ephys.read_step_table(
-        section["step_table"], section["step_columns"], section["step_duration_ms"], cell_ids=ids
-    )
-    qc = pd.DataFrame()
+    if not section.get("step_table") and not section.get("abf"):
+        raise ConfigError(
+            "config: ephys needs a step_table or abf files; name the exported current-step "
+            "table or the .abf pattern"
+        )
+    qc = pd.DataFrame(columns=QC_COLUMNS)
     abf_cells = None
-    if section.get("abf") and abf_paths:
+    steps_source = section.get("step_table") or section.get("abf", {}).get("files")
+    if section.get("abf"):
         abf_steps, abf_cells = _abf_steps(abf_paths, section["abf"])
-        steps, qc = ephys.combine_steps(steps, abf_steps)
+        qc = pd.concat([qc, _baseline_qc(abf_cells)], ignore_index=True)
+    if section.get("step_table"):
+        steps = ephys.read_step_table(
+            section["step_table"],
+            section["step_columns"],
+            section["step_duration_ms"],
+            cell_ids=ids,
+        )
+        if abf_cells is not None and len(abf_cells):
+            steps, compared = ephys.combine_steps(steps, abf_steps)
+            qc = pd.concat([compared, qc], ignore_index=True)
+    else:
+        steps = abf_steps
     properties = (
         ephys.read_cell_properties(
             section["cell_properties"], section["property_columns"], cell_ids=ids
@@ -83,10 +106,11 @@ def ephys_tables(
                 cell_ids=ids,
             )
     per_cell = ephys.sepsc_per_cell(events, durations) if events is not None else None
-    cells = ephys.cell_table(ephys.fi_features(steps), properties, abf_cells, per_cell)
+    features = ephys.fi_features(steps, section.get("fi_fit_steps"))
+    cells = ephys.cell_table(features, properties, abf_cells, per_cell)
     attach = {"sheet": sheet, "sheet_path": sheet_path}
     return {
-        "steps": ephys.attach_groups(steps, source=section["step_table"], **attach),
+        "steps": ephys.attach_groups(steps, source=steps_source, **attach),
         "cells": ephys.attach_groups(cells, source="cell table", **attach),
         "events": (
             ephys.attach_groups(events, source=section["sepsc_events"], **attach)
