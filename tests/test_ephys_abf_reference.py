@@ -364,8 +364,14 @@ def _beside_ipfx(settings: dict | None = None) -> pd.DataFrame:
     return pairs
 
 
-def test_fast_ahp_equals_ipfx_fast_trough():
-    pairs = _beside_ipfx({"threshold_method": "fraction"})
+@pytest.fixture(scope="module")
+def ipfx_pairs() -> pd.DataFrame:
+    """Spikes beside IPFX's with IPFX's threshold definition (threshold_method 'fraction')."""
+    return _beside_ipfx({"threshold_method": "fraction"})
+
+
+def test_fast_ahp_equals_ipfx_fast_trough(ipfx_pairs):
+    pairs = ipfx_pairs
     assert (len(pairs), pairs.groupby(["file", "sweep"]).ngroups) == (377, 50)
     # the fast trough is IPFX's sample in every spike but one: in 18711001 sweep 12 IPFX drops its
     # clipped last spike, then searches spike 2's trough up to the step's end and finds none
@@ -402,12 +408,12 @@ def test_fast_trough_at_the_default_threshold_equals_ipfx():
     assert (differ["fast_trough_index_ipfx"] == -1).all()
 
 
-def test_up_and_downstroke_central_differences_bound_ipfxs_forward_differences():
+def test_up_and_downstroke_central_differences_bound_ipfxs_forward_differences(ipfx_pairs):
     # ours are eFEL's (central differences, equal to eFEL above); IPFX's are forward differences
     # of the unfiltered trace. A central difference is the mean of two forward differences, so on
     # the same threshold-peak-trough samples our maximal upstroke is at most IPFX's and our
     # maximal downstroke at least IPFX's: measured 0-12 % and 0-22 % smaller at 20 kHz
-    pairs = _beside_ipfx({"threshold_method": "fraction"})
+    pairs = ipfx_pairs
     same = pairs["threshold_index"] == pairs["threshold_index_ipfx"]
     up = pairs.loc[same, "max_upstroke_mv_per_ms"] / pairs.loc[same, "upstroke_mv_per_ms"]
     down = pairs.loc[same, "max_downstroke_mv_per_ms"] / pairs.loc[same, "downstroke_mv_per_ms"]
