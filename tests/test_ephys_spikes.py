@@ -84,6 +84,25 @@ def test_a_small_spike_whose_rate_at_zero_is_slow_still_has_a_threshold():
     assert len(table) == 1 and table["threshold_mv"].iloc[0] == pytest.approx(-30.0)
 
 
+def test_fast_ahp_ends_at_the_end_of_the_fast_repolarization_and_clipped_spikes_have_none():
+    # a spike falling at 100 mV/ms to -65 mV, then a slow AHP at -0.4 mV/ms for 10 ms: IPFX's fast
+    # trough is the first sample where dV/dt is back above 1 % of the steepest fall (-1 mV/ms),
+    # the -65 mV sample (the minimum within 5 ms of the peak would read -67 mV)
+    v = synthetic_trace([500], n=3000)
+    fall_end = 500 + 15 + 28  # the last sample of the fast fall (-65 mV)
+    v[fall_end : fall_end + 201] = -65.0 - 0.02 * np.arange(201)
+    v[fall_end + 201 :] = -60.0
+    peaks = spikes.detect_spikes(v, FS, 0, 2500)
+    table = spikes.spike_table(v, FS, peaks, 0, 2500)
+    assert table["fast_trough_index"].tolist() == [fall_end]
+    assert v[fall_end] == -65.0
+    assert table["fast_ahp_mv"].iloc[0] == pytest.approx(table["threshold_mv"].iloc[0] + 65.0)
+    # a last spike the step cuts off (never back within 1 mV of its threshold): no fast trough
+    v[fall_end - 20 :] = 0.0
+    table = spikes.spike_table(v, FS, spikes.detect_spikes(v, FS, 0, 2500), 0, 2500)
+    assert table["fast_trough_index"].tolist() == [-1] and np.isnan(table["fast_ahp_mv"].iloc[0])
+
+
 def test_depolarization_block_is_flagged_and_adapting_cells_are_not():
     fs = 10000.0
     v = np.full(8000, -65.0)
