@@ -19,6 +19,7 @@ PHOTOMETRY_SESSION_SETTINGS = section_params(
         "windows",
         "traces",
         "peri_event",
+        "exclude_segments",
     ],
 )
 PHOTOMETRY_SESSION_SETTINGS_JSON = json.dumps(
@@ -56,6 +57,7 @@ rule photometry_combine:
         metrics=f"{OUT}/photometry/metrics.tsv",
         aligned=f"{OUT}/photometry/aligned.parquet",
         anomalies=f"{OUT}/photometry/anomalies.tsv",
+        faults=f"{OUT}/photometry/faults.tsv",
         settings=f"{OUT}/photometry/settings.yaml",
     log:
         f"{OUT}/logs/photometry/combine.log",
