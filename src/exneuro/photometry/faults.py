@@ -4,8 +4,9 @@ The readers check timing (gaps, dropped frames, clocks); these checks read the v
 channel at its own rate, before any filter spreads a fault over its neighbours:
 
 - ``spike`` — electrical noise: one or two samples far from their neighbours. Hampel identifier
-  (Hampel 1974; Pearson 2002) with a 5-sample running median: ``|x − med₅(x)| > k·σ̂``, ``σ̂ =
-  1.4826·median|x − med₅(x)|`` over the channel's usable samples, in one channel only: an
+  (Hampel 1974; Pearson 2002) with a 5-sample running median: ``|x − med₅(x)| > k·σ̂``, the
+  noise SD ``σ̂ = 1.4826·median|Δx|/√2`` over the channel's usable samples (or over the
+  surrounding second, when larger: fast motion), in one channel only: an
   excursion every channel shares (each beyond ``k/2``, within a sample) is motion or stray light,
   which the control fit removes. Optionally replaced by ``med₅(x)``
   (``remove_spikes``), the count reported either way.
@@ -73,6 +74,9 @@ FAULT_KINDS = {
 #: σ of a Gaussian from its MAD.
 MAD_SCALE = 1.482602218505602
 
+#: σ of white noise from the median absolute first difference (MAD scale / √2).
+DIFF_SCALE = MAD_SCALE / np.sqrt(2.0)
+
 
 def median3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Element-wise median of three arrays: ``max(min(a, b), min(max(a, b), c))``."""
@@ -90,12 +94,6 @@ def running_median5(x: np.ndarray) -> np.ndarray:
     low = np.maximum(np.minimum(a, b), np.minimum(c, d))
     high = np.minimum(np.maximum(a, b), np.maximum(c, d))
     return median3(e, low, high)
-
-
-def running_max3(x: np.ndarray) -> np.ndarray:
-    """Centred 3-sample running maximum (ends padded with the end values)."""
-    p = np.pad(np.asarray(x, dtype=float), 1, mode="edge")
-    return np.maximum(np.maximum(p[:-2], p[1:-1]), p[2:])
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,6 +216,59 @@ def _edge_ratio(x: np.ndarray, usable: np.ndarray, floor: float, n_edge: int) ->
     return end / start if start > 0 else float("nan")
 
 
+def _local_scale(steps: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Noise SD ``1.4826 × median|Δx| / √2`` over blocks of about a second (at least 16
+    samples; the median of every 4th step when a block is longer than 64), repeated to every
+    sample."""
+    q = max(16, int(round(fs_hz)))
+    n_full = (steps.size // q) * q
+    if n_full == 0:
+        return np.zeros(steps.size)
+    blocks = steps[:n_full].reshape(-1, q)
+    stride = 4 if q > 64 else 1
+    scale = DIFF_SCALE * np.median(blocks[:, ::stride], axis=1)
+    scale = np.append(scale, scale[-1]) if n_full < steps.size else scale
+    return np.repeat(scale, q)[: steps.size]
+
+
+def _spikes(
+    relative: Mapping[str, np.ndarray],
+    unusable: Mapping[str, np.ndarray],
+    fs_hz: float,
+    threshold: float,
+) -> dict[str, np.ndarray]:
+    """Spike samples of each channel from its relative deviation ``(x − med₅)/(med₅ − floor)``.
+
+    Motion and stray light scale every wavelength of a fibre alike, so with two or more channels
+    a channel's deviation is compared with the mean of the others' (``d = rel_x − rel_others``:
+    shared excursions cancel, an electrical spike in one channel stays) and the spike is put on
+    the channel that moved more. ``|d| > threshold·σ̂``, σ̂ the noise SD of ``d`` from its first
+    differences (``1.4826·median|Δd|/√2``; the deviation from a 5-sample median is 0 for a fifth
+    of the samples, no basis for an SD) over the usable samples, or over the surrounding second
+    where that is larger.
+    """
+    names = list(relative)
+    out = {}
+    for name in names:
+        others = [relative[o] for o in names if o != name]
+        own = relative[name]
+        reference = np.mean(others, axis=0) if others else np.zeros_like(own)
+        d = own - reference
+        usable = ~unusable[name]
+        if not usable.any():
+            out[name] = np.zeros(own.size, bool)
+            continue
+        steps = np.abs(np.diff(d, prepend=d[0]))
+        valid = steps[usable]
+        scale = DIFF_SCALE * float(np.median(valid[:: max(1, valid.size // 200_000)]))
+        if scale <= 0:
+            out[name] = np.zeros(own.size, bool)
+            continue
+        local = np.maximum(_local_scale(steps, fs_hz), scale)
+        out[name] = usable & (np.abs(d) > threshold * local) & (np.abs(own) >= np.abs(reference))
+    return out
+
+
 def _low_level(
     median: np.ndarray, fs_hz: float, cfg: Mapping[str, Any], floor: float
 ) -> tuple[np.ndarray, float, float]:
@@ -283,27 +334,18 @@ def detect_faults(
     detail = f"floor {floor:.4g}; " + ", ".join(notes)
     tables.append(spans_table(time_s, disconnected, "all", "disconnected", detail))
 
-    # robust outlier score |x − med₅(x)| / σ̂ of each channel, over its usable samples
-    scores = {}
-    for name, values in channels.items():
-        deviation = np.abs(np.asarray(values, dtype=float) - medians[name])
-        usable = ~(disconnected | saturated[name])
-        scores[name] = np.zeros(n)
-        if not dark[name] and usable.any():
-            valid = deviation[usable]
-            scale = MAD_SCALE * float(np.median(valid[:: max(1, valid.size // 200_000)]))
-            if scale > 0:
-                scores[name] = np.where(usable, deviation / scale, 0.0)
-    # an excursion every channel shares (within a sample) is light or motion, not electrical
-    shared = np.zeros(n, bool)
-    if len(scores) > 1:
-        shared = np.logical_and.reduce(
-            [running_max3(score) > cfg["spike_threshold"] / 2 for score in scores.values()]
-        )
+    unusable = {name: disconnected | saturated[name] for name in channels}
+    lit = [name for name in channels if not dark[name]]
+    relative = {
+        name: (np.asarray(channels[name], dtype=float) - medians[name])
+        / np.maximum(np.abs(medians[name] - floor), np.finfo(float).tiny)
+        for name in lit
+    }
+    spike_found = _spikes(relative, unusable, fs_hz, cfg["spike_threshold"])
     spike, ratio, cleaned = {}, {}, {}
     for name, values in channels.items():
         x = np.asarray(values, dtype=float)
-        spike[name] = (scores[name] > cfg["spike_threshold"]) & ~shared
+        spike[name] = spike_found.get(name, np.zeros(n, bool))
         usable = ~(disconnected | saturated[name] | spike[name])
         ratio[name] = (
             float("nan")

@@ -546,7 +546,7 @@ def preprocess_session(
     c = _fill_unusable(faults.cleaned["control"], unusable)
 
     lp = cfg["lowpass"]
-    raw_for_snr = s
+    raw_for_snr = s[~unusable]
     t = t_raw
     if lp is not None:
         s = lowpass(s, fs, lp["cutoff_hz"], lp["order"])

@@ -73,13 +73,16 @@ def noise_density(x: np.ndarray, fs_hz: float, band_hz: tuple[float, float]) -> 
 def difference_noise_density(x: np.ndarray, fs_hz: float) -> float:
     """One-sided white-noise PSD (units²/Hz) of ``x / mean(x)`` from its first differences:
     ``σ² = (1.4826·MAD(Δx))² / 2`` (the difference of two independent samples has variance 2σ²;
-    the MAD ignores the few large steps of real changes), spread over ``0 … fs/2``. Defined at
+    the MAD ignores the few large steps of real changes; the SD when most steps are 0, as on a
+    quantised trace), spread over ``0 … fs/2``. Defined at
     any rate, so also at camera rates (15-20 Hz per wavelength) where no band lies above the
     analysis band."""
     x = np.asarray(x, dtype=float)
     steps = np.diff(x / float(np.mean(x)))
-    mad = float(np.median(np.abs(steps - np.median(steps))))
-    return (1.482602218505602 * mad) ** 2 / 2.0 / (fs_hz / 2.0)
+    sd = 1.482602218505602 * float(np.median(np.abs(steps - np.median(steps))))
+    if sd == 0:  # a quantised trace that mostly repeats its value
+        sd = float(np.std(steps))
+    return sd**2 / 2.0 / (fs_hz / 2.0)
 
 
 def signalto_noise_db(
@@ -123,6 +126,13 @@ def signalto_noise_db(
     return 10.0 * math.log10(float(np.var(dff)) / noise_var), method
 
 
+def _winsorise(x: np.ndarray, k: float = 5.0) -> np.ndarray:
+    """``x`` clipped to ``median ± k·1.4826·MAD`` (unchanged when the MAD is 0)."""
+    centre = float(np.median(x))
+    spread = 1.482602218505602 * float(np.median(np.abs(x - centre)))
+    return np.clip(x, centre - k * spread, centre + k * spread) if spread > 0 else x
+
+
 def artifact_correlation(
     dff: np.ndarray,
     control: np.ndarray,
@@ -136,7 +146,9 @@ def artifact_correlation(
     (zero-phase Butterworth N = 2, removing bleaching and slow neural changes); neural activity
     does not follow the isosbestic channel, so a correlation far from 0 means the control fit
     did not remove the artifact (e.g. a baseline-epoch fit without leverage, after the channels
-    were detrended). NaN when the rate is too low for the high-pass.
+    were detrended). Each high-passed trace is winsorised at its median ± 5 robust SDs (1.4826 ×
+    MAD) first, so that one brief shared flash (a fibre touched, room light) does not decide the
+    correlation of a whole session. NaN when the rate is too low for the high-pass.
     """
     q = max(1, int(math.ceil(fs_hz / max_rate_hz)))
     n = (len(dff) // q) * q
@@ -146,8 +158,8 @@ def artifact_correlation(
     if not 0 < highpass_hz < rate / 2 or a.size < 16:
         return float("nan")
     sos = sps.butter(2, highpass_hz, btype="high", fs=rate, output="sos")
-    a = sps.sosfiltfilt(sos, a)
-    b = sps.sosfiltfilt(sos, b)
+    a = _winsorise(sps.sosfiltfilt(sos, a))
+    b = _winsorise(sps.sosfiltfilt(sos, b))
     if a.std() == 0 or b.std() == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
