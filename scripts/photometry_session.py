@@ -30,7 +30,9 @@ def main(snakemake):
     folder.mkdir(parents=True, exist_ok=True)
     for name in SESSION_TABLES:
         write_table(tables[name], folder / f"{name}.parquet")
-    session_qc_figure(recording, tables["trace"], tables["qc"].iloc[0], folder / "qc.png")
+    session_qc_figure(
+        recording, tables["trace"], tables["qc"].iloc[0], folder / "qc.png", faults=tables["faults"]
+    )
 
 
 if __name__ == "__main__":

@@ -309,7 +309,7 @@ def plot_peri_event(
         part = summary[summary["group"] == group]
         if part.empty:
             continue
-        x = part["lag_s"].to_numpy() / 60.0
+        x = part["lag_s"].to_numpy()
         axis.fill_between(
             x,
             part["ci_low"] * scale,
@@ -325,7 +325,7 @@ def plot_peri_event(
         height = top + span * (0.05 + 0.06 * g_index)
         for row in bars.itertuples(index=False):
             axis.plot(
-                [row.start_s / 60.0, row.end_s / 60.0],
+                [row.start_s, row.end_s],
                 [height, height],
                 color=colours[group],
                 lw=1.5,
@@ -336,7 +336,7 @@ def plot_peri_event(
         height = top + span * (0.05 + 0.06 * (len(group_order) + c_index))
         for row in intervals[intervals["group"] == comparison].itertuples(index=False):
             axis.plot(
-                [row.start_s / 60.0, row.end_s / 60.0],
+                [row.start_s, row.end_s],
                 [height, height],
                 color="black",
                 lw=1.5,
@@ -353,7 +353,7 @@ def plot_peri_event(
         )
     axis.axvline(0, color="black", lw=0.5, ls="--")
     axis.axhline(0, color="black", lw=0.4)
-    axis.set_xlabel(f"Time from {event_label.lower()} (min)")
+    axis.set_xlabel(f"Time from {event_label.lower()} (s)")
     axis.set_ylabel(ylabel)
     axis.legend(loc="lower right", bbox_to_anchor=(1.0, 0.06), handlelength=1.2)
     drawn = summary[summary["group"].isin(list(group_order))].copy()

@@ -480,7 +480,7 @@ def preprocess_session(
     table
         ``time_s``, ``signal`` and ``control`` (filtered, decimated, bleach-corrected),
         ``fitted_control`` (Ŝ), ``dff`` ((S − Ŝ)/Ŝ), ``z`` (z-scored ΔF/F), ``in_baseline``,
-        ``excluded`` (disconnected or excluded in the config: ``dff`` and ``z`` are NaN).
+        ``excluded`` (disconnected or excluded in the config: every value column is NaN there).
     qc
         Rates and sizes; the signal faults (:meth:`exneuro.photometry.faults.Faults.metrics`:
         ``disconnected_fraction``, ``spike_fraction``, ``n_spikes_*``, ``dark``,
@@ -637,8 +637,8 @@ def preprocess_session(
         1 if lp is None else lp["order"],
         cfg["qc"]["snr_noise_band_hz"],
     )
-    dff[excluded] = np.nan
-    z[excluded] = np.nan
+    for values in (s, c, fitted, dff, z):  # the filled stretches are no data: leave them out
+        values[excluded] = np.nan
     table = pd.DataFrame(
         {
             "time_s": t,
