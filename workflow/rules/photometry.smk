@@ -20,6 +20,7 @@ PHOTOMETRY_SESSION_SETTINGS = section_params(
         "traces",
         "peri_event",
         "exclude_segments",
+        "export_nwb",
     ],
 )
 PHOTOMETRY_SESSION_SETTINGS_JSON = json.dumps(

@@ -11,6 +11,8 @@ reader, the module that documents the format's traps):
   own ``.doric`` HDF5 files (v1 and v5/v6 layouts) — chosen by the file's ending;
 - ``neurophotometrics``: :func:`read_neurophotometrics` and :func:`read_npm_ttl`
   (:mod:`exneuro.photometry.readers_npm`), FP3001/FP3002, CSV or Parquet;
+- ``nwb``: :func:`read_nwb` (:mod:`exneuro.photometry.nwb`), NWB files with the
+  ``ndx-fiber-photometry`` extension (DANDI);
 - ``ppd``: :func:`read_ppd` (:mod:`exneuro.photometry.readers_ppd`), pyPhotometry;
 - ``tdt``: :func:`read_tdt` (:mod:`exneuro.photometry.readers_tdt`), through ``tdt.read_block``.
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from exneuro.errors import ConfigError
+from exneuro.photometry.nwb import read_nwb
 from exneuro.photometry.readers_core import (
     ANOMALY_COLUMNS,
     ANOMALY_KINDS,
@@ -54,6 +57,7 @@ __all__ = [
     "read_generic_csv",
     "read_neurophotometrics",
     "read_npm_ttl",
+    "read_nwb",
     "read_photometry",
     "read_ppd",
     "read_tdt",
@@ -77,6 +81,7 @@ READERS: dict[str, Callable[..., dict[str, Recording]]] = {
     "csv": read_generic_csv,
     "doric": read_doric_any,
     "neurophotometrics": read_neurophotometrics,
+    "nwb": read_nwb,
     "ppd": read_ppd,
     "tdt": read_tdt,
 }
