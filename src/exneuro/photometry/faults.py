@@ -258,12 +258,18 @@ def _spikes(
     names = list(relative)
     q = max(16, int(round(fs_hz)))
     out = {}
+    pair = None
     for name in names:
         own = relative[name]
         n = own.size
         others = [relative[o] for o in names if o != name]
-        reference = np.mean(others, axis=0) if others else np.zeros(n)
-        d = own - reference
+        reference = others[0] if len(others) == 1 else np.mean(others, axis=0) if others else 0.0
+        if len(names) == 2:  # the second channel's difference is the first's, negated
+            pair = own - reference if pair is None else np.negative(pair, out=pair)
+            d = pair
+        else:
+            d = own - reference
+        reference = np.broadcast_to(reference, own.shape)
         out[name] = np.zeros(n, bool)
         usable = np.flatnonzero(~unusable[name][:-1])
         if usable.size < 2:

@@ -62,6 +62,7 @@ from exneuro.photometry.faults import (
     FAULT_DEFAULTS,
     detect_faults,
     paint,
+    runs,
     spans_table,
 )
 from exneuro.photometry.qc import (
@@ -436,12 +437,23 @@ def _exclusion_spans(time_s: np.ndarray, spans_s: Sequence[Sequence[float]]) -> 
 
 
 def _fill_unusable(x: np.ndarray, unusable: np.ndarray) -> np.ndarray:
-    """``x`` with the unusable samples replaced by a straight line between the usable samples on
-    either side (so that filters do not spread an unplugged stretch into its neighbours)."""
-    if not unusable.any():
+    """``x`` with each run of unusable samples replaced by a straight line between the usable
+    samples on either side (the nearer one at an end), so that filters do not spread an
+    unplugged stretch into its neighbours."""
+    starts, ends = runs(unusable)
+    if starts.size == 0:
         return x
-    index = np.arange(x.size)
-    return np.where(unusable, np.interp(index, index[~unusable], x[~unusable]), x)
+    n = x.size
+    left = x[np.maximum(starts - 1, 0)]
+    right = x[np.minimum(ends, n - 1)]
+    left = np.where(starts == 0, right, left)
+    right = np.where(ends == n, left, right)
+    lengths = ends - starts
+    step = np.repeat((right - left) / (lengths + 1), lengths)
+    offset = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + 1
+    out = x.copy()
+    out[unusable] = np.repeat(left, lengths) + step * offset
+    return out
 
 
 def _mask_at(t_raw: np.ndarray, mask: np.ndarray, t_out: np.ndarray, pad_s: float) -> np.ndarray:
