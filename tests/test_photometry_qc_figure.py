@@ -55,3 +55,29 @@ def test_window_metrics_skip_left_out_samples():
     assert metrics.loc["auc_dff_s", "value"] == 3.0 * 49.5
     assert metrics.loc["peak_dff", "value"] == 3.0
     assert 0.55 < metrics.loc["mean_dff", "coverage"] < 0.62  # 20 of 49.5 s left out
+
+
+def test_heatmap_marks_sessions_that_failed_qc():
+    import matplotlib.pyplot as plt
+
+    from exneuro.figures.photometry import QC_FAILED, plot_heatmap
+
+    times = np.arange(-300.0, 600.0, 10.0)
+    traces = pd.DataFrame(
+        [
+            {"mouse": m, "group": g, "day": 8, "time_s": t, "dff": 0.01}
+            for m, g in (("A", "control"), ("B", "control"), ("C", "silenced"))
+            for t in times
+        ]
+    )
+    figure, axis = plt.subplots()
+    source = plot_heatmap(
+        axis, traces, 8, ["control", "silenced"], {}, 600.0, {"B": "dark channel"}
+    )
+    marks = [line for line in axis.lines if line.get_color() == QC_FAILED]
+    assert len(marks) == 1 and list(marks[0].get_ydata()) == [1.5]  # the second row: mouse B
+    flagged = source.groupby("mouse")["qc_failed"].first()
+    assert flagged.to_dict() == {"A": "", "B": "dark channel", "C": ""}
+    plain = plot_heatmap(axis, traces, 8, ["control", "silenced"], {}, 600.0)
+    assert "qc_failed" not in plain.columns
+    plt.close(figure)
