@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from exneuro.photometry import preprocess as pp
+from exneuro.photometry import bleaching as bl
 from exneuro.photometry.baselines import (
     asymmetric_baseline,
     martianova_zdff,
@@ -134,7 +134,7 @@ def test_airpls_bleaching_correction_flattens_the_trend():
     t = np.arange(int(1200 * fs)) / fs
     trend = 1.0 + 0.5 * np.exp(-t / 400)
     x = trend * (1 + 0.01 * np.random.default_rng(2).normal(size=t.size))
-    corrected, fitted = pp.correct_bleaching(
+    corrected, fitted = bl.correct_bleaching(
         t, x, fs, "airpls", 1.0, baseline_options={"lam": 1e3, "diff_order": 2, "max_iter": 50}
     )
     assert np.max(np.abs(fitted / trend - 1)) < 0.03

@@ -9,6 +9,7 @@ import pytest
 import statsmodels.api as sm
 
 from exneuro.errors import ConfigError
+from exneuro.photometry import bleaching as bl
 from exneuro.photometry import control_fit as cf
 from exneuro.photometry import preprocess as pp
 from exneuro.photometry import qc as qc_module
@@ -41,8 +42,8 @@ def test_corrected_dff_tracks_planted_signal_although_artifacts_are_five_times_l
     assert np.corrcoef(table["dff"], true)[0, 1] >= 0.95
     # without the control the motion dominates: the signal's own bleach-normalized ΔF/F
     t, s = session["time_s"], session["signal"]
-    params = pp.fit_double_exponential(t, s, FS)
-    trend = pp.double_exponential(t - t[0], params)
+    params = bl.fit_double_exponential(t, s, FS)
+    trend = bl.double_exponential(t - t[0], params)
     naive = np.interp(table["time_s"], t, pp.lowpass(s / trend - 1.0, FS, 3.0))
     assert abs(np.corrcoef(naive, true)[0, 1]) < 0.5
     assert abs(qc["artifact_correlation"]) < 0.1
@@ -145,11 +146,11 @@ def test_decimation_filters_what_would_alias():
 def test_double_exponential_fit_recovers_bleaching_curve():
     fs = 100.0
     t = np.arange(0, 3600, 1 / fs)
-    truth = pp.double_exponential(t, np.array([0.6, 0.25, 0.15, 4000.0, 0.05]))
+    truth = bl.double_exponential(t, np.array([0.6, 0.25, 0.15, 4000.0, 0.05]))
     noisy = truth + 0.003 * np.random.default_rng(0).standard_normal(t.size)
-    fitted = pp.double_exponential(t, pp.fit_double_exponential(t, noisy, fs))
+    fitted = bl.double_exponential(t, bl.fit_double_exponential(t, noisy, fs))
     assert np.max(np.abs(fitted / truth - 1)) < 0.005
-    corrected, trend = pp.correct_bleaching(t, noisy, fs, "double_exponential")
+    corrected, trend = bl.correct_bleaching(t, noisy, fs, "double_exponential")
     assert trend is not None
     assert abs(corrected[-6000:].mean() / corrected[:6000].mean() - 1) < 0.005
 
@@ -158,7 +159,7 @@ def test_highpass_bleaching_trend_flattens_a_decay():
     fs = 20.0
     t = np.arange(0, 3600, 1 / fs)
     decay = 1.0 + 0.4 * np.exp(-t / 900.0)
-    corrected, _ = pp.correct_bleaching(t, decay, fs, "highpass")
+    corrected, _ = bl.correct_bleaching(t, decay, fs, "highpass")
     raw_drop = 1 - decay[-1200:].mean() / decay[:1200].mean()
     left = abs(1 - corrected[-1200:].mean() / corrected[:1200].mean())
     assert left < 0.2 * raw_drop
