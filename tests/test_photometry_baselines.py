@@ -140,3 +140,35 @@ def test_airpls_bleaching_correction_flattens_the_trend():
     assert np.max(np.abs(fitted / trend - 1)) < 0.03
     first, last = corrected[: int(60 * fs)].mean(), corrected[-int(60 * fs) :].mean()
     assert last / first == pytest.approx(1.0, abs=0.02)
+
+
+def test_martianova_method_of_the_chain_runs_the_recipe_on_the_checked_channels():
+    from exneuro.photometry.baselines import martianova_zdff as recipe
+    from exneuro.photometry.preprocess import preprocess_session
+    from exneuro.simulate.photometry import PhotometryEffects, simulate_session
+
+    fs = 20.0
+    # transients only: the recipe's airPLS baseline (about 10 s of smoothing at 20 Hz) takes
+    # sustained changes (a run, a post-run plateau) for baseline, by design
+    effects = PhotometryEffects(
+        bleach_fast_fraction=0.0, bleach_slow_tau_s=20000.0, running_dff=0.0, motion_to_signal=1.0
+    )
+    sim = simulate_session(effects, np.random.default_rng(3), fs, 1800, 600, 1200, 0.0)
+    settings = {"method": "martianova2019", "warmup_s": 0.0, "decimate_hz": None}
+    table, qc = preprocess_session(
+        sim["time_s"], sim["signal"], sim["control"], fs, settings, (0.0, 600.0)
+    )
+    direct = recipe(sim["signal"], sim["control"])
+    np.testing.assert_array_equal(table["z"], direct["zdff"])  # the recipe, step for step
+    np.testing.assert_allclose(
+        table["dff"],
+        (direct["smoothed_signal"] - direct["fitted_signal"]) / direct["baseline_signal"],
+    )
+    assert qc["fit_method"] == "nonnegative_lasso" and qc["fit_slope"] > 0
+    # the known answer: the planted ΔF/F, smoothed like the recipe's first step
+    truth = moving_average(sim["true_dff"], 10)
+    assert np.corrcoef(table["dff"], truth)[0, 1] > 0.9
+    decimated, _ = preprocess_session(
+        sim["time_s"], sim["signal"], sim["control"], fs, {**settings, "decimate_hz": 5.0}, None
+    )
+    assert len(decimated) == len(table) // 4

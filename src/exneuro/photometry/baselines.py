@@ -115,24 +115,38 @@ def martianova_zdff(
     Steps: (1) moving average of ``smooth_window`` samples; (2) airPLS baseline (λ = ``lam``,
     first differences, ≤ ``max_iter`` iterations) subtracted from each channel; (3) robust
     standardisation of each; (4) non-negative Lasso (α = ``alpha``) of the control onto the
-    signal; (5) ``zdff = z_signal − (b₀ + b₁·z_control)``. Returns every intermediate.
+    signal; (5) ``zdff = z_signal − (b₀ + b₁·z_control)``. Returns every intermediate, and
+    in the signal's raw units the fitted control ``fitted_signal = B + median + SD·(b₀ +
+    b₁·z_control)`` (B the signal's airPLS baseline, median and SD those of the baseline-
+    subtracted signal) and ``dff = (S − fitted_signal)/B = SD·zdff/B``: the motion-corrected
+    change relative to the bleaching baseline (the paper reports the z-scored form; this is its
+    ΔF/F counterpart, not one of the paper's steps).
     """
     smoothed = {
         name: moving_average(x, smooth_window)
         for name, x in (("signal", signal), ("control", control))
     }
-    flat = {
-        name: x - asymmetric_baseline(x, "airpls", lam, 1, max_iter) for name, x in smoothed.items()
+    baselines = {
+        name: asymmetric_baseline(x, "airpls", lam, 1, max_iter) for name, x in smoothed.items()
     }
+    flat = {name: smoothed[name] - baselines[name] for name in smoothed}
     z_signal = robust_standardize(flat["signal"])
     z_control = robust_standardize(flat["control"])
     intercept, slope = nonnegative_lasso_fit(z_control, z_signal, alpha)
     fitted = intercept + slope * z_control
+    zdff = z_signal - fitted
+    # the same fit in the signal's raw units: S_smooth − (B + median + SD·ẑ) = SD·zdff
+    level, spread = float(np.median(flat["signal"])), float(np.std(flat["signal"]))
     return {
+        "smoothed_signal": smoothed["signal"],
+        "smoothed_control": smoothed["control"],
+        "baseline_signal": baselines["signal"],
         "z_signal": z_signal,
         "z_control": z_control,
         "fitted_control": fitted,
-        "zdff": z_signal - fitted,
+        "zdff": zdff,
+        "fitted_signal": baselines["signal"] + level + spread * fitted,
+        "dff": spread * zdff / baselines["signal"],
         "intercept": intercept,
         "slope": slope,
     }

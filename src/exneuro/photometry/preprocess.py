@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError, InputDataError
+from exneuro.photometry.baselines import martianova_zdff
 from exneuro.photometry.bleaching import BLEACHING_METHODS, correct_bleaching
 from exneuro.photometry.control_fit import FIT_METHODS, IRLS_CRITERIA, MAD_TO_SD, fit_control
 from exneuro.photometry.faults import (
@@ -103,6 +104,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
         "criterion": "fitted",
     },
     "zscore": "baseline",
+    "method": "chain",
+    "martianova": {"smooth_window": 10, "lam": 5.0e4, "max_iter": 50, "alpha": 1e-4},
     "faults": {k: v for k, v in FAULT_DEFAULTS.items() if k != "edge_s"},
     "qc": {
         "saturation_limits": None,
@@ -113,6 +116,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 FIT_WINDOWS = ("session", "baseline")
+
+#: The chain of this module, or the whole recipe of Martianova, Aronson & Proulx 2019.
+PREPROCESSING_METHODS = ("chain", "martianova2019")
 ZSCORE_METHODS = ("session", "baseline", "robust")
 
 
@@ -144,6 +150,7 @@ def resolve_settings(settings: Mapping | None = None) -> dict[str, Any]:
     """
     out = _merge(DEFAULT_SETTINGS, settings or {}, "")
     choices = [
+        ("method", out["method"], PREPROCESSING_METHODS),
         ("bleaching.method", out["bleaching"]["method"], BLEACHING_METHODS),
         ("control_fit.method", out["control_fit"]["method"], FIT_METHODS),
         ("control_fit.window", out["control_fit"]["window"], FIT_WINDOWS),
@@ -266,6 +273,68 @@ def _mask_at(t_raw: np.ndarray, mask: np.ndarray, t_out: np.ndarray, pad_s: floa
     return paint(t_out.size, starts, ends)
 
 
+def _martianova(
+    t_raw: np.ndarray,
+    s: np.ndarray,
+    c: np.ndarray,
+    fs: float,
+    unusable: np.ndarray,
+    cfg: Mapping[str, Any],
+    qc: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Method ``martianova2019``: the recipe (:func:`~exneuro.photometry.baselines.
+    martianova_zdff`) at the recorded rate on the fault-checked channels, its outputs then
+    decimated like the chain's (anti-alias filter on). ``z`` is the recipe's z ΔF/F (its own
+    whole-session standardisation: the ``zscore`` and ``control_fit`` settings do not apply),
+    ``dff`` its ΔF/F counterpart relative to the airPLS baseline."""
+    m = cfg["martianova"]
+    out = martianova_zdff(s, c, m["smooth_window"], m["lam"], m["max_iter"], m["alpha"])
+    columns = {
+        "signal": out["smoothed_signal"],
+        "control": out["smoothed_control"],
+        "fitted_control": out["fitted_signal"],
+        "dff": out["dff"],
+        "z": out["zdff"],
+    }
+    t, fs_out = t_raw, fs
+    if cfg["decimate_hz"] is not None and round(fs / cfg["decimate_hz"]) > 1:
+        for name, values in columns.items():
+            t, columns[name], fs_out = decimate(t_raw, values, fs, cfg["decimate_hz"])
+    excluded = _mask_at(t_raw, unusable, t, 0.0)
+    fitted_z = out["fitted_control"]
+    qc.update(
+        {
+            "fs_hz": fs_out,
+            "n_samples": int(len(t)),
+            "antialias_filter": bool(fs_out != fs),
+            "fit_method": "nonnegative_lasso",
+            "fit_window": "session",
+            "fit_tuning": float(m["alpha"]),
+            "fit_intercept": out["intercept"],
+            "fit_slope": out["slope"],
+            "fit_r2": r_squared(out["z_signal"][~unusable], fitted_z[~unusable]),
+            "fit_r2_session": float("nan"),
+            "negative_slope": False,
+            "fit_scale": float("nan"),
+            "fit_rejected_fraction": 0.0,
+            "fit_iterations": 0,
+            "fit_converged": True,
+            "fit_n_samples": int(np.count_nonzero(~unusable)),
+            "artifact_correlation": artifact_correlation(
+                columns["dff"], columns["control"], fs_out, cfg["qc"]["artifact_highpass_hz"]
+            ),
+        }
+    )
+    qc["snr_db"], qc["snr_method"] = signalto_noise_db(
+        s[~unusable], fs, out["dff"][~unusable], None, 1, cfg["qc"]["snr_noise_band_hz"]
+    )
+    table = pd.DataFrame({"time_s": t, **columns})
+    table.loc[excluded, list(columns)] = np.nan
+    table["in_baseline"] = False
+    table["excluded"] = excluded
+    return table, qc
+
+
 def preprocess_session(
     time_s: np.ndarray,
     signal: np.ndarray,
@@ -354,6 +423,8 @@ def preprocess_session(
     )
     s = _fill_unusable(faults.cleaned["signal"], unusable)
     c = _fill_unusable(faults.cleaned["control"], unusable)
+    if cfg["method"] == "martianova2019":
+        return _martianova(t_raw, s, c, fs, unusable, cfg, qc)
 
     lp = cfg["lowpass"]
     raw_for_snr = s[~unusable]
