@@ -6,8 +6,10 @@ Simulates one session (exneuro.simulate.photometry: 10 min rest, 30 min run, 20 
 bleaching, motion artifacts 5x the signal, transients) and, with the arrays already in memory
 ("after loading"), times on one core (BLAS/OpenMP threads pinned to 1 before NumPy loads):
 
-1. the default chain of ``preprocess_session`` (trim, 3 Hz low-pass, decimation to 20 Hz, robust
-   IRLS control fit on the pre-run baseline, dF/F, z-score, QC);
+1. the default chain of ``preprocess_session`` (trim, signal-fault checks, 3 Hz low-pass,
+   decimation to 20 Hz, robust IRLS control fit on the pre-run baseline, dF/F, z-score, QC),
+   and the same chain with every optional step on (spike removal, a 5-min excluded segment, an
+   airPLS bleaching baseline);
 2. the same chain without decimation (IRLS on the full-rate baseline epoch, every output sample
    at 1 kHz);
 3. the robust control fit alone on the full-rate low-passed whole session (3.6 M samples):
@@ -40,7 +42,8 @@ import tracemalloc  # noqa: E402
 import numpy as np  # noqa: E402
 import statsmodels.api as sm  # noqa: E402
 
-from exneuro.photometry.preprocess import fit_irls, lowpass, preprocess_session  # noqa: E402
+from exneuro.photometry.control_fit import fit_irls  # noqa: E402
+from exneuro.photometry.preprocess import lowpass, preprocess_session  # noqa: E402
 from exneuro.simulate.photometry import PhotometryEffects, simulate_session  # noqa: E402
 
 
@@ -103,6 +106,21 @@ def main() -> None:
         f"default chain (decimate to 20 Hz)      first {first:6.3f} s, median {median:6.3f} s"
         f"  -> {n / median / 1e6:5.1f} M samples/s per channel; {len(table):,} output rows;"
         f" fit slope {qc['fit_slope']:.4f} (planted {session['truth']['isosbestic_slope']})"
+    )
+    every_step = {
+        "decimate_hz": 20.0,
+        "faults": {"remove_spikes": True},
+        "bleaching": {"method": "airpls"},
+    }
+    segment = [(duration - 900.0, duration - 600.0)]
+    first_a, median_a, (_, qc_a) = timed(
+        lambda: preprocess_session(t, s, c, args.fs, every_step, baseline, segment),
+        args.repeats,
+    )
+    print(
+        f"every optional step on                 first {first_a:6.3f} s, median {median_a:6.3f} s"
+        f"  -> {n / median_a / 1e6:5.1f} M samples/s per channel; excluded "
+        f"{qc_a['excluded_fraction']:.3f} of the session, {len(qc_a['faults'])} fault spans"
     )
     first_f, median_f, (table_f, _) = timed(lambda: chain(None), args.repeats)
     print(

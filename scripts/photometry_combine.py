@@ -18,7 +18,7 @@ def main(snakemake):
         name: pd.concat(
             [read_table(folder / f"{name}.parquet") for folder in folders], ignore_index=True
         )
-        for name in ("qc", "metrics", "aligned", "anomalies")
+        for name in ("qc", "metrics", "aligned", "anomalies", "faults")
     }
     samples = read_table(snakemake.input.samples)
     excluded = samples.loc[
@@ -37,11 +37,13 @@ def main(snakemake):
     write_table(tables["metrics"], snakemake.output.metrics)
     write_table(tables["aligned"], snakemake.output.aligned)
     write_table(stacked["anomalies"], snakemake.output.anomalies)
+    write_table(stacked["faults"], snakemake.output.faults)
     record = {
         "preprocessing": resolve_settings(settings["preprocessing"]),
         **{key: settings[key] for key in ("baseline_window", "windows", "qc", "traces")},
         "peri_event": settings["peri_event"],
         "exclude_sessions": settings["exclude_sessions"],
+        "exclude_segments": settings["exclude_segments"],
     }
     with open(snakemake.output.settings, "w", encoding="utf-8") as handle:
         yaml.safe_dump(record, handle, sort_keys=False)

@@ -30,7 +30,24 @@ def main(snakemake):
     folder.mkdir(parents=True, exist_ok=True)
     for name in SESSION_TABLES:
         write_table(tables[name], folder / f"{name}.parquet")
-    session_qc_figure(recording, tables["trace"], tables["qc"].iloc[0], folder / "qc.png")
+    if settings.get("export_nwb"):
+        from exneuro.photometry.nwb import write_session_nwb
+
+        record = {
+            key: settings[key] for key in ("preprocessing", "baseline_window", "exclude_segments")
+        }
+        write_session_nwb(
+            folder / "session.nwb",
+            tables["trace"],
+            tables["qc"].iloc[0].to_dict(),
+            tables["faults"],
+            recording.events,
+            record,
+            identity,
+        )
+    session_qc_figure(
+        recording, tables["trace"], tables["qc"].iloc[0], folder / "qc.png", faults=tables["faults"]
+    )
 
 
 if __name__ == "__main__":

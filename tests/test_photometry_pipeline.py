@@ -189,7 +189,7 @@ def write_sheet(folder: Path, rows: list[dict]) -> Path:
         ({"mouse": "M404"}, "line 2, column 'mouse'.*not in the sample sheet"),
         ({"mouse": "X1"}, "line 2, column 'mouse'.*cohort 'other'"),
         ({"day": "1.5"}, "line 2, column 'day'.*not a whole number"),
-        ({"format": "nwb"}, "line 2, column 'format'.*unknown"),
+        ({"format": "inscopix"}, "line 2, column 'format'.*unknown"),
         ({"file": "missing.ppd"}, "line 2, column 'file'.*not found"),
         ({"run_onset_s": "600"}, "line 2, column 'run_offset_s'.*together"),
         ({"run_onset_s": "600", "run_offset_s": "500"}, "line 2, column 'run_offset_s'.*not after"),

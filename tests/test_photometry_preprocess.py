@@ -9,7 +9,10 @@ import pytest
 import statsmodels.api as sm
 
 from exneuro.errors import ConfigError
+from exneuro.photometry import bleaching as bl
+from exneuro.photometry import control_fit as cf
 from exneuro.photometry import preprocess as pp
+from exneuro.photometry import qc as qc_module
 from exneuro.simulate.photometry import PhotometryEffects, simulate_session
 
 FS = 100.0
@@ -39,8 +42,8 @@ def test_corrected_dff_tracks_planted_signal_although_artifacts_are_five_times_l
     assert np.corrcoef(table["dff"], true)[0, 1] >= 0.95
     # without the control the motion dominates: the signal's own bleach-normalized ΔF/F
     t, s = session["time_s"], session["signal"]
-    params = pp.fit_double_exponential(t, s, FS)
-    trend = pp.double_exponential(t - t[0], params)
+    params = bl.fit_double_exponential(t, s, FS)
+    trend = bl.double_exponential(t - t[0], params)
     naive = np.interp(table["time_s"], t, pp.lowpass(s / trend - 1.0, FS, 3.0))
     assert abs(np.corrcoef(naive, true)[0, 1]) < 0.5
     assert abs(qc["artifact_correlation"]) < 0.1
@@ -62,7 +65,7 @@ def test_baseline_epoch_fit_keeps_post_run_response_that_whole_session_fit_absor
 def test_detrended_channels_with_baseline_fit_leave_artifact_and_qc_flags_it(session):
     table, qc, true = _run(session, bleaching={"method": "double_exponential"})
     assert np.corrcoef(table["dff"], true)[0, 1] < 0.5
-    flags = pp.qc_flags(qc)
+    flags = qc_module.qc_flags(qc)
     assert not flags["qc_pass"].iloc[0]
     assert "residual motion artifact" in flags["qc_reasons"].iloc[0]
 
@@ -74,12 +77,12 @@ def test_irls_equals_statsmodels_rlm_tukey_biweight(tuning):
     c = 1.0 + 0.1 * np.sin(np.arange(n) / 300.0) + 0.01 * rng.standard_normal(n)
     s = 0.1 + 1.5 * c + 0.01 * rng.standard_normal(n) + (rng.random(n) < 0.1) * 0.05
     rlm = sm.RLM(s, sm.add_constant(c), M=sm.robust.norms.TukeyBiweight(tuning)).fit()
-    same_rule = pp.fit_irls(c, s, tuning, criterion="deviance", tol=1e-8)
+    same_rule = cf.fit_irls(c, s, tuning, criterion="deviance", tol=1e-8)
     assert same_rule.intercept == pytest.approx(rlm.params[0], abs=1e-6)
     assert same_rule.slope == pytest.approx(rlm.params[1], abs=1e-6)
     assert same_rule.scale == pytest.approx(rlm.scale, rel=1e-6)
     assert same_rule.n_iter == rlm.fit_history["iteration"] - 1  # RLM counts the OLS start
-    default = pp.fit_irls(c, s, tuning)
+    default = cf.fit_irls(c, s, tuning)
     assert default.slope == pytest.approx(rlm.params[1], abs=1e-6)
     assert default.intercept == pytest.approx(rlm.params[0], abs=1e-6)
 
@@ -90,7 +93,7 @@ def test_irls_equals_statsmodels_on_large_input_where_median_search_is_banded():
     c = 1.0 + 0.05 * rng.standard_normal(n)
     s = 0.2 + 1.3 * c + 0.02 * rng.standard_t(3, n)
     rlm = sm.RLM(s, sm.add_constant(c), M=sm.robust.norms.TukeyBiweight(4.685)).fit()
-    fit = pp.fit_irls(c, s, 4.685, criterion="deviance", tol=1e-8)
+    fit = cf.fit_irls(c, s, 4.685, criterion="deviance", tol=1e-8)
     assert fit.slope == pytest.approx(rlm.params[1], abs=1e-9)
     assert fit.intercept == pytest.approx(rlm.params[0], abs=1e-9)
 
@@ -102,7 +105,7 @@ def test_banded_median_is_exact(n, guess):
     r = rng.standard_normal(n)
     work = np.empty(n)
     expected = np.median(np.abs(r))
-    assert pp._median_abs(r**2, guess, work, 0.01) == pytest.approx(expected, rel=1e-15)
+    assert cf._median_abs(r**2, guess, work, 0.01) == pytest.approx(expected, rel=1e-15)
 
 
 def test_robust_fit_resists_transients_that_bias_ols():
@@ -111,8 +114,8 @@ def test_robust_fit_resists_transients_that_bias_ols():
     c = 1.0 + 0.05 * np.sin(np.arange(n) / 2000.0) + 0.002 * rng.standard_normal(n)
     s = 2.0 * c + 0.002 * rng.standard_normal(n)
     s[: n // 5] += 0.2  # transients early, where the control is high: OLS tilts the line
-    ols = pp.fit_control(c, s, "ols")
-    irls = pp.fit_control(c, s, "irls", tuning=4.685)
+    ols = cf.fit_control(c, s, "ols")
+    irls = cf.fit_control(c, s, "irls", tuning=4.685)
     assert abs(irls.slope - 2.0) < 0.02 < abs(ols.slope - 2.0)
 
 
@@ -143,11 +146,11 @@ def test_decimation_filters_what_would_alias():
 def test_double_exponential_fit_recovers_bleaching_curve():
     fs = 100.0
     t = np.arange(0, 3600, 1 / fs)
-    truth = pp.double_exponential(t, np.array([0.6, 0.25, 0.15, 4000.0, 0.05]))
+    truth = bl.double_exponential(t, np.array([0.6, 0.25, 0.15, 4000.0, 0.05]))
     noisy = truth + 0.003 * np.random.default_rng(0).standard_normal(t.size)
-    fitted = pp.double_exponential(t, pp.fit_double_exponential(t, noisy, fs))
+    fitted = bl.double_exponential(t, bl.fit_double_exponential(t, noisy, fs))
     assert np.max(np.abs(fitted / truth - 1)) < 0.005
-    corrected, trend = pp.correct_bleaching(t, noisy, fs, "double_exponential")
+    corrected, trend = bl.correct_bleaching(t, noisy, fs, "double_exponential")
     assert trend is not None
     assert abs(corrected[-6000:].mean() / corrected[:6000].mean() - 1) < 0.005
 
@@ -156,7 +159,7 @@ def test_highpass_bleaching_trend_flattens_a_decay():
     fs = 20.0
     t = np.arange(0, 3600, 1 / fs)
     decay = 1.0 + 0.4 * np.exp(-t / 900.0)
-    corrected, _ = pp.correct_bleaching(t, decay, fs, "highpass")
+    corrected, _ = bl.correct_bleaching(t, decay, fs, "highpass")
     raw_drop = 1 - decay[-1200:].mean() / decay[:1200].mean()
     left = abs(1 - corrected[-1200:].mean() / corrected[:1200].mean())
     assert left < 0.2 * raw_drop
@@ -183,7 +186,7 @@ def test_settings_are_completed_and_unknown_keys_named():
     with pytest.raises(ConfigError, match="tunning"):
         pp.resolve_settings({"control_fit": {"tunning": 1.4}})
     with pytest.raises(ConfigError, match="bleaching.method"):
-        pp.resolve_settings({"bleaching": {"method": "airpls"}})
+        pp.resolve_settings({"bleaching": {"method": "als"}})
 
 
 def test_baseline_zscore_of_processed_session_is_standard_in_baseline(session):
@@ -205,41 +208,61 @@ def test_snr_drops_with_detector_noise():
     assert snr[0] > snr[1] + 6
 
 
-def test_saturation_fraction_counts_clipped_samples():
+def test_saturation_fraction_counts_samples_at_the_range_limits():
     x = np.sin(np.linspace(0, 20, 10_000))
-    assert pp.saturation_fraction(x) < 0.001
-    clipped = np.clip(x, -2, 0.9)
-    expected = np.mean(clipped >= 0.9)
-    assert pp.saturation_fraction(clipped) == pytest.approx(expected, abs=2e-4)
-    assert pp.saturation_fraction(clipped, (-1.0, 0.9)) == pytest.approx(expected)
+    clipped = np.clip(x, -0.95, 0.9)
+    expected = np.mean((clipped >= 0.9) | (clipped <= -0.95))
+    assert expected > 0.05
+    assert qc_module.saturation_fraction(clipped, (-0.95, 0.9)) == pytest.approx(expected)
+    assert qc_module.saturation_fraction(x, (-2.0, 2.0)) == 0.0
 
 
 def test_qc_flags_name_every_failed_check_and_keep_every_session():
     good = {
-        "fit_r2": 0.9,
+        "fit_r2": 0.04,  # little shared motion: a healthy low-motion session
         "fit_slope": 1.2,
+        "dark": False,
+        "disconnected_fraction": 0.0,
+        "spike_fraction": 0.001,
         "saturation_fraction": 0.0,
         "snr_db": 15.0,
         "bleaching_fraction": 0.2,
+        "level_ratio_max": 0.8,
         "fit_rejected_fraction": 0.05,
         "artifact_correlation": 0.02,
     }
     bad = {
         **good,
-        "fit_r2": 0.1,
         "fit_slope": -0.4,
+        "dark": True,
+        "disconnected_fraction": 0.28,
+        "spike_fraction": 0.02,
         "saturation_fraction": 0.02,
         "snr_db": 1.0,
         "bleaching_fraction": 0.8,
+        "level_ratio_max": 2.6,
     }
     table = pd.DataFrame([good, bad, {**good, "snr_db": np.nan}]).assign(mouse=["A", "B", "C"])
-    flags = pp.qc_flags(table)
+    flags = qc_module.qc_flags(table)
     assert list(flags["mouse"]) == ["A", "B", "C"]
     assert list(flags["qc_pass"]) == [True, False, True]
     reasons = flags.loc[1, "qc_reasons"]
-    for text in ("R2", "negative", "saturated", "SNR", "bleaching"):
+    for text in (
+        "dark channel",
+        "disconnected (level at the detector floor) over 28.0% of the session",
+        "spikes in 2.00% of samples",
+        "negative",
+        "saturated",
+        "SNR 1.0 dB",
+        "bleaching (80% lost)",
+        "brightening (x2.60)",
+    ):
         assert text in reasons
-    relaxed = pp.qc_flags(bad, {"min_fit_r2": None, "flag_negative_slope": False})
-    assert "R2" not in relaxed["qc_reasons"].iloc[0]
+    assert "R2" not in reasons
+    strict = qc_module.qc_flags(good, {"min_fit_r2": 0.5})
+    assert strict["qc_reasons"].iloc[0] == "control fit R2 0.04 < 0.5"
+    relaxed = qc_module.qc_flags(bad, {"flag_dark": False, "flag_negative_slope": False})
+    assert "dark" not in relaxed["qc_reasons"].iloc[0]
+    assert "negative" not in relaxed["qc_reasons"].iloc[0]
     with pytest.raises(ConfigError, match="min_r2"):
-        pp.qc_flags(good, {"min_r2": 0.3})
+        qc_module.qc_flags(good, {"min_r2": 0.3})

@@ -19,6 +19,8 @@ PHOTOMETRY_SESSION_SETTINGS = section_params(
         "windows",
         "traces",
         "peri_event",
+        "exclude_segments",
+        "export_nwb",
     ],
 )
 PHOTOMETRY_SESSION_SETTINGS_JSON = json.dumps(
@@ -56,6 +58,7 @@ rule photometry_combine:
         metrics=f"{OUT}/photometry/metrics.tsv",
         aligned=f"{OUT}/photometry/aligned.parquet",
         anomalies=f"{OUT}/photometry/anomalies.tsv",
+        faults=f"{OUT}/photometry/faults.tsv",
         settings=f"{OUT}/photometry/settings.yaml",
     log:
         f"{OUT}/logs/photometry/combine.log",

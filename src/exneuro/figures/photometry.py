@@ -45,6 +45,9 @@ METRIC_LABELS = {
 }
 PERCENT_METRICS = {"mean_dff", "peak_dff"}
 
+#: Mark of a session that failed QC (Okabe-Ito vermillion).
+QC_FAILED = "#D55E00"
+
 
 def _panel_label(axis, letter: str) -> None:
     """Bold panel letter 7 mm left of and 3 mm above the axes' top-left corner (a fixed
@@ -121,9 +124,13 @@ def plot_heatmap(
     group_order: Sequence[str],
     labels: Mapping[str, str],
     run_duration_s: float | None = None,
+    failed_qc: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Mice × time heatmap of ΔF/F (%) on ``day``, mice grouped in ``group_order`` (symmetric
-    diverging colour scale at the 99th percentile of |ΔF/F|); run onset and end dashed."""
+    diverging colour scale at the 99th percentile of |ΔF/F|); run onset and end dashed. Spans
+    left out of a session (disconnected, excluded) stay blank. ``failed_qc`` (mouse → QC reasons
+    of its session on ``day``): those rows are marked with a red cross at the right edge and the
+    source data gain a ``qc_failed`` column."""
     data = traces[traces["day"] == day]
     order = {group: index for index, group in enumerate(group_order)}
     mice = (
@@ -165,11 +172,27 @@ def plot_heatmap(
             axis.axvline(edge, color="black", lw=0.5, ls="--")
     axis.set_xlabel("Time from run onset (min)")
     axis.set_title(f"Day {day}")
+    columns = ["mouse", "group", "day", "time_s", "dff"]
+    long = data.merge(mice[["mouse"]], on="mouse")
+    if failed_qc is not None:
+        rows = np.flatnonzero(mice["mouse"].isin(list(failed_qc)).to_numpy())
+        if rows.size:
+            axis.plot(
+                np.full(rows.size, times[-1] + step / 2),
+                rows + 0.5,
+                "x",
+                color=QC_FAILED,
+                ms=3,
+                clip_on=False,
+                label="failed QC",
+            )
+            axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.08), handlelength=0.8)
+        long = long.assign(qc_failed=long["mouse"].map(dict(failed_qc)).fillna(""))
+        columns.append("qc_failed")
     colourbar = axis.figure.colorbar(image, ax=axis, fraction=0.06, pad=0.02)
     colourbar.set_label("ΔF/F (%)")
     colourbar.outline.set_linewidth(0.5)
-    long = data.merge(mice[["mouse"]], on="mouse")
-    return long[["mouse", "group", "day", "time_s", "dff"]].sort_values(
+    return long[columns].sort_values(
         ["group", "mouse", "time_s"], key=lambda s: s.map(order) if s.name == "group" else s
     )
 
@@ -309,7 +332,7 @@ def plot_peri_event(
         part = summary[summary["group"] == group]
         if part.empty:
             continue
-        x = part["lag_s"].to_numpy() / 60.0
+        x = part["lag_s"].to_numpy()
         axis.fill_between(
             x,
             part["ci_low"] * scale,
@@ -325,7 +348,7 @@ def plot_peri_event(
         height = top + span * (0.05 + 0.06 * g_index)
         for row in bars.itertuples(index=False):
             axis.plot(
-                [row.start_s / 60.0, row.end_s / 60.0],
+                [row.start_s, row.end_s],
                 [height, height],
                 color=colours[group],
                 lw=1.5,
@@ -336,7 +359,7 @@ def plot_peri_event(
         height = top + span * (0.05 + 0.06 * (len(group_order) + c_index))
         for row in intervals[intervals["group"] == comparison].itertuples(index=False):
             axis.plot(
-                [row.start_s / 60.0, row.end_s / 60.0],
+                [row.start_s, row.end_s],
                 [height, height],
                 color="black",
                 lw=1.5,
@@ -353,7 +376,7 @@ def plot_peri_event(
         )
     axis.axvline(0, color="black", lw=0.5, ls="--")
     axis.axhline(0, color="black", lw=0.4)
-    axis.set_xlabel(f"Time from {event_label.lower()} (min)")
+    axis.set_xlabel(f"Time from {event_label.lower()} (s)")
     axis.set_ylabel(ylabel)
     axis.legend(loc="lower right", bbox_to_anchor=(1.0, 0.06), handlelength=1.2)
     drawn = summary[summary["group"].isin(list(group_order))].copy()
@@ -379,8 +402,12 @@ def photometry_figure(
     control: str | None = None,
     event_label: str = "Run offset",
     days: Sequence | None = None,
+    failed_qc: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Draw and save the photometry figure; write each panel's source data; return them.
+
+    ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): included sessions that failed QC, marked
+    in the heatmap.
 
     Top row: session traces of each group (first vs last of ``days``, default the first and
     last training day) and the heatmap of the last day. Bottom row: ``metric`` in ``window``
@@ -415,7 +442,13 @@ def photometry_figure(
         _panel_label(axis, letter)
     axis = figure.add_subplot(top[0, len(order)])
     letter = next(letters)
-    source[letter] = plot_heatmap(axis, traces, shown_days[-1], order, labels, run_duration_s)
+    flagged = None
+    if failed_qc is not None:
+        on_day = failed_qc[failed_qc["day"] == shown_days[-1]]
+        flagged = dict(zip(on_day["mouse"], on_day["qc_reasons"], strict=True))
+    source[letter] = plot_heatmap(
+        axis, traces, shown_days[-1], order, labels, run_duration_s, flagged
+    )
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 0])
     letter = next(letters)
@@ -482,4 +515,5 @@ def study_photometry_figure(
         control=control,
         event_label={"offset": "Run offset", "onset": "Run onset"}.get(event, event),
         days=figure["days"],
+        failed_qc=included.loc[~included["qc_pass"].astype(bool), ["mouse", "day", "qc_reasons"]],
     )

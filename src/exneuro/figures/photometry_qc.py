@@ -36,14 +36,47 @@ def envelope(time_s: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.repeat(times, 2), np.column_stack([blocks.min(axis=1), blocks.max(axis=1)]).ravel()
 
 
+#: Colour of the spans the analysis leaves out (disconnected, excluded in the config) and of the
+#: spike marks (Okabe-Ito vermillion).
+FAULT = "#D55E00"
+
+
+def _number(value: float, template: str, missing: str = "n/a") -> str:
+    """``template`` filled with ``value``, or ``missing`` when it is NaN or None."""
+    return missing if value is None or not np.isfinite(value) else template.format(value)
+
+
+def fault_summary(faults: pd.DataFrame) -> str:
+    """One line naming the faults found: kinds with their spans (s) or counts."""
+    parts = []
+    for kind, rows in faults.groupby("fault", sort=False):
+        if kind == "spike":
+            parts.append(f"{len(rows)} spikes")
+        elif kind == "dark":
+            parts.append(f"dark ({', '.join(sorted(set(rows['channel'])))})")
+        else:
+            spans = ", ".join(
+                f"{a:.0f}-{b:.0f} s" for a, b in zip(rows["start_s"], rows["end_s"], strict=True)
+            )
+            parts.append(f"{kind} {spans}")
+    return "; ".join(parts) if parts else "no signal fault"
+
+
 def session_qc_figure(
-    recording: Recording, trace: pd.DataFrame, qc: Mapping, path: str | Path, dpi: int = 200
+    recording: Recording,
+    trace: pd.DataFrame,
+    qc: Mapping,
+    path: str | Path,
+    dpi: int = 200,
+    faults: pd.DataFrame | None = None,
 ) -> None:
     """Three stacked panels over the session (minutes; lines as min/max envelopes,
     :func:`envelope`): raw signal and control; processed
-    signal with the fitted control (the fit window shaded); ΔF/F with the run shaded. The title
-    carries the fit and QC numbers."""
+    signal with the fitted control (the fit window shaded); ΔF/F with the run shaded. The spans
+    left out (``faults`` rows ``disconnected`` and ``excluded``) are shaded in every panel and
+    spikes marked on the raw panel. The title carries the fit and QC numbers and the faults."""
     apply_style(6.0)
+    faults = faults if faults is not None else pd.DataFrame(columns=["fault", "start_s", "end_s"])
     figure, axes = plt.subplots(3, 1, figsize=(mm(174), mm(110)), sharex=True)
     for values, colour, label in (
         (recording.signal, SIGNAL, "signal"),
@@ -51,7 +84,21 @@ def session_qc_figure(
     ):
         x, y = envelope(recording.time_s / 60.0, np.asarray(values, float))
         axes[0].plot(x, y, color=colour, lw=0.4, label=label)
-    axes[0].set_ylabel(f"Raw ({recording.metadata.get('units', 'a.u.')})")
+    axes[0].set_ylabel(f"Raw ({recording.metadata.get('units') or 'a.u.'})")
+    left_out = faults[faults["fault"].isin(["disconnected", "excluded"])]
+    for axis in axes:
+        for row in left_out.itertuples(index=False):
+            axis.axvspan(row.start_s / 60.0, row.end_s / 60.0, color=FAULT, alpha=0.15, lw=0)
+    spikes = faults.loc[faults["fault"] == "spike", "start_s"].to_numpy(float) / 60.0
+    if spikes.size:
+        axes[0].plot(
+            spikes,
+            np.full(spikes.size, np.nanmax(recording.signal)),
+            "v",
+            color=FAULT,
+            ms=2,
+            label="spike",
+        )
     axes[0].legend(loc="upper right", ncols=2)
     t = trace["time_s"].to_numpy() / 60.0
     for column, colour, label in (("signal", SIGNAL, "signal"), ("fitted_control", FIT, "fit")):
@@ -68,11 +115,13 @@ def session_qc_figure(
     axes[2].set_xlabel("Time (min)")
     figure.suptitle(
         f"{qc['session']} ({qc['group']}, day {qc['day']}): fit {qc['fit_method']} over "
-        f"{qc['fit_window']}, slope {qc['fit_slope']:.3g}, R² {qc['fit_r2']:.2f}, "
-        f"SNR {qc['snr_db']:.1f} dB, artifact r {qc['artifact_correlation']:.2f}, "
-        f"{qc['n_anomalies']} anomalies",
+        f"{qc['fit_window']}, slope {qc['fit_slope']:.3g}, "
+        f"R² {_number(qc['fit_r2'], '{:.2f}')}, SNR {_number(qc['snr_db'], '{:.1f} dB')}, "
+        f"artifact r {_number(qc['artifact_correlation'], '{:.2f}')}, "
+        f"{qc['n_anomalies']} anomalies\n{fault_summary(faults)}",
         fontsize=6,
+        color=FAULT if len(left_out) or (faults["fault"] == "dark").any() else "black",
     )
-    figure.subplots_adjust(left=0.07, right=0.98, top=0.93, bottom=0.09, hspace=0.15)
+    figure.subplots_adjust(left=0.07, right=0.98, top=0.91, bottom=0.09, hspace=0.15)
     path = Path(path)
     save_figure(figure, path.with_suffix(""), [path.suffix[1:]], dpi)

@@ -187,7 +187,9 @@ def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
                 lw=0.6 if marker == "x" else 0,
                 label=f"{study.labels[group]}, {name}" if len(rows) else None,
             )
-    axis.axvline(settings["min_fit_r2"], color="black", lw=0.5, ls="--")
+    min_r2 = settings.get("min_fit_r2")  # off by default: low-motion sessions fit poorly
+    if min_r2 is not None:
+        axis.axvline(min_r2, color="black", lw=0.5, ls="--")
     axis.axhline(settings["max_artifact_correlation"], color="black", lw=0.5, ls="--")
     axis.set_xlabel("Control fit R² (baseline)")
     axis.set_ylabel("Residual motion artifact (r)")
@@ -198,7 +200,9 @@ def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
     ]
     plotted = (
         f"Quality control of every recording ({len(qc)} sessions, {qc['mouse'].nunique()} mice): "
-        f"fit of the isosbestic control in the baseline (R², pass ≥ {settings['min_fit_r2']:g}) "
+        "fit of the isosbestic control in the baseline (R²"
+        + (f", pass ≥ {min_r2:g}" if min_r2 is not None else ", not a QC rule")
+        + ") "
         "against the correlation of the corrected signal with running (pass ≤ "
         f"{settings['max_artifact_correlation']:g}); crosses, sessions excluded in the config"
     )

@@ -127,6 +127,9 @@ def epoch_metrics(
     Columns of the result: ``window``, ``ref``, ``start_s``, ``end_s`` (absolute),
     ``coverage`` (fraction of the window inside the recording), ``n_samples``, ``metric``,
     ``value``. A window outside the recording gets NaN values and coverage 0 — never dropped.
+    NaN samples (spans left out as disconnected or excluded in the config) do not count: the mean
+    is over the usable time, ``auc`` that mean × the window's recorded duration, ``coverage`` the
+    usable fraction of the window and the peak the largest usable sample.
     """
     bounds = resolve_windows(
         DEFAULT_WINDOWS if windows is None else windows, run_onset_s, run_offset_s
@@ -144,18 +147,22 @@ def epoch_metrics(
     last = np.searchsorted(t, ends, side="right")
     n_samples = last - first
     records = []
+    coverage = covered / (ends - starts)
     for column in columns:
         x = session_table[column].to_numpy(float)
-        if not np.all(np.isfinite(x)):
-            raise InputDataError(f"session column {column!r} has missing values")
-        auc = interval_integral(t, x, starts, ends)
+        finite = np.isfinite(x)
+        usable = (
+            covered if finite.all() else interval_integral(t, finite.astype(float), starts, ends)
+        )
+        area = interval_integral(t, np.where(finite, x, 0.0), starts, ends)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(covered > 0, auc / np.where(covered > 0, covered, 1.0), np.nan)
-        auc = np.where(covered > 0, auc, np.nan)
+            mean = np.where(usable > 0, area / np.where(usable > 0, usable, 1.0), np.nan)
+        auc = np.where(usable > 0, mean * covered, np.nan)
+        coverage = usable / (ends - starts)
         for k in range(len(bounds)):
-            if n_samples[k] > 0:
-                segment = x[first[k] : last[k]]
-                j = int(np.argmax(segment))
+            segment = x[first[k] : last[k]]
+            if np.isfinite(segment).any():
+                j = int(np.nanargmax(segment))
                 peak, latency = float(segment[j]), float(t[first[k] + j] - starts[k])
             else:
                 peak = latency = float("nan")
@@ -169,7 +176,7 @@ def epoch_metrics(
     index, metric, value = zip(*records, strict=True) if records else ((), (), ())
     out = bounds.iloc[list(index)].reset_index(drop=True)
     out["duration_s"] = (out["end_s"] - out["start_s"]).to_numpy()
-    out["coverage"] = (covered / (ends - starts))[list(index)]
+    out["coverage"] = coverage[list(index)]
     out["n_samples"] = n_samples[list(index)]
     out["metric"] = list(metric)
     out["value"] = list(value)

@@ -393,15 +393,17 @@ def binned_trace(
     """Mean of ``values`` in bins of ``bin_s`` on a grid relative to ``ref_s`` (e.g. run onset),
     so that sessions of different rates and clocks share one time axis (figures, heatmaps).
 
-    Returns ``time_s`` (bin centres, seconds from ``ref_s``) and ``value`` (NaN for empty bins).
+    Returns ``time_s`` (bin centres, seconds from ``ref_s``) and ``value`` (NaN for empty bins;
+    NaN samples — spans left out as disconnected or excluded — do not count).
     """
     edges_n = int(round((window_s[1] - window_s[0]) / bin_s))
     if edges_n < 1:
         raise ConfigError(f"trace window {window_s} is shorter than one {bin_s:g} s bin")
     rel = np.asarray(time_s, dtype=float) - ref_s
     index = np.floor((rel - window_s[0]) / bin_s).astype(np.int64)
-    inside = (index >= 0) & (index < edges_n)
-    sums = np.bincount(index[inside], weights=np.asarray(values, float)[inside], minlength=edges_n)
+    values = np.asarray(values, float)
+    inside = (index >= 0) & (index < edges_n) & np.isfinite(values)
+    sums = np.bincount(index[inside], weights=values[inside], minlength=edges_n)
     counts = np.bincount(index[inside], minlength=edges_n)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)

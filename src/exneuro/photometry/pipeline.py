@@ -16,7 +16,7 @@ import pandas as pd
 from exneuro.errors import InputDataError
 from exneuro.photometry.epoch_stats import epoch_statistics
 from exneuro.photometry.peri_event import group_waveform_test, waveform_test
-from exneuro.photometry.preprocess import qc_flags
+from exneuro.photometry.qc import qc_flags
 from exneuro.stats.table import concat_stats, format_n_by_group, stats_frame, subset_label
 
 #: Fewest mice whose waveforms are tested (bootstrap CIs and permutations need 3).

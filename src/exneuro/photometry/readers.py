@@ -6,9 +6,13 @@ events and a table of anomalies (reported, never repaired). Formats (the key use
 reader, the module that documents the format's traps):
 
 - ``csv``: :func:`read_generic_csv` (:mod:`exneuro.photometry.readers_csv`), any lab's table;
-- ``doric``: :func:`read_doric_csv` (:mod:`exneuro.photometry.readers_csv`);
+- ``doric``: :func:`read_doric_csv` (:mod:`exneuro.photometry.readers_csv`), Doric Neuroscience
+  Studio's CSV export, or :func:`read_doric` (:mod:`exneuro.photometry.readers_doric`) for its
+  own ``.doric`` HDF5 files (v1 and v5/v6 layouts) — chosen by the file's ending;
 - ``neurophotometrics``: :func:`read_neurophotometrics` and :func:`read_npm_ttl`
-  (:mod:`exneuro.photometry.readers_npm`), FP3001/FP3002;
+  (:mod:`exneuro.photometry.readers_npm`), FP3001/FP3002, CSV or Parquet;
+- ``nwb``: :func:`read_nwb` (:mod:`exneuro.photometry.nwb`), NWB files with the
+  ``ndx-fiber-photometry`` extension (DANDI);
 - ``ppd``: :func:`read_ppd` (:mod:`exneuro.photometry.readers_ppd`), pyPhotometry;
 - ``tdt``: :func:`read_tdt` (:mod:`exneuro.photometry.readers_tdt`), through ``tdt.read_block``.
 
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from exneuro.errors import ConfigError
+from exneuro.photometry.nwb import read_nwb
 from exneuro.photometry.readers_core import (
     ANOMALY_COLUMNS,
     ANOMALY_KINDS,
@@ -35,6 +40,7 @@ from exneuro.photometry.readers_core import (
     with_events,
 )
 from exneuro.photometry.readers_csv import read_doric_csv, read_generic_csv
+from exneuro.photometry.readers_doric import read_doric
 from exneuro.photometry.readers_npm import read_neurophotometrics, read_npm_ttl
 from exneuro.photometry.readers_ppd import read_ppd
 from exneuro.photometry.readers_tdt import read_tdt
@@ -46,10 +52,12 @@ __all__ = [
     "READERS",
     "Recording",
     "events_from_table",
+    "read_doric",
     "read_doric_csv",
     "read_generic_csv",
     "read_neurophotometrics",
     "read_npm_ttl",
+    "read_nwb",
     "read_photometry",
     "read_ppd",
     "read_tdt",
@@ -57,11 +65,23 @@ __all__ = [
     "with_events",
 ]
 
+
+def read_doric_any(
+    path: str | Path, config: Mapping[str, Any] | None = None
+) -> dict[str, Recording]:
+    """A Doric recording by its ending: the ``.doric`` HDF5 file (:func:`read_doric`) or the CSV
+    export (:func:`read_doric_csv`), with the same channel settings."""
+    if Path(path).suffix.lower() == ".doric":
+        return read_doric(path, config)
+    return read_doric_csv(path, config)
+
+
 #: Reader of each format name used in configs.
 READERS: dict[str, Callable[..., dict[str, Recording]]] = {
     "csv": read_generic_csv,
-    "doric": read_doric_csv,
+    "doric": read_doric_any,
     "neurophotometrics": read_neurophotometrics,
+    "nwb": read_nwb,
     "ppd": read_ppd,
     "tdt": read_tdt,
 }

@@ -1,4 +1,5 @@
-"""Neurophotometrics (FP3001, FP3002) CSV exports and their digital-input (TTL) files.
+"""Neurophotometrics (FP3001, FP3002) exports (CSV, or Parquet as IBL-ecosystem labs keep them:
+``.pqt``/``.parquet``) and their digital-input (TTL) files.
 
 One row per camera frame: ``FrameCounter``, a timestamp (``Timestamp``; newer Bonsai workflows
 write ``SystemTimestamp`` — the FP3002's hardware clock — and ``ComputerTimestamp``), the LED
@@ -60,11 +61,9 @@ from exneuro.photometry.readers_core import (
 )
 from exneuro.photometry.readers_text import (
     check_file,
-    head_lines,
-    read_numeric_columns,
+    read_columns,
     require,
-    sniff_separator,
-    split_header,
+    table_header,
 )
 
 #: LED bits of the Flags/LedState field (the three low bits).
@@ -110,28 +109,32 @@ def read_neurophotometrics(
     *,
     ttl: str | Path | Mapping[str, str | Path] | None = None,
 ) -> dict[str, Recording]:
-    """Read a Neurophotometrics photometry CSV; one :class:`Recording` per fibre region.
+    """Read a Neurophotometrics photometry table (CSV or Parquet); one :class:`Recording` per
+    fibre region.
 
     Config (``NPM_DEFAULTS``): ``time_column`` (auto: SystemTimestamp, Timestamp,
     ComputerTimestamp), ``time_unit``; ``regions`` ``{name: column}`` or ``{name: {column,
     signal_nm, control_nm, control_column}}`` (default: every ``Region<n>G``/``Region<n>R`` column,
-    named as in the file); ``signal_nm`` (default 470 for green ROIs, 560 for red), ``control_nm``
-    (415); ``control_alignment`` (interpolate, previous, next); ``saturation`` (camera limit);
-    ``gap_factor``; ``ttl_time_column`` (auto = the recording's time column); ``led_state_events``
-    ``{event name: I/O bit}`` read from the LED-state column (default Input0/Input1 when no
-    ``ttl`` file is given).
+    named as in the file); ``signal_nm`` (default 470 for green ROIs; for red ones 560 when a
+    frame lit that LED, else 470 — inferred from the LED states, recorded as
+    ``signal_nm_source``), ``control_nm`` (415); ``control_alignment`` (interpolate, previous,
+    next); ``saturation`` (camera limit); ``gap_factor``; ``ttl_time_column`` (auto = the
+    recording's time column); ``led_state_events`` ``{event name: I/O bit}`` read from the
+    LED-state column (default Input0/Input1 when no ``ttl`` file is given).
 
     ``ttl`` is the digital-input file (events named by its channels or file name) or ``{event
     name: file}``.
+
+    The metadata also record the detector's range for the fault checks: ``detector_floor``, the
+    lowest ROI value in the file (the camera's black level: frames without LED, a dark ROI), and
+    ``detector_full_scale`` 1.0 when the values are normalised to the camera range (all ≤ 1).
     """
     reader = "Neurophotometrics"
     cfg = with_defaults(config, NPM_DEFAULTS, reader)
     scale = time_unit_factor(cfg["time_unit"], reader)
     check_alignment(cfg["control_alignment"], reader)
     path = check_file(path, "Neurophotometrics")
-    head = head_lines(path, 1)
-    sep = sniff_separator(head[0])
-    names = split_header(head[0], sep)
+    names, sep = table_header(path)
     led_column = next((c for c in ("LedState", "Flags") if c in names), None)
     if led_column is None:
         raise data_error(
@@ -151,9 +154,7 @@ def read_neurophotometrics(
     if has_counter:
         wanted["frame counter"] = "FrameCounter"
     require(names, wanted, path)
-    data, lines = read_numeric_columns(
-        path, names, list(dict.fromkeys(wanted.values())), header_line=1, sep=sep
-    )
+    data, lines = read_columns(path, names, list(dict.fromkeys(wanted.values())), sep=sep)
 
     t_raw, state_raw = data[time_column], data[led_column]
     filled = np.logical_or.reduce([np.isfinite(v) for v in data.values()])
@@ -191,10 +192,18 @@ def read_neurophotometrics(
         "control_alignment": cfg["control_alignment"],
         "ttl_file": "" if ttl is None else str(ttl),
     }
+    roi_values = np.concatenate([data[spec["column"]] for spec in regions.values()])
+    roi_values = roi_values[np.isfinite(roi_values)]
+    base_meta["detector_floor"] = float(roi_values.min())
+    base_meta["detector_full_scale"] = 1.0 if roi_values.max() <= 1.0 else None
     out = {}
     limits = saturation_limits(cfg["saturation"], reader)
     for region, spec in regions.items():
         signal_nm, control_nm = spec["signal_nm"], spec["control_nm"]
+        nm_source = spec["signal_nm_source"]
+        if signal_nm is None:  # a red ROI: 560 nm when that LED was lit, else the blue LED
+            signal_nm = 560 if frame_mask[560].any() else 470
+            nm_source = "inferred from the LED states"
         if green_both.any() and (
             {signal_nm, control_nm} & {415, 470}
             and (_colour(spec["column"]) == "G" or _colour(spec["control_column"]) == "G")
@@ -267,6 +276,7 @@ def read_neurophotometrics(
                 "signal_column": spec["column"],
                 "control_column": spec["control_column"],
                 "led_nm": {"signal": signal_nm, "control": control_nm},
+                "signal_nm_source": nm_source,
                 "n_edge_samples_dropped": int((~keep).sum()),
             },
         ).validate()
@@ -281,7 +291,8 @@ def _colour(column: str) -> str:
 def _region_specs(
     cfg: Mapping[str, Any], names: list[str], path: Path
 ) -> dict[str, dict[str, Any]]:
-    """``{region: {column, control_column, signal_nm, control_nm}}`` with colour defaults."""
+    """``{region: {column, control_column, signal_nm, control_nm}}`` with colour defaults
+    (green ROIs 470 nm; red ROIs ``None``: inferred from the LED states that occur)."""
     regions = cfg["regions"]
     if regions is None:
         found = [n for n in names if _REGION.match(n)]
@@ -302,10 +313,11 @@ def _region_specs(
                 "{column, control_column, signal_nm, control_nm}"
             )
         colour = _colour(spec["column"])
-        signal_nm = spec.get("signal_nm") or cfg["signal_nm"] or (560 if colour == "R" else 470)
+        given = spec.get("signal_nm") or cfg["signal_nm"]
+        signal_nm = given or (None if colour == "R" else 470)
         control_nm = spec.get("control_nm") or cfg["control_nm"]
         for key, nm in (("signal_nm", signal_nm), ("control_nm", control_nm)):
-            if nm not in LED_BITS:
+            if nm is not None and nm not in LED_BITS:
                 raise ConfigError(
                     f"Neurophotometrics config: {key} {nm} for region '{region}' is not one of "
                     f"the LEDs {', '.join(map(str, LED_BITS))}"
@@ -318,7 +330,8 @@ def _region_specs(
         specs[str(region)] = {
             "column": spec["column"],
             "control_column": spec.get("control_column", spec["column"]),
-            "signal_nm": int(signal_nm),
+            "signal_nm": None if signal_nm is None else int(signal_nm),
+            "signal_nm_source": "config" if given else "green camera: 470 nm",
             "control_nm": int(control_nm),
         }
     return specs
@@ -431,9 +444,7 @@ def read_npm_ttl(
     to use; times that do not overlap the recording are on another clock and raise an error.
     """
     path = check_file(path, "Neurophotometrics digital-input")
-    head = head_lines(path, 1)
-    sep = sniff_separator(head[0])
-    names = split_header(head[0], sep)
+    names, sep = table_header(path)
     candidates = [c for c in (*TIME_COLUMNS, "Value.Seconds") if c in names]
     if time_column == "auto":
         time_column = recording_time_column if recording_time_column in names else None
@@ -459,9 +470,7 @@ def read_npm_ttl(
             f"columns found: {', '.join(n for n in names if n)}",
         )
     require(names, {"ttl_time_column": time_column}, path)
-    data, lines = read_numeric_columns(
-        path, names, [time_column], header_line=1, sep=sep, text_columns=text
-    )
+    data, lines = read_columns(path, names, [time_column], sep=sep, text_columns=text)
     rows = np.isfinite(data[time_column])
     raw, lines = data[time_column][rows], lines[rows]
     if raw.size == 0:

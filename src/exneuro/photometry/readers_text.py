@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from exneuro.errors import data_error
 
@@ -127,6 +128,56 @@ def read_numeric_columns(
     for c in text_columns:
         data[c] = frame[position[c]].fillna("").astype(str).str.strip().to_numpy(object)
     return data, lines
+
+
+#: File endings read as Apache Parquet tables instead of delimited text.
+PARQUET_SUFFIXES = (".pqt", ".parquet")
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` is a Parquet table (by its ending)."""
+    return path.suffix.lower() in PARQUET_SUFFIXES
+
+
+def table_header(path: Path) -> tuple[list[str], str]:
+    """Column names and separator of a delimited text file (first line) or a Parquet table
+    (separator ``""``)."""
+    if is_parquet(path):
+        try:
+            return list(pq.read_schema(path).names), ""
+        except (pa.ArrowInvalid, OSError) as error:
+            raise data_error(str(path), f"not a readable Parquet file ({error})") from None
+    head = head_lines(path, 1)
+    sep = sniff_separator(head[0])
+    return split_header(head[0], sep), sep
+
+
+def read_columns(
+    path: Path,
+    names: Sequence[str],
+    columns: Sequence[str],
+    *,
+    sep: str,
+    text_columns: Sequence[str] = (),
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """:func:`read_numeric_columns` of a text file with its header on line 1, or the same
+    columns of a Parquet table; for Parquet the returned "lines" are the 1-based row numbers."""
+    if not is_parquet(path):
+        return read_numeric_columns(
+            path, names, columns, header_line=1, sep=sep, text_columns=text_columns
+        )
+    frame = pd.read_parquet(path, columns=list(dict.fromkeys([*columns, *text_columns])))
+    data = {}
+    for column in columns:
+        try:
+            data[column] = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise data_error(
+                str(path), "holds values that are not numbers", column=column
+            ) from None
+    for column in text_columns:
+        data[column] = frame[column].astype(str).str.strip().to_numpy(object)
+    return data, np.arange(1, len(frame) + 1, dtype=np.int64)
 
 
 def _read_with_arrow(

@@ -15,7 +15,7 @@ statistics engine, so each of thousands of recording jobs starts quickly.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ import pandas as pd
 
 from exneuro.errors import data_error
 from exneuro.photometry.epochs import epoch_metrics, resolve_windows
+from exneuro.photometry.faults import FAULT_COLUMNS
 from exneuro.photometry.peri_event import binned_trace
 from exneuro.photometry.preprocess import preprocess_session
 from exneuro.photometry.readers import Recording, read_photometry
@@ -32,7 +33,7 @@ RUN_EVENTS = ("onset", "offset")
 
 #: Tables :func:`process_session` returns, each written as ``<name>.parquet`` in the session's
 #: folder.
-SESSION_TABLES = ("trace", "metrics", "qc", "anomalies", "aligned")
+SESSION_TABLES = ("trace", "metrics", "qc", "anomalies", "faults", "aligned")
 
 
 def load_session(
@@ -147,6 +148,17 @@ def _aligned(
     ]
 
 
+def excluded_segments(
+    entries: Sequence[Mapping[str, Any]], identity: Mapping[str, Any]
+) -> list[tuple[float, float]]:
+    """The ``(start_s, end_s)`` of the config's excluded segments of this mouse and day."""
+    return [
+        (float(e["start_s"]), float(e["end_s"]))
+        for e in entries
+        if str(e["mouse"]) == str(identity.get("mouse")) and int(e["day"]) == identity.get("day")
+    ]
+
+
 def process_session(
     recording: Recording,
     onset: float,
@@ -160,8 +172,10 @@ def process_session(
     ``windows``, ``traces``, ``peri_event``). ``identity``: columns put on every table
     (``session``, ``mouse``, ``group``, ``day``). Returns ``trace`` (processed samples),
     ``metrics`` (window metrics, tidy), ``qc`` (one row: QC metrics, run times and their
-    source, anomaly counts), ``anomalies`` (the reader's) and ``aligned`` (binned trace and
-    peri-event waveforms).
+    source, anomaly counts), ``anomalies`` (the reader's), ``faults`` (signal faults and excluded
+    segments with their time spans, :mod:`exneuro.photometry.faults`) and ``aligned`` (binned
+    trace and peri-event waveforms). ``settings["exclude_segments"]`` (optional): ``{mouse, day,
+    start_s, end_s, reason}`` spans on the recording's clock left out of this session.
     """
     baseline = settings["baseline_window"]
     bounds = resolve_windows([{"name": "baseline", **baseline}], onset, offset).iloc[0]
@@ -172,7 +186,10 @@ def process_session(
         recording.fs_hz,
         settings["preprocessing"],
         (float(bounds["start_s"]), float(bounds["end_s"])),
+        excluded_segments(settings.get("exclude_segments", ()), identity),
+        recording.metadata,
     )
+    faults = pd.DataFrame(qc.pop("faults"), columns=FAULT_COLUMNS)
     metrics = epoch_metrics(trace, onset, offset, settings["windows"])
     aligned = _aligned(
         trace,
@@ -203,5 +220,6 @@ def process_session(
         "metrics": tag(metrics),
         "qc": pd.DataFrame([qc_row]),
         "anomalies": tag(anomalies),
+        "faults": tag(faults),
         "aligned": tag(aligned),
     }
