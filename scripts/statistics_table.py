@@ -1,12 +1,15 @@
-"""Stack every analysis's statistics rows into the study's one statistics table."""
+"""Stack every analysis's statistics rows into the study's one statistics table, with the
+declared families' adjusted p values."""
 
 from exneuro.io import read_table, write_table
+from exneuro.stats.families import apply_families
 from exneuro.stats.table import concat_stats
 from exneuro.workflow import run
 
 
 def main(snakemake):
-    write_table(concat_stats(read_table(path) for path in snakemake.input), snakemake.output[0])
+    table = concat_stats(read_table(path) for path in snakemake.input)
+    write_table(apply_families(table, snakemake.params.families), snakemake.output[0])
 
 
 run(snakemake, main)

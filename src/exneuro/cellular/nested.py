@@ -13,6 +13,9 @@ table (:func:`exneuro.stats.table.stats_frame`):
 1. ``lmm`` — the linear mixed model ``value ~ group + (1 | mouse) + (1 | mouse:neuron)``, a random
    intercept for every level that has replicate rows, with the group coefficient tested by t
    with Satterthwaite df (:mod:`exneuro.stats.mixed`, lme4/lmerTest numbers). The primary test.
+   A singular fit (a variance estimated at zero, lme4 ``isSingular``) treats the inner units as
+   nearly independent; it is flagged (``singular_fit``) and carries the mouse-means p
+   (``p_mouse_level``).
 2. ``<test>_mouse_means`` — the two-group test on per-mouse means (n = mice;
    :func:`exneuro.stats.compare.cluster_level_test`); simple and exact in size.
 3. ``hierarchical_bootstrap`` — mice, then neurons within mice, then segments resampled
@@ -168,9 +171,6 @@ def _lmm_record(
         f"{', '.join(nested_levels)} (every level with replicate rows); d = estimate / "
         f"sqrt(sum of variance components); " + str(row["notes"]).split("; ", 1)[-1]
     )
-    singular = [w.split(";")[0] for w in fit.warnings if "singular" in w]
-    if singular and fit.converged:
-        notes += "; " + singular[0]
     if messages:
         notes += "; warnings: " + " | ".join(messages)
     row.update(
@@ -289,12 +289,21 @@ def nested_group_statistics(
     mice = frame.groupby(group)[levels[0]].nunique()
     n_by_group = format_n_by_group({g: int(mice.get(g, 0)) for g in labels})
     records = []
-    if "lmm" in analyses:
-        records.append(_lmm_record(frame, value, group, levels, labels, level, count_columns))
-    if "cluster" in analyses:
-        records.append(
-            _cluster_record(frame, value, group, levels, labels, test, level, weight, count_columns)
+    cluster = None
+    if "cluster" in analyses or "lmm" in analyses:
+        cluster = _cluster_record(
+            frame, value, group, levels, labels, test, level, weight, count_columns
         )
+    if "lmm" in analyses:
+        lmm_row = _lmm_record(frame, value, group, levels, labels, level, count_columns)
+        if lmm_row["singular_fit"] == "yes":  # the mouse-level test is the one to read
+            lmm_row["p_mouse_level"] = cluster["p"]
+            lmm_row["notes"] += (
+                f"; test on {levels[0]} means beside it: {cluster['test']} p = {cluster['p']:.4g}"
+            )
+        records.append(lmm_row)
+    if "cluster" in analyses:
+        records.append(cluster)
     if "bootstrap" in analyses:
         row = compare.hierarchical_bootstrap(
             frame, value, group, levels, n_boot=n_boot, seed=seed, labels=labels, level=level

@@ -31,7 +31,12 @@ from exneuro.stats.lmm_design import (
     _type3_contrasts,
     _vc_design,
 )
-from exneuro.stats.lmm_engine import _check_gradient, _Engine, _satterthwaite_inputs
+from exneuro.stats.lmm_engine import (
+    _check_gradient,
+    _Engine,
+    _satterthwaite_inputs,
+    _singular_components,
+)
 
 #: statsmodels optimizers tried in turn until one converges without a convergence warning;
 #: ``None`` is statsmodels' default (bfgs, then lbfgs, then cg).
@@ -106,6 +111,28 @@ class MixedModelFit:
     _engine: _Engine | None = field(default=None, repr=False)
     type3_contrasts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     type3_method: str = ""
+    singular_components: list[str] = field(default_factory=list)
+
+    @property
+    def singular(self) -> bool:
+        """lme4 ``isSingular``: a bounded variance parameter (theta) below 1e-4, i.e. a variance
+        (or a random-effect correlation's Cholesky diagonal) estimated on its boundary."""
+        return bool(self.singular_components)
+
+    @property
+    def n_params(self) -> int:
+        """Parameters counted by lme4's ``logLik`` df: fixed effects, theta and sigma."""
+        return len(self.beta) + len(self.varpar)
+
+    @property
+    def aic(self) -> float:
+        """lme4 ``AIC``: -2 logLik + 2 k (on the REML criterion for REML fits, as lme4)."""
+        return self.deviance + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """lme4 ``BIC``: -2 logLik + log(n) k."""
+        return self.deviance + np.log(self.n_obs) * self.n_params
 
     @property
     def fe_params(self) -> pd.Series:
@@ -394,6 +421,7 @@ def fit_lmm(
         _engine=engine,
         type3_contrasts=type3,
         type3_method=type3_method,
+        singular_components=_singular_components(engine, varpar),
     )
     if not converged:
         warnings.warn(

@@ -307,3 +307,32 @@ def emm_contrasts(
     out["adjust"] = adjust_key
     columns = ["factor", "by", "by_level", "contrast", "estimate", "se", "df", "t", "p", "p_adj"]
     return out[columns + ["ci_low", "ci_high", "ci_level", "adjust", "n_tests"]]
+
+
+def likelihood_ratio_test(reduced: MixedModelFit, full: MixedModelFit) -> dict[str, float]:
+    """Likelihood-ratio test of two nested mixed models, as lme4's ``anova(reduced, full)``.
+
+    ``chisq = deviance(reduced) - deviance(full)`` on ``k_full - k_reduced`` df (parameters as
+    lme4 counts them: fixed effects, theta and sigma), p from the chi-square distribution. Models
+    that differ in their fixed effects must both be ML fits (REML criteria of different fixed
+    effects are not comparable; lme4 refits them with ML, here the caller fits with
+    ``reml=False``). A variance tested on its boundary makes the chi-square p conservative (Self &
+    Liang 1987); it is reported as lme4 reports it.
+    """
+    if reduced.n_obs != full.n_obs:
+        raise ValueError(
+            f"the models use different rows ({reduced.n_obs} vs {full.n_obs}): refit both on the "
+            "same complete rows"
+        )
+    same_fixed = reduced.exog_names == full.exog_names
+    if (reduced.reml or full.reml) and not same_fixed:
+        raise ValueError(
+            "models with different fixed effects are compared by ML fits: fit both with reml=False"
+        )
+    if reduced.reml != full.reml:
+        raise ValueError("both models must be fitted the same way (both REML or both ML)")
+    df = full.n_params - reduced.n_params
+    if df <= 0:
+        raise ValueError(f"the full model must have more parameters than the reduced one ({df})")
+    chisq = max(reduced.deviance - full.deviance, 0.0)
+    return {"chisq": chisq, "df": df, "p": float(stats.chi2.sf(chisq, df))}

@@ -96,6 +96,7 @@ from exneuro.stats.lmm_inference import (
     contrast,
     emm_contrasts,
     emmeans,
+    likelihood_ratio_test,
     variance_components,
 )
 from exneuro.stats.multiplicity import adjust_pvalues, correction_label
@@ -110,6 +111,7 @@ __all__ = [
     "emm_contrasts",
     "emmeans",
     "fit_lmm",
+    "likelihood_ratio_test",
     "model_label",
     "to_stats",
     "variance_components",
@@ -142,6 +144,63 @@ def model_label(fit: MixedModelFit) -> str:
             random.append(f"({_strip_codings(vcf).strip()} | {fit.groups})")
     method = "REML" if fit.reml else "ML"
     return f"{fixed} + {' + '.join(random)}; {method}; Satterthwaite df"
+
+
+#: What the F test of a term tests, by how its hypothesis matrix was built (``fit.type3_method``).
+TYPE3_NOTES = {
+    "lmerTest": "type III F test (SAS/lmerTest estimable functions)",
+    "sum-coding": (
+        "F test of the term's sum-to-zero-coded coefficients (fallback: lmerTest's type III "
+        "construction failed for this formula; type III for factor designs, covariates at 0)"
+    ),
+    "caller-coding": (
+        "F test of the term's coefficients in the model's own coding: NOT a type III test "
+        "(both type III constructions failed); with treatment coding these are simple effects "
+        "at the reference levels"
+    ),
+}
+
+
+def variance_text(fit: MixedModelFit) -> str:
+    """'mouse: 12.3 (SD 3.51); mouse:cell: 4.1 (SD 2.02); Residual: 30.2 (SD 5.5)'."""
+    parts = []
+    for row in variance_components(fit).itertuples(index=False):
+        if row.var2 is not None and isinstance(row.var2, str):
+            parts.append(f"{row.grp} corr({row.var1}, {row.var2}): {row.sdcor:.4g}")
+            continue
+        name = (
+            row.grp
+            if row.var1 in (None, row.grp) or row.grp == "Residual"
+            else (f"{row.grp} {row.var1}")
+        )
+        parts.append(f"{name}: {row.vcov:.6g} (SD {row.sdcor:.4g})")
+    return "; ".join(parts)
+
+
+def fit_columns(fit: MixedModelFit, df_method: str = "Satterthwaite") -> dict[str, Any]:
+    """The model-level columns of every row of one fit: method, convergence, singularity,
+    variance components, logLik, AIC and BIC (lme4's definitions)."""
+    return {
+        "fit_method": "REML" if fit.reml else "ML",
+        "df_method": df_method,
+        "converged": "yes" if fit.converged else "no",
+        "singular_fit": "yes" if fit.singular else "no",
+        "variance_components": variance_text(fit),
+        "loglik": fit.loglike,
+        "aic": fit.aic,
+        "bic": fit.bic,
+    }
+
+
+def singular_note(fit: MixedModelFit) -> str:
+    """A note for a singular fit, '' otherwise."""
+    if not fit.singular:
+        return ""
+    return (
+        f"SINGULAR FIT: {', '.join(fit.singular_components)} estimated at zero (lme4 isSingular); "
+        "the model's df treat the observations as nearly independent units: read the test on "
+        "mouse means beside it"
+    )
 
 
 def to_stats(
@@ -177,6 +236,7 @@ def to_stats(
         raise ValueError(f"levels must map to 'n_cells' or 'n_segments', not {bad}")
     model = model_label(fit)
     common: dict[str, Any] = {
+        **fit_columns(fit),
         "model": model,
         "n_mice": fit.n_per_level[fit.groups],
         "n_obs": fit.n_obs,
@@ -192,6 +252,7 @@ def to_stats(
         f"{'REML' if fit.reml else 'ML'} (lme4 deviance); Satterthwaite df (lmerTest method)"
         + (f"; {fit.n_dropped} rows with missing values dropped" if fit.n_dropped else "")
         + ("" if fit.converged else "; CONVERGENCE WARNING: " + " | ".join(fit.warnings))
+        + (f"; {singular_note(fit)}" if fit.singular else "")
     )
     records: list[dict[str, Any]] = []
     if include_anova:
@@ -209,7 +270,7 @@ def to_stats(
                     # F-to-eta-squared conversion (effectsize::F_to_eta2): F df1 / (F df1 + df2)
                     "effect_size": row.F * row.df_num / (row.F * row.df_num + row.df_den),
                     "effect_size_name": "partial eta^2 (from F and Satterthwaite df)",
-                    "notes": "type III (sum-to-zero contrasts) F test; " + base_note,
+                    "notes": f"{TYPE3_NOTES[fit.type3_method]}; " + base_note,
                 }
             )
     if include_coefficients:
@@ -223,6 +284,7 @@ def to_stats(
                     "ci_low": row.ci_low,
                     "ci_high": row.ci_high,
                     "ci_level": level,
+                    "se": row.se,
                     "statistic_name": "t",
                     "statistic": row.t,
                     "df_num": row.df,
@@ -252,6 +314,7 @@ def to_stats(
                     "ci_low": row.ci_low,
                     "ci_high": row.ci_high,
                     "ci_level": row.ci_level,
+                    "se": row.se,
                     "statistic_name": "t",
                     "statistic": row.t,
                     "df_num": row.df,

@@ -16,6 +16,7 @@ PADJUST_METHODS: dict[str, str] = {
     "holm-sidak": "Holm-Sidak",
     "bonferroni": "Bonferroni",
     "fdr_bh": "Benjamini-Hochberg FDR",
+    "fdr_by": "Benjamini-Yekutieli FDR",
     "none": "none",
 }
 
@@ -31,9 +32,11 @@ def adjust_pvalues(p: ArrayLike, method: str) -> np.ndarray:
     * ``"holm-sidak"``: step-down Šidák, p̃_(i) = max_{j<=i} 1 - (1 - p_(j))^(m - j + 1).
     * ``"fdr_bh"``: Benjamini & Hochberg (1995) step-up,
       p̃_(i) = min_{j>=i} min(1, m p_(j) / j).
+    * ``"fdr_by"``: Benjamini & Yekutieli (2001, *Ann Stat* 29:1165) step-up, valid under any
+      dependence: p̃_(i) = min_{j>=i} min(1, c_m m p_(j) / j), c_m = sum_{k=1}^m 1/k.
     * ``"none"``: unchanged.
 
-    Holm, Bonferroni and BH reproduce R's ``p.adjust`` (which also drops NAs from m); Šidák and
+    Holm, Bonferroni, BH and BY reproduce R's ``p.adjust`` (which also drops NAs from m); Šidák and
     Holm-Šidák follow ``statsmodels.stats.multitest.multipletests``. The result has the shape of
     ``p``.
     """
@@ -65,11 +68,12 @@ def adjust_pvalues(p: ArrayLike, method: str) -> np.ndarray:
                 stepped = -np.expm1(factor * np.log1p(-q[order]))
             adjusted = np.empty(m)
             adjusted[order] = np.minimum(1.0, np.maximum.accumulate(stepped))
-        else:  # fdr_bh
+        else:  # fdr_bh, fdr_by
             order = np.argsort(q, kind="stable")[::-1]  # largest first
             rank = np.arange(m, 0, -1)
+            c_m = np.sum(1.0 / np.arange(1, m + 1)) if method == "fdr_by" else 1.0
             adjusted = np.empty(m)
-            adjusted[order] = np.minimum(1.0, np.minimum.accumulate(m / rank * q[order]))
+            adjusted[order] = np.minimum(1.0, np.minimum.accumulate(c_m * m / rank * q[order]))
     out[ok] = np.clip(adjusted, 0.0, 1.0)
     return out.reshape(values.shape)
 

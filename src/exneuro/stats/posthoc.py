@@ -459,5 +459,6 @@ def contrast_family(
     table["notes"] = (
         f"estimated marginal means of the mixed model; {factor} contrasts ({method})"
         f", corrected {scope}; {interval}; d = estimate / total SD"
+        + (f"; {mixed.singular_note(fit)}" if fit.singular else "")
     )
     return table
