@@ -166,7 +166,8 @@ def variance_text(fit: MixedModelFit) -> str:
     parts = []
     for row in variance_components(fit).itertuples(index=False):
         if row.var2 is not None and isinstance(row.var2, str):
-            parts.append(f"{row.grp} corr({row.var1}, {row.var2}): {row.sdcor:.4g}")
+            first = "intercept" if row.var1 == row.grp else row.var1
+            parts.append(f"{row.grp} corr({first}, {row.var2}): {row.sdcor:.4g}")
             continue
         name = (
             row.grp
