@@ -54,7 +54,7 @@ def _fit_singular(cells):
         return mx.fit_lmm(cells, "value ~ C(group)", "mouse")
 
 
-def test_singular_fit_is_detected_as_lme4_isSingular(cells, r):
+def test_singular_fit_is_detected_as_lme4_is_singular(cells, r):
     ref = r["singular"]
     assert ref["singular"] is True
     fit = _fit_singular(cells)
