@@ -88,7 +88,10 @@ def test_non_singular_fit_columns_equal_lme4(sleep, r):
         text = rows["variance_components"].iloc[0]
         parts = text.split("; ")
         assert [p.split(":")[0] for p in parts] == [
-            "Subject", "Subject Days", "Subject corr(intercept, Days)", "Residual"
+            "Subject",
+            "Subject Days",
+            "Subject corr(intercept, Days)",
+            "Residual",
         ]
         vc = mx.variance_components(fit)
         close(vc["vcov"], ref["vc_vcov"], 1e-3)

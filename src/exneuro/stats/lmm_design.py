@@ -41,6 +41,21 @@ _FORMULA_NAMES = {
 _INDICATOR_VC = re.compile(r"^\s*0\s*\+\s*C\(\s*(\w+)\s*\)((?:\s*:\s*C\(\s*\w+\s*\))*)\s*$")
 
 
+#: What the F test of a term tests, by how its hypothesis matrix was built (``fit.type3_method``).
+TYPE3_NOTES = {
+    "lmerTest": "type III F test (SAS/lmerTest estimable functions)",
+    "sum-coding": (
+        "F test of the term's sum-to-zero-coded coefficients (fallback: lmerTest's type III "
+        "construction failed for this formula; type III for factor designs, covariates at 0)"
+    ),
+    "caller-coding": (
+        "F test of the term's coefficients in the model's own coding: NOT a type III test "
+        "(both type III constructions failed); with treatment coding these are simple effects "
+        "at the reference levels"
+    ),
+}
+
+
 # ----------------------------------------------------------------------------------------------
 # Formula helpers
 # ----------------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exneuro.stats.lmm_design import _INDICATOR_VC, _strip_codings
+from exneuro.stats.lmm_design import _INDICATOR_VC, TYPE3_NOTES, _strip_codings
 from exneuro.stats.lmm_fit import MixedModelFit, fit_lmm
 from exneuro.stats.lmm_inference import (
     anova_table,
@@ -144,21 +144,6 @@ def model_label(fit: MixedModelFit) -> str:
             random.append(f"({_strip_codings(vcf).strip()} | {fit.groups})")
     method = "REML" if fit.reml else "ML"
     return f"{fixed} + {' + '.join(random)}; {method}; Satterthwaite df"
-
-
-#: What the F test of a term tests, by how its hypothesis matrix was built (``fit.type3_method``).
-TYPE3_NOTES = {
-    "lmerTest": "type III F test (SAS/lmerTest estimable functions)",
-    "sum-coding": (
-        "F test of the term's sum-to-zero-coded coefficients (fallback: lmerTest's type III "
-        "construction failed for this formula; type III for factor designs, covariates at 0)"
-    ),
-    "caller-coding": (
-        "F test of the term's coefficients in the model's own coding: NOT a type III test "
-        "(both type III constructions failed); with treatment coding these are simple effects "
-        "at the reference levels"
-    ),
-}
 
 
 def variance_text(fit: MixedModelFit) -> str:

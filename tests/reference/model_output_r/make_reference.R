@@ -90,12 +90,17 @@ for (method in c("REML", "ML")) {
            method = method)
   tt <- summary(g)$tTable
   a <- anova(g)
+  ## marginal (type III) F tests: the same model in sum-to-zero coding, each term given the others
+  op <- options(contrasts = c("contr.sum", "contr.poly"))
+  a3 <- anova(update(g), type = "marginal")
+  options(op)
   out[[paste0("gls_", method)]] <- list(
     term = rownames(tt), estimate = unname(tt[, 1]), se = unname(tt[, 2]),
     t = unname(tt[, 3]), p = unname(tt[, 4]),
     phi = unname(coef(g$modelStruct$corStruct, unconstrained = FALSE)), sigma = g$sigma,
     logLik = as.numeric(logLik(g)), AIC = AIC(g), BIC = BIC(g),
-    anova_term = rownames(a), anova_F = a$`F-value`, anova_p = a$`p-value`, df_resid = g$dims$N - g$dims$p)
+    anova_term = rownames(a), anova_F = a$`F-value`, anova_p = a$`p-value`,
+    marginal_term = rownames(a3), marginal_F = a3$`F-value`, marginal_p = a3$`p-value`, df_resid = g$dims$N - g$dims$p)
 }
 
 ## 6. GLMMs by Laplace (glmer) and NB (glmmTMB): simulated spine counts and R's cbpp
