@@ -146,5 +146,22 @@ out$glmm_binomial <- c(glmm_summary(bin), list(
   lrt_chisq = anova(bin0, bin)$Chisq[2], lrt_df = anova(bin0, bin)$Df[2],
   lrt_p = anova(bin0, bin)$`Pr(>Chisq)`[2]))
 
+## 7. Baseline-adjusted ANCOVA: follow-up ~ baseline + group (lm), three groups of 8 mice
+set.seed(8)
+an <- data.frame(mouse = sprintf("m%02d", 1:24),
+                 group = rep(c("control", "silenced", "stimulated"), each = 8))
+an$baseline <- round(rnorm(24, 500, 80), 1)
+an$follow_up <- round(100 + 0.8 * an$baseline + c(0, -60, 40)[as.integer(factor(an$group))] +
+                      rnorm(24, 0, 40), 1)
+write.csv(an, "ancova.csv", row.names = FALSE)
+fit_an <- lm(follow_up ~ baseline + group, an)
+s_an <- summary(fit_an)$coefficients
+a_an <- anova(lm(follow_up ~ baseline, an), fit_an)
+ci_an <- confint(fit_an)
+out$ancova <- list(term = rownames(s_an), estimate = unname(s_an[, 1]), se = unname(s_an[, 2]),
+                   t = unname(s_an[, 3]), p = unname(s_an[, 4]), ci_low = unname(ci_an[, 1]),
+                   ci_high = unname(ci_an[, 2]), df = fit_an$df.residual,
+                   group_F = a_an$F[2], group_p = a_an$`Pr(>F)`[2])
+
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "r_results.json")
 cat("singular seed", seed, "\n")
