@@ -145,7 +145,7 @@ def concat_stats(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return stats_frame([])
-    return stats_frame(pd.concat(frames, ignore_index=True).to_dict("records"))
+    return stats_frame([record for frame in frames for record in frame.to_dict("records")])
 
 
 def format_n_by_group(counts: Mapping[str, int]) -> str:
