@@ -21,6 +21,7 @@ from exneuro.errors import ConfigError
 from exneuro.figures.legend import describe_row, describe_tests
 from exneuro.stats import compare, families
 from exneuro.stats import mixed as mx
+from exneuro.stats.kenward_roger import kr_test
 from exneuro.stats.table import stats_frame
 
 REF = Path(__file__).parent / "reference" / "model_output_r"
@@ -261,3 +262,32 @@ def test_legend_of_a_post_hoc_family_names_both_corrections():
     text = describe_tests(rows[rows["test"] == "emm_contrast"])
     assert "Šidák-corrected (3 tests); stars show adjusted p" in text
     assert "p also Holm-adjusted across family spine_types (1 test)" in text
+
+
+def test_kenward_roger_equals_pbkrtest(sleep, r):
+    fit = mx.fit_lmm(sleep, "Reaction ~ Days", "Subject", re_formula="~Days")
+    got = kr_test(fit, np.array([[0.0, 1.0]]))
+    want = r["kr_sleep"]
+    close(
+        [got["F"], got["ddf"], got["p"], got["F_scaling"]],
+        [want["F"], want["ddf"], want["p"], want["F_scaling"]],
+        1e-4,
+    )
+    rows = mx.to_stats(fit, include_anova=False, include_coefficients=True, ddf="Kenward-Roger")
+    coef = r["kr_sleep_coef"]
+    close(rows["se"], coef["se"], 1e-4)
+    close(rows["df_num"], coef["df"], 1e-3)
+    close(rows["p"], coef["p"], 1e-3)
+    assert set(rows["df_method"]) == {"Kenward-Roger"}
+    assert rows["model"].str.endswith("Kenward-Roger df").all()
+
+
+def test_kenward_roger_type3_anova_equals_lmertest():
+    data = pd.read_csv(Path(__file__).parent / "reference" / "lmm_unbalanced" / "unbalanced.csv")
+    want = json.loads((REF / "r_results.json").read_text())["kr_unbalanced"]
+    fit = mx.fit_lmm(data, "distance_m ~ C(group) * C(session)", "mouse")
+    rows = mx.to_stats(fit, ddf="Kenward-Roger").set_index("term").loc[want["term"]]
+    close(rows["statistic"], want["F"], 1e-4)
+    close(rows["df_num"], want["ndf"], 0)
+    close(rows["df_den"], want["ddf"], 1e-3)
+    close(rows["p"], want["p"], 1e-3)

@@ -130,7 +130,11 @@ def test_every_cohort_shows_its_planted_interaction(example):
 def test_declared_log_transform_is_used_by_every_test_of_the_outcome(example):
     config, tests, _ = example
     cohort = next(c for c in config["cohorts"] if c["id"] == "silencing")
-    settings = {**config["treadmill"]["statistics"], "transforms": {"distance_m": "log"}}
+    settings = {
+        **config["treadmill"]["statistics"],
+        "transforms": {"distance_m": "log"},
+        "df_method": "kenward-roger",
+    }
     treadmill = {**config["treadmill"], "statistics": settings}
     stats = cohort_statistics(tests, cohort, treadmill)["statistics"]
     distance = stats[stats["outcome"] == "distance_m"]
@@ -140,6 +144,8 @@ def test_declared_log_transform_is_used_by_every_test_of_the_outcome(example):
     assert -1.5 < ancova["estimate"] < 0  # a log ratio: silenced mice gain less
     percent = stats[stats["outcome"] == "distance_m_pct_change"]
     assert not percent["model"].str.contains("log(", regex=False).any()
+    lmm = distance[distance["test"] == "lmm"]
+    assert set(lmm["df_method"]) == {"Kenward-Roger"} and len(lmm) == 3
 
 
 @pytest.fixture(scope="module")

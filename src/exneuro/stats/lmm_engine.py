@@ -78,6 +78,7 @@ class _Engine:
         self.xtx = X.T @ X
         self.xty = X.T @ y
         self.yty = float(y @ y)
+        self.X, self.z_blocks, self.col_kind, self.rows = X, z_blocks, col_kind, rows
         self.tril = _tril_colmajor(k_re)
         self.n_theta = len(self.tril[0]) + n_vc
         self._cache: OrderedDict[bytes, _Pieces] = OrderedDict()

@@ -88,6 +88,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from exneuro.stats.kenward_roger import kr_anova_table, kr_coef_table
 from exneuro.stats.lmm_design import _INDICATOR_VC, TYPE3_NOTES, _strip_codings
 from exneuro.stats.lmm_fit import MixedModelFit, fit_lmm
 from exneuro.stats.lmm_inference import (
@@ -198,8 +199,13 @@ def to_stats(
     include_coefficients: bool = False,
     between: str | None = None,
     level: float = 0.95,
+    ddf: str = "Satterthwaite",
 ) -> pd.DataFrame:
     """Rows for the project's statistics table (:func:`exneuro.stats.table.stats_frame`).
+
+    ``ddf`` is the df method of the F and coefficient tests: ``"Satterthwaite"`` (lmerTest's
+    default) or ``"Kenward-Roger"`` (pbkrtest, with the adjusted SEs; REML fits only); post-hoc
+    contrasts keep Satterthwaite df.
 
     * one ``test="lmm"`` row per type III F test (``statistic_name="F"``, ``df_num``/``df_den``);
     * optionally one ``test="lmm"`` row per fixed-effect coefficient (``t``, Satterthwaite df);
@@ -211,6 +217,8 @@ def to_stats(
     ``between`` names the between-group column whose groups are counted in ``n_by_group``.
     The caller fills ``analysis``, ``outcome`` and ``subset`` with ``label_rows``.
     """
+    if ddf not in ("Satterthwaite", "Kenward-Roger"):
+        raise ValueError(f"ddf must be 'Satterthwaite' or 'Kenward-Roger', not {ddf!r}")
     levels = dict(levels or {})
     unknown = sorted(set(levels) - set(fit.vc_formula))
     if unknown:
@@ -220,9 +228,9 @@ def to_stats(
     bad = sorted(set(levels.values()) - {"n_cells", "n_segments"})
     if bad:
         raise ValueError(f"levels must map to 'n_cells' or 'n_segments', not {bad}")
-    model = model_label(fit)
+    model = model_label(fit).replace("Satterthwaite df", f"{ddf} df")
     common: dict[str, Any] = {
-        **fit_columns(fit),
+        **fit_columns(fit, ddf),
         "model": model,
         "n_mice": fit.n_per_level[fit.groups],
         "n_obs": fit.n_obs,
@@ -235,14 +243,20 @@ def to_stats(
         counts = fit.data.groupby(between, sort=True, observed=True)[fit.groups].nunique()
         common["n_by_group"] = "; ".join(f"{k}={int(v)}" for k, v in counts.items())
     base_note = (
-        f"{'REML' if fit.reml else 'ML'} (lme4 deviance); Satterthwaite df (lmerTest method)"
+        f"{'REML' if fit.reml else 'ML'} (lme4 deviance); "
+        + (
+            "Satterthwaite df (lmerTest method)"
+            if ddf == "Satterthwaite"
+            else "Kenward-Roger df and adjusted SEs (pbkrtest); post-hoc contrasts Satterthwaite"
+        )
         + (f"; {fit.n_dropped} rows with missing values dropped" if fit.n_dropped else "")
         + ("" if fit.converged else "; CONVERGENCE WARNING: " + " | ".join(fit.warnings))
         + (f"; {singular_note(fit)}" if fit.singular else "")
     )
     records: list[dict[str, Any]] = []
     if include_anova:
-        for row in anova_table(fit).itertuples(index=False):
+        table = anova_table(fit) if ddf == "Satterthwaite" else kr_anova_table(fit)
+        for row in table.itertuples(index=False):
             records.append(
                 {
                     **common,
@@ -255,12 +269,13 @@ def to_stats(
                     "p": row.p,
                     # F-to-eta-squared conversion (effectsize::F_to_eta2): F df1 / (F df1 + df2)
                     "effect_size": row.F * row.df_num / (row.F * row.df_num + row.df_den),
-                    "effect_size_name": "partial eta^2 (from F and Satterthwaite df)",
+                    "effect_size_name": f"partial eta^2 (from F and {ddf} df)",
                     "notes": f"{TYPE3_NOTES[fit.type3_method]}; " + base_note,
                 }
             )
     if include_coefficients:
-        for row in coef_table(fit, level=level).itertuples(index=False):
+        table = coef_table(fit, level) if ddf == "Satterthwaite" else kr_coef_table(fit, level)
+        for row in table.itertuples(index=False):
             records.append(
                 {
                     **common,

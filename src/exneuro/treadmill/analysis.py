@@ -124,7 +124,10 @@ def outcome_statistics(
     )
     fit = mixed.fit_lmm(data.dropna(subset=[column]), formula, groups="mouse")
     correction = settings["posthoc_correction"]
-    rows.append(mixed.to_stats(fit))
+    ddf = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}[
+        settings.get("df_method", "satterthwaite")
+    ]
+    rows.append(mixed.to_stats(fit, ddf=ddf))
     context = {"cohort": cohort["id"]}
     rows.append(
         contrast_family(
