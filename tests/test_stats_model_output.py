@@ -291,3 +291,27 @@ def test_kenward_roger_type3_anova_equals_lmertest():
     close(rows["df_num"], want["ndf"], 0)
     close(rows["df_den"], want["ddf"], 1e-3)
     close(rows["p"], want["p"], 1e-3)
+
+
+def test_random_slope_at_a_nested_level_equals_lmer(r):
+    """(1 | mouse) + (1 | mouse:cell) + (0 + current | mouse:cell): a slope per cell."""
+    ref = r["nested_slope"]
+    data = pd.read_csv(REF / "fi_cells.csv")
+    fit = mx.fit_lmm(
+        data,
+        "rate ~ C(group) * current",
+        "mouse",
+        vc_formula={"cell": "0 + C(cell)", "cell_slope": "0 + C(cell):current"},
+    )
+    table = mx.coef_table(fit)
+    close(table["estimate"], ref["estimate"], 1e-6)
+    close(table["se"], ref["se"], 1e-4)
+    close(table["df"], ref["df"], 1e-3)
+    close(fit.loglike, ref["logLik"], 1e-8)
+    want = dict(zip(ref["vc_grp"], ref["vc_vcov"], strict=True))
+    close(
+        [fit.vcomp["cell_slope"], fit.vcomp["cell"], float(fit.cov_re.iloc[0, 0]), fit.scale],
+        [want["mouse.cell"], want["mouse.cell.1"], want["mouse"], want["Residual"]],
+        1e-3,
+    )
+    assert not fit.singular and ref["singular"] is False
