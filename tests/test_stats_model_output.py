@@ -315,3 +315,13 @@ def test_random_slope_at_a_nested_level_equals_lmer(r):
         1e-3,
     )
     assert not fit.singular and ref["singular"] is False
+
+
+def test_legend_of_a_sphericity_corrected_family_member_names_both():
+    out = families.apply_families(_table(), [{"id": "course", "tests": [{"test": "mixed_anova"}]}])
+    row = out[out["test"] == "mixed_anova"].iloc[0].to_dict() | {"epsilon": 0.5}
+    text = describe_row(row)
+    assert "p = 0.030" in text  # the GG-corrected p, alone in its family
+    assert (
+        "Greenhouse-Geisser corrected (ε = 0.500), then Holm-adjusted across family course" in text
+    )

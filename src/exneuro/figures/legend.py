@@ -114,11 +114,14 @@ def _p_for(row: Mapping) -> float | None:
 def correction_text(row: Mapping) -> str:
     """The correction in words ('Šidák-corrected (6 tests)'), '' when none; a declared family's
     correction when the row belongs to one ('Holm-adjusted across family primary (4 tests)')."""
+    correction = str(row.get("correction", "none"))
     if _present(row.get("p_family")) and _present(row.get("family_correction")):
         method, _, count = str(row["family_correction"]).partition(" (")
         primary = " primary" if str(row.get("primary")) == "yes" else ""
-        return f"{method}-adjusted across{primary} family {row.get('family')} ({count}"
-    correction = str(row.get("correction", "none"))
+        family = f"{method}-adjusted across{primary} family {row.get('family')} ({count}"
+        if correction in ("Greenhouse-Geisser", "Huynh-Feldt"):  # part of the test itself
+            return f"{correction_text({**row, 'p_family': None})}, then {family}"
+        return family
     if correction.startswith("none") or not correction or correction == "nan":
         return ""
     if correction.startswith("Sidak"):
