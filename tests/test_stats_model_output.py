@@ -22,6 +22,7 @@ from exneuro.figures.legend import describe_row, describe_tests
 from exneuro.stats import compare, families
 from exneuro.stats import mixed as mx
 from exneuro.stats.kenward_roger import kr_test
+from exneuro.stats.mouse_level import attach_mouse_level
 from exneuro.stats.table import stats_frame
 
 REF = Path(__file__).parent / "reference" / "model_output_r"
@@ -325,3 +326,66 @@ def test_legend_of_a_sphericity_corrected_family_member_names_both():
     assert (
         "Greenhouse-Geisser corrected (ε = 0.500), then Holm-adjusted across family course" in text
     )
+
+
+def test_mouse_level_p_is_attached_beside_singular_fits():
+    rows = [
+        {
+            "analysis": "ephys",
+            "outcome": "gain",
+            "subset": "cohort=p",
+            "test": "lmm",
+            "term": "group",
+            "p": 1e-5,
+            "singular_fit": "yes",
+        },
+        {
+            "analysis": "ephys",
+            "outcome": "gain",
+            "subset": "cohort=p",
+            "test": "welch_t_mouse_means",
+            "term": "trained - sedentary",
+            "p": 0.04,
+        },
+        {
+            "analysis": "photometry",
+            "outcome": "dff",
+            "subset": "w=run",
+            "test": "lmm",
+            "term": "group:day",
+            "p": 0.001,
+            "singular_fit": "yes",
+        },
+        {
+            "analysis": "photometry",
+            "outcome": "dff",
+            "subset": "w=run",
+            "test": "mixed_anova",
+            "term": "group:day",
+            "p": 0.01,
+            "p_adj": 0.02,
+            "correction": "Greenhouse-Geisser",
+        },
+        {
+            "analysis": "photometry",
+            "outcome": "dff",
+            "subset": "w=run",
+            "test": "lmm",
+            "term": "day",
+            "p": 0.001,
+            "singular_fit": "no",
+        },
+        {
+            "analysis": "tables",
+            "outcome": "x",
+            "subset": "t=a",
+            "test": "lmm",
+            "term": "group",
+            "p": 0.001,
+            "singular_fit": "yes",
+        },
+    ]
+    out = attach_mouse_level(stats_frame(rows))
+    assert out["p_mouse_level"].iloc[0] == 0.04
+    assert out["p_mouse_level"].iloc[2] == 0.02  # the GG-corrected p of the same term
+    assert out["p_mouse_level"].iloc[[1, 3, 4, 5]].isna().all()

@@ -33,6 +33,11 @@ TEST_NAMES = {
     "hierarchical_bootstrap": "hierarchical bootstrap (mice, then neurons, then segments)",
     "deseq2_wald": "DESeq2 Wald test",
     "waveform_bootstrap": "bootstrap of mouse waveforms",
+    "ancova": "ANCOVA of the last test adjusted for baseline",
+    "glmm_nb": "negative-binomial GLMM of the counts (offset log length, Laplace)",
+    "glmm_poisson": "Poisson GLMM of the counts (offset log length, Laplace)",
+    "glmm_binomial": "binomial GLMM of positive among labelled cells (Laplace)",
+    "gls_ar1": "GLS with AR(1) residuals within mouse",
 }
 STAR_KEY = "* p < 0.05, ** p < 0.01, *** p < 0.001, **** p < 0.0001; ns, not significant."
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
