@@ -125,6 +125,18 @@ def test_every_cohort_shows_its_planted_interaction(example):
         assert ancova["p"].iloc[0] < 0.01, cohort["id"]
         assert np.sign(ancova["estimate"].iloc[0]) == direction
         assert gain["notes"].iloc[0].startswith("descriptive")
+        # and per session: the mixed model of later sessions with the baseline as covariate
+        adjusted = stats[
+            (stats["test"] == "emm_contrast_baseline_adjusted")
+            & (stats["outcome"] == "distance_m")
+            & (stats["subset"] == f"cohort={cohort['id']}; session=d15")
+        ]
+        assert len(adjusted) == 1 and np.sign(adjusted["estimate"].iloc[0]) == direction
+        assert adjusted["p_adj"].iloc[0] < 0.05, cohort["id"]
+        course = stats[
+            (stats["test"] == "lmm_baseline_adjusted") & (stats["outcome"] == "distance_m")
+        ]
+        assert list(course["term"]) == ["group", "session", "group:session"]
 
 
 def test_declared_log_transform_is_used_by_every_test_of_the_outcome(example):

@@ -10,7 +10,9 @@ For each configured outcome:
   corrected as configured;
 - the gain at the last session: by default the baseline-adjusted ANCOVA (follow-up ~ baseline +
   group; Vickers & Altman 2001), with the % change from baseline compared between groups (Welch
-  by default, with Hedges' g) beside it as a descriptive comparison;
+  by default, with Hedges' g) beside it as a descriptive comparison; and per session, the mixed
+  model of the later sessions with each mouse's baseline as covariate, each group against control
+  at every session (``lmm_baseline_adjusted``, ``emm_contrast_baseline_adjusted``);
 - an outcome declared with a transform (``transforms: {distance_m: log}``) is tested on that
   scale by every test above; the % change stays on the original scale.
 Adaptation curves and responders are compared between groups per mouse.
@@ -169,6 +171,7 @@ def outcome_statistics(
         subset=subset_label(cohort=cohort["id"], session=last),
     )
     if ancova:
+        rows.append(_baseline_adjusted_course(data, column, cohort, sessions, baseline, settings))
         percent["notes"] = (
             "descriptive: % change from baseline compared between groups; the gain test is the "
             "baseline-adjusted ANCOVA row; " + percent["notes"]
@@ -186,6 +189,49 @@ def outcome_statistics(
         )
     table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(n_by_group.astype(int)))
     return _label_default(table, column, cohort)
+
+
+def _baseline_adjusted_course(
+    data: pd.DataFrame,
+    column: str,
+    cohort: Mapping,
+    sessions: list[str],
+    baseline: str,
+    settings: Mapping,
+) -> pd.DataFrame:
+    """The mixed model of the sessions after baseline with the baseline as covariate,
+    ``outcome ~ baseline + group * session + (1 | mouse)``, and each group against control at
+    every session from it (the ANCOVA per session; tests ``lmm_baseline_adjusted`` and
+    ``emm_contrast_baseline_adjusted``, beside the unadjusted ones)."""
+    later = [s for s in sessions if s != baseline]
+    covariate = f"baseline_{column}"
+    base = data.loc[data["session"] == baseline].set_index("mouse")[column]
+    post = data.loc[data["session"].isin(later)].copy()
+    post[covariate] = post["mouse"].map(base).astype(float)
+    post["session"] = pd.Categorical(post["session"].astype(str), later, ordered=True)
+    post = post.dropna(subset=[column, covariate])
+    control = cohort["control_group"]
+    formula = (
+        f"{column} ~ {covariate} + C(group, Treatment('{control}'))"
+        f" * C(session, Treatment('{later[0]}'))"
+    )
+    fit = mixed.fit_lmm(post, formula, groups="mouse")
+    omnibus = mixed.to_stats(fit)
+    omnibus = omnibus[omnibus["term"] != covariate].assign(test="lmm_baseline_adjusted")
+    contrasts = contrast_family(
+        fit,
+        "group",
+        "session",
+        "trt.vs.ctrl",
+        control,
+        settings["posthoc_correction"],
+        settings["ci_level"],
+        family="all",
+        context={"cohort": cohort["id"]},
+    ).assign(test="emm_contrast_baseline_adjusted")
+    table = concat_stats([omnibus, contrasts])
+    table["notes"] = f"adjusted for each mouse's {baseline} value ({covariate}); " + table["notes"]
+    return table
 
 
 def _gain_ancova(
