@@ -137,6 +137,10 @@ def test_every_cohort_shows_its_planted_interaction(example):
             (stats["test"] == "lmm_baseline_adjusted") & (stats["outcome"] == "distance_m")
         ]
         assert list(course["term"]) == ["group", "session", "group:session"]
+        coefficients = stats[
+            (stats["test"] == "lmm_coefficient") & (stats["outcome"] == "distance_m")
+        ]
+        assert len(coefficients) == 12 and coefficients["se"].gt(0).all()  # 2 groups x 6 tests
 
 
 def test_declared_log_transform_is_used_by_every_test_of_the_outcome(example):

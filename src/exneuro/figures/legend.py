@@ -34,6 +34,7 @@ TEST_NAMES = {
     "deseq2_wald": "DESeq2 Wald test",
     "waveform_bootstrap": "bootstrap of mouse waveforms",
     "ancova": "ANCOVA of the last test adjusted for baseline",
+    "lmm_coefficient": "mixed-model fixed effect",
     "glmm_nb": "negative-binomial GLMM of the counts (offset log length, Laplace)",
     "glmm_poisson": "Poisson GLMM of the counts (offset log length, Laplace)",
     "glmm_binomial": "binomial GLMM of positive among labelled cells (Laplace)",

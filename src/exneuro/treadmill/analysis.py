@@ -129,7 +129,10 @@ def outcome_statistics(
     ddf = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}[
         settings.get("df_method", "satterthwaite")
     ]
-    rows.append(mixed.to_stats(fit, ddf=ddf))
+    model_rows = mixed.to_stats(fit, include_coefficients=True, ddf=ddf)
+    coefficients = model_rows["statistic_name"] == "t"  # the fixed effects with their SEs
+    model_rows.loc[coefficients, "test"] = "lmm_coefficient"
+    rows.append(model_rows)
     context = {"cohort": cohort["id"]}
     rows.append(
         contrast_family(
