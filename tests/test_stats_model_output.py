@@ -241,6 +241,8 @@ def test_family_holm_across_analyses_uses_sphericity_corrected_p():
 
 def test_family_declarations_that_cannot_be_honoured_stop_with_a_message():
     table = _table()
+    with pytest.raises(ConfigError, match="analysis 'ephys' has no rows.*section disabled"):
+        families.apply_families(table, [{"id": "x", "tests": [{"analysis": "ephys"}]}])
     with pytest.raises(ConfigError, match=r"families\[0\].*matches no row"):
         families.apply_families(table, [{"id": "x", "tests": [{"outcome": "distanse_m"}]}])
     twice = [

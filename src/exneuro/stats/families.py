@@ -91,6 +91,13 @@ def apply_families(table: pd.DataFrame, families: Sequence[Mapping]) -> pd.DataF
                     f"{where}, tests[{k}]: unknown key(s) {unknown}; use {list(SELECTOR_KEYS)}"
                 )
             hit = _matches(out, selector)
+            analysis = selector.get("analysis")
+            if analysis is not None and not (out["analysis"].astype("string") == analysis).any():
+                raise ConfigError(
+                    f"{where}, tests[{k}]: analysis '{analysis}' has no rows in the statistics "
+                    "table (is its section disabled or removed?); remove the test from the "
+                    "family or enable the analysis"
+                )
             if not hit.any():
                 raise ConfigError(
                     f"{where}, tests[{k}] {dict(selector)} matches no row of the statistics "
