@@ -391,3 +391,25 @@ def test_mouse_level_p_is_attached_beside_singular_fits():
     assert out["p_mouse_level"].iloc[0] == 0.04
     assert out["p_mouse_level"].iloc[2] == 0.02  # the GG-corrected p of the same term
     assert out["p_mouse_level"].iloc[[1, 3, 4, 5]].isna().all()
+
+
+def test_type3_fallbacks_are_labelled_for_what_they_test(sleep, monkeypatch):
+    from exneuro.stats import lmm_design
+
+    def broken(*args, **kwargs):
+        raise ValueError("construction failed")
+
+    data = pd.read_csv(Path(__file__).parent / "reference" / "lmm_unbalanced" / "unbalanced.csv")
+    monkeypatch.setattr(lmm_design, "_type3_lmertest", broken)
+    fit = mx.fit_lmm(data, "distance_m ~ C(group) * C(session)", "mouse")
+    assert fit.type3_method == "sum-coding"
+    notes = mx.to_stats(fit)["notes"]
+    assert notes.str.startswith(
+        "F test of the term's sum-to-zero-coded coefficients (fallback"
+    ).all()
+    monkeypatch.setattr(lmm_design, "_type3_sum", broken)
+    fit = mx.fit_lmm(data, "distance_m ~ C(group) * C(session)", "mouse")
+    assert fit.type3_method == "caller-coding"
+    notes = mx.to_stats(fit)["notes"]
+    assert notes.str.contains("NOT a type III test").all()
+    assert not notes.str.contains("type III F test (SAS", regex=False).any()
