@@ -17,6 +17,8 @@ def main(snakemake):
         test=settings["statistics"]["test"],
         level=settings["statistics"]["ci_level"],
         subset={"cohort": cohort["id"]},
+        sections=tables["sections"],
+        count_model=settings["statistics"].get("count_model", "binomial"),
     )
     write_table(tables["sections"], snakemake.output.sections)
     write_table(tables["mice"], snakemake.output.mice)

@@ -1,4 +1,5 @@
-"""Spine density statistics: mixed model, mouse means, hierarchical bootstrap, naive test."""
+"""Spine statistics: count GLMM, density mixed model, mouse means, hierarchical bootstrap, naive
+test."""
 
 from exneuro.cellular.nested import spine_statistics
 from exneuro.io import read_table, write_table
@@ -18,6 +19,7 @@ def main(snakemake):
         level=settings["statistics"]["ci_level"],
         test=settings["statistics"]["test"],
         subset={"cohort": cohort["id"]},
+        count_model=settings["statistics"].get("count_model", "negative_binomial"),
     )
     write_table(statistics, snakemake.output[0])
 

@@ -56,6 +56,11 @@ def test_classified_spines_reproduce_the_segment_counts_and_density_doubles(exam
     planted = TRUTH["spines"]["total_density_ratio"]
     assert ratio["trained"] / ratio["sedentary"] == pytest.approx(planted, rel=0.25)
     assert total.loc["lmm", "p"] < 1e-3
+    # the counts as counts: NB GLMM with offset log(length), mouse and neuron random intercepts
+    wald = total.loc["glmm_nb"].set_index("statistic_name").loc["t"]
+    assert wald["term"] == "trained / sedentary" and wald["effect_size_name"] == "rate ratio"
+    assert wald["ci_low"] < planted < wald["ci_high"] and wald["p"] < 1e-3
+    assert wald["n_mice"] == 12
     naive = total.loc[[t for t in total.index if t.endswith("naive")][0]]
     assert naive["p"] < total.loc["welch_t_mouse_means", "p"]  # pseudoreplication is optimistic
 
@@ -68,3 +73,12 @@ def test_one_session_raises_fos_in_sf1_neurons(example):
     planted = TRUTH["histology"]["expected_difference_percentage_points"]["Fos"]
     assert fos["ci_low"] < planted < fos["ci_high"] and fos["p"] < 0.01
     assert fos["n_mice"] == 12
+    # the binomial GLMM of positive among labelled cells per section, beside it
+    stats = histology_statistics(
+        tables["mice"], labels=("sedentary", "exercised"), sections=tables["sections"]
+    )
+    fos = stats[stats["subset"].str.contains("marker=Fos")].set_index("test")
+    wald = fos.loc["glmm_binomial"].set_index("statistic_name").loc["t"]
+    assert wald["effect_size_name"] == "odds ratio" and wald["estimate"] > 1
+    assert wald["p"] < 0.01 and wald["n_mice"] == 12
+    assert "welch_t" in fos.index  # the per-mouse test stays beside the GLMM

@@ -28,7 +28,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from exneuro.stats import compare
+from exneuro.stats import clustered, compare, two_group
 from exneuro.stats.table import STAT_COLUMNS
 
 REF = Path(__file__).parent / "reference" / "r_two_group"
@@ -212,7 +212,7 @@ def test_noncentral_t_interval_has_nominal_coverage():
     for _ in range(n_sim):
         a = rng.normal(0, 1, n1)
         b = rng.normal(delta, 1, n2)
-        got = compare._two_group_record(a, b, "student", ("a", "b"), 0.95, "mice")
+        got = two_group._two_group_record(a, b, "student", ("a", "b"), 0.95, "mice")
         j = compare.hedges_correction(n1 + n2 - 2)
         lo, hi = got["effect_size_ci_low"] / j, got["effect_size_ci_high"] / j  # the d interval
         cover += lo <= delta <= hi
@@ -593,11 +593,12 @@ def test_cell_level_test_is_anti_conservative_but_cluster_test_is_not():
         # record-level helpers: identical numbers to the public functions (checked above)
         # without building a one-row table per simulated dataset
         naive += (
-            compare._two_group_record(control, treated, "welch", ("c", "t"), 0.95, "cells")["p"]
+            two_group._two_group_record(control, treated, "welch", ("c", "t"), 0.95, "cells")["p"]
             < 0.05
         )
         cluster += (
-            compare._cluster_record(df, "value", "group", "mouse", "welch", None, 0.95)["p"] < 0.05
+            clustered._cluster_record(df, "value", "group", "mouse", "welch", None, 0.95)["p"]
+            < 0.05
         )
     assert naive / n_sim > 0.3  # far above 5%
     # binomial SD at 5% with 200 draws is 1.5%; 0.10 is more than 3 SD above nominal

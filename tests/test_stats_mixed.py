@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from exneuro.stats import lmm_engine, lmm_fit
 from exneuro.stats import mixed as mx
 from exneuro.stats.table import STAT_COLUMNS
 
@@ -425,7 +426,7 @@ def test_contrast_reproduces_coefficient_tests(unb_fit):
 
 def test_satterthwaite_df_does_not_depend_on_parametrization(unb_fit, fm1, seg_fit):
     for fit in (unb_fit, fm1, seg_fit):
-        A, J, ok = mx._satterthwaite_inputs(fit._engine, fit.varpar, [], scale="variance")
+        A, J, ok = lmm_engine._satterthwaite_inputs(fit._engine, fit.varpar, [], scale="variance")
         assert ok
         other = mx.MixedModelFit(**{**fit.__dict__, "vcov_varpar": A, "jac_cov_beta": J})
         close(mx.coef_table(other).df, mx.coef_table(fit).df, 1e-3)
@@ -597,10 +598,10 @@ def test_optimizer_failures_are_reported_not_silent(sleep, monkeypatch):
     def broken_fit(self, *args, **kwargs):
         raise RuntimeError("optimizer exploded")
 
-    monkeypatch.setattr(mx.MixedLM, "fit", broken_fit)
+    monkeypatch.setattr(lmm_fit.MixedLM, "fit", broken_fit)
     fit = mx.fit_lmm(sleep, "Reaction ~ Days", "Subject", re_formula="~Days")
     failures = [m for m in fit.warnings if "optimizer exploded" in m]
-    assert len(failures) == len(mx.OPTIMIZERS)
+    assert len(failures) == len(lmm_fit.OPTIMIZERS)
     assert not fit.statsmodels_converged
     assert fit.result is None
     # lme4's criterion is still optimized directly, and the numbers are right

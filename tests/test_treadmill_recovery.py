@@ -117,6 +117,51 @@ def test_every_cohort_shows_its_planted_interaction(example):
         # blocked gains are lower than control, enhanced gains higher
         direction = 1 if cohort["id"] == "post_stimulation" else -1
         assert np.sign(gain["estimate"].iloc[0]) == direction
+        # the default gain test: follow-up adjusted for baseline, the % change test descriptive
+        ancova = stats[(stats["test"] == "ancova") & (stats["outcome"] == "distance_m")]
+        assert (
+            len(ancova) == 1 and ancova["subset"].iloc[0] == f"cohort={cohort['id']}; session=d15"
+        )
+        assert ancova["p"].iloc[0] < 0.01, cohort["id"]
+        assert np.sign(ancova["estimate"].iloc[0]) == direction
+        assert gain["notes"].iloc[0].startswith("descriptive")
+        # and per session: the mixed model of later sessions with the baseline as covariate
+        adjusted = stats[
+            (stats["test"] == "emm_contrast_baseline_adjusted")
+            & (stats["outcome"] == "distance_m")
+            & (stats["subset"] == f"cohort={cohort['id']}; session=d15")
+        ]
+        assert len(adjusted) == 1 and np.sign(adjusted["estimate"].iloc[0]) == direction
+        assert adjusted["p_adj"].iloc[0] < 0.05, cohort["id"]
+        course = stats[
+            (stats["test"] == "lmm_baseline_adjusted") & (stats["outcome"] == "distance_m")
+        ]
+        assert list(course["term"]) == ["group", "session", "group:session"]
+        coefficients = stats[
+            (stats["test"] == "lmm_coefficient") & (stats["outcome"] == "distance_m")
+        ]
+        assert len(coefficients) == 12 and coefficients["se"].gt(0).all()  # 2 groups x 6 tests
+
+
+def test_declared_log_transform_is_used_by_every_test_of_the_outcome(example):
+    config, tests, _ = example
+    cohort = next(c for c in config["cohorts"] if c["id"] == "silencing")
+    settings = {
+        **config["treadmill"]["statistics"],
+        "transforms": {"distance_m": "log"},
+        "df_method": "kenward-roger",
+    }
+    treadmill = {**config["treadmill"], "statistics": settings}
+    stats = cohort_statistics(tests, cohort, treadmill)["statistics"]
+    distance = stats[stats["outcome"] == "distance_m"]
+    assert distance["model"].str.contains("log(distance_m)", regex=False).all()
+    assert distance["notes"].str.startswith("outcome natural log").all()
+    ancova = distance[distance["test"] == "ancova"].iloc[0]
+    assert -1.5 < ancova["estimate"] < 0  # a log ratio: silenced mice gain less
+    percent = stats[stats["outcome"] == "distance_m_pct_change"]
+    assert not percent["model"].str.contains("log(", regex=False).any()
+    lmm = distance[distance["test"] == "lmm"]
+    assert set(lmm["df_method"]) == {"Kenward-Roger"} and len(lmm) == 3
 
 
 @pytest.fixture(scope="module")

@@ -359,7 +359,7 @@ def photometry_copy(project_copy) -> Path:
     import yaml
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for section in ("treadmill", "ephys", "spines", "histology", "rnaseq"):
+    for section in ("treadmill", "ephys", "spines", "histology", "rnaseq", "statistics"):
         del config[section]
     config["tables"] = {}
     config["paper"]["figures"] = config["paper"]["figures"][:1]  # the photometry figure

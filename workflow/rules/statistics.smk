@@ -56,6 +56,7 @@ rule statistics_table:
         runtime=15,
     params:
         code=code_version("stats"),
+        families=config.get("statistics", {}).get("families", []),
     script:
         "../../scripts/statistics_table.py"
 

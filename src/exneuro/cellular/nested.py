@@ -13,6 +13,9 @@ table (:func:`exneuro.stats.table.stats_frame`):
 1. ``lmm`` — the linear mixed model ``value ~ group + (1 | mouse) + (1 | mouse:neuron)``, a random
    intercept for every level that has replicate rows, with the group coefficient tested by t
    with Satterthwaite df (:mod:`exneuro.stats.mixed`, lme4/lmerTest numbers). The primary test.
+   A singular fit (a variance estimated at zero, lme4 ``isSingular``) treats the inner units as
+   nearly independent; it is flagged (``singular_fit``) and carries the mouse-means p
+   (``p_mouse_level``).
 2. ``<test>_mouse_means`` — the two-group test on per-mouse means (n = mice;
    :func:`exneuro.stats.compare.cluster_level_test`); simple and exact in size.
 3. ``hierarchical_bootstrap`` — mice, then neurons within mice, then segments resampled
@@ -35,6 +38,7 @@ import pandas as pd
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.errors import InputDataError, data_error
 from exneuro.stats import compare, mixed
+from exneuro.stats.glmm_fit import glmm_group_test
 from exneuro.stats.table import (
     concat_stats,
     format_n_by_group,
@@ -168,9 +172,6 @@ def _lmm_record(
         f"{', '.join(nested_levels)} (every level with replicate rows); d = estimate / "
         f"sqrt(sum of variance components); " + str(row["notes"]).split("; ", 1)[-1]
     )
-    singular = [w.split(";")[0] for w in fit.warnings if "singular" in w]
-    if singular and fit.converged:
-        notes += "; " + singular[0]
     if messages:
         notes += "; warnings: " + " | ".join(messages)
     row.update(
@@ -289,12 +290,21 @@ def nested_group_statistics(
     mice = frame.groupby(group)[levels[0]].nunique()
     n_by_group = format_n_by_group({g: int(mice.get(g, 0)) for g in labels})
     records = []
-    if "lmm" in analyses:
-        records.append(_lmm_record(frame, value, group, levels, labels, level, count_columns))
-    if "cluster" in analyses:
-        records.append(
-            _cluster_record(frame, value, group, levels, labels, test, level, weight, count_columns)
+    cluster = None
+    if "cluster" in analyses or "lmm" in analyses:
+        cluster = _cluster_record(
+            frame, value, group, levels, labels, test, level, weight, count_columns
         )
+    if "lmm" in analyses:
+        lmm_row = _lmm_record(frame, value, group, levels, labels, level, count_columns)
+        if lmm_row["singular_fit"] == "yes":  # the mouse-level test is the one to read
+            lmm_row["p_mouse_level"] = cluster["p"]
+            lmm_row["notes"] += (
+                f"; test on {levels[0]} means beside it: {cluster['test']} p = {cluster['p']:.4g}"
+            )
+        records.append(lmm_row)
+    if "cluster" in analyses:
+        records.append(cluster)
     if "bootstrap" in analyses:
         row = compare.hierarchical_bootstrap(
             frame, value, group, levels, n_boot=n_boot, seed=seed, labels=labels, level=level
@@ -343,6 +353,7 @@ def spine_statistics(
     test: str = "welch",
     subset: Mapping[str, object] | None = None,
     analyses: Sequence[str] = ANALYSES,
+    count_model: str = "negative_binomial",
 ) -> pd.DataFrame:
     """:func:`nested_group_statistics` of segment spine density, per spine type and in total.
 
@@ -350,6 +361,9 @@ def spine_statistics(
     group column joined. Rows are labelled ``analysis='spines'``, ``outcome='density_per_10um'``
     and ``subset='spine_type=<type>'`` (after any ``subset`` levels, e.g. ``cohort``). The
     cluster-level test uses each mouse's length-weighted density (all its dendrite pooled).
+    ``count_model`` (``negative_binomial``, ``poisson`` or ``none``) adds the GLMM of the counts
+    per segment with offset log(length) and random intercepts for mouse and neuron
+    (:func:`exneuro.stats.glmm_fit.glmm_group_test`): a Wald row (rate ratio) and an LRT row.
     """
     value = density_column(per_um)
     present = list(dict.fromkeys(density["spine_type"]))
@@ -372,6 +386,23 @@ def spine_statistics(
             weight="length_um",
             analyses=analyses,
         )
+        if count_model != "none":
+            counts = part[part[group].astype(str).isin(labels)].dropna(
+                subset=["count", "length_um"]
+            )
+            glmm_rows = glmm_group_test(
+                counts,
+                "count",
+                group,
+                (str(labels[0]), str(labels[1])),
+                list(levels),
+                count_model,
+                exposure="length_um",
+                per=per_um,
+                level=level,
+                rate_unit=f"spines per {per_um:g} µm",
+            )
+            rows = concat_stats([glmm_rows, rows])
         frames.append(
             label_rows(
                 rows,
@@ -390,8 +421,13 @@ def histology_statistics(
     test: str = "welch",
     level: float = 0.95,
     subset: Mapping[str, object] | None = None,
+    sections: pd.DataFrame | None = None,
+    count_model: str = "binomial",
 ) -> pd.DataFrame:
-    """Two-group test of each marker's per-mouse percentage of positive cells (n = mice).
+    """Two-group test of each marker's per-mouse percentage of positive cells (n = mice), and
+    with ``sections`` (per-section ``n_positive`` of ``n_labelled``, group joined) the binomial
+    GLMM of the counts with a random intercept per mouse beside it (``count_model='none'`` omits
+    it; :func:`exneuro.stats.glmm_fit.glmm_group_test`, estimate = odds ratio).
 
     ``per_mouse_percent`` is :func:`exneuro.cellular.histology.percent_positive` with the group
     column joined. One row per marker: estimate = treated - control in percentage points, the t
@@ -422,9 +458,29 @@ def histology_statistics(
                 "sections (cells pooled; the mouse is the unit, n = mice); " + str(record["notes"])
             ),
         )
+        rows = [pd.DataFrame([record])]
+        if sections is not None and count_model != "none":
+            counted = sections[
+                (sections["marker"] == marker)
+                & sections[group].astype(str).isin(labels)
+                & (sections["n_labelled"] > 0)
+            ]
+            glmm_rows = glmm_group_test(
+                counted.astype({group: str, "mouse": str, "section": str}),
+                "n_positive",
+                group,
+                labels,
+                ["mouse", "section"],
+                count_model,
+                trials="n_labelled",
+                level=level,
+            )
+            glmm_rows["n_segments"] = len(counted)
+            glmm_rows["n_cells"] = int(counted["n_labelled"].sum())
+            rows.insert(0, glmm_rows)
         frames.append(
             label_rows(
-                concat_stats([pd.DataFrame([record])]),
+                concat_stats(rows),
                 analysis="histology",
                 outcome="percent_positive",
                 subset=subset_label(**dict(subset or {}), marker=marker),

@@ -33,6 +33,12 @@ TEST_NAMES = {
     "hierarchical_bootstrap": "hierarchical bootstrap (mice, then neurons, then segments)",
     "deseq2_wald": "DESeq2 Wald test",
     "waveform_bootstrap": "bootstrap of mouse waveforms",
+    "ancova": "ANCOVA of the last test adjusted for baseline",
+    "lmm_coefficient": "mixed-model fixed effect",
+    "glmm_nb": "negative-binomial GLMM of the counts (offset log length, Laplace)",
+    "glmm_poisson": "Poisson GLMM of the counts (offset log length, Laplace)",
+    "glmm_binomial": "binomial GLMM of positive among labelled cells (Laplace)",
+    "gls_ar1": "GLS with AR(1) residuals within mouse",
 }
 STAR_KEY = "* p < 0.05, ** p < 0.01, *** p < 0.001, **** p < 0.0001; ns, not significant."
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -104,14 +110,24 @@ def statistic_text(row: Mapping) -> str:
 
 
 def _p_for(row: Mapping) -> float | None:
+    if _present(row.get("p_family")):  # the declared family's adjusted p is the one reported
+        return row.get("p_family")
     correction = str(row.get("correction", "none"))
     reported = row.get("p_adj") if not correction.startswith("none") else row.get("p")
     return reported if _present(reported) else row.get("p")
 
 
 def correction_text(row: Mapping) -> str:
-    """The correction in words ('Šidák-corrected (6 tests)'), '' when none."""
+    """The correction in words ('Šidák-corrected (6 tests)'), '' when none; a declared family's
+    correction when the row belongs to one ('Holm-adjusted across family primary (4 tests)')."""
     correction = str(row.get("correction", "none"))
+    if _present(row.get("p_family")) and _present(row.get("family_correction")):
+        method, _, count = str(row["family_correction"]).partition(" (")
+        primary = " primary" if str(row.get("primary")) == "yes" else ""
+        family = f"{method}-adjusted across{primary} family {row.get('family')} ({count}"
+        if correction in ("Greenhouse-Geisser", "Huynh-Feldt"):  # part of the test itself
+            return f"{correction_text({**row, 'p_family': None})}, then {family}"
+        return family
     if correction.startswith("none") or not correction or correction == "nan":
         return ""
     if correction.startswith("Sidak"):
@@ -164,7 +180,18 @@ def describe_row(row: Mapping) -> str:
         pieces.append(correction)
     text = f"{term_text(row['term'])}: {', '.join(pieces)}"
     effect = effect_text(row)
-    return f"{text}; {effect}" if effect else text
+    text = f"{text}; {effect}" if effect else text
+    return text + singular_text(row)
+
+
+def singular_text(row: Mapping) -> str:
+    """'; singular fit (a variance estimated at zero), test on mouse means p = 0.0018' or ''."""
+    if str(row.get("singular_fit")) != "yes":
+        return ""
+    text = "; singular fit (a variance estimated at zero)"
+    if _present(row.get("p_mouse_level")):
+        text += f", test on mouse means {format_p(float(row['p_mouse_level']))}"
+    return text
 
 
 def describe_tests(rows: pd.DataFrame) -> str:
@@ -179,8 +206,13 @@ def describe_tests(rows: pd.DataFrame) -> str:
         first = part.iloc[0].to_dict()
         if test == "emm_contrast":
             terms = ", ".join(dict.fromkeys(term_text(t) for t in part["term"]))
-            correction = correction_text(first) or "uncorrected"
-            sentences.append(f"{name} ({terms}), {correction}; stars show adjusted p")
+            correction = correction_text({**first, "p_family": None}) or "uncorrected"
+            family = correction_text(first) if _present(first.get("p_family")) else ""
+            sentences.append(
+                f"{name} ({terms}), {correction}; stars show adjusted p"
+                + (f"; p also {family}" if family else "")
+                + singular_text(first)
+            )
             continue
         results = "; ".join(describe_row(r) for r in part.to_dict("records"))
         sentences.append(f"{name}, {results}")

@@ -140,9 +140,8 @@ class AnovaResult:
             label = "none (1 df)" if row.term in self.within_terms else "none (between)"
         if k > 1:
             notes = (
-                f"{ss_note}; Mauchly W = {row.mauchly_w:.6g}, p = {row.mauchly_p:.4g}; "
-                f"GG epsilon = {row.eps_gg:.6g}; HF epsilon = {row.eps_hf:.6g} "
-                "(uncapped; capped at 1 for the HF correction)"
+                f"{ss_note}; sphericity: Mauchly W and p, GG and HF epsilon and p in their "
+                "columns (HF epsilon uncapped; capped at 1 for the HF correction)"
             )
         elif row.term in self.within_terms:
             notes = f"{ss_note}; one within-subject contrast: sphericity holds trivially"
@@ -162,6 +161,18 @@ class AnovaResult:
             "p_adj": p_adj,
             "correction": label,
             "epsilon": epsilon,
+            **(
+                {
+                    "mauchly_w": row.mauchly_w,
+                    "mauchly_p": row.mauchly_p,
+                    "eps_gg": row.eps_gg,
+                    "eps_hf": row.eps_hf,
+                    "p_gg": row.p_gg,
+                    "p_hf": row.p_hf,
+                }
+                if k > 1
+                else {}
+            ),
             "effect_size": row.eta2_partial,
             "effect_size_name": "partial eta^2",
             "effect_size_alt": row.eta2_generalized,

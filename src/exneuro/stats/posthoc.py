@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from exneuro.stats import compare, mixed
+from exneuro.stats import compare, lmm_inference, mixed
 from exneuro.stats.table import subset_label
 
 SIMULTANEOUS = {"sidak": "Sidak", "bonferroni": "Bonferroni"}
@@ -340,9 +340,11 @@ def _contrast_rows(
     fit: mixed.MixedModelFit, factor: str, by: str | None, method: str, ref: str | None
 ) -> np.ndarray:
     """Rows of L (fixed effects -> contrast) in :func:`exneuro.stats.mixed.emm_contrasts`' order."""
-    keys, basis, categorical = mixed._emm_basis(fit, [factor] + ([by] if by is not None else []))
+    keys, basis, categorical = lmm_inference._emm_basis(
+        fit, [factor] + ([by] if by is not None else [])
+    )
     levels = categorical[factor]
-    pairs = mixed._contrast_pairs(levels, method, ref)
+    pairs = lmm_inference._contrast_pairs(levels, method, ref)
     rows = []
     for b in categorical[by] if by is not None else [None]:
         index = {key[0]: i for i, key in enumerate(keys) if by is None or key[1] == b}
@@ -457,5 +459,6 @@ def contrast_family(
     table["notes"] = (
         f"estimated marginal means of the mixed model; {factor} contrasts ({method})"
         f", corrected {scope}; {interval}; d = estimate / total SD"
+        + (f"; {mixed.singular_note(fit)}" if fit.singular else "")
     )
     return table

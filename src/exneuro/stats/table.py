@@ -29,6 +29,7 @@ STAT_COLUMNS: dict[str, str] = {
     "ci_low": "lower bound of the confidence interval of the estimate",
     "ci_high": "upper bound of the confidence interval of the estimate",
     "ci_level": "confidence level of the interval (e.g. 0.95)",
+    "se": "standard error of the estimate (model-based for mixed models and GLMMs)",
     "statistic_name": "name of the test statistic: F, t, z, U, W, D, chi2 or 'odds ratio'",
     "statistic": "value of the test statistic",
     "df_num": "numerator (or only) degrees of freedom",
@@ -37,6 +38,12 @@ STAT_COLUMNS: dict[str, str] = {
     "p_adj": "p value after the correction named in 'correction' (equals p when none)",
     "correction": "correction applied to give p_adj (e.g. 'Greenhouse-Geisser', 'Sidak (4 tests)')",
     "epsilon": "sphericity epsilon used for the correction (RM ANOVA), else blank",
+    "mauchly_w": "Mauchly's W for sphericity of the term (RM ANOVA, within terms with > 1 df)",
+    "mauchly_p": "p of Mauchly's test (R stats::mauchly.test chi-square approximation)",
+    "eps_gg": "Greenhouse-Geisser epsilon of the term",
+    "eps_hf": "Huynh-Feldt epsilon of the term (uncapped; capped at 1 for its correction)",
+    "p_gg": "p with the Greenhouse-Geisser correction",
+    "p_hf": "p with the Huynh-Feldt correction",
     "effect_size": "effect size value",
     "effect_size_name": "kind of effect size (e.g. 'partial eta^2', 'Hedges g')",
     "effect_size_ci_low": "lower bound of the effect size CI",
@@ -49,6 +56,19 @@ STAT_COLUMNS: dict[str, str] = {
     "n_obs": "number of rows (observations) entering the test",
     "n_excluded": "number of subjects dropped by the test itself (e.g. listwise deletion)",
     "n_by_group": "mice per group, 'group=n' joined by '; '",
+    "fit_method": "how the model was fitted: REML, ML, Laplace (GLMM), OLS, GLS-REML",
+    "df_method": "how denominator df were obtained: Satterthwaite, Kenward-Roger, residual, z",
+    "converged": "'yes' if the fit passed the optimizer's convergence checks, 'no' if not",
+    "singular_fit": "'yes' if a variance component is estimated on its boundary (lme4 isSingular)",
+    "variance_components": "estimated variances of the model: 'level: variance (SD)' by '; '",
+    "loglik": "maximized log-likelihood (restricted log-likelihood for REML fits, as lme4)",
+    "aic": "Akaike information criterion, -2 logLik + 2 k (k = fixed + variance parameters)",
+    "bic": "Bayesian information criterion, -2 logLik + log(n_obs) k",
+    "p_mouse_level": "p of the test on mouse means, reported beside a singular mixed-model fit",
+    "family": "declared family of tests this row belongs to (config 'statistics.families')",
+    "primary": "'yes' for a declared primary outcome of its family",
+    "p_family": "p adjusted across every test of the declared family",
+    "family_correction": "correction across the family (e.g. 'Holm (6 tests)')",
     "notes": "method details a reader needs (SS type, df method, estimation method)",
 }
 
@@ -57,12 +77,24 @@ _FLOAT_COLUMNS = [
     "ci_low",
     "ci_high",
     "ci_level",
+    "se",
     "statistic",
     "df_num",
     "df_den",
     "p",
     "p_adj",
     "epsilon",
+    "mauchly_w",
+    "mauchly_p",
+    "eps_gg",
+    "eps_hf",
+    "p_gg",
+    "p_hf",
+    "loglik",
+    "aic",
+    "bic",
+    "p_mouse_level",
+    "p_family",
     "effect_size",
     "effect_size_ci_low",
     "effect_size_ci_high",
@@ -113,7 +145,7 @@ def concat_stats(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     frames = [frame for frame in frames if len(frame)]
     if not frames:
         return stats_frame([])
-    return stats_frame(pd.concat(frames, ignore_index=True).to_dict("records"))
+    return stats_frame([record for frame in frames for record in frame.to_dict("records")])
 
 
 def format_n_by_group(counts: Mapping[str, int]) -> str:

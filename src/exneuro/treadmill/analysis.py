@@ -8,8 +8,13 @@ For each configured outcome:
 - post-hoc comparisons from the mixed model: each group against the control group at every
   session (one family), and every session against baseline within each group (one family),
   corrected as configured;
-- the gain from baseline at the last session, each group against control (Welch by default),
-  with Hedges' g.
+- the gain at the last session: by default the baseline-adjusted ANCOVA (follow-up ~ baseline +
+  group; Vickers & Altman 2001), with the % change from baseline compared between groups (Welch
+  by default, with Hedges' g) beside it as a descriptive comparison; and per session, the mixed
+  model of the later sessions with each mouse's baseline as covariate, each group against control
+  at every session (``lmm_baseline_adjusted``, ``emm_contrast_baseline_adjusted``);
+- an outcome declared with a transform (``transforms: {distance_m: log}``) is tested on that
+  scale by every test above; the % change stays on the original scale.
 Adaptation curves and responders are compared between groups per mouse.
 """
 
@@ -21,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from exneuro.stats import compare, mixed
+from exneuro.stats.ancova import baseline_ancova
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
+from exneuro.stats.transforms import TRANSFORMS, apply_transform, transform_label
 from exneuro.treadmill.adaptation import classify_responders, fit_adaptation
 from exneuro.treadmill.metrics import metric_columns
 
@@ -89,10 +96,26 @@ def against_control(
 
 
 def outcome_statistics(
-    data: pd.DataFrame, column: str, cohort: Mapping, sessions: list[str], settings: Mapping
+    data: pd.DataFrame,
+    column: str,
+    cohort: Mapping,
+    sessions: list[str],
+    settings: Mapping,
+    baseline: str | None = None,
 ) -> pd.DataFrame:
-    """Mixed model, RM ANOVA, post-hoc contrasts and gain test of one outcome in one cohort."""
+    """Mixed model, RM ANOVA, post-hoc contrasts and gain tests of one outcome in one cohort."""
     level = settings["ci_level"]
+    baseline = baseline or sessions[0]
+    transform = settings.get("transforms", {}).get(column)
+    raw = data
+    if transform:
+        data = data.assign(
+            **{
+                column: apply_transform(
+                    data[column], transform, f"treadmill {column}, cohort {cohort['id']}"
+                )
+            }
+        )
     control = cohort["control_group"]
     n_by_group = (
         data.groupby("group", observed=False)["mouse"].nunique().reindex(cohort["groups"]).fillna(0)
@@ -103,7 +126,13 @@ def outcome_statistics(
     )
     fit = mixed.fit_lmm(data.dropna(subset=[column]), formula, groups="mouse")
     correction = settings["posthoc_correction"]
-    rows.append(mixed.to_stats(fit))
+    ddf = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}[
+        settings.get("df_method", "satterthwaite")
+    ]
+    model_rows = mixed.to_stats(fit, include_coefficients=True, ddf=ddf)
+    coefficients = model_rows["statistic_name"] == "t"  # the fixed effects with their SEs
+    model_rows.loc[coefficients, "test"] = "lmm_coefficient"
+    rows.append(model_rows)
     context = {"cohort": cohort["id"]}
     rows.append(
         contrast_family(
@@ -134,20 +163,103 @@ def outcome_statistics(
     anova = rm_anova(data, dv=column, subject="mouse", within=["session"], between=["group"])
     rows.append(anova.to_stats(correction=settings["sphericity_correction"]))
     last = sessions[-1]
-    final = data[data["session"] == last]
-    rows.append(
-        against_control(
-            final,
-            f"{column}_pct_change",
-            cohort,
-            settings["gain_test"],
-            level,
-            subset=subset_label(cohort=cohort["id"], session=last),
-        )
+    final = raw[raw["session"] == last]
+    ancova = settings.get("baseline_adjustment", "ancova") == "ancova"
+    percent = against_control(
+        final,
+        f"{column}_pct_change",
+        cohort,
+        settings["gain_test"],
+        level,
+        subset=subset_label(cohort=cohort["id"], session=last),
     )
+    if ancova:
+        rows.append(_baseline_adjusted_course(data, column, cohort, sessions, baseline, settings))
+        percent["notes"] = (
+            "descriptive: % change from baseline compared between groups; the gain test is the "
+            "baseline-adjusted ANCOVA row; " + percent["notes"]
+        )
+        rows.append(_gain_ancova(data, column, cohort, baseline, last, level))
+    rows.append(percent)
     table = concat_stats(rows)
+    if transform:
+        transformed = table["outcome"].isna()  # every row but the % change rows
+        table.loc[transformed, "model"] = table.loc[transformed, "model"].str.replace(
+            column, transform_label(transform, column), regex=False
+        )
+        table.loc[transformed, "notes"] = (
+            f"outcome {TRANSFORMS[transform][2]}; " + table.loc[transformed, "notes"]
+        )
     table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(n_by_group.astype(int)))
     return _label_default(table, column, cohort)
+
+
+def _baseline_adjusted_course(
+    data: pd.DataFrame,
+    column: str,
+    cohort: Mapping,
+    sessions: list[str],
+    baseline: str,
+    settings: Mapping,
+) -> pd.DataFrame:
+    """The mixed model of the sessions after baseline with the baseline as covariate,
+    ``outcome ~ baseline + group * session + (1 | mouse)``, and each group against control at
+    every session from it (the ANCOVA per session; tests ``lmm_baseline_adjusted`` and
+    ``emm_contrast_baseline_adjusted``, beside the unadjusted ones)."""
+    later = [s for s in sessions if s != baseline]
+    covariate = f"baseline_{column}"
+    base = data.loc[data["session"] == baseline].set_index("mouse")[column]
+    post = data.loc[data["session"].isin(later)].copy()
+    post[covariate] = post["mouse"].map(base).astype(float)
+    post["session"] = pd.Categorical(post["session"].astype(str), later, ordered=True)
+    post = post.dropna(subset=[column, covariate])
+    control = cohort["control_group"]
+    formula = (
+        f"{column} ~ {covariate} + C(group, Treatment('{control}'))"
+        f" * C(session, Treatment('{later[0]}'))"
+    )
+    fit = mixed.fit_lmm(post, formula, groups="mouse")
+    omnibus = mixed.to_stats(fit)
+    omnibus = omnibus[omnibus["term"] != covariate].assign(test="lmm_baseline_adjusted")
+    contrasts = contrast_family(
+        fit,
+        "group",
+        "session",
+        "trt.vs.ctrl",
+        control,
+        settings["posthoc_correction"],
+        settings["ci_level"],
+        family="all",
+        context={"cohort": cohort["id"]},
+    ).assign(test="emm_contrast_baseline_adjusted")
+    table = concat_stats([omnibus, contrasts])
+    table["notes"] = f"adjusted for each mouse's {baseline} value ({covariate}); " + table["notes"]
+    return table
+
+
+def _gain_ancova(
+    data: pd.DataFrame, column: str, cohort: Mapping, baseline: str, last: str, level: float
+) -> pd.DataFrame:
+    """ANCOVA of the outcome at the last session on its baseline value, groups against control."""
+    wide = data.pivot_table(
+        index=["mouse", "group"], columns="session", values=column, observed=True
+    ).reset_index()
+    if baseline not in wide or last not in wide:
+        raise ValueError(f"{column}: no values at session '{baseline}' or '{last}'")
+    groups = [cohort["control_group"]] + [
+        g for g in cohort["groups"] if g != cohort["control_group"]
+    ]
+    rows = baseline_ancova(
+        wide.rename(columns={baseline: "baseline", last: "follow_up"}),
+        "follow_up",
+        "baseline",
+        "group",
+        groups,
+        level,
+    )
+    rows["model"] = f"{column} at {last} ~ {column} at {baseline} + group"
+    rows["subset"] = subset_label(cohort=cohort["id"], session=last)
+    return rows
 
 
 def _label_default(table: pd.DataFrame, outcome: str, cohort: Mapping) -> pd.DataFrame:
@@ -223,7 +335,12 @@ def cohort_statistics(
     data["session"] = pd.Categorical(data["session"], sessions, ordered=True)
     data["group"] = pd.Categorical(data["group"], cohort["groups"], ordered=True)
     outcomes = [columns[name] for name in settings["metrics"]]
-    stats = [outcome_statistics(data, column, cohort, sessions, settings) for column in outcomes]
+    stats = [
+        outcome_statistics(
+            data, column, cohort, sessions, settings, treadmill.get("baseline_session")
+        )
+        for column in outcomes
+    ]
     adaptation_column = columns[treadmill["adaptation"]["metric"]]
     adaptation = fit_adaptation(
         data, adaptation_column, treadmill["adaptation"]["plateau_fraction"]
