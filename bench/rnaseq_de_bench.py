@@ -189,7 +189,8 @@ def main() -> None:
         return
     print(f"R DESeq2 {version:<13s} {r_seconds:8.2f} s ({source})")
     print(f"ratio (ours / R)       {seconds / r_seconds:8.3f}")
-    print("\n".join(lines))
+    for line in lines:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exneuro.rnaseq import de
+from exneuro.errors import InputDataError
+from exneuro.rnaseq import de, dispersion
 from exneuro.rnaseq.filtering import bh_adjust, lowess
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -95,19 +96,52 @@ def test_pasilla_equals_deseq2(design, min_total_count, reference):
     assert_matches_deseq2(tables["knockdown"], ref, alpha=0.1)
 
 
-@pytest.fixture(scope="module")
-def multifactor() -> dict[str, pd.DataFrame]:
+def multifactor_tables(fit_type: str = "parametric") -> dict[str, pd.DataFrame]:
     counts = pd.read_csv(MULTIFACTOR / "counts.tsv", sep="\t", index_col="gene_id")
     samples = pd.read_csv(MULTIFACTOR / "samples.tsv", sep="\t", index_col="sample")
     return de.run_deseq2(
-        counts, samples, "~ batch + group_training", MULTIFACTOR_CONTRASTS, alpha=0.05
+        counts,
+        samples,
+        "~ batch + group_training",
+        MULTIFACTOR_CONTRASTS,
+        alpha=0.05,
+        fit_type=fit_type,
     )
+
+
+@pytest.fixture(scope="module")
+def multifactor() -> dict[str, pd.DataFrame]:
+    return multifactor_tables()
+
+
+@pytest.fixture(scope="module")
+def multifactor_mean_trend() -> dict[str, pd.DataFrame]:
+    return multifactor_tables("mean")
 
 
 @pytest.mark.parametrize("contrast", [spec["name"] for spec in MULTIFACTOR_CONTRASTS])
 def test_multifactor_study_equals_deseq2_on_every_contrast(multifactor, contrast):
     ref = pd.read_csv(MULTIFACTOR / f"ref_{contrast}.csv", index_col="gene_id")
     assert_matches_deseq2(multifactor[contrast], ref, alpha=0.05)
+
+
+@pytest.mark.parametrize("contrast", [spec["name"] for spec in MULTIFACTOR_CONTRASTS])
+def test_mean_dispersion_trend_equals_deseq2(multifactor_mean_trend, contrast):
+    ref = pd.read_csv(MULTIFACTOR / f"ref_fit_mean_{contrast}.csv", index_col="gene_id")
+    assert_matches_deseq2(multifactor_mean_trend[contrast], ref, alpha=0.05)
+
+
+def test_failed_parametric_trend_falls_back_to_the_mean_with_a_warning(
+    multifactor_mean_trend, monkeypatch
+):
+    def failing(*_):
+        raise InputDataError("rnaseq: the parametric dispersion trend a0 + a1/mean failed")
+
+    monkeypatch.setattr(dispersion, "parametric_trend", failing)
+    with pytest.warns(UserWarning, match="using the mean dispersion as trend"):
+        tables = multifactor_tables()
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(table, multifactor_mean_trend[name])
 
 
 def test_both_compared_groups_all_zero_give_lfc_0_and_p_1(multifactor):

@@ -18,6 +18,7 @@ LFC 0 / p 1 for genes that became all zero by replacement, and independent filte
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import f as f_distribution
 
+from exneuro.errors import InputDataError
 from exneuro.rnaseq import dispersion as disp
 from exneuro.rnaseq.filtering import bh_adjust, independent_filtering
 from exneuro.rnaseq.nbglm import LOG2E, fit_glm
@@ -126,11 +128,17 @@ class _Prior:
 
 
 def _trend_function(base_mean: np.ndarray, genewise: np.ndarray, fit_type: str):
-    if fit_type == "mean":
-        value = disp.mean_trend(genewise)
-        return lambda means: np.full(means.shape, value)
-    a0, a1 = disp.parametric_trend(base_mean, genewise)
-    return lambda means: a0 + a1 / means
+    """baseMean -> trend: parametric ``a0 + a1 / mean``, or the mean dispersion (also when the
+    parametric fit fails, with a warning: R DESeq2 would switch to a local fit there)."""
+    if fit_type == "parametric":
+        try:
+            a0, a1 = disp.parametric_trend(base_mean, genewise)
+        except InputDataError as error:
+            warnings.warn(f"{error}; using the mean dispersion as trend", stacklevel=3)
+        else:
+            return lambda means: a0 + a1 / means
+    value = disp.mean_trend(genewise)
+    return lambda means: np.full(means.shape, value)
 
 
 def _dispersions_and_glm(counts, design, size_factors, fit_type, prior=None):

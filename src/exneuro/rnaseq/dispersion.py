@@ -229,14 +229,12 @@ def parametric_trend(base_mean: np.ndarray, dispersion: np.ndarray) -> tuple[flo
         old, coefs = coefs, beta
         if not np.all(coefs > 0):
             raise InputDataError(
-                "rnaseq: the parametric dispersion trend failed (a coefficient <= 0) — set "
-                "fit_type: mean in the rnaseq config"
+                "rnaseq: the parametric dispersion trend a0 + a1/mean failed (a coefficient <= 0)"
             )
         if np.sum(np.log(coefs / old) ** 2) < 1e-6 and converged:
             return float(coefs[0]), float(coefs[1])
     raise InputDataError(
-        "rnaseq: the parametric dispersion trend did not converge — set fit_type: mean in the "
-        "rnaseq config"
+        "rnaseq: the parametric dispersion trend a0 + a1/mean did not converge in 10 rounds"
     )
 
 
