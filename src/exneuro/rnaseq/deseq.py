@@ -253,9 +253,11 @@ def wald_results(
         se = LOG2E * np.sqrt(np.einsum("i,gij,j->g", contrast, fit.sigma, contrast))
         stat = lfc / se
     pvalue = 2.0 * ndtr(-np.abs(stat))
-    samples = _compared_samples(fit.design, contrast) if compared_samples is None else None
-    if compared_samples is not None:
-        samples = np.asarray(compared_samples, bool)
+    samples = (
+        _compared_samples(fit.design, contrast)
+        if compared_samples is None
+        else np.asarray(compared_samples, bool)
+    )
     if samples.any():
         zero = (fit.counts[:, samples].sum(axis=1) == 0) & ~fit.all_zero
         lfc[zero], stat[zero], pvalue[zero] = 0.0, 0.0, 1.0
