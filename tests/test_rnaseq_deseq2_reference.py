@@ -160,8 +160,8 @@ def test_both_compared_groups_all_zero_give_lfc_0_and_p_1(multifactor):
 
 
 def test_one_group_all_zero_is_called_as_deseq2_does(multifactor):
-    """One compared group without any count: R DESeq2's optim fit gives a large fold change
-    and a small p (its SE uses means bounded at 0.5), where pydeseq2 gave p 0.1-0.8."""
+    """One compared group without any count: DESeq2's IRLS bounds fitted means at 0.5, so the
+    fold change is large but finite and p small, where pydeseq2 gave p 0.1-0.8."""
     ref = pd.read_csv(MULTIFACTOR / "ref_training_control.csv", index_col="gene_id")
     table = multifactor["training_control"].set_index("gene_id")
     huge = ref.index[ref["log2FoldChange"].abs() > 10]
