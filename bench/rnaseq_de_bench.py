@@ -1,6 +1,7 @@
 """Differential expression: our DESeq2 engine's wall time beside R DESeq2's, and their agreement.
 
 Usage: python bench/rnaseq_de_bench.py [--genes 15000] [--per-cell 12] [--small] [--record]
+                                       [--pydeseq2]
 
 Simulates a control/silenced x sedentary/trained study (exneuro.simulate.rnaseq, ``per-cell``
 mice per cell, two library batches) with genes whose counts are zero in one cell, in both
@@ -14,7 +15,9 @@ R is called when ``Rscript`` with DESeq2 is installed (the script is
 ``tests/reference/deseq2_multifactor/deseq2_reference.R``); then the agreement per contrast is
 printed too (DE count at padj < 0.05 both ways, Jaccard index, max |delta log2FC| for baseMean >
 10). Without R the last recorded R time for the same size is printed with its date
-(``bench/rnaseq_de_r_times.json``, updated by ``--record``).
+(``bench/rnaseq_de_r_times.json``, updated by ``--record``). ``--pydeseq2`` also times pydeseq2
+(the Python DESeq2 port, one fit and a ``DeseqStats`` per contrast vector) and prints its
+agreement with R.
 """
 
 from __future__ import annotations
@@ -131,6 +134,34 @@ def run_r(folder: Path) -> tuple[float, str]:
     return float(words[words.index("total") + 1]), words[1]
 
 
+def run_pydeseq2(counts: pd.DataFrame, samples: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """pydeseq2 with DESeq2's defaults on the same design and contrast vectors."""
+    import warnings
+
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+
+    weights = de.contrast_matrix(samples, DESIGN, CONTRASTS)
+    metadata = samples[["batch", FACTOR]].astype("category")
+    inference = DefaultInference(n_cpus=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dds = DeseqDataSet(
+            counts=counts.T, metadata=metadata, design=DESIGN, inference=inference, quiet=True
+        )
+        dds.deseq2()
+        tables = {}
+        for name in weights.index:
+            stats = DeseqStats(
+                dds, contrast=weights.loc[name].to_numpy(float), alpha=ALPHA,
+                inference=inference, quiet=True,
+            )  # fmt: skip
+            stats.summary()
+            tables[name] = stats.results_df.rename_axis("gene_id").reset_index()
+    return tables
+
+
 def agreement(ours: dict[str, pd.DataFrame], folder: Path) -> list[str]:
     """One line per contrast: DE counts, Jaccard, max |delta LFC| (baseMean > 10) vs R."""
     lines = []
@@ -155,6 +186,7 @@ def main() -> None:
     parser.add_argument("--per-cell", type=int, default=12, help="samples per group x training")
     parser.add_argument("--small", action="store_true", help="2,500 genes x 32 samples")
     parser.add_argument("--record", action="store_true", help="store R's time in the json")
+    parser.add_argument("--pydeseq2", action="store_true", help="time pydeseq2 as well")
     args = parser.parse_args()
     genes, per_cell = (2500, 8) if args.small else (args.genes, args.per_cell)
     if hasattr(os, "sched_setaffinity"):
@@ -167,6 +199,10 @@ def main() -> None:
     ours = de.run_deseq2(counts, samples, DESIGN, CONTRASTS, alpha=ALPHA)
     seconds = time.perf_counter() - start
     print(f"exneuro DESeq2 engine  {seconds:8.2f} s")
+    if args.pydeseq2:
+        start = time.perf_counter()
+        theirs = run_pydeseq2(counts, samples)
+        print(f"pydeseq2               {time.perf_counter() - start:8.2f} s")
     recorded = json.loads(R_TIMES.read_text()) if R_TIMES.exists() else {}
     lines = []
     if r_available():
@@ -175,6 +211,8 @@ def main() -> None:
             write_inputs(folder, counts, sheet)
             r_seconds, version = run_r(folder)
             lines = agreement(ours, folder)
+            if args.pydeseq2:
+                lines += ["pydeseq2:", *agreement(theirs, folder)]
         source = "measured now"
         if args.record:
             today = datetime.date.today().isoformat()
