@@ -192,3 +192,8 @@ def test_bh_ignores_missing_p_values_as_r():
     # R: p.adjust(c(0.01, NA, 0.04, 0.03, 0.2), "BH") = 0.04 NA 0.05333333 0.05333333 0.2
     adjusted = bh_adjust(np.array([0.01, np.nan, 0.04, 0.03, 0.2]))
     np.testing.assert_allclose(adjusted, [0.04, np.nan, 0.16 / 3, 0.16 / 3, 0.2])
+
+
+def test_few_residual_degrees_of_freedom_are_warned_about():
+    with pytest.warns(UserWarning, match="3 residual degree"):
+        assert dispersion.prior_variance(0.1, n_samples=6, n_coefficients=3) == 0.25

@@ -23,6 +23,7 @@ Every step evaluates all genes in one NumPy call; the iteration count is the slo
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,7 +258,15 @@ def prior_variance(variance_of_residuals: float, n_samples: int, n_coefficients:
     sampling variance of a log dispersion estimate, ``trigamma((m - p) / 2)``, at least 0.25.
     (With m - p <= 3 DESeq2 instead matches a simulated distribution drawn with R's random
     generator; this moment form is used there too.)"""
-    sampling = float(polygamma(1, (n_samples - n_coefficients) / 2))
+    residual_df = n_samples - n_coefficients
+    if residual_df <= 3:
+        warnings.warn(
+            f"rnaseq: {residual_df} residual degree(s) of freedom; the dispersion prior width is "
+            "the moment estimate, where R DESeq2 matches a simulated distribution (results can "
+            "differ slightly from R's)",
+            stacklevel=2,
+        )
+    sampling = float(polygamma(1, residual_df / 2))
     return max(variance_of_residuals - sampling, 0.25)
 
 
