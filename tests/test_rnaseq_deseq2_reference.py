@@ -17,14 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import polygamma
 
 from exneuro.errors import InputDataError
-from exneuro.rnaseq import de, dispersion
+from exneuro.rnaseq import de, dispersion, normalize
 from exneuro.rnaseq.filtering import bh_adjust, lowess
 
 REFERENCE = Path(__file__).parent / "reference"
 PASILLA = REFERENCE / "pasilla_rnaseq"
 MULTIFACTOR = REFERENCE / "deseq2_multifactor"
+AIRWAY = REFERENCE / "airway_rnaseq"
 FACTOR = "group_training"
 MULTIFACTOR_CONTRASTS = [
     {"name": "training_control", "factor": FACTOR, "level": "control_trained",
@@ -107,6 +109,59 @@ def multifactor_tables(fit_type: str = "parametric") -> dict[str, pd.DataFrame]:
         alpha=0.05,
         fit_type=fit_type,
     )
+
+
+AIRWAY_CONTRASTS = [
+    {"name": "dexamethasone", "factor": "dex", "level": "trt", "reference": "untrt"},
+    {"name": "cell_N061011_vs_N052611", "factor": "cell", "level": "N061011",
+     "reference": "N052611"},
+    {"name": "cell_N080611_vs_N052611", "factor": "cell", "level": "N080611",
+     "reference": "N052611"},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def airway() -> dict[str, pd.DataFrame]:
+    counts = pd.read_csv(AIRWAY / "counts.tsv.gz", sep="\t", index_col="gene_id")
+    samples = pd.read_csv(AIRWAY / "samples.tsv", sep="\t", index_col="sample")
+    return de.run_deseq2(
+        counts,
+        samples,
+        "~ cell + dex",
+        AIRWAY_CONTRASTS,
+        alpha=0.05,
+        reference_levels={"dex": "untrt"},
+    )
+
+
+@pytest.mark.parametrize("contrast", [spec["name"] for spec in AIRWAY_CONTRASTS])
+def test_airway_with_three_residual_df_equals_deseq2(airway, contrast):
+    """8 samples, 5 coefficients: DESeq2's simulation-based dispersion prior width."""
+    ref = pd.read_csv(AIRWAY / f"ref_{contrast}.csv.gz", index_col="gene_id")
+    assert_matches_deseq2(airway[contrast], ref, alpha=0.05)
+
+
+def test_simulated_prior_width_is_r_deseq2s():
+    """R on this subset: estimateDispersionsPriorVar = 0.5285285285 (the loess minimum on
+    seq(0, 8, length = 1000)); parametric trend 0.00991984949820565 + 3.30024935453488 / mean."""
+    counts = pd.read_csv(AIRWAY / "counts.tsv.gz", sep="\t", index_col="gene_id")
+    samples = pd.read_csv(AIRWAY / "samples.tsv", sep="\t", index_col="sample")
+    cell, dex = samples.loc[counts.columns, "cell"], samples.loc[counts.columns, "dex"]
+    design = np.column_stack(
+        [np.ones(8)]
+        + [(cell == level).to_numpy(float) for level in ("N061011", "N080611", "N61311")]
+        + [(dex == "trt").to_numpy(float)]
+    )
+    values = counts.to_numpy(float)
+    factors = normalize.size_factors(counts).to_numpy()
+    genewise, _ = dispersion.genewise_dispersions(values, design, factors)
+    base_mean = (values / factors).mean(axis=1)
+    a0, a1 = dispersion.parametric_trend(base_mean, genewise)
+    np.testing.assert_allclose([a0, a1], [0.00991984949820565, 3.30024935453488], rtol=1e-6)
+    trend = a0 + a1 / base_mean
+    assert dispersion.prior_variance(genewise, trend, 8, 5) == pytest.approx(0.5285285285)
+    moment = dispersion.residual_variance(genewise, trend) - float(polygamma(1, 1.5))
+    assert abs(moment - 0.5285285285) > 0.01  # the simulation path matters here
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +247,3 @@ def test_bh_ignores_missing_p_values_as_r():
     # R: p.adjust(c(0.01, NA, 0.04, 0.03, 0.2), "BH") = 0.04 NA 0.05333333 0.05333333 0.2
     adjusted = bh_adjust(np.array([0.01, np.nan, 0.04, 0.03, 0.2]))
     np.testing.assert_allclose(adjusted, [0.04, np.nan, 0.16 / 3, 0.16 / 3, 0.2])
-
-
-def test_few_residual_degrees_of_freedom_are_warned_about():
-    with pytest.warns(UserWarning, match="3 residual degree"):
-        assert dispersion.prior_variance(0.1, n_samples=6, n_coefficients=3) == 0.25

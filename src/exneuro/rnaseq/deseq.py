@@ -148,8 +148,12 @@ def _dispersions_and_glm(counts, design, size_factors, fit_type, prior=None):
     genewise, mu = disp.genewise_dispersions(counts, design, size_factors)
     if prior is None:
         trend_of = _trend_function(base_mean, genewise, fit_type)
-        residual_var = disp.residual_variance(genewise, trend_of(base_mean))
-        prior = _Prior(trend_of, disp.prior_variance(residual_var, *design.shape), residual_var)
+        trend = trend_of(base_mean)
+        prior = _Prior(
+            trend_of,
+            disp.prior_variance(genewise, trend, *design.shape),
+            disp.residual_variance(genewise, trend),
+        )
     trend = prior.trend_of(base_mean)
     final = disp.map_dispersions(
         counts, mu, design, genewise, trend, prior.prior_var, prior.residual_var

@@ -13,7 +13,8 @@
 2. Trend: ``alpha(mean) = a0 + a1 / mean`` fitted by a gamma GLM with identity link to the
    gene-wise estimates, iterated on the genes whose ratio to the fit is within (1e-4, 15)
    (``parametricDispersionFit``).
-3. Prior width: ``max(mad(log residuals)^2 - trigamma((m - p) / 2), 0.25)``.
+3. Prior width: ``max(mad(log residuals)^2 - trigamma((m - p) / 2), 0.25)``, or DESeq2's
+   simulation-based value when m - p <= 3.
 4. MAP: the same line search on ``lp(a) - (a - log trend)^2 / (2 prior variance)`` from the
    gene-wise value (or the trend when it is < 0.1 x trend). Genes more than 2 SD of the
    residuals above the trend keep their gene-wise value (dispersion outliers).
@@ -23,13 +24,13 @@ Every step evaluates all genes in one NumPy call; the iteration count is the slo
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import digamma, gammaln, polygamma
 
 from exneuro.errors import InputDataError
+from exneuro.rnaseq.dispersion_prior import simulated_prior_variance
 from exneuro.rnaseq.nbglm import MIN_MU, fit_glm, linear_model_mu
 
 MIN_DISPERSION = 1e-8
@@ -253,21 +254,20 @@ def residual_variance(genewise: np.ndarray, trend: np.ndarray) -> float:
     return float((1.4826 * np.median(np.abs(residuals - np.median(residuals)))) ** 2)
 
 
-def prior_variance(variance_of_residuals: float, n_samples: int, n_coefficients: int) -> float:
-    """DESeq2 ``estimateDispersionsPriorVar`` (moment form): the residual variance minus the
-    sampling variance of a log dispersion estimate, ``trigamma((m - p) / 2)``, at least 0.25.
-    (With m - p <= 3 DESeq2 instead matches a simulated distribution drawn with R's random
-    generator; this moment form is used there too.)"""
+def prior_variance(
+    genewise: np.ndarray, trend: np.ndarray, n_samples: int, n_coefficients: int
+) -> float:
+    """DESeq2 ``estimateDispersionsPriorVar``: the variance of the log residuals (as
+    :func:`residual_variance`) minus the sampling variance of a log dispersion estimate,
+    ``trigamma((m - p) / 2)``, at least 0.25; with m - p <= 3, DESeq2's simulation-based value
+    (:mod:`exneuro.rnaseq.dispersion_prior`)."""
     residual_df = n_samples - n_coefficients
     if residual_df <= 3:
-        warnings.warn(
-            f"rnaseq: {residual_df} residual degree(s) of freedom; the dispersion prior width is "
-            "the moment estimate, where R DESeq2 matches a simulated distribution (results can "
-            "differ slightly from R's)",
-            stacklevel=2,
-        )
+        use = genewise >= 100 * MIN_DISPERSION
+        residuals = np.log(genewise[use]) - np.log(trend[use])
+        return simulated_prior_variance(residuals, residual_df)
     sampling = float(polygamma(1, residual_df / 2))
-    return max(variance_of_residuals - sampling, 0.25)
+    return max(residual_variance(genewise, trend) - sampling, 0.25)
 
 
 def map_dispersions(
