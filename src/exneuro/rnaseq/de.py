@@ -38,9 +38,10 @@ parameterisations (2% of genes in our simulation; the objective agrees to 5 digi
 Use shrunk fold changes to rank and plot; the Wald p-values never depend on them.
 
 Checked against R DESeq2 1.38.3 (tests/test_rnaseq_deseq2_reference.py): pasilla with
-``~ condition`` and ``~ type + condition``, and a simulated 48-sample ``~ batch + group_training``
-study with all-zero groups and outlier replacement, every contrast: the same genes at padj <
-0.05, log2 fold changes within 1e-6.
+``~ condition`` and ``~ type + condition``, airway with ``~ cell + dex`` (3 residual degrees of
+freedom: DESeq2's simulation-based dispersion prior), and a simulated 42-sample
+``~ batch + group_training`` study with all-zero groups and outlier replacement, every contrast:
+the same genes at padj < 0.05, log2 fold changes within 1e-6.
 
 The engine draws no random numbers and runs on one BLAS thread (bit-reproducible); ``n_cpus``
 and ``seed`` apply to the pydeseq2 shrinkage (numpy's legacy global generator is seeded around
