@@ -247,3 +247,15 @@ def test_bh_ignores_missing_p_values_as_r():
     # R: p.adjust(c(0.01, NA, 0.04, 0.03, 0.2), "BH") = 0.04 NA 0.05333333 0.05333333 0.2
     adjusted = bh_adjust(np.array([0.01, np.nan, 0.04, 0.03, 0.2]))
     np.testing.assert_allclose(adjusted, [0.04, np.nan, 0.16 / 3, 0.16 / 3, 0.2])
+
+
+def test_counts_without_overdispersion_stop_with_a_clear_error():
+    counts = pd.DataFrame(  # every gene the same count in every sample
+        np.repeat(np.arange(50, 350)[:, None], 6, axis=1),
+        index=[f"g{i}" for i in range(300)],
+        columns=[f"s{j}" for j in range(6)],
+    )
+    samples = pd.DataFrame({"group": ["a", "a", "a", "b", "b", "b"]}, index=counts.columns)
+    spec = {"name": "b_vs_a", "factor": "group", "level": "b", "reference": "a"}
+    with pytest.raises(InputDataError, match="raw read counts"):
+        de.run_deseq2(counts, samples, "~ group", [spec])

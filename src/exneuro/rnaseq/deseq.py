@@ -147,6 +147,12 @@ def _dispersions_and_glm(counts, design, size_factors, fit_type, prior=None):
     base_mean = (counts / size_factors[None, :]).mean(axis=1)
     genewise, mu = disp.genewise_dispersions(counts, design, size_factors)
     if prior is None:
+        if not np.any(genewise > 100 * disp.MIN_DISPERSION):
+            raise InputDataError(
+                "rnaseq: every gene-wise dispersion is within 100x of the minimum (counts with "
+                "no overdispersion), so DESeq2's dispersion trend cannot be fitted — check that "
+                "the count table holds raw read counts, not normalized or simulated Poisson values"
+            )
         trend_of = _trend_function(base_mean, genewise, fit_type)
         trend = trend_of(base_mean)
         prior = _Prior(
