@@ -16,8 +16,8 @@ R is called when ``Rscript`` with DESeq2 is installed (the script is
 printed too (DE count at padj < 0.05 both ways, Jaccard index, max |delta log2FC| for baseMean >
 10). Without R the last recorded R time for the same size is printed with its date
 (``bench/rnaseq_de_r_times.json``, updated by ``--record``). ``--pydeseq2`` also times pydeseq2
-(the Python DESeq2 port, one fit and a ``DeseqStats`` per contrast vector) and prints its
-agreement with R.
+(the Python DESeq2 port, one fit and a ``DeseqStats`` per contrast vector, one BLAS thread as the
+pipeline ran it) and prints its agreement with R.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exneuro.rnaseq import de
+from exneuro.rnaseq import de, normalize
 from exneuro.simulate.rnaseq import RnaseqEffects, rnaseq_mice, simulate_counts
 
 BENCH = Path(__file__).resolve().parent
@@ -145,7 +145,7 @@ def run_pydeseq2(counts: pd.DataFrame, samples: pd.DataFrame) -> dict[str, pd.Da
     weights = de.contrast_matrix(samples, DESIGN, CONTRASTS)
     metadata = samples[["batch", FACTOR]].astype("category")
     inference = DefaultInference(n_cpus=1)
-    with warnings.catch_warnings():
+    with normalize.single_threaded_blas(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         dds = DeseqDataSet(
             counts=counts.T, metadata=metadata, design=DESIGN, inference=inference, quiet=True
