@@ -4,10 +4,10 @@ Usage: python bench/rnaseq_bench.py [--genes 15000] [--samples 50] [--shrink]
 
 Simulates a control/silenced x sedentary/trained experiment (exneuro.simulate.rnaseq), then
 times each step of what the workflow runs: size factors, TMM, VST, PCA and outlier QC, and
-pydeseq2 (one fit of ``~ batch + group_training``, three contrasts incl. the interaction).
+DESeq2 (one fit of ``~ batch + group_training``, three contrasts incl. the interaction).
 Peak memory is the process's maximum resident set size (``resource.getrusage``), printed with
 the size before the work so that the libraries' own footprint can be told apart; tracemalloc
-is not used because it slows pydeseq2's per-gene Python loops several fold.
+is not used because it slows the per-gene Python loops of pydeseq2 (VST, shrinkage).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def main() -> None:
     tables = de.run_deseq2(
         counts, samples, "~ batch + group_training", contrasts, lfc_shrink=args.shrink, n_cpus=1
     )
-    label = "pydeseq2 fit + 3 contrasts" + (" + shrink" if args.shrink else "")
+    label = "DESeq2 fit + 3 contrasts" + (" + shrink" if args.shrink else "")
     report(label, start)
     report("total", total)
     n_de = {name: int((table["padj"] < 0.05).sum()) for name, table in tables.items()}

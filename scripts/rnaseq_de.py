@@ -1,4 +1,4 @@
-"""Differential expression with pydeseq2, one table per configured contrast."""
+"""Differential expression by DESeq2's method, one table per configured contrast."""
 
 from exneuro.config import read_validated_sheet
 from exneuro.io import write_table

@@ -72,3 +72,20 @@ def test_scale_benchmark_runs_every_stage_the_reader_rate_and_the_dag():
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["factor", "mice"])
     row = dict(zip(lines[header].split(), lines[header + 1].split(), strict=True))
     assert int(row["recordings"]) == 12 and float(row["total_s"]) > 0
+
+
+@pytest.mark.slow
+def test_de_benchmark_prints_our_time_beside_r_deseq2():
+    lines = run_benchmark("rnaseq_de_bench.py", "--small")
+    assert lines[0].startswith("matrix: 2500 genes x 32 samples"), lines[0]
+    assert lines[1].startswith("exneuro DESeq2 engine") and float(lines[1].split()[3]) > 0
+    assert lines[2].startswith("R DESeq2 ") and lines[3].startswith("ratio (ours / R)")
+    agreement = lines[4:]
+    if "measured now" in lines[2]:  # R installed: DESeq2's calls on all four contrasts
+        assert len(agreement) == 4
+        for line in agreement:
+            words = line.split()
+            assert float(words[words.index("Jaccard") + 1]) >= 0.98, line
+            assert float(words[-1]) < 0.01, line
+    else:
+        assert "recorded" in lines[2] and not agreement

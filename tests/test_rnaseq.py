@@ -1,4 +1,4 @@
-"""RNA-seq: readers, normalization, DESeq2 (pydeseq2) against R DESeq2/edgeR on pasilla, the
+"""RNA-seq: readers, normalization, DESeq2 against R DESeq2/edgeR on pasilla, the
 planted training response recovered from simulated counts, summaries and figures."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Muscle RNA-seq: count table -> QC -> pydeseq2 per contrast -> summaries and figures."""
+"""Muscle RNA-seq: count table -> QC -> DESeq2 per contrast -> summaries and figures."""
 
 
 rule rnaseq_qc:

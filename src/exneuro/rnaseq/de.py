@@ -1,47 +1,51 @@
-"""Differential expression with pydeseq2 (Muzellec et al. 2023), the Python DESeq2.
+"""Differential expression with DESeq2's method (Love, Huber & Anders 2014, Genome Biol 15:550).
 
-DESeq2 (Love, Huber & Anders 2014, Genome Biol 15:550): a negative binomial GLM per gene with
-median-of-ratios size factors, dispersions shrunk towards a fitted mean-dispersion trend, Wald
-tests of contrasts, Cook's-distance outliers (p set to NA, and counts replaced and refitted when a
-condition has >= 7 replicates), independent filtering on the mean of normalized counts maximising
-discoveries at ``alpha``, Benjamini-Hochberg adjusted p. Optional apeGLM shrinkage of the log2
-fold change (Zhu, Ibrahim & Love 2019) for ranking and plotting; p-values are never from the
-shrunk estimate.
+A negative binomial GLM per gene with median-of-ratios size factors, dispersions shrunk towards a
+fitted mean-dispersion trend, Wald tests of contrasts, Cook's-distance outliers (p set to NA, and
+counts replaced and refitted when a condition has >= 7 replicates), independent filtering on the
+mean of normalized counts maximising discoveries at ``alpha``, Benjamini-Hochberg adjusted p.
+The fit is :mod:`exneuro.rnaseq.deseq` (NumPy over all genes at once, step for step R DESeq2
+1.38's ``DESeq()`` and ``results()``, incl. LFC 0 / p 1 where both compared groups have no
+count). Optional apeGLM shrinkage of the log2 fold change (Zhu, Ibrahim & Love 2019) for ranking
+and plotting, from pydeseq2 (Muzellec et al. 2023); p-values are never from the shrunk estimate.
 
 Contrast specifications (what the config writes), each with a ``name``:
 
 - ``{factor, level, reference}`` — ``level`` vs ``reference`` of one design variable, e.g.
   ``{name: training_in_control, factor: group_training, level: control_trained,
   reference: control_sedentary}`` with design ``~ batch + group_training``. Other variables are
-  held at their reference level (in an additive design they cancel).
+  held at their reference level (in an additive design they cancel). As DESeq2's
+  ``contrast = c(factor, level, reference)``: genes with zero counts in every sample of both
+  levels get log2 fold change 0 and p 1.
 - ``{cells: [{weight, where: {variable: level, ...}}, ...]}`` — any linear combination of
   condition means, ``sum(weight x design row of the condition)``; variables not named in
   ``where`` are at their reference level. The weights must sum to 0 (a comparison). The
   interaction "training response in silenced minus in control" is
   ``+1 silenced/trained, -1 silenced/sedentary, -1 control/trained, +1 control/sedentary``,
-  with either ``~ group * training`` or ``~ group_training``: the same test.
+  with either ``~ group * training`` or ``~ group_training``: the same test. As DESeq2's numeric
+  contrasts (zero counts in every sample the contrast involves: LFC 0, p 1).
 - ``{coefficient: <design-matrix column>}`` — one coefficient of the formulaic design matrix,
   e.g. ``group[T.silenced]:training[T.trained]`` for ``~ group * training`` with the references
   given in ``reference_levels``; the error lists the columns there are.
 
-All are turned into a numeric contrast vector passed to ``DeseqStats`` (pydeseq2 0.5.4 supports
-contrast vectors for any formulaic design). With ``lfc_shrink``, the design is re-parameterised
-so that the contrast is one coefficient (``X' = X M^-1``, ``beta' = M beta`` with the contrast
-as a row of M: same fit, same likelihood) and that coefficient is shrunk with pydeseq2's apeGLM
-prior — what DESeq2 users do by relevelling and ``lfcShrink(type = "apeglm", coef = ...)``.
-pydeseq2 stops that optimisation (L-BFGS-B) at a relative tolerance: for very highly expressed
-genes (baseMean in the thousands) the shrunk value can move by up to ~0.3 log2 between equivalent
+With ``lfc_shrink``, pydeseq2 is fitted as well and the design re-parameterised so that the
+contrast is one coefficient (``X' = X M^-1``, ``beta' = M beta`` with the contrast as a row of
+M: same fit, same likelihood); that coefficient is shrunk with pydeseq2's apeGLM prior — what
+DESeq2 users do by relevelling and ``lfcShrink(type = "apeglm", coef = ...)``. pydeseq2 stops
+that optimisation (L-BFGS-B) at a relative tolerance: for very highly expressed genes (baseMean
+in the thousands) the shrunk value can move by up to ~0.3 log2 between equivalent
 parameterisations (2% of genes in our simulation; the objective agrees to 5 digits either way).
 Use shrunk fold changes to rank and plot; the Wald p-values never depend on them.
 
-Checked against R DESeq2 1.38.3 on pasilla (tests/test_rnaseq.py): size factors and baseMean to
-1e-14, log2 fold changes within 0.006 for genes with baseMean > 10, 1,046 genes at padj < 0.1 vs
-1,054 (pydeseq2's independent-filtering threshold is picked by a slightly different lowess fit:
-1,348 genes filtered vs 1,539), the same top 10 genes.
+Checked against R DESeq2 1.38.3 (tests/test_rnaseq_deseq2_reference.py): pasilla with
+``~ condition`` and ``~ type + condition``, airway with ``~ cell + dex`` (3 residual degrees of
+freedom: DESeq2's simulation-based dispersion prior), and a simulated 42-sample
+``~ batch + group_training`` study with all-zero groups and outlier replacement, every contrast:
+the same genes at padj < 0.05, log2 fold changes within 1e-6.
 
-pydeseq2 draws no random numbers; the fit is run on one BLAS thread (bit-reproducible) and
-``n_cpus`` joblib workers (1 by default), and ``seed`` seeds numpy's legacy global generator
-around the fit so that any future random step is reproducible too.
+The engine draws no random numbers and runs on one BLAS thread (bit-reproducible); ``n_cpus``
+and ``seed`` apply to the pydeseq2 shrinkage (numpy's legacy global generator is seeded around
+it so that any future random step is reproducible too).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError
-from exneuro.rnaseq.normalize import single_threaded_blas
+from exneuro.rnaseq.deseq import fit_deseq, wald_results
+from exneuro.rnaseq.normalize import single_threaded_blas, size_factors
 
 RESULT_COLUMNS = ["gene_id", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 
@@ -279,7 +284,7 @@ def run_deseq2(
     fit_type: str = "parametric",
     continuous: Sequence[str] = (),
 ) -> dict[str, pd.DataFrame]:
-    """Fit DESeq2 (pydeseq2) once and test every contrast.
+    """Fit DESeq2 once and test every contrast (see the module docstring).
 
     ``counts``: genes x samples integers (index gene_id); ``samples``: one row per sample,
     indexed by the count column names, with the design variables as columns; ``design``: a
@@ -293,10 +298,6 @@ def run_deseq2(
     stat, pvalue, padj (NA where DESeq2 gives NA: independently filtered, Cook's outlier or all
     zero), plus log2FoldChange_shrunk and lfcSE_shrunk with ``lfc_shrink``.
     """
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.default_inference import DefaultInference
-    from pydeseq2.ds import DeseqStats
-
     missing = [s for s in counts.columns if s not in samples.index.astype(str)]
     if missing:
         raise ConfigError(f"rnaseq: no sample-sheet row for count sample(s) {', '.join(missing)}")
@@ -308,6 +309,74 @@ def run_deseq2(
     kept = counts.loc[counts.sum(axis=1) >= min_total_count] if min_total_count else counts
     if kept.empty:
         raise ConfigError(f"rnaseq: no gene has >= {min_total_count} reads; lower min_total_count")
+    design_matrix = _design_matrix(metadata, design, list(weights.columns))
+    if fit_type not in ("parametric", "mean"):
+        raise ConfigError(f"rnaseq fit_type '{fit_type}': use parametric or mean")
+    with single_threaded_blas():
+        fit = fit_deseq(
+            kept.to_numpy(np.int64),
+            design_matrix,
+            size_factors(kept).to_numpy(float),
+            fit_type=fit_type,
+            two_group_design=_is_two_group(metadata),
+        )
+        results = {}
+        for spec in contrasts:
+            table = wald_results(
+                fit,
+                weights.loc[spec["name"]].to_numpy(float),
+                alpha=alpha,
+                cooks_filter=cooks_filter,
+                independent_filter=independent_filter,
+                compared_samples=_compared_samples(metadata, spec),
+            )
+            table.insert(0, "gene_id", kept.index.astype(str))
+            results[spec["name"]] = table
+    if lfc_shrink:
+        shrunk = _pydeseq2_shrunk(kept, metadata, design, fit_type, weights, n_cpus, seed)
+        for name, (values, errors) in shrunk.items():
+            results[name]["log2FoldChange_shrunk"] = values
+            results[name]["lfcSE_shrunk"] = errors
+    return results
+
+
+def _design_matrix(metadata: pd.DataFrame, design: str, columns: list[str]) -> np.ndarray:
+    """The formulaic design matrix (the columns the contrast weights refer to)."""
+    from formulaic_contrasts import FormulaicContrasts
+
+    matrix = FormulaicContrasts(metadata, design).design_matrix
+    if list(matrix.columns) != columns:
+        raise RuntimeError("the design matrix differs from the contrasts' columns")
+    if matrix.shape[0] <= matrix.shape[1]:
+        raise ConfigError(
+            f"rnaseq design '{design}' has {matrix.shape[1]} coefficients for "
+            f"{matrix.shape[0]} samples: no replicate is left to estimate dispersions — "
+            "simplify the design or add samples"
+        )
+    return matrix.to_numpy(float)
+
+
+def _is_two_group(metadata: pd.DataFrame) -> bool:
+    """One design variable, a factor of two levels (DESeq2's two-group Cook's rule)."""
+    return metadata.shape[1] == 1 and (
+        isinstance(metadata.iloc[:, 0].dtype, pd.CategoricalDtype)
+        and len(metadata.iloc[:, 0].cat.categories) == 2
+    )
+
+
+def _compared_samples(metadata: pd.DataFrame, spec: Mapping) -> np.ndarray | None:
+    """The samples of the two levels of a level-vs-level contrast (None for other kinds)."""
+    if "factor" not in spec:
+        return None
+    return metadata[spec["factor"]].isin([spec["level"], spec["reference"]]).to_numpy()
+
+
+def _pydeseq2_shrunk(kept, metadata, design, fit_type, weights, n_cpus, seed):
+    """apeGLM-shrunk log2 fold change and SE of every contrast, from a pydeseq2 fit."""
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+
     matrix = pd.DataFrame(
         kept.to_numpy(np.int64).T, index=metadata.index, columns=kept.index.astype(str)
     )
@@ -316,45 +385,27 @@ def run_deseq2(
     try:
         with single_threaded_blas(), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # log(0) inside pydeseq2
-            try:
-                dds = DeseqDataSet(
-                    counts=matrix,
-                    metadata=metadata,
-                    design=design,
-                    fit_type=fit_type,
-                    refit_cooks=True,
-                    inference=DefaultInference(n_cpus=n_cpus),
-                    quiet=True,
-                )
-            except ValueError as error:
-                raise ConfigError(
-                    f"rnaseq design '{design}' cannot be fitted: {error} — a design needs "
-                    "samples in every combination of its variables"
-                ) from None
+            dds = DeseqDataSet(
+                counts=matrix,
+                metadata=metadata,
+                design=design,
+                fit_type=fit_type,
+                refit_cooks=True,
+                inference=DefaultInference(n_cpus=n_cpus),
+                quiet=True,
+            )
             dds.deseq2()
-            results = {}
-            if list(dds.obsm["design_matrix"].columns) != list(weights.columns):
-                raise RuntimeError("pydeseq2 built a different design matrix than formulaic")
-            for spec in contrasts:
-                vector = weights.loc[spec["name"]].to_numpy(float)
+            shrunk = {}
+            for name in weights.index:
+                vector = weights.loc[name].to_numpy(float)
                 stats = DeseqStats(
                     dds,
                     contrast=vector,
-                    alpha=alpha,
-                    cooks_filter=cooks_filter,
-                    independent_filter=independent_filter,
                     inference=DefaultInference(n_cpus=n_cpus),
                     quiet=True,
                 )
                 stats.summary()
-                table = stats.results_df.copy()
-                table.index.name = "gene_id"
-                table = table.reset_index()[RESULT_COLUMNS]
-                if lfc_shrink:
-                    shrunk, shrunk_se = _shrink(stats, vector)
-                    table["log2FoldChange_shrunk"] = shrunk
-                    table["lfcSE_shrunk"] = shrunk_se
-                results[spec["name"]] = table
+                shrunk[name] = _shrink(stats, vector)
     finally:
         np.random.set_state(state)  # noqa: NPY002
-    return results
+    return shrunk

@@ -70,7 +70,7 @@ def qc_tables(
 def differential_expression(
     counts: pd.DataFrame, samples: pd.DataFrame, section: Mapping
 ) -> dict[str, pd.DataFrame]:
-    """pydeseq2 with the configured design and contrasts (DESeq2 defaults)."""
+    """DESeq2 with the configured design and contrasts (R DESeq2 defaults)."""
     return de.run_deseq2(
         counts,
         samples,
@@ -110,7 +110,7 @@ def gene_statistics(
                     "outcome": f"{gene.gene_name} log2 expression",
                     "subset": f"cohort={section['cohort']}",
                     "test": "deseq2_wald",
-                    "model": f"{section['design']}; pydeseq2 (DESeq2 defaults)",
+                    "model": f"{section['design']}; DESeq2 method (R DESeq2 1.38 defaults)",
                     "term": name,
                     "estimate": row["log2FoldChange"],
                     "ci_low": row["log2FoldChange"] - z * row["lfcSE"],
