@@ -22,7 +22,16 @@ from jsonschema import Draft202012Validator, validators
 from exneuro.errors import ConfigError, where
 from exneuro.paper.catalogue import paper_problems
 
-SHEET_HEADER_LINES = 1  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
+SHEET_HEADER_LINES = 1
+#: Analysis sections that read mice from the sample sheet.
+SHEET_SECTIONS = (
+    "treadmill",
+    "photometry",
+    "ephys",
+    "spines",
+    "histology",
+    "rnaseq",
+)  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -154,6 +163,18 @@ def _design_problems(config: Mapping) -> Iterator[str]:
                 )
     for key, table in config.get("tables", {}).items():
         yield from _table_problems(key, table)
+        if table["join_sample_sheet"] and not config.get("samples"):
+            yield (
+                f"tables.{key}.join_sample_sheet: there is no sample sheet ('samples') to join; "
+                "set join_sample_sheet: false or name the sheet under 'samples'"
+            )
+    if not config.get("samples"):
+        needing = [s for s in SHEET_SECTIONS if config.get(s) and config[s].get("enabled", True)]
+        if needing:
+            yield (
+                f"samples: {', '.join(needing)} need(s) the sample sheet — name it under "
+                "'samples' (TSV, one row per mouse)"
+            )
     rnaseq = config.get("rnaseq")
     if rnaseq and rnaseq["counts"] and not (rnaseq["design"] and rnaseq["contrasts"]):
         yield "rnaseq: a count table needs a 'design' and at least one contrast under 'contrasts'"
@@ -232,16 +253,26 @@ def _treadmill_problems(treadmill: Mapping) -> Iterator[str]:
             yield f"treadmill.exclude_tests: unknown session '{exclusion['session']}'"
 
 
-def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.DataFrame:
+def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping) -> pd.DataFrame:
     """Read and validate the sample sheet (TSV, one row per mouse) against schema and config.
 
     Returns the sheet with defaults filled, one row per mouse, every column as text. Errors name
-    the sheet's line (the header is line 1) and column.
+    the sheet's line (the header is line 1) and column. Without a sheet (``path`` None, a
+    tables-only study) or with a header-only sheet, the sheet has the schema's columns and no
+    row.
     """
+    columns = list(schema["properties"])
+    if path is None:
+        return pd.DataFrame(columns=columns).astype("string")
     try:
         sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
     except FileNotFoundError:
         raise ConfigError(f"{path}: sample sheet not found (config key 'samples')") from None
+    except pd.errors.EmptyDataError:
+        raise ConfigError(
+            f"{path}: the sample sheet is empty — write a header line (mouse_id, cohort, sex, "
+            "group) and one row per mouse, or remove the config key 'samples'"
+        ) from None
     sheet.columns = [column.strip() for column in sheet.columns]
     problems = []
     records = []
@@ -253,6 +284,10 @@ def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.
         records.append(record)
     if problems:
         raise ConfigError("\n".join(problems))
+    if not records:
+        return pd.DataFrame(columns=list(dict.fromkeys([*sheet.columns, *columns]))).astype(
+            "string"
+        )
     filled = pd.DataFrame.from_records(records).astype("string")
     problems = list(_sheet_design_problems(filled, str(path), config))
     if problems:
@@ -263,6 +298,20 @@ def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.
 def modality_cohorts(config: Mapping, section: str) -> list[str]:
     """The cohorts a modality analyses: its 'cohorts' key, or every cohort when that is empty."""
     return list(config[section].get("cohorts") or [c["id"] for c in config["cohorts"]])
+
+
+def group_order(config: Mapping) -> list[str]:
+    """The study's group ids in display and reference order: every cohort's control group first,
+    then the others, each in the order the config lists them under 'groups'."""
+    controls = {cohort["control_group"] for cohort in config["cohorts"]}
+    ids = [group["id"] for group in config["groups"]]
+    return [g for g in ids if g in controls] + [g for g in ids if g not in controls]
+
+
+def table_design(config: Mapping, key: str) -> dict[str, Any]:
+    """The declaration of table ``key`` with the study's group order (``group_order``) that
+    orders a factor whose levels are the study's groups when the table declares no order."""
+    return {**copy.deepcopy(config["tables"][key]), "group_order": group_order(config)}
 
 
 def read_validated_sheet(path: str | Path) -> pd.DataFrame:

@@ -33,8 +33,12 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
     missing from the sheet is an error naming the line.
     """
     path = declaration["file"]
-    table = read_lab_table(path)
+    table = _blank_missing_codes(read_lab_table(path), declaration.get("missing_values", []))
     subject = declaration["subject"]
+    combined = declaration.get("subject_columns", [])
+    if combined:
+        _require(table, combined, path, key, "a subject_columns")
+        table[subject] = table[combined].apply(lambda c: c.str.strip()).agg("_".join, axis=1)
     if subject == ROW_SUBJECT:
         table[ROW_SUBJECT] = "row" + table["_line"].astype(str)
     if declaration["wide"]:
@@ -95,6 +99,15 @@ def read_declared_data(path: str, declaration: Mapping) -> pd.DataFrame:
     return table
 
 
+def _blank_missing_codes(table: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
+    """Cells holding one of the table's missing-value codes ('nd', 'Dead') become empty."""
+    if not codes:
+        return table
+    cells = table.drop(columns="_line")
+    blanked = cells.where(~cells.apply(lambda c: c.str.strip()).isin(codes), "")
+    return blanked.assign(_line=table["_line"])
+
+
 def _stack_wide(table: pd.DataFrame, declaration: Mapping, path: str, key: str) -> pd.DataFrame:
     """One row per subject and level from a wide table (one column per level of a factor)."""
     wide = declaration["wide"]
@@ -144,26 +157,45 @@ def _check_factors(table: pd.DataFrame, declaration: Mapping, path: str, key: st
             raise data_error(
                 path,
                 f"subject {mouse} appears in more than one {factor} ({', '.join(found)})",
-                f"'{factor}' must be a between-subject "
-                "factor: fix the rows, or declare it under 'within'",
+                f"'{factor}' must be a between-subject factor: fix the rows, declare it under "
+                "'within', or, when ids are numbered within each group, give the columns that "
+                "together identify a subject under 'subject_columns'",
             )
 
 
-def _ordered(table: pd.DataFrame, factor: str, order: list[str] | None) -> list[str]:
-    present = list(dict.fromkeys(table[factor].dropna()))
-    if order:
-        return [level for level in order if level in present] + [
-            level for level in present if level not in order
-        ]
-    return sorted(present, key=_natural_key)
+def _ordered(present: list[str], order: list[str]) -> list[str]:
+    return [level for level in order if level in present] + [
+        level for level in present if level not in order
+    ]
 
 
 def _natural_key(text: str):
-    """Sort 'w2' before 'w10' and numbers numerically."""
+    """Sort 'w2' before 'w10' and numbers numerically: digit runs compare as numbers."""
     try:
-        return (0, float(text), "")
+        return ((0, float(text)),)
     except ValueError:
-        return (1, 0.0, text)
+        parts = re.split(r"(\d+(?:\.\d+)?)", text)
+        return tuple((0, float(p)) if i % 2 else (1, p) for i, p in enumerate(parts) if p)
+
+
+def default_level_order(present: list[str], factor: str, declaration: Mapping) -> list[str]:
+    """The levels of a factor with no declared order, in the order the design gives them.
+
+    The wide columns in the order the file has them (``pre`` before ``post``); the study's
+    groups in the config's order with the control groups first (so every contrast is
+    ``other - control``); levels that carry a number (weeks, days, ``w10``) by that number;
+    any other text in the order it first appears in the file — never alphabetically, which
+    would put ``post`` before ``pre``.
+    """
+    wide = declaration.get("wide")
+    if wide and factor == wide["factor"]:
+        return _ordered(present, list(wide["columns"]))
+    groups = list(declaration.get("group_order", []))
+    if groups and set(present) <= set(groups):
+        return _ordered(present, groups)
+    if all(re.search(r"\d", level) for level in present):
+        return sorted(present, key=_natural_key)
+    return present
 
 
 def lmm_formula(outcome: str, declaration: Mapping, levels: Mapping[str, list[str]]) -> str:
@@ -340,12 +372,18 @@ def declared_statistics(
 
 
 def factor_levels(data: pd.DataFrame, declaration: Mapping) -> dict[str, list[str]]:
-    """Levels of every factor in display order: the declared order, else natural sort."""
+    """Levels of every factor in display and reference order (first = reference): the
+    declared ``level_order``, else :func:`default_level_order`."""
     order = {f: [str(v) for v in levels] for f, levels in declaration["level_order"].items()}
-    return {
-        f: _ordered(data, f, order.get(f))
-        for f in [*declaration["between"], *declaration["within"]]
-    }
+    levels = {}
+    for factor in [*declaration["between"], *declaration["within"]]:
+        present = list(dict.fromkeys(data[factor].dropna().astype(str)))
+        levels[factor] = (
+            _ordered(present, order[factor])
+            if factor in order
+            else default_level_order(present, factor, declaration)
+        )
+    return levels
 
 
 def safe_names(declaration: Mapping) -> dict[str, str]:
@@ -379,6 +417,9 @@ def _rename_declaration(declaration: Mapping, names: Mapping[str, str]) -> dict:
             posthoc[key] = names.get(posthoc[key], posthoc[key])
     renamed["posthoc"] = posthoc
     renamed["level_order"] = {names.get(k, k): v for k, v in declaration["level_order"].items()}
+    if declaration["wide"]:
+        factor = declaration["wide"]["factor"]
+        renamed["wide"] = {**declaration["wide"], "factor": names.get(factor, factor)}
     return renamed
 
 

@@ -7,6 +7,7 @@ from exneuro.config import (
     load_yaml,
     modality_cohorts,
     read_sample_sheet,
+    table_design,
     validate_config,
 )
 from exneuro.errors import ExneuroError
@@ -22,7 +23,7 @@ try:
         config, load_yaml(SCHEMAS / "config.schema.yaml"), str(CONFIG_SOURCE)
     )
     SAMPLES = read_sample_sheet(
-        config["samples"], load_yaml(SCHEMAS / "samples.schema.yaml"), config
+        config.get("samples"), load_yaml(SCHEMAS / "samples.schema.yaml"), config
     )
 except ConfigError as error:
     sys.exit(f"Configuration error:\n{error}")
@@ -110,6 +111,11 @@ def treadmill_params(step):
     if not TREADMILL_ON:
         return {}
     return {key: config["treadmill"][key] for key in TREADMILL_KEYS[step]}
+
+
+def sample_sheet_input(wildcards):
+    """The sample sheet, when the study has one (a tables-only study may not)."""
+    return {"samples": config["samples"]} if config.get("samples") else {}
 
 
 def sheet_params():
@@ -211,9 +217,8 @@ def raw_inputs(wildcards):
     photometry recordings: each recording's job hashes its own file while reading it, so that
     a study of 10,000 recordings is neither read twice nor given 10,000 more DAG inputs.
     """
-    files = [
-        config["samples"]
-    ]  # the config itself is snapshotted in config/config.yaml
+    # the config itself is snapshotted in config/config.yaml
+    files = [config["samples"]] if config.get("samples") else []
     if TREADMILL_ON:
         files += [
             config["treadmill"]["summary_table"],
@@ -233,8 +238,9 @@ def raw_inputs(wildcards):
 
 
 def table_declaration(wildcards):
-    """The config declaration of the table in the job's wildcards."""
-    return config["tables"][wildcards.table]
+    """The config declaration of the table in the job's wildcards, with the study's group
+    order (control groups first) for a factor whose levels are groups."""
+    return table_design(config, wildcards.table)
 
 
 def declared_table_file(wildcards):
