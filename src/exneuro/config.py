@@ -189,6 +189,13 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
             f"tables.{key}.wide.factor: '{table['wide']['factor']}' must also be listed under "
             "'within'"
         )
+    if table["figure"] == "bars" and not table["between"]:
+        yield f"tables.{key}.figure: 'bars' draws groups; declare a between factor or use 'line'"
+    for column in sorted(set(table["covariates"]) & set(factors)):
+        yield (
+            f"tables.{key}: '{column}' is declared both as a factor and as a covariate — a "
+            "column is one or the other (a factor: levels compared; a covariate: a slope)"
+        )
     if table["subject"] == "@row" and table["join_sample_sheet"]:
         yield f"tables.{key}: subject '@row' has no mouse ids; set join_sample_sheet: false"
     if table["posthoc"].get("factor") and table["posthoc"]["factor"] not in factors:

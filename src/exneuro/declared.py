@@ -20,9 +20,29 @@ from exneuro.io import parse_numbers, read_lab_table
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
-from exneuro.stats.table import concat_stats, label_rows, subset_label
+from exneuro.stats.table import concat_stats, label_rows, stats_frame, subset_label
 
 ROW_SUBJECT = "@row"
+#: The statistics table's name of each two-group test.
+TWO_GROUP_TEST_NAMES = {"welch": "welch_t", "student": "student_t", "mann_whitney": "mann_whitney"}
+#: Failures of a test on the data it is given (too few values, an empty design cell, a singular
+#: design): each becomes a "not tested" row, and the rest of the study still runs.
+DATA_FAILURES = (ValueError, np.linalg.LinAlgError, ZeroDivisionError)
+
+
+def not_tested_row(test: str, term: str, subset: str, reason: str) -> pd.DataFrame:
+    """A statistics row saying a test was not run and why (no statistic, no p, no star)."""
+    row = stats_frame([{"test": test, "term": term, "notes": f"not tested: {reason}"}])
+    return label_rows(row, subset=subset) if subset else row
+
+
+def untested_on_failure(run_test, test: str, term: str, subset: str = "") -> list[pd.DataFrame]:
+    """The rows of ``run_test()``, or one "not tested" row naming the reason the data gave."""
+    try:
+        rows = run_test()
+    except DATA_FAILURES as failure:
+        return [not_tested_row(test, term, subset, str(failure))]
+    return rows if isinstance(rows, list) else [rows]
 
 
 def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: str) -> pd.DataFrame:
@@ -74,6 +94,7 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
     for column in factors:  # an empty factor cell is a missing value, never a level ""
         table[column] = table[column].str.strip().replace("", np.nan)
     _check_factors(table, declaration, path, key)
+    _check_one_row_per_cell(table, declaration, path)
     return table.reset_index(drop=True)
 
 
@@ -161,6 +182,32 @@ def _check_factors(table: pd.DataFrame, declaration: Mapping, path: str, key: st
                 "'within', or, when ids are numbered within each group, give the columns that "
                 "together identify a subject under 'subject_columns'",
             )
+
+
+def _check_one_row_per_cell(table: pd.DataFrame, declaration: Mapping, path: str) -> None:
+    """Without nested units a subject has one row per design cell; a repeated row (a pasted
+    duplicate, or a measure repeated within the cell) is named by its line."""
+    if declaration["nested"]:
+        return
+    keys = [
+        declaration["subject"],
+        *declaration["split_by"],
+        *declaration["within"],
+        *declaration["covariates"],
+    ]
+    repeated = table.duplicated(subset=list(dict.fromkeys(keys)), keep="first")
+    if repeated.any():
+        row = table[repeated].iloc[0]
+        same = table[keys].astype(str).eq(row[keys].astype(str)).all(axis=1)
+        first = table[same].iloc[0]
+        cell = ", ".join(f"{k}={row[k]}" for k in keys)
+        raise data_error(
+            path,
+            f"{cell} is on two rows (lines {first['_line']} and {row['_line']})",
+            "keep one row per subject and level, or declare the repeated unit (e.g. cell, "
+            "replicate) under 'nested'",
+            line=int(row["_line"]),
+        )
 
 
 def _ordered(present: list[str], order: list[str]) -> list[str]:
@@ -282,7 +329,6 @@ def _two_group_rows(
     bootstrap) of the first between factor, at every level of the first within factor."""
     between = declaration["between"][0]
     a, b = levels[between][:2]
-    subject = declaration["subject"]
     strata = [(None, data)]
     if declaration["within"]:
         within = declaration["within"][0]
@@ -290,61 +336,85 @@ def _two_group_rows(
     rows = []
     for value, stratum in strata:
         label = subset_label(**({declaration["within"][0]: value} if value is not None else {}))
-        means = stratum.groupby([subject, between], as_index=False, observed=True)[outcome].mean()
-        tests = declaration["tests"]
-        if "two_group" in tests:
-            test = compare.two_group_test(
-                means.loc[means[between] == a, outcome].dropna(),
-                means.loc[means[between] == b, outcome].dropna(),
-                test=declaration["two_group_test"],
-                labels=(a, b),
-                level=level,
-            )
-            rows.append(label_rows(test, subset=label))
-        if "cluster" in tests or "bootstrap" in tests:
-            if not declaration["nested"]:
-                raise ConfigError("cluster and bootstrap tests need 'nested' units in the table")
-            cells = stratum.dropna(subset=[outcome])
-            if "cluster" in tests:
-                naive = compare.two_group_test(
-                    cells.loc[cells[between] == a, outcome],
-                    cells.loc[cells[between] == b, outcome],
-                    test=declaration["two_group_test"],
-                    labels=(a, b),
-                    level=level,
-                    unit="cells",
-                )
-                cluster = compare.cluster_level_test(
-                    cells,
-                    outcome,
-                    between,
-                    subject,
-                    test=declaration["two_group_test"],
-                    labels=(a, b),
-                    level=level,
-                )
-                rows += [label_rows(naive, subset=label), label_rows(cluster, subset=label)]
-            if "bootstrap" in tests:
-                boot = compare.hierarchical_bootstrap(
-                    cells,
-                    outcome,
-                    between,
-                    levels=[subject, *declaration["nested"]],
-                    n_boot=declaration["bootstrap_resamples"],
-                    seed=0,
-                    labels=(a, b),
-                    level=level,
-                )
-                rows.append(label_rows(boot, subset=label))
+        rows += untested_on_failure(
+            lambda stratum=stratum, label=label: _stratum_two_group_rows(
+                stratum, outcome, declaration, (a, b), label, level
+            ),
+            TWO_GROUP_TEST_NAMES[declaration["two_group_test"]],
+            f"{b} - {a}",
+            label,
+        )
     if len(strata) > 1:
         for kind in {r["test"].iloc[0] for r in rows}:
-            family = [r for r in rows if r["test"].iloc[0] == kind]
+            family = [r for r in rows if r["test"].iloc[0] == kind and r["p"].notna().all()]
             adjusted = compare.adjust_pvalues(
                 [r["p"].iloc[0] for r in family], declaration["correction"]
             )
             for r, p in zip(family, adjusted, strict=True):
                 r["p_adj"] = p
                 r["correction"] = compare.correction_label(declaration["correction"], len(family))
+    return rows
+
+
+def _stratum_two_group_rows(
+    stratum: pd.DataFrame,
+    outcome: str,
+    declaration: Mapping,
+    labels: tuple[str, str],
+    label: str,
+    level: float,
+) -> list[pd.DataFrame]:
+    """The two-group tests of one level of the within factor (or of the whole table)."""
+    between = declaration["between"][0]
+    a, b = labels
+    subject = declaration["subject"]
+    rows = []
+    means = stratum.groupby([subject, between], as_index=False, observed=True)[outcome].mean()
+    tests = declaration["tests"]
+    if "two_group" in tests:
+        test = compare.two_group_test(
+            means.loc[means[between] == a, outcome].dropna(),
+            means.loc[means[between] == b, outcome].dropna(),
+            test=declaration["two_group_test"],
+            labels=(a, b),
+            level=level,
+        )
+        rows.append(label_rows(test, subset=label))
+    if "cluster" in tests or "bootstrap" in tests:
+        if not declaration["nested"]:
+            raise ConfigError("cluster and bootstrap tests need 'nested' units in the table")
+        cells = stratum.dropna(subset=[outcome])
+        if "cluster" in tests:
+            naive = compare.two_group_test(
+                cells.loc[cells[between] == a, outcome],
+                cells.loc[cells[between] == b, outcome],
+                test=declaration["two_group_test"],
+                labels=(a, b),
+                level=level,
+                unit="cells",
+            )
+            cluster = compare.cluster_level_test(
+                cells,
+                outcome,
+                between,
+                subject,
+                test=declaration["two_group_test"],
+                labels=(a, b),
+                level=level,
+            )
+            rows += [label_rows(naive, subset=label), label_rows(cluster, subset=label)]
+        if "bootstrap" in tests:
+            boot = compare.hierarchical_bootstrap(
+                cells,
+                outcome,
+                between,
+                levels=[subject, *declaration["nested"]],
+                n_boot=declaration["bootstrap_resamples"],
+                seed=0,
+                labels=(a, b),
+                level=level,
+            )
+            rows.append(label_rows(boot, subset=label))
     return rows
 
 
@@ -448,35 +518,60 @@ def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> 
         return table
     levels = factor_levels(data, declaration)
     data = data.assign(**{f: pd.Categorical(data[f], categories=lv) for f, lv in levels.items()})
+    single = [f"'{f}' has one level ({lv[0]}) here" for f, lv in levels.items() if len(lv) < 2]
     tests = declaration["tests"]
     rows = []
     for outcome in declaration["outcomes"]:
+        if single:
+            rows += [
+                not_tested_row(test, "", "", "; ".join(single)).assign(outcome=outcome)
+                for test in tests
+            ]
+            continue
         outcome_rows = []
         if "rm_anova" in tests:
-            anova = rm_anova(
-                _cell_means(data, outcome, declaration),
-                dv=outcome,
-                subject=declaration["subject"],
-                within=list(declaration["within"]) or None,
-                between=list(declaration["between"]) or None,
-                ss_type=declaration["ss_type"],
+            outcome_rows += untested_on_failure(
+                lambda outcome=outcome: rm_anova(
+                    _cell_means(data, outcome, declaration),
+                    dv=outcome,
+                    subject=declaration["subject"],
+                    within=list(declaration["within"]) or None,
+                    between=list(declaration["between"]) or None,
+                    ss_type=declaration["ss_type"],
+                ).to_stats(correction=declaration["sphericity_correction"]),
+                "rm_anova",
+                "",
             )
-            outcome_rows.append(anova.to_stats(correction=declaration["sphericity_correction"]))
         if "lmm" in tests or "posthoc" in tests:
-            fit = fit_declared_lmm(data, outcome, declaration, levels)
-            if "lmm" in tests:
-                model_rows = mixed.to_stats(
-                    fit, include_coefficients=bool(declaration["covariates"])
-                )
-                outcome_rows.append(model_rows.assign(**nesting_counts(data, outcome, declaration)))
-            if "posthoc" in tests:
-                outcome_rows.append(_posthoc_rows(fit, declaration, levels, level))
+            outcome_rows += untested_on_failure(
+                lambda outcome=outcome: _model_rows(data, outcome, declaration, levels, level),
+                "lmm" if "lmm" in tests else "emm_contrast",
+                "",
+            )
         if {"two_group", "cluster", "bootstrap"} & set(tests):
             outcome_rows += _two_group_rows(data, outcome, declaration, levels, level)
         table = concat_stats(outcome_rows)
         table["outcome"] = table["outcome"].fillna(outcome)
         rows.append(table)
     return concat_stats(rows)
+
+
+def _model_rows(
+    data: pd.DataFrame,
+    outcome: str,
+    declaration: Mapping,
+    levels: Mapping[str, list[str]],
+    level: float,
+) -> list[pd.DataFrame]:
+    """The mixed model's F tests and its post-hoc contrasts, as requested."""
+    fit = fit_declared_lmm(data, outcome, declaration, levels)
+    rows = []
+    if "lmm" in declaration["tests"]:
+        model_rows = mixed.to_stats(fit, include_coefficients=bool(declaration["covariates"]))
+        rows.append(model_rows.assign(**nesting_counts(data, outcome, declaration)))
+    if "posthoc" in declaration["tests"]:
+        rows.append(_posthoc_rows(fit, declaration, levels, level))
+    return rows
 
 
 def _cell_means(data: pd.DataFrame, outcome: str, declaration: Mapping) -> pd.DataFrame:

@@ -1,0 +1,124 @@
+"""Studies shaped unlike the bundled example, run end to end from their own config.
+
+Each asserts what a new user could get silently wrong: the order levels are drawn in (control
+first, pre before post), the sign of every contrast (other - control), the rows of analyses that
+could not run, and the numbers against R where a reference was computed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO
+from test_workflow import copy_project, snakemake
+
+from exneuro.config import load_yaml, table_design, validate_config
+from exneuro.declared import factor_levels, read_declared_table
+
+STUDIES = REPO / "tests" / "studies"
+
+
+def run_study(name: str, root: Path) -> Path:
+    """Run the study's config in a copy of the project; its results folder."""
+    copy_project(root)
+    shutil.copytree(STUDIES / name, root / "tests" / "studies" / name)
+    config = f"tests/studies/{name}/config.yaml"
+    result = snakemake("--cores", "2", "--configfile", config, cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    return root / load_yaml(root / config)["output_dir"]
+
+
+def study_config(name: str, config_schema) -> dict:
+    path = STUDIES / name / "config.yaml"
+    config = load_yaml(path)
+    for table in config.get("tables", {}).values():
+        table["file"] = str(REPO / table["file"])
+    return validate_config(config, config_schema, str(path))
+
+
+def test_rat_study_levels_follow_the_config_not_the_alphabet(config_schema):
+    config = study_config("rat_training", config_schema)
+    vo2 = table_design(config, "vo2max")
+    levels = factor_levels(read_declared_table(vo2, None, "vo2max"), vo2)
+    # alphabetically '8W' < 'SED' and 'post' < 'pre': both would be reversed
+    assert levels["group"] == ["SED", "8W"]
+    assert levels["test"] == ["vo2max_pre", "vo2max_post"]
+    assert levels["sex"] == ["male", "female"]  # first appearance in the file
+    mass = table_design(config, "body_mass")
+    weeks = factor_levels(read_declared_table(mass, None, "body_mass"), mass)["week"]
+    assert weeks == [f"week {w}" for w in range(1, 9)]
+
+
+def test_rat_ids_numbered_within_groups_need_their_combination(config_schema):
+    config = study_config("rat_training", config_schema)
+    plain = table_design(config, "vo2max") | {"subject": "rat", "subject_columns": []}
+    with pytest.raises(
+        Exception, match=r"subject 1 appears in more than one group.*subject_columns"
+    ):
+        read_declared_table(plain, None, "vo2max")
+    combined = table_design(config, "vo2max")
+    data = read_declared_table(combined, None, "vo2max")
+    assert data["rat_id"].nunique() == 16
+    assert data.loc[data["rat_id"] == "male_SED_4", "vo2max"].isna().tolist() == [False, True]
+
+
+@pytest.mark.slow
+def test_rat_training_study_end_to_end_equals_r(tmp_path):
+    results = run_study("rat_training", tmp_path)
+    stats = pd.read_csv(results / "statistics" / "statistics.tsv", sep="\t")
+    reference = pd.read_csv(STUDIES / "rat_training" / "reference.tsv", sep="\t")
+    for _, expected in reference.iterrows():
+        mask = (
+            (stats["analysis"] == f"table {expected['table']}")
+            & (stats["test"] == expected["test"])
+            & (stats["term"] == expected["term"])
+            & (
+                stats["subset"].fillna("")
+                == (expected["subset"] if isinstance(expected["subset"], str) else "")
+            )
+        )
+        assert mask.sum() == 1, expected.to_dict()
+        got = stats[mask].iloc[0]
+        assert got["statistic"] == pytest.approx(expected["statistic"], rel=1e-4), (
+            expected.to_dict()
+        )
+        assert got["df_num"] == pytest.approx(expected["df_num"], rel=1e-4)
+        assert got["p"] == pytest.approx(expected["p"], rel=1e-3, abs=1e-12)
+        if pd.notna(expected["estimate"]):
+            assert got["estimate"] == pytest.approx(expected["estimate"], rel=1e-4)
+    contrasts = stats[stats["test"] == "emm_contrast"].set_index(["outcome", "subset"])
+    # every contrast is other - control (or later - earlier); the trained effect is positive
+    assert contrasts.loc[("vo2max", "test=vo2max_post"), "term"] == "8W - SED"
+    assert contrasts.loc[("vo2max", "test=vo2max_post"), "estimate"] > 5
+    assert (contrasts.xs("speed", level="outcome")["term"] == "speed_post - speed_pre").all()
+    assert contrasts.loc[("speed", "group=8W"), "estimate"] > 5
+    # body mass: males and females analysed apart, never averaged into one mean
+    mass = stats[stats["analysis"] == "table body_mass"]
+    assert set(mass["subset"]) == {"sex=male", "sex=female"}
+    female = mass[(mass["subset"] == "sex=female") & (mass["test"] == "mixed_anova")]
+    assert "dropped listwise: female_8W_4" in female["notes"].iloc[0]  # 'Dead' is missing
+
+    drawn = pd.read_csv(
+        results / "figures" / "tables" / "vo2max_source_data" / "panel_A.tsv", sep="\t"
+    )
+    groups = drawn[drawn["kind"] == "group"]
+    assert list(dict.fromkeys(groups["group"])) == ["SED", "8W"]
+    subjects = drawn[drawn["kind"] == "subject"].drop_duplicates("test")
+    assert dict(zip(subjects["test"], subjects["x"], strict=True)) == {
+        "vo2max_pre": 0,
+        "vo2max_post": 1,
+    }
+    panels = [
+        pd.read_csv(
+            results / "figures" / "tables" / "body_mass_source_data" / f"panel_{p}.tsv", sep="\t"
+        )
+        for p in "AB"
+    ]
+    mean_mass = {
+        panel["subset"].iloc[0]: panel.query("kind == 'group'")["value"].mean() for panel in panels
+    }
+    assert mean_mass["sex=female"] < 250 < mean_mass["sex=male"]
