@@ -122,3 +122,56 @@ def test_rat_training_study_end_to_end_equals_r(tmp_path):
         panel["subset"].iloc[0]: panel.query("kind == 'group'")["value"].mean() for panel in panels
     }
     assert mean_mass["sex=female"] < 250 < mean_mass["sex=male"]
+
+
+def reference_rows(stats: pd.DataFrame, reference: pd.DataFrame, analysis: str) -> None:
+    """Every row of an R reference table equals the workflow's row (statistic, df, p, estimate)."""
+    for _, expected in reference.iterrows():
+        mask = (
+            (stats["analysis"] == analysis)
+            & (stats["test"] == expected["test"])
+            & (stats["term"] == expected["term"])
+            & (stats["subset"] == expected["subset"])
+            & (stats["outcome"] == "distance_m")
+        )
+        assert mask.sum() == 1, expected.to_dict()
+        got = stats[mask].iloc[0]
+        assert got["statistic"] == pytest.approx(expected["statistic"], rel=1e-4)
+        assert got["df_num"] == pytest.approx(expected["df_num"], rel=1e-4)
+        assert got["p"] == pytest.approx(expected["p"], rel=1e-3)
+        if pd.notna(expected["estimate"]):
+            assert got["estimate"] == pytest.approx(expected["estimate"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_pre_post_treadmill_study_with_a_one_group_cohort_end_to_end(tmp_path):
+    results = run_study("pre_post_treadmill", tmp_path)
+    stats = pd.read_csv(results / "statistics" / "statistics.tsv", sep="\t")
+    reference = pd.read_csv(STUDIES / "pre_post_treadmill" / "reference.tsv", sep="\t")
+    reference_rows(stats, reference, "treadmill")
+    # the summary table has distances only: T09's 616.4 m on the ramp (5 min at 10 m/min, then
+    # +2 m/min every 2 min) is reached 14.4 m into the 36 m/min stage that starts at 1740 s
+    tests = pd.read_csv(results / "treadmill" / "tests.tsv", sep="\t").set_index(
+        ["mouse", "session"]
+    )
+    assert tests.loc[("T09", "pre"), "time_to_exhaustion_s"] == pytest.approx(1740 + 14.4 / 36 * 60)
+    assert tests.loc[("T09", "pre"), "max_speed_m_min"] == 36
+    # two sessions: no plateau fit, said in a row; the slopes are still tested
+    adaptation = stats[stats["analysis"] == "treadmill adaptation"]
+    plateau = adaptation[
+        adaptation["outcome"].isin(["distance_m plateau", "distance_m rise_percent"])
+    ]
+    assert len(plateau) == 2 and plateau["p"].isna().all()
+    assert plateau["notes"].str.contains("not tested: no mouse has a rise-to-plateau fit").all()
+    assert plateau["notes"].str.contains("the plateau fit needs 4").all()
+    # the one-group cohort: session effects only, no group term, no contrast against a control
+    pilot = stats[stats["subset"].str.startswith("cohort=pilot", na=False)]
+    assert not pilot["term"].str.contains("group|sedentary", na=False).any()
+    assert pilot.query("test == 'emm_contrast'")["term"].tolist() == ["post - pre"] * 2
+    assert (pilot.query("test == 'emm_contrast'")["estimate"] > 150).all()
+    # the control is drawn first although the config lists it second
+    course = pd.read_csv(
+        results / "figures" / "treadmill" / "training_source_data" / "panel_A.tsv", sep="\t"
+    )
+    assert list(dict.fromkeys(course["group"])) == ["sedentary", "trained"]
+    assert list(dict.fromkeys(course["session"])) == ["pre", "post"]

@@ -112,7 +112,8 @@ def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, 
 
     ``source`` names the config file in messages. Beyond the schema, checks that cohorts use
     declared groups, each cohort's control group is one of its groups, session ids are unique and
-    in time order and the baseline session exists.
+    in time order and the baseline session exists. Each cohort's groups come back with the control
+    group first (then in the order listed), the order every analysis and figure uses.
     """
     filled = copy.deepcopy(dict(config))
     problems = list(_schema_errors(filled, schema))
@@ -121,6 +122,9 @@ def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, 
     problems = list(_design_problems(filled)) + list(paper_problems(filled))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
+    for cohort in filled["cohorts"]:  # the control first: drawn first, every contrast's reference
+        control = cohort["control_group"]
+        cohort["groups"] = [control, *(g for g in cohort["groups"] if g != control)]
     return filled
 
 

@@ -17,32 +17,13 @@ import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
 from exneuro.io import parse_numbers, read_lab_table
+from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
-from exneuro.stats.table import concat_stats, label_rows, stats_frame, subset_label
+from exneuro.stats.table import concat_stats, label_rows, subset_label
 
 ROW_SUBJECT = "@row"
-#: The statistics table's name of each two-group test.
-TWO_GROUP_TEST_NAMES = {"welch": "welch_t", "student": "student_t", "mann_whitney": "mann_whitney"}
-#: Failures of a test on the data it is given (too few values, an empty design cell, a singular
-#: design): each becomes a "not tested" row, and the rest of the study still runs.
-DATA_FAILURES = (ValueError, np.linalg.LinAlgError, ZeroDivisionError)
-
-
-def not_tested_row(test: str, term: str, subset: str, reason: str) -> pd.DataFrame:
-    """A statistics row saying a test was not run and why (no statistic, no p, no star)."""
-    row = stats_frame([{"test": test, "term": term, "notes": f"not tested: {reason}"}])
-    return label_rows(row, subset=subset) if subset else row
-
-
-def untested_on_failure(run_test, test: str, term: str, subset: str = "") -> list[pd.DataFrame]:
-    """The rows of ``run_test()``, or one "not tested" row naming the reason the data gave."""
-    try:
-        rows = run_test()
-    except DATA_FAILURES as failure:
-        return [not_tested_row(test, term, subset, str(failure))]
-    return rows if isinstance(rows, list) else [rows]
 
 
 def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ rule declared_table:
     params:
         key="{table}",
         declaration=table_declaration,
-        code=code_version("declared.py", "stats"),
+        code=code_version("declared.py", "not_tested.py", "stats"),
     script:
         "../../scripts/declared_table.py"
 

@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
-from exneuro.treadmill.protocol import expand_protocol, integrate_stages, work_from_vertical
+from exneuro.treadmill.protocol import (
+    expand_protocol,
+    integrate_stages,
+    time_for_distance,
+    work_from_vertical,
+)
 from exneuro.treadmill.readers import stage_log_metrics
 
 QC_COLUMNS = ["mouse", "cohort", "group", "session", "check", "detail", "action"]
@@ -133,23 +138,36 @@ def compute_tests(
 
 
 def _metrics_from_protocols(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataFrame:
-    """Integrate each protocol's stages up to each test's time to exhaustion (vectorized)."""
+    """Integrate each protocol's stages up to each test's time to exhaustion (vectorized).
+
+    A summary table without times (time to exhaustion is optional) gives each test's time from
+    its distance instead: the protocol's distance-time curve inverted
+    (:func:`~exneuro.treadmill.protocol.time_for_distance`).
+    """
     computed = pd.DataFrame(index=tests.index, dtype=float)
-    computed["time_to_exhaustion_s"] = tests["summary_time_s"]
+    times = tests["summary_time_s"].to_numpy(float).copy()
     for name, protocol in treadmill["protocols"].items():
         rows = tests.index[tests["protocol"] == name]
         if len(rows) == 0:
             continue
         stages = expand_protocol(protocol, treadmill["incline_unit"])
+        untimed = rows[np.isnan(times[rows]) & tests.loc[rows, "summary_distance_m"].notna()]
+        if len(untimed):
+            times[untimed] = time_for_distance(
+                stages, tests.loc[untimed, "summary_distance_m"].to_numpy(float)
+            )
         result = integrate_stages(
             stages["start_s"],
             stages["speed_m_min"],
             stages["incline_deg"],
-            tests.loc[rows, "summary_time_s"].to_numpy(),
+            times[rows],
         )
         for column in ("distance_m", "vertical_distance_m", "max_speed_m_min", "final_incline_deg"):
             computed.loc[rows, column] = result[column]
-    computed["metrics_source"] = "summary time x protocol"
+    computed["time_to_exhaustion_s"] = times
+    computed["metrics_source"] = np.where(
+        tests["summary_time_s"].notna(), "summary time x protocol", "summary distance x protocol"
+    )
     return computed
 
 
