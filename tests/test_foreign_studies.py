@@ -175,3 +175,31 @@ def test_pre_post_treadmill_study_with_a_one_group_cohort_end_to_end(tmp_path):
     )
     assert list(dict.fromkeys(course["group"])) == ["sedentary", "trained"]
     assert list(dict.fromkeys(course["session"])) == ["pre", "post"]
+
+
+@pytest.mark.slow
+def test_rnaseq_study_with_numeric_samples_and_a_continuous_covariate_equals_deseq2(tmp_path):
+    results = run_study("rnaseq_numeric", tmp_path)
+    reference = pd.read_csv(STUDIES / "rnaseq_numeric" / "reference.tsv", sep="\t", index_col=0)
+    ours = pd.read_csv(results / "rnaseq" / "de" / "training.tsv", sep="\t", index_col=0)
+    assert list(ours.index) == list(reference.index)
+    assert (ours["log2FoldChange"] - reference["log2FoldChange"]).abs().max() < 0.01
+    assert set(ours.index[ours["padj"] < 0.05]) == set(reference.index[reference["padj"] < 0.05])
+    # trained - sedentary: the planted 4-fold rises are positive, the falls negative
+    assert (ours["log2FoldChange"].iloc[:20] > 1).all()
+    assert (ours["log2FoldChange"].iloc[20:30] < -1).all()
+    stats = pd.read_csv(results / "statistics" / "statistics.tsv", sep="\t")
+    genes = stats.set_index("outcome")
+    # symbols come from the separate annotation file; RIN is a slope, so the RIN gene is not DE
+    assert genes.loc["Trn0 log2 expression", "estimate"] > 1
+    assert genes.loc["Trn20 log2 expression", "estimate"] < -1
+    assert genes.loc["Rin30 log2 expression", "p_adj"] > 0.05
+    # numeric sample names are matched everywhere: every sample in the PCA, drawn control first
+    source = results / "figures" / "rnaseq"
+    pca = pd.read_csv(
+        source / "rnaseq_source_data" / "panel_A.tsv", sep="\t", dtype={"sample": str}
+    )
+    assert sorted(pca["sample"]) == [str(s) for s in range(1001, 1009)]
+    assert pca["PC1"].notna().all()
+    assert list(dict.fromkeys(pca["level"])) == ["sedentary", "trained"]
+    assert (source / "qc.png").exists()

@@ -237,3 +237,14 @@ def test_one_group_cohort_is_accepted(config_schema):
     config = copy.deepcopy(STUDY)
     config["cohorts"] = [{"id": "c", "groups": ["TRN"], "control_group": "TRN"}]
     assert validate_config(config, config_schema, "c")["cohorts"][0]["groups"] == ["TRN"]
+
+
+def test_numeric_rnaseq_design_variable_must_be_declared(config_schema):
+    from exneuro.rnaseq.pipeline import check_numeric_design_variables
+
+    samples = pd.DataFrame({"group": ["a", "a", "b", "b"], "x_rin": ["7.1", "7.2", "8", "8"]})
+    section = {"design": "~ x_rin + group", "continuous": [], "categorical": []}
+    with pytest.raises(ConfigError, match="'x_rin' .* holds numbers .* rnaseq.continuous"):
+        check_numeric_design_variables(samples, section, "samples.tsv")
+    for declared in ("continuous", "categorical"):
+        check_numeric_design_variables(samples, section | {declared: ["x_rin"]}, "samples.tsv")

@@ -319,6 +319,15 @@ def group_order(config: Mapping) -> list[str]:
     return [g for g in ids if g in controls] + [g for g in ids if g not in controls]
 
 
+def groups_in_cohort_order(config: Mapping, cohort_id: str | None) -> list[dict]:
+    """The config's groups with the cohort's own first, its control group leading (the order
+    a modality's figures draw them in); the other groups follow in the config's order."""
+    cohort = next((c for c in config["cohorts"] if c["id"] == cohort_id), None)
+    first = [cohort["control_group"], *cohort["groups"]] if cohort else []
+    rank = {group: index for index, group in enumerate(dict.fromkeys(first))}
+    return sorted(config["groups"], key=lambda group: rank.get(group["id"], len(rank)))
+
+
 def table_design(config: Mapping, key: str) -> dict[str, Any]:
     """The declaration of table ``key`` with the study's group order (``group_order``) that
     orders a factor whose levels are the study's groups when the table declares no order."""

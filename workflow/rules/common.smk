@@ -6,6 +6,7 @@ from exneuro.config import (
     ConfigError,
     load_yaml,
     modality_cohorts,
+    groups_in_cohort_order,
     read_sample_sheet,
     table_design,
     validate_config,
@@ -135,6 +136,12 @@ def section_params(section, only=None, exclude=()):
     return {key: config[section][key] for key in keys}
 
 
+def section_groups(section):
+    """The config's groups with the section's cohort first, its control group leading."""
+    cohort = config[section]["cohort"] if section_on(section) else None
+    return groups_in_cohort_order(config, cohort)
+
+
 def section_cohort(section):
     """The cohort entry (groups, control group) an analysis section names."""
     if not section_on(section):
@@ -228,7 +235,7 @@ def raw_inputs(wildcards):
         files += ephys_inputs(wildcards) + ephys_abf_files(wildcards)
     files += morphology_inputs("spines", ["segment_table", "spine_table"])
     files += morphology_inputs("histology", ["section_table"])
-    files += morphology_inputs("rnaseq", ["counts", "gene_sets"])
+    files += morphology_inputs("rnaseq", ["counts", "gene_sets", "gene_annotation"])
     if FACILITY_DE:
         files += facility_de_files(wildcards)
     files += [config["tables"][table]["file"] for table in TABLES]

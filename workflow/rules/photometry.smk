@@ -121,7 +121,7 @@ rule photometry_figure:
     params:
         cohort=section_cohort("photometry"),
         photometry=section_params("photometry", only=["figure", "peri_event"]),
-        groups=config["groups"],
+        groups=section_groups("photometry"),
         style=config["figures"],
         code=code_version("figures"),
     script:
