@@ -203,3 +203,41 @@ def test_rnaseq_study_with_numeric_samples_and_a_continuous_covariate_equals_des
     assert pca["PC1"].notna().all()
     assert list(dict.fromkeys(pca["level"])) == ["sedentary", "trained"]
     assert (source / "qc.png").exists()
+
+
+@pytest.mark.slow
+def test_nested_tables_only_study_with_a_one_mouse_group_end_to_end(tmp_path):
+    results = run_study("nested_slices", tmp_path)
+    stats = pd.read_csv(results / "statistics" / "statistics.tsv", sep="\t")
+    reference = pd.read_csv(STUDIES / "nested_slices" / "reference.tsv", sep="\t")
+    spines = stats[stats["analysis"] == "table spines"]
+    naive = spines["n_cells"].notna() & spines["n_mice"].isna()
+    found = {
+        "lmm": spines[spines["test"] == "lmm"].iloc[0],
+        "welch_t_mouse_means": spines[spines["test"] == "welch_t_mouse_means"].iloc[0],
+        "welch_t_cells": spines[(spines["test"] == "welch_t") & naive].iloc[0],
+    }
+    for _, expected in reference.iterrows():
+        got = found[expected["test"]]
+        assert got["term"] == expected["term"]  # KO - WT: the control WT is the reference
+        assert got["statistic"] == pytest.approx(expected["statistic"], rel=1e-4)
+        assert got["df_den" if expected["test"] == "lmm" else "df_num"] == pytest.approx(
+            expected["df"], rel=1e-4
+        )
+        assert got["p"] == pytest.approx(expected["p"], rel=1e-4)
+        if pd.notna(expected["estimate"]):
+            assert got["estimate"] == pytest.approx(expected["estimate"], rel=1e-6)
+    assert found["welch_t_mouse_means"]["estimate"] < -0.2  # the planted KO loss, sign kept
+    # the pilot's knockout group is one mouse: every comparison is a "not tested" row
+    pilot = stats[stats["analysis"] == "table pilot"]
+    assert sorted(pilot["test"]) == ["cluster", "lmm", "two_group"]
+    assert pilot["p"].isna().all()
+    assert (
+        pilot["notes"] == "not tested: genotype 'KO' has 1 subject "
+        "(a between-subject comparison needs 2 or more)"
+    ).all()
+    bars = pd.read_csv(
+        results / "figures" / "tables" / "spines_source_data" / "panel_A.tsv", sep="\t"
+    )
+    assert bars.query("kind == 'group'")["genotype"].tolist() == ["WT", "KO"]
+    assert (results / "figures" / "tables" / "pilot.png").exists()

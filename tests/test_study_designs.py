@@ -132,7 +132,7 @@ def test_empty_design_cell_gives_not_tested_rows_and_the_rest_still_runs(config_
     assert welch.loc["time=pre", "estimate"] == pytest.approx(20.5 - 21)
 
 
-def test_one_mouse_in_a_group_is_not_tested_by_two_group_tests(config_schema, tmp_path):
+def test_one_mouse_in_a_group_is_not_tested_by_any_group_comparison(config_schema, tmp_path):
     text = "\n".join(line for line in PRE_POST.splitlines() if not line.startswith("m4")) + "\n"
     stats = statistics(
         config_schema,
@@ -141,12 +141,11 @@ def test_one_mouse_in_a_group_is_not_tested_by_two_group_tests(config_schema, tm
         between=["group"],
         within=["time"],
         outcomes=["mass"],
-        tests=["two_group"],
+        tests=["lmm", "two_group"],
     )
-    assert (
-        stats["notes"] == "not tested: need at least 2 values per group, got VEH=1, TRN=2"
-    ).all()
-    assert len(stats) == 2
+    reason = "not tested: group 'VEH' has 1 subject (a between-subject comparison needs 2 or more)"
+    assert stats["test"].tolist() == ["lmm", "two_group"]
+    assert (stats["notes"] == reason).all() and stats["p"].isna().all()
 
 
 def test_a_factor_with_one_level_in_a_split_is_not_tested_there(config_schema, tmp_path):

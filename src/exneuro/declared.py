@@ -317,14 +317,7 @@ def _two_group_rows(
     rows = []
     for value, stratum in strata:
         label = subset_label(**({declaration["within"][0]: value} if value is not None else {}))
-        rows += untested_on_failure(
-            lambda stratum=stratum, label=label: _stratum_two_group_rows(
-                stratum, outcome, declaration, (a, b), label, level
-            ),
-            TWO_GROUP_TEST_NAMES[declaration["two_group_test"]],
-            f"{b} - {a}",
-            label,
-        )
+        rows += _stratum_two_group_rows(stratum, outcome, declaration, (a, b), label, level)
     if len(strata) > 1:
         for kind in {r["test"].iloc[0] for r in rows}:
             family = [r for r in rows if r["test"].iloc[0] == kind and r["p"].notna().all()]
@@ -345,57 +338,72 @@ def _stratum_two_group_rows(
     label: str,
     level: float,
 ) -> list[pd.DataFrame]:
-    """The two-group tests of one level of the within factor (or of the whole table)."""
+    """The two-group tests of one level of the within factor (or of the whole table); a test
+    the data cannot support is a "not tested" row, the others still run."""
     between = declaration["between"][0]
     a, b = labels
     subject = declaration["subject"]
-    rows = []
+    test_name = TWO_GROUP_TEST_NAMES[declaration["two_group_test"]]
+    term = f"{b} - {a}"
+    options = {"test": declaration["two_group_test"], "labels": (a, b), "level": level}
     means = stratum.groupby([subject, between], as_index=False, observed=True)[outcome].mean()
+    cells = stratum.dropna(subset=[outcome])
     tests = declaration["tests"]
+    rows = []
     if "two_group" in tests:
-        test = compare.two_group_test(
-            means.loc[means[between] == a, outcome].dropna(),
-            means.loc[means[between] == b, outcome].dropna(),
-            test=declaration["two_group_test"],
-            labels=(a, b),
-            level=level,
+        rows += untested_on_failure(
+            lambda: label_rows(
+                compare.two_group_test(
+                    means.loc[means[between] == a, outcome].dropna(),
+                    means.loc[means[between] == b, outcome].dropna(),
+                    **options,
+                ),
+                subset=label,
+            ),
+            test_name,
+            term,
+            label,
         )
-        rows.append(label_rows(test, subset=label))
-    if "cluster" in tests or "bootstrap" in tests:
-        if not declaration["nested"]:
-            raise ConfigError("cluster and bootstrap tests need 'nested' units in the table")
-        cells = stratum.dropna(subset=[outcome])
-        if "cluster" in tests:
-            naive = compare.two_group_test(
-                cells.loc[cells[between] == a, outcome],
-                cells.loc[cells[between] == b, outcome],
-                test=declaration["two_group_test"],
-                labels=(a, b),
-                level=level,
-                unit="cells",
-            )
-            cluster = compare.cluster_level_test(
-                cells,
-                outcome,
-                between,
-                subject,
-                test=declaration["two_group_test"],
-                labels=(a, b),
-                level=level,
-            )
-            rows += [label_rows(naive, subset=label), label_rows(cluster, subset=label)]
-        if "bootstrap" in tests:
-            boot = compare.hierarchical_bootstrap(
-                cells,
-                outcome,
-                between,
-                levels=[subject, *declaration["nested"]],
-                n_boot=declaration["bootstrap_resamples"],
-                seed=0,
-                labels=(a, b),
-                level=level,
-            )
-            rows.append(label_rows(boot, subset=label))
+    if "cluster" in tests:
+        rows += untested_on_failure(
+            lambda: [
+                label_rows(
+                    compare.two_group_test(
+                        cells.loc[cells[between] == a, outcome],
+                        cells.loc[cells[between] == b, outcome],
+                        unit="cells",
+                        **options,
+                    ),
+                    subset=label,
+                ),
+                label_rows(
+                    compare.cluster_level_test(cells, outcome, between, subject, **options),
+                    subset=label,
+                ),
+            ],
+            f"{test_name}_mouse_means",
+            term,
+            label,
+        )
+    if "bootstrap" in tests:
+        rows += untested_on_failure(
+            lambda: label_rows(
+                compare.hierarchical_bootstrap(
+                    cells,
+                    outcome,
+                    between,
+                    levels=[subject, *declaration["nested"]],
+                    n_boot=declaration["bootstrap_resamples"],
+                    seed=0,
+                    labels=(a, b),
+                    level=level,
+                ),
+                subset=label,
+            ),
+            "hierarchical_bootstrap",
+            term,
+            label,
+        )
     return rows
 
 
@@ -500,6 +508,7 @@ def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> 
     levels = factor_levels(data, declaration)
     data = data.assign(**{f: pd.Categorical(data[f], categories=lv) for f, lv in levels.items()})
     single = [f"'{f}' has one level ({lv[0]}) here" for f, lv in levels.items() if len(lv) < 2]
+    single += _lone_subject_levels(data, declaration)
     tests = declaration["tests"]
     rows = []
     for outcome in declaration["outcomes"]:
@@ -535,6 +544,23 @@ def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> 
         table["outcome"] = table["outcome"].fillna(outcome)
         rows.append(table)
     return concat_stats(rows)
+
+
+def _lone_subject_levels(data: pd.DataFrame, declaration: Mapping) -> list[str]:
+    """Between-subject levels with a single subject: its group difference would rest on one
+    animal (a model would take its cells as independent), so nothing is tested."""
+    counts = [
+        (factor, level, n)
+        for factor in declaration["between"]
+        for level, n in data.groupby(factor, observed=True)[declaration["subject"]]
+        .nunique()
+        .items()
+        if n < 2
+    ]
+    return [
+        f"{factor} '{level}' has {n} subject (a between-subject comparison needs 2 or more)"
+        for factor, level, n in counts
+    ]
 
 
 def _model_rows(
