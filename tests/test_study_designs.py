@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -247,3 +248,50 @@ def test_numeric_rnaseq_design_variable_must_be_declared(config_schema):
         check_numeric_design_variables(samples, section, "samples.tsv")
     for declared in ("continuous", "categorical"):
         check_numeric_design_variables(samples, section | {declared: ["x_rin"]}, "samples.tsv")
+
+
+def photometry_metrics(groups: dict[str, int], days: list[int], effect: float) -> pd.DataFrame:
+    """Window metrics of ``groups`` (group -> mice) on ``days``: the non-control group higher
+    by ``effect`` from the second day on, plus a per-mouse offset and small noise."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for group, n in groups.items():
+        for m in range(n):
+            offset = rng.normal(0, 0.2)
+            for k, day in enumerate(days):
+                raised = effect * (group != "control") * (k > 0 or len(days) == 1)
+                value = 1.0 + offset + raised + 0.3 * k + rng.normal(0, 0.05)
+                rows.append((f"{group}{m}", group, day, "post", "mean_dff", value))
+    return pd.DataFrame(rows, columns=["mouse", "group", "day", "window", "metric", "value"])
+
+
+def test_photometry_one_group_tests_days_only():
+    from exneuro.photometry.epoch_stats import epoch_statistics
+
+    stats = epoch_statistics(photometry_metrics({"control": 5}, [1, 4, 8], 0), "control")
+    assert set(stats.loc[stats["test"] == "lmm", "term"]) == {"day"}
+    contrasts = stats[stats["test"] == "emm_contrast"]
+    assert contrasts["term"].tolist() == ["4 - 1", "8 - 1"]
+    assert contrasts["estimate"].to_numpy() == pytest.approx([0.3, 0.6], abs=0.06)
+    assert stats.loc[stats["test"] == "rm_anova", "term"].tolist() == ["day"]
+
+
+def test_photometry_one_day_compares_groups_on_mouse_values():
+    from exneuro.photometry.epoch_stats import epoch_statistics
+
+    stats = epoch_statistics(photometry_metrics({"control": 5, "silenced": 5}, [8], 1.0), "control")
+    assert stats["test"].tolist() == ["welch_t"]
+    assert stats["term"].iloc[0] == "silenced - control"
+    assert stats["estimate"].iloc[0] == pytest.approx(1.0, abs=0.3)
+    assert stats["p"].iloc[0] < 0.01
+
+
+def test_photometry_one_mouse_in_a_group_is_not_tested():
+    from exneuro.photometry.epoch_stats import epoch_statistics
+
+    metrics = photometry_metrics({"control": 1, "silenced": 4}, [1, 8], 1.0)
+    stats = epoch_statistics(metrics, "control")
+    assert stats["notes"].tolist() == [
+        "not tested: group control has 1 mouse (2 or more are needed)"
+    ]
+    assert stats["p"].isna().all()

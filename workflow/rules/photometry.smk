@@ -91,7 +91,7 @@ rule photometry_statistics:
     params:
         cohort=section_cohort("photometry"),
         photometry=section_params("photometry", only=["statistics", "peri_event"]),
-        code=code_version("photometry", "stats"),
+        code=code_version("photometry", "not_tested.py", "stats"),
     script:
         "../../scripts/photometry_statistics.py"
 
