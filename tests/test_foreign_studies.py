@@ -241,3 +241,33 @@ def test_nested_tables_only_study_with_a_one_mouse_group_end_to_end(tmp_path):
     )
     assert bars.query("kind == 'group'")["genotype"].tolist() == ["WT", "KO"]
     assert (results / "figures" / "tables" / "pilot.png").exists()
+
+
+@pytest.mark.slow
+def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
+    results = run_study("cue_photometry", tmp_path)
+    folder = results / "photometry"
+    qc = pd.read_csv(folder / "qc.tsv", sep="\t")
+    assert (qc["run_times_from"] == "no run").all() and qc["run_onset_s"].isna().all()
+    metrics = pd.read_csv(folder / "metrics.tsv", sep="\t")
+    per_session = metrics.groupby("session")["window"].unique().map(sorted)
+    assert (per_session.map(tuple) == ("first_cue_period", "session")).all()
+    aligned = pd.read_parquet(folder / "aligned.parquet")
+    assert set(aligned["alignment"]) == {"cue"}  # no run: no run-onset grid
+    trials = aligned.groupby("session")["n_trials"].first()
+    assert (trials == 7).all()  # C4 day 5: its TTL line failed, the events file gave its cues
+    stats = pd.read_csv(folder / "statistics.tsv", sep="\t")
+    # one group: days only, day 5 - day 1, the planted growth of the cue response positive
+    assert not stats["term"].str.contains("group", na=False).any()
+    peak = stats[(stats["outcome"] == "peak_dff") & (stats["test"] == "emm_contrast")]
+    assert peak["term"].tolist() == ["5 - 1", "5 - 1"]
+    assert (peak["estimate"] > 0.02).all() and (peak["p"] < 0.001).all()
+    waveforms = stats[stats["test"] == "waveform_bootstrap"].set_index("subset")
+    for day in (1, 5):
+        note = waveforms.loc[f"cohort=cue; event=cue; day={day}", "notes"]
+        first_start = float(note.removeprefix("significant: ").split(" to ")[0])
+        assert 0 <= first_start <= 2  # the response starts at the cue, not before
+    source = results / "figures" / "photometry" / "photometry_source_data"
+    traces = pd.read_csv(source / "panel_A.tsv", sep="\t")
+    peaks = traces.groupby("day")["mean"].max()
+    assert peaks[5] > 2 * peaks[1] > 0.03

@@ -179,6 +179,8 @@ def _design_problems(config: Mapping) -> Iterator[str]:
                 f"samples: {', '.join(needing)} need(s) the sample sheet — name it under "
                 "'samples' (TSV, one row per mouse)"
             )
+    if config.get("photometry"):
+        yield from _photometry_event_problems(config["photometry"])
     rnaseq = config.get("rnaseq")
     if rnaseq and rnaseq["counts"] and not (rnaseq["design"] and rnaseq["contrasts"]):
         yield "rnaseq: a count table needs a 'design' and at least one contrast under 'contrasts'"
@@ -233,6 +235,24 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
         )
     if "rm_anova" in table["tests"] and table["covariates"]:
         yield f"tables.{key}.tests: rm_anova takes factors only; drop the covariates or the test"
+
+
+def _photometry_event_problems(photometry: Mapping) -> Iterator[str]:
+    """Without a run (run_event null) nothing may be placed relative to one."""
+    if photometry["run_event"] is not None:
+        return
+    fix = "sessions have no run (run_event is null): use ref: session"
+    if photometry["baseline_window"]["ref"] != "session":
+        yield f"photometry.baseline_window is relative to the run — {fix}"
+    for index, window in enumerate(photometry["windows"]):
+        words = {window["start_s"], window["end_s"]} & {"onset", "offset"}
+        if window["ref"] != "session" or words:
+            yield f"photometry.windows[{index}] ('{window['name']}') is relative to the run — {fix}"
+    for event in {"onset", "offset"} & set(photometry["peri_event"]["events"]):
+        yield (
+            f"photometry.peri_event.events: '{event}' is the run's {event}, but sessions have no "
+            "run — name the recording's own events (e.g. cue)"
+        )
 
 
 def _treadmill_problems(treadmill: Mapping) -> Iterator[str]:

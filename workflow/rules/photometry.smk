@@ -120,7 +120,9 @@ rule photometry_figure:
         runtime=30,
     params:
         cohort=section_cohort("photometry"),
-        photometry=section_params("photometry", only=["figure", "peri_event"]),
+        photometry=section_params(
+            "photometry", only=["figure", "peri_event", "run_event"]
+        ),
         groups=section_groups("photometry"),
         style=config["figures"],
         code=code_version("figures"),
