@@ -295,3 +295,33 @@ def test_photometry_one_mouse_in_a_group_is_not_tested():
         "not tested: group control has 1 mouse (2 or more are needed)"
     ]
     assert stats["p"].isna().all()
+
+
+def test_a_subject_excluded_from_one_table_only_is_named_in_its_rows(config_schema, tmp_path):
+    stats = statistics(
+        config_schema,
+        tmp_path,
+        PRE_POST + "m5,VEH,pre,40\nm5,VEH,post,60\n",
+        between=["group"],
+        within=["time"],
+        outcomes=["mass"],
+        tests=["posthoc"],
+        posthoc={"factor": "group", "by": "time"},
+        exclude_subjects=[{"subject": "m5", "reason": "tumour found at dissection"}],
+    )
+    post = stats[stats["subset"] == "time=post"].iloc[0]
+    assert post["estimate"] == pytest.approx(27 - 21.75)  # m5 left out
+    assert post["n_mice"] == 4
+    assert (
+        stats["notes"].str.endswith("excluded by the config: m5 (tumour found at dissection)").all()
+    )
+    with pytest.raises(ConfigError, match="exclude_subjects: m9 not in"):
+        statistics(
+            config_schema,
+            tmp_path,
+            PRE_POST,
+            within=["time"],
+            outcomes=["mass"],
+            tests=["lmm"],
+            exclude_subjects=[{"subject": "m9", "reason": "typo"}],
+        )

@@ -63,6 +63,7 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
         ).drop(columns="mouse_id")
         included = sheet.set_index("mouse_id")["excluded_reason"]
         table = table[table[subject].map(included).fillna("") == ""]
+    table = _exclude_subjects(table, declaration, path, key)
     for column, values in declaration["subset"].items():
         _require(table, [column], path, key, "subset")
         table = table[table[column].isin([str(v) for v in values])]
@@ -99,6 +100,29 @@ def read_declared_data(path: str, declaration: Mapping) -> pd.DataFrame:
     for column in dict.fromkeys(factors):
         table[column] = table[column].where(table[column] != "")
     return table
+
+
+def _exclude_subjects(table: pd.DataFrame, declaration: Mapping, path: str, key: str):
+    """The table without the subjects its declaration leaves out (this analysis only)."""
+    subject = declaration["subject"]
+    excluded = [str(entry["subject"]) for entry in declaration.get("exclude_subjects", [])]
+    if not excluded:
+        return table
+    _require(table, [subject], path, key, "subject")
+    unknown = sorted(set(excluded) - set(table[subject].astype(str).str.strip()))
+    if unknown:
+        raise ConfigError(
+            f"tables.{key}.exclude_subjects: {', '.join(unknown)} not in {path} "
+            f"(column '{subject}') — fix the id or remove the entry"
+        )
+    return table[~table[subject].astype(str).str.strip().isin(excluded)]
+
+
+def exclusion_note(declaration: Mapping) -> str:
+    """'excluded by the config: M3 (haemolysed)' for the table's left-out subjects, or ''."""
+    entries = declaration.get("exclude_subjects", [])
+    listed = "; ".join(f"{entry['subject']} ({entry['reason']})" for entry in entries)
+    return f"excluded by the config: {listed}" if entries else ""
 
 
 def _blank_missing_codes(table: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
@@ -427,6 +451,12 @@ def declared_statistics(
         tables.append(table)
     table = concat_stats(tables)
     table["analysis"] = f"table {key}"
+    note = exclusion_note(declaration)
+    if note:
+        table["notes"] = [
+            f"{n}; {note}" if isinstance(n, str) and n else note
+            for n in table["notes"].astype(object).where(table["notes"].notna(), "")
+        ]
     return table
 
 
