@@ -214,6 +214,16 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
         yield f"tables.{key}.posthoc.by: '{by}' is not one of the table's factors"
     if "posthoc" in table["tests"] and not factors:
         yield f"tables.{key}.tests: posthoc needs a between or within factor"
+    if table["random_group"] and table["random_slopes"]:
+        yield (
+            f"tables.{key}.random_group: random slopes are fitted per subject only; drop "
+            "random_slopes or the random_group"
+        )
+    if table["random_group"] in [*factors, *table["covariates"], table["subject"]]:
+        yield (
+            f"tables.{key}.random_group: '{table['random_group']}' is already a factor, covariate "
+            "or the subject — a column is one or the other"
+        )
     for slope in table["random_slopes"]:
         if slope not in [*table["covariates"], *table["within"]]:
             yield (

@@ -67,7 +67,14 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
     for column, values in declaration["subset"].items():
         _require(table, [column], path, key, "subset")
         table = table[table[column].isin([str(v) for v in values])]
-    factors = [subject, *declaration["between"], *declaration["within"], *declaration["nested"]]
+    top = [declaration["random_group"]] if declaration.get("random_group") else []
+    factors = [
+        subject,
+        *top,
+        *declaration["between"],
+        *declaration["within"],
+        *declaration["nested"],
+    ]
     numbers = [*declaration["outcomes"], *declaration["covariates"]]
     _require(table, factors, path, key, "a factor")
     _require(table, numbers, path, key, "an outcome or covariate")
@@ -175,7 +182,8 @@ def _check_factors(table: pd.DataFrame, declaration: Mapping, path: str, key: st
                 f"({', '.join(map(str, levels))}) in {path} — a factor needs two"
             )
     subject = declaration["subject"]
-    for factor in declaration["between"]:
+    top = [declaration["random_group"]] if declaration.get("random_group") else []
+    for factor in [*declaration["between"], *top]:
         per_subject = table.groupby(subject)[factor].nunique()
         if (per_subject > 1).any():
             mouse = per_subject.index[per_subject > 1][0]
@@ -275,20 +283,24 @@ def replicated_units(data: pd.DataFrame, subject: str, nested: list[str]) -> lis
 def fit_declared_lmm(
     data: pd.DataFrame, outcome: str, declaration: Mapping, levels: Mapping[str, list[str]]
 ):
-    """The declared mixed model: random intercept per subject, declared random slopes, and a
-    random intercept for every nested unit (e.g. cell within mouse)."""
+    """The declared mixed model: random intercept per subject, declared random slopes, a
+    random intercept for every nested unit (e.g. cell within mouse), and with ``random_group``
+    one for the unit the subjects are nested in (e.g. cage: ``(1 | cage/mouse)``)."""
     slopes = declaration["random_slopes"]
     re_formula = "~" + " + ".join(slopes) if slopes else None
+    subject = declaration["subject"]
     vc_formula = {
-        unit: f"0 + C({unit})"
-        for unit in replicated_units(data, declaration["subject"], declaration["nested"])
-    } or None
+        unit: f"0 + C({unit})" for unit in replicated_units(data, subject, declaration["nested"])
+    }
+    top = declaration.get("random_group")
+    if top:  # (1 | cage/mouse): the subject becomes a variance component within the cage
+        vc_formula = {subject: f"0 + C({subject})", **vc_formula}
     return mixed.fit_lmm(
         data.dropna(subset=[outcome]),
         lmm_formula(outcome, declaration, levels),
-        groups=declaration["subject"],
+        groups=top or subject,
         re_formula=re_formula,
-        vc_formula=vc_formula,
+        vc_formula=vc_formula or None,
     )
 
 
@@ -479,6 +491,7 @@ def safe_names(declaration: Mapping) -> dict[str, str]:
     """Lab column name -> a name model formulas accept ('Body mass (g)' -> 'Body_mass_g')."""
     columns = [
         declaration["subject"],
+        *([declaration["random_group"]] if declaration.get("random_group") else []),
         *declaration["between"],
         *declaration["within"],
         *declaration["covariates"],
@@ -501,6 +514,10 @@ def _rename_declaration(declaration: Mapping, names: Mapping[str, str]) -> dict:
     for key in ("between", "within", "covariates", "nested", "outcomes", "random_slopes"):
         renamed[key] = [names.get(c, c) for c in declaration[key]]
     posthoc = dict(declaration["posthoc"])
+    if declaration.get("random_group"):
+        renamed["random_group"] = names.get(
+            declaration["random_group"], declaration["random_group"]
+        )
     for key in ("factor", "by"):
         if posthoc.get(key):
             posthoc[key] = names.get(posthoc[key], posthoc[key])
@@ -608,6 +625,9 @@ def _model_rows(
         rows.append(model_rows.assign(**nesting_counts(data, outcome, declaration)))
     if "posthoc" in declaration["tests"]:
         rows.append(_posthoc_rows(fit, declaration, levels, level))
+    if declaration.get("random_group"):  # the model's top unit is the cage: n is still mice
+        mice = data.dropna(subset=[outcome])[declaration["subject"]].nunique()
+        rows = [frame.assign(n_mice=mice) for frame in rows]
     return rows
 
 
