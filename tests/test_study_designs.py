@@ -325,3 +325,62 @@ def test_a_subject_excluded_from_one_table_only_is_named_in_its_rows(config_sche
             tests=["lmm"],
             exclude_subjects=[{"subject": "m9", "reason": "typo"}],
         )
+
+
+def test_table_without_within_factor_draws_bars_for_the_line_figure(
+    config_schema, example_config, tmp_path
+):
+    from exneuro.figures.declared import declared_figure
+
+    text = "mouse,group,bdnf\nm1,TRN,5\nm2,TRN,6\nm3,TRN,7\nm4,VEH,3\nm5,VEH,4\nm6,VEH,3.5\n"
+    _, declaration = study_table(
+        config_schema, tmp_path, text, between=["group"], outcomes=["bdnf"], tests=["two_group"]
+    )
+    assert declaration["figure"] == "line"
+    data = read_declared_table(declaration, None, "t")
+    stats = declared_statistics(data, declaration, "t")
+    declared_figure(
+        data,
+        stats,
+        declaration,
+        STUDY["groups"],
+        example_config["figures"],
+        [str(tmp_path / "t.png")],
+        str(tmp_path / "source"),
+    )
+    drawn = pd.read_csv(tmp_path / "source" / "panel_A.tsv", sep="\t")
+    assert drawn.query("kind == 'group'")["group"].tolist() == ["VEH", "TRN"]
+    assert drawn.query("kind == 'group'")["value"].tolist() == pytest.approx([3.5, 6.0])
+
+
+def test_peri_event_groups_too_small_to_test_leave_rows_not_a_crash():
+    from exneuro.photometry.pipeline import WAVEFORM_COLUMNS, waveform_statistics
+
+    lags = np.arange(-2.0, 3.0)
+    aligned = pd.DataFrame(
+        [
+            ("cue", "dff", lag, value, mouse, group, 1, True)
+            for mouse, group in (("a1", "control"), ("a2", "control"), ("b1", "treated"))
+            for lag, value in zip(lags, np.where(lags > 0, 0.1, 0.0), strict=True)
+        ],
+        columns=["alignment", "column", "time_s", "value", "mouse", "group", "day", "included"],
+    )
+    peri = {
+        "events": ["cue"],
+        "days": None,
+        "column": "dff",
+        "bin_s": 1.0,
+        "method": "bootstrap",
+        "alpha": 0.05,
+        "min_duration_s": 1.0,
+        "n_boot": 200,
+        "n_perm": 200,
+        "seed": 0,
+    }
+    summary, intervals, rows = waveform_statistics(aligned, "control", peri, {"cohort": "c"})
+    assert summary.empty and list(summary.columns) == WAVEFORM_COLUMNS
+    assert intervals.empty
+    assert rows["notes"].tolist() == [
+        "not tested: 2 mouse/mice, fewer than 3",
+        "not tested: 1 mouse/mice, fewer than 3",
+    ]
