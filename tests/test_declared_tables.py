@@ -13,12 +13,8 @@ import pandas as pd
 import pytest
 
 from exneuro.config import ConfigError, validate_config
-from exneuro.declared import (
-    declared_statistics,
-    factor_levels,
-    fit_declared_lmm,
-    read_declared_table,
-)
+from exneuro.declared import declared_statistics, fit_declared_lmm
+from exneuro.declared_design import factor_levels, read_declared_table
 from exneuro.errors import InputDataError
 from exneuro.stats import mixed
 

@@ -16,7 +16,7 @@ from conftest import REPO
 from test_workflow import copy_project, snakemake
 
 from exneuro.config import load_yaml, table_design, validate_config
-from exneuro.declared import factor_levels, read_declared_table
+from exneuro.declared_design import factor_levels, read_declared_table
 
 STUDIES = REPO / "tests" / "studies"
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from exneuro.config import ConfigError, read_sample_sheet, table_design, validate_config
-from exneuro.declared import declared_statistics, factor_levels, read_declared_table
+from exneuro.declared import declared_statistics
+from exneuro.declared_design import factor_levels, read_declared_table
 from exneuro.errors import InputDataError
 
 STUDY = {
