@@ -156,6 +156,11 @@ def test_pre_post_treadmill_study_with_a_one_group_cohort_end_to_end(tmp_path):
     )
     assert tests.loc[("T09", "pre"), "time_to_exhaustion_s"] == pytest.approx(1740 + 14.4 / 36 * 60)
     assert tests.loc[("T09", "pre"), "max_speed_m_min"] == 36
+    # 'Dead' in the lab's table: the test was not done, said in the QC table with its line
+    qc = pd.read_csv(results / "treadmill" / "qc.tsv", sep="\t").set_index(["mouse", "session"])
+    assert qc.loc[("T11", "post"), "detail"] == "'Dead' on line 23 of the summary table"
+    assert qc.loc[("T11", "post"), "action"] == "analysed as missing"
+    assert ("T11", "post") not in tests.index
     # two sessions: no plateau fit, said in a row; the slopes are still tested
     adaptation = stats[stats["analysis"] == "treadmill adaptation"]
     plateau = adaptation[

@@ -16,12 +16,21 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from exneuro.declared_design import factor_levels
+from exneuro.declared_design import factor_levels, read_declared_data, read_declared_table
 from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, label_rows, subset_label
+
+#: The declared-table API: its statistics here, reading and level order from declared_design.
+__all__ = [
+    "declared_statistics",
+    "factor_levels",
+    "fit_declared_lmm",
+    "read_declared_data",
+    "read_declared_table",
+]
 
 
 def exclusion_note(declaration: Mapping) -> str:

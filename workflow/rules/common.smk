@@ -82,6 +82,7 @@ TREADMILL_KEYS = {
         "cohorts",
         "summary_table",
         "summary_columns",
+        "missing_values",
         "time_to_exhaustion_unit",
         "incline_unit",
         "stage_logs",

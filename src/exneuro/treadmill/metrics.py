@@ -96,6 +96,7 @@ def compute_tests(
     time to exhaustion is integrated over the protocol's stages. Work is vertical work
     W = m g sum_i d_i sin(theta_i) in J (or m * d in kg m on flat treadmills), power = W / t.
     """
+    not_done = summary.attrs.get("not_done", {})
     tests = summary.merge(
         sheet[["mouse_id", "cohort", "group", "sex", "excluded_reason", "removed_after_session"]],
         left_on="mouse",
@@ -125,7 +126,8 @@ def compute_tests(
     _apply_exclusions(tests, treadmill, qc_rows)
     tests = tests.drop(columns="excluded_reason")
     _flag_outliers(tests, treadmill["outliers"]["robust_z_threshold"], qc_rows)
-    qc_rows.extend(_missing_tests(tests, sheet, [s["id"] for s in treadmill["sessions"]]))
+    sessions = [s["id"] for s in treadmill["sessions"]]
+    qc_rows.extend(_missing_tests(tests, sheet, sessions, not_done))
     order = {s["id"]: i for i, s in enumerate(treadmill["sessions"])}
     tests = tests.sort_values(["cohort", "group", "mouse", "day"], kind="stable").reset_index(
         drop=True
@@ -297,7 +299,14 @@ def _flag_outliers(tests: pd.DataFrame, threshold: float, qc_rows: list) -> None
         )
 
 
-def _missing_tests(tests: pd.DataFrame, sheet: pd.DataFrame, sessions: list[str]) -> list[dict]:
+def _missing_tests(
+    tests: pd.DataFrame,
+    sheet: pd.DataFrame,
+    sessions: list[str],
+    not_done: Mapping[tuple[str, str], str],
+) -> list[dict]:
+    """A QC row per expected test without a row: removed mice's later tests are expected, a
+    test the table marks not done (a missing-value code) says which value on which line."""
     rows = []
     present = set(zip(tests["mouse"], tests["session"], strict=True))
     for mouse in sheet[sheet["excluded_reason"] == ""].itertuples():
@@ -317,7 +326,7 @@ def _missing_tests(tests: pd.DataFrame, sheet: pd.DataFrame, sessions: list[str]
                     "check": "missing test",
                     "detail": f"removed after {mouse.removed_after_session}"
                     if after_removal
-                    else "no test in the summary table",
+                    else not_done.get((mouse.mouse_id, session), "no test in the summary table"),
                     "action": "expected" if after_removal else "analysed as missing",
                 }
             )

@@ -4,7 +4,7 @@ Two endurance tests per mouse, before (day 0) and after (day 28) four weeks of t
 'training': four sedentary and four trained mice; trained mice run ~250 m further at the post
 test, sedentary mice do not change. Cohort 'pilot': three trained mice and no control group. The
 lab's table has no time to exhaustion column: only the distance run (the time follows from the
-protocol).
+protocol). Pilot mouse T11 died before its post test: the lab wrote 'Dead'.
 """
 
 import numpy as np
@@ -29,6 +29,7 @@ rows = [
     for session, distances in (("pre", pre), ("post", post))
     for mouse, distance in zip(sheet["mouse_id"], distances, strict=True)
 ]
-pd.DataFrame(rows, columns=["Animal", "Test", "Protocol", "Distance (m)", "Weight (g)"]).to_csv(
-    "endurance.csv", index=False
-)
+table = pd.DataFrame(rows, columns=["Animal", "Test", "Protocol", "Distance (m)", "Weight (g)"])
+table = table.astype({"Distance (m)": object})
+table.loc[(table["Animal"] == "T11") & (table["Test"] == "post"), "Distance (m)"] = "Dead"
+table.to_csv("endurance.csv", index=False)
