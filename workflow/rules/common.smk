@@ -296,6 +296,11 @@ def paper_settings(wildcards):
     }
     settings = {"groups": config["groups"], "cohorts": config["cohorts"]}
     settings.update({name: config[name] for name in sorted(sections) if name in config})
+    # each table with the study's group order, as its own figure draws it
+    if "tables" in settings:
+        settings["tables"] = {
+            key: table_design(config, key) for key in config["tables"]
+        }
     return settings
 
 
