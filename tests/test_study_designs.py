@@ -146,7 +146,7 @@ def test_one_mouse_in_a_group_is_not_tested_by_any_group_comparison(config_schem
         tests=["lmm", "two_group"],
     )
     reason = "not tested: group 'VEH' has 1 subject (a between-subject comparison needs 2 or more)"
-    assert stats["test"].tolist() == ["lmm", "two_group"]
+    assert stats["test"].tolist() == ["lmm", "welch_t"]
     assert (stats["notes"] == reason).all() and stats["p"].isna().all()
 
 

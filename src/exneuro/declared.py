@@ -328,8 +328,8 @@ def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> 
     for outcome in declaration["outcomes"]:
         if single:
             rows += [
-                not_tested_row(test, "", "", "; ".join(single)).assign(outcome=outcome)
-                for test in tests
+                not_tested_row(name, "", "", "; ".join(single)).assign(outcome=outcome)
+                for name in statistics_test_names(declaration)
             ]
             continue
         outcome_rows = []
@@ -358,6 +358,21 @@ def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> 
         table["outcome"] = table["outcome"].fillna(outcome)
         rows.append(table)
     return concat_stats(rows)
+
+
+def statistics_test_names(declaration: Mapping) -> list[str]:
+    """The statistics table's ``test`` of each declared test (a posthoc row is an
+    'emm_contrast', a two_group row e.g. a 'welch_t'), in the declared order."""
+    two_group = TWO_GROUP_TEST_NAMES[declaration["two_group_test"]]
+    names = {
+        "rm_anova": "rm_anova",
+        "lmm": "lmm",
+        "posthoc": "emm_contrast",
+        "two_group": two_group,
+        "cluster": f"{two_group}_mouse_means",
+        "bootstrap": "hierarchical_bootstrap",
+    }
+    return [names[test] for test in declaration["tests"]]
 
 
 def _lone_subject_levels(data: pd.DataFrame, declaration: Mapping) -> list[str]:
