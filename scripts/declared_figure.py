@@ -1,6 +1,6 @@
 """The standard figure of one table declared in the config, with its source data."""
 
-from exneuro.declared import read_declared_data
+from exneuro.declared_design import read_declared_data
 from exneuro.figures.declared import declared_figure
 from exneuro.io import read_table
 from exneuro.workflow import run

@@ -1,7 +1,8 @@
 """Statistics of one table declared in the config, and the table as analysed."""
 
 from exneuro.config import read_validated_sheet
-from exneuro.declared import declared_statistics, read_declared_table
+from exneuro.declared import declared_statistics
+from exneuro.declared_design import read_declared_table
 from exneuro.io import write_table
 from exneuro.workflow import run
 

@@ -7,7 +7,7 @@ from exneuro.workflow import run
 
 def main(snakemake):
     sheet = read_sample_sheet(
-        snakemake.input.samples, load_yaml(snakemake.input.schema), snakemake.params.design
+        snakemake.input.get("samples"), load_yaml(snakemake.input.schema), snakemake.params.design
     )
     write_table(sheet, snakemake.output[0])
 

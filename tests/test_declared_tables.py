@@ -13,12 +13,8 @@ import pandas as pd
 import pytest
 
 from exneuro.config import ConfigError, validate_config
-from exneuro.declared import (
-    declared_statistics,
-    factor_levels,
-    fit_declared_lmm,
-    read_declared_table,
-)
+from exneuro.declared import declared_statistics, fit_declared_lmm
+from exneuro.declared_design import factor_levels, read_declared_table
 from exneuro.errors import InputDataError
 from exneuro.stats import mixed
 
@@ -349,3 +345,34 @@ def test_two_within_factors_from_a_file_with_byte_order_mark(config_schema):
     for term, f in (("Time", 33.85228), ("Metric", 26.95919), ("Time:Metric", 12.63227)):
         assert row(stats, "rm_anova", term)["statistic"] == pytest.approx(f, rel=1e-4)
     assert row(stats, "rm_anova", "Time:Metric")["p_adj"] == pytest.approx(1.708e-03, rel=1e-3)
+
+
+def test_cage_as_random_group_above_the_mouse_matches_lmertest(config_schema):
+    case = REFERENCE / "cage_random_effect"
+    declaration = declare(
+        config_schema,
+        file=str(case / "cage_mice.csv"),
+        subject="mouse",
+        random_group="cage",
+        between=["group"],
+        within=["week"],
+        outcomes=["score"],
+        tests=["lmm"],
+    )
+    data = read_declared_table(declaration, None, "case")
+    stats = declared_statistics(data, declaration, "case")
+    reference = pd.read_csv(case / "reference.tsv", sep="\t")
+    for _, expected in reference[reference["kind"] == "F"].iterrows():
+        got = row(stats, "lmm", expected["term"])
+        assert got["statistic"] == pytest.approx(expected["value"], rel=1e-4)
+        assert got["df_den"] == pytest.approx(expected["df_den"], rel=1e-3)
+        assert got["p"] == pytest.approx(expected["p"], rel=1e-3)
+    fit = fit_declared_lmm(data, "score", declaration, factor_levels(data, declaration))
+    variance = mixed.variance_components(fit).set_index("grp")["vcov"]
+    expected = reference[reference["kind"] == "variance"].set_index("term")["value"]
+    assert (stats["n_mice"] == 24).all()  # mice, not cages
+    assert variance["cage"] == pytest.approx(expected["cage"], rel=1e-3)
+    assert variance["Residual"] == pytest.approx(expected["Residual"], rel=1e-3)
+    assert variance.drop(["cage", "Residual"]).iloc[0] == pytest.approx(
+        expected["mouse:cage"], rel=1e-3
+    )

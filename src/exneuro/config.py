@@ -22,7 +22,16 @@ from jsonschema import Draft202012Validator, validators
 from exneuro.errors import ConfigError, where
 from exneuro.paper.catalogue import paper_problems
 
-SHEET_HEADER_LINES = 1  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
+SHEET_HEADER_LINES = 1
+#: Analysis sections that read mice from the sample sheet.
+SHEET_SECTIONS = (
+    "treadmill",
+    "photometry",
+    "ephys",
+    "spines",
+    "histology",
+    "rnaseq",
+)  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -103,7 +112,8 @@ def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, 
 
     ``source`` names the config file in messages. Beyond the schema, checks that cohorts use
     declared groups, each cohort's control group is one of its groups, session ids are unique and
-    in time order and the baseline session exists.
+    in time order and the baseline session exists. Each cohort's groups come back with the control
+    group first (then in the order listed), the order every analysis and figure uses.
     """
     filled = copy.deepcopy(dict(config))
     problems = list(_schema_errors(filled, schema))
@@ -112,6 +122,9 @@ def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, 
     problems = list(_design_problems(filled)) + list(paper_problems(filled))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
+    for cohort in filled["cohorts"]:  # the control first: drawn first, every contrast's reference
+        control = cohort["control_group"]
+        cohort["groups"] = [control, *(g for g in cohort["groups"] if g != control)]
     return filled
 
 
@@ -154,6 +167,20 @@ def _design_problems(config: Mapping) -> Iterator[str]:
                 )
     for key, table in config.get("tables", {}).items():
         yield from _table_problems(key, table)
+        if table["join_sample_sheet"] and not config.get("samples"):
+            yield (
+                f"tables.{key}.join_sample_sheet: there is no sample sheet ('samples') to join; "
+                "set join_sample_sheet: false or name the sheet under 'samples'"
+            )
+    if not config.get("samples"):
+        needing = [s for s in SHEET_SECTIONS if config.get(s) and config[s].get("enabled", True)]
+        if needing:
+            yield (
+                f"samples: {', '.join(needing)} need(s) the sample sheet — name it under "
+                "'samples' (TSV, one row per mouse)"
+            )
+    if config.get("photometry"):
+        yield from _photometry_event_problems(config["photometry"])
     rnaseq = config.get("rnaseq")
     if rnaseq and rnaseq["counts"] and not (rnaseq["design"] and rnaseq["contrasts"]):
         yield "rnaseq: a count table needs a 'design' and at least one contrast under 'contrasts'"
@@ -168,6 +195,13 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
             f"tables.{key}.wide.factor: '{table['wide']['factor']}' must also be listed under "
             "'within'"
         )
+    if table["figure"] == "bars" and not table["between"]:
+        yield f"tables.{key}.figure: 'bars' draws groups; declare a between factor or use 'line'"
+    for column in sorted(set(table["covariates"]) & set(factors)):
+        yield (
+            f"tables.{key}: '{column}' is declared both as a factor and as a covariate — a "
+            "column is one or the other (a factor: levels compared; a covariate: a slope)"
+        )
     if table["subject"] == "@row" and table["join_sample_sheet"]:
         yield f"tables.{key}: subject '@row' has no mouse ids; set join_sample_sheet: false"
     if table["posthoc"].get("factor") and table["posthoc"]["factor"] not in factors:
@@ -180,6 +214,16 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
         yield f"tables.{key}.posthoc.by: '{by}' is not one of the table's factors"
     if "posthoc" in table["tests"] and not factors:
         yield f"tables.{key}.tests: posthoc needs a between or within factor"
+    if table["random_group"] and table["random_slopes"]:
+        yield (
+            f"tables.{key}.random_group: random slopes are fitted per subject only; drop "
+            "random_slopes or the random_group"
+        )
+    if table["random_group"] in [*factors, *table["covariates"], table["subject"]]:
+        yield (
+            f"tables.{key}.random_group: '{table['random_group']}' is already a factor, covariate "
+            "or the subject — a column is one or the other"
+        )
     for slope in table["random_slopes"]:
         if slope not in [*table["covariates"], *table["within"]]:
             yield (
@@ -201,6 +245,24 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
         )
     if "rm_anova" in table["tests"] and table["covariates"]:
         yield f"tables.{key}.tests: rm_anova takes factors only; drop the covariates or the test"
+
+
+def _photometry_event_problems(photometry: Mapping) -> Iterator[str]:
+    """Without a run (run_event null) nothing may be placed relative to one."""
+    if photometry["run_event"] is not None:
+        return
+    fix = "sessions have no run (run_event is null): use ref: session"
+    if photometry["baseline_window"]["ref"] != "session":
+        yield f"photometry.baseline_window is relative to the run — {fix}"
+    for index, window in enumerate(photometry["windows"]):
+        words = {window["start_s"], window["end_s"]} & {"onset", "offset"}
+        if window["ref"] != "session" or words:
+            yield f"photometry.windows[{index}] ('{window['name']}') is relative to the run — {fix}"
+    for event in {"onset", "offset"} & set(photometry["peri_event"]["events"]):
+        yield (
+            f"photometry.peri_event.events: '{event}' is the run's {event}, but sessions have no "
+            "run — name the recording's own events (e.g. cue)"
+        )
 
 
 def _treadmill_problems(treadmill: Mapping) -> Iterator[str]:
@@ -232,16 +294,26 @@ def _treadmill_problems(treadmill: Mapping) -> Iterator[str]:
             yield f"treadmill.exclude_tests: unknown session '{exclusion['session']}'"
 
 
-def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.DataFrame:
+def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping) -> pd.DataFrame:
     """Read and validate the sample sheet (TSV, one row per mouse) against schema and config.
 
     Returns the sheet with defaults filled, one row per mouse, every column as text. Errors name
-    the sheet's line (the header is line 1) and column.
+    the sheet's line (the header is line 1) and column. Without a sheet (``path`` None, a
+    tables-only study) or with a header-only sheet, the sheet has the schema's columns and no
+    row.
     """
+    columns = list(schema["properties"])
+    if path is None:
+        return pd.DataFrame(columns=columns).astype("string")
     try:
         sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
     except FileNotFoundError:
         raise ConfigError(f"{path}: sample sheet not found (config key 'samples')") from None
+    except pd.errors.EmptyDataError:
+        raise ConfigError(
+            f"{path}: the sample sheet is empty — write a header line (mouse_id, cohort, sex, "
+            "group) and one row per mouse, or remove the config key 'samples'"
+        ) from None
     sheet.columns = [column.strip() for column in sheet.columns]
     problems = []
     records = []
@@ -253,6 +325,10 @@ def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.
         records.append(record)
     if problems:
         raise ConfigError("\n".join(problems))
+    if not records:
+        return pd.DataFrame(columns=list(dict.fromkeys([*sheet.columns, *columns]))).astype(
+            "string"
+        )
     filled = pd.DataFrame.from_records(records).astype("string")
     problems = list(_sheet_design_problems(filled, str(path), config))
     if problems:
@@ -263,6 +339,29 @@ def read_sample_sheet(path: str | Path, schema: Mapping, config: Mapping) -> pd.
 def modality_cohorts(config: Mapping, section: str) -> list[str]:
     """The cohorts a modality analyses: its 'cohorts' key, or every cohort when that is empty."""
     return list(config[section].get("cohorts") or [c["id"] for c in config["cohorts"]])
+
+
+def group_order(config: Mapping) -> list[str]:
+    """The study's group ids in display and reference order: every cohort's control group first,
+    then the others, each in the order the config lists them under 'groups'."""
+    controls = {cohort["control_group"] for cohort in config["cohorts"]}
+    ids = [group["id"] for group in config["groups"]]
+    return [g for g in ids if g in controls] + [g for g in ids if g not in controls]
+
+
+def groups_in_cohort_order(config: Mapping, cohort_id: str | None) -> list[dict]:
+    """The config's groups with the cohort's own first, its control group leading (the order
+    a modality's figures draw them in); the other groups follow in the config's order."""
+    cohort = next((c for c in config["cohorts"] if c["id"] == cohort_id), None)
+    first = [cohort["control_group"], *cohort["groups"]] if cohort else []
+    rank = {group: index for index, group in enumerate(dict.fromkeys(first))}
+    return sorted(config["groups"], key=lambda group: rank.get(group["id"], len(rank)))
+
+
+def table_design(config: Mapping, key: str) -> dict[str, Any]:
+    """The declaration of table ``key`` with the study's group order (``group_order``) that
+    orders a factor whose levels are the study's groups when the table declares no order."""
+    return {**copy.deepcopy(config["tables"][key]), "group_order": group_order(config)}
 
 
 def read_validated_sheet(path: str | Path) -> pd.DataFrame:

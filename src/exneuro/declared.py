@@ -2,9 +2,10 @@
 
 Body mass over weeks, blood glucose over a tolerance test, serum BDNF, Fos counts per section: a
 lab names the file, the subject column, the within- and between-subject factors, covariates,
-nested units and outcomes, and the tests to run. This module checks the declaration against the
-file (every column exists, every factor has two levels or more, no subject sits in two groups),
-then runs the requested tests through the shared statistics engine.
+nested units and outcomes, and the tests to run. The table is read and checked, and its levels
+ordered, by :mod:`exneuro.declared_design`; this module runs the requested tests through the
+shared statistics engine, and writes a "not tested" row with the reason for a test the data
+cannot support (one subject in a group, one level in a split, an empty cell).
 """
 
 from __future__ import annotations
@@ -15,155 +16,28 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from exneuro.errors import ConfigError, data_error
-from exneuro.io import parse_numbers, read_lab_table
+from exneuro.declared_design import factor_levels, read_declared_data, read_declared_table
+from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, label_rows, subset_label
 
-ROW_SUBJECT = "@row"
+#: The declared-table API: its statistics here, reading and level order from declared_design.
+__all__ = [
+    "declared_statistics",
+    "factor_levels",
+    "fit_declared_lmm",
+    "read_declared_data",
+    "read_declared_table",
+]
 
 
-def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: str) -> pd.DataFrame:
-    """Read a declared table, check the declaration against it, and join the sample sheet.
-
-    Numbers stay numbers; factor columns become text. With ``join_sample_sheet`` the subject
-    column holds mouse ids and the sheet's columns (group, cohort, sex ...) are added; a subject
-    missing from the sheet is an error naming the line.
-    """
-    path = declaration["file"]
-    table = read_lab_table(path)
-    subject = declaration["subject"]
-    if subject == ROW_SUBJECT:
-        table[ROW_SUBJECT] = "row" + table["_line"].astype(str)
-    if declaration["wide"]:
-        table = _stack_wide(table, declaration, path, key)
-    if declaration["join_sample_sheet"]:
-        if sheet is None:
-            raise ConfigError(f"tables.{key}: join_sample_sheet needs the sample sheet")
-        _require(table, [subject], path, key, "subject")
-        unknown = ~table[subject].isin(sheet["mouse_id"])
-        if unknown.any():
-            raise data_error(
-                path,
-                f"subject '{table.loc[unknown, subject].iloc[0]}' is not in the sample sheet",
-                "add the mouse to the sheet or remove the row",
-                line=int(table.loc[unknown, "_line"].iloc[0]),
-                column=subject,
-            )
-        extra = [c for c in sheet.columns if c not in table.columns and c != "mouse_id"]
-        table = table.merge(
-            sheet[["mouse_id", *extra]], left_on=subject, right_on="mouse_id", how="left"
-        ).drop(columns="mouse_id")
-        included = sheet.set_index("mouse_id")["excluded_reason"]
-        table = table[table[subject].map(included).fillna("") == ""]
-    for column, values in declaration["subset"].items():
-        _require(table, [column], path, key, "subset")
-        table = table[table[column].isin([str(v) for v in values])]
-    factors = [subject, *declaration["between"], *declaration["within"], *declaration["nested"]]
-    numbers = [*declaration["outcomes"], *declaration["covariates"]]
-    _require(table, factors, path, key, "a factor")
-    _require(table, numbers, path, key, "an outcome or covariate")
-    for column in numbers:
-        table[column] = parse_numbers(table, column, path, required=False)
-    for column in factors:  # an empty factor cell is a missing value, never a level ""
-        table[column] = table[column].str.strip().replace("", np.nan)
-    _check_factors(table, declaration, path, key)
-    return table.reset_index(drop=True)
-
-
-def read_declared_data(path: str, declaration: Mapping) -> pd.DataFrame:
-    """A declared table as :func:`read_declared_table` returned it, from the TSV the workflow
-    wrote of it (without ``_line``).
-
-    Types are those of the declaration, not guessed from the values: the outcomes and
-    covariates are numbers, every other column is text (a level such as week '1' or '007'
-    stays the text the statistics saw) and an empty factor cell is a missing value.
-    """
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    for column in [*declaration["outcomes"], *declaration["covariates"]]:
-        table[column] = table[column].where(table[column] != "").astype(float)
-    factors = [
-        declaration["subject"],
-        *declaration["between"],
-        *declaration["within"],
-        *declaration["nested"],
-    ]
-    for column in dict.fromkeys(factors):
-        table[column] = table[column].where(table[column] != "")
-    return table
-
-
-def _stack_wide(table: pd.DataFrame, declaration: Mapping, path: str, key: str) -> pd.DataFrame:
-    """One row per subject and level from a wide table (one column per level of a factor)."""
-    wide = declaration["wide"]
-    if len(declaration["outcomes"]) != 1:
-        raise ConfigError(f"tables.{key}: a wide table holds one outcome; declare exactly one")
-    _require(table, wide["columns"], path, key, "a wide")
-    keep = [c for c in table.columns if c not in wide["columns"]]
-    long = table.melt(
-        id_vars=keep,
-        value_vars=wide["columns"],
-        var_name=wide["factor"],
-        value_name=declaration["outcomes"][0],
-    )
-    return long.sort_values(
-        ["_line", wide["factor"]],
-        key=lambda c: (
-            c.map({v: i for i, v in enumerate(wide["columns"])}) if c.name == wide["factor"] else c
-        ),
-        kind="stable",
-    ).reset_index(drop=True)
-
-
-def _require(table: pd.DataFrame, columns, path: str, key: str, role: str) -> None:
-    present = [c for c in table.columns if c != "_line"]
-    for column in columns:
-        if column not in table.columns:
-            raise ConfigError(
-                f"tables.{key}: {role} column '{column}' is not in {path} "
-                f"(columns: {', '.join(present)})"
-            )
-
-
-def _check_factors(table: pd.DataFrame, declaration: Mapping, path: str, key: str) -> None:
-    for factor in [*declaration["between"], *declaration["within"]]:
-        levels = table[factor].dropna().unique()
-        if len(levels) < 2:
-            raise ConfigError(
-                f"tables.{key}: factor '{factor}' has only one level "
-                f"({', '.join(map(str, levels))}) in {path} — a factor needs two"
-            )
-    subject = declaration["subject"]
-    for factor in declaration["between"]:
-        per_subject = table.groupby(subject)[factor].nunique()
-        if (per_subject > 1).any():
-            mouse = per_subject.index[per_subject > 1][0]
-            found = sorted(table.loc[table[subject] == mouse, factor].unique())
-            raise data_error(
-                path,
-                f"subject {mouse} appears in more than one {factor} ({', '.join(found)})",
-                f"'{factor}' must be a between-subject "
-                "factor: fix the rows, or declare it under 'within'",
-            )
-
-
-def _ordered(table: pd.DataFrame, factor: str, order: list[str] | None) -> list[str]:
-    present = list(dict.fromkeys(table[factor].dropna()))
-    if order:
-        return [level for level in order if level in present] + [
-            level for level in present if level not in order
-        ]
-    return sorted(present, key=_natural_key)
-
-
-def _natural_key(text: str):
-    """Sort 'w2' before 'w10' and numbers numerically."""
-    try:
-        return (0, float(text), "")
-    except ValueError:
-        return (1, 0.0, text)
+def exclusion_note(declaration: Mapping) -> str:
+    """'excluded by the config: M3 (haemolysed)' for the table's left-out subjects, or ''."""
+    entries = declaration.get("exclude_subjects", [])
+    listed = "; ".join(f"{entry['subject']} ({entry['reason']})" for entry in entries)
+    return f"excluded by the config: {listed}" if entries else ""
 
 
 def lmm_formula(outcome: str, declaration: Mapping, levels: Mapping[str, list[str]]) -> str:
@@ -191,20 +65,24 @@ def replicated_units(data: pd.DataFrame, subject: str, nested: list[str]) -> lis
 def fit_declared_lmm(
     data: pd.DataFrame, outcome: str, declaration: Mapping, levels: Mapping[str, list[str]]
 ):
-    """The declared mixed model: random intercept per subject, declared random slopes, and a
-    random intercept for every nested unit (e.g. cell within mouse)."""
+    """The declared mixed model: random intercept per subject, declared random slopes, a
+    random intercept for every nested unit (e.g. cell within mouse), and with ``random_group``
+    one for the unit the subjects are nested in (e.g. cage: ``(1 | cage/mouse)``)."""
     slopes = declaration["random_slopes"]
     re_formula = "~" + " + ".join(slopes) if slopes else None
+    subject = declaration["subject"]
     vc_formula = {
-        unit: f"0 + C({unit})"
-        for unit in replicated_units(data, declaration["subject"], declaration["nested"])
-    } or None
+        unit: f"0 + C({unit})" for unit in replicated_units(data, subject, declaration["nested"])
+    }
+    top = declaration.get("random_group")
+    if top:  # (1 | cage/mouse): the subject becomes a variance component within the cage
+        vc_formula = {subject: f"0 + C({subject})", **vc_formula}
     return mixed.fit_lmm(
         data.dropna(subset=[outcome]),
         lmm_formula(outcome, declaration, levels),
-        groups=declaration["subject"],
+        groups=top or subject,
         re_formula=re_formula,
-        vc_formula=vc_formula,
+        vc_formula=vc_formula or None,
     )
 
 
@@ -250,7 +128,6 @@ def _two_group_rows(
     bootstrap) of the first between factor, at every level of the first within factor."""
     between = declaration["between"][0]
     a, b = levels[between][:2]
-    subject = declaration["subject"]
     strata = [(None, data)]
     if declaration["within"]:
         within = declaration["within"][0]
@@ -258,42 +135,78 @@ def _two_group_rows(
     rows = []
     for value, stratum in strata:
         label = subset_label(**({declaration["within"][0]: value} if value is not None else {}))
-        means = stratum.groupby([subject, between], as_index=False, observed=True)[outcome].mean()
-        tests = declaration["tests"]
-        if "two_group" in tests:
-            test = compare.two_group_test(
-                means.loc[means[between] == a, outcome].dropna(),
-                means.loc[means[between] == b, outcome].dropna(),
-                test=declaration["two_group_test"],
-                labels=(a, b),
-                level=level,
+        rows += _stratum_two_group_rows(stratum, outcome, declaration, (a, b), label, level)
+    if len(strata) > 1:
+        for kind in {r["test"].iloc[0] for r in rows}:
+            family = [r for r in rows if r["test"].iloc[0] == kind and r["p"].notna().all()]
+            adjusted = compare.adjust_pvalues(
+                [r["p"].iloc[0] for r in family], declaration["correction"]
             )
-            rows.append(label_rows(test, subset=label))
-        if "cluster" in tests or "bootstrap" in tests:
-            if not declaration["nested"]:
-                raise ConfigError("cluster and bootstrap tests need 'nested' units in the table")
-            cells = stratum.dropna(subset=[outcome])
-            if "cluster" in tests:
-                naive = compare.two_group_test(
-                    cells.loc[cells[between] == a, outcome],
-                    cells.loc[cells[between] == b, outcome],
-                    test=declaration["two_group_test"],
-                    labels=(a, b),
-                    level=level,
-                    unit="cells",
-                )
-                cluster = compare.cluster_level_test(
-                    cells,
-                    outcome,
-                    between,
-                    subject,
-                    test=declaration["two_group_test"],
-                    labels=(a, b),
-                    level=level,
-                )
-                rows += [label_rows(naive, subset=label), label_rows(cluster, subset=label)]
-            if "bootstrap" in tests:
-                boot = compare.hierarchical_bootstrap(
+            for r, p in zip(family, adjusted, strict=True):
+                r["p_adj"] = p
+                r["correction"] = compare.correction_label(declaration["correction"], len(family))
+    return rows
+
+
+def _stratum_two_group_rows(
+    stratum: pd.DataFrame,
+    outcome: str,
+    declaration: Mapping,
+    labels: tuple[str, str],
+    label: str,
+    level: float,
+) -> list[pd.DataFrame]:
+    """The two-group tests of one level of the within factor (or of the whole table); a test
+    the data cannot support is a "not tested" row, the others still run."""
+    between = declaration["between"][0]
+    a, b = labels
+    subject = declaration["subject"]
+    test_name = TWO_GROUP_TEST_NAMES[declaration["two_group_test"]]
+    term = f"{b} - {a}"
+    options = {"test": declaration["two_group_test"], "labels": (a, b), "level": level}
+    means = stratum.groupby([subject, between], as_index=False, observed=True)[outcome].mean()
+    cells = stratum.dropna(subset=[outcome])
+    tests = declaration["tests"]
+    rows = []
+    if "two_group" in tests:
+        rows += untested_on_failure(
+            lambda: label_rows(
+                compare.two_group_test(
+                    means.loc[means[between] == a, outcome].dropna(),
+                    means.loc[means[between] == b, outcome].dropna(),
+                    **options,
+                ),
+                subset=label,
+            ),
+            test_name,
+            term,
+            label,
+        )
+    if "cluster" in tests:
+        rows += untested_on_failure(
+            lambda: [
+                label_rows(
+                    compare.two_group_test(
+                        cells.loc[cells[between] == a, outcome],
+                        cells.loc[cells[between] == b, outcome],
+                        unit="cells",
+                        **options,
+                    ),
+                    subset=label,
+                ),
+                label_rows(
+                    compare.cluster_level_test(cells, outcome, between, subject, **options),
+                    subset=label,
+                ),
+            ],
+            f"{test_name}_mouse_means",
+            term,
+            label,
+        )
+    if "bootstrap" in tests:
+        rows += untested_on_failure(
+            lambda: label_rows(
+                compare.hierarchical_bootstrap(
                     cells,
                     outcome,
                     between,
@@ -302,17 +215,13 @@ def _two_group_rows(
                     seed=0,
                     labels=(a, b),
                     level=level,
-                )
-                rows.append(label_rows(boot, subset=label))
-    if len(strata) > 1:
-        for kind in {r["test"].iloc[0] for r in rows}:
-            family = [r for r in rows if r["test"].iloc[0] == kind]
-            adjusted = compare.adjust_pvalues(
-                [r["p"].iloc[0] for r in family], declaration["correction"]
-            )
-            for r, p in zip(family, adjusted, strict=True):
-                r["p_adj"] = p
-                r["correction"] = compare.correction_label(declaration["correction"], len(family))
+                ),
+                subset=label,
+            ),
+            "hierarchical_bootstrap",
+            term,
+            label,
+        )
     return rows
 
 
@@ -336,22 +245,20 @@ def declared_statistics(
         tables.append(table)
     table = concat_stats(tables)
     table["analysis"] = f"table {key}"
+    note = exclusion_note(declaration)
+    if note:
+        table["notes"] = [
+            f"{n}; {note}" if isinstance(n, str) and n else note
+            for n in table["notes"].astype(object).where(table["notes"].notna(), "")
+        ]
     return table
-
-
-def factor_levels(data: pd.DataFrame, declaration: Mapping) -> dict[str, list[str]]:
-    """Levels of every factor in display order: the declared order, else natural sort."""
-    order = {f: [str(v) for v in levels] for f, levels in declaration["level_order"].items()}
-    return {
-        f: _ordered(data, f, order.get(f))
-        for f in [*declaration["between"], *declaration["within"]]
-    }
 
 
 def safe_names(declaration: Mapping) -> dict[str, str]:
     """Lab column name -> a name model formulas accept ('Body mass (g)' -> 'Body_mass_g')."""
     columns = [
         declaration["subject"],
+        *([declaration["random_group"]] if declaration.get("random_group") else []),
         *declaration["between"],
         *declaration["within"],
         *declaration["covariates"],
@@ -374,11 +281,18 @@ def _rename_declaration(declaration: Mapping, names: Mapping[str, str]) -> dict:
     for key in ("between", "within", "covariates", "nested", "outcomes", "random_slopes"):
         renamed[key] = [names.get(c, c) for c in declaration[key]]
     posthoc = dict(declaration["posthoc"])
+    if declaration.get("random_group"):
+        renamed["random_group"] = names.get(
+            declaration["random_group"], declaration["random_group"]
+        )
     for key in ("factor", "by"):
         if posthoc.get(key):
             posthoc[key] = names.get(posthoc[key], posthoc[key])
     renamed["posthoc"] = posthoc
     renamed["level_order"] = {names.get(k, k): v for k, v in declaration["level_order"].items()}
+    if declaration["wide"]:
+        factor = declaration["wide"]["factor"]
+        renamed["wide"] = {**declaration["wide"], "factor": names.get(factor, factor)}
     return renamed
 
 
@@ -407,35 +321,96 @@ def _part_statistics(data: pd.DataFrame, declaration: Mapping, level: float) -> 
         return table
     levels = factor_levels(data, declaration)
     data = data.assign(**{f: pd.Categorical(data[f], categories=lv) for f, lv in levels.items()})
+    single = [f"'{f}' has one level ({lv[0]}) here" for f, lv in levels.items() if len(lv) < 2]
+    single += _lone_subject_levels(data, declaration)
     tests = declaration["tests"]
     rows = []
     for outcome in declaration["outcomes"]:
+        if single:
+            rows += [
+                not_tested_row(name, "", "", "; ".join(single)).assign(outcome=outcome)
+                for name in statistics_test_names(declaration)
+            ]
+            continue
         outcome_rows = []
         if "rm_anova" in tests:
-            anova = rm_anova(
-                _cell_means(data, outcome, declaration),
-                dv=outcome,
-                subject=declaration["subject"],
-                within=list(declaration["within"]) or None,
-                between=list(declaration["between"]) or None,
-                ss_type=declaration["ss_type"],
+            outcome_rows += untested_on_failure(
+                lambda outcome=outcome: rm_anova(
+                    _cell_means(data, outcome, declaration),
+                    dv=outcome,
+                    subject=declaration["subject"],
+                    within=list(declaration["within"]) or None,
+                    between=list(declaration["between"]) or None,
+                    ss_type=declaration["ss_type"],
+                ).to_stats(correction=declaration["sphericity_correction"]),
+                "rm_anova",
+                "",
             )
-            outcome_rows.append(anova.to_stats(correction=declaration["sphericity_correction"]))
         if "lmm" in tests or "posthoc" in tests:
-            fit = fit_declared_lmm(data, outcome, declaration, levels)
-            if "lmm" in tests:
-                model_rows = mixed.to_stats(
-                    fit, include_coefficients=bool(declaration["covariates"])
-                )
-                outcome_rows.append(model_rows.assign(**nesting_counts(data, outcome, declaration)))
-            if "posthoc" in tests:
-                outcome_rows.append(_posthoc_rows(fit, declaration, levels, level))
+            outcome_rows += untested_on_failure(
+                lambda outcome=outcome: _model_rows(data, outcome, declaration, levels, level),
+                "lmm" if "lmm" in tests else "emm_contrast",
+                "",
+            )
         if {"two_group", "cluster", "bootstrap"} & set(tests):
             outcome_rows += _two_group_rows(data, outcome, declaration, levels, level)
         table = concat_stats(outcome_rows)
         table["outcome"] = table["outcome"].fillna(outcome)
         rows.append(table)
     return concat_stats(rows)
+
+
+def statistics_test_names(declaration: Mapping) -> list[str]:
+    """The statistics table's ``test`` of each declared test (a posthoc row is an
+    'emm_contrast', a two_group row e.g. a 'welch_t'), in the declared order."""
+    two_group = TWO_GROUP_TEST_NAMES[declaration["two_group_test"]]
+    names = {
+        "rm_anova": "rm_anova",
+        "lmm": "lmm",
+        "posthoc": "emm_contrast",
+        "two_group": two_group,
+        "cluster": f"{two_group}_mouse_means",
+        "bootstrap": "hierarchical_bootstrap",
+    }
+    return [names[test] for test in declaration["tests"]]
+
+
+def _lone_subject_levels(data: pd.DataFrame, declaration: Mapping) -> list[str]:
+    """Between-subject levels with a single subject: its group difference would rest on one
+    animal (a model would take its cells as independent), so nothing is tested."""
+    counts = [
+        (factor, level, n)
+        for factor in declaration["between"]
+        for level, n in data.groupby(factor, observed=True)[declaration["subject"]]
+        .nunique()
+        .items()
+        if n < 2
+    ]
+    return [
+        f"{factor} '{level}' has {n} subject (a between-subject comparison needs 2 or more)"
+        for factor, level, n in counts
+    ]
+
+
+def _model_rows(
+    data: pd.DataFrame,
+    outcome: str,
+    declaration: Mapping,
+    levels: Mapping[str, list[str]],
+    level: float,
+) -> list[pd.DataFrame]:
+    """The mixed model's F tests and its post-hoc contrasts, as requested."""
+    fit = fit_declared_lmm(data, outcome, declaration, levels)
+    rows = []
+    if "lmm" in declaration["tests"]:
+        model_rows = mixed.to_stats(fit, include_coefficients=bool(declaration["covariates"]))
+        rows.append(model_rows.assign(**nesting_counts(data, outcome, declaration)))
+    if "posthoc" in declaration["tests"]:
+        rows.append(_posthoc_rows(fit, declaration, levels, level))
+    if declaration.get("random_group"):  # the model's top unit is the cage: n is still mice
+        mice = data.dropna(subset=[outcome])[declaration["subject"]].nunique()
+        rows = [frame.assign(n_mice=mice) for frame in rows]
+    return rows
 
 
 def _cell_means(data: pd.DataFrame, outcome: str, declaration: Mapping) -> pd.DataFrame:

@@ -162,12 +162,17 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None
             out.writestr(fixed, data)
 
 
+#: Columns of identifiers: read back as the text they were written as ('1001', '007'), never
+#: as numbers that no longer match the same names elsewhere (a count table's column '1001').
+ID_COLUMNS = ("sample", "mouse", "mouse_id", "gene_id", "gene_name", "subject")
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a table written by :func:`write_table`."""
+    """Read a table written by :func:`write_table` (identifier columns as text)."""
     path = Path(path)
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, sep="\t")
+    return pd.read_csv(path, sep="\t", dtype=dict.fromkeys(ID_COLUMNS, str))
 
 
 def read_named_tables(names, paths) -> dict[str, pd.DataFrame]:

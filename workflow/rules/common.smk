@@ -6,7 +6,9 @@ from exneuro.config import (
     ConfigError,
     load_yaml,
     modality_cohorts,
+    groups_in_cohort_order,
     read_sample_sheet,
+    table_design,
     validate_config,
 )
 from exneuro.errors import ExneuroError
@@ -22,7 +24,7 @@ try:
         config, load_yaml(SCHEMAS / "config.schema.yaml"), str(CONFIG_SOURCE)
     )
     SAMPLES = read_sample_sheet(
-        config["samples"], load_yaml(SCHEMAS / "samples.schema.yaml"), config
+        config.get("samples"), load_yaml(SCHEMAS / "samples.schema.yaml"), config
     )
 except ConfigError as error:
     sys.exit(f"Configuration error:\n{error}")
@@ -80,6 +82,7 @@ TREADMILL_KEYS = {
         "cohorts",
         "summary_table",
         "summary_columns",
+        "missing_values",
         "time_to_exhaustion_unit",
         "incline_unit",
         "stage_logs",
@@ -112,6 +115,11 @@ def treadmill_params(step):
     return {key: config["treadmill"][key] for key in TREADMILL_KEYS[step]}
 
 
+def sample_sheet_input(wildcards):
+    """The sample sheet, when the study has one (a tables-only study may not)."""
+    return {"samples": config["samples"]} if config.get("samples") else {}
+
+
 def sheet_params():
     """The part of the config the sample sheet is validated against."""
     return {key: config[key] for key in ("cohorts", "groups")} | {
@@ -127,6 +135,12 @@ def section_params(section, only=None, exclude=()):
         return {}
     keys = only or [key for key in config[section] if key not in exclude]
     return {key: config[section][key] for key in keys}
+
+
+def section_groups(section):
+    """The config's groups with the section's cohort first, its control group leading."""
+    cohort = config[section]["cohort"] if section_on(section) else None
+    return groups_in_cohort_order(config, cohort)
 
 
 def section_cohort(section):
@@ -211,9 +225,8 @@ def raw_inputs(wildcards):
     photometry recordings: each recording's job hashes its own file while reading it, so that
     a study of 10,000 recordings is neither read twice nor given 10,000 more DAG inputs.
     """
-    files = [
-        config["samples"]
-    ]  # the config itself is snapshotted in config/config.yaml
+    # the config itself is snapshotted in config/config.yaml
+    files = [config["samples"]] if config.get("samples") else []
     if TREADMILL_ON:
         files += [
             config["treadmill"]["summary_table"],
@@ -223,7 +236,7 @@ def raw_inputs(wildcards):
         files += ephys_inputs(wildcards) + ephys_abf_files(wildcards)
     files += morphology_inputs("spines", ["segment_table", "spine_table"])
     files += morphology_inputs("histology", ["section_table"])
-    files += morphology_inputs("rnaseq", ["counts", "gene_sets"])
+    files += morphology_inputs("rnaseq", ["counts", "gene_sets", "gene_annotation"])
     if FACILITY_DE:
         files += facility_de_files(wildcards)
     files += [config["tables"][table]["file"] for table in TABLES]
@@ -233,8 +246,9 @@ def raw_inputs(wildcards):
 
 
 def table_declaration(wildcards):
-    """The config declaration of the table in the job's wildcards."""
-    return config["tables"][wildcards.table]
+    """The config declaration of the table in the job's wildcards, with the study's group
+    order (control groups first) for a factor whose levels are groups."""
+    return table_design(config, wildcards.table)
 
 
 def declared_table_file(wildcards):
@@ -282,6 +296,11 @@ def paper_settings(wildcards):
     }
     settings = {"groups": config["groups"], "cohorts": config["cohorts"]}
     settings.update({name: config[name] for name in sorted(sections) if name in config})
+    # each table with the study's group order, as its own figure draws it
+    if "tables" in settings:
+        settings["tables"] = {
+            key: table_design(config, key) for key in config["tables"]
+        }
     return settings
 
 

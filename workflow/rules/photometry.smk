@@ -94,7 +94,7 @@ rule photometry_statistics:
     params:
         cohort=section_cohort("photometry"),
         photometry=section_params("photometry", only=["statistics", "peri_event"]),
-        code=code_version("photometry", "stats"),
+        code=code_version("photometry", "not_tested.py", "stats"),
     script:
         "../../scripts/photometry_statistics.py"
 
@@ -123,8 +123,10 @@ rule photometry_figure:
         runtime=30,
     params:
         cohort=section_cohort("photometry"),
-        photometry=section_params("photometry", only=["figure", "peri_event"]),
-        groups=config["groups"],
+        photometry=section_params(
+            "photometry", only=["figure", "peri_event", "run_event"]
+        ),
+        groups=section_groups("photometry"),
         style=config["figures"],
         code=code_version("figures"),
     script:

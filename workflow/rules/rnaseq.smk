@@ -4,6 +4,7 @@
 rule rnaseq_qc:
     input:
         counts=morphology_inputs("rnaseq", ["counts"]),
+        annotation=morphology_inputs("rnaseq", ["gene_annotation"]),
         samples=f"{OUT}/config/samples.tsv",
     output:
         size_factors=f"{OUT}/rnaseq/qc/size_factors.tsv",
@@ -55,7 +56,7 @@ rule rnaseq_qc_figure:
         runtime=15,
     params:
         rnaseq=section_params("rnaseq", only=["colour_column"]),
-        groups=config["groups"],
+        groups=section_groups("rnaseq"),
         style=config["figures"],
         code=code_version("rnaseq", "figures"),
     script:
@@ -141,7 +142,7 @@ rule rnaseq_figure:
             "rnaseq",
             only=["contrasts", "alpha", "lfc_threshold", "colour_column", "figures"],
         ),
-        groups=config["groups"],
+        groups=section_groups("rnaseq"),
         style=config["figures"],
         code=code_version("rnaseq", "figures"),
     script:

@@ -5,7 +5,7 @@ and the provenance of the results (raw inputs' SHA-256, software versions, code 
 
 rule validated_samples:
     input:
-        samples=config["samples"],
+        unpack(sample_sheet_input),
         schema=str(SCHEMAS / "samples.schema.yaml"),
     output:
         f"{OUT}/config/samples.tsv",

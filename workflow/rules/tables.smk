@@ -18,7 +18,7 @@ rule declared_table:
     params:
         key="{table}",
         declaration=table_declaration,
-        code=code_version("declared.py", "stats"),
+        code=code_version("declared.py", "declared_design.py", "not_tested.py", "stats"),
     script:
         "../../scripts/declared_table.py"
 
@@ -45,6 +45,6 @@ rule declared_figure:
         declaration=table_declaration,
         groups=config["groups"],
         style=config["figures"],
-        code=code_version("declared.py", "figures"),
+        code=code_version("declared_design.py", "figures"),
     script:
         "../../scripts/declared_figure.py"

@@ -42,7 +42,7 @@ rule treadmill_statistics:
     params:
         cohort=cohort_config,
         treadmill=treadmill_params("statistics"),
-        code=code_version("treadmill", "stats"),
+        code=code_version("treadmill", "not_tested.py", "stats"),
     script:
         "../../scripts/treadmill_statistics.py"
 

@@ -151,7 +151,9 @@ def declared_figure(
         colours = level_colours(levels[between], groups) if between else {}
         for col, outcome in enumerate(outcomes):
             axis = axes[0][row] if side_by_side else axes[row][col]
-            if declaration["figure"] == "bars":
+            if declaration["figure"] == "bars" or not (
+                declaration["within"] or declaration["covariates"]
+            ):
                 table = plot_bars(
                     axis, part, outcome, declaration, levels, colours, labels, statistics, subset
                 )

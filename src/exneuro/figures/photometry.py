@@ -94,9 +94,11 @@ def plot_session_traces(
     colour: str,
     run_duration_s: float,
     title: str | None = None,
+    x_label: str = "Time from run onset (min)",
 ) -> pd.DataFrame:
     """Mean ± SEM across mice of ΔF/F (%) over the session on each of ``days`` (first day light,
-    last day in the group colour); the run from 0 to ``run_duration_s`` shaded."""
+    last day in the group colour); the run from 0 to ``run_duration_s`` shaded. Time 0 is the
+    run onset, or the event ``x_label`` names for sessions without a run."""
     data = traces[(traces["group"] == group) & traces["day"].isin(list(days))]
     summary = _mean_sem(data, ["day", "time_s"], "dff")
     axis.axvspan(0, run_duration_s / 60.0, color="0.9", lw=0, zorder=0)
@@ -109,7 +111,7 @@ def plot_session_traces(
         axis.fill_between(x, y - err, y + err, color=shade, alpha=0.3, lw=0, zorder=1)
         axis.plot(x, y, color=shade, lw=0.7, label=f"Day {day}", zorder=2)
     axis.axhline(0, color="black", lw=0.4, zorder=0)
-    axis.set_xlabel("Time from run onset (min)")
+    axis.set_xlabel(x_label)
     axis.set_ylabel("ΔF/F (%)")
     axis.legend(loc="upper left", handlelength=1.0, borderaxespad=0.2)
     if title:
@@ -125,6 +127,7 @@ def plot_heatmap(
     labels: Mapping[str, str],
     run_duration_s: float | None = None,
     failed_qc: Mapping[str, str] | None = None,
+    x_label: str = "Time from run onset (min)",
 ) -> pd.DataFrame:
     """Mice × time heatmap of ΔF/F (%) on ``day``, mice grouped in ``group_order`` (symmetric
     diverging colour scale at the 99th percentile of |ΔF/F|); run onset and end dashed. Spans
@@ -170,7 +173,7 @@ def plot_heatmap(
     for edge in (0.0, None if run_duration_s is None else run_duration_s / 60.0):
         if edge is not None:
             axis.axvline(edge, color="black", lw=0.5, ls="--")
-    axis.set_xlabel("Time from run onset (min)")
+    axis.set_xlabel(x_label)
     axis.set_title(f"Day {day}")
     columns = ["mouse", "group", "day", "time_s", "dff"]
     long = data.merge(mice[["mouse"]], on="mouse")
@@ -403,6 +406,7 @@ def photometry_figure(
     event_label: str = "Run offset",
     days: Sequence | None = None,
     failed_qc: pd.DataFrame | None = None,
+    trace_label: str = "Time from run onset (min)",
 ) -> dict[str, pd.DataFrame]:
     """Draw and save the photometry figure; write each panel's source data; return them.
 
@@ -437,7 +441,14 @@ def photometry_figure(
         axis = figure.add_subplot(top[0, index])
         letter = next(letters)
         source[letter] = plot_session_traces(
-            axis, traces, group, shown_days, colours[group], run_duration_s, labels[group]
+            axis,
+            traces,
+            group,
+            shown_days,
+            colours[group],
+            run_duration_s,
+            labels[group],
+            trace_label,
         )
         _panel_label(axis, letter)
     axis = figure.add_subplot(top[0, len(order)])
@@ -447,7 +458,7 @@ def photometry_figure(
         on_day = failed_qc[failed_qc["day"] == shown_days[-1]]
         flagged = dict(zip(on_day["mouse"], on_day["qc_reasons"], strict=True))
     source[letter] = plot_heatmap(
-        axis, traces, shown_days[-1], order, labels, run_duration_s, flagged
+        axis, traces, shown_days[-1], order, labels, run_duration_s, flagged, trace_label
     )
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 0])
@@ -483,15 +494,19 @@ def study_photometry_figure(
 ) -> dict[str, pd.DataFrame]:
     """:func:`photometry_figure` from the workflow's tables (included sessions only).
 
-    ``settings``: the config's photometry ``figure`` and ``peri_event``. The waveform panel shows
-    the first peri-event alignment on its first tested day, each group with its intervals of
-    significance against the pre-event baseline, and the intervals where groups differ.
+    ``settings``: the config's photometry ``figure``, ``peri_event`` and ``run_event`` (null:
+    sessions without a run; the trace panels show the mean trace around the first event). The
+    waveform panel shows the first peri-event alignment on its first tested day, each group
+    with its intervals of significance against the pre-event baseline, and the intervals where
+    groups differ.
     """
     kept = aligned[aligned["included"].astype(bool)]
-    traces = kept[(kept["alignment"] == "run_onset") & (kept["column"] == "dff")].rename(
+    event = settings["peri_event"]["events"][0]
+    with_run = settings["run_event"] is not None  # else: traces around the first event
+    alignment = "run_onset" if with_run else event
+    traces = kept[(kept["alignment"] == alignment) & (kept["column"] == "dff")].rename(
         columns={"value": "dff"}
     )
-    event = settings["peri_event"]["events"][0]
     tested = waveforms[waveforms["event"] == event]
     day = tested["day"].min()
     group_ids = {group["id"] for group in groups}
@@ -508,7 +523,9 @@ def study_photometry_figure(
         style,
         figure_paths,
         source_data_dir,
-        run_duration_s=float((included["run_offset_s"] - included["run_onset_s"]).median()),
+        run_duration_s=(
+            float((included["run_offset_s"] - included["run_onset_s"]).median()) if with_run else 0
+        ),
         window=figure["window"],
         metric=figure["metric"],
         statistics=statistics,
@@ -516,4 +533,5 @@ def study_photometry_figure(
         event_label={"offset": "Run offset", "onset": "Run onset"}.get(event, event),
         days=figure["days"],
         failed_qc=included.loc[~included["qc_pass"].astype(bool), ["mouse", "day", "qc_reasons"]],
+        trace_label="Time from run onset (min)" if with_run else f"Time from {event} (min)",
     )

@@ -576,19 +576,24 @@ def overview_figure(
     source["B"] = de_count_bars(axis, counts_table, contrast_labels)
     axis = figure.add_subplot(grid[0, 2])
     panels.append(axis)
-    row = overlap.iloc[0]
-    names = (
-        (contrast_labels or {}).get(row["reference"], row["reference"]),
-        (contrast_labels or {}).get(row["comparison"], row["comparison"]),
-    )
-    source["C"] = venn2(
-        axis,
-        int(row["n_lost"] + row["n_reversed"]),
-        int(row["n_shared"]),
-        int(row["n_gained"] + row["n_reversed"]),
-        names,
-        ("#4D4D4D", "#D55E00"),
-    )
+    if overlap.empty:  # the config declares no 'overlap' of two contrasts
+        axis.axis("off")
+        axis.text(0.5, 0.5, "No overlap declared\n(rnaseq.overlap)", ha="center", va="center")
+        source["C"] = overlap
+    else:
+        row = overlap.iloc[0]
+        names = (
+            (contrast_labels or {}).get(row["reference"], row["reference"]),
+            (contrast_labels or {}).get(row["comparison"], row["comparison"]),
+        )
+        source["C"] = venn2(
+            axis,
+            int(row["n_lost"] + row["n_reversed"]),
+            int(row["n_shared"]),
+            int(row["n_gained"] + row["n_reversed"]),
+            names,
+            ("#4D4D4D", "#D55E00"),
+        )
     axis = figure.add_subplot(grid[1, :])
     panels.append(axis)
     source["D"] = heatmap(

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError
-from exneuro.stats import mixed
+from exneuro.not_tested import not_tested_row, untested_on_failure
+from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
-from exneuro.stats.table import concat_stats, format_n_by_group, subset_label
+from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
 
 
 def _literal(value: Any) -> str:
@@ -75,8 +76,6 @@ def epoch_statistics(
     groups = sorted(metrics["group"].dropna().unique().tolist())
     if control not in groups:
         raise ConfigError(f"control group {control!r} is not among the groups {groups}")
-    if len(groups) < 2:
-        raise ConfigError(f"photometry statistics need two groups; found {groups}")
     context = dict(context or {})
     window_names = list(dict.fromkeys(metrics["window"])) if windows is None else list(windows)
     frames = []
@@ -121,32 +120,88 @@ def _window_statistics(
     sphericity_correction: str,
     context: dict[str, str],
 ) -> pd.DataFrame:
-    """Mixed model, post-hoc families and RM ANOVA of one metric in one window."""
+    """Mixed model, post-hoc families and RM ANOVA of one metric in one window.
+
+    The design is what the data hold: one group (a one-group cohort) tests days only; one day
+    compares each group with control on the mouse values (Welch); a group of one mouse, or one
+    group on one day, gives a "not tested" row saying so.
+    """
     days = sorted(data["day"].unique().tolist())
-    first = days[0]
-    formula = (
-        f"value ~ C(group, Treatment({_literal(control)})) * C(day, Treatment({_literal(first)}))"
-    )
-    fit = mixed.fit_lmm(data, formula, groups="mouse")
-    rows = [mixed.to_stats(fit, between="group", level=level)]
-    rows.append(
-        contrast_family(
-            fit,
-            "group",
-            "day",
-            "trt.vs.ctrl",
-            control,
-            correction,
-            level,
-            family=family,
-            context=context,
+    counts = data.groupby("group")["mouse"].nunique()
+    groups = [control, *sorted(g for g in counts.index if g != control)]
+    subset = subset_label(**context)
+    lone = [f"group {g} has {counts[g]} mouse" for g in groups if counts.get(g, 0) < 2]
+    if lone:
+        table = not_tested_row("lmm", "", subset, "; ".join(lone) + " (2 or more are needed)")
+    elif len(days) == 1:
+        table = concat_stats(_one_day_rows(data, groups, level, subset))
+    else:
+        table = concat_stats(
+            untested_on_failure(
+                lambda: _model_rows(
+                    data, control, days, len(groups) == 1, correction, level, family, context
+                ),
+                "lmm",
+                "",
+                subset,
+            )
         )
-    )
+        per_mouse = data.groupby("mouse")["day"].nunique()
+        complete = (
+            bool((per_mouse == len(days)).all()) and not data.duplicated(["mouse", "day"]).any()
+        )
+        if anova == "listwise" or (anova == "complete" and complete):
+            between = None if len(groups) == 1 else ["group"]
+            anova_rows = untested_on_failure(
+                lambda: rm_anova(
+                    data, dv="value", subject="mouse", within=["day"], between=between
+                ).to_stats(correction=sphericity_correction),
+                "rm_anova",
+                "",
+                subset,
+            )
+            table = concat_stats([table, *anova_rows])
+    table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(counts.to_dict()))
+    return table
+
+
+def _model_rows(
+    data: pd.DataFrame,
+    control: str,
+    days: list,
+    one_group: bool,
+    correction: str,
+    level: float,
+    family: str,
+    context: dict[str, str],
+) -> list[pd.DataFrame]:
+    """The mixed model ``value ~ group * day + (1 | mouse)`` (``value ~ day`` for one group)
+    and its post-hoc families."""
+    first = days[0]
+    day_term = f"C(day, Treatment({_literal(first)}))"
+    group_term = f"C(group, Treatment({_literal(control)}))"
+    formula = f"value ~ {day_term}" if one_group else f"value ~ {group_term} * {day_term}"
+    fit = mixed.fit_lmm(data, formula, groups="mouse")
+    rows = [mixed.to_stats(fit, between=None if one_group else "group", level=level)]
+    if not one_group:
+        rows.append(
+            contrast_family(
+                fit,
+                "group",
+                "day",
+                "trt.vs.ctrl",
+                control,
+                correction,
+                level,
+                family=family,
+                context=context,
+            )
+        )
     rows.append(
         contrast_family(
             fit,
             "day",
-            "group",
+            None if one_group else "group",
             "trt.vs.ctrl",
             first,
             correction,
@@ -155,12 +210,28 @@ def _window_statistics(
             context=context,
         )
     )
-    per_mouse = data.groupby("mouse")["day"].nunique()
-    complete = bool((per_mouse == len(days)).all()) and not data.duplicated(["mouse", "day"]).any()
-    if anova == "listwise" or (anova == "complete" and complete):
-        result = rm_anova(data, dv="value", subject="mouse", within=["day"], between=["group"])
-        rows.append(result.to_stats(correction=sphericity_correction))
-    table = concat_stats(rows)
-    counts = data.groupby("group")["mouse"].nunique()
-    table["n_by_group"] = table["n_by_group"].fillna(format_n_by_group(counts.to_dict()))
-    return table
+    return rows
+
+
+def _one_day_rows(
+    data: pd.DataFrame, groups: list[str], level: float, subset: str
+) -> list[pd.DataFrame]:
+    """One recording day: each group against control on the mouse values (Welch's t)."""
+    control = groups[0]
+    if len(groups) == 1:
+        return [not_tested_row("welch_t", "", subset, "one group on one day: nothing to compare")]
+    means = data.groupby(["group", "mouse"])["value"].mean()
+    rows = []
+    for group in groups[1:]:
+        rows += untested_on_failure(
+            lambda group=group: label_rows(
+                compare.two_group_test(
+                    means[control], means[group], labels=(control, group), level=level
+                ),
+                subset=subset,
+            ),
+            "welch_t",
+            f"{group} - {control}",
+            subset,
+        )
+    return rows

@@ -51,8 +51,17 @@ def resolve_windows(
     Raises :class:`~exneuro.errors.ConfigError` naming the window for an unknown reference, a
     missing key, a duplicated name or an end not after the start.
     """
-    if not run_onset_s < run_offset_s:
-        raise InputDataError(f"run onset {run_onset_s} s is not before run offset {run_offset_s} s")
+    on_run = [
+        spec
+        for spec in windows
+        if spec.get("ref") != "session"
+        or {spec.get("start_s"), spec.get("end_s")} & set(EVENT_WORDS)
+    ]
+    if on_run and not run_onset_s < run_offset_s:  # NaN run times: a session without a run
+        raise InputDataError(
+            f"run onset {run_onset_s} s is not before run offset {run_offset_s} s (window "
+            f"{on_run[0].get('name')!r} is placed relative to the run)"
+        )
     events = {"onset": float(run_onset_s), "offset": float(run_offset_s), "session": 0.0}
     rows = []
     for index, spec in enumerate(windows):

@@ -21,6 +21,18 @@ from exneuro.stats.table import concat_stats, format_n_by_group, stats_frame, su
 
 #: Fewest mice whose waveforms are tested (bootstrap CIs and permutations need 3).
 MIN_MICE_PER_WAVEFORM = 3
+#: Columns of the per-bin waveform summary (:func:`waveform_statistics`).
+WAVEFORM_COLUMNS = [
+    "event",
+    "day",
+    "group",
+    "lag_s",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "p",
+    "significant",
+]
 
 
 def combine_sessions(
@@ -152,13 +164,17 @@ def waveform_statistics(
                     f"not tested: {counts[g]} mouse/mice, fewer than {MIN_MICE_PER_WAVEFORM}"
                 )
                 rows.append(row)
-    if not summaries:
-        raise InputDataError(
-            f"no group has {MIN_MICE_PER_WAVEFORM} included mice with a complete waveform on the "
-            "tested day(s); set photometry.peri_event.days or record more mice"
-        )
-    summary = pd.concat(summaries, ignore_index=True)
-    intervals = pd.concat(spans, ignore_index=True)
+    # no group with enough mice: the rows say "not tested", the tables keep their columns
+    summary = (
+        pd.concat(summaries, ignore_index=True)
+        if summaries
+        else pd.DataFrame(columns=WAVEFORM_COLUMNS)
+    )
+    intervals = (
+        pd.concat(spans, ignore_index=True)
+        if spans
+        else pd.DataFrame(columns=["event", "day", "group", "start_s", "end_s"])
+    )
     first = ["event", "day", "group"]
     return (
         summary[first + [c for c in summary.columns if c not in first]],

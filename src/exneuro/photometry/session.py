@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
+from exneuro.io import parse_numbers, read_lab_table, require_columns
 from exneuro.photometry.epochs import epoch_metrics, resolve_windows
 from exneuro.photometry.faults import FAULT_COLUMNS
 from exneuro.photometry.peri_event import binned_trace
@@ -36,14 +38,34 @@ RUN_EVENTS = ("onset", "offset")
 SESSION_TABLES = ("trace", "metrics", "qc", "anomalies", "faults", "aligned")
 
 
+def read_event_table(path: str) -> pd.DataFrame:
+    """Named event times from a session's events file (columns ``event`` and ``time_s``, on
+    the recording's clock), in the recordings' event form."""
+    table = read_lab_table(path)
+    require_columns(table, {"event name": "event", "event time": "time_s"}, path)
+    names = table["event"].str.strip()
+    if (names == "").any():
+        line = int(table.loc[names == "", "_line"].iloc[0])
+        raise data_error(path, "empty event name", "name every event", line=line, column="event")
+    return pd.DataFrame(
+        {
+            "name": names.to_numpy(),
+            "time_s": parse_numbers(table, "time_s", path),
+            "duration_s": np.nan,
+            "source": f"{path} (events file)",
+        }
+    )
+
+
 def load_session(
-    row: Mapping[str, Any], readers: Mapping[str, Any], run_event: str
+    row: Mapping[str, Any], readers: Mapping[str, Any], run_event: str | None
 ) -> tuple[Recording, float, float, str]:
     """Read one session; return the recording, run onset and offset (s) and where they came from.
 
     ``row``: a row of :func:`exneuro.photometry.sessions.read_recordings` (run times NaN or None
-    when the recording's run event marks the run). ``readers``: the config's reader settings by
-    format.
+    when the recording's run event marks the run; an ``events_file`` whose named events join
+    the recording's own). ``readers``: the config's reader settings by format. ``run_event``
+    None: the sessions have no run (onset and offset NaN, source 'no run').
     """
     options = {}
     if row["ttl_file"]:
@@ -70,6 +92,15 @@ def load_session(
             f"the file holds {len(recordings)} fibre regions ({', '.join(recordings)})",
             "name the region in the recordings sheet (one row per region)",
         )
+    if row.get("events_file"):
+        recording = replace(
+            recording,
+            events=pd.concat(
+                [recording.events, read_event_table(row["events_file"])], ignore_index=True
+            ).sort_values("time_s", kind="stable", ignore_index=True),
+        )
+    if run_event is None:  # sessions without a run: whole-session metrics
+        return recording, np.nan, np.nan, "no run"
     if row["run_onset_s"] is not None and np.isfinite(row["run_onset_s"]):
         return recording, float(row["run_onset_s"]), float(row["run_offset_s"]), "sheet"
     runs = recording.events[recording.events["name"] == run_event]
@@ -128,7 +159,7 @@ def _aligned(
     t = trace["time_s"].to_numpy()
     frames = []
     grid = (float(traces["start_s"]), float(traces["end_s"]))
-    for column in ("dff", "z"):
+    for column in ("dff", "z") if np.isfinite(onset) else ():  # a session without a run
         binned = binned_trace(t, trace[column].to_numpy(), onset, traces["bin_s"], grid)
         frames.append(binned.assign(alignment="run_onset", column=column, n_trials=1))
     for event in peri["events"]:
@@ -169,13 +200,15 @@ def process_session(
     """Preprocess one session and measure it.
 
     ``settings``: the config's photometry section (``preprocessing``, ``baseline_window``,
-    ``windows``, ``traces``, ``peri_event``). ``identity``: columns put on every table
-    (``session``, ``mouse``, ``group``, ``day``). Returns ``trace`` (processed samples),
-    ``metrics`` (window metrics, tidy), ``qc`` (one row: QC metrics, run times and their
-    source, anomaly counts), ``anomalies`` (the reader's), ``faults`` (signal faults and excluded
-    segments with their time spans, :mod:`exneuro.photometry.faults`) and ``aligned`` (binned
-    trace and peri-event waveforms). ``settings["exclude_segments"]`` (optional): ``{mouse, day,
-    start_s, end_s, reason}`` spans on the recording's clock left out of this session.
+    ``windows``, ``traces``, ``peri_event``). ``onset``/``offset`` NaN: the session has no run;
+    its windows are relative to the session, plus the whole session (window ``session``).
+    ``identity``: columns put on every table (``session``, ``mouse``, ``group``, ``day``).
+    Returns ``trace`` (processed samples), ``metrics`` (window metrics, tidy), ``qc`` (one
+    row: QC metrics, run times and their source, anomaly counts), ``anomalies`` (the reader's),
+    ``faults`` (signal faults and excluded segments with their time spans,
+    :mod:`exneuro.photometry.faults`) and ``aligned`` (binned trace and peri-event waveforms).
+    ``settings["exclude_segments"]`` (optional): ``{mouse, day, start_s, end_s, reason}`` spans
+    on the recording's clock left out of this session.
     """
     baseline = settings["baseline_window"]
     bounds = resolve_windows([{"name": "baseline", **baseline}], onset, offset).iloc[0]
@@ -190,7 +223,11 @@ def process_session(
         recording.metadata,
     )
     faults = pd.DataFrame(qc.pop("faults"), columns=FAULT_COLUMNS)
-    metrics = epoch_metrics(trace, onset, offset, settings["windows"])
+    windows = list(settings["windows"])
+    if np.isnan(onset):  # no run: the whole session is a window of its own
+        whole = float(recording.time_s[-1] - recording.time_s[0])
+        windows.append({"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole})
+    metrics = epoch_metrics(trace, onset, offset, windows)
     aligned = _aligned(
         trace,
         onset,

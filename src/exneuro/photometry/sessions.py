@@ -2,8 +2,9 @@
 
 One row per session (and fibre region): mouse, training day, the raw file and its format; an
 optional separate TTL file (Neurophotometrics digital inputs), the region to take from a file
-that holds several, and run onset/offset on the recording's clock when no TTL marked the run
-(typed from the treadmill log). Every mistake is reported with the sheet's file, line and column.
+that holds several, run onset/offset on the recording's clock when no TTL marked the run
+(typed from the treadmill log), and a table of the session's other events (cues, licks ...).
+Every mistake is reported with the sheet's file, line and column.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from exneuro.photometry.readers import READERS
 
 #: Columns of the recordings sheet: the required ones, then the optional ones.
 REQUIRED_FIELDS = ("mouse", "day", "file", "format")
-OPTIONAL_FIELDS = ("region", "ttl_file", "run_onset_s", "run_offset_s")
+OPTIONAL_FIELDS = ("region", "ttl_file", "run_onset_s", "run_offset_s", "events_file")
 
 
 def session_id(mouse: str, day: int, region: str = "") -> str:
@@ -38,7 +39,8 @@ def read_recordings(
 
     Returns one row per session: ``session``, ``mouse``, ``group``, ``day``, ``file``,
     ``format``, ``region``, ``ttl_file``, ``run_onset_s``, ``run_offset_s`` (NaN when the TTL
-    marks the run) and ``line`` (the sheet's line). Raises
+    marks the run), ``events_file`` (a table of named event times, or '') and ``line`` (the
+    sheet's line). Raises
     :class:`~exneuro.errors.InputDataError` naming the line and column for an unknown mouse or a
     mouse of another cohort, a day that is not an integer, an unknown format, a missing file, a
     run onset without offset or after it, and a session listed twice.
@@ -77,7 +79,7 @@ def read_recordings(
     for row, fmt in enumerate(text["format"]):
         if fmt not in READERS:
             fail(row, "format", f"format '{fmt}' is unknown", f"use one of {', '.join(READERS)}")
-    for field in ("file", "ttl_file"):
+    for field in ("file", "ttl_file", "events_file"):
         for row, name in enumerate(text[field]):
             if (name or field == "file") and not Path(name).is_file():
                 fail(
@@ -106,6 +108,7 @@ def read_recordings(
             "format": text["format"],
             "region": text["region"],
             "ttl_file": text["ttl_file"],
+            "events_file": text["events_file"],
             "run_onset_s": onset,
             "run_offset_s": offset,
             "line": lines,

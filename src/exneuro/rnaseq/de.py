@@ -63,7 +63,8 @@ from exneuro.rnaseq.normalize import single_threaded_blas, size_factors
 RESULT_COLUMNS = ["gene_id", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 
 
-def _design_variables(design: str) -> list[str]:
+def design_variables(design: str) -> list[str]:
+    """The sample-sheet columns a design formula uses."""
     from formulaic import Formula
 
     try:
@@ -204,7 +205,7 @@ def _metadata(
     continuous: Sequence[str],
 ) -> pd.DataFrame:
     return _prepare_metadata(
-        samples, _design_variables(design), dict(reference_levels or {}), design, continuous
+        samples, design_variables(design), dict(reference_levels or {}), design, continuous
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from exneuro.errors import ConfigError
 from exneuro.rnaseq import de, normalize, readers, summary
 from exneuro.stats.table import stats_frame
 
@@ -19,7 +20,8 @@ def load_counts(
     section: Mapping, sheet: pd.DataFrame, counts_path: str, sheet_path: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Counts (genes x samples), the matching sample table (with combined factors such as
-    group_training = group + '_' + training) and gene symbols."""
+    group_training = group + '_' + training) and gene symbols (from the count table, or from
+    the config's ``gene_annotation`` file)."""
     table = readers.read_counts(
         counts_path,
         section["format"],
@@ -37,8 +39,34 @@ def load_counts(
     )
     for name, columns in section["combine"].items():
         samples[name] = samples[columns].astype(str).agg("_".join, axis=1)
+    check_numeric_design_variables(samples, section, sheet_path)
     names = table.gene_names if table.gene_names is not None else pd.Series(dtype=str)
+    if section["gene_annotation"]:  # a gene without a symbol there keeps its id
+        annotated = readers.read_gene_names(section["gene_annotation"]).reindex(counts.index)
+        names = annotated.fillna(pd.Series(counts.index, index=counts.index))
     return counts, samples, names
+
+
+def check_numeric_design_variables(
+    samples: pd.DataFrame, section: Mapping, sheet_path: str
+) -> None:
+    """A design variable whose every value is a number must be declared a slope ('continuous')
+    or levels ('categorical'): fitted silently as a factor, a RIN of 7.1 and 7.2 would be two
+    unrelated levels."""
+    if not section["design"]:
+        return
+    declared = {*section["continuous"], *section["categorical"]}
+    for variable in de.design_variables(section["design"]):
+        if variable in declared or variable not in samples.columns:
+            continue
+        values = samples[variable].astype(str).str.strip()
+        numbers = pd.to_numeric(values, errors="coerce")
+        if len(values) and numbers.notna().all():
+            raise ConfigError(
+                f"rnaseq.design: '{variable}' ({sheet_path}) holds numbers "
+                f"({', '.join(values.unique()[:3])}, ...) — list it under rnaseq.continuous to "
+                "fit a slope, or under rnaseq.categorical to fit its values as levels"
+            )
 
 
 def qc_tables(
@@ -84,6 +112,7 @@ def differential_expression(
         seed=section["seed"],
         reference_levels=section["reference_levels"],
         min_total_count=section["min_total_count"],
+        continuous=section["continuous"],
     )
 
 
@@ -157,8 +186,9 @@ def summary_tables(
             overlap.get("interaction"),
         )
         tables["overlap_genes"], tables["overlap"] = genes, totals
-    else:
-        tables["overlap_genes"] = tables["overlap"] = pd.DataFrame()
+    else:  # not declared: the tables keep their header, with no row
+        tables["overlap_genes"] = pd.DataFrame(columns=["gene_id", "category"])
+        tables["overlap"] = pd.DataFrame(columns=["reference", "comparison"])
     ora = []
     for name, table in results.items() if gene_sets else []:
         found = summary.contrast_over_representation(table, gene_sets, gene_names, alpha, threshold)

@@ -22,10 +22,13 @@ def rise_to_plateau(day: np.ndarray, y0: float, rise: float, tau: float) -> np.n
     return y0 + rise * (1.0 - np.exp(-day / tau))
 
 
-def fit_mouse_curve(day: np.ndarray, value: np.ndarray, plateau_fraction: float) -> dict:
+def fit_mouse_curve(
+    day: np.ndarray, value: np.ndarray, plateau_fraction: float, fit_plateau: bool = True
+) -> dict:
     """Linear slope and rise-to-plateau fit for one mouse's tests.
 
-    ``fit_status`` says why a plateau is missing: 'too few tests', 'no rise' (fitted rise <= 0),
+    ``fit_status`` says why a plateau is missing: 'plateau fit switched off in the config',
+    'too few tests' (with the number it needs), 'no rise' (fitted rise <= 0),
     'no plateau within the tests' (tau at its upper bound: still rising linearly), or
     'did not converge'.
     """
@@ -43,8 +46,11 @@ def fit_mouse_curve(day: np.ndarray, value: np.ndarray, plateau_fraction: float)
     }
     if len(day) >= 2:
         result["slope_per_day"] = float(np.polyfit(day, value, 1)[0])
+    if not fit_plateau:
+        result["fit_status"] = "plateau fit switched off in the config"
+        return result
     if len(day) < MIN_TESTS_FOR_PLATEAU:
-        result["fit_status"] = "too few tests"
+        result["fit_status"] = f"too few tests (the plateau fit needs {MIN_TESTS_FOR_PLATEAU})"
         return result
     span = float(day.max() - day.min()) or 1.0
     tau_max = 10.0 * span
@@ -81,14 +87,18 @@ def fit_mouse_curve(day: np.ndarray, value: np.ndarray, plateau_fraction: float)
     return result
 
 
-def fit_adaptation(tests: pd.DataFrame, column: str, plateau_fraction: float) -> pd.DataFrame:
+def fit_adaptation(
+    tests: pd.DataFrame, column: str, plateau_fraction: float, fit_plateau: bool = True
+) -> pd.DataFrame:
     """One row per included mouse: slope, plateau fit and its status (:func:`fit_mouse_curve`)."""
     included = tests[~tests["excluded"]].sort_values(["mouse", "day"])
     rows = []
     for (mouse, cohort, group), mouse_tests in included.groupby(
         ["mouse", "cohort", "group"], sort=True, observed=True
     ):
-        fit = fit_mouse_curve(mouse_tests["day"], mouse_tests[column], plateau_fraction)
+        fit = fit_mouse_curve(
+            mouse_tests["day"], mouse_tests[column], plateau_fraction, fit_plateau
+        )
         rows.append({"mouse": mouse, "cohort": cohort, "group": group, "metric": column, **fit})
     return pd.DataFrame(rows)
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.ancova import baseline_ancova
 from exneuro.stats.anova import rm_anova
@@ -121,9 +122,9 @@ def outcome_statistics(
         data.groupby("group", observed=False)["mouse"].nunique().reindex(cohort["groups"]).fillna(0)
     )
     rows = []
-    formula = (
-        f"{column} ~ C(group, Treatment('{control}')) * C(session, Treatment('{sessions[0]}'))"
-    )
+    one_group = len(cohort["groups"]) == 1  # no control to compare with: session effects only
+    group_terms = "" if one_group else f"C(group, Treatment('{control}')) * "
+    formula = f"{column} ~ {group_terms}C(session, Treatment('{sessions[0]}'))"
     fit = mixed.fit_lmm(data.dropna(subset=[column]), formula, groups="mouse")
     correction = settings["posthoc_correction"]
     ddf = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}[
@@ -134,24 +135,25 @@ def outcome_statistics(
     model_rows.loc[coefficients, "test"] = "lmm_coefficient"
     rows.append(model_rows)
     context = {"cohort": cohort["id"]}
-    rows.append(
-        contrast_family(
-            fit,
-            "group",
-            "session",
-            "trt.vs.ctrl",
-            control,
-            correction,
-            level,
-            family="all",
-            context=context,
+    if not one_group:
+        rows.append(
+            contrast_family(
+                fit,
+                "group",
+                "session",
+                "trt.vs.ctrl",
+                control,
+                correction,
+                level,
+                family="all",
+                context=context,
+            )
         )
-    )
     rows.append(
         contrast_family(
             fit,
             "session",
-            "group",
+            None if one_group else "group",
             "trt.vs.ctrl",
             sessions[0],
             correction,
@@ -160,27 +162,40 @@ def outcome_statistics(
             context=context,
         )
     )
-    anova = rm_anova(data, dv=column, subject="mouse", within=["session"], between=["group"])
-    rows.append(anova.to_stats(correction=settings["sphericity_correction"]))
+    rows += untested_on_failure(
+        lambda: rm_anova(
+            data,
+            dv=column,
+            subject="mouse",
+            within=["session"],
+            between=None if one_group else ["group"],
+        ).to_stats(correction=settings["sphericity_correction"]),
+        "rm_anova",
+        "",
+        subset_label(cohort=cohort["id"]),
+    )
     last = sessions[-1]
     final = raw[raw["session"] == last]
-    ancova = settings.get("baseline_adjustment", "ancova") == "ancova"
-    percent = against_control(
-        final,
-        f"{column}_pct_change",
-        cohort,
-        settings["gain_test"],
-        level,
-        subset=subset_label(cohort=cohort["id"], session=last),
-    )
-    if ancova:
-        rows.append(_baseline_adjusted_course(data, column, cohort, sessions, baseline, settings))
-        percent["notes"] = (
-            "descriptive: % change from baseline compared between groups; the gain test is the "
-            "baseline-adjusted ANCOVA row; " + percent["notes"]
+    if not one_group:
+        ancova = settings.get("baseline_adjustment", "ancova") == "ancova"
+        percent = against_control(
+            final,
+            f"{column}_pct_change",
+            cohort,
+            settings["gain_test"],
+            level,
+            subset=subset_label(cohort=cohort["id"], session=last),
         )
-        rows.append(_gain_ancova(data, column, cohort, baseline, last, level))
-    rows.append(percent)
+        if ancova:
+            rows.append(
+                _baseline_adjusted_course(data, column, cohort, sessions, baseline, settings)
+            )
+            percent["notes"] = (
+                "descriptive: % change from baseline compared between groups; the gain test is "
+                "the baseline-adjusted ANCOVA row; " + percent["notes"]
+            )
+            rows.append(_gain_ancova(data, column, cohort, baseline, last, level))
+        rows.append(percent)
     table = concat_stats(rows)
     if transform:
         transformed = table["outcome"].isna()  # every row but the % change rows
@@ -278,27 +293,37 @@ def adaptation_statistics(
     level = settings["ci_level"]
     rows = []
     for group, mice in adaptation.groupby("group", sort=False):
-        test = compare.one_sample_test(mice["slope_per_day"].dropna(), mu=0.0, level=level)
-        rows.append(
-            label_rows(
-                test,
-                outcome=f"{mice['metric'].iloc[0]} slope_per_day",
+        outcome = f"{mice['metric'].iloc[0]} slope_per_day"
+        rows += untested_on_failure(
+            lambda mice=mice, group=group, outcome=outcome: label_rows(
+                compare.one_sample_test(mice["slope_per_day"].dropna(), mu=0.0, level=level),
+                outcome=outcome,
                 subset=subset_label(cohort=cohort["id"], group=group),
-            )
+            ),
+            "one_sample_t",
+            "",
+            subset_label(cohort=cohort["id"], group=group),
         )
+    if len(cohort["groups"]) == 1:  # slopes against 0 only: no control to compare with
+        return _adaptation_table(rows)
     fitted = adaptation[adaptation["fit_status"].isin(["ok"])]
+    subset = subset_label(cohort=cohort["id"])
+    gain_test = TWO_GROUP_TEST_NAMES[settings["gain_test"]]
     for outcome in ADAPTATION_OUTCOMES:
         source = adaptation if outcome == "slope_per_day" else fitted
-        rows.append(
-            against_control(
-                source,
-                outcome,
-                cohort,
-                settings["gain_test"],
-                level,
-                subset=subset_label(cohort=cohort["id"]),
-                outcome=f"{adaptation['metric'].iloc[0]} {outcome}",
-            )
+        name = f"{adaptation['metric'].iloc[0]} {outcome}"
+        if outcome != "slope_per_day" and fitted.empty:
+            statuses = "; ".join(sorted(set(adaptation["fit_status"])))
+            reason = f"no mouse has a rise-to-plateau fit ({statuses})"
+            rows.append(not_tested_row(gain_test, "", subset, reason).assign(outcome=name))
+            continue
+        rows += untested_on_failure(
+            lambda source=source, outcome=outcome, name=name: against_control(
+                source, outcome, cohort, settings["gain_test"], level, subset=subset, outcome=name
+            ),
+            gain_test,
+            "",
+            subset,
         )
     for group in cohort["groups"]:
         if group == control:
@@ -318,6 +343,10 @@ def adaptation_statistics(
                 subset=subset_label(cohort=cohort["id"]),
             )
         )
+    return _adaptation_table(rows)
+
+
+def _adaptation_table(rows: list[pd.DataFrame]) -> pd.DataFrame:
     table = concat_stats(rows)
     table["analysis"] = "treadmill adaptation"
     return table
@@ -343,7 +372,10 @@ def cohort_statistics(
     ]
     adaptation_column = columns[treadmill["adaptation"]["metric"]]
     adaptation = fit_adaptation(
-        data, adaptation_column, treadmill["adaptation"]["plateau_fraction"]
+        data,
+        adaptation_column,
+        treadmill["adaptation"]["plateau_fraction"],
+        fit_plateau=treadmill["adaptation"]["fit_plateau"],
     )
     rule = treadmill["responders"]
     responders = classify_responders(

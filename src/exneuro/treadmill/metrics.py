@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
-from exneuro.treadmill.protocol import expand_protocol, integrate_stages, work_from_vertical
+from exneuro.treadmill.protocol import (
+    expand_protocol,
+    integrate_stages,
+    time_for_distance,
+    work_from_vertical,
+)
 from exneuro.treadmill.readers import stage_log_metrics
 
 QC_COLUMNS = ["mouse", "cohort", "group", "session", "check", "detail", "action"]
@@ -91,6 +96,7 @@ def compute_tests(
     time to exhaustion is integrated over the protocol's stages. Work is vertical work
     W = m g sum_i d_i sin(theta_i) in J (or m * d in kg m on flat treadmills), power = W / t.
     """
+    not_done = summary.attrs.get("not_done", {})
     tests = summary.merge(
         sheet[["mouse_id", "cohort", "group", "sex", "excluded_reason", "removed_after_session"]],
         left_on="mouse",
@@ -120,7 +126,8 @@ def compute_tests(
     _apply_exclusions(tests, treadmill, qc_rows)
     tests = tests.drop(columns="excluded_reason")
     _flag_outliers(tests, treadmill["outliers"]["robust_z_threshold"], qc_rows)
-    qc_rows.extend(_missing_tests(tests, sheet, [s["id"] for s in treadmill["sessions"]]))
+    sessions = [s["id"] for s in treadmill["sessions"]]
+    qc_rows.extend(_missing_tests(tests, sheet, sessions, not_done))
     order = {s["id"]: i for i, s in enumerate(treadmill["sessions"])}
     tests = tests.sort_values(["cohort", "group", "mouse", "day"], kind="stable").reset_index(
         drop=True
@@ -133,23 +140,36 @@ def compute_tests(
 
 
 def _metrics_from_protocols(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataFrame:
-    """Integrate each protocol's stages up to each test's time to exhaustion (vectorized)."""
+    """Integrate each protocol's stages up to each test's time to exhaustion (vectorized).
+
+    A summary table without times (time to exhaustion is optional) gives each test's time from
+    its distance instead: the protocol's distance-time curve inverted
+    (:func:`~exneuro.treadmill.protocol.time_for_distance`).
+    """
     computed = pd.DataFrame(index=tests.index, dtype=float)
-    computed["time_to_exhaustion_s"] = tests["summary_time_s"]
+    times = tests["summary_time_s"].to_numpy(float).copy()
     for name, protocol in treadmill["protocols"].items():
         rows = tests.index[tests["protocol"] == name]
         if len(rows) == 0:
             continue
         stages = expand_protocol(protocol, treadmill["incline_unit"])
+        untimed = rows[np.isnan(times[rows]) & tests.loc[rows, "summary_distance_m"].notna()]
+        if len(untimed):
+            times[untimed] = time_for_distance(
+                stages, tests.loc[untimed, "summary_distance_m"].to_numpy(float)
+            )
         result = integrate_stages(
             stages["start_s"],
             stages["speed_m_min"],
             stages["incline_deg"],
-            tests.loc[rows, "summary_time_s"].to_numpy(),
+            times[rows],
         )
         for column in ("distance_m", "vertical_distance_m", "max_speed_m_min", "final_incline_deg"):
             computed.loc[rows, column] = result[column]
-    computed["metrics_source"] = "summary time x protocol"
+    computed["time_to_exhaustion_s"] = times
+    computed["metrics_source"] = np.where(
+        tests["summary_time_s"].notna(), "summary time x protocol", "summary distance x protocol"
+    )
     return computed
 
 
@@ -279,7 +299,14 @@ def _flag_outliers(tests: pd.DataFrame, threshold: float, qc_rows: list) -> None
         )
 
 
-def _missing_tests(tests: pd.DataFrame, sheet: pd.DataFrame, sessions: list[str]) -> list[dict]:
+def _missing_tests(
+    tests: pd.DataFrame,
+    sheet: pd.DataFrame,
+    sessions: list[str],
+    not_done: Mapping[tuple[str, str], str],
+) -> list[dict]:
+    """A QC row per expected test without a row: removed mice's later tests are expected, a
+    test the table marks not done (a missing-value code) says which value on which line."""
     rows = []
     present = set(zip(tests["mouse"], tests["session"], strict=True))
     for mouse in sheet[sheet["excluded_reason"] == ""].itertuples():
@@ -299,7 +326,7 @@ def _missing_tests(tests: pd.DataFrame, sheet: pd.DataFrame, sessions: list[str]
                     "check": "missing test",
                     "detail": f"removed after {mouse.removed_after_session}"
                     if after_removal
-                    else "no test in the summary table",
+                    else not_done.get((mouse.mouse_id, session), "no test in the summary table"),
                     "action": "expected" if after_removal else "analysed as missing",
                 }
             )

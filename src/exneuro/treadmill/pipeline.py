@@ -65,6 +65,7 @@ def test_metrics(
         treadmill["summary_columns"],
         treadmill["time_to_exhaustion_unit"],
         treadmill["incline_unit"],
+        treadmill["missing_values"],
     )
     sessions = [s["id"] for s in treadmill["sessions"]]
     if treadmill.get("cohorts"):

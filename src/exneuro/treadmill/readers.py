@@ -6,7 +6,7 @@ column names or file layout.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +35,21 @@ def read_summary_table(
     columns: Mapping[str, str],
     time_unit: str = "s",
     incline_unit: str = "degrees",
+    missing_values: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read the lab's per-test summary table into canonical columns.
 
     Returns one row per test: ``mouse``, ``session``, ``protocol``, ``date``, ``body_mass_g``,
     ``summary_time_s`` and the lab's own ``summary_distance_m``, ``summary_final_speed_m_min``,
     ``summary_incline_deg`` when present (NaN otherwise), and ``source_line``. Two rows for one
-    mouse and session are an error.
+    mouse and session are an error. A row holding one of ``missing_values`` ('nd', 'Dead') is
+    a test not done: left out, and named in ``attrs['not_done']`` ((mouse, session) -> the
+    value and its line) for the QC table.
     """
     path = str(path)
     table = read_lab_table(path)
     require_columns(table, {field: columns[field] for field in SUMMARY_REQUIRED}, path)
+    table, not_done = _drop_not_done(table, columns, missing_values)
     tidy = pd.DataFrame(
         {
             "mouse": table[columns["mouse"]].str.strip(),
@@ -70,7 +74,27 @@ def read_summary_table(
             line = int(tidy.loc[empty, "source_line"].iloc[0])
             raise data_error(path, "empty cell", "fill it in", line=line, column=columns[column])
     _reject_duplicate_tests(tidy, path)
+    tidy.attrs["not_done"] = not_done
     return tidy
+
+
+def _drop_not_done(
+    table: pd.DataFrame, columns: Mapping[str, str], codes: Sequence[str]
+) -> tuple[pd.DataFrame, dict[tuple[str, str], str]]:
+    """The rows without a missing-value code, and (mouse, session) -> what marked the others."""
+    if not codes:
+        return table, {}
+    cells = table.drop(columns="_line").apply(lambda column: column.str.strip())
+    marked = cells.isin(list(codes))
+    rows = marked.any(axis=1)
+    not_done = {
+        (cells.at[i, columns["mouse"]], cells.at[i, columns["session"]]): (
+            f"'{cells.loc[i][marked.loc[i]].iloc[0]}' on line {table.at[i, '_line']} of the "
+            "summary table"
+        )
+        for i in table.index[rows]
+    }
+    return table[~rows].reset_index(drop=True), not_done
 
 
 def _reject_duplicate_tests(tests: pd.DataFrame, path: str) -> None:
