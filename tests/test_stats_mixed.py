@@ -158,6 +158,19 @@ def test_sleepstudy_random_slope_reml(fm1):
     close(anova.df_den, [table.loc["Days", "df"]], 1e-10)
 
 
+@pytest.mark.parametrize("unit", [1e-9, 1e-6, 1e-3, 1e3, 1e6, 1e9])
+def test_df_and_p_do_not_depend_on_the_units_of_the_data(sleep, unit):
+    """Reaction time in kiloseconds or microseconds: the same Satterthwaite df, t and p as the
+    README's lmerTest numbers (a recording in volts vs microvolts must not change a p-value)."""
+    scaled = sleep.assign(Reaction=sleep["Reaction"] * unit)
+    fit = mx.fit_lmm(scaled, "Reaction ~ Days", "Subject", re_formula="~Days")
+    table = mx.coef_table(fit).set_index("term")
+    close(table.df, [16.99973, 16.99998], TOL_DF)
+    close(table.t, [36.838, 6.771], TOL_FE)
+    close(table.loc["Days", "p"], 3.2638e-06, TOL_P)
+    close(table.se, np.array([6.8246, 1.5458]) * unit, TOL_SE)
+
+
 def test_sleepstudy_ml(fm1, fm1_ml):
     close(fm1_ml.loglike, -875.9697, 1e-6)
     k = len(fm1_ml.beta) + len(fm1_ml.varpar)

@@ -256,12 +256,22 @@ def _satterthwaite_inputs(
     Satterthwaite df does not depend on the parametrization. Returns (A, J, ok) with ``J`` of shape
     (k, p, p) on the same scale as ``A``.
     """
+    # Derivatives are taken in units of the fitted residual SD (sigma, and every variance on the
+    # variance scale, divided by its fitted value): sigma carries the data's units, and with
+    # absolute steps and an absolute eigenvalue tolerance the df of data in volts or in
+    # microvolts would differ (df 0.0016 instead of 3 for values near 1e-6). The df is free of
+    # units, and A and J are returned on the caller's scale.
+    sigma = varpar[-1] if varpar[-1] > 0 else 1.0
     if scale == "theta":
-        point = varpar
-        to_varpar = lambda v: v  # noqa: E731
+        unit = np.ones(varpar.size)
+        unit[-1] = sigma
+        point = varpar / unit
+        to_varpar = lambda v: v * unit  # noqa: E731
     else:
-        point = _varpar_to_variance(engine, varpar)
-        to_varpar = lambda v: _variance_to_varpar(engine, v)  # noqa: E731
+        phi = _varpar_to_variance(engine, varpar)
+        unit = np.full(phi.size, sigma**2)
+        point = phi / unit
+        to_varpar = lambda v: _variance_to_varpar(engine, v * unit)  # noqa: E731
     hess = _hessian(lambda v: engine.deviance(to_varpar(v)), point)
     hess = (hess + hess.T) / 2.0
     evals, evecs = np.linalg.eigh(hess)
@@ -291,7 +301,7 @@ def _satterthwaite_inputs(
     pos = evals > tol
     h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
     jac = _jacobian(lambda v: engine.cov_beta(to_varpar(v)), point)
-    return 2.0 * h_inv, jac, ok
+    return 2.0 * unit[:, None] * h_inv * unit[None, :], jac / unit[:, None, None], ok
 
 
 def _singular_components(engine: _Engine, varpar: np.ndarray, tol: float = 1e-4) -> list[str]:
