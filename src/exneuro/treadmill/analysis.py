@@ -186,7 +186,7 @@ def outcome_statistics(
             level,
             subset=subset_label(cohort=cohort["id"], session=last),
         )
-        if ancova:
+        if ancova and len(sessions) > 2:  # with one follow-up the ANCOVA row is that model
             rows.append(
                 _baseline_adjusted_course(data, column, cohort, sessions, baseline, settings)
             )
