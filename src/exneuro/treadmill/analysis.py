@@ -186,10 +186,11 @@ def outcome_statistics(
             level,
             subset=subset_label(cohort=cohort["id"], session=last),
         )
-        if ancova and len(sessions) > 2:  # with one follow-up the ANCOVA row is that model
-            rows.append(
-                _baseline_adjusted_course(data, column, cohort, sessions, baseline, settings)
-            )
+        if ancova:
+            if len(sessions) > 2:  # with one follow-up session the ANCOVA row is that model
+                rows.append(
+                    _baseline_adjusted_course(data, column, cohort, sessions, baseline, settings)
+                )
             percent["notes"] = (
                 "descriptive: % change from baseline compared between groups; the gain test is "
                 "the baseline-adjusted ANCOVA row; " + percent["notes"]

@@ -35,4 +35,12 @@ sessions <- summary(contrast(emmeans(fit, ~ session | group), "trt.vs.ctrl", adj
 for (i in seq_len(nrow(sessions))) add("emm_contrast", as.character(sessions$contrast[i]),
   paste0("cohort=training; group=", sessions$group[i]), sessions$t.ratio[i], sessions$df[i], NA,
   sessions$p.value[i], sessions$estimate[i])
+# the gain test: ANCOVA of the post-training distance on the pre-training one (Vickers & Altman 2001)
+wide <- reshape(data[, c("Animal", "group", "session", "distance_m")], idvar = c("Animal", "group"),
+  timevar = "session", direction = "wide")
+ancova <- summary(lm(distance_m.post ~ distance_m.pre + group, data = wide,
+  contrasts = list(group = "contr.treatment")))
+gain <- ancova$coefficients["grouptrained", ]
+add("ancova", "trained - sedentary", "cohort=training; session=post", gain[["t value"]],
+  ancova$df[2], NA, gain[["Pr(>|t|)"]], gain[["Estimate"]])
 write.table(do.call(rbind, out), stdout(), sep = "\t", quote = FALSE, row.names = FALSE)
