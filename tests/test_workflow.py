@@ -456,7 +456,10 @@ def test_report_shows_every_figure_with_its_caption_and_the_tables(project_copy)
         "--configfile", "config/two_group/config.yaml", "--report", "report.html", cwd=project_copy
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    # docutils prints its warnings while rendering the captions and writes them into the report
+    assert "WARNING/2" not in result.stderr + result.stdout, result.stderr[-2000:]
     html = (project_copy / "report.html").read_text(encoding="utf-8")
+    assert "System Message" not in html and "Duplicate explicit target" not in html
     assert "stimulation_replication.png" in html  # the cohort's figure
     assert "Treadmill endurance of cohort" in html  # its caption
     assert "replication.png" in html and "replication_legend.md" in html  # the paper figure

@@ -1,14 +1,17 @@
 """One look for every figure: Cell Press sizes and fonts, fixed group colours, deterministic files.
 
 Cell Press asks for Arial or Helvetica at 6-8 pt, figures 85 mm (single column) or 174 mm (full
-width) wide, and lines of 0.5-1 pt. Arial is used where installed; Liberation Sans (metric
-compatible with Arial, installed by the project's set-up) otherwise. Text stays text in PDF and SVG
-(TrueType embedding, no outlines) so that a journal's editor can edit it.
+width) wide, and lines of 0.5-1 pt. Text is set in Liberation Sans (metric compatible with Arial),
+whose font files ship with the project (``fonts/``, SIL Open Font License) and are registered by
+path; the few glyphs it lacks come from matplotlib's bundled DejaVu Sans. No font installed on the
+machine is ever consulted, so a figure has the same bytes on every machine. Text stays text in PDF
+and SVG (TrueType embedding, no outlines) so that a journal's editor can edit it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 
 import matplotlib
@@ -20,7 +23,9 @@ from matplotlib import font_manager
 from exneuro.io import write_table, write_workbook
 
 MM_PER_INCH = 25.4
-FONT_PREFERENCE = ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"]
+FONT_DIR = Path(__file__).with_name("fonts")
+FONT_FAMILY = "Liberation Sans"
+FALLBACK_FAMILY = "DejaVu Sans"
 
 
 def mm(value: float) -> float:
@@ -28,19 +33,35 @@ def mm(value: float) -> float:
     return value / MM_PER_INCH
 
 
-def available_font() -> str:
-    """The first installed font of :data:`FONT_PREFERENCE`."""
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next(name for name in FONT_PREFERENCE if name in installed or name == "DejaVu Sans")
+@cache
+def register_fonts() -> list[str]:
+    """Make matplotlib's font list hold only the project's Liberation Sans files and
+    matplotlib's own bundled fonts (DejaVu, STIX, Computer Modern for mathtext), each registered
+    by path, and return those paths.
+
+    matplotlib otherwise scans the system's font folders, and which "Liberation Sans" it finds
+    (version 1 or 2, another glyph set) would change a figure's bytes with the machine's
+    packages. Called by :func:`apply_style`; cached, so the list is built once per process.
+    """
+    bundled = Path(matplotlib.get_data_path(), "fonts", "ttf")
+    paths = sorted(bundled.glob("*.ttf")) + sorted(FONT_DIR.glob("*.ttf"))
+    manager = font_manager.fontManager
+    manager.ttflist = []
+    manager.afmlist = []
+    for path in paths:
+        manager.addfont(path)  # also clears the font lookup cache
+    return [str(path) for path in paths]
 
 
 def apply_style(font_size_pt: float = 7.0) -> None:
     """Set matplotlib's parameters for Cell Press figures (call before drawing)."""
+    register_fonts()
     plt.rcdefaults()
     plt.rcParams.update(
         {
-            "font.family": "sans-serif",
-            "font.sans-serif": [available_font()],
+            "font.family": [FONT_FAMILY, FALLBACK_FAMILY],
+            "font.sans-serif": [FONT_FAMILY, FALLBACK_FAMILY],
+            "mathtext.fontset": "dejavusans",
             "font.size": font_size_pt,
             "axes.titlesize": font_size_pt,
             "axes.labelsize": font_size_pt,
