@@ -75,10 +75,18 @@ def format_p(p: float) -> str:
     return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
-def term_text(term: str) -> str:
-    """'group:session' -> 'group × session'; contrasts keep their minus sign readable."""
-    text = str(term).replace(":", " × ")
-    return text.replace(" - ", " − ")
+def term_text(term: str, labels: Mapping[str, str] | None = None) -> str:
+    """'group:session' -> 'group × session'; a contrast 'silenced - control' with the groups'
+    labels ('SF1 silenced − Control'); underscores of factor names as spaces."""
+    labels = dict(labels or {})
+    text = str(term)
+    if " - " in text or " vs " in text:
+        separator = " - " if " - " in text else " vs "
+        parts = [labels.get(part, part) for part in text.split(separator)]
+        text = (" − " if separator == " - " else " vs ").join(parts)
+    else:
+        text = " × ".join(labels.get(part, part) for part in text.split(":"))
+    return text.replace("_", " ")
 
 
 def _corrected_df(row: Mapping) -> tuple[float | None, float | None]:
@@ -153,7 +161,36 @@ def n_text(row: Mapping, labels: Mapping[str, str] | None = None) -> str:
     return text
 
 
-def describe_row(row: Mapping) -> str:
+def counts_text(counts: Mapping[str, int], labels: Mapping[str, str] | None = None) -> str:
+    """'n = 8 Control, 7 SF1 inhibited after exercise mice' from mice per group id."""
+    labels = dict(labels or {})
+    parts = [f"{int(n)} {labels.get(group, group)}" for group, n in counts.items()]
+    return f"n = {', '.join(parts)} mice" if parts else ""
+
+
+def row_counts(row: Mapping) -> dict[str, int]:
+    """Mice per group of a statistics row ('control=8; silenced=7'), {} when not recorded."""
+    by_group = row.get("n_by_group")
+    if not _present(by_group) or not str(by_group):
+        return {}
+    counts = {}
+    for item in str(by_group).split("; "):
+        group, _, count = item.partition("=")
+        if count.strip().isdigit():
+            counts[group] = int(count)
+    return counts
+
+
+def is_singular(row: Mapping) -> bool:
+    """A mixed model fit whose random-effect variance is estimated at zero (flagged by the
+    statistics table's ``singular`` column, or named in its notes)."""
+    flag = row.get("singular")
+    if _present(flag) and str(flag).strip().lower() in ("true", "1", "yes"):
+        return True
+    return "singular" in str(row.get("notes", "")).lower()
+
+
+def describe_row(row: Mapping, labels: Mapping[str, str] | None = None) -> str:
     """One test result: '<term>: <statistic>, <p>, <correction>; <effect size>' (a result with
     neither statistic nor p, such as a waveform test's significant interval, gives its note)."""
     pieces = [piece for piece in (statistic_text(row), format_p(_p_for(row))) if piece]
@@ -162,28 +199,43 @@ def describe_row(row: Mapping) -> str:
     correction = correction_text(row)
     if correction:
         pieces.append(correction)
-    text = f"{term_text(row['term'])}: {', '.join(pieces)}"
+    text = f"{term_text(row['term'], labels)}: {', '.join(pieces)}"
     effect = effect_text(row)
     return f"{text}; {effect}" if effect else text
 
 
-def describe_tests(rows: pd.DataFrame) -> str:
+def describe_tests(
+    rows: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    drawn: Mapping[str, int] | None = None,
+) -> str:
     """Sentences for the statistics rows behind one panel, one per test, in table order.
 
     Omnibus tests list every term; post-hoc families (``emm_contrast``) are summarized as the
-    family and its correction, since their p values are the stars drawn on the panel.
+    family and its correction, since their p values are the stars drawn on the panel. A test
+    whose mice differ from the ``drawn`` mice per group (e.g. a repeated-measures ANOVA that
+    drops mice with a missed test) states its own n; a singular mixed-model fit is said so.
     """
     sentences = []
     for test, part in rows.groupby("test", sort=False):
         name = TEST_NAMES.get(str(test), str(test).replace("_", " "))
         first = part.iloc[0].to_dict()
         if test == "emm_contrast":
-            terms = ", ".join(dict.fromkeys(term_text(t) for t in part["term"]))
+            terms = ", ".join(dict.fromkeys(term_text(t, labels) for t in part["term"]))
             correction = correction_text(first) or "uncorrected"
-            sentences.append(f"{name} ({terms}), {correction}; stars show adjusted p")
-            continue
-        results = "; ".join(describe_row(r) for r in part.to_dict("records"))
-        sentences.append(f"{name}, {results}")
+            sentence = f"{name} ({terms}), {correction}; stars show adjusted p"
+        else:
+            results = "; ".join(describe_row(r, labels) for r in part.to_dict("records"))
+            sentence = f"{name}, {results}"
+        counts = row_counts(first)
+        if drawn is not None and counts and counts != {g: n for g, n in drawn.items() if n}:
+            sentence += f" (this test on {counts_text(counts, labels)})"
+        if any(is_singular(r) for r in part.to_dict("records")):
+            sentence += (
+                " (singular fit: the mouse variance is estimated at zero, so this test treats "
+                "the observations as independent; the test on mouse means is the safer one)"
+            )
+        sentences.append(sentence)
     return ". ".join(sentence[0].upper() + sentence[1:] for sentence in sentences)
 
 

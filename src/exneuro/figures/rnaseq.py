@@ -22,7 +22,13 @@ import pandas as pd
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.patches import Circle
 
-from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
+from exneuro.figures.style import (
+    apply_style,
+    legend_above,
+    mm,
+    panel_label,
+    save_with_source_data,
+)
 from exneuro.figures.treadmill import spread_offsets
 from exneuro.rnaseq.pipeline import condition_order
 from exneuro.rnaseq.summary import call_de, top_genes
@@ -73,28 +79,34 @@ def _spread_labels(targets: np.ndarray, min_gap: float, low: float, high: float)
 
 
 def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
-    """Write ``labels`` beside points, left-hand points to the left, pushed apart vertically
-    (in axis fractions), joined to their point by a hairline."""
+    """Write ``labels`` in two columns inside the axes — points left of centre labelled from
+    the left edge, the others from the right edge — near their point's height, pushed apart by
+    a line of text and kept below the counts written at the top, each joined to its point by a
+    hairline. Nothing lands on the tick labels outside the axes."""
     if len(labels) == 0:
         return pd.DataFrame(columns=["label", "x", "y", "label_x", "label_y"])
     to_axes = axis.transAxes.inverted().transform
     points = to_axes(axis.transData.transform(np.column_stack([x, y])))
+    size = plt.rcParams["font.size"] - 1.5
+    height_pt = axis.get_position().height * axis.figure.get_figheight() * 72
+    height_pt = max(height_pt, 1.0)
+    gap, top = 1.9 * size / height_pt, 1 - 3.2 * size / height_pt
     rows = []
     for side in (-1, 1):
         inside = np.flatnonzero(x_side == side)
         if not len(inside):
             continue
-        label_y = _spread_labels(points[inside, 1], 0.055, 0.02, 0.98)
-        label_x = np.clip(points[inside, 0] + 0.07 * side, 0.02, 0.98)
+        label_y = _spread_labels(points[inside, 1], gap, 0.04, top)
+        label_x = np.full(len(inside), 0.03 if side < 0 else 0.97)
         for k, i in enumerate(inside):
             axis.annotate(
                 labels[i],
                 xy=(x[i], y[i]),
                 xytext=(label_x[k], label_y[k]),
                 textcoords="axes fraction",
-                ha="right" if side < 0 else "left",
+                ha="left" if side < 0 else "right",
                 va="center",
-                fontsize=plt.rcParams["font.size"] - 1.5,
+                fontsize=size,
                 fontstyle="italic",
                 arrowprops={
                     "arrowstyle": "-",
@@ -114,6 +126,32 @@ def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def condition_label(level: str, groups: Sequence[Mapping]) -> str:
+    """A condition such as 'control_trained' as a reader reads it: 'Control, trained' (the
+    group's label, then the rest of the name)."""
+    for group in sorted(groups, key=lambda g: len(g["id"]), reverse=True):
+        if str(level) == group["id"]:
+            return group.get("label", group["id"])
+        if str(level).startswith(f"{group['id']}_"):
+            rest = str(level)[len(group["id"]) + 1 :].replace("_", " ")
+            return f"{group.get('label', group['id'])}, {rest}"
+    return str(level).replace("_", " ")
+
+
+def contrast_label(contrast: Mapping, groups: Sequence[Mapping]) -> str:
+    """A configured contrast as a reader reads it: 'Control: trained vs sedentary' for two
+    levels of one group, 'A vs B' otherwise, its name (spaced) for a weighted contrast."""
+    if "level" not in contrast or "reference" not in contrast:
+        return str(contrast["name"]).replace("_", " ")
+    level = condition_label(contrast["level"], groups)
+    reference = condition_label(contrast["reference"], groups)
+    head, _, rest = level.partition(", ")
+    head_ref, _, rest_ref = reference.partition(", ")
+    if rest and rest_ref and head == head_ref:
+        return f"{head}: {rest} vs {rest_ref}"
+    return f"{level} vs {reference}"
 
 
 def _names(table: pd.DataFrame, gene_names: pd.Series | None) -> pd.Series:
@@ -338,13 +376,18 @@ def de_count_bars(
         axis.text(xi, -d - span * 0.03, f"{int(d)}", ha="center", va="top")
     axis.set_ylim(-span * 1.25, span * 1.25)
     axis.set_xticks(x)
-    axis.set_xticklabels([(labels or {}).get(c, c) for c in contrasts], rotation=30, ha="right")
+    axis.set_xticklabels(
+        [(labels or {}).get(c, c.replace("_", " ")) for c in contrasts],
+        rotation=30,
+        ha="right",
+        rotation_mode="anchor",
+    )
     ticks = axis.get_yticks()
     axis.set_yticks(ticks)
     axis.set_yticklabels([f"{abs(int(t))}" for t in ticks])
     axis.set_ylim(-span * 1.25, span * 1.25)
     axis.set_ylabel("DE genes (down | up)")
-    axis.legend(loc="upper right", handlelength=0.8)
+    legend_above(axis, ncols=2, handlelength=0.8)
     return pd.DataFrame(
         {"contrast": contrasts, "x": x, "n_up": up.astype(int), "n_down": down.astype(int)}
     )
@@ -461,7 +504,9 @@ def gene_expression(
             {"kind": "mean", "level": level, "x": k, "value": mean, "sem": sem, "n": len(values)}
         )
     axis.set_xticks(range(len(order)))
-    axis.set_xticklabels([(labels or {}).get(o, o) for o in order], rotation=35, ha="right")
+    axis.set_xticklabels(
+        [(labels or {}).get(o, o) for o in order], rotation=35, ha="right", rotation_mode="anchor"
+    )
     axis.set_ylabel("Normalized counts")
     axis.set_ylim(bottom=0)
     if title:
@@ -507,7 +552,7 @@ def pca_plot(
     explained = variance.set_index("component")["variance_explained"]
     axis.set_xlabel(f"PC1 ({100 * explained['PC1']:.0f}% variance)")
     axis.set_ylabel(f"PC2 ({100 * explained['PC2']:.0f}% variance)")
-    axis.legend(loc="best", handletextpad=0.2, borderaxespad=0.2)
+    legend_above(axis, ncols=2, handletextpad=0.2)
     return data[["sample", "level", "PC1", "PC2", "colour"]]
 
 

@@ -10,6 +10,7 @@ and SVG (TrueType embedding, no outlines) so that a journal's editor can edit it
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -144,3 +145,36 @@ def panel_label(axis, letter: str) -> None:
         va="bottom",
         ha="left",
     )
+
+
+def legend_above(axis, ncols: int = 1, **options):
+    """The axis's legend above its plotting area, left-aligned, so that it never covers data;
+    returns the legend (None when nothing is labelled). A panel title set afterwards needs
+    :func:`title_above_legend` to clear it."""
+    handles, labels = axis.get_legend_handles_labels()
+    if not handles:
+        return None
+    settings = {
+        "loc": "lower left",
+        "bbox_to_anchor": (0.0, 1.01),
+        "borderaxespad": 0.0,
+        "ncols": ncols,
+        "handlelength": 1.2,
+        "columnspacing": 1.0,
+    }
+    settings.update(options)
+    legend = axis.legend(handles, labels, **settings)
+    legend.rows = -(-len(labels) // settings["ncols"])
+    return legend
+
+
+def title_above_legend(axis, title: str, **options) -> None:
+    """A panel title set above a legend placed by :func:`legend_above` (padded by the legend's
+    height: one line per row of entries)."""
+    rows = getattr(axis.get_legend(), "rows", 0)
+    size = plt.rcParams["legend.fontsize"]
+    size = size if isinstance(size, int | float) else plt.rcParams["font.size"]
+    width_pt = axis.get_position().width * axis.figure.get_figwidth() * 72
+    title = textwrap.fill(title, max(int(width_pt / (0.5 * plt.rcParams["font.size"])), 8))
+    axis.title_pad = 4 + rows * size * 1.45  # the panel letter, a title too, keeps this pad
+    axis.set_title(title, pad=axis.title_pad, **options)

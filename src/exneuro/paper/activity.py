@@ -189,7 +189,7 @@ def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
             )
     axis.axvline(settings["min_fit_r2"], color="black", lw=0.5, ls="--")
     axis.axhline(settings["max_artifact_correlation"], color="black", lw=0.5, ls="--")
-    axis.set_xlabel("Control fit R² (baseline)")
+    axis.set_xlabel("Control fit R² (pre-run window)")
     axis.set_ylabel("Residual motion artifact (r)")
     axis.legend(loc="best", handlelength=1.0, fontsize="x-small")
     source = qc[
