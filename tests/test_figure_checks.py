@@ -90,3 +90,137 @@ def test_only_the_shipped_and_bundled_fonts_are_registered():
         font_manager.FontProperties(family="Liberation Sans", weight="bold")
     )
     assert Path(bold) == FONT_DIR / "LiberationSans-Bold.ttf"
+
+
+ROW = {
+    "analysis": "treadmill",
+    "outcome": "distance_m",
+    "subset": "cohort=silencing; session=d15",
+    "test": "emm_contrast",
+    "term": "silenced - control",
+    "p_adj": 0.0021,
+}
+
+
+def _figure():
+    import matplotlib.pyplot as plt
+
+    from exneuro.figures.style import apply_style, mm
+
+    apply_style(7)
+    figure, axis = plt.subplots(figsize=(mm(85), mm(60)), layout="constrained")
+    axis.plot([0, 1, 2], [1.0, 2.0, 3.0])
+    axis.set_xlim(-0.5, 2.5)
+    axis.set_ylim(0, 5)
+    return figure, axis
+
+
+def _statistics(**changes):
+    import pandas as pd
+
+    return pd.DataFrame([{**ROW, **changes}])
+
+
+def test_a_mark_drawn_from_its_row_passes_and_a_hand_written_one_is_named():
+    from exneuro.figures.checks import PanelCheck, check_figure
+    from exneuro.figures.marks import draw_mark
+
+    figure, axis = _figure()
+    text = draw_mark(axis, 2, 3.5, ROW)
+    assert text.get_text() == "**" and text.get_rotation() == 0
+    panel = PanelCheck("A", axis, _statistics())
+    assert check_figure(figure, _statistics(), [panel]) == []
+    axis.text(1, 3.5, "*")
+    problems = check_figure(figure, _statistics(), [panel])
+    assert problems == ["panel A: '*' is a mark drawn from no statistics row"]
+
+
+def test_a_mark_whose_row_changed_bin_or_vanished_is_named():
+    from exneuro.figures.checks import check_figure
+    from exneuro.figures.marks import draw_mark
+
+    figure, axis = _figure()
+    draw_mark(axis, 2, 3.5, ROW)
+    changed = check_figure(figure, _statistics(p_adj=0.03))
+    assert len(changed) == 1 and "does not match p_adj = 0.03" in changed[0]
+    missing = check_figure(figure, _statistics(term="stimulated - control"))
+    assert len(missing) == 1 and "missing from the table" in missing[0]
+
+
+def test_a_significant_row_the_panel_asks_for_without_its_mark_is_named():
+    from exneuro.figures.checks import PanelCheck, check_figure
+
+    figure, axis = _figure()
+    asked = _statistics()
+    problems = check_figure(figure, asked, [PanelCheck("C", axis, asked)])
+    assert problems == [
+        "panel C: the significant row treadmill | distance_m | cohort=silencing; session=d15 | "
+        "emm_contrast | silenced - control (p_adj = 0.0021) has no mark"
+    ]
+    # not significant: no mark needed
+    ns = _statistics(p_adj=0.2)
+    assert check_figure(figure, ns, [PanelCheck("C", axis, ns)]) == []
+
+
+def test_legend_n_that_differs_from_the_mice_drawn_is_named():
+    from exneuro.figures.checks import PanelCheck, check_figure
+
+    figure, axis = _figure()
+    panel = PanelCheck(
+        "A", axis, legend_n={"control": 7, "silenced": 8}, drawn_n={"control": 8, "silenced": 8}
+    )
+    assert check_figure(figure, None, [panel]) == [
+        "panel A: the legend states n = {'control': 7, 'silenced': 8}, the panel draws "
+        "{'control': 8, 'silenced': 8}"
+    ]
+
+
+def test_overlapping_texts_texts_outside_and_legends_on_data_are_named():
+    from exneuro.figures.checks import check_figure
+
+    figure, axis = _figure()
+    axis.text(1, 2.5, "first label")
+    axis.text(1, 2.5, "second label")
+    assert any("overlaps" in p for p in check_figure(figure))
+    figure, axis = _figure()
+    figure.text(0.9, 0.5, "a long label running off the figure")
+    assert any("outside the figure" in p for p in check_figure(figure))
+    figure, axis = _figure()
+    axis.plot([1.0], [2.5], "o", label="mice")
+    axis.legend(loc="center")
+    assert any("legend covers" in p for p in check_figure(figure))
+
+
+def test_rotated_tick_labels_that_do_not_touch_are_not_reported():
+    from exneuro.figures.checks import check_figure
+
+    figure, axis = _figure()
+    axis.set_xticks(
+        [0, 1, 2],
+        ["Control, trained", "Silenced, trained", "Other"],
+        rotation=35,
+        ha="right",
+        rotation_mode="anchor",
+    )
+    assert check_figure(figure) == []
+    axis.set_xticks(
+        [0, 1, 2],
+        ["a very long condition name, trained", "another long condition, sedentary", "x"],
+        rotation=0,
+    )
+    assert any("overlaps" in p for p in check_figure(figure))
+
+
+def test_raw_identifiers_are_named_and_labels_are_not():
+    from exneuro.figures.checks import check_figure
+
+    groups = {"control": "Control", "silenced": "SF1 silenced (TeLC)"}
+    figure, axis = _figure()
+    axis.set_xlabel("SF1 silenced (TeLC) − Control; log$_2$ fold change")
+    axis.set_ylabel("Distance (m)")
+    assert check_figure(figure, identifiers=groups) == []
+    axis.set_title("silenced − control")
+    axis.set_ylabel("max_speed_m_min")
+    problems = check_figure(figure, identifiers=groups)
+    assert any("config id 'silenced'" in p for p in problems)
+    assert any("'max_speed_m_min' shows a raw identifier" in p for p in problems)

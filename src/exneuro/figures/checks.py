@@ -146,13 +146,13 @@ def n_problems(panels: Sequence[PanelCheck]) -> list[str]:
 def _corners(text: Text, renderer) -> np.ndarray:
     """The four corners of the text's (possibly rotated) box in display pixels: the unrotated
     size, turned by the rotation about the centre of the drawn extent."""
-    box = text.get_window_extent(renderer)
+    box = Text.get_window_extent(text, renderer)  # an annotation's text, not its arrow
     angle = np.deg2rad(text.get_rotation())
     if abs(np.sin(angle)) < 1e-9 and abs(np.cos(angle)) > 1 - 1e-9:
         return np.array([[box.x0, box.y0], [box.x1, box.y0], [box.x1, box.y1], [box.x0, box.y1]])
     rotation = text.get_rotation()
     text.set_rotation(0)
-    flat = text.get_window_extent(renderer)
+    flat = Text.get_window_extent(text, renderer)
     text.set_rotation(rotation)
     half = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * [flat.width / 2, flat.height / 2]
     turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -185,7 +185,7 @@ def layout_problems(figure, texts: Sequence[Text], panels: Sequence[PanelCheck])
     renderer = figure.canvas.get_renderer()
     bounds = figure.bbox
     cells = _table_cells(figure)
-    extents = [(text, text.get_window_extent(renderer)) for text in texts]
+    extents = [(text, Text.get_window_extent(text, renderer)) for text in texts]
     corners = [_corners(text, renderer) for text in texts]
     in_legend = {id(t) for legend in figure.findobj(Legend) for t in legend.get_texts()}
     problems = []

@@ -90,7 +90,8 @@ def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
     size = plt.rcParams["font.size"] - 1.5
     height_pt = axis.get_position().height * axis.figure.get_figheight() * 72
     height_pt = max(height_pt, 1.0)
-    gap, top = 1.9 * size / height_pt, 1 - 3.2 * size / height_pt
+    # the layout still narrows the axes after drawing: room for a line and a half per label
+    gap, top = 2.6 * size / height_pt, 1 - 4.5 * size / height_pt
     rows = []
     for side in (-1, 1):
         inside = np.flatnonzero(x_side == side)
@@ -455,8 +456,19 @@ def venn2(
         va="top",
     )
     top = max(r1, r2)
-    axis.text(ca[0], top + 0.34, labels[0], ha="center", va="bottom", color=colours[0])
-    axis.text(cb[0], top + 0.08, labels[1], ha="center", va="bottom", color=colours[1])
+    left, right = ca[0] - r1 - 0.1, cb[0] + r2 + 0.1
+    # the second set's name just above the circles, the first's stacked above it
+    axis.text(left, top + 0.08, labels[1], ha="left", va="bottom", color=colours[1])
+    lines = labels[1].count("\n") + 1
+    axis.annotate(
+        labels[0],
+        xy=(left, top + 0.08),
+        xytext=(0, lines * plt.rcParams["font.size"] * 1.25 + 1),
+        textcoords="offset points",
+        ha="left",
+        va="bottom",
+        color=colours[0],
+    )
     axis.set_xlim(ca[0] - r1 - 0.1, cb[0] + r2 + 0.1)
     axis.set_ylim(-top - 0.3, top + 0.6)
     axis.set_aspect("equal")

@@ -175,6 +175,6 @@ def title_above_legend(axis, title: str, **options) -> None:
     size = plt.rcParams["legend.fontsize"]
     size = size if isinstance(size, int | float) else plt.rcParams["font.size"]
     width_pt = axis.get_position().width * axis.figure.get_figwidth() * 72
-    title = textwrap.fill(title, max(int(width_pt / (0.5 * plt.rcParams["font.size"])), 8))
+    title = textwrap.fill(title, max(int(width_pt / (0.62 * plt.rcParams["font.size"])), 8))
     axis.title_pad = 4 + rows * size * 1.45  # the panel letter, a title too, keeps this pad
     axis.set_title(title, pad=axis.title_pad, **options)
