@@ -224,3 +224,36 @@ def test_raw_identifiers_are_named_and_labels_are_not():
     problems = check_figure(figure, identifiers=groups)
     assert any("config id 'silenced'" in p for p in problems)
     assert any("'max_speed_m_min' shows a raw identifier" in p for p in problems)
+
+
+def test_legend_gives_a_test_on_other_mice_its_own_n_and_says_a_fit_is_singular():
+    import pandas as pd
+
+    from exneuro.figures.legend import describe_tests
+
+    labels = {"control": "Control", "silenced": "SF1 silenced"}
+    anova = {
+        "test": "mixed_anova",
+        "term": "group",
+        "statistic_name": "F",
+        "statistic": 13.8,
+        "df_num": 1,
+        "df_den": 12,
+        "p": 0.003,
+        "p_adj": 0.003,
+        "correction": "none",
+        "n_by_group": "control=7; silenced=7",
+    }
+    drawn = {"control": 8, "silenced": 7}
+    text = describe_tests(pd.DataFrame([anova]), labels, drawn)
+    assert text.endswith("(this test on n = 7 Control, 7 SF1 silenced mice)")
+    same = describe_tests(
+        pd.DataFrame([{**anova, "n_by_group": "control=8; silenced=7"}]), labels, drawn
+    )
+    assert "this test on" not in same
+    singular = describe_tests(pd.DataFrame([{**anova, "test": "lmm", "singular": True}]), labels)
+    assert "singular fit" in singular
+    contrast = describe_tests(
+        pd.DataFrame([{**anova, "test": "emm_contrast", "term": "silenced - control"}]), labels
+    )
+    assert "(SF1 silenced − Control)" in contrast and "_" not in contrast

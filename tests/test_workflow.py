@@ -267,6 +267,16 @@ def test_paper_figure_source_data_legend_and_statistics_match_the_tables(project
     assert "font_size_pt" in layout and "treadmill_course" in layout
 
 
+def test_paper_figures_pass_the_figure_checker(project_copy):
+    # every mark from a statistics row, legend n = mice drawn, no overlapping or clipped text,
+    # no raw identifier: the figure job writes the checker's findings beside the source data
+    checks = sorted((_results(project_copy) / "paper").glob("*_source_data/checks.tsv"))
+    assert checks
+    for path in checks:
+        problems = pd.read_csv(path, sep="\t")["problem"].tolist()
+        assert problems == [], (path.parent.name, problems)
+
+
 def test_another_config_replaces_the_example_config_whole(project_copy):
     snapshot = (_results(project_copy) / "config" / "config.yaml").read_text()
     assert "stage_logs: null" in snapshot  # the example's stage-log pattern did not leak in

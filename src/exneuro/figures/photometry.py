@@ -345,7 +345,7 @@ def plot_peri_event(
         axis.text(
             0.01,
             height,
-            comparison.replace(" - ", " vs "),
+            " vs ".join(labels.get(g, g) for g in comparison.split(" - ")),
             transform=transforms.blended_transform_factory(axis.transAxes, axis.transData),
             va="center",
             ha="left",

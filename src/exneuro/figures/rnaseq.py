@@ -456,7 +456,7 @@ def venn2(
         va="top",
     )
     top = max(r1, r2)
-    left, right = ca[0] - r1 - 0.1, cb[0] + r2 + 0.1
+    left = ca[0] - r1 - 0.1
     # the second set's name just above the circles, the first's stacked above it
     axis.text(left, top + 0.08, labels[1], ha="left", va="bottom", color=colours[1])
     lines = labels[1].count("\n") + 1

@@ -37,6 +37,21 @@ AXIS_LABELS = {
 }
 
 
+def outlier_caveat(data: pd.DataFrame, column: str, labels: Mapping[str, str]) -> str:
+    """Legend sentence naming the tests the QC flagged as possible outliers and kept (drawn as
+    open circles): they enter every test of their session."""
+    if "outlier_flag" not in data:
+        return ""
+    flagged = data[data["outlier_flag"].astype(bool) & data[column].notna()]
+    if not len(flagged):
+        return ""
+    items = [f"{r.mouse} at {labels.get(r.session, r.session)}" for r in flagged.itertuples()]
+    return (
+        f"Open circles: {', '.join(items)}, flagged by quality control as possible outliers "
+        "and kept (treadmill/qc.tsv); the tests of those sessions include them."
+    )
+
+
 def metric_name(column: str) -> str:
     """'Distance' for 'distance_m': the axis label without its unit."""
     return AXIS_LABELS.get(column, column.replace("_", " ")).split(" (")[0]
@@ -105,6 +120,18 @@ def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics
             records.append(
                 {"group": group, "session": session, "mean": mean, "sem": sem, "n_mice": n}
             )
+    flagged = data[data["outlier_flag"].astype(bool)] if "outlier_flag" in data else data[:0]
+    if len(flagged):
+        axis.scatter(
+            flagged["session"].map(positions),
+            flagged[column],
+            s=22,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=5,
+            label="QC-flagged outlier, kept",
+        )
     low, high = float(np.nanmin(data[column])), float(np.nanmax(data[column]))
     span = high - low if high > low else 1.0
     others = [g for g in cohort["groups"] if g != cohort["control_group"]]
@@ -130,7 +157,7 @@ def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics
     axis.set_xticks(range(len(sessions)), [labels[s] for s in sessions])
     axis.set_xlabel("Endurance test")
     axis.set_ylabel(AXIS_LABELS.get(column, column))
-    legend_above(axis, ncols=len(cohort["groups"]))
+    legend_above(axis, ncols=len(cohort["groups"]) + (1 if len(flagged) else 0))
     mice = data[["mouse", "group", "session", column]].rename(columns={column: "value"})
     return pd.concat(
         [mice.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")], ignore_index=True

@@ -15,6 +15,7 @@ from exneuro.figures.photometry import (
     plot_window_metric,
     window_title,
 )
+from exneuro.figures.style import legend_above
 from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
 
 ALIGNED = "photometry/aligned.parquet"
@@ -64,6 +65,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
         _run_duration_s(study),
         study.labels[group],
     )
+    legend_above(axis, ncols=len(days))  # the days' traces fill the axes
     mice = traces[traces["group"] == group]
     n = ", ".join(
         f"day {day}: {mice.loc[mice['day'] == day, 'mouse'].nunique()} mice" for day in days

@@ -10,7 +10,13 @@ import pandas as pd
 from exneuro.declared import factor_levels
 from exneuro.figures.declared import level_colours, plot_bars, plot_line, posthoc_rows
 from exneuro.figures.style import title_above_legend
-from exneuro.figures.treadmill import change_label, metric_name, plot_course, plot_points
+from exneuro.figures.treadmill import (
+    change_label,
+    metric_name,
+    outlier_caveat,
+    plot_course,
+    plot_points,
+)
 from exneuro.paper.panels import Panel, Study, choose, mice_per_group, panel_kind, require
 from exneuro.treadmill.metrics import metric_columns
 
@@ -58,7 +64,9 @@ def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
         "mean ± SEM"
     )
     n = mice_per_group(data.dropna(subset=[column]), cohort["groups"])
-    return Panel(source, plotted, pd.concat([omnibus, posthoc]), marked, n)
+    caveat = outlier_caveat(data, column, labels)
+    caveats = (caveat,) if caveat else ()
+    return Panel(source, plotted, pd.concat([omnibus, posthoc]), marked, n, caveats)
 
 
 @panel_kind("treadmill_gain")
@@ -89,7 +97,8 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
         "(%); bars, mean ± SEM; points, individual mice"
     )
     n = mice_per_group(final.dropna(subset=[outcome]), cohort["groups"])
-    return Panel(source, plotted, rows, rows, n)
+    caveat = outlier_caveat(final, column, labels)
+    return Panel(source, plotted, rows, rows, n, (caveat,) if caveat else ())
 
 
 @panel_kind("table_plot")

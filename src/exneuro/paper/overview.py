@@ -47,7 +47,7 @@ def statistics_table(axis, panel: Mapping, study: Study) -> Panel:
     """The selected rows of the statistics table as a table: test, statistic (df), p, n."""
     rows = _selected(panel, study)
     labels = _session_labels(study)
-    adjusted = rows["correction"].fillna("none").astype(str).str.startswith("none") == False  # noqa: E712
+    adjusted = ~rows["correction"].fillna("none").astype(str).str.startswith("none")
     shown = pd.DataFrame(
         {
             "Outcome": rows["outcome"].astype(str).map(outcome_text),
