@@ -95,6 +95,7 @@ def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
     rows = []
     for side in (-1, 1):
         inside = np.flatnonzero(x_side == side)
+        inside = inside[: int((top - 0.04) / gap) + 1]  # as many as fit, best first
         if not len(inside):
             continue
         label_y = _spread_labels(points[inside, 1], gap, 0.04, top)
@@ -213,7 +214,9 @@ def volcano(
     n_up, n_down = int((data["direction"] == "up").sum()), int((data["direction"] == "down").sum())
     axis.text(0.02, 0.98, f"{n_down} down", transform=axis.transAxes, color=DOWN, va="top")
     axis.text(0.98, 0.98, f"{n_up} up", transform=axis.transAxes, color=UP, va="top", ha="right")
-    data["labelled"] = data["gene_id"].isin(top["gene_id"])
+    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
+        labelled["label"]
+    )
     source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
     return source.merge(
         labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
@@ -263,7 +266,9 @@ def ma_plot(
         top["gene_name"].tolist(),
         np.where(top["x"].to_numpy() < float(data["x"].median()), -1, 1),
     )
-    data["labelled"] = data["gene_id"].isin(top["gene_id"])
+    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
+        labelled["label"]
+    )
     source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
     return source.merge(
         labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
@@ -526,6 +531,11 @@ def gene_expression(
     return pd.DataFrame(records)
 
 
+def condition_labels(levels: Sequence[str], groups: Sequence[Mapping]) -> dict[str, str]:
+    """Each condition level's readable label (:func:`condition_label`)."""
+    return {level: condition_label(level, groups) for level in levels}
+
+
 def conditions_in_order(
     samples: pd.DataFrame, section: Mapping, groups: Sequence[Mapping]
 ) -> tuple[list[str], dict[str, str]]:
@@ -666,6 +676,15 @@ def overview_figure(
     return source
 
 
+def _sample_ticks(axis, names: Sequence[str], rotation: float = 0, max_names: int = 24) -> None:
+    """Sample names as tick labels, every k-th one when there are more than ``max_names`` (a
+    figure column has no room for 50 names), in a small font."""
+    step = max(1, int(np.ceil(len(names) / max_names)))
+    positions = np.arange(0, len(names), step)
+    axis.set_ticks(positions, [names[k] for k in positions], rotation=rotation)
+    axis.set_tick_params(labelsize=plt.rcParams["font.size"] - 2.5)
+
+
 def library_size_bars(
     axis,
     sizes: pd.DataFrame,
@@ -685,7 +704,7 @@ def library_size_bars(
         width=0.8,
         lw=0,
     )
-    axis.set_xticks(np.arange(len(table)), table["sample"], rotation=90)
+    _sample_ticks(axis.xaxis, list(table["sample"]), rotation=90)
     axis.set_ylabel("Library size (million reads)")
     return table
 
@@ -705,8 +724,8 @@ def distance_heatmap(
         vmin=np.nanmin(values),
         vmax=np.nanmax(values),
     )
-    axis.set_xticks(range(len(ordered)), ordered, rotation=90)
-    axis.set_yticks(range(len(ordered)), ordered)
+    _sample_ticks(axis.xaxis, ordered, rotation=90)
+    _sample_ticks(axis.yaxis, ordered)
     axis.figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02, label="Euclidean distance (VST)")
     return matrix.rename_axis("sample").reset_index()
 
@@ -724,6 +743,7 @@ def qc_figure(
     style: Mapping,
     figure_paths: Sequence[str],
     source_data_dir: str,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Sample QC: library sizes (A), sample-to-sample distances (B) and the PCA (C)."""
     apply_style(style["font_size_pt"])
@@ -733,7 +753,7 @@ def qc_figure(
     source = {
         "A": library_size_bars(axes[0], library_sizes, samples, column, order, colours),
         "B": distance_heatmap(axes[1], distances, samples, column, order),
-        "C": pca_plot(axes[2], scores, variance, samples, column, order, colours),
+        "C": pca_plot(axes[2], scores, variance, samples, column, order, colours, labels),
     }
     for axis, letter in zip(axes, source, strict=True):
         panel_label(axis, letter)
@@ -750,14 +770,15 @@ def contrast_figures(
     lfc_threshold: float,
     n_labels: int,
     gene_names: pd.Series | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> None:
     """Volcano and MA plots of every contrast into ``folder`` (``<contrast>.<format>`` and
-    ``<contrast>_source_data/``)."""
+    ``<contrast>_source_data/``), titled by ``titles`` (contrast -> readable name)."""
     folder = Path(folder)
     for name, table in results.items():
         contrast_figure(
             table,
-            name.replace("_", " "),
+            (titles or {}).get(name, name.replace("_", " ")),
             style,
             [str(folder / f"{name}.{fmt}") for fmt in style["formats"]],
             str(folder / f"{name}_source_data"),

@@ -15,7 +15,7 @@ from exneuro.figures.photometry import (
     plot_window_metric,
     window_title,
 )
-from exneuro.figures.style import legend_above
+from exneuro.figures.style import legend_above, title_above_legend
 from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
 
 ALIGNED = "photometry/aligned.parquet"
@@ -66,6 +66,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
         study.labels[group],
     )
     legend_above(axis, ncols=len(days))  # the days' traces fill the axes
+    title_above_legend(axis, axis.get_title())
     mice = traces[traces["group"] == group]
     n = ", ".join(
         f"day {day}: {mice.loc[mice['day'] == day, 'mouse'].nunique()} mice" for day in days
