@@ -323,8 +323,15 @@ def heatmap(
     image = axis.imshow(
         z, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
     )
-    axis.set_yticks(np.arange(len(names)))
-    axis.set_yticklabels(names, fontstyle="italic", fontsize=plt.rcParams["font.size"] - 2)
+    # one name per row in a font that fits the row (the layout may still shrink the axes by
+    # up to a third), every k-th name when even 3.5 pt does not fit
+    height_pt = axis.get_position().height * axis.figure.get_figheight() * 72 * 0.6
+    row_pt = height_pt / max(len(names), 1)
+    size = min(plt.rcParams["font.size"] - 2, 0.8 * row_pt)
+    step = 1 if size >= 3.5 else int(np.ceil(3.5 / size))
+    shown = np.arange(0, len(names), step)
+    axis.set_yticks(shown)
+    axis.set_yticklabels([names[k] for k in shown], fontstyle="italic", fontsize=max(size, 3.5))
     axis.set_xticks([])
     axis.tick_params(length=0)
     for spine in axis.spines.values():
@@ -574,7 +581,7 @@ def pca_plot(
     explained = variance.set_index("component")["variance_explained"]
     axis.set_xlabel(f"PC1 ({100 * explained['PC1']:.0f}% variance)")
     axis.set_ylabel(f"PC2 ({100 * explained['PC2']:.0f}% variance)")
-    legend_above(axis, ncols=2, handletextpad=0.2)
+    legend_above(axis, handletextpad=0.2)
     return data[["sample", "level", "PC1", "PC2", "colour"]]
 
 
@@ -644,9 +651,9 @@ def overview_figure(
     axis = figure.add_subplot(grid[0, 2])
     panels.append(axis)
     row = overlap.iloc[0]
-    names = (
-        (contrast_labels or {}).get(row["reference"], row["reference"]),
-        (contrast_labels or {}).get(row["comparison"], row["comparison"]),
+    names = tuple(
+        (contrast_labels or {}).get(name, name.replace("_", " ")).replace(": ", "\n")
+        for name in (row["reference"], row["comparison"])
     )
     source["C"] = venn2(
         axis,
@@ -669,6 +676,8 @@ def overview_figure(
         source[letter] = gene_expression(
             axis, part, column, order, colours, labels, title=str(part["gene_name"].iloc[0])
         ).assign(gene=gene)
+        if k % 3:
+            axis.set_ylabel("")  # one axis title per row of gene panels
     for letter, axis in zip("ABCD" + "".join(letters), panels, strict=True):
         panel_label(axis, letter)
     figure.tight_layout(h_pad=1.5, w_pad=1.5)

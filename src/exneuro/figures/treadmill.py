@@ -46,9 +46,11 @@ def outlier_caveat(data: pd.DataFrame, column: str, labels: Mapping[str, str]) -
     if not len(flagged):
         return ""
     items = [f"{r.mouse} at {labels.get(r.session, r.session)}" for r in flagged.itertuples()]
+    one = len(items) == 1
     return (
-        f"Open circles: {', '.join(items)}, flagged by quality control as possible outliers "
-        "and kept (treadmill/qc.tsv); the tests of those sessions include them."
+        f"Open circle{'' if one else 's'}: {', '.join(items)}, flagged by quality control as "
+        f"{'a possible outlier' if one else 'possible outliers'} and kept (treadmill/qc.tsv); "
+        f"the tests of {'that session include it' if one else 'those sessions include them'}."
     )
 
 
