@@ -3,10 +3,12 @@ table, and a forest plot of effect sizes with their confidence intervals."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from matplotlib import transforms
 
 from exneuro.figures.legend import statistic_text, term_text
 from exneuro.figures.treadmill import AXIS_LABELS, metric_name
@@ -75,7 +77,7 @@ def _draw_table(axis, shown: pd.DataFrame, size: float = 5.0) -> None:
     """``shown`` as a table filling the axis, each column as wide as its widest text as the
     renderer measures it; the font shrinks (to 3.5 pt at least) until every cell fits."""
     renderer = axis.figure.canvas.get_renderer()
-    available = axis.get_window_extent(renderer).width * 0.9  # the layout may narrow it
+    available = axis.get_window_extent(renderer).width * 0.75  # the layout may narrow it
     while True:
         table = axis.table(
             cellText=shown.to_numpy(),
@@ -136,9 +138,15 @@ def effect_sizes(axis, panel: Mapping, study: Study) -> Panel:
     axis.set_yticks([])
     axis.spines["left"].set_visible(False)
     axis.set_ylim(-0.6, len(rows) - 0.2)
-    low = float(np.nanmin(rows["ci_low"]))
+    # each name above its interval, from the left edge, wrapped to the axis width
+    width_pt = axis.get_position().width * axis.figure.get_figwidth() * 72
+    characters = max(int(width_pt / (0.5 * 5.5)), 20)
+    left_edge = transforms.blended_transform_factory(axis.transAxes, axis.transData)
     for height, name in zip(y, names, strict=True):
-        axis.text(low, height + 0.22, name, va="bottom", ha="left", fontsize=5.5)
+        text = textwrap.fill(name, characters)
+        axis.text(
+            0.01, height + 0.22, text, va="bottom", ha="left", fontsize=5.5, transform=left_edge
+        )
     axis.set_xlabel("Estimate (95% CI)")
     level = rows["ci_level"].dropna()
     share = f"{100 * level.iloc[0]:g}%" if len(level) else "95%"
