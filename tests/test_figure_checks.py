@@ -257,3 +257,103 @@ def test_legend_gives_a_test_on_other_mice_its_own_n_and_says_a_fit_is_singular(
         pd.DataFrame([{**anova, "test": "emm_contrast", "term": "silenced - control"}]), labels
     )
     assert "(SF1 silenced − Control)" in contrast and "_" not in contrast
+
+
+def _glucose_study(with_posthoc: bool):
+    import pandas as pd
+
+    from exneuro.paper.panels import Study
+
+    data = pd.DataFrame(
+        {
+            "mouse": ["M1", "M1", "M2", "M2", "M3", "M3", "M4", "M4"],
+            "group": ["control"] * 4 + ["silenced"] * 4,
+            "minutes": [0, 15] * 4,
+            "glucose": [130.0, 180.0, 135.0, 175.0, 131.0, 140.0, 129.0, 138.0],
+        }
+    )
+    rows = [
+        {
+            "analysis": "table glucose",
+            "outcome": "glucose",
+            "subset": f"minutes={level}",
+            "test": "emm_contrast",
+            "term": "silenced - control",
+            "p": p,
+            "p_adj": p,
+            "correction": "Sidak (2 tests)",
+            "n_by_group": "control=2; silenced=2",
+        }
+        for level, p in ((0, 0.6), (15, 0.002))
+    ]
+    statistics = pd.DataFrame(rows if with_posthoc else rows[:0], columns=list(rows[0]))
+    declaration = {
+        "subject": "mouse",
+        "between": ["group"],
+        "within": ["minutes"],
+        "covariates": [],
+        "nested": [],
+        "outcomes": ["glucose"],
+        "outcome_labels": {"glucose": "Blood glucose (mg/dL)"},
+        "split_by": [],
+        "level_order": {},
+        "figure": "line",
+    }
+    settings = {
+        "groups": [
+            {"id": "control", "label": "Control", "color": "#4D4D4D"},
+            {"id": "silenced", "label": "SF1 silenced", "color": "#D55E00"},
+        ],
+        "cohorts": [],
+        "tables": {"glucose": declaration},
+    }
+    return Study({"tables/glucose/data.tsv": data}, statistics, settings)
+
+
+FIGURE = {
+    "id": "figure4",
+    "title": "Glucose",
+    "width": "single",
+    "height_mm": 60,
+    "rows": 1,
+    "columns": 1,
+    "panels": [
+        {
+            "letter": "C",
+            "plot": "table_plot",
+            "table": "glucose",
+            "test": "emm_contrast",
+            "at": [0, 0],
+        }
+    ],
+}
+STYLE = {"font_size_pt": 7, "single_column_mm": 85, "full_width_mm": 174, "png_dpi": 100}
+
+
+def test_declared_table_panel_draws_the_post_hoc_stars_its_legend_reports(tmp_path):
+    import pandas as pd
+
+    from exneuro.paper.compose import paper_figure
+
+    panels = paper_figure(
+        FIGURE,
+        _glucose_study(with_posthoc=True),
+        STYLE,
+        [str(tmp_path / "figure4.png")],
+        str(tmp_path / "source"),
+        str(tmp_path / "legend.md"),
+        str(tmp_path / "statistics.tsv"),
+    )
+    assert len(panels["C"].marked) == 2 and panels["C"].n_by_group == {"control": 2, "silenced": 2}
+    assert pd.read_csv(tmp_path / "source" / "checks.tsv", sep="\t")["problem"].tolist() == []
+    legend = (tmp_path / "legend.md").read_text(encoding="utf-8")
+    assert "(n = 2 Control, 2 SF1 silenced mice)" in legend
+    assert "(SF1 silenced − Control)" in legend and "stars show adjusted p" in legend
+
+
+def test_declared_table_panel_naming_post_hoc_contrasts_the_table_lacks_stops(tmp_path):
+    from exneuro.paper.compose import draw_panels
+    from exneuro.paper.panels import PanelError
+
+    with pytest.raises(PanelError, match="test 'emm_contrast' is named but the table 'glucose'"):
+        draw_panels(FIGURE, _glucose_study(with_posthoc=False), STYLE)
