@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -65,8 +64,11 @@ def drawn_texts(figure) -> list[Text]:
             drawn.append(self)
         return original(self, renderer)
 
-    with mock.patch.object(Text, "draw", recording):
+    Text.draw = recording  # every text class draws through Text.draw
+    try:
         figure.canvas.draw()
+    finally:
+        Text.draw = original
     return list(dict.fromkeys(drawn))
 
 
