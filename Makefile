@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 CORES ?= 2
 
-.PHONY: run test test-e2e report setup system-packages lint format example-data docs clean slurm-test
+.PHONY: run test test-e2e report setup lint format example-data docs clean slurm-test
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
@@ -35,21 +35,13 @@ slurm-test: setup
 setup: $(STAMP)
 
 # Python packages pinned in requirements.lock; the library itself installed in editable mode.
+# The figures' font (Liberation Sans) ships with the library: no system font package is needed.
 $(STAMP): requirements.lock pyproject.toml
-	@$(MAKE) --no-print-directory system-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	$(BIN)/python -c "import matplotlib.font_manager as fm; fm._load_fontmanager(try_read_cache=False)"
 	rm -f $(VENV)/.installed-*
 	touch $@
-
-# Debian packages: Liberation Sans (metric-compatible with Arial) for Cell Press figures.
-system-packages:
-	@if dpkg -s fonts-liberation >/dev/null 2>&1; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-liberation; \
-	else echo "note: install the Debian package fonts-liberation (as root) for Arial-compatible figure text"; fi
 
 lint: setup
 	$(BIN)/ruff check .

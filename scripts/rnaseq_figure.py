@@ -1,7 +1,13 @@
 """The RNA-seq overview figure (PCA, DE counts, lost training response, heatmap of the top
 genes, key genes) and the volcano and MA plots of every contrast, with their source data."""
 
-from exneuro.figures.rnaseq import conditions_in_order, contrast_figures, overview_figure
+from exneuro.figures.rnaseq import (
+    condition_labels,
+    conditions_in_order,
+    contrast_figures,
+    contrast_label,
+    overview_figure,
+)
 from exneuro.io import read_named_tables, read_table
 from exneuro.rnaseq import pipeline
 from exneuro.workflow import run
@@ -13,7 +19,9 @@ def main(snakemake):
     results = read_named_tables(names, snakemake.input.de)
     samples = read_table(snakemake.input.sample_table).set_index("sample")
     gene_names = read_table(snakemake.input.gene_names).set_index("gene_id")["gene_name"]
-    order, colours = conditions_in_order(samples, section, snakemake.params.groups)
+    groups = snakemake.params.groups
+    order, colours = conditions_in_order(samples, section, groups)
+    titles = {c["name"]: contrast_label(c, groups) for c in section["contrasts"]}
     overview_figure(
         scores=read_table(snakemake.input.pca),
         variance=read_table(snakemake.input.pca_variance),
@@ -29,6 +37,8 @@ def main(snakemake):
         style=snakemake.params.style,
         figure_paths=list(snakemake.output.figures),
         source_data_dir=snakemake.output.source_data,
+        labels=condition_labels(order, groups),
+        contrast_labels=titles,
         gene_names=gene_names,
     )
     contrast_figures(
@@ -39,6 +49,7 @@ def main(snakemake):
         lfc_threshold=section["lfc_threshold"],
         n_labels=section["figures"]["n_labels"],
         gene_names=gene_names,
+        titles=titles,
     )
 
 

@@ -1,6 +1,6 @@
 """The RNA-seq sample QC figure (library sizes, sample distances, PCA), with its source data."""
 
-from exneuro.figures.rnaseq import conditions_in_order, qc_figure
+from exneuro.figures.rnaseq import condition_labels, conditions_in_order, qc_figure
 from exneuro.io import read_table
 from exneuro.workflow import run
 
@@ -21,6 +21,7 @@ def main(snakemake):
         style=snakemake.params.style,
         figure_paths=list(snakemake.output.figures),
         source_data_dir=snakemake.output.source_data,
+        labels=condition_labels(order, snakemake.params.groups),
     )
 
 

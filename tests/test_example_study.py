@@ -33,6 +33,14 @@ FIGURE_RULES = {
 }
 
 
+#: Findings of the figure checker that are known and not yet fixed, by source-data folder:
+#: the photometry overview figure draws its session-trace legend over the traces. Empty when
+#: every figure passes.
+ALLOWED_FINDINGS: dict[str, list[str]] = {
+    "figures/photometry/photometry_source_data": ["figure: the legend covers 77 data points"],
+}
+
+
 @pytest.fixture(scope="module")
 def example_runs(tmp_path_factory) -> tuple[Path, Path]:
     """Two clean runs of the example study, one after the other (two full studies at once would
@@ -140,3 +148,16 @@ def test_layout_change_of_one_figure_rerenders_it_alone(example_runs):
     edited = root / "config/layout.yaml"
     edited.write_text(config.replace("      height_mm: 165\n", "      height_mm: 150\n", 1))
     assert planned_jobs("--configfile", str(edited), cwd=root) == {"paper_figure": 1, "all": 1}
+
+
+def test_every_figure_of_the_example_passes_the_figure_checker(example_runs):
+    # the checker's findings, written by every figure job beside its source data (paper figures
+    # with the statistics table: marks, legend n, layout, identifiers)
+    results = example_runs[0] / "results"
+    checks = sorted(results.rglob("checks.tsv"))
+    assert len(checks) >= 20
+    found = {
+        path.parent.relative_to(results).as_posix(): pd.read_csv(path, sep="\t")["problem"].tolist()
+        for path in checks
+    }
+    assert {name: problems for name, problems in found.items() if problems} == ALLOWED_FINDINGS

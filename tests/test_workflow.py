@@ -261,10 +261,19 @@ def test_paper_figure_source_data_legend_and_statistics_match_the_tables(project
     legend = (folder / "replication_legend.md").read_text(encoding="utf-8")
     df = f"{welch['df_num']:.1f}"
     assert "(B) Change of distance" in legend
-    assert f"Welch's t-test, stimulated_post − control: t({df}) = " in legend
+    assert f"Welch's t-test, SF1 stimulated after exercise − Control: t({df}) = " in legend
     assert f"(n = {welch['n_by_group'].split('=')[1].split(';')[0]} Control, " in legend
     layout = (folder / "replication_source_data/layout.yaml").read_text()
     assert "font_size_pt" in layout and "treadmill_course" in layout
+
+
+def test_every_figure_passes_the_figure_checker(project_copy):
+    # every mark from a statistics row, legend n = mice drawn, no overlapping or clipped text,
+    # no raw identifier: each figure job writes the checker's findings beside its source data
+    checks = sorted(_results(project_copy).rglob("checks.tsv"))
+    assert len(checks) == 2  # the cohort's figure and the paper figure
+    found = {path.parent.name: pd.read_csv(path, sep="\t")["problem"].tolist() for path in checks}
+    assert {name: problems for name, problems in found.items() if problems} == {}
 
 
 def test_another_config_replaces_the_example_config_whole(project_copy):
@@ -456,7 +465,10 @@ def test_report_shows_every_figure_with_its_caption_and_the_tables(project_copy)
         "--configfile", "config/two_group/config.yaml", "--report", "report.html", cwd=project_copy
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    # docutils prints its warnings while rendering the captions and writes them into the report
+    assert "WARNING/2" not in result.stderr + result.stdout, result.stderr[-2000:]
     html = (project_copy / "report.html").read_text(encoding="utf-8")
+    assert "System Message" not in html and "Duplicate explicit target" not in html
     assert "stimulation_replication.png" in html  # the cohort's figure
     assert "Treadmill endurance of cohort" in html  # its caption
     assert "replication.png" in html and "replication_legend.md" in html  # the paper figure

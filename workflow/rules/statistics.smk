@@ -46,7 +46,7 @@ rule statistics_table:
     input:
         statistics_parts(),
     output:
-        in_report(f"{OUT}/statistics/statistics.tsv", "statistics", "Statistics"),
+        in_report(f"{OUT}/statistics/statistics.tsv", "statistics", "Statistical tests"),
     log:
         f"{OUT}/logs/statistics/table.log",
     conda:

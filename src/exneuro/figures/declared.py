@@ -14,9 +14,16 @@ import numpy as np
 import pandas as pd
 
 from exneuro.declared import factor_levels
-from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
+from exneuro.figures.marks import draw_mark
+from exneuro.figures.style import (
+    apply_style,
+    legend_above,
+    mm,
+    panel_label,
+    save_with_source_data,
+    title_above_legend,
+)
 from exneuro.figures.treadmill import find_row, spread_offsets
-from exneuro.stats.table import significance_stars
 
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
 
@@ -34,7 +41,45 @@ def _subject_means(data: pd.DataFrame, outcome: str, keys: list[str]) -> pd.Data
     return data.groupby(keys, as_index=False, observed=True)[outcome].mean()
 
 
-def plot_line(axis, data, outcome, declaration, levels, colours, labels) -> pd.DataFrame:
+def level_text(level) -> str:
+    """A factor level as shown: integers without a decimal point ('3', not '3.0')."""
+    try:
+        number = float(level)
+    except (TypeError, ValueError):
+        return str(level).replace("_", " ")
+    return str(int(number)) if number.is_integer() else str(level)
+
+
+def posthoc_rows(statistics, outcome, declaration, levels, subset: str) -> dict:
+    """(level of the first within factor, group) -> the post-hoc contrast row of that group
+    against the first group at that level (emm_contrast, adjusted p)."""
+    between = declaration["between"][0] if declaration["between"] else None
+    x_name = (declaration["within"] or [None])[0]
+    if statistics is None or between is None or x_name is None:
+        return {}
+    reference = levels[between][0]
+    rows = {}
+    for level in levels[x_name]:
+        where = "; ".join(part for part in (subset, f"{x_name}={level}") if part)
+        for group in levels[between][1:]:
+            row = find_row(
+                statistics,
+                test="emm_contrast",
+                outcome=outcome,
+                subset=where,
+                term=f"{group} - {reference}",
+            )
+            if row is not None:
+                rows[(level, group)] = row
+    return rows
+
+
+def plot_line(
+    axis, data, outcome, declaration, levels, colours, labels, marks=None
+) -> pd.DataFrame:
+    """Every subject as a thin line over the first within factor (or covariate), group mean ±
+    SEM, and the stars of ``marks`` ((level, group) -> post-hoc row, see :func:`posthoc_rows`)
+    above each level, one line of marks per group in its colour."""
     subject = declaration["subject"]
     between = declaration["between"][0] if declaration["between"] else None
     x_name = (declaration["within"] or declaration["covariates"])[0]
@@ -69,11 +114,21 @@ def plot_line(axis, data, outcome, declaration, levels, colours, labels) -> pd.D
             zorder=3,
         )
         records.append(summary.assign(group=group, kind="group"))
+    low, high = float(means[outcome].min()), float(means[outcome].max())
+    span = high - low if high > low else 1.0
+    others = levels[between][1:] if between else []
+    for (level, group), row in (marks or {}).items():
+        line = others.index(group)
+        x = float(level) if numeric_x else levels[x_name].index(level)
+        y = high + span * (0.03 + 0.09 * line)
+        draw_mark(axis, x, y, row, show_ns=False, color=colours.get(group, "#000000"))
+    if marks:
+        axis.set_ylim(low - 0.05 * span, high + span * (0.05 + 0.09 * len(others)))
     if not numeric_x:
-        axis.set_xticks(range(len(levels[x_name])), levels[x_name])
+        axis.set_xticks(range(len(levels[x_name])), [level_text(v) for v in levels[x_name]])
     axis.set_xlabel(x_name.replace("_", " "))
     if between:
-        axis.legend(loc="best", handlelength=1.2)
+        legend_above(axis)
     subjects = means.rename(columns={outcome: "value"}).assign(kind="subject")
     return pd.concat(
         [subjects, pd.concat(records).rename(columns={"mean": "value"})], ignore_index=True
@@ -100,7 +155,11 @@ def plot_bars(
             {between: group, "value": mean, "sem": sem, "n": len(values), "kind": "group"}
         )
     reference = levels[between][0]
-    top = np.nanmax(means[outcome]) * 1.08 if len(means) else 1.0
+    high = float(means[outcome].max()) if len(means) else 1.0
+    low = min(0.0, float(means[outcome].min())) if len(means) else 0.0
+    span = high - low if high > low else 1.0
+    top = high + 0.08 * span
+    axis.set_ylim(low, high + 0.22 * span)
     for index, group in enumerate(levels[between][1:], start=1):
         match = {"outcome": outcome, "term": f"{group} - {reference}"}
         if subset:
@@ -110,13 +169,15 @@ def plot_bars(
         )
         if row is None:
             continue
-        axis.plot([0, 0, index, index], [top * 0.97, top, top, top * 0.97], color="black", lw=0.6)
-        axis.text(index / 2, top, significance_stars(row["p_adj"]), ha="center", va="bottom")
+        tick = 0.03 * span
+        axis.plot([0, 0, index, index], [top - tick, top, top, top - tick], color="black", lw=0.6)
+        draw_mark(axis, index / 2, top, row)
     axis.set_xticks(
         range(len(levels[between])),
-        [labels.get(g, g) for g in levels[between]],
+        [labels.get(g, level_text(g)) for g in levels[between]],
         rotation=30,
         ha="right",
+        rotation_mode="anchor",
     )
     subjects = means.rename(columns={outcome: "value"}).assign(kind="subject")
     return pd.concat([subjects, pd.DataFrame(records)], ignore_index=True)
@@ -158,10 +219,12 @@ def declared_figure(
                     axis, part, outcome, declaration, levels, colours, labels, statistics, subset
                 )
             else:
-                table = plot_line(axis, part, outcome, declaration, levels, colours, labels)
+                marks = posthoc_rows(statistics, outcome, declaration, levels, subset)
+                table = plot_line(axis, part, outcome, declaration, levels, colours, labels, marks)
             axis.set_ylabel(declaration["outcome_labels"].get(outcome, outcome))
             if subset:
-                axis.set_title(subset.replace("=", ": "), fontsize=plt.rcParams["font.size"])
+                title = subset.replace("=", ": ").replace("_", " ")
+                title_above_legend(axis, title, fontsize=plt.rcParams["font.size"])
             letter = chr(ord("A") + (row if side_by_side else row * n_cols + col))
             panel_label(axis, letter)
             source[letter] = table.assign(outcome=outcome, subset=subset)

@@ -27,9 +27,10 @@ import pandas as pd
 from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
 from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
 from exneuro.figures.declared import level_colours
+from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.figures.superplot import superplot
-from exneuro.stats.table import significance_stars, subset_label
+from exneuro.stats.table import subset_label
 
 AXIS_LABELS = {
     "firing_rate_hz": "Firing rate (Hz)",
@@ -129,17 +130,15 @@ def plot_fi(axis, steps, statistics, order, colours, labels, context, min_curren
                 term=f"{group} - {order[0]}",
                 subset=subset_label(**context, current_pa=current_label),
             )
-            stars = significance_stars(float(row["p_adj"])) if row is not None else ""
-            if stars and stars != "ns":
-                axis.text(
+            if row is not None:
+                draw_mark(
+                    axis,
                     current,
                     top * 1.03,
-                    stars,
-                    ha="center",
-                    va="bottom",
-                    rotation=90,
+                    row,
+                    show_ns=False,
                     color=colours[group],
-                    fontsize=plt.rcParams["font.size"] - 1,
+                    fontsize=plt.rcParams["font.size"] - 2,
                 )
     axis.set_xlabel("Injected current (pA)")
     axis.set_ylabel(AXIS_LABELS["firing_rate_hz"])

@@ -81,10 +81,18 @@ def format_p(p: float) -> str:
     return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
-def term_text(term: str) -> str:
-    """'group:session' -> 'group × session'; contrasts keep their minus sign readable."""
-    text = str(term).replace(":", " × ")
-    return text.replace(" - ", " − ")
+def term_text(term: str, labels: Mapping[str, str] | None = None) -> str:
+    """'group:session' -> 'group × session'; a contrast 'silenced - control' with the groups'
+    labels ('SF1 silenced − Control'); underscores of factor names as spaces."""
+    labels = dict(labels or {})
+    text = str(term)
+    if " - " in text or " vs " in text:
+        separator = " - " if " - " in text else " vs "
+        parts = [labels.get(part, part) for part in text.split(separator)]
+        text = (" − " if separator == " - " else " vs ").join(parts)
+    else:
+        text = " × ".join(labels.get(part, part) for part in text.split(":"))
+    return text.replace("_", " ")
 
 
 def _corrected_df(row: Mapping) -> tuple[float | None, float | None]:
@@ -169,7 +177,37 @@ def n_text(row: Mapping, labels: Mapping[str, str] | None = None) -> str:
     return text
 
 
-def describe_row(row: Mapping) -> str:
+def counts_text(counts: Mapping[str, int], labels: Mapping[str, str] | None = None) -> str:
+    """'n = 8 Control, 7 SF1 inhibited after exercise mice' from mice per group id."""
+    labels = dict(labels or {})
+    parts = [f"{int(n)} {labels.get(group, group)}" for group, n in counts.items()]
+    return f"n = {', '.join(parts)} mice" if parts else ""
+
+
+def row_counts(row: Mapping) -> dict[str, int]:
+    """Mice per group of a statistics row ('control=8; silenced=7'), {} when not recorded."""
+    by_group = row.get("n_by_group")
+    if not _present(by_group) or not str(by_group):
+        return {}
+    counts = {}
+    for item in str(by_group).split("; "):
+        group, _, count = item.partition("=")
+        if count.strip().isdigit():
+            counts[group] = int(count)
+    return counts
+
+
+def is_singular(row: Mapping) -> bool:
+    """A mixed model fit whose random-effect variance is estimated at zero (flagged by the
+    statistics table's ``singular_fit`` column, or named in its notes)."""
+    for column in ("singular_fit", "singular"):
+        flag = row.get(column)
+        if _present(flag) and str(flag).strip().lower() in ("true", "1", "yes"):
+            return True
+    return "singular" in str(row.get("notes", "")).lower()
+
+
+def describe_row(row: Mapping, labels: Mapping[str, str] | None = None) -> str:
     """One test result: '<term>: <statistic>, <p>, <correction>; <effect size>' (a result with
     neither statistic nor p, such as a waveform test's significant interval, gives its note)."""
     pieces = [piece for piece in (statistic_text(row), format_p(_p_for(row))) if piece]
@@ -178,7 +216,7 @@ def describe_row(row: Mapping) -> str:
     correction = correction_text(row)
     if correction:
         pieces.append(correction)
-    text = f"{term_text(row['term'])}: {', '.join(pieces)}"
+    text = f"{term_text(row['term'], labels)}: {', '.join(pieces)}"
     effect = effect_text(row)
     text = f"{text}; {effect}" if effect else text
     return text + singular_text(row)
@@ -186,7 +224,7 @@ def describe_row(row: Mapping) -> str:
 
 def singular_text(row: Mapping) -> str:
     """'; singular fit (a variance estimated at zero), test on mouse means p = 0.0018' or ''."""
-    if str(row.get("singular_fit")) != "yes":
+    if not is_singular(row):
         return ""
     text = "; singular fit (a variance estimated at zero)"
     if _present(row.get("p_mouse_level")):
@@ -194,28 +232,43 @@ def singular_text(row: Mapping) -> str:
     return text
 
 
-def describe_tests(rows: pd.DataFrame) -> str:
+def describe_tests(
+    rows: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    drawn: Mapping[str, int] | None = None,
+) -> str:
     """Sentences for the statistics rows behind one panel, one per test, in table order.
 
     Omnibus tests list every term; post-hoc families (``emm_contrast``) are summarized as the
-    family and its correction, since their p values are the stars drawn on the panel.
+    family and its correction, since their p values are the stars drawn on the panel. A test
+    whose mice differ from the ``drawn`` mice per group (e.g. a repeated-measures ANOVA that
+    drops mice with a missed test) states its own n; a singular mixed-model fit is said so.
     """
     sentences = []
     for test, part in rows.groupby("test", sort=False):
         name = TEST_NAMES.get(str(test), str(test).replace("_", " "))
         first = part.iloc[0].to_dict()
         if test == "emm_contrast":
-            terms = ", ".join(dict.fromkeys(term_text(t) for t in part["term"]))
+            terms = ", ".join(dict.fromkeys(term_text(t, labels) for t in part["term"]))
             correction = correction_text({**first, "p_family": None}) or "uncorrected"
             family = correction_text(first) if _present(first.get("p_family")) else ""
-            sentences.append(
+            sentence = (
                 f"{name} ({terms}), {correction}; stars show adjusted p"
                 + (f"; p also {family}" if family else "")
                 + singular_text(first)
             )
-            continue
-        results = "; ".join(describe_row(r) for r in part.to_dict("records"))
-        sentences.append(f"{name}, {results}")
+        else:
+            results = "; ".join(describe_row(r, labels) for r in part.to_dict("records"))
+            sentence = f"{name}, {results}"
+        counts = row_counts(first)
+        if drawn is not None and counts and counts != {g: n for g, n in drawn.items() if n}:
+            sentence += f" (this test on {counts_text(counts, labels)})"
+        if any(is_singular(r) for r in part.to_dict("records")):
+            sentence += (
+                " (with the mouse variance at zero this test treats the observations as "
+                "independent; the test on mouse means is the safer one)"
+            )
+        sentences.append(sentence)
     return ". ".join(sentence[0].upper() + sentence[1:] for sentence in sentences)
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from matplotlib import colors as mcolors
 from matplotlib import transforms
 
+from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import apply_style, group_palette, mm, save_with_source_data
 from exneuro.stats.table import significance_stars
 
@@ -286,15 +287,14 @@ def plot_window_metric(
                 stars_drawn.append(
                     {"group": group, "day": day, "p_adj": row["p_adj"], "stars": stars}
                 )
-                if stars and stars != "ns":
-                    axis.text(
-                        position[day],
-                        top + span * (0.04 + 0.08 * g_index),
-                        stars,
-                        ha="center",
-                        va="bottom",
-                        color=colours[group],
-                    )
+                draw_mark(
+                    axis,
+                    position[day],
+                    top + span * (0.04 + 0.08 * g_index),
+                    row,
+                    show_ns=False,
+                    color=colours[group],
+                )
     if stars_drawn:
         n_rows = len([g for g in group_order if g != control])
         axis.set_ylim(top=top + span * (0.1 + 0.08 * n_rows))
@@ -371,7 +371,7 @@ def plot_peri_event(
         axis.text(
             0.01,
             height,
-            comparison.replace(" - ", " vs "),
+            " vs ".join(labels.get(g, g) for g in comparison.split(" - ")),
             transform=transforms.blended_transform_factory(axis.transAxes, axis.transData),
             va="center",
             ha="left",

@@ -22,7 +22,13 @@ import pandas as pd
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.patches import Circle
 
-from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
+from exneuro.figures.style import (
+    apply_style,
+    legend_above,
+    mm,
+    panel_label,
+    save_with_source_data,
+)
 from exneuro.figures.treadmill import spread_offsets
 from exneuro.rnaseq.pipeline import condition_order
 from exneuro.rnaseq.summary import call_de, top_genes
@@ -73,28 +79,36 @@ def _spread_labels(targets: np.ndarray, min_gap: float, low: float, high: float)
 
 
 def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
-    """Write ``labels`` beside points, left-hand points to the left, pushed apart vertically
-    (in axis fractions), joined to their point by a hairline."""
+    """Write ``labels`` in two columns inside the axes — points left of centre labelled from
+    the left edge, the others from the right edge — near their point's height, pushed apart by
+    a line of text and kept below the counts written at the top, each joined to its point by a
+    hairline. Nothing lands on the tick labels outside the axes."""
     if len(labels) == 0:
         return pd.DataFrame(columns=["label", "x", "y", "label_x", "label_y"])
     to_axes = axis.transAxes.inverted().transform
     points = to_axes(axis.transData.transform(np.column_stack([x, y])))
+    size = plt.rcParams["font.size"] - 1.5
+    height_pt = axis.get_position().height * axis.figure.get_figheight() * 72
+    height_pt = max(height_pt, 1.0)
+    # the layout still narrows the axes after drawing: room for a line and a half per label
+    gap, top = 2.6 * size / height_pt, 1 - 4.5 * size / height_pt
     rows = []
     for side in (-1, 1):
         inside = np.flatnonzero(x_side == side)
+        inside = inside[: int((top - 0.04) / gap) + 1]  # as many as fit, best first
         if not len(inside):
             continue
-        label_y = _spread_labels(points[inside, 1], 0.055, 0.02, 0.98)
-        label_x = np.clip(points[inside, 0] + 0.07 * side, 0.02, 0.98)
+        label_y = _spread_labels(points[inside, 1], gap, 0.04, top)
+        label_x = np.full(len(inside), 0.03 if side < 0 else 0.97)
         for k, i in enumerate(inside):
             axis.annotate(
                 labels[i],
                 xy=(x[i], y[i]),
                 xytext=(label_x[k], label_y[k]),
                 textcoords="axes fraction",
-                ha="right" if side < 0 else "left",
+                ha="left" if side < 0 else "right",
                 va="center",
-                fontsize=plt.rcParams["font.size"] - 1.5,
+                fontsize=size,
                 fontstyle="italic",
                 arrowprops={
                     "arrowstyle": "-",
@@ -114,6 +128,32 @@ def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def condition_label(level: str, groups: Sequence[Mapping]) -> str:
+    """A condition such as 'control_trained' as a reader reads it: 'Control, trained' (the
+    group's label, then the rest of the name)."""
+    for group in sorted(groups, key=lambda g: len(g["id"]), reverse=True):
+        if str(level) == group["id"]:
+            return group.get("label", group["id"])
+        if str(level).startswith(f"{group['id']}_"):
+            rest = str(level)[len(group["id"]) + 1 :].replace("_", " ")
+            return f"{group.get('label', group['id'])}, {rest}"
+    return str(level).replace("_", " ")
+
+
+def contrast_label(contrast: Mapping, groups: Sequence[Mapping]) -> str:
+    """A configured contrast as a reader reads it: 'Control: trained vs sedentary' for two
+    levels of one group, 'A vs B' otherwise, its name (spaced) for a weighted contrast."""
+    if "level" not in contrast or "reference" not in contrast:
+        return str(contrast["name"]).replace("_", " ")
+    level = condition_label(contrast["level"], groups)
+    reference = condition_label(contrast["reference"], groups)
+    head, _, rest = level.partition(", ")
+    head_ref, _, rest_ref = reference.partition(", ")
+    if rest and rest_ref and head == head_ref:
+        return f"{head}: {rest} vs {rest_ref}"
+    return f"{level} vs {reference}"
 
 
 def _names(table: pd.DataFrame, gene_names: pd.Series | None) -> pd.Series:
@@ -174,7 +214,9 @@ def volcano(
     n_up, n_down = int((data["direction"] == "up").sum()), int((data["direction"] == "down").sum())
     axis.text(0.02, 0.98, f"{n_down} down", transform=axis.transAxes, color=DOWN, va="top")
     axis.text(0.98, 0.98, f"{n_up} up", transform=axis.transAxes, color=UP, va="top", ha="right")
-    data["labelled"] = data["gene_id"].isin(top["gene_id"])
+    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
+        labelled["label"]
+    )
     source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
     return source.merge(
         labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
@@ -224,7 +266,9 @@ def ma_plot(
         top["gene_name"].tolist(),
         np.where(top["x"].to_numpy() < float(data["x"].median()), -1, 1),
     )
-    data["labelled"] = data["gene_id"].isin(top["gene_id"])
+    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
+        labelled["label"]
+    )
     source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
     return source.merge(
         labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
@@ -279,8 +323,15 @@ def heatmap(
     image = axis.imshow(
         z, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest"
     )
-    axis.set_yticks(np.arange(len(names)))
-    axis.set_yticklabels(names, fontstyle="italic", fontsize=plt.rcParams["font.size"] - 2)
+    # one name per row in a font that fits the row (the layout may still shrink the axes by
+    # up to a third), every k-th name when even 3.5 pt does not fit
+    height_pt = axis.get_position().height * axis.figure.get_figheight() * 72 * 0.6
+    row_pt = height_pt / max(len(names), 1)
+    size = min(plt.rcParams["font.size"] - 2, 0.8 * row_pt)
+    step = 1 if size >= 3.5 else int(np.ceil(3.5 / size))
+    shown = np.arange(0, len(names), step)
+    axis.set_yticks(shown)
+    axis.set_yticklabels([names[k] for k in shown], fontstyle="italic", fontsize=max(size, 3.5))
     axis.set_xticks([])
     axis.tick_params(length=0)
     for spine in axis.spines.values():
@@ -338,13 +389,18 @@ def de_count_bars(
         axis.text(xi, -d - span * 0.03, f"{int(d)}", ha="center", va="top")
     axis.set_ylim(-span * 1.25, span * 1.25)
     axis.set_xticks(x)
-    axis.set_xticklabels([(labels or {}).get(c, c) for c in contrasts], rotation=30, ha="right")
+    axis.set_xticklabels(
+        [(labels or {}).get(c, c.replace("_", " ")) for c in contrasts],
+        rotation=30,
+        ha="right",
+        rotation_mode="anchor",
+    )
     ticks = axis.get_yticks()
     axis.set_yticks(ticks)
     axis.set_yticklabels([f"{abs(int(t))}" for t in ticks])
     axis.set_ylim(-span * 1.25, span * 1.25)
     axis.set_ylabel("DE genes (down | up)")
-    axis.legend(loc="upper right", handlelength=0.8)
+    legend_above(axis, ncols=2, handlelength=0.8)
     return pd.DataFrame(
         {"contrast": contrasts, "x": x, "n_up": up.astype(int), "n_down": down.astype(int)}
     )
@@ -412,8 +468,19 @@ def venn2(
         va="top",
     )
     top = max(r1, r2)
-    axis.text(ca[0], top + 0.34, labels[0], ha="center", va="bottom", color=colours[0])
-    axis.text(cb[0], top + 0.08, labels[1], ha="center", va="bottom", color=colours[1])
+    left = ca[0] - r1 - 0.1
+    # the second set's name just above the circles, the first's stacked above it
+    axis.text(left, top + 0.08, labels[1], ha="left", va="bottom", color=colours[1])
+    lines = labels[1].count("\n") + 1
+    axis.annotate(
+        labels[0],
+        xy=(left, top + 0.08),
+        xytext=(0, lines * plt.rcParams["font.size"] * 1.25 + 1),
+        textcoords="offset points",
+        ha="left",
+        va="bottom",
+        color=colours[0],
+    )
     axis.set_xlim(ca[0] - r1 - 0.1, cb[0] + r2 + 0.1)
     axis.set_ylim(-top - 0.3, top + 0.6)
     axis.set_aspect("equal")
@@ -461,12 +528,19 @@ def gene_expression(
             {"kind": "mean", "level": level, "x": k, "value": mean, "sem": sem, "n": len(values)}
         )
     axis.set_xticks(range(len(order)))
-    axis.set_xticklabels([(labels or {}).get(o, o) for o in order], rotation=35, ha="right")
+    axis.set_xticklabels(
+        [(labels or {}).get(o, o) for o in order], rotation=35, ha="right", rotation_mode="anchor"
+    )
     axis.set_ylabel("Normalized counts")
     axis.set_ylim(bottom=0)
     if title:
         axis.set_title(title, fontstyle="italic")
     return pd.DataFrame(records)
+
+
+def condition_labels(levels: Sequence[str], groups: Sequence[Mapping]) -> dict[str, str]:
+    """Each condition level's readable label (:func:`condition_label`)."""
+    return {level: condition_label(level, groups) for level in levels}
 
 
 def conditions_in_order(
@@ -507,7 +581,7 @@ def pca_plot(
     explained = variance.set_index("component")["variance_explained"]
     axis.set_xlabel(f"PC1 ({100 * explained['PC1']:.0f}% variance)")
     axis.set_ylabel(f"PC2 ({100 * explained['PC2']:.0f}% variance)")
-    axis.legend(loc="best", handletextpad=0.2, borderaxespad=0.2)
+    legend_above(axis, handletextpad=0.2)
     return data[["sample", "level", "PC1", "PC2", "colour"]]
 
 
@@ -578,13 +652,19 @@ def overview_figure(
     panels.append(axis)
     if overlap.empty:  # the config declares no 'overlap' of two contrasts
         axis.axis("off")
-        axis.text(0.5, 0.5, "No overlap declared\n(rnaseq.overlap)", ha="center", va="center")
+        axis.text(
+            0.5,
+            0.5,
+            "No overlap of two contrasts\ndeclared in the config",
+            ha="center",
+            va="center",
+        )
         source["C"] = overlap
     else:
         row = overlap.iloc[0]
-        names = (
-            (contrast_labels or {}).get(row["reference"], row["reference"]),
-            (contrast_labels or {}).get(row["comparison"], row["comparison"]),
+        names = tuple(
+            (contrast_labels or {}).get(name, name.replace("_", " ")).replace(": ", "\n")
+            for name in (row["reference"], row["comparison"])
         )
         source["C"] = venn2(
             axis,
@@ -607,11 +687,22 @@ def overview_figure(
         source[letter] = gene_expression(
             axis, part, column, order, colours, labels, title=str(part["gene_name"].iloc[0])
         ).assign(gene=gene)
+        if k % 3:
+            axis.set_ylabel("")  # one axis title per row of gene panels
     for letter, axis in zip("ABCD" + "".join(letters), panels, strict=True):
         panel_label(axis, letter)
     figure.tight_layout(h_pad=1.5, w_pad=1.5)
     save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     return source
+
+
+def _sample_ticks(axis, names: Sequence[str], rotation: float = 0, max_names: int = 24) -> None:
+    """Sample names as tick labels, every k-th one when there are more than ``max_names`` (a
+    figure column has no room for 50 names), in a small font."""
+    step = max(1, int(np.ceil(len(names) / max_names)))
+    positions = np.arange(0, len(names), step)
+    axis.set_ticks(positions, [names[k] for k in positions], rotation=rotation)
+    axis.set_tick_params(labelsize=plt.rcParams["font.size"] - 2.5)
 
 
 def library_size_bars(
@@ -633,7 +724,7 @@ def library_size_bars(
         width=0.8,
         lw=0,
     )
-    axis.set_xticks(np.arange(len(table)), table["sample"], rotation=90)
+    _sample_ticks(axis.xaxis, list(table["sample"]), rotation=90)
     axis.set_ylabel("Library size (million reads)")
     return table
 
@@ -653,8 +744,8 @@ def distance_heatmap(
         vmin=np.nanmin(values),
         vmax=np.nanmax(values),
     )
-    axis.set_xticks(range(len(ordered)), ordered, rotation=90)
-    axis.set_yticks(range(len(ordered)), ordered)
+    _sample_ticks(axis.xaxis, ordered, rotation=90)
+    _sample_ticks(axis.yaxis, ordered)
     axis.figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02, label="Euclidean distance (VST)")
     return matrix.rename_axis("sample").reset_index()
 
@@ -672,6 +763,7 @@ def qc_figure(
     style: Mapping,
     figure_paths: Sequence[str],
     source_data_dir: str,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Sample QC: library sizes (A), sample-to-sample distances (B) and the PCA (C)."""
     apply_style(style["font_size_pt"])
@@ -681,7 +773,7 @@ def qc_figure(
     source = {
         "A": library_size_bars(axes[0], library_sizes, samples, column, order, colours),
         "B": distance_heatmap(axes[1], distances, samples, column, order),
-        "C": pca_plot(axes[2], scores, variance, samples, column, order, colours),
+        "C": pca_plot(axes[2], scores, variance, samples, column, order, colours, labels),
     }
     for axis, letter in zip(axes, source, strict=True):
         panel_label(axis, letter)
@@ -698,14 +790,15 @@ def contrast_figures(
     lfc_threshold: float,
     n_labels: int,
     gene_names: pd.Series | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> None:
     """Volcano and MA plots of every contrast into ``folder`` (``<contrast>.<format>`` and
-    ``<contrast>_source_data/``)."""
+    ``<contrast>_source_data/``), titled by ``titles`` (contrast -> readable name)."""
     folder = Path(folder)
     for name, table in results.items():
         contrast_figure(
             table,
-            name.replace("_", " "),
+            (titles or {}).get(name, name.replace("_", " ")),
             style,
             [str(folder / f"{name}.{fmt}") for fmt in style["formats"]],
             str(folder / f"{name}_source_data"),

@@ -1,26 +1,34 @@
 """One look for every figure: Cell Press sizes and fonts, fixed group colours, deterministic files.
 
 Cell Press asks for Arial or Helvetica at 6-8 pt, figures 85 mm (single column) or 174 mm (full
-width) wide, and lines of 0.5-1 pt. Arial is used where installed; Liberation Sans (metric
-compatible with Arial, installed by the project's set-up) otherwise. Text stays text in PDF and SVG
-(TrueType embedding, no outlines) so that a journal's editor can edit it.
+width) wide, and lines of 0.5-1 pt. Text is set in Liberation Sans (metric compatible with Arial),
+whose font files ship with the project (``fonts/``, SIL Open Font License) and are registered by
+path; the few glyphs it lacks come from matplotlib's bundled DejaVu Sans. No font installed on the
+machine is ever consulted, so a figure has the same bytes on every machine. Text stays text in PDF
+and SVG (TrueType embedding, no outlines) so that a journal's editor can edit it.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import pandas as pd
 from matplotlib import font_manager
 
+from exneuro.figures.checks import check_figure
 from exneuro.io import write_table, write_workbook
 
 MM_PER_INCH = 25.4
-FONT_PREFERENCE = ["Arial", "Helvetica", "Liberation Sans", "DejaVu Sans"]
+FONT_DIR = Path(__file__).with_name("fonts")
+FONT_FAMILY = "Liberation Sans"
+FALLBACK_FAMILY = "DejaVu Sans"
 
 
 def mm(value: float) -> float:
@@ -28,19 +36,35 @@ def mm(value: float) -> float:
     return value / MM_PER_INCH
 
 
-def available_font() -> str:
-    """The first installed font of :data:`FONT_PREFERENCE`."""
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next(name for name in FONT_PREFERENCE if name in installed or name == "DejaVu Sans")
+@cache
+def register_fonts() -> list[str]:
+    """Make matplotlib's font list hold only the project's Liberation Sans files and
+    matplotlib's own bundled fonts (DejaVu, STIX, Computer Modern for mathtext), each registered
+    by path, and return those paths.
+
+    matplotlib otherwise scans the system's font folders, and which "Liberation Sans" it finds
+    (version 1 or 2, another glyph set) would change a figure's bytes with the machine's
+    packages. Called by :func:`apply_style`; cached, so the list is built once per process.
+    """
+    bundled = Path(matplotlib.get_data_path(), "fonts", "ttf")
+    paths = sorted(bundled.glob("*.ttf")) + sorted(FONT_DIR.glob("*.ttf"))
+    manager = font_manager.fontManager
+    manager.ttflist = []
+    manager.afmlist = []
+    for path in paths:
+        manager.addfont(path)  # also clears the font lookup cache
+    return [str(path) for path in paths]
 
 
 def apply_style(font_size_pt: float = 7.0) -> None:
     """Set matplotlib's parameters for Cell Press figures (call before drawing)."""
+    register_fonts()
     plt.rcdefaults()
     plt.rcParams.update(
         {
-            "font.family": "sans-serif",
-            "font.sans-serif": [available_font()],
+            "font.family": [FONT_FAMILY, FALLBACK_FAMILY],
+            "font.sans-serif": [FONT_FAMILY, FALLBACK_FAMILY],
+            "mathtext.fontset": "dejavusans",
             "font.size": font_size_pt,
             "axes.titlesize": font_size_pt,
             "axes.labelsize": font_size_pt,
@@ -96,13 +120,19 @@ def save_with_source_data(
     dpi: int,
     source: Mapping[str, object],
     source_data_dir: str | Path,
+    check: bool = True,
 ) -> None:
     """Save the figure in every format of ``figure_paths`` and each panel's source data (the
     exact numbers drawn, as journals ask) in ``source_data_dir``: ``panel_<letter>.tsv`` and one
-    workbook, ``source_data.xlsx``, with a sheet per panel."""
+    workbook, ``source_data.xlsx``, with a sheet per panel. With ``check``, the figure checker's
+    findings that need no statistics table (marks agree with the rows they were drawn from,
+    layout, raw identifiers) go to ``checks.tsv`` beside them."""
     stem = Path(figure_paths[0]).with_suffix("")
     save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], dpi)
     Path(source_data_dir).mkdir(parents=True, exist_ok=True)
+    if check:
+        problems = pd.DataFrame({"problem": check_figure(figure)})
+        write_table(problems, Path(source_data_dir) / "checks.tsv")
     for letter, table in source.items():
         write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
     write_workbook(
@@ -123,3 +153,36 @@ def panel_label(axis, letter: str) -> None:
         va="bottom",
         ha="left",
     )
+
+
+def legend_above(axis, ncols: int = 1, **options):
+    """The axis's legend above its plotting area, left-aligned, so that it never covers data;
+    returns the legend (None when nothing is labelled). A panel title set afterwards needs
+    :func:`title_above_legend` to clear it."""
+    handles, labels = axis.get_legend_handles_labels()
+    if not handles:
+        return None
+    settings = {
+        "loc": "lower left",
+        "bbox_to_anchor": (0.0, 1.01),
+        "borderaxespad": 0.0,
+        "ncols": ncols,
+        "handlelength": 1.2,
+        "columnspacing": 1.0,
+    }
+    settings.update(options)
+    legend = axis.legend(handles, labels, **settings)
+    legend.rows = -(-len(labels) // settings["ncols"])
+    return legend
+
+
+def title_above_legend(axis, title: str, **options) -> None:
+    """A panel title set above a legend placed by :func:`legend_above` (padded by the legend's
+    height: one line per row of entries)."""
+    rows = getattr(axis.get_legend(), "rows", 0)
+    size = plt.rcParams["legend.fontsize"]
+    size = size if isinstance(size, int | float) else plt.rcParams["font.size"]
+    width_pt = axis.get_position().width * axis.figure.get_figwidth() * 72
+    title = textwrap.fill(title, max(int(width_pt / (0.62 * plt.rcParams["font.size"])), 8))
+    axis.title_pad = 4 + rows * size * 1.45  # the panel letter, a title too, keeps this pad
+    axis.set_title(title, pad=axis.title_pad, **options)

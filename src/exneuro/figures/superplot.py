@@ -22,9 +22,10 @@ from matplotlib.colors import to_hex, to_rgb
 from exneuro.cellular.histology import section_percent
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.figures.declared import level_colours
+from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.figures.treadmill import find_row, spread_offsets
-from exneuro.stats.table import significance_stars, subset_label
+from exneuro.stats.table import subset_label
 
 __all__ = ["histology_figure", "mouse_shades", "spine_figure", "superplot"]
 
@@ -182,9 +183,10 @@ def superplot(
     low = min(0.0, float(np.nanmin(data[value]))) if len(data) else 0.0
     span = top - low if top > low else 1.0
     if statistics_row is not None and len(order) >= 2:
-        stars = significance_stars(float(statistics_row[p_column]))
-        if stars:
-            height = top + 0.07 * span
+        height = top + 0.07 * span
+        mark = dict(statistics_row)
+        mark["p_adj"] = statistics_row[p_column]
+        if draw_mark(axis, (len(order) - 1) / 2, height, mark) is not None:
             tick = 0.025 * span
             axis.plot(
                 [0, 0, len(order) - 1, len(order) - 1],
@@ -192,7 +194,6 @@ def superplot(
                 color="black",
                 lw=0.6,
             )
-            axis.text((len(order) - 1) / 2, height, stars, ha="center", va="bottom")
     axis.set_xticks(
         range(len(order)),
         [f"{labels.get(g, g)}\n{summary[g][2]} mice" for g in order],

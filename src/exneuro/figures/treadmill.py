@@ -15,14 +15,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,
     group_palette,
+    legend_above,
     mm,
     panel_label,
     save_with_source_data,
 )
-from exneuro.stats.table import significance_stars
 from exneuro.treadmill.metrics import metric_columns
 
 AXIS_LABELS = {
@@ -34,6 +35,34 @@ AXIS_LABELS = {
     "power_w": "Power (W)",
     "power_kg_m_per_s": "Power (kg m/s)",
 }
+
+
+def outlier_caveat(data: pd.DataFrame, column: str, labels: Mapping[str, str]) -> str:
+    """Legend sentence naming the tests the QC flagged as possible outliers and kept (drawn as
+    open circles): they enter every test of their session."""
+    if "outlier_flag" not in data:
+        return ""
+    flagged = data[data["outlier_flag"].astype(bool) & data[column].notna()]
+    if not len(flagged):
+        return ""
+    items = [f"{r.mouse} at {labels.get(r.session, r.session)}" for r in flagged.itertuples()]
+    one = len(items) == 1
+    return (
+        f"Open circle{'' if one else 's'}: {', '.join(items)}, flagged by quality control as "
+        f"{'a possible outlier' if one else 'possible outliers'} and kept (treadmill/qc.tsv); "
+        f"the tests of {'that session include it' if one else 'those sessions include them'}."
+    )
+
+
+def metric_name(column: str) -> str:
+    """'Distance' for 'distance_m': the axis label without its unit."""
+    return AXIS_LABELS.get(column, column.replace("_", " ")).split(" (")[0]
+
+
+def change_label(column: str, session: str, baseline: str) -> str:
+    """Axis label of a change from baseline: 'Distance, change (%)' over 'D15 vs Pre' (a
+    percentage carries no metre unit)."""
+    return f"{metric_name(column)}, change (%)\n{session} vs {baseline}"
 
 
 def spread_offsets(values: np.ndarray, width: float = 0.28) -> np.ndarray:
@@ -62,6 +91,9 @@ def find_row(statistics: pd.DataFrame, **match: str) -> pd.Series | None:
 
 
 def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics, colours):
+    """Every mouse as a thin line, group mean ± SEM, and above each session the stars of the
+    mixed model's post-hoc contrast of each group against control (one row of the statistics
+    table each, adjusted p; one line of marks per group, in its colour)."""
     records = []
     positions = {session: index for index, session in enumerate(sessions)}
     for group in cohort["groups"]:
@@ -90,11 +122,23 @@ def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics
             records.append(
                 {"group": group, "session": session, "mean": mean, "sem": sem, "n_mice": n}
             )
-    top = np.nanmax(data[column]) * 1.04
-    for session in sessions:
-        for group in cohort["groups"]:
-            if group == cohort["control_group"]:
-                continue
+    flagged = data[data["outlier_flag"].astype(bool)] if "outlier_flag" in data else data[:0]
+    if len(flagged):
+        axis.scatter(
+            flagged["session"].map(positions),
+            flagged[column],
+            s=22,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=0.6,
+            zorder=5,
+            label="QC-flagged outlier, kept",
+        )
+    low, high = float(np.nanmin(data[column])), float(np.nanmax(data[column]))
+    span = high - low if high > low else 1.0
+    others = [g for g in cohort["groups"] if g != cohort["control_group"]]
+    for line, group in enumerate(others):
+        for session in sessions:
             row = find_row(
                 statistics,
                 test="emm_contrast",
@@ -102,21 +146,20 @@ def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics
                 term=f"{group} - {cohort['control_group']}",
                 subset=f"cohort={cohort['id']}; session={session}",
             )
-            stars = significance_stars(row["p_adj"]) if row is not None else ""
-            if stars and stars != "ns":
-                axis.text(
+            if row is not None:
+                draw_mark(
+                    axis,
                     positions[session],
-                    top,
-                    stars,
-                    ha="center",
-                    va="bottom",
+                    high + span * (0.03 + 0.09 * line),
+                    row,
+                    show_ns=False,
                     color=colours[group],
-                    fontsize=plt.rcParams["font.size"],
                 )
+    axis.set_ylim(low - 0.05 * span, high + span * (0.05 + 0.09 * len(others)))
     axis.set_xticks(range(len(sessions)), [labels[s] for s in sessions])
     axis.set_xlabel("Endurance test")
     axis.set_ylabel(AXIS_LABELS.get(column, column))
-    axis.legend(loc="upper left", handlelength=1.2)
+    legend_above(axis, ncols=len(cohort["groups"]) + (1 if len(flagged) else 0))
     mice = data[["mouse", "group", "session", column]].rename(columns={column: "value"})
     return pd.concat(
         [mice.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")], ignore_index=True
@@ -134,7 +177,11 @@ def plot_points(
     outcome,
     ylabel,
     bars=True,
+    counts: Mapping[str, str] | None = None,
 ):
+    """Every mouse as a point per group (bars mean ± SEM, or a mean line), and the two-group
+    test of each group against control as a bracket with its stars (the row's adjusted p).
+    ``counts`` adds a line under each group's tick label (e.g. '3 of 8 fitted')."""
     records = []
     order = cohort["groups"]
     for index, group in enumerate(order):
@@ -156,7 +203,11 @@ def plot_points(
         vals = subset[value_column].to_numpy(float)
         axis.scatter(index + spread_offsets(vals), vals, s=6, color=colours[group], lw=0, zorder=4)
         records.append({"group": group, "mean": mean, "sem": sem, "n_mice": n})
-    ymax = np.nanmax(values[value_column]) if len(values) else 1.0
+    finite = values[value_column].dropna()
+    high = float(finite.max()) if len(finite) else 1.0
+    low = min(0.0, float(finite.min())) if len(finite) else 0.0
+    span = high - low if high > low else 1.0
+    brackets = 0
     for index, group in enumerate(order):
         if group == cohort["control_group"]:
             continue
@@ -168,16 +219,18 @@ def plot_points(
         )
         if row is None:
             continue
-        stars = significance_stars(row["p"])
-        height = ymax * 1.08
+        height = high + span * (0.08 + 0.12 * brackets)
+        tick = 0.03 * span
         axis.plot(
-            [0, 0, index, index],
-            [height * 0.97, height, height, height * 0.97],
-            color="black",
-            lw=0.6,
+            [0, 0, index, index], [height - tick, height, height, height - tick], "k-", lw=0.6
         )
-        axis.text(index / 2, height, stars, ha="center", va="bottom")
-    axis.set_xticks(range(len(order)), [groups[g]["label"] for g in order], rotation=30, ha="right")
+        draw_mark(axis, index / 2, height, row)
+        brackets += 1
+    axis.set_ylim(low - 0.04 * span, high + span * (0.1 + 0.12 * max(brackets, 1)))
+    names = [groups[g]["label"] for g in order]
+    if counts:
+        names = [f"{name}\n{counts[g]}" for name, g in zip(names, order, strict=True)]
+    axis.set_xticks(range(len(order)), names, rotation=30, ha="right", rotation_mode="anchor")
     axis.set_ylabel(ylabel)
     axis.axhline(0, color="black", lw=0.5)
     table = values[["mouse", "group", value_column]].rename(columns={value_column: "value"})
@@ -231,11 +284,15 @@ def cohort_figure(
         colours,
         statistics,
         f"{column}_pct_change",
-        f"{AXIS_LABELS.get(column, column)}\n"
-        f"% change, {labels[sessions[-1]]} vs {labels[sessions[0]]}",
+        change_label(column, labels[sessions[-1]], labels[sessions[0]]),
     )
     adaptation_metric = adaptation["metric"].iloc[0] if len(adaptation) else column
     fitted = adaptation[adaptation["fit_status"] == "ok"]
+    tried = adaptation.groupby("group")["mouse"].nunique()
+    kept = fitted.groupby("group")["mouse"].nunique()
+    counts = {
+        g: f"{int(kept.get(g, 0))} of {int(tried.get(g, 0))} fitted" for g in cohort["groups"]
+    }
     source["C"] = plot_points(
         axes[2],
         fitted,
@@ -247,6 +304,7 @@ def cohort_figure(
         f"{adaptation_metric} rise_percent",
         "Fitted training rise (%)",
         bars=False,
+        counts=counts,
     )
     for axis, letter in zip(axes, "ABC", strict=True):
         panel_label(axis, letter)

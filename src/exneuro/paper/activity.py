@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from exneuro.figures.legend import row_counts
 from exneuro.figures.photometry import (
     METRIC_LABELS,
     plot_heatmap,
@@ -15,6 +16,7 @@ from exneuro.figures.photometry import (
     plot_window_metric,
     window_title,
 )
+from exneuro.figures.style import legend_above, title_above_legend
 from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
 
 ALIGNED = "photometry/aligned.parquet"
@@ -64,6 +66,8 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
         _run_duration_s(study),
         study.labels[group],
     )
+    legend_above(axis, ncols=len(days))  # the days' traces fill the axes
+    title_above_legend(axis, axis.get_title())
     mice = traces[traces["group"] == group]
     n = ", ".join(
         f"day {day}: {mice.loc[mice['day'] == day, 'mouse'].nunique()} mice" for day in days
@@ -159,6 +163,10 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
     )
     rows = study.rows(analysis="photometry", test="waveform_bootstrap")
     rows = rows[rows["subset"].astype(str).str.contains(f"event={event}; day={day}", regex=False)]
+    tested: dict[str, int] = {}
+    for row in rows.to_dict("records"):  # each group's waveform test counts its own mice
+        tested.update(row_counts(row))
+    n = {g: tested[g] for g in order if g in tested} or None
     peri_event = settings["peri_event"]
     plotted = (
         f"ΔF/F around the {EVENT_LABELS.get(event, event).lower()} on day {day}, baseline-"
@@ -166,7 +174,7 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
         f"{peri_event['min_duration_s']:g} s where the group differs from its baseline (colour) "
         "or the groups differ (black)"
     )
-    return Panel(source, plotted, rows)
+    return Panel(source, plotted, rows, n_by_group=n)
 
 
 @panel_kind("photometry_qc")
@@ -191,9 +199,9 @@ def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
     if min_r2 is not None:
         axis.axvline(min_r2, color="black", lw=0.5, ls="--")
     axis.axhline(settings["max_artifact_correlation"], color="black", lw=0.5, ls="--")
-    axis.set_xlabel("Control fit R² (baseline)")
-    axis.set_ylabel("Residual motion artifact (r)")
-    axis.legend(loc="best", handlelength=1.0, fontsize="x-small")
+    axis.set_xlabel("Control fit R² (pre-run window)")
+    axis.set_ylabel("Motion artifact (r)")
+    legend_above(axis, ncols=2, handlelength=1.0, fontsize="x-small")
     source = qc[
         ["session", "mouse", "group", "day", "fit_r2", "artifact_correlation", "qc_pass"]
         + ["included", "exclusion_reason"]

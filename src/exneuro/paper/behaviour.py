@@ -8,9 +8,16 @@ from collections.abc import Mapping
 import pandas as pd
 
 from exneuro.declared import factor_levels
-from exneuro.figures.declared import level_colours, plot_bars, plot_line
-from exneuro.figures.treadmill import AXIS_LABELS, plot_course, plot_points
-from exneuro.paper.panels import Panel, Study, choose, panel_kind
+from exneuro.figures.declared import level_colours, plot_bars, plot_line, posthoc_rows
+from exneuro.figures.style import title_above_legend
+from exneuro.figures.treadmill import (
+    change_label,
+    metric_name,
+    outlier_caveat,
+    plot_course,
+    plot_points,
+)
+from exneuro.paper.panels import Panel, Study, choose, mice_per_group, panel_kind, require
 from exneuro.treadmill.metrics import metric_columns
 
 TESTS = "treadmill/tests.parquet"
@@ -39,8 +46,10 @@ def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
         axis, data, column, cohort, groups, sessions, labels, study.statistics, study.colours
     )
     subset = f"cohort={cohort['id']}"
+    # the omnibus of the model whose contrasts give the stars (all mice), unless the config
+    # names another test, whose own n the legend then states
     omnibus = study.rows(
-        analysis="treadmill", outcome=column, subset=subset, test=panel.get("test", "mixed_anova")
+        analysis="treadmill", outcome=column, subset=subset, test=panel.get("test", "lmm")
     )
     posthoc = study.rows(
         analysis="treadmill",
@@ -48,9 +57,16 @@ def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
         test="emm_contrast",
         subset=[f"{subset}; session={s}" for s in sessions],
     )
-    label = AXIS_LABELS.get(column, column).split(" (")[0]
-    plotted = f"{label} at each endurance test; thin lines, individual mice; circles, mean ± SEM"
-    return Panel(source, plotted, pd.concat([omnibus, posthoc]))
+    control = cohort["control_group"]
+    marked = posthoc[posthoc["term"].isin([f"{g} - {control}" for g in cohort["groups"]])]
+    plotted = (
+        f"{metric_name(column)} at each endurance test; thin lines, individual mice; circles, "
+        "mean ± SEM"
+    )
+    n = mice_per_group(data.dropna(subset=[column]), cohort["groups"])
+    caveat = outlier_caveat(data, column, labels)
+    caveats = (caveat,) if caveat else ()
+    return Panel(source, plotted, pd.concat([omnibus, posthoc]), marked, n, caveats)
 
 
 @panel_kind("treadmill_gain")
@@ -71,22 +87,24 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
         study.colours,
         study.statistics[study.statistics["subset"] == f"cohort={cohort['id']}; session={session}"],
         outcome,
-        f"{AXIS_LABELS.get(column, column)}\n% change, {labels[session]} vs {labels[baseline]}",
+        change_label(column, labels[session], labels[baseline]),
     )
     rows = study.rows(
         analysis="treadmill", outcome=outcome, subset=f"cohort={cohort['id']}; session={session}"
     )
-    label = AXIS_LABELS.get(column, column).split(" (")[0]
     plotted = (
-        f"Change of {label.lower()} from {labels[baseline]} to {labels[session]} (%); "
-        "bars, mean ± SEM; points, individual mice"
+        f"Change of {metric_name(column).lower()} from {labels[baseline]} to {labels[session]} "
+        "(%); bars, mean ± SEM; points, individual mice"
     )
-    return Panel(source, plotted, rows)
+    n = mice_per_group(final.dropna(subset=[outcome]), cohort["groups"])
+    caveat = outlier_caveat(final, column, labels)
+    return Panel(source, plotted, rows, rows, n, (caveat,) if caveat else ())
 
 
 @panel_kind("table_plot")
 def table_plot(axis, panel: Mapping, study: Study) -> Panel:
-    """A declared table's outcome as its declared figure ('line' or 'bars'), one split."""
+    """A declared table's outcome as its declared figure ('line' or 'bars'), one split; the
+    post-hoc stars of a line figure whenever its legend reports post-hoc contrasts."""
     key = panel["table"]
     declaration = study.section("tables")[key]
     data = study.table(f"tables/{key}/data.tsv")
@@ -102,6 +120,14 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     levels = factor_levels(data, declaration)
     between = declaration["between"][0] if declaration["between"] else None
     colours = level_colours(levels[between], study.settings["groups"]) if between else {}
+    tests = panel.get("test")
+    named = [tests] if isinstance(tests, str) else list(tests or [])
+    match = {"test": named} if named else {}
+    rows = study.rows(analysis=f"table {key}", outcome=outcome, **match)
+    if subset:
+        subsets = rows["subset"].fillna("").astype(str)
+        rows = rows[(subsets == subset) | subsets.str.startswith(f"{subset}; ")]
+    marked = rows.iloc[0:0]
     if declaration["figure"] == "bars":
         source = plot_bars(
             axis,
@@ -114,17 +140,35 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
             study.statistics,
             subset,
         )
+        marked = rows[rows["test"].isin(["welch_t", "student_t", "mann_whitney"])]
         shown = "bars, mean ± SEM; points, individual mice"
     else:
-        source = plot_line(axis, data, outcome, declaration, levels, colours, study.labels)
+        marks = {}
+        if "emm_contrast" in set(rows["test"]) or "emm_contrast" in named:
+            marks = posthoc_rows(rows, outcome, declaration, levels, subset)
+            require(
+                bool(marks),
+                f"test 'emm_contrast' is named but the table '{key}' has no post-hoc contrasts "
+                f"of '{outcome}' over its first within factor (declare 'posthoc' in the table)",
+            )
+            marked = pd.DataFrame(list(marks.values()))
+        source = plot_line(axis, data, outcome, declaration, levels, colours, study.labels, marks)
         shown = "thin lines, individual mice; circles, mean ± SEM"
     label = declaration["outcome_labels"].get(outcome, outcome)
     axis.set_ylabel(label)
     if panel.get("title"):
-        axis.set_title(panel["title"])
-    match = {"subset": subset} if subset else {}
-    if "test" in panel:
-        match["test"] = panel["test"]
-    rows = study.rows(analysis=f"table {key}", outcome=outcome, **match)
+        title_above_legend(axis, panel["title"])
     plotted = f"{label}; {shown}"
-    return Panel(source.assign(outcome=outcome, subset=subset), plotted, rows)
+    subject = declaration["subject"]
+    n = None
+    if between:
+        drawn = data.dropna(subset=[outcome])
+        n = mice_per_group(drawn, levels[between], group=between, mouse=subject)
+        if between != "group":
+            groups = source[between]
+            source = source.assign(
+                group=groups.combine_first(source["group"]) if "group" in source else groups
+            )
+        if subject != "mouse":
+            source = source.assign(mouse=source[subject])
+    return Panel(source.assign(outcome=outcome, subset=subset), plotted, rows, marked, n)

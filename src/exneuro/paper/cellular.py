@@ -14,8 +14,9 @@ from exneuro.cellular.histology import section_percent
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.figures.declared import level_colours
 from exneuro.figures.ephys import AXIS_LABELS, plot_cdf, plot_fi
+from exneuro.figures.legend import is_singular
 from exneuro.figures.superplot import superplot
-from exneuro.paper.panels import Panel, Study, choose, panel_kind
+from exneuro.paper.panels import Panel, Study, choose, mice_per_group, panel_kind
 from exneuro.stats.table import subset_label
 
 STEPS = "ephys/steps.parquet"
@@ -23,6 +24,7 @@ CELLS = "ephys/cells.parquet"
 EVENTS = "ephys/events.parquet"
 SPINES = "spines/segment_density.parquet"
 SECTIONS = "histology/sections.tsv"
+MOUSE_MEANS = "welch_t_mouse_means"
 SUPERPLOT = "small points, {unit} (shaded by mouse); large points, mouse means; bars, mean ± SEM"
 
 
@@ -88,15 +90,29 @@ def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
     test = panel.get("test", "emm_contrast")
     term = f"{order[1]} - {order[0]}"
     rows = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test=test, term=term)
+    model = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test="lmm")
+    caveats = ()
+    if "test" not in panel and any(
+        is_singular(r) for r in pd.concat([model, rows]).to_dict("records")
+    ):
+        # a singular fit treats cells as independent: the stars come from the mouse means
+        rows = study.rows(
+            analysis=ANALYSIS, outcome=outcome, subset=subset, test=MOUSE_MEANS, term=term
+        )
+        test = MOUSE_MEANS
+        caveats = (
+            "The mixed model's fit is singular (mouse variance estimated at zero), so the stars "
+            "show the test on mouse means.",
+        )
     data = cells.dropna(subset=[outcome])
     ylabel = AXIS_LABELS.get(outcome, outcome)
     source = _mouse_superplot(axis, data, outcome, order, colours, study, rows, None, ylabel)
-    if test == "emm_contrast":  # the contrast's F test is the model's group term
-        rows = pd.concat(
-            [study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test="lmm"), rows]
-        )
+    marked = rows
+    if test == "emm_contrast" or caveats:  # the model's group F test, then the stars' test
+        rows = pd.concat([model, rows])
     plotted = f"{AXIS_LABELS.get(outcome, outcome)}; {SUPERPLOT.format(unit='cells')}"
-    return Panel(source.assign(outcome=outcome), plotted, rows)
+    n = mice_per_group(data, order)
+    return Panel(source.assign(outcome=outcome), plotted, rows, marked.iloc[:1], n, caveats)
 
 
 @panel_kind("ephys_cdf")
@@ -150,13 +166,14 @@ def spine_density(axis, panel: Mapping, study: Study) -> Panel:
     part = density[density["spine_type"] == spine_type]
     ylabel = f"Spines per {settings['per_um']:g} µm"
     source = _mouse_superplot(axis, part, column, order, colours, study, rows, "length_um", ylabel)
+    n = mice_per_group(part, order)
     axis.set_title("All spines" if spine_type == TOTAL else spine_type.capitalize())
     kind = "spines" if spine_type == TOTAL else f"{spine_type} spines"
     plotted = (
         f"Density of {kind} per {settings['per_um']:g} µm of dendrite; "
         f"{SUPERPLOT.format(unit='dendritic segments')}, mouse means weighted by segment length"
     )
-    return Panel(source.assign(spine_type=spine_type), plotted, rows)
+    return Panel(source.assign(spine_type=spine_type), plotted, rows, rows.iloc[:1], n)
 
 
 @panel_kind("histology_percent")
@@ -182,4 +199,5 @@ def histology_percent(axis, panel: Mapping, study: Study) -> Panel:
         f"{marker}+ among {labelled} neurons (%); {SUPERPLOT.format(unit='sections')}, mouse "
         "values pooled over sections"
     )
-    return Panel(source.assign(marker=marker), plotted, rows)
+    n = mice_per_group(part, order)
+    return Panel(source.assign(marker=marker), plotted, rows, rows.iloc[:1], n)

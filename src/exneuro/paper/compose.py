@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
-from exneuro.figures.legend import STAR_KEY, describe_tests, tested_n
+from exneuro.figures.checks import PanelCheck, check_figure
+from exneuro.figures.legend import STAR_KEY, counts_text, describe_tests, tested_n
 from exneuro.figures.style import apply_style, mm, save_with_source_data
 from exneuro.io import write_table
 from exneuro.paper import activity, behaviour, cellular, overview, transcriptome  # noqa: F401
@@ -55,8 +56,10 @@ def draw_panels(declaration: Mapping, study: Study, style: Mapping):
         width_ratios=declaration.get("column_widths"),
     )
     panels: dict[str, Panel] = {}
+    axes = {}
     for index, spec in enumerate(declaration["panels"]):
         axis = _panel_axes(figure, grid, spec)
+        axes[spec["letter"]] = axis
         try:
             panels[spec["letter"]] = DRAW[spec["plot"]](axis, spec, study)
         except PanelError as error:
@@ -70,21 +73,43 @@ def draw_panels(declaration: Mapping, study: Study, style: Mapping):
             fontweight="bold",
             fontsize=plt.rcParams["font.size"] + 1,
             x=-0.02 if spec["plot"].endswith("table") else -0.18,
+            pad=getattr(axis, "title_pad", None),
         )
-    return figure, panels
+    return figure, panels, axes
 
 
 def legend_text(declaration: Mapping, panels: Mapping[str, Panel], labels: Mapping) -> str:
     """The figure legend: title, then per panel what is plotted and the tests behind it."""
     parts = [f"**Figure {declaration.get('number', declaration['id'])}. {declaration['title']}**"]
     for letter, panel in panels.items():
-        n = tested_n(panel.statistics, labels) if len(panel.statistics) else ""
+        if panel.n_by_group is not None:
+            n = counts_text(panel.n_by_group, labels)
+        else:
+            n = tested_n(panel.statistics, labels) if len(panel.statistics) else ""
         text = f"({letter}) {panel.plotted}" + (f" ({n})." if n else ".")
         if len(panel.statistics):
-            text += f" {describe_tests(panel.statistics)}."
+            text += f" {describe_tests(panel.statistics, labels, panel.n_by_group)}."
+        text += "".join(f" {caveat}" for caveat in panel.caveats)
         parts.append(text)
     parts.append(STAR_KEY)
     return "\n\n".join(parts) + "\n"
+
+
+def drawn_mice(panel: Panel) -> dict[str, int] | None:
+    """Mice per group in the panel's source data (rows of kind 'mouse' or 'subject'), counted
+    independently of the legend's n; None for a panel that draws no mice."""
+    source = panel.source
+    if panel.n_by_group is None or not {"kind", "group", "mouse"} <= set(source.columns):
+        return None
+    mice = source[source["kind"].isin(["mouse", "subject"]) & source["value"].notna()]
+    counts = mice.groupby("group")["mouse"].nunique()
+    return {group: int(counts.get(group, 0)) for group in panel.n_by_group}
+
+
+def study_identifiers(settings: Mapping) -> dict[str, str]:
+    """Config ids a figure must show by their label: the groups (ids with '_' of any kind are
+    caught by the checker anyway)."""
+    return {g["id"]: g.get("label", g["id"]) for g in settings.get("groups", [])}
 
 
 def reported_statistics(panels: Mapping[str, Panel]) -> pd.DataFrame:
@@ -106,9 +131,17 @@ def paper_figure(
     statistics_path: str,
 ) -> dict[str, Panel]:
     """Draw and write one declared figure with its source data, statistics rows and legend."""
-    figure, panels = draw_panels(declaration, study, style)
+    figure, panels, axes = draw_panels(declaration, study, style)
     source = {letter: panel.source for letter, panel in panels.items()}
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
+    save_with_source_data(
+        figure, figure_paths, style["png_dpi"], source, source_data_dir, check=False
+    )
+    checks = [
+        PanelCheck(letter, axes[letter], panel.marked, panel.n_by_group, drawn_mice(panel))
+        for letter, panel in panels.items()
+    ]
+    problems = check_figure(figure, study.statistics, checks, study_identifiers(study.settings))
+    write_table(pd.DataFrame({"problem": problems}), Path(source_data_dir, "checks.tsv"))
     layout = {"figure": dict(declaration), "style": dict(style)}
     Path(source_data_dir, "layout.yaml").write_text(
         yaml.safe_dump(layout, sort_keys=False, allow_unicode=True), encoding="utf-8"

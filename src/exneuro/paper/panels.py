@@ -26,11 +26,20 @@ class PanelError(ExneuroError):
 
 @dataclass(frozen=True)
 class Panel:
-    """What one drawn panel contributes to the figure's source data and legend."""
+    """What one drawn panel contributes to the figure's source data and legend.
+
+    ``statistics``: the rows the legend reports; ``marked``: the rows whose stars the panel
+    draws (each significant one must carry its mark); ``n_by_group``: mice drawn per group id,
+    the n the legend states (None where the panel draws no mice); ``caveats``: sentences the
+    legend adds about a degenerate test (singular fit, fits that failed, a group left empty).
+    """
 
     source: pd.DataFrame
     plotted: str
     statistics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    marked: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_by_group: Mapping[str, int] | None = None
+    caveats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,14 @@ def choose(value, available: Sequence, what: str):
             return item
     shown = ", ".join(str(a) for a in available)
     raise PanelError(f"{what} '{value}' is not in the results (available: {shown})")
+
+
+def mice_per_group(
+    table: pd.DataFrame, order: Sequence[str], group: str = "group", mouse: str = "mouse"
+) -> dict[str, int]:
+    """Mice per group of ``table`` (one row or more per mouse), every group of ``order``."""
+    counts = table.dropna(subset=[mouse]).groupby(group)[mouse].nunique()
+    return {str(g): int(counts.get(g, 0)) for g in order}
 
 
 def group_n_text(table: pd.DataFrame, order: Sequence[str], labels: Mapping[str, str]) -> str:

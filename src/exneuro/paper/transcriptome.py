@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from exneuro.figures.rnaseq import (
+    condition_label,
     conditions_in_order,
+    contrast_label,
     de_count_bars,
     gene_expression,
     pca_plot,
@@ -21,13 +23,24 @@ OVERLAP = "rnaseq/overlap.tsv"
 DE_COUNTS = "rnaseq/de_counts.tsv"
 GENE_PANEL = "rnaseq/gene_panel.tsv"
 PCA = ("rnaseq/qc/pca.tsv", "rnaseq/qc/pca_variance.tsv")
+#: Genes named on a paper volcano panel at most (a panel is a quarter of the page wide).
+PANEL_LABELS = 6
 
 
-def _conditions(study: Study) -> tuple[str, list[str], dict[str, str]]:
-    """The colour column, its levels in display order and their colours."""
+def _conditions(study: Study) -> tuple[str, list[str], dict[str, str], dict[str, str]]:
+    """The colour column, its levels in display order, their colours and their labels."""
     section = study.section("rnaseq")
-    order, colours = conditions_in_order(study.table(SAMPLES), section, study.settings["groups"])
-    return section["colour_column"], order, colours
+    groups = study.settings["groups"]
+    order, colours = conditions_in_order(study.table(SAMPLES), section, groups)
+    labels = {level: condition_label(level, groups) for level in order}
+    return section["colour_column"], order, colours, labels
+
+
+def _contrast_labels(study: Study) -> dict[str, str]:
+    groups = study.settings["groups"]
+    return {
+        c["name"]: contrast_label(c, groups) for c in study.section("rnaseq").get("contrasts", [])
+    }
 
 
 @panel_kind("rnaseq_volcano")
@@ -37,15 +50,15 @@ def rnaseq_volcano(axis, panel: Mapping, study: Study) -> Panel:
     contrast = panel["contrast"]
     table = study.table(f"rnaseq/de/{contrast}.tsv")
     names = study.table(GENE_NAMES).set_index("gene_id")["gene_name"]
-    title = panel.get("title", contrast.replace("_", " "))
+    title = panel.get("title", _contrast_labels(study).get(contrast, contrast.replace("_", " ")))
     source = volcano(
         axis,
         table,
         alpha=section["alpha"],
         lfc_threshold=section["lfc_threshold"],
-        n_labels=section["figures"]["n_labels"],
+        n_labels=min(section["figures"]["n_labels"], PANEL_LABELS),
         gene_names=names,
-        title=title,
+        title=title.replace(": ", ":\n"),
     )
     tested = table["padj"].notna().sum()
     significant = (table["padj"] < section["alpha"]).sum()
@@ -62,17 +75,20 @@ def rnaseq_overlap(axis, panel: Mapping, study: Study) -> Panel:
     """Area-proportional Venn of the training response kept and lost under the manipulation."""
     row = study.table(OVERLAP).iloc[0]
     groups = study.cohort(study.section("rnaseq")["cohort"])["groups"]
+    names = _contrast_labels(study)
+    reference = names.get(row["reference"], str(row["reference"]).replace("_", " "))
+    comparison = names.get(row["comparison"], str(row["comparison"]).replace("_", " "))
     source = venn2(
         axis,
         int(row["n_lost"] + row["n_reversed"]),
         int(row["n_shared"]),
         int(row["n_gained"] + row["n_reversed"]),
-        (str(row["reference"]).replace("_", " "), str(row["comparison"]).replace("_", " ")),
+        (reference.replace(": ", "\n"), comparison.replace(": ", "\n")),
         (study.colours[groups[0]], study.colours[groups[-1]]),
     )
     plotted = (
-        f"Genes changed by training (FDR < {row['alpha']:g}) in {row['reference']} and "
-        f"{row['comparison']}: {int(row['n_lost'])} lost, {int(row['n_shared'])} shared, "
+        f"Genes changed by training (FDR < {row['alpha']:g}) in {reference} and "
+        f"{comparison}: {int(row['n_lost'])} lost, {int(row['n_shared'])} shared, "
         f"{int(row['n_gained'])} gained ({100 * row['fraction_lost']:.0f}% of the reference "
         "response lost)"
     )
@@ -83,7 +99,7 @@ def rnaseq_overlap(axis, panel: Mapping, study: Study) -> Panel:
 def rnaseq_de_counts(axis, panel: Mapping, study: Study) -> Panel:
     """Number of DE genes per contrast, up and down."""
     counts = study.table(DE_COUNTS)
-    source = de_count_bars(axis, counts)
+    source = de_count_bars(axis, counts, _contrast_labels(study))
     plotted = (
         f"Genes up (above zero) and down (below) at FDR < {counts['alpha'].iloc[0]:g} in each "
         "contrast"
@@ -94,10 +110,10 @@ def rnaseq_de_counts(axis, panel: Mapping, study: Study) -> Panel:
 @panel_kind("rnaseq_pca")
 def rnaseq_pca(axis, panel: Mapping, study: Study) -> Panel:
     """PCA of the variance-stabilized counts, samples coloured by condition."""
-    column, order, colours = _conditions(study)
+    column, order, colours, labels = _conditions(study)
     samples = study.table(SAMPLES).set_index("sample")
     source = pca_plot(
-        axis, study.table(PCA[0]), study.table(PCA[1]), samples, column, order, colours
+        axis, study.table(PCA[0]), study.table(PCA[1]), samples, column, order, colours, labels
     )
     plotted = f"Principal components of the variance-stabilized counts ({len(samples)} samples)"
     return Panel(source, plotted)
@@ -106,14 +122,14 @@ def rnaseq_pca(axis, panel: Mapping, study: Study) -> Panel:
 @panel_kind("rnaseq_gene")
 def rnaseq_gene(axis, panel: Mapping, study: Study) -> Panel:
     """Normalized counts of one gene: every mouse a point, bars mean ± SEM."""
-    column, order, colours = _conditions(study)
+    column, order, colours, labels = _conditions(study)
     genes = study.table(GENE_PANEL)
     names = list(dict.fromkeys(genes["gene_name"]))
     name = choose(panel["gene"], names, "gene (rnaseq.genes)")
     part = genes[genes["gene_name"] == name]
-    source = gene_expression(axis, part, column, order, colours, title=name)
+    source = gene_expression(axis, part, column, order, colours, labels, title=name)
     counts = part.groupby(column)["mouse_id"].nunique()
-    n = ", ".join(f"{int(counts.get(level, 0))} {level.replace('_', ' ')}" for level in order)
+    n = ", ".join(f"{int(counts.get(level, 0))} {labels[level]}" for level in order)
     # the DESeq2 rows carry the total n only: the legend keeps the per-condition count
     rows = study.rows(analysis="rnaseq", outcome=f"{name} log2 expression")
     plotted = (
