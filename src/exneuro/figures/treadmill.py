@@ -24,6 +24,7 @@ from exneuro.figures.style import (
     panel_label,
     save_with_source_data,
 )
+from exneuro.stats.table import subset_label
 from exneuro.treadmill.metrics import metric_columns
 
 AXIS_LABELS = {
@@ -239,6 +240,14 @@ def plot_points(
     )
 
 
+def gain_test_rows(statistics: pd.DataFrame, column: str, subset: str) -> pd.DataFrame:
+    """The rows whose stars a gain panel draws at one session: the baseline-adjusted ANCOVA of
+    ``column`` when the study ran it (the gain test), else the test of the % change."""
+    at_session = statistics[statistics["subset"] == subset]
+    ancova = at_session[(at_session["test"] == "ancova") & (at_session["outcome"] == column)]
+    return ancova if len(ancova) else at_session[at_session["outcome"] == f"{column}_pct_change"]
+
+
 def _two_group_test_name(statistics: pd.DataFrame, outcome: str) -> str | None:
     tests = statistics.loc[statistics["outcome"] == outcome, "test"].dropna().unique()
     return tests[0] if len(tests) else None
@@ -275,6 +284,9 @@ def cohort_figure(
         )
     }
     final = data[data["session"] == sessions[-1]]
+    gain = gain_test_rows(
+        statistics, column, subset_label(cohort=cohort["id"], session=sessions[-1])
+    )
     source["B"] = plot_points(
         axes[1],
         final,
@@ -282,8 +294,8 @@ def cohort_figure(
         cohort,
         group_info,
         colours,
-        statistics,
-        f"{column}_pct_change",
+        gain,
+        gain["outcome"].iloc[0] if len(gain) else f"{column}_pct_change",
         change_label(column, labels[sessions[-1]], labels[sessions[0]]),
     )
     adaptation_metric = adaptation["metric"].iloc[0] if len(adaptation) else column

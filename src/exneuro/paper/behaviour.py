@@ -12,6 +12,7 @@ from exneuro.figures.declared import level_colours, plot_bars, plot_line, postho
 from exneuro.figures.style import title_above_legend
 from exneuro.figures.treadmill import (
     change_label,
+    gain_test_rows,
     metric_name,
     outlier_caveat,
     plot_course,
@@ -78,6 +79,9 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
     outcome = f"{column}_pct_change"
     baseline = study.section("treadmill")["baseline_session"]
     groups = {g["id"]: g for g in study.settings["groups"]}
+    subset = f"cohort={cohort['id']}; session={session}"
+    treadmill_rows = study.statistics[study.statistics["analysis"] == "treadmill"]
+    marked = gain_test_rows(treadmill_rows, column, subset)
     source = plot_points(
         axis,
         final,
@@ -85,20 +89,20 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
         cohort,
         groups,
         study.colours,
-        study.statistics[study.statistics["subset"] == f"cohort={cohort['id']}; session={session}"],
-        outcome,
+        marked,
+        marked["outcome"].iloc[0] if len(marked) else outcome,
         change_label(column, labels[session], labels[baseline]),
     )
-    rows = study.rows(
-        analysis="treadmill", outcome=outcome, subset=f"cohort={cohort['id']}; session={session}"
-    )
+    rows = pd.concat(
+        [marked, study.rows(analysis="treadmill", outcome=outcome, subset=subset)]
+    ).drop_duplicates()
     plotted = (
         f"Change of {metric_name(column).lower()} from {labels[baseline]} to {labels[session]} "
         "(%); bars, mean ± SEM; points, individual mice"
     )
     n = mice_per_group(final.dropna(subset=[outcome]), cohort["groups"])
     caveat = outlier_caveat(final, column, labels)
-    return Panel(source, plotted, rows, rows, n, (caveat,) if caveat else ())
+    return Panel(source, plotted, rows, marked, n, (caveat,) if caveat else ())
 
 
 @panel_kind("table_plot")
