@@ -321,12 +321,16 @@ def _check_gradient(
     Components of the gradient that push a parameter below its bound (a variance at zero) are
     ignored, since the optimum is on the boundary there.
     """
-    grad = _jacobian(lambda v: np.array(engine.deviance(v)), varpar)
+    # sigma in units of its fitted value, as in _satterthwaite_inputs: the step is then free of
+    # the data's units
+    unit = np.ones(varpar.size)
+    unit[-1] = varpar[-1] if varpar[-1] > 0 else 1.0
+    grad = _jacobian(lambda v: np.array(engine.deviance(v * unit)), varpar / unit)
     lower = [b[0] for b in engine.theta_lower_bounds()] + [None]
     for i, low in enumerate(lower):
         if low is not None and varpar[i] <= low + 1e-8 and grad[i] > 0:
             grad[i] = 0.0
-    step = np.abs((vcov_varpar / 2.0) @ grad)
+    step = np.abs((vcov_varpar / np.outer(unit, unit) / 2.0) @ grad)
     if step.size and step.max() >= 2e-3:
         messages.append(f"scaled gradient at the optimum {step.max():.2g} >= 0.002: not converged")
         return False
