@@ -36,9 +36,7 @@ FIGURE_RULES = {
 #: Findings of the figure checker that are known and not yet fixed, by source-data folder:
 #: the photometry overview figure draws its session-trace legend over the traces. Empty when
 #: every figure passes.
-ALLOWED_FINDINGS: dict[str, list[str]] = {
-    "figures/photometry/photometry_source_data": ["figure: the legend covers 77 data points"],
-}
+ALLOWED_FINDINGS: dict[str, list[str]] = {}
 
 
 @pytest.fixture(scope="module")

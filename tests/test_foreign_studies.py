@@ -29,7 +29,15 @@ def run_study(name: str, root: Path) -> Path:
     result = snakemake("--cores", "2", "--configfile", config, cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    return root / load_yaml(root / config)["output_dir"]
+    results = root / load_yaml(root / config)["output_dir"]
+    # every figure of the study passed the figure checker (marks, n, overlaps, raw identifiers)
+    findings = {
+        str(path.parent.relative_to(results)): problems
+        for path in sorted(results.rglob("checks.tsv"))
+        if (problems := pd.read_csv(path, sep="\t")["problem"].tolist())
+    }
+    assert findings == {}
+    return results
 
 
 def study_config(name: str, config_schema) -> dict:
@@ -261,6 +269,9 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     assert set(aligned["alignment"]) == {"cue"}  # no run: no run-onset grid
     trials = aligned.groupby("session")["n_trials"].first()
     assert (trials == 7).all()  # C4 day 5: its TTL line failed, the events file gave its cues
+    # a 20 s cue-locked trace is drawn in seconds, not in fractions of a minute
+    drawing = (results / "figures" / "photometry" / "photometry.svg").read_text()
+    assert "Time from cue (s)" in drawing and "(min)" not in drawing
     stats = pd.read_csv(folder / "statistics.tsv", sep="\t")
     # one group: days only, day 5 - day 1, the planted growth of the cue response positive
     assert not stats["term"].str.contains("group", na=False).any()

@@ -17,6 +17,7 @@ from exneuro.declared import factor_levels
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,
+    fit_tick_labels,
     legend_above,
     mm,
     panel_label,
@@ -126,6 +127,7 @@ def plot_line(
         axis.set_ylim(low - 0.05 * span, high + span * (0.05 + 0.09 * len(others)))
     if not numeric_x:
         axis.set_xticks(range(len(levels[x_name])), [level_text(v) for v in levels[x_name]])
+        fit_tick_labels(axis)
     axis.set_xlabel(x_name.replace("_", " "))
     if between:
         legend_above(axis)

@@ -33,7 +33,14 @@ from matplotlib import colors as mcolors
 from matplotlib import transforms
 
 from exneuro.figures.marks import draw_mark
-from exneuro.figures.style import apply_style, group_palette, mm, save_with_source_data
+from exneuro.figures.style import (
+    apply_style,
+    group_palette,
+    legend_above,
+    mm,
+    save_with_source_data,
+    title_above_legend,
+)
 from exneuro.stats.table import significance_stars
 
 METRIC_LABELS = {
@@ -96,17 +103,19 @@ def plot_session_traces(
     run_duration_s: float,
     title: str | None = None,
     x_label: str = "Time from run onset (min)",
+    unit_s: float = 60.0,
 ) -> pd.DataFrame:
     """Mean ± SEM across mice of ΔF/F (%) over the session on each of ``days`` (first day light,
     last day in the group colour); the run from 0 to ``run_duration_s`` shaded. Time 0 is the
-    run onset, or the event ``x_label`` names for sessions without a run."""
+    run onset, or the event ``x_label`` names for sessions without a run; the time axis in units
+    of ``unit_s`` seconds (60: minutes)."""
     data = traces[(traces["group"] == group) & traces["day"].isin(list(days))]
     summary = _mean_sem(data, ["day", "time_s"], "dff")
-    axis.axvspan(0, run_duration_s / 60.0, color="0.9", lw=0, zorder=0)
+    axis.axvspan(0, run_duration_s / unit_s, color="0.9", lw=0, zorder=0)
     for index, day in enumerate(days):
         part = summary[summary["day"] == day]
         shade = _lighter(colour) if index == 0 and len(days) > 1 else mcolors.to_rgb(colour)
-        x = part["time_s"].to_numpy() / 60.0
+        x = part["time_s"].to_numpy() / unit_s
         y = part["mean"].to_numpy() * 100
         err = part["sem"].to_numpy() * 100
         axis.fill_between(x, y - err, y + err, color=shade, alpha=0.3, lw=0, zorder=1)
@@ -114,9 +123,9 @@ def plot_session_traces(
     axis.axhline(0, color="black", lw=0.4, zorder=0)
     axis.set_xlabel(x_label)
     axis.set_ylabel("ΔF/F (%)")
-    axis.legend(loc="upper left", handlelength=1.0, borderaxespad=0.2)
+    legend_above(axis, ncols=len(days), handlelength=1.0)  # the traces fill the axes
     if title:
-        axis.set_title(title)
+        title_above_legend(axis, title)
     return summary.assign(group=group)[["group", "day", "time_s", "mean", "sem", "n_mice"]]
 
 
@@ -129,6 +138,7 @@ def plot_heatmap(
     run_duration_s: float | None = None,
     failed_qc: Mapping[str, str] | None = None,
     x_label: str = "Time from run onset (min)",
+    unit_s: float = 60.0,
 ) -> pd.DataFrame:
     """Mice × time heatmap of ΔF/F (%) on ``day``, mice grouped in ``group_order`` (symmetric
     diverging colour scale at the 99th percentile of |ΔF/F|); run onset and end dashed. Spans
@@ -146,7 +156,7 @@ def plot_heatmap(
     wide = data.pivot_table(index="mouse", columns="time_s", values="dff", aggfunc="mean")
     wide = wide.reindex(mice["mouse"])
     values = wide.to_numpy() * 100
-    times = wide.columns.to_numpy(float) / 60.0
+    times = wide.columns.to_numpy(float) / unit_s
     step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
     limit = float(np.nanpercentile(np.abs(values), 99)) if np.isfinite(values).any() else 1.0
     image = axis.imshow(
@@ -171,7 +181,7 @@ def plot_heatmap(
         va="center",
     )
     axis.tick_params(axis="y", length=0)
-    for edge in (0.0, None if run_duration_s is None else run_duration_s / 60.0):
+    for edge in (0.0, None if run_duration_s is None else run_duration_s / unit_s):
         if edge is not None:
             axis.axvline(edge, color="black", lw=0.5, ls="--")
     axis.set_xlabel(x_label)
@@ -301,8 +311,8 @@ def plot_window_metric(
     axis.set_xticks(range(len(days)), [str(day) for day in days])
     axis.set_xlabel("Training day")
     axis.set_ylabel(METRIC_LABELS.get(metric, metric))
-    axis.set_title(window_title(window))
-    axis.legend(loc="upper left", handlelength=1.2)
+    legend_above(axis, ncols=len(group_order))  # mice and means fill the axes
+    title_above_legend(axis, window_title(window))
     mice = data[["mouse", "group", "day", "shown"]].rename(columns={"shown": "value"})
     table = pd.concat(
         [mice.assign(kind="mouse"), pd.concat(records).rename(columns={"mean": "value"})],
@@ -381,7 +391,7 @@ def plot_peri_event(
     axis.axhline(0, color="black", lw=0.4)
     axis.set_xlabel(f"Time from {event_label.lower()} (s)")
     axis.set_ylabel(ylabel)
-    axis.legend(loc="lower right", bbox_to_anchor=(1.0, 0.06), handlelength=1.2)
+    legend_above(axis, ncols=len(group_order))
     drawn = summary[summary["group"].isin(list(group_order))].copy()
     drawn = drawn.assign(kind="waveform")
     marks = intervals.assign(kind="significant")
@@ -435,6 +445,11 @@ def photometry_figure(
         1, len(order) + 1, width_ratios=[1] * len(order) + [1.35], wspace=0.45
     )
     bottom = outer[1].subgridspec(1, 2, wspace=0.35)
+    # seconds for short traces (event-locked sessions), minutes for whole sessions
+    span_s = float(traces["time_s"].max() - traces["time_s"].min()) if len(traces) else 0.0
+    unit_s = 1.0 if span_s <= 180.0 else 60.0
+    if unit_s == 1.0:
+        trace_label = trace_label.replace("(min)", "(s)")
     source: dict[str, pd.DataFrame] = {}
     letters = iter("ABCDEFGHIJKLMNOP")
     for index, group in enumerate(order):
@@ -449,6 +464,7 @@ def photometry_figure(
             run_duration_s,
             labels[group],
             trace_label,
+            unit_s,
         )
         _panel_label(axis, letter)
     axis = figure.add_subplot(top[0, len(order)])
@@ -458,7 +474,7 @@ def photometry_figure(
         on_day = failed_qc[failed_qc["day"] == shown_days[-1]]
         flagged = dict(zip(on_day["mouse"], on_day["qc_reasons"], strict=True))
     source[letter] = plot_heatmap(
-        axis, traces, shown_days[-1], order, labels, run_duration_s, flagged, trace_label
+        axis, traces, shown_days[-1], order, labels, run_duration_s, flagged, trace_label, unit_s
     )
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 0])

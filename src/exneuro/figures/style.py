@@ -155,6 +155,21 @@ def panel_label(axis, letter: str) -> None:
     )
 
 
+def fit_tick_labels(axis, angle: float = 45.0, share: float = 0.8) -> None:
+    """Rotate the x tick labels when, set flat, they would take more than ``share`` of the
+    axis's width (weekly sessions, long level names): rotated labels never overlap. Measured
+    with the renderer before the final layout, hence the margin ``share`` leaves."""
+    labels = [label for label in axis.get_xticklabels() if label.get_text()]
+    if len(labels) < 2:
+        return
+    renderer = axis.figure.canvas.get_renderer()
+    needed = sum(label.get_window_extent(renderer).width for label in labels)
+    available = axis.get_window_extent(renderer).width
+    if needed > share * available:
+        for label in axis.get_xticklabels():
+            label.set(rotation=angle, ha="right", rotation_mode="anchor")
+
+
 def legend_above(axis, ncols: int = 1, **options):
     """The axis's legend above its plotting area, left-aligned, so that it never covers data;
     returns the legend (None when nothing is labelled). A panel title set afterwards needs
