@@ -267,3 +267,15 @@ def test_serum_bdnf_differs_and_igf1_does_not(declared_example):
     assert stats.loc["BDNF (pg/mL)", "p"] < 0.01
     assert stats.loc["IGF-1 (ng/mL)", "p"] > 0.05
     assert stats.loc["BDNF (pg/mL)", "effect_size_name"] == "Hedges g"
+
+
+@pytest.mark.parametrize(
+    ("tau_days", "status"), [(3.0, "ok"), (60.0, "plateau reached only after the tests")]
+)
+def test_a_plateau_the_tests_never_reach_is_not_called_a_fit(tau_days, status):
+    from exneuro.treadmill.adaptation import fit_mouse_curve, rise_to_plateau
+
+    day = np.array([0.0, 3.0, 6.0, 9.0, 12.0, 15.0])
+    curve = fit_mouse_curve(day, rise_to_plateau(day, 400.0, 250.0, tau_days), 0.9)
+    assert curve["fit_status"] == status
+    assert curve["tau_days"] == pytest.approx(tau_days, rel=1e-3)  # the numbers stay

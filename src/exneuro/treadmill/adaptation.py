@@ -29,8 +29,10 @@ def fit_mouse_curve(
 
     ``fit_status`` says why a plateau is missing: 'plateau fit switched off in the config',
     'too few tests' (with the number it needs), 'no rise' (fitted rise <= 0),
-    'no plateau within the tests' (tau at its upper bound: still rising linearly), or
-    'did not converge'.
+    'no plateau within the tests' (tau at its upper bound: still rising linearly),
+    'plateau reached only after the tests' (the fitted curve comes within ``plateau_fraction``
+    of its plateau after the last test: the plateau is an extrapolation, not a measurement; its
+    numbers stay in the table, the group comparison leaves it out), or 'did not converge'.
     """
     day, value = np.asarray(day, float), np.asarray(value, float)
     result = {
@@ -84,6 +86,8 @@ def fit_mouse_curve(
         result["fit_status"] = "no plateau within the tests"
     else:
         result["days_to_plateau"] = tau * np.log(1.0 / (1.0 - plateau_fraction))
+        if result["days_to_plateau"] > span:
+            result["fit_status"] = "plateau reached only after the tests"
     return result
 
 
