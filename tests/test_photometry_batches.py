@@ -77,3 +77,19 @@ def test_batched_recording_jobs_give_byte_identical_photometry_results(tmp_path)
     assert differing == []
     logs = tree(tmp_path / "batched" / "logs" / "photometry" / "sessions")
     assert len(logs) == 6  # one log per recording, batched or not
+
+
+def test_a_recording_job_does_not_import_libraries_only_other_recordings_need():
+    """The job of a ``.ppd`` recording without an asymmetric baseline or NWB export loads neither
+    h5py (``.doric``/NWB files) nor pybaselines (airPLS/arPLS) nor pynwb: each costs start-up
+    time in every one of thousands of jobs."""
+    code = (
+        "import runpy, sys; runpy.run_path('scripts/photometry_session.py'); "
+        "print(sorted({'h5py', 'pybaselines', 'pynwb', 'exneuro.photometry.session'} "
+        "& set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['exneuro.photometry.session']"

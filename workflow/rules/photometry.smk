@@ -31,14 +31,14 @@ PHOTOMETRY_SESSION_SETTINGS_JSON = json.dumps(
 rule photometry_session:
     input:
         unpack(photometry_session_files),
-    # On a cluster, `group-components: [photometry_recordings=N]` (profiles/slurm) submits N
-    # recordings as one scheduler job; each keeps its own output, log and rerun decision.
-    group:
-        "photometry_recordings"
     output:
         directory(f"{OUT}/photometry/sessions/{{session}}"),
     log:
         f"{OUT}/logs/photometry/sessions/{{session}}.log",
+    # On a cluster, `group-components: [photometry_recordings=N]` (profiles/slurm) submits N
+    # recordings as one scheduler job; each keeps its own output, log and rerun decision.
+    group:
+        "photometry_recordings"
     conda:
         "../../envs/exneuro.yaml"
     resources:
