@@ -78,6 +78,21 @@ def test_batched_recording_jobs_give_byte_identical_photometry_results(tmp_path)
     logs = tree(tmp_path / "batched" / "logs" / "photometry" / "sessions")
     assert len(logs) == 6  # one log per recording, batched or not
 
+    raw = sorted((tmp_path / "study" / "data" / "photometry").rglob("*.ppd"))[0]
+    raw.touch()  # one recording re-exported: only its job reruns, not its whole batch
+    study = config.with_name("batch_4.yaml")
+    targets = [str(tmp_path / "batched" / "photometry" / name) for name in COMBINED]
+    plan = subprocess.run(
+        [SNAKEMAKE, *targets, "--configfile", str(study), "--cores", "1", "-n"]
+        + ["--group-components", "photometry_recordings=4"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert (plan.stdout + plan.stderr).count("rule photometry_session:") == 1
+
 
 def test_a_recording_job_does_not_import_libraries_only_other_recordings_need():
     """The job of a ``.ppd`` recording without an asymmetric baseline or NWB export loads neither
