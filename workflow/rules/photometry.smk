@@ -35,6 +35,10 @@ rule photometry_session:
         directory(f"{OUT}/photometry/sessions/{{session}}"),
     log:
         f"{OUT}/logs/photometry/sessions/{{session}}.log",
+    # On a cluster, `group-components: [photometry_recordings=N]` (profiles/slurm) submits N
+    # recordings as one scheduler job; each keeps its own output, log and rerun decision.
+    group:
+        "photometry_recordings"
     conda:
         "../../envs/exneuro.yaml"
     resources:

@@ -26,12 +26,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from pybaselines import whittaker
 
 from exneuro.errors import ConfigError, InputDataError
 
-#: Asymmetric baselines by name.
-ASYMMETRIC_METHODS = {"airpls": whittaker.airpls, "arpls": whittaker.arpls}
+#: Asymmetric baselines by name: the function of ``pybaselines.whittaker`` computing each
+#: (imported when one is computed, so recordings without an asymmetric baseline never load it).
+ASYMMETRIC_METHODS = {"airpls": "airpls", "arpls": "arpls"}
 
 
 def asymmetric_baseline(
@@ -56,9 +56,11 @@ def asymmetric_baseline(
         raise InputDataError(
             f"{method} baseline needs more than {diff_order + 1} finite samples; got {x.size}"
         )
+    from pybaselines import whittaker
+
     with warnings.catch_warnings():  # pybaselines warns when it stops early; the fit is kept
         warnings.simplefilter("ignore")
-        baseline, _ = ASYMMETRIC_METHODS[method](
+        baseline, _ = getattr(whittaker, ASYMMETRIC_METHODS[method])(
             x, lam=lam, diff_order=diff_order, max_iter=max_iter, tol=tol
         )
     return baseline

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from exneuro.errors import data_error
 from exneuro.photometry.readers_core import Recording, with_defaults
 from exneuro.photometry.readers_csv import fibre_columns, table_recordings
 from exneuro.photometry.readers_text import check_file
+
+if TYPE_CHECKING:  # h5py is imported where a .doric file is read: other recordings never load it
+    import h5py
 
 #: Keys of the ``.doric`` reader config and their defaults.
 DORIC_DEFAULTS: dict[str, Any] = {
@@ -54,6 +56,8 @@ TIME = "Time(s)"
 
 def doric_channels(handle: h5py.File, series: str | None = None) -> dict[str, tuple[str, str]]:
     """``{channel name: (values path, time path)}`` of a ``.doric`` file (module docstring)."""
+    import h5py
+
     if "Traces" in handle:
         console = handle["Traces/Console"]
         time_path = f"{console.name}/Time(s)/Time(s)"
@@ -96,6 +100,8 @@ def read_doric(path: str | Path, config: Mapping[str, Any] | None = None) -> dic
     reader = "Doric .doric"
     cfg = with_defaults(config, DORIC_DEFAULTS, reader)
     path = check_file(path, "Doric .doric")
+    import h5py
+
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
