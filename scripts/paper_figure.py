@@ -1,6 +1,5 @@
 """One paper figure as declared in the config, with its legend, source data and statistics."""
 
-from exneuro.io import read_named_tables
 from exneuro.paper.compose import paper_figure
 from exneuro.paper.panels import Study
 from exneuro.workflow import run
@@ -8,8 +7,7 @@ from exneuro.workflow import run
 
 def main(snakemake):
     # params.tables: each input's path relative to the output folder, as the panels name them
-    tables = read_named_tables(snakemake.params.tables, snakemake.input)
-    study = Study(tables, tables["statistics/statistics.tsv"], snakemake.params.settings)
+    study = Study.read(snakemake.params.tables, snakemake.input, snakemake.params.settings)
     paper_figure(
         snakemake.params.figure,
         study,

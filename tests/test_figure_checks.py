@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -175,6 +176,21 @@ def test_legend_n_that_differs_from_the_mice_drawn_is_named():
     ]
 
 
+def test_a_panel_that_counts_mice_but_draws_no_data_is_named():
+    import matplotlib.pyplot as plt
+
+    from exneuro.figures.checks import PanelCheck, check_figure
+
+    figure, axis = _figure()
+    drawn = {"control": 8, "silenced": 8}
+    assert check_figure(figure, None, [PanelCheck("A", axis, drawn_n=drawn)]) == []
+    figure, axis = plt.subplots()
+    axis.plot([0, 1], [np.nan, np.nan])  # levels that matched no value: nothing on the axes
+    assert check_figure(figure, None, [PanelCheck("A", axis, drawn_n=drawn)]) == [
+        "panel A: draws no data although its legend counts 16 mice"
+    ]
+
+
 def test_overlapping_texts_texts_outside_and_legends_on_data_are_named():
     from exneuro.figures.checks import check_figure
 
@@ -268,7 +284,7 @@ def _glucose_study(with_posthoc: bool):
         {
             "mouse": ["M1", "M1", "M2", "M2", "M3", "M3", "M4", "M4"],
             "group": ["control"] * 4 + ["silenced"] * 4,
-            "minutes": [0, 15] * 4,
+            "minutes": ["0", "15"] * 4,  # factor levels are text, as the workflow reads them
             "glucose": [130.0, 180.0, 135.0, 175.0, 131.0, 140.0, 129.0, 138.0],
         }
     )

@@ -232,6 +232,26 @@ def _data_points(axis) -> np.ndarray:
     return np.vstack(points) if points else np.empty((0, 2))
 
 
+def empty_panel_problems(panels: Sequence[PanelCheck]) -> list[str]:
+    """Panels whose legend counts mice but whose axes show no data (no finite point, line
+    vertex or bar): a drawing that silently lost its data (e.g. levels that match no value)."""
+    problems = []
+    for panel in panels:
+        counted = sum((panel.drawn_n or {}).values())
+        if not counted or panel.axis is None:
+            continue
+        axis = panel.axis
+        lines = [line.get_xydata() for line in axis.get_lines() if line.get_visible()]
+        offsets = [c.get_offsets() for c in axis.collections if isinstance(c, PathCollection)]
+        drawn = any(np.isfinite(np.asarray(xy, float)).all(axis=1).any() for xy in lines + offsets)
+        bars = [p for p in axis.patches if getattr(p, "get_height", lambda: 0)()]
+        if not drawn and not bars and not axis.images:
+            problems.append(
+                f"panel {panel.letter}: draws no data although its legend counts {counted} mice"
+            )
+    return problems
+
+
 def legend_problems(figure, panels: Sequence[PanelCheck]) -> list[str]:
     """Legends drawn over data points of their axes."""
     renderer = figure.canvas.get_renderer()
@@ -294,6 +314,7 @@ def check_figure(
         mark_problems(texts, statistics, panels)
         + n_problems(panels)
         + layout_problems(figure, texts, panels)
+        + empty_panel_problems(panels)
         + legend_problems(figure, panels)
         + identifier_problems(texts, panels, identifiers or {})
     )

@@ -55,6 +55,27 @@ class Study:
     def table(self, path: str) -> pd.DataFrame:
         return self.tables[path]
 
+    @classmethod
+    def read(cls, names: Sequence[str], paths: Sequence[str], settings: Mapping) -> Study:
+        """The study from a figure's input files, each named by its path in the output folder.
+
+        A declared table (``tables/<key>/data.tsv``) is read with the types of its declaration
+        (levels such as week 1 stay the text the statistics saw), not with types guessed from
+        its values: a level read as the number 1 would match no level '1' and draw nothing.
+        """
+        from exneuro.declared_design import read_declared_data
+        from exneuro.io import read_table
+
+        declared = settings.get("tables", {})
+        tables = {}
+        for name, path in zip(names, paths, strict=True):
+            parts = name.split("/")
+            if len(parts) == 3 and parts[0] == "tables" and parts[2] == "data.tsv":
+                tables[name] = read_declared_data(path, declared[parts[1]])
+            else:
+                tables[name] = read_table(path)
+        return cls(tables, tables["statistics/statistics.tsv"], settings)
+
     @property
     def colours(self) -> dict[str, str]:
         return group_palette(self.settings["groups"])
