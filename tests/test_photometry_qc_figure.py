@@ -81,3 +81,36 @@ def test_heatmap_marks_sessions_that_failed_qc():
     plain = plot_heatmap(axis, traces, 8, ["control", "silenced"], {}, 600.0)
     assert "qc_failed" not in plain.columns
     plt.close(figure)
+
+
+def test_window_metric_marks_kept_sessions_that_failed_qc_at_their_values():
+    import matplotlib.pyplot as plt
+
+    from exneuro.figures.photometry import QC_FAILED, plot_window_metric
+
+    metrics = pd.DataFrame(
+        [
+            {"mouse": m, "group": g, "day": d, "window": "post", "metric": "mean_z", "value": v}
+            for m, g, base in (("A", "control", 1.0), ("B", "control", 2.0), ("C", "silenced", 0.5))
+            for d, v in ((1, base), (8, base + 1.0))
+        ]
+    )
+    failed = pd.DataFrame({"mouse": ["B"], "day": [8], "qc_reasons": ["brightening (x2.61)"]})
+    figure, axis = plt.subplots()
+    colours = {"control": "#000000", "silenced": "#D55E00"}
+    source = plot_window_metric(
+        axis, metrics, "post", "mean_z", ["control", "silenced"], colours, {}, failed_qc=failed
+    )
+    crosses = [c for c in axis.collections if c.get_label() == "failed QC"]
+    assert len(crosses) == 1
+    assert crosses[0].get_offsets().tolist() == [[1 - 0.06, 3.0]]  # day 8 of B, control's shift
+    assert crosses[0].get_edgecolor()[0].tolist()[:3] == list(matplotlib_rgb(QC_FAILED))
+    mice = source[source["kind"] == "mouse"].set_index(["mouse", "day"])["qc_failed"]
+    assert mice.dropna().to_dict() == {("B", 8): "brightening (x2.61)"}
+    plt.close(figure)
+
+
+def matplotlib_rgb(colour: str) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)

@@ -246,9 +246,12 @@ def plot_window_metric(
     labels: Mapping[str, str],
     statistics: pd.DataFrame | None = None,
     control: str | None = None,
+    failed_qc: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``metric`` in ``window`` across training days: mice as thin lines, group mean ± SEM,
-    stars of each group's contrast against ``control`` at each day from ``statistics``."""
+    stars of each group's contrast against ``control`` at each day from ``statistics``.
+    ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): sessions that failed QC but stay in the
+    analysis, each marked with a cross at its value; the source data name their reasons."""
     data = metrics[(metrics["window"] == window) & (metrics["metric"] == metric)].copy()
     scale = 100.0 if metric in PERCENT_METRICS else 1.0
     data["shown"] = data["value"] * scale
@@ -308,12 +311,29 @@ def plot_window_metric(
     if stars_drawn:
         n_rows = len([g for g in group_order if g != control])
         axis.set_ylim(top=top + span * (0.1 + 0.08 * n_rows))
+    mice = data[["mouse", "group", "day", "shown"]].rename(columns={"shown": "value"})
+    if failed_qc is not None and len(failed_qc):
+        reasons = failed_qc[["mouse", "day", "qc_reasons"]]
+        mice = mice.merge(reasons, on=["mouse", "day"], how="left")
+        flagged = mice[mice["qc_reasons"].notna()]
+        shifts = {g: (i - (n_groups - 1) / 2.0) * 0.12 for i, g in enumerate(group_order)}
+        if len(flagged):
+            axis.scatter(
+                flagged["day"].map(position) + flagged["group"].map(shifts),
+                flagged["value"],
+                marker="x",
+                s=12,
+                lw=0.7,
+                color=QC_FAILED,
+                zorder=4,
+                label="failed QC",
+            )
+        mice = mice.rename(columns={"qc_reasons": "qc_failed"})
     axis.set_xticks(range(len(days)), [str(day) for day in days])
     axis.set_xlabel("Training day")
     axis.set_ylabel(METRIC_LABELS.get(metric, metric))
-    legend_above(axis, ncols=len(group_order))  # mice and means fill the axes
+    legend_above(axis, ncols=len(group_order) + 1)  # mice and means fill the axes
     title_above_legend(axis, window_title(window))
-    mice = data[["mouse", "group", "day", "shown"]].rename(columns={"shown": "value"})
     table = pd.concat(
         [mice.assign(kind="mouse"), pd.concat(records).rename(columns={"mean": "value"})],
         ignore_index=True,
@@ -480,7 +500,7 @@ def photometry_figure(
     axis = figure.add_subplot(bottom[0, 0])
     letter = next(letters)
     source[letter] = plot_window_metric(
-        axis, metrics, window, metric, order, colours, labels, statistics, control
+        axis, metrics, window, metric, order, colours, labels, statistics, control, failed_qc
     )
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 1])

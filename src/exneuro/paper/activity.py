@@ -110,6 +110,8 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     )
     cohort = study.cohort(settings["cohort"])
     order = _order(study)
+    qc = study.table(QC)
+    failed = qc[~qc["qc_pass"].astype(bool) & qc["included"].astype(bool)]
     source = plot_window_metric(
         axis,
         metrics,
@@ -120,6 +122,7 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
         study.labels,
         study.statistics,
         cohort["control_group"],
+        failed[["mouse", "day", "qc_reasons"]],
     )
     subset = f"cohort={cohort['id']}; window={window}"
     days = sorted(metrics["day"].unique().tolist())
@@ -139,7 +142,16 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
         f"{label} {window_title(window).lower()} on each training day; thin lines, individual "
         "mice; circles, mean ± SEM"
     )
-    return Panel(source, plotted, rows)
+    shown = failed.merge(metrics[["mouse", "day"]].drop_duplicates(), on=["mouse", "day"])
+    caveats = ()
+    if len(shown):
+        pairs = zip(shown["mouse"], shown["day"], strict=True)
+        sessions = ", ".join(f"{mouse} day {day}" for mouse, day in pairs)
+        caveats = (
+            f"Crosses mark {len(shown)} session(s) that failed QC and stay in the analysis "
+            f"({sessions}; reasons in the source data).",
+        )
+    return Panel(source, plotted, rows, caveats=caveats)
 
 
 @panel_kind("photometry_peri_event")

@@ -41,7 +41,7 @@ CATALOGUE: dict[str, PanelSpec] = {
     "photometry_trace": PanelSpec("photometry", PHOTOMETRY_TRACES, ("group",), ("days",)),
     "photometry_heatmap": PanelSpec("photometry", PHOTOMETRY_TRACES, (), ("day",)),
     "photometry_window": PanelSpec(
-        "photometry", ["photometry/metrics.tsv"], (), ("window", "metric")
+        "photometry", ["photometry/metrics.tsv", "photometry/qc.tsv"], (), ("window", "metric")
     ),
     "photometry_peri_event": PanelSpec(
         "photometry",
