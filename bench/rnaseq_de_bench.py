@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from exneuro.rnaseq import de, normalize
 from exneuro.simulate.rnaseq import RnaseqEffects, rnaseq_mice, simulate_counts
@@ -44,20 +45,7 @@ R_TIMES = BENCH / "rnaseq_de_r_times.json"
 DESIGN = "~ batch + group_training"
 ALPHA = 0.05
 FACTOR = "group_training"
-CONTRASTS = [
-    {"name": "training_control", "factor": FACTOR, "level": "control_trained",
-     "reference": "control_sedentary"},
-    {"name": "training_silenced", "factor": FACTOR, "level": "silenced_trained",
-     "reference": "silenced_sedentary"},
-    {"name": "silenced_sedentary", "factor": FACTOR, "level": "silenced_sedentary",
-     "reference": "control_sedentary"},
-    {"name": "interaction", "cells": [
-        {"weight": 1, "where": {FACTOR: "silenced_trained"}},
-        {"weight": -1, "where": {FACTOR: "silenced_sedentary"}},
-        {"weight": -1, "where": {FACTOR: "control_trained"}},
-        {"weight": 1, "where": {FACTOR: "control_sedentary"}},
-    ]},
-]  # fmt: skip
+CONTRASTS = yaml.safe_load((R_SCRIPT.parent / "contrasts.yaml").read_text())
 # the same contrasts for R: resultsNames are Intercept, batch_B2_vs_B1, then the three
 # group_training levels vs control_sedentary (control_trained, silenced_sedentary, silenced_trained)
 R_CONTRASTS = pd.DataFrame(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy.special import polygamma
 
 from exneuro.errors import InputDataError
@@ -28,20 +29,7 @@ PASILLA = REFERENCE / "pasilla_rnaseq"
 MULTIFACTOR = REFERENCE / "deseq2_multifactor"
 AIRWAY = REFERENCE / "airway_rnaseq"
 FACTOR = "group_training"
-MULTIFACTOR_CONTRASTS = [
-    {"name": "training_control", "factor": FACTOR, "level": "control_trained",
-     "reference": "control_sedentary"},
-    {"name": "training_silenced", "factor": FACTOR, "level": "silenced_trained",
-     "reference": "silenced_sedentary"},
-    {"name": "silenced_sedentary", "factor": FACTOR, "level": "silenced_sedentary",
-     "reference": "control_sedentary"},
-    {"name": "interaction", "cells": [
-        {"weight": 1, "where": {FACTOR: "silenced_trained"}},
-        {"weight": -1, "where": {FACTOR: "silenced_sedentary"}},
-        {"weight": -1, "where": {FACTOR: "control_trained"}},
-        {"weight": 1, "where": {FACTOR: "control_sedentary"}},
-    ]},
-]  # fmt: skip
+MULTIFACTOR_CONTRASTS = yaml.safe_load((MULTIFACTOR / "contrasts.yaml").read_text())
 
 
 def assert_matches_deseq2(ours: pd.DataFrame, ref: pd.DataFrame, alpha: float) -> None:
