@@ -143,3 +143,14 @@ def test_unknown_channel_is_named_with_the_channels_in_the_file(tmp_path):
     (tmp_path / "text.doric").write_text("not hdf5")
     with pytest.raises(InputDataError, match="not an HDF5 .doric file"):
         read_photometry(tmp_path / "text.doric", "doric", config)
+
+
+def test_doric_file_without_configured_channels_names_the_channels_to_pick(tmp_path):
+    path = tmp_path / "session.doric"
+    _write_v6(path, shifted_control=False)
+    with pytest.raises(
+        InputDataError,
+        match=r"no signal and control channels configured for this \.doric file.*two of: .*"
+        r"LockInAOUT01/AIN01.*LockInAOUT02/AIN01",
+    ):
+        read_photometry(path, "doric", {})

@@ -188,13 +188,7 @@ def read_doric_csv(
     header_line = found[0] + 1
     names = rows[found[0]]
     analog = [n for n in names if n.startswith("AIn")]
-    if not (cfg["signal_column"] or cfg["fibres"]):
-        raise data_error(
-            str(path),
-            "no signal and control channels configured for this Doric file",
-            f"set signal_column and control_column to two of: {', '.join(analog)}",
-        )
-    fibres = fibre_columns(cfg, reader)
+    fibres = configured_fibres(cfg, reader, str(path), analog, "Doric file")
     ttl = cfg["ttl_columns"]
     if ttl is None:
         ttl = {n: n for n in names if n.upper().startswith(("DI/O", "DIO", "DI--O"))}
@@ -232,6 +226,20 @@ def read_doric_csv(
     if header_line == 2:
         meta["doric_channel_groups"] = ",".join(n for n in rows[0] if n)
     return table_recordings(path, data, lines, fibres, settings, 1.0, meta)
+
+
+def configured_fibres(
+    cfg: Mapping[str, Any], reader: str, path: str, available: list[str], file_kind: str
+) -> dict[str, tuple[str, str]]:
+    """:func:`fibre_columns` of a Doric file (CSV export or ``.doric``), whose channels have no
+    default names: with none configured, one line naming the file and the channels to pick."""
+    if not (cfg["signal_column"] or cfg["fibres"]):
+        raise data_error(
+            path,
+            f"no signal and control channels configured for this {file_kind}",
+            f"set signal_column and control_column to two of: {', '.join(available) or 'none'}",
+        )
+    return fibre_columns(cfg, reader)
 
 
 def fibre_columns(cfg: Mapping[str, Any], reader: str) -> dict[str, tuple[str, str]]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from exneuro.errors import data_error
 from exneuro.photometry.readers_core import Recording, with_defaults
-from exneuro.photometry.readers_csv import fibre_columns, table_recordings
+from exneuro.photometry.readers_csv import configured_fibres, table_recordings
 from exneuro.photometry.readers_text import check_file
 
 if TYPE_CHECKING:  # h5py is imported where a .doric file is read: other recordings never load it
@@ -112,13 +112,7 @@ def read_doric(path: str | Path, config: Mapping[str, Any] | None = None) -> dic
         except ValueError as error:
             raise data_error(str(path), f"not a Doric recording: {error}") from None
         names = ", ".join(channels) or "none"
-        if not (cfg["signal_column"] or cfg["fibres"]):
-            raise data_error(
-                str(path),
-                "no signal and control channels configured for this .doric file",
-                f"set signal_column and control_column to two of: {names}",
-            )
-        fibres = fibre_columns(cfg, reader)
+        fibres = configured_fibres(cfg, reader, str(path), list(channels), ".doric file")
         ttl = cfg["ttl_columns"]
         if ttl is None:
             ttl = {
