@@ -13,7 +13,7 @@ lm(follow ~ baseline + group))``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,8 +39,13 @@ def baseline_ancova(
     group: str,
     groups: Sequence[str],
     level: float = 0.95,
+    adjust_for: Mapping[str, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """Rows of the statistics table: each group against ``groups[0]`` (the control) by ANCOVA.
+
+    ``adjust_for`` maps further factor columns (e.g. sex) to their levels, reference first: they
+    enter additively, treatment-coded (``follow_up ~ baseline + group + sex``, R's ``lm``), so
+    each group difference is adjusted for them too.
 
     ``data`` has one row per mouse with the ``follow_up`` and ``baseline`` values and its
     ``group``; mice missing either value are dropped (``n_excluded``). Each row: ``estimate`` =
@@ -50,6 +55,7 @@ def baseline_ancova(
     """
     groups = [str(g) for g in groups]
     labels = data[group].astype(str)
+    adjust_for = {name: [str(v) for v in levels] for name, levels in (adjust_for or {}).items()}
     keep = labels.isin(groups) & data[[follow_up, baseline]].notna().all(axis=1)
     frame = data.loc[keep]
     labels = labels[keep]
@@ -62,13 +68,18 @@ def baseline_ancova(
     y = frame[follow_up].to_numpy(float)
     x0 = frame[baseline].to_numpy(float)
     dummies = np.column_stack([(labels == g).to_numpy(float) for g in present[1:]])
-    X = np.column_stack([np.ones(len(y)), x0, dummies])
+    covariates = [
+        (frame[name].astype(str) == value).to_numpy(float)
+        for name, levels in adjust_for.items()
+        for value in levels[1:]
+    ]
+    X = np.column_stack([np.ones(len(y)), x0, dummies, *covariates])
     beta, cov, rss, dof = _ols(y, X)
     if dof < 1:
         raise ValueError(f"ANCOVA of {follow_up}: {len(y)} mice are too few for {X.shape[1]} terms")
     sd = np.sqrt(rss / dof)
     counts = {g: int((labels == g).sum()) for g in present}
-    model = f"{follow_up} ~ {baseline} + {group}"
+    model = f"{follow_up} ~ {baseline} + {group}" + "".join(f" + {n}" for n in adjust_for)
     common = {
         "test": "ancova",
         "model": model,
@@ -81,12 +92,14 @@ def baseline_ancova(
     }
     note = (
         f"baseline-adjusted (ANCOVA of the follow-up on the baseline, Vickers & Altman 2001); "
-        f"adjusted for {baseline} (slope {beta[1]:.4g}); the group difference at equal baseline, "
+        f"adjusted for {baseline} (slope {beta[1]:.4g})"
+        + "".join(f" and {name}" for name in adjust_for)
+        + "; the group difference at equal baseline, "
         "equal to the adjusted difference in change; % change is descriptive"
     )
     records = []
     if len(present) > 2:
-        _, _, rss0, dof0 = _ols(y, X[:, :2])
+        _, _, rss0, dof0 = _ols(y, np.delete(X, np.arange(2, 2 + dummies.shape[1]), axis=1))
         q = dof0 - dof
         f_value = ((rss0 - rss) / q) / (rss / dof)
         records.append(

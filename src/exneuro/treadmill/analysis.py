@@ -20,11 +20,20 @@ Adaptation curves and responders are compared between groups per mouse.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from exneuro.model_factors import (
+    NO_FACTORS,
+    ModelFactors,
+    attach_sheet_columns,
+    count_animals,
+    declared_factors,
+    fit_lmm,
+    usable_factors,
+)
 from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.ancova import baseline_ancova
@@ -35,6 +44,17 @@ from exneuro.stats.transforms import TRANSFORMS, apply_transform, transform_labe
 from exneuro.treadmill.adaptation import classify_responders, fit_adaptation
 from exneuro.treadmill.metrics import metric_columns
 
+#: Tests whose models include the declared factors (their notes say so).
+FACTOR_TESTS = (
+    "lmm",
+    "lmm_coefficient",
+    "emm_contrast",
+    "mixed_anova",
+    "rm_anova",
+    "ancova",
+    "lmm_baseline_adjusted",
+    "emm_contrast_baseline_adjusted",
+)
 ADAPTATION_OUTCOMES = {
     "slope_per_day": "per-mouse linear slope across training days",
     "plateau": "per-mouse plateau of the rise-to-plateau fit",
@@ -48,23 +68,27 @@ def cohort_tests(tests: pd.DataFrame, cohort: Mapping) -> pd.DataFrame:
     return data
 
 
-def group_summary(data: pd.DataFrame, columns: list[str], sessions: list[str]) -> pd.DataFrame:
-    """Mean, SD, SEM and n mice per group, session and outcome (what the figures draw)."""
+def group_summary(
+    data: pd.DataFrame, columns: list[str], sessions: list[str], by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Mean, SD, SEM and n mice per group, session and outcome (what the figures draw), and per
+    level of the fixed factors ``by`` (e.g. sex) when the models include them."""
+    by = list(by)
     long = data.melt(
-        id_vars=["group", "session", "mouse"],
+        id_vars=["group", *by, "session", "mouse"],
         value_vars=columns,
         var_name="outcome",
         value_name="value",
     ).dropna(subset=["value"])
     summary = (
-        long.groupby(["outcome", "group", "session"], sort=False, observed=True)["value"]
+        long.groupby(["outcome", "group", *by, "session"], sort=False, observed=True)["value"]
         .agg(["mean", "std", "count"])
         .reset_index()
     )
     summary["sem"] = summary["std"] / np.sqrt(summary["count"])
     summary["session"] = pd.Categorical(summary["session"], sessions, ordered=True)
     summary = summary.rename(columns={"std": "sd", "count": "n_mice"})
-    return summary.sort_values(["outcome", "group", "session"]).reset_index(drop=True)
+    return summary.sort_values(["outcome", "group", *by, "session"]).reset_index(drop=True)
 
 
 def against_control(
@@ -103,8 +127,15 @@ def outcome_statistics(
     sessions: list[str],
     settings: Mapping,
     baseline: str | None = None,
+    factors: ModelFactors = NO_FACTORS,
 ) -> pd.DataFrame:
-    """Mixed model, RM ANOVA, post-hoc contrasts and gain tests of one outcome in one cohort."""
+    """Mixed model, RM ANOVA, post-hoc contrasts and gain tests of one outcome in one cohort.
+
+    ``factors`` are the sample-sheet factors the cohort declared and the data support
+    (:func:`exneuro.model_factors.usable_factors`): fixed ones are crossed with group and session
+    in the mixed model and the RM ANOVA and added to the ANCOVA; a random one is a random
+    intercept above the mouse. The post-hoc contrasts are then averaged over the fixed factors'
+    levels with equal weights (emmeans), which the notes say."""
     level = settings["ci_level"]
     baseline = baseline or sessions[0]
     transform = settings.get("transforms", {}).get(column)
@@ -124,8 +155,10 @@ def outcome_statistics(
     rows = []
     one_group = len(cohort["groups"]) == 1  # no control to compare with: session effects only
     group_terms = "" if one_group else f"C(group, Treatment('{control}')) * "
-    formula = f"{column} ~ {group_terms}C(session, Treatment('{sessions[0]}'))"
-    fit = mixed.fit_lmm(data.dropna(subset=[column]), formula, groups="mouse")
+    formula = (
+        f"{column} ~ {group_terms}{factors.treatment_terms()}C(session, Treatment('{sessions[0]}'))"
+    )
+    fit = fit_lmm(data.dropna(subset=[column]), formula, factors)
     correction = settings["posthoc_correction"]
     ddf = {"satterthwaite": "Satterthwaite", "kenward-roger": "Kenward-Roger"}[
         settings.get("df_method", "satterthwaite")
@@ -168,7 +201,7 @@ def outcome_statistics(
             dv=column,
             subject="mouse",
             within=["session"],
-            between=None if one_group else ["group"],
+            between=[*([] if one_group else ["group"]), *factors.fixed] or None,
         ).to_stats(correction=settings["sphericity_correction"]),
         "rm_anova",
         "",
@@ -189,15 +222,23 @@ def outcome_statistics(
         if ancova:
             if len(sessions) > 2:  # with one follow-up session the ANCOVA row is that model
                 rows.append(
-                    _baseline_adjusted_course(data, column, cohort, sessions, baseline, settings)
+                    _baseline_adjusted_course(
+                        data, column, cohort, sessions, baseline, settings, factors
+                    )
                 )
             percent["notes"] = (
                 "descriptive: % change from baseline compared between groups; the gain test is "
                 "the baseline-adjusted ANCOVA row; " + percent["notes"]
             )
-            rows.append(_gain_ancova(data, column, cohort, baseline, last, level))
+            rows.append(_gain_ancova(data, column, cohort, baseline, last, level, factors))
         rows.append(percent)
-    table = concat_stats(rows)
+    rows = [count_animals(frame, data, factors, "mouse") for frame in rows]
+    table = concat_stats([*rows, factors.untested])
+    if factors.columns:
+        modelled = table["test"].isin(FACTOR_TESTS) & ~table["notes"].str.startswith(
+            "not tested", na=False
+        )
+        table.loc[modelled, "notes"] = factors.note() + "; " + table.loc[modelled, "notes"]
     if transform:
         transformed = table["outcome"].isna()  # every row but the % change rows
         table.loc[transformed, "model"] = table.loc[transformed, "model"].str.replace(
@@ -217,6 +258,7 @@ def _baseline_adjusted_course(
     sessions: list[str],
     baseline: str,
     settings: Mapping,
+    factors: ModelFactors = NO_FACTORS,
 ) -> pd.DataFrame:
     """The mixed model of the sessions after baseline with the baseline as covariate,
     ``outcome ~ baseline + group * session + (1 | mouse)``, and each group against control at
@@ -231,10 +273,10 @@ def _baseline_adjusted_course(
     post = post.dropna(subset=[column, covariate])
     control = cohort["control_group"]
     formula = (
-        f"{column} ~ {covariate} + C(group, Treatment('{control}'))"
-        f" * C(session, Treatment('{later[0]}'))"
+        f"{column} ~ {covariate} + C(group, Treatment('{control}')) * "
+        f"{factors.treatment_terms()}C(session, Treatment('{later[0]}'))"
     )
-    fit = mixed.fit_lmm(post, formula, groups="mouse")
+    fit = fit_lmm(post, formula, factors)
     omnibus = mixed.to_stats(fit)
     omnibus = omnibus[omnibus["term"] != covariate].assign(test="lmm_baseline_adjusted")
     contrasts = contrast_family(
@@ -254,11 +296,18 @@ def _baseline_adjusted_course(
 
 
 def _gain_ancova(
-    data: pd.DataFrame, column: str, cohort: Mapping, baseline: str, last: str, level: float
+    data: pd.DataFrame,
+    column: str,
+    cohort: Mapping,
+    baseline: str,
+    last: str,
+    level: float,
+    factors: ModelFactors = NO_FACTORS,
 ) -> pd.DataFrame:
-    """ANCOVA of the outcome at the last session on its baseline value, groups against control."""
+    """ANCOVA of the outcome at the last session on its baseline value, groups against control
+    (adjusted for the fixed factors: ``follow_up ~ baseline + group + sex``)."""
     wide = data.pivot_table(
-        index=["mouse", "group"], columns="session", values=column, observed=True
+        index=["mouse", "group", *factors.fixed], columns="session", values=column, observed=True
     ).reset_index()
     if baseline not in wide or last not in wide:
         raise ValueError(f"{column}: no values at session '{baseline}' or '{last}'")
@@ -272,8 +321,10 @@ def _gain_ancova(
         "group",
         groups,
         level,
+        adjust_for={name: factors.levels[name] for name in factors.fixed},
     )
-    rows["model"] = f"{column} at {last} ~ {column} at {baseline} + group"
+    extra = "".join(f" + {name}" for name in factors.fixed)
+    rows["model"] = f"{column} at {last} ~ {column} at {baseline} + group{extra}"
     rows["subset"] = subset_label(cohort=cohort["id"], session=last)
     return rows
 
@@ -353,21 +404,49 @@ def _adaptation_table(rows: list[pd.DataFrame]) -> pd.DataFrame:
     return table
 
 
+def cohort_factors(
+    data: pd.DataFrame,
+    cohort: Mapping,
+    settings: Mapping,
+    sheet: pd.DataFrame | None = None,
+    sheet_path: str = "the sample sheet",
+) -> tuple[pd.DataFrame, ModelFactors]:
+    """The cohort's tests with the declared factor columns from the sample sheet, and the
+    factors the data support (the others as "not tested" rows)."""
+    declared = declared_factors(cohort, settings)
+    columns = [*declared["fixed"], *([declared["random"]] if declared["random"] else [])]
+    data = attach_sheet_columns(data, sheet, columns, "mouse", sheet_path)
+    one_group = len(cohort["groups"]) == 1
+    factors = usable_factors(
+        data,
+        declared,
+        subset_label(cohort=cohort["id"]),
+        group=None if one_group else "group",
+        where=sheet_path,
+    )
+    return data, factors
+
+
 def cohort_statistics(
-    tests: pd.DataFrame, cohort: Mapping, treadmill: Mapping
+    tests: pd.DataFrame,
+    cohort: Mapping,
+    treadmill: Mapping,
+    sheet: pd.DataFrame | None = None,
+    sheet_path: str = "the sample sheet",
 ) -> dict[str, pd.DataFrame]:
-    """Every statistic of one cohort: the statistics rows, group summary, adaptation fits and
-    responders."""
+    """Every statistic of one cohort: the statistics rows, group summary (by the declared
+    fixed factors too), adaptation fits and responders."""
     sessions = [s["id"] for s in treadmill["sessions"]]
     columns = metric_columns(treadmill["work_definition"])
     settings = treadmill["statistics"]
     data = cohort_tests(tests, cohort)
     data["session"] = pd.Categorical(data["session"], sessions, ordered=True)
     data["group"] = pd.Categorical(data["group"], cohort["groups"], ordered=True)
+    data, factors = cohort_factors(data, cohort, settings, sheet, sheet_path)
     outcomes = [columns[name] for name in settings["metrics"]]
     stats = [
         outcome_statistics(
-            data, column, cohort, sessions, settings, treadmill.get("baseline_session")
+            data, column, cohort, sessions, settings, treadmill.get("baseline_session"), factors
         )
         for column in outcomes
     ]
@@ -390,7 +469,7 @@ def cohort_statistics(
     pct = [f"{c}_pct_change" for c in outcomes]
     return {
         "statistics": concat_stats(stats),
-        "summary": group_summary(data, outcomes + pct, sessions),
+        "summary": group_summary(data, outcomes + pct, sessions, list(factors.fixed)),
         "adaptation": adaptation,
         "responders": responders,
     }
