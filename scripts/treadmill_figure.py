@@ -1,5 +1,6 @@
 """The endurance figure of one cohort, with its source data."""
 
+from exneuro.config import read_validated_sheet
 from exneuro.figures.treadmill import cohort_figure
 from exneuro.io import read_table
 from exneuro.workflow import run
@@ -16,6 +17,7 @@ def main(snakemake):
         style=snakemake.params.style,
         figure_paths=list(snakemake.output.figures),
         source_data_dir=snakemake.output.source_data,
+        sheet=read_validated_sheet(snakemake.input.samples),
     )
 
 

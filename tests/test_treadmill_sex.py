@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO
 
 from exneuro.errors import InputDataError
+from exneuro.figures.treadmill import cohort_figure
 from exneuro.model_factors import NO_FACTORS, declared_factors, usable_factors
 from exneuro.treadmill.analysis import cohort_statistics, outcome_statistics
 
@@ -64,12 +65,10 @@ def assert_equals_r(stats: pd.DataFrame, case: str, cohort: str) -> int:
     reference = pd.read_csv(REFERENCE / "reference.tsv", sep="\t", keep_default_na=False)
     reference = reference[reference["case"] == case]
     stats = stats.assign(
-        term=np.where(
-            stats["test"] == "lmm_coefficient", stats["term"].map(r_term), stats["term"]
-        ),
-        subset=stats["subset"].str.replace(f"cohort={cohort}; ", "").replace(
-            f"cohort={cohort}", ""
-        ),
+        term=np.where(stats["test"] == "lmm_coefficient", stats["term"].map(r_term), stats["term"]),
+        subset=stats["subset"]
+        .str.replace(f"cohort={cohort}; ", "")
+        .replace(f"cohort={cohort}", ""),
     )
     for row in reference.to_dict("records"):
         got = stats[
@@ -115,8 +114,7 @@ def test_cage_as_random_effect_above_the_mouse_equals_r():
     assert assert_equals_r(stats, "cages", "housing") == 29
     lmm = stats[stats["test"] == "lmm"]
     assert lmm["model"].iloc[0] == (
-        "distance_m ~ group * sex * session + (1 | cage) + (1 | cage:mouse); REML; "
-        "Satterthwaite df"
+        "distance_m ~ group * sex * session + (1 | cage) + (1 | cage:mouse); REML; Satterthwaite df"
     )
     assert (lmm["n_mice"] == 24).all()  # animals counted, not cages
     # the cage level is in the model: between-animal terms are tested on cages (8 - 4 = 4 df)
@@ -162,8 +160,9 @@ def test_planted_sex_effect_is_recovered_and_sharpens_the_group_test():
     # the group contrast at d28 (planted +120 m) is estimated alike, with a smaller SE once the
     # sex variance leaves the error
     contrast, plain = (
-        table[(table["test"] == "emm_contrast") & (table["subset"] == "cohort=c; session=d28")]
-        .iloc[0]
+        table[
+            (table["test"] == "emm_contrast") & (table["subset"] == "cohort=c; session=d28")
+        ].iloc[0]
         for table in (with_sex, without)
     )
     assert contrast["estimate"] == pytest.approx(120, abs=40)
@@ -194,8 +193,9 @@ def test_one_sex_only_is_a_not_tested_row_and_the_rest_runs():
 
 def test_too_few_animals_per_cell_and_cage_problems():
     data = simulated_two_sex_study(3, female_offset=0.0)
-    lonely = data[~((data["sex"] == "female") & (data["group"] == "trained"))
-                  | (data["mouse"] == "tf0")]
+    lonely = data[
+        ~((data["sex"] == "female") & (data["group"] == "trained")) | (data["mouse"] == "tf0")
+    ]
     factors = usable_factors(lonely, {"fixed": ["sex"]}, "cohort=c")
     assert factors.fixed == ()
     assert factors.untested["notes"].iloc[0] == (
@@ -224,3 +224,51 @@ def test_the_modality_declaration_replaces_the_cohorts():
         "random": None,
     }
     assert declared_factors({}, {}) == {"fixed": [], "random": None}
+
+
+def test_figure_splits_every_mean_by_sex_and_every_star_has_its_row(tmp_path):
+    data = simulated_two_sex_study(11, female_offset=150.0)
+    cohort = {
+        "id": "c",
+        "groups": ["sedentary", "trained"],
+        "control_group": "sedentary",
+        "model_factors": {"fixed": ["sex"]},
+    }
+    treadmill = {
+        "sessions": [{"id": s, "label": s.upper()} for s in ["d0", "d14", "d28"]],
+        "work_definition": "vertical",
+        "baseline_session": "d0",
+        "statistics": {**SETTINGS, "metrics": ["distance_m"], "primary_metric": "distance_m"},
+        "adaptation": {"metric": "distance_m", "plateau_fraction": 0.9, "fit_plateau": False},
+        "responders": {"metric": "distance_m", "session": "d28", "min_percent_change": 10},
+    }
+    results = cohort_statistics(data, cohort, treadmill)
+    stats = results["statistics"].assign(analysis="treadmill")
+    summary = results["summary"].query("outcome == 'distance_m'")
+    assert set(summary["sex"]) == {"male", "female"}  # the summary is per group x sex
+    groups = [
+        {"id": "sedentary", "label": "Sedentary", "color": "#4D4D4D"},
+        {"id": "trained", "label": "Trained", "color": "#D55E00"},
+    ]
+    style = {"font_size_pt": 7, "full_width_mm": 180, "png_dpi": 100}
+    source = tmp_path / "source"
+    cohort_figure(
+        data,
+        stats,
+        results["adaptation"],
+        cohort,
+        groups,
+        treadmill,
+        style,
+        [str(tmp_path / "figure.png")],
+        str(source),
+    )
+    assert pd.read_csv(source / "checks.tsv", sep="\t")["problem"].tolist() == []
+    course = pd.read_csv(source / "panel_A.tsv", sep="\t").query("kind == 'group'")
+    assert len(course) == 2 * 2 * 3  # group x sex x session: no mean over both sexes
+    last = course[course["session"] == "d28"].set_index(["group", "sex"])["mean"]
+    assert last[("sedentary", "female")] - last[("sedentary", "male")] == pytest.approx(150, abs=60)
+    gain = pd.read_csv(source / "panel_B.tsv", sep="\t").query("kind == 'group'")
+    assert sorted(zip(gain["group"], gain["sex"], strict=True)) == sorted(
+        [(g, s) for g in ("sedentary", "trained") for s in ("male", "female")]
+    )

@@ -27,6 +27,7 @@ rule treadmill_metrics:
 rule treadmill_statistics:
     input:
         tests=f"{OUT}/treadmill/tests.parquet",
+        samples=f"{OUT}/config/samples.tsv",
     output:
         stats=f"{OUT}/treadmill/{{cohort}}/statistics.tsv",
         summary=f"{OUT}/treadmill/{{cohort}}/group_summary.tsv",
@@ -42,7 +43,7 @@ rule treadmill_statistics:
     params:
         cohort=cohort_config,
         treadmill=treadmill_params("statistics"),
-        code=code_version("treadmill", "not_tested.py", "stats"),
+        code=code_version("treadmill", "not_tested.py", "model_factors.py", "stats"),
     script:
         "../../scripts/treadmill_statistics.py"
 
@@ -50,6 +51,7 @@ rule treadmill_statistics:
 rule treadmill_figure:
     input:
         tests=f"{OUT}/treadmill/tests.parquet",
+        samples=f"{OUT}/config/samples.tsv",
         stats=f"{OUT}/treadmill/{{cohort}}/statistics.tsv",
         adaptation=f"{OUT}/treadmill/{{cohort}}/adaptation.tsv",
     output:
@@ -71,6 +73,6 @@ rule treadmill_figure:
         groups=config["groups"],
         treadmill=treadmill_params("statistics"),
         style=config["figures"],
-        code=code_version("treadmill", "figures"),
+        code=code_version("treadmill", "figures", "model_factors.py"),
     script:
         "../../scripts/treadmill_figure.py"

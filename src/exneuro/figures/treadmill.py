@@ -24,9 +24,14 @@ from exneuro.figures.style import (
     panel_label,
     save_with_source_data,
 )
+from exneuro.model_factors import attach_sheet_columns, declared_factors
 from exneuro.stats.table import subset_label
 from exneuro.treadmill.metrics import metric_columns
 
+#: Marker shapes and line styles that tell the levels of a split factor (e.g. sex) apart; the
+#: colour stays the group's (colour-blind safe: shape and dash, never hue, carry the factor).
+SPLIT_MARKERS = ("o", "s", "^", "D", "v", "P")
+SPLIT_LINES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (1, 2)))
 AXIS_LABELS = {
     "distance_m": "Distance (m)",
     "time_to_exhaustion_s": "Time to exhaustion (s)",
@@ -91,38 +96,69 @@ def find_row(statistics: pd.DataFrame, **match: str) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
-def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics, colours):
+def split_levels(data: pd.DataFrame, split: str | None) -> list:
+    """The levels of the split factor in the data (first appearance); [None] without one or
+    without data."""
+    if not split:
+        return [None]
+    return list(dict.fromkeys(data[split].dropna().astype(str))) or [None]
+
+
+def plot_course(
+    axis, data, column, cohort, groups, sessions, labels, statistics, colours, split=None
+):
     """Every mouse as a thin line, group mean ± SEM, and above each session the stars of the
     mixed model's post-hoc contrast of each group against control (one row of the statistics
-    table each, adjusted p; one line of marks per group, in its colour)."""
+    table each, adjusted p; one line of marks per group, in its colour). With a ``split``
+    factor in the model (e.g. sex), each group x level has its own mean, told apart by marker
+    shape and line style (colour stays the group's), so that no mean mixes the levels; the
+    stars stay those of the group contrast, averaged over the levels as the model does."""
     records = []
     positions = {session: index for index, session in enumerate(sessions)}
+    levels = split_levels(data, split)
+    split = split if levels != [None] else None
     for group in cohort["groups"]:
-        subset = data[data["group"] == group]
-        for _, tests in subset.groupby("mouse"):
-            x = tests["session"].map(positions)
-            axis.plot(x, tests[column], color=colours[group], lw=0.4, alpha=0.35, zorder=1)
-        means = [(_mean_sem(subset.loc[subset["session"] == s, column]), s) for s in sessions]
-        x = np.arange(len(sessions))
-        y = np.array([m[0][0] for m in means])
-        err = np.array([m[0][1] for m in means])
-        axis.errorbar(
-            x,
-            y,
-            yerr=err,
-            color=colours[group],
-            lw=1.0,
-            marker="o",
-            ms=2.5,
-            capsize=1.5,
-            elinewidth=0.6,
-            label=groups[group]["label"],
-            zorder=3,
-        )
-        for (mean, sem, n), session in means:
-            records.append(
-                {"group": group, "session": session, "mean": mean, "sem": sem, "n_mice": n}
+        for index, level in enumerate(levels):
+            subset = data[data["group"] == group]
+            if split:
+                subset = subset[subset[split].astype(str) == level]
+            style = {"marker": SPLIT_MARKERS[index], "ls": SPLIT_LINES[index]}
+            for _, tests in subset.groupby("mouse"):
+                x = tests["session"].map(positions)
+                axis.plot(
+                    x,
+                    tests[column],
+                    color=colours[group],
+                    lw=0.4,
+                    alpha=0.35,
+                    zorder=1,
+                    ls=style["ls"],
+                )
+            means = [(_mean_sem(subset.loc[subset["session"] == s, column]), s) for s in sessions]
+            axis.errorbar(
+                np.arange(len(sessions)),
+                np.array([m[0][0] for m in means]),
+                yerr=np.array([m[0][1] for m in means]),
+                color=colours[group],
+                lw=1.0,
+                ms=2.5,
+                capsize=1.5,
+                elinewidth=0.6,
+                label=groups[group]["label"] + (f", {level}" if split else ""),
+                zorder=3,
+                **style,
             )
+            for (mean, sem, n), session in means:
+                records.append(
+                    {
+                        "group": group,
+                        **({split: level} if split else {}),
+                        "session": session,
+                        "mean": mean,
+                        "sem": sem,
+                        "n_mice": n,
+                    }
+                )
     flagged = data[data["outlier_flag"].astype(bool)] if "outlier_flag" in data else data[:0]
     if len(flagged):
         axis.scatter(
@@ -160,8 +196,10 @@ def plot_course(axis, data, column, cohort, groups, sessions, labels, statistics
     axis.set_xticks(range(len(sessions)), [labels[s] for s in sessions])
     axis.set_xlabel("Endurance test")
     axis.set_ylabel(AXIS_LABELS.get(column, column))
-    legend_above(axis, ncols=len(cohort["groups"]) + (1 if len(flagged) else 0))
-    mice = data[["mouse", "group", "session", column]].rename(columns={column: "value"})
+    entries = len(cohort["groups"]) * len(levels) + (1 if len(flagged) else 0)
+    legend_above(axis, ncols=len(levels) if split else entries)
+    kept = ["mouse", "group", *([split] if split else []), "session", column]
+    mice = data[kept].rename(columns={column: "value"})
     return pd.concat(
         [mice.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")], ignore_index=True
     )
@@ -179,31 +217,57 @@ def plot_points(
     ylabel,
     bars=True,
     counts: Mapping[str, str] | None = None,
+    split: str | None = None,
 ):
     """Every mouse as a point per group (bars mean ± SEM, or a mean line), and the two-group
     test of each group against control as a bracket with its stars (the row's adjusted p).
-    ``counts`` adds a line under each group's tick label (e.g. '3 of 8 fitted')."""
+    ``counts`` adds a line under each group's tick label (e.g. '3 of 8 fitted'). With a
+    ``split`` factor, each group x level is drawn side by side with its own mean and marker."""
     records = []
     order = cohort["groups"]
+    levels = split_levels(values, split)
+    split = split if levels != [None] else None
+    width = 0.6 / len(levels)
     for index, group in enumerate(order):
-        subset = values[values["group"] == group]
-        mean, sem, n = _mean_sem(subset[value_column])
-        if bars:
-            axis.bar(index, mean, width=0.6, color=colours[group], alpha=0.35, lw=0)
-        axis.errorbar(
-            index,
-            mean,
-            yerr=sem,
-            color="black",
-            capsize=2,
-            lw=0.8,
-            zorder=3,
-            marker="_" if not bars else None,
-            ms=8,
-        )
-        vals = subset[value_column].to_numpy(float)
-        axis.scatter(index + spread_offsets(vals), vals, s=6, color=colours[group], lw=0, zorder=4)
-        records.append({"group": group, "mean": mean, "sem": sem, "n_mice": n})
+        for k, level in enumerate(levels):
+            subset = values[values["group"] == group]
+            if split:
+                subset = subset[subset[split].astype(str) == level]
+            x = index + (k - (len(levels) - 1) / 2) * width
+            mean, sem, n = _mean_sem(subset[value_column])
+            if bars:
+                axis.bar(x, mean, width=0.9 * width, color=colours[group], alpha=0.35, lw=0)
+            axis.errorbar(
+                x,
+                mean,
+                yerr=sem,
+                color="black",
+                capsize=2,
+                lw=0.8,
+                zorder=3,
+                marker="_" if not bars else None,
+                ms=8,
+            )
+            vals = subset[value_column].to_numpy(float)
+            axis.scatter(
+                x + spread_offsets(vals, width=0.45 * width),
+                vals,
+                s=6,
+                color=colours[group],
+                lw=0,
+                zorder=4,
+                marker=SPLIT_MARKERS[k],
+                label=level if split and index == 0 else None,
+            )
+            records.append(
+                {
+                    "group": group,
+                    **({split: level} if split else {}),
+                    "mean": mean,
+                    "sem": sem,
+                    "n_mice": n,
+                }
+            )
     finite = values[value_column].dropna()
     high = float(finite.max()) if len(finite) else 1.0
     low = min(0.0, float(finite.min())) if len(finite) else 0.0
@@ -234,7 +298,10 @@ def plot_points(
     axis.set_xticks(range(len(order)), names, rotation=30, ha="right", rotation_mode="anchor")
     axis.set_ylabel(ylabel)
     axis.axhline(0, color="black", lw=0.5)
-    table = values[["mouse", "group", value_column]].rename(columns={value_column: "value"})
+    if split:
+        legend_above(axis, ncols=len(levels), title=split, handletextpad=0.2)
+    kept = ["mouse", "group", *([split] if split else []), value_column]
+    table = values[kept].rename(columns={value_column: "value"})
     return pd.concat(
         [table.assign(kind="mouse"), pd.DataFrame(records).assign(kind="group")], ignore_index=True
     )
@@ -263,8 +330,10 @@ def cohort_figure(
     style: Mapping,
     figure_paths: Sequence[str],
     source_data_dir: str,
+    sheet: pd.DataFrame | None = None,
 ) -> None:
-    """Draw and save the cohort's endurance figure and write one source-data table per panel."""
+    """Draw and save the cohort's endurance figure and write one source-data table per panel;
+    with a fixed model factor declared (e.g. sex), every panel is split by its first one."""
     apply_style(style["font_size_pt"])
     colours = group_palette(groups)
     group_info = {g["id"]: g for g in groups}
@@ -272,6 +341,12 @@ def cohort_figure(
     labels = {s["id"]: s.get("label", s["id"]) for s in treadmill["sessions"]}
     column = metric_columns(treadmill["work_definition"])[treadmill["statistics"]["primary_metric"]]
     data = tests[(tests["cohort"] == cohort["id"]) & ~tests["excluded"]]
+    split = (declared_factors(cohort, treadmill["statistics"])["fixed"] or [None])[0]
+    if split:
+        data = attach_sheet_columns(data, sheet, [split])
+        adaptation = adaptation.merge(
+            data[["mouse", split]].drop_duplicates("mouse"), on="mouse", how="left"
+        )
     figure, axes = plt.subplots(
         1,
         3,
@@ -280,7 +355,7 @@ def cohort_figure(
     )
     source = {
         "A": plot_course(
-            axes[0], data, column, cohort, group_info, sessions, labels, statistics, colours
+            axes[0], data, column, cohort, group_info, sessions, labels, statistics, colours, split
         )
     }
     final = data[data["session"] == sessions[-1]]
@@ -297,6 +372,7 @@ def cohort_figure(
         gain,
         gain["outcome"].iloc[0] if len(gain) else f"{column}_pct_change",
         change_label(column, labels[sessions[-1]], labels[sessions[0]]),
+        split=split,
     )
     adaptation_metric = adaptation["metric"].iloc[0] if len(adaptation) else column
     fitted = adaptation[adaptation["fit_status"] == "ok"]
@@ -317,6 +393,7 @@ def cohort_figure(
         "Fitted training rise (%)",
         bars=False,
         counts=counts,
+        split=split,
     )
     for axis, letter in zip(axes, "ABC", strict=True):
         panel_label(axis, letter)

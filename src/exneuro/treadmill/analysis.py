@@ -239,6 +239,12 @@ def outcome_statistics(
             "not tested", na=False
         )
         table.loc[modelled, "notes"] = factors.note() + "; " + table.loc[modelled, "notes"]
+        if factors.fixed:
+            averaged = modelled & table["test"].str.startswith("emm_contrast")
+            table.loc[averaged, "notes"] = (
+                f"means averaged over {', '.join(factors.fixed)} with equal weights; "
+                + table.loc[averaged, "notes"]
+            )
     if transform:
         transformed = table["outcome"].isna()  # every row but the % change rows
         table.loc[transformed, "model"] = table.loc[transformed, "model"].str.replace(
