@@ -1,7 +1,7 @@
 """Percent marker-positive labelled neurons: per-section and per-mouse tables, statistics."""
 
 from exneuro.cellular.morphology_pipeline import histology_tables
-from exneuro.cellular.nested import histology_statistics
+from exneuro.cellular.morphology_stats import histology_statistics
 from exneuro.config import read_validated_sheet
 from exneuro.io import write_table
 from exneuro.workflow import run

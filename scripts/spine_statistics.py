@@ -1,8 +1,9 @@
 """Spine statistics: count GLMM, density mixed model, mouse means, hierarchical bootstrap, naive
 test."""
 
-from exneuro.cellular.nested import spine_statistics
+from exneuro.cellular.morphology_stats import spine_statistics
 from exneuro.io import read_table, write_table
+from exneuro.model_factors import declared_factors
 from exneuro.workflow import run
 
 
@@ -20,6 +21,7 @@ def main(snakemake):
         test=settings["statistics"]["test"],
         subset={"cohort": cohort["id"]},
         count_model=settings["statistics"].get("count_model", "negative_binomial"),
+        model_factors=declared_factors(cohort, settings["statistics"]),
     )
     write_table(statistics, snakemake.output[0])
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from exneuro.cellular import histology as hi
-from exneuro.cellular import nested
+from exneuro.cellular import morphology_stats, nested
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures.superplot import histology_figure
 from exneuro.simulate import spines as sim
@@ -105,7 +105,7 @@ def test_histology_statistics_compare_mouse_percentages():
             "percent_positive": [10.0, 12.0, 14.0, 30.0, 34.0, 38.0],
         }
     )
-    rows = nested.histology_statistics(per_mouse, ("sed", "ex"))
+    rows = morphology_stats.histology_statistics(per_mouse, ("sed", "ex"))
     row = rows.iloc[0]
     assert row["estimate"] == pytest.approx(22.0)
     assert row["effect_size_name"] == "Hedges g"
@@ -137,7 +137,9 @@ def test_simulated_histology_is_deterministic(simulated, tmp_path):
 def test_planted_fos_increase_is_recovered(simulated):
     _, effects, _, truth, sections = simulated
     # a 99 % CI, so that this check of a random study fails by chance 1 time in 100
-    rows = nested.histology_statistics(hi.percent_positive(sections), effects.groups, level=0.99)
+    rows = morphology_stats.histology_statistics(
+        hi.percent_positive(sections), effects.groups, level=0.99
+    )
     fos = rows[rows["subset"] == "marker=Fos"].iloc[0]
     planted = truth["expected_difference_percentage_points"]["Fos"]
     print(
@@ -150,7 +152,7 @@ def test_planted_fos_increase_is_recovered(simulated):
 
 def test_histology_figure_writes_the_same_bytes_twice(simulated, tmp_path):
     _, effects, _, _, sections = simulated
-    stats = nested.histology_statistics(hi.percent_positive(sections), effects.groups)
+    stats = morphology_stats.histology_statistics(hi.percent_positive(sections), effects.groups)
     groups = [{"id": "sedentary", "label": "Sedentary", "color": "#4D4D4D"}]
     style = {"font_size_pt": 7, "png_dpi": 150, "single_column_mm": 85}
     outputs = []

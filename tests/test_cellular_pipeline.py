@@ -14,7 +14,7 @@ from conftest import REPO
 from exneuro.cellular.ephys_pipeline import ephys_tables
 from exneuro.cellular.ephys_stats import ephys_statistics
 from exneuro.cellular.morphology_pipeline import histology_tables, spine_tables
-from exneuro.cellular.nested import histology_statistics, spine_statistics
+from exneuro.cellular.morphology_stats import histology_statistics, spine_statistics
 from exneuro.config import read_sample_sheet, validate_config
 
 TRUTH = yaml.safe_load((REPO / "data" / "example" / "ground_truth.yaml").read_text())

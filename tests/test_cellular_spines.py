@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exneuro.cellular import nested
+from exneuro.cellular import morphology_stats, nested
 from exneuro.cellular import spines as sp
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures.superplot import mouse_shades, spine_figure, superplot
@@ -441,7 +441,7 @@ def test_spine_cluster_test_uses_length_weighted_mouse_density(segments):
     extra["thin_count"] = extra["thin_count"] * 2 + 1
     both = pd.concat([segments, extra], ignore_index=True)
     density = nested.join_sample_sheet(sp.segment_density(both, TYPES), sheet)
-    rows = nested.spine_statistics(density, ("a", "b"), spine_types=TYPES, n_boot=200)
+    rows = morphology_stats.spine_statistics(density, ("a", "b"), spine_types=TYPES, n_boot=200)
     cluster = rows[(rows["test"] == "welch_t_mouse_means") & (rows["subset"] == "spine_type=thin")]
     mice = sp.mouse_density(density)
     thin = mice[mice["spine_type"] == "thin"].set_index("mouse")["density_per_10um"]
@@ -497,7 +497,7 @@ def test_classifying_simulated_spines_recovers_the_segment_counts(simulated):
 def test_planted_doubling_of_spine_density_is_recovered(simulated):
     _, effects, _, truth, _, density = simulated
     # 99 % CIs, so that this check of one random study fails by chance about 1 time in 100
-    rows = nested.spine_statistics(
+    rows = morphology_stats.spine_statistics(
         density, effects.groups, spine_types=sim.SPINE_TYPES, n_boot=2000, level=0.99
     )
     total = rows[rows["subset"] == "spine_type=total"].set_index("test")
@@ -566,7 +566,7 @@ def test_superplot_returns_every_point_drawn(simulated):
 
 def test_spine_figure_writes_the_same_bytes_twice(simulated, tmp_path):
     _, effects, _, _, _, density = simulated
-    stats = nested.spine_statistics(
+    stats = morphology_stats.spine_statistics(
         density, effects.groups, spine_types=sim.SPINE_TYPES, n_boot=200, analyses=["cluster"]
     )
     stats.loc[stats["test"] == "welch_t_mouse_means", "test"] = "lmm"  # stars from these rows

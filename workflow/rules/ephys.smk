@@ -43,7 +43,7 @@ rule ephys_statistics:
     params:
         cohort=section_cohort("ephys"),
         statistics=section_params("ephys", only=["statistics"]),
-        code=code_version("cellular", "stats"),
+        code=code_version("cellular", "stats", "model_factors.py"),
     script:
         "../../scripts/ephys_statistics.py"
 

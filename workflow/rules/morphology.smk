@@ -40,7 +40,7 @@ rule spine_statistics:
     params:
         cohort=section_cohort("spines"),
         spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
-        code=code_version("cellular", "stats"),
+        code=code_version("cellular", "stats", "model_factors.py"),
     script:
         "../../scripts/spine_statistics.py"
 
@@ -91,7 +91,7 @@ rule histology:
     params:
         cohort=section_cohort("histology"),
         histology=section_params("histology"),
-        code=code_version("cellular", "stats"),
+        code=code_version("cellular", "stats", "model_factors.py"),
     script:
         "../../scripts/histology.py"
 

@@ -4,7 +4,7 @@ A typical count: in each brain section, the number of labelled neurons (e.g. SF1
 VMH, by reporter or immunostaining) and how many of them are positive for an activity or
 plasticity marker (Fos, Bdnf). Sections sit within mice: the mouse is the unit of analysis, so
 each mouse gets one percentage, and groups are compared on those (see
-:func:`exneuro.cellular.nested.histology_statistics`).
+:func:`exneuro.cellular.morphology_stats.histology_statistics`).
 
 Tables come in two layouts, both mapped from the lab's column names in the config:
 

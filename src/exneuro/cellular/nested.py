@@ -35,24 +35,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.errors import InputDataError, data_error
+from exneuro.model_factors import NO_FACTORS, ModelFactors, fit_lmm, usable_factors
 from exneuro.stats import compare, mixed
-from exneuro.stats.glmm_fit import glmm_group_test
 from exneuro.stats.table import (
-    concat_stats,
     format_n_by_group,
-    label_rows,
     stats_frame,
-    subset_label,
 )
 
 __all__ = [
     "ANALYSES",
-    "histology_statistics",
     "join_sample_sheet",
     "nested_group_statistics",
-    "spine_statistics",
 ]
 
 #: The analyses :func:`nested_group_statistics` can run, in the order of its rows.
@@ -131,9 +125,15 @@ def _lmm_record(
     labels: tuple[str, str],
     level: float,
     count_columns: Mapping[str, str],
-) -> dict:
-    """The group coefficient of value ~ group + (1|mouse) + (1|mouse:neuron) ... as one row."""
-    rename = {c: _safe(c) for c in dict.fromkeys([value, group, *levels])}
+    factors: ModelFactors = NO_FACTORS,
+) -> list[dict]:
+    """The group coefficient of value ~ group + (1|mouse) + (1|mouse:neuron) ... as one row.
+
+    With fixed ``factors`` (e.g. sex) the model is ``value ~ group * sex + ...``: the group row
+    is then the emmeans contrast of the groups averaged over the factor's levels (equal weights),
+    and the type III F tests of group, sex and group:sex follow it as rows. With a random unit
+    (e.g. cage) it is the model's top level: ``(1 | cage) + (1 | cage:mouse) + ...``."""
+    rename = {c: _safe(c) for c in dict.fromkeys([value, group, *levels, *factors.columns])}
     if len(set(rename.values())) != len(rename):
         raise ValueError(f"columns {list(rename)} clash once made formula-safe")
     data = frame.rename(columns=rename)
@@ -143,14 +143,26 @@ def _lmm_record(
         n_units = data.groupby(lv[: k + 1], observed=True).ngroups
         if n_units < len(data):  # replicate rows within this level: it gets a random intercept
             vc[lv[k]] = "0 + " + ":".join(f"C({x})" for x in lv[1 : k + 1])
-    formula = f"{y} ~ C({g}, Treatment({labels[0]!r}))"
+    safe_factors = ModelFactors(
+        tuple(rename[f] for f in factors.fixed),
+        rename[factors.random] if factors.random else None,
+        levels={rename[f]: values for f, values in factors.levels.items()},
+    )
+    crossed = safe_factors.treatment_terms().removesuffix(" * ")
+    formula = f"{y} ~ C({g}, Treatment({labels[0]!r}))" + (f" * {crossed}" if crossed else "")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit = mixed.fit_lmm(data, formula, lv[0], vc_formula=vc or None)
+        fit = fit_lmm(data, formula, safe_factors, lv[0], vc_formula=vc)
+        contrast = None
+        if factors.fixed:
+            contrast = mixed.emm_contrasts(
+                fit, g, method="trt.vs.ctrl", ref=labels[0], adjust="none", level=level
+            )
         rows = mixed.to_stats(
             fit,
-            include_anova=False,
-            include_coefficients=True,
+            contrasts=contrast,
+            include_anova=bool(factors.fixed),
+            include_coefficients=not factors.fixed,
             levels={
                 safe: count_columns[name]
                 for name, safe in zip(levels, lv, strict=True)
@@ -159,16 +171,28 @@ def _lmm_record(
             between=g,
             level=level,
         )
-    term = f"[T.{labels[1]}]"
-    row = rows[rows["term"].str.endswith(term)].iloc[0].to_dict()
+    if factors.fixed:
+        row = rows[rows["test"] == "emm_contrast"].iloc[0].to_dict()
+        row["test"] = "lmm"
+    else:
+        row = rows[rows["term"].str.endswith(f"[T.{labels[1]}]")].iloc[0].to_dict()
     estimate = float(row["estimate"])
     total_sd = float(np.sqrt(fit.total_variance))
     messages = sorted({str(w.message).splitlines()[0] for w in caught})
     nested_levels = [levels[0]] + [
         ":".join(levels[: k + 1]) for k in range(1, len(levels)) if lv[k] in vc
     ]
+    if factors.random:
+        nested_levels = [factors.random, *(f"{factors.random}:{n}" for n in nested_levels)]
+    tested = (
+        f"t test of the group contrast ({labels[1]} - {labels[0]}) averaged over "
+        f"{', '.join(factors.fixed)} with equal weights (emmeans); {factors.note()}"
+        if factors.fixed
+        else f"t test of the group coefficient ({labels[1]} - {labels[0]})"
+        + (f"; {factors.note()}" if factors.random else "")
+    )
     notes = (
-        f"t test of the group coefficient ({labels[1]} - {labels[0]}); random intercepts for "
+        f"{tested}; random intercepts for "
         f"{', '.join(nested_levels)} (every level with replicate rows); d = estimate / "
         f"sqrt(sum of variance components); " + str(row["notes"]).split("; ", 1)[-1]
     )
@@ -181,7 +205,17 @@ def _lmm_record(
         notes=notes,
     )
     row.update(_unit_counts(frame, levels, count_columns))
-    return row
+    if factors.random:
+        row["n_mice"] = frame[levels[0]].nunique()
+    f_rows = []
+    if factors.fixed:
+        back = {safe: name for name, safe in rename.items()}
+        for f_row in rows[rows["statistic_name"] == "F"].to_dict("records"):
+            f_row["term"] = ":".join(back.get(part, part) for part in f_row["term"].split(":"))
+            f_row["notes"] = f"{factors.note()}; " + str(f_row["notes"])
+            f_row.update(_unit_counts(frame, levels, count_columns), n_mice=row["n_mice"])
+            f_rows.append(f_row)
+    return [row, *f_rows]
 
 
 def _weighted_mouse_means(
@@ -243,6 +277,7 @@ def nested_group_statistics(
     weight: str | None = None,
     count_columns: Mapping[str, str] | None = None,
     analyses: Sequence[str] = ANALYSES,
+    model_factors: Mapping | None = None,
 ) -> pd.DataFrame:
     """Compare two groups on nested data; rows of the statistics table (see module docstring).
 
@@ -255,7 +290,9 @@ def nested_group_statistics(
     density); the mixed model and the bootstrap weigh rows equally. ``count_columns`` maps
     levels to the ``n_cells``/``n_segments`` columns (default: second level -> ``n_cells``,
     third -> ``n_segments``). ``analyses`` selects rows among ``lmm``, ``cluster``,
-    ``bootstrap``, ``naive``.
+    ``bootstrap``, ``naive``. ``model_factors`` (``{'fixed': [sex], 'random': cage}``, columns
+    of ``data``) enter the mixed model (:func:`_lmm_record`); a factor the data cannot support is
+    a "not tested" row instead (:func:`exneuro.model_factors.usable_factors`).
 
     A mouse listed in both groups is an error; rows with a missing value are dropped.
     """
@@ -264,6 +301,7 @@ def nested_group_statistics(
     unknown = sorted(set(analyses) - set(ANALYSES))
     if unknown:
         raise ValueError(f"unknown analyses {unknown}; choose from {list(ANALYSES)}")
+    declared = {"fixed": [], "random": None, **(model_factors or {})}
     needed = [value, group, *levels] + ([weight] if weight else [])
     missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
     if missing:
@@ -295,14 +333,19 @@ def nested_group_statistics(
         cluster = _cluster_record(
             frame, value, group, levels, labels, test, level, weight, count_columns
         )
+    factors = NO_FACTORS
+    if "lmm" in analyses and (declared["fixed"] or declared["random"]):
+        factors = usable_factors(frame, declared, "", subject=levels[0], group=group)
     if "lmm" in analyses:
-        lmm_row = _lmm_record(frame, value, group, levels, labels, level, count_columns)
+        lmm_row, *f_rows = _lmm_record(
+            frame, value, group, levels, labels, level, count_columns, factors
+        )
         if lmm_row["singular_fit"] == "yes":  # the mouse-level test is the one to read
             lmm_row["p_mouse_level"] = cluster["p"]
             lmm_row["notes"] += (
                 f"; test on {levels[0]} means beside it: {cluster['test']} p = {cluster['p']:.4g}"
             )
-        records.append(lmm_row)
+        records += [lmm_row, *f_rows, *factors.untested.to_dict("records")]
     if "cluster" in analyses:
         records.append(cluster)
     if "bootstrap" in analyses:
@@ -333,157 +376,3 @@ def nested_group_statistics(
     for record in records:
         record["n_by_group"] = n_by_group
     return stats_frame(records)
-
-
-# ------------------------------------------------------------------------------------------------
-# Spines and histology
-# ------------------------------------------------------------------------------------------------
-
-
-def spine_statistics(
-    density: pd.DataFrame,
-    labels: tuple[str, str],
-    group: str = "group",
-    spine_types: Sequence[str] | None = None,
-    per_um: float = 10.0,
-    levels: Sequence[str] = ("mouse", "neuron", "segment"),
-    n_boot: int = 10000,
-    seed: int = 0,
-    level: float = 0.95,
-    test: str = "welch",
-    subset: Mapping[str, object] | None = None,
-    analyses: Sequence[str] = ANALYSES,
-    count_model: str = "negative_binomial",
-) -> pd.DataFrame:
-    """:func:`nested_group_statistics` of segment spine density, per spine type and in total.
-
-    ``density`` is the long table of :func:`exneuro.cellular.spines.segment_density` with the
-    group column joined. Rows are labelled ``analysis='spines'``, ``outcome='density_per_10um'``
-    and ``subset='spine_type=<type>'`` (after any ``subset`` levels, e.g. ``cohort``). The
-    cluster-level test uses each mouse's length-weighted density (all its dendrite pooled).
-    ``count_model`` (``negative_binomial``, ``poisson`` or ``none``) adds the GLMM of the counts
-    per segment with offset log(length) and random intercepts for mouse and neuron
-    (:func:`exneuro.stats.glmm_fit.glmm_group_test`): a Wald row (rate ratio) and an LRT row.
-    """
-    value = density_column(per_um)
-    present = list(dict.fromkeys(density["spine_type"]))
-    types = list(spine_types) + [TOTAL] if spine_types is not None else present
-    frames = []
-    for spine_type in types:
-        part = density[density["spine_type"] == spine_type]
-        if not len(part):
-            raise KeyError(f"no rows for spine type '{spine_type}' in the density table")
-        rows = nested_group_statistics(
-            part,
-            value,
-            group,
-            list(levels),
-            labels,
-            n_boot=n_boot,
-            seed=seed,
-            level=level,
-            test=test,
-            weight="length_um",
-            analyses=analyses,
-        )
-        if count_model != "none":
-            counts = part[part[group].astype(str).isin(labels)].dropna(
-                subset=["count", "length_um"]
-            )
-            glmm_rows = glmm_group_test(
-                counts,
-                "count",
-                group,
-                (str(labels[0]), str(labels[1])),
-                list(levels),
-                count_model,
-                exposure="length_um",
-                per=per_um,
-                level=level,
-                rate_unit=f"spines per {per_um:g} µm",
-            )
-            rows = concat_stats([glmm_rows, rows])
-        frames.append(
-            label_rows(
-                rows,
-                analysis="spines",
-                outcome=value,
-                subset=subset_label(**dict(subset or {}), spine_type=spine_type),
-            )
-        )
-    return concat_stats(frames)
-
-
-def histology_statistics(
-    per_mouse_percent: pd.DataFrame,
-    labels: tuple[str, str],
-    group: str = "group",
-    test: str = "welch",
-    level: float = 0.95,
-    subset: Mapping[str, object] | None = None,
-    sections: pd.DataFrame | None = None,
-    count_model: str = "binomial",
-) -> pd.DataFrame:
-    """Two-group test of each marker's per-mouse percentage of positive cells (n = mice), and
-    with ``sections`` (per-section ``n_positive`` of ``n_labelled``, group joined) the binomial
-    GLMM of the counts with a random intercept per mouse beside it (``count_model='none'`` omits
-    it; :func:`exneuro.stats.glmm_fit.glmm_group_test`, estimate = odds ratio).
-
-    ``per_mouse_percent`` is :func:`exneuro.cellular.histology.percent_positive` with the group
-    column joined. One row per marker: estimate = treated - control in percentage points, the t
-    (or Mann-Whitney) test and Hedges' g with its CI (:func:`exneuro.stats.compare.
-    two_group_test`); ``n_cells`` = labelled cells counted, ``n_segments`` = sections. Labelled
-    ``analysis='histology'``, ``outcome='percent_positive'``, ``subset='marker=<marker>'``.
-    """
-    labels = (str(labels[0]), str(labels[1]))
-    frames = []
-    for marker in dict.fromkeys(per_mouse_percent["marker"]):
-        part = per_mouse_percent[per_mouse_percent["marker"] == marker]
-        part = part[part[group].astype(str).isin(labels)]
-        groups_per_mouse = part.groupby("mouse")[group].nunique()
-        if (groups_per_mouse > 1).any():
-            raise InputDataError(
-                f"{marker}: mouse {groups_per_mouse[groups_per_mouse > 1].index[0]} is in both "
-                "groups — a mouse belongs to one group; check the sample sheet"
-            )
-        values = {g: part.loc[part[group].astype(str) == g, "percent_positive"] for g in labels}
-        row = compare.two_group_test(values[labels[0]], values[labels[1]], test, labels, level)
-        record = row.iloc[0].to_dict()
-        record.update(
-            model=f"percent_positive per mouse ~ {group}",
-            n_cells=int(part["n_labelled"].sum()),
-            n_segments=int(part["n_sections"].sum()),
-            notes=(
-                f"per-mouse % {marker}+ = 100 x sum(positive) / sum(labelled) over the mouse's "
-                "sections (cells pooled; the mouse is the unit, n = mice); " + str(record["notes"])
-            ),
-        )
-        rows = [pd.DataFrame([record])]
-        if sections is not None and count_model != "none":
-            counted = sections[
-                (sections["marker"] == marker)
-                & sections[group].astype(str).isin(labels)
-                & (sections["n_labelled"] > 0)
-            ]
-            glmm_rows = glmm_group_test(
-                counted.astype({group: str, "mouse": str, "section": str}),
-                "n_positive",
-                group,
-                labels,
-                ["mouse", "section"],
-                count_model,
-                trials="n_labelled",
-                level=level,
-            )
-            glmm_rows["n_segments"] = len(counted)
-            glmm_rows["n_cells"] = int(counted["n_labelled"].sum())
-            rows.insert(0, glmm_rows)
-        frames.append(
-            label_rows(
-                concat_stats(rows),
-                analysis="histology",
-                outcome="percent_positive",
-                subset=subset_label(**dict(subset or {}), marker=marker),
-            )
-        )
-    return concat_stats(frames)
