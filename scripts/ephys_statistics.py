@@ -1,7 +1,9 @@
 """Statistics of the slice recordings: F-I curve, cell properties, sEPSC distributions."""
 
 from exneuro.cellular.ephys_stats import ephys_statistics
+from exneuro.config import read_validated_sheet
 from exneuro.io import read_table, write_table
+from exneuro.model_factors import declared_factors
 from exneuro.workflow import run
 
 
@@ -22,6 +24,9 @@ def main(snakemake):
         min_events=settings["min_events"],
         bootstrap_resamples=settings["bootstrap_resamples"],
         context={"cohort": cohort["id"]},
+        model_factors=declared_factors(cohort, settings),
+        sheet=read_validated_sheet(snakemake.input.samples),
+        sheet_path=snakemake.config["samples"],
     )
     write_table(statistics, snakemake.output[0])
 

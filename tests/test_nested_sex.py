@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
+from exneuro.cellular.ephys_stats import ephys_statistics
 from exneuro.cellular.nested import nested_group_statistics
+from exneuro.errors import InputDataError
 
 REFERENCE = REPO / "tests" / "reference" / "nested_sex"
 LEVELS = ["mouse", "neuron", "segment"]
@@ -73,3 +75,94 @@ def test_one_sex_in_the_nested_data_is_a_not_tested_row():
         "not tested: sex has one level in the data (male): sex is not in the model"
     )
     assert stats["p"].iloc[0] < 0.05 and pd.isna(stats["p"].iloc[1])
+
+
+def ephys_shaped() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The same numbers as ephys tables: each segment a step current of its neuron (steps), or
+    each segment a cell of its own (cells); sex and cage come from a sample sheet."""
+    data = segments()
+    sheet = data[["mouse", "sex", "cage"]].drop_duplicates().rename(columns={"mouse": "mouse_id"})
+    current = 20 * (data["segment"].str.removeprefix("s").astype(int) + 1)
+    steps = data.assign(
+        cell=data["neuron"], current_pa=current, firing_rate_hz=data["density_per_10um"]
+    )[["mouse", "cell", "group", "current_pa", "firing_rate_hz"]]
+    cells = data.assign(
+        cell=data["neuron"] + data["segment"], rheobase_pa=data["density_per_10um"]
+    )[["mouse", "cell", "group", "rheobase_pa"]]
+    return steps, cells, sheet
+
+
+def r_rows(case: str) -> pd.DataFrame:
+    reference = pd.read_csv(REFERENCE / "reference.tsv", sep="\t")
+    return reference[reference["case"] == case]
+
+
+def assert_row(got: pd.Series, row: dict) -> None:
+    assert got["statistic"] == pytest.approx(row["statistic"], rel=1e-4), row
+    assert got["df_num"] == pytest.approx(row["df_num"], rel=1e-4), row
+    if pd.notna(row["df_den"]):
+        assert got["df_den"] == pytest.approx(row["df_den"], rel=1e-4), row
+    assert got["p"] == pytest.approx(row["p"], rel=1e-4), row
+    if pd.notna(row["estimate"]):
+        assert got["estimate"] == pytest.approx(row["estimate"], rel=1e-4), row
+        assert got["se"] == pytest.approx(row["se"], rel=1e-4), row
+
+
+def test_ephys_models_with_sex_and_cage_equal_r():
+    steps, cells, sheet = ephys_shaped()
+    stats = ephys_statistics(
+        steps,
+        cells,
+        None,
+        "control",
+        outcomes=["rheobase_pa"],
+        correction="none",
+        context={"cohort": "c"},
+        sheet=sheet,
+        model_factors={"fixed": ["sex"], "random": "cage"},
+    )
+    fi = stats[stats["outcome"] == "firing_rate_hz"]
+    for row in r_rows("fi_curve").to_dict("records"):
+        if row["test"] == "lmm":
+            got = fi[(fi["test"] == "lmm") & (fi["term"] == row["term"])]
+        else:
+            got = fi[(fi["test"] == "emm_contrast") & (fi["subset"] == f"cohort=c; {row['term']}")]
+        assert len(got) == 1, row
+        assert_row(got.iloc[0], row)
+    assert (fi["n_mice"] == 24).all()
+    model = fi["model"].iloc[0]
+    assert model.startswith("firing_rate_hz ~ group * sex * current_pa + (1 | cage) + ")
+    assert "(1 | cage:mouse)" in model and "(1 | cage:mouse:cell)" in model
+    # per-cell values: sex fixed, no cage (a modality's own declaration)
+    stats = ephys_statistics(
+        steps,
+        cells,
+        None,
+        "control",
+        outcomes=["rheobase_pa"],
+        context={"cohort": "c"},
+        sheet=sheet,
+        model_factors={"fixed": ["sex"]},
+    )
+    cell_rows = stats[stats["outcome"] == "rheobase_pa"]
+    for row in r_rows("cells").to_dict("records"):
+        got = cell_rows[(cell_rows["test"] == row["test"]) & (cell_rows["term"] == row["term"])]
+        assert len(got) == 1, row
+        assert_row(got.iloc[0], row)
+    contrast = cell_rows[cell_rows["test"] == "emm_contrast"].iloc[0]
+    assert "group means averaged over sex with equal weights" in contrast["notes"]
+
+
+def test_ephys_factor_missing_from_the_sheet_is_one_clear_line():
+    steps, cells, sheet = ephys_shaped()
+    with pytest.raises(InputDataError, match=r"^samples.tsv: model_factors names column\(s\) "):
+        ephys_statistics(
+            steps,
+            cells,
+            None,
+            "control",
+            outcomes=["rheobase_pa"],
+            sheet=sheet,
+            sheet_path="samples.tsv",
+            model_factors={"fixed": ["litter"]},
+        )

@@ -31,6 +31,7 @@ rule ephys_statistics:
         steps=f"{OUT}/ephys/steps.parquet",
         cells=f"{OUT}/ephys/cells.parquet",
         events=f"{OUT}/ephys/events.parquet",
+        samples=f"{OUT}/config/samples.tsv",
     output:
         f"{OUT}/ephys/statistics.tsv",
     log:

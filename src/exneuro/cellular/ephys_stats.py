@@ -22,6 +22,10 @@ it, labelled as such, because many published ephys papers use it and a reader wa
   the KS p is descriptive — the inferential test of sEPSC frequency and amplitude is the per-cell
   mixed model above.
 
+Declared sample-sheet factors (``model_factors``: e.g. sex fixed, cage random) enter both mixed
+models: ``group * sex * current`` and ``group * sex`` with the group contrasts averaged over sex,
+and ``(1 | cage/mouse)`` for a cage; a factor the data cannot support is a "not tested" row.
+
 Every row is a :func:`exneuro.stats.table.stats_frame` row with ``analysis="ephys"``, the outcome
 column name, ``n_mice`` and ``n_cells`` filled.
 """
@@ -34,6 +38,14 @@ import numpy as np
 import pandas as pd
 
 from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
+from exneuro.model_factors import (
+    NO_FACTORS,
+    ModelFactors,
+    attach_sheet_columns,
+    count_animals,
+    fit_lmm,
+    usable_factors,
+)
 from exneuro.stats import compare, mixed
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
@@ -70,8 +82,31 @@ def _label(
     return out
 
 
-def _group_formula(outcome: str, control: str) -> str:
-    return f"{outcome} ~ C(group, Treatment({control!r}))"
+def _group_formula(outcome: str, control: str, factors: ModelFactors = NO_FACTORS) -> str:
+    crossed = factors.treatment_terms().removesuffix(" * ")
+    return f"{outcome} ~ C(group, Treatment({control!r}))" + (f" * {crossed}" if crossed else "")
+
+
+def _factors(
+    data: pd.DataFrame, declared: Mapping | None, context: Mapping[str, str]
+) -> ModelFactors:
+    """The declared factors these rows support (the others as "not tested" rows)."""
+    if not declared or not (declared.get("fixed") or declared.get("random")):
+        return NO_FACTORS
+    return usable_factors(data, declared, subset_label(**context))
+
+
+def _with_factors(rows: pd.DataFrame, factors: ModelFactors, data: pd.DataFrame) -> pd.DataFrame:
+    """Model rows with the factors said in the notes and animals (not cages) counted."""
+    if not factors.columns:
+        return rows
+    rows = count_animals(rows, data, factors, "mouse")
+    averaged = (
+        f"group means averaged over {', '.join(factors.fixed)} with equal weights; "
+        if factors.fixed and (rows["test"] == "emm_contrast").any()
+        else ""
+    )
+    return rows.assign(notes=f"{factors.note()}; {averaged}" + rows["notes"])
 
 
 def _groups(data: pd.DataFrame, control: str) -> list[str]:
@@ -112,6 +147,7 @@ def fi_curve_statistics(
     family: str = "all",
     min_current_pa: float = 0.0,
     context: Mapping[str, str] | None = None,
+    model_factors: Mapping | None = None,
 ) -> pd.DataFrame:
     """Mixed-model F–I analysis of a step table with a ``group`` column (one row per cell × step).
 
@@ -125,13 +161,15 @@ def fi_curve_statistics(
     data = _integral_currents(steps[steps["current_pa"] > min_current_pa])
     data = data.dropna(subset=["firing_rate_hz", "group"]).reset_index(drop=True)
     _groups(data, control)
-    fit = mixed.fit_lmm(
+    factors = _factors(data, model_factors, context)
+    fit = fit_lmm(
         data,
-        f"firing_rate_hz ~ C(group, Treatment({control!r})) * C(current_pa)",
-        "mouse",
+        f"{_group_formula('firing_rate_hz', control, factors)} * C(current_pa)",
+        factors,
         vc_formula={"cell": "0 + C(cell)"},
     )
     model_rows = mixed.to_stats(fit, levels={"cell": "n_cells"}, between="group")
+    model_rows = _with_factors(model_rows, factors, data)
     model_rows = _label(model_rows, "firing_rate_hz", context)
     model_rows["notes"] = (
         f"current as a factor; steps > {min_current_pa:g} pA; cell nested in mouse; "
@@ -141,15 +179,24 @@ def fi_curve_statistics(
         fit, "group", "current_pa", "trt.vs.ctrl", control, correction, level, family, context
     )
     contrasts = _label(contrasts, "firing_rate_hz", context, keep_subset=True)
+    contrasts = _with_factors(contrasts, factors, data)
     contrasts["n_cells"] = fit.n_per_level["cell"]
     contrasts["n_by_group"] = model_rows["n_by_group"].iloc[0]
-    return concat_stats([model_rows, contrasts])
+    untested = _label(factors.untested, "firing_rate_hz", context)
+    return concat_stats([model_rows, untested, contrasts])
 
 
 def _mixed_rows(
-    data: pd.DataFrame, outcome: str, control: str, correction: str, level: float, context
+    data: pd.DataFrame,
+    outcome: str,
+    control: str,
+    correction: str,
+    level: float,
+    context,
+    model_factors: Mapping | None = None,
 ) -> list[pd.DataFrame]:
-    fit = mixed.fit_lmm(data, _group_formula(outcome, control), "mouse")
+    factors = _factors(data, model_factors, context)
+    fit = fit_lmm(data, _group_formula(outcome, control, factors), factors)
     anova = mixed.to_stats(fit, between="group")
     contrast = contrast_family(
         fit, "group", None, "trt.vs.ctrl", control, correction, level, "all", context
@@ -158,11 +205,11 @@ def _mixed_rows(
     counts = _counts(data.dropna(subset=[outcome]))
     rows = []
     for frame in (anova, contrast):
-        frame = frame.copy()
+        frame = _with_factors(frame.copy(), factors, data)
         frame["n_cells"] = counts["n_cells"]
         frame["notes"] = "per-cell values, mouse as random intercept; " + frame["notes"]
         rows.append(frame)
-    return rows
+    return [*rows, factors.untested]
 
 
 def cell_property_statistics(
@@ -174,6 +221,7 @@ def cell_property_statistics(
     level: float = 0.95,
     bootstrap_resamples: int = 0,
     context: Mapping[str, str] | None = None,
+    model_factors: Mapping | None = None,
 ) -> pd.DataFrame:
     """Group tests of per-cell values (one row per cell with ``mouse``, ``cell``, ``group``).
 
@@ -192,7 +240,7 @@ def cell_property_statistics(
         data = cells.dropna(subset=[outcome, "group"]).reset_index(drop=True)
         if data.empty:  # a property the lab did not measure
             continue
-        rows = _mixed_rows(data, outcome, control, correction, level, context)
+        rows = _mixed_rows(data, outcome, control, correction, level, context, model_factors)
         for group in others:
             pair = data[data["group"].isin([control, group])]
             counts = _counts(pair)
@@ -285,12 +333,34 @@ def ephys_statistics(
     min_events: int = 10,
     bootstrap_resamples: int = 0,
     context: Mapping[str, str] | None = None,
+    model_factors: Mapping | None = None,
+    sheet: pd.DataFrame | None = None,
+    sheet_path: str = "the sample sheet",
 ) -> pd.DataFrame:
-    """Every ephys test as one statistics table: F–I model and contrasts, per-cell values, KS."""
+    """Every ephys test as one statistics table: F–I model and contrasts, per-cell values, KS.
+    ``model_factors`` name sample-sheet columns (joined from ``sheet``) that enter the mixed
+    models (see the module docstring)."""
+    declared = model_factors or {}
+    columns = [
+        *declared.get("fixed", []),
+        *([declared["random"]] if declared.get("random") else []),
+    ]
+    steps = attach_sheet_columns(steps, sheet, columns, "mouse", sheet_path)
+    cells = attach_sheet_columns(cells, sheet, columns, "mouse", sheet_path)
     frames = [
-        fi_curve_statistics(steps, control, correction, level, context=context),
+        fi_curve_statistics(
+            steps, control, correction, level, context=context, model_factors=model_factors
+        ),
         cell_property_statistics(
-            cells, control, outcomes, test, correction, level, bootstrap_resamples, context
+            cells,
+            control,
+            outcomes,
+            test,
+            correction,
+            level,
+            bootstrap_resamples,
+            context,
+            model_factors,
         ),
     ]
     if events is not None and len(events):

@@ -26,4 +26,27 @@ for (case in names(models)) {
     test = "lmm", term = term, estimate = NA, se = NA, statistic = f_table[term, "F value"],
     df_num = f_table[term, "NumDF"], df_den = f_table[term, "DenDF"], p = f_table[term, "Pr(>F)"])
 }
+# the ephys models on the same numbers: each segment a step current of its neuron (F-I curve,
+# current as a factor, cage/mouse/cell random) and each segment a cell (per-cell values)
+data$current_pa <- factor(20 * (as.integer(sub("s", "", data$segment)) + 1))
+fit <- lmer(density_per_10um ~ group * sex * current_pa + (1 | cage / mouse / neuron), data = data,
+  control = tight)
+f_table <- anova(fit, type = 3, ddf = "Satterthwaite")
+for (term in rownames(f_table)) out[[length(out) + 1]] <- data.frame(case = "fi_curve",
+  test = "lmm", term = term, estimate = NA, se = NA, statistic = f_table[term, "F value"],
+  df_num = f_table[term, "NumDF"], df_den = f_table[term, "DenDF"], p = f_table[term, "Pr(>F)"])
+rows <- summary(contrast(emmeans(fit, ~ group | current_pa), "trt.vs.ctrl", adjust = "none"))
+for (i in seq_len(nrow(rows))) out[[length(out) + 1]] <- data.frame(case = "fi_curve",
+  test = "emm_contrast", term = paste0("current_pa=", rows$current_pa[i]),
+  estimate = rows$estimate[i], se = rows$SE[i], statistic = rows$t.ratio[i], df_num = rows$df[i],
+  df_den = NA, p = rows$p.value[i])
+fit <- lmer(density_per_10um ~ group * sex + (1 | mouse), data = data, control = tight)
+f_table <- anova(fit, type = 3, ddf = "Satterthwaite")
+for (term in rownames(f_table)) out[[length(out) + 1]] <- data.frame(case = "cells",
+  test = "lmm", term = term, estimate = NA, se = NA, statistic = f_table[term, "F value"],
+  df_num = f_table[term, "NumDF"], df_den = f_table[term, "DenDF"], p = f_table[term, "Pr(>F)"])
+rows <- summary(contrast(emmeans(fit, ~ group), "trt.vs.ctrl", adjust = "none"))
+out[[length(out) + 1]] <- data.frame(case = "cells", test = "emm_contrast",
+  term = "exercise - control", estimate = rows$estimate, se = rows$SE, statistic = rows$t.ratio,
+  df_num = rows$df, df_den = NA, p = rows$p.value)
 write.table(do.call(rbind, out), stdout(), sep = "\t", quote = FALSE, row.names = FALSE)
