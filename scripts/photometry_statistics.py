@@ -1,5 +1,6 @@
 """Group x day statistics of the photometry window metrics, and the peri-event waveform tests."""
 
+from exneuro.config import read_validated_sheet
 from exneuro.io import read_table, write_table
 from exneuro.photometry.pipeline import photometry_statistics
 from exneuro.workflow import run
@@ -13,6 +14,8 @@ def main(snakemake):
         snakemake.params.cohort,
         settings["statistics"],
         settings["peri_event"],
+        read_validated_sheet(snakemake.input.samples),
+        snakemake.config["samples"],
     )
     write_table(statistics, snakemake.output.statistics)
     write_table(waveforms, snakemake.output.waveforms)

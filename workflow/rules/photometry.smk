@@ -84,6 +84,7 @@ rule photometry_statistics:
     input:
         metrics=f"{OUT}/photometry/metrics.tsv",
         aligned=f"{OUT}/photometry/aligned.parquet",
+        samples=f"{OUT}/config/samples.tsv",
     output:
         statistics=f"{OUT}/photometry/statistics.tsv",
         waveforms=f"{OUT}/photometry/waveforms.tsv",
@@ -98,7 +99,7 @@ rule photometry_statistics:
     params:
         cohort=section_cohort("photometry"),
         photometry=section_params("photometry", only=["statistics", "peri_event"]),
-        code=code_version("photometry", "not_tested.py", "stats"),
+        code=code_version("photometry", "not_tested.py", "model_factors.py", "stats"),
     script:
         "../../scripts/photometry_statistics.py"
 

@@ -6,6 +6,11 @@ Satterthwaite type III F tests), post-hoc contrasts from it (each group against 
 day; each day against the first day within each group), and the two-way repeated-measures ANOVA
 (day within, group between; sphericity-corrected) when every mouse has every day. A module of
 its own so that the per-recording jobs do not import the statistics engine.
+
+Declared sample-sheet factors (``model_factors``) enter the models: a fixed one (sex) is crossed
+with group and day (``group * sex * day``; between factors ``[group, sex]`` of the ANOVA; the
+contrasts averaged over its levels), a random one (cage) sits above the mouse
+(``(1 | cage/mouse)``); one the data cannot support is a "not tested" row.
 """
 
 from __future__ import annotations
@@ -17,6 +22,14 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError
+from exneuro.model_factors import (
+    NO_FACTORS,
+    ModelFactors,
+    attach_sheet_columns,
+    count_animals,
+    fit_lmm,
+    usable_factors,
+)
 from exneuro.not_tested import not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
@@ -46,6 +59,9 @@ def epoch_statistics(
     anova: str = "complete",
     sphericity_correction: str = "greenhouse-geisser",
     context: Mapping[str, str] | None = None,
+    model_factors: Mapping | None = None,
+    sheet: pd.DataFrame | None = None,
+    sheet_path: str = "the sample sheet",
 ) -> pd.DataFrame:
     """Group × day statistics of each (metric, window) as statistics-table rows.
 
@@ -65,7 +81,9 @@ def epoch_statistics(
       (``'listwise'``) or never (``'never'``).
 
     Rows are labelled ``analysis='photometry'``, ``outcome`` = the metric, ``subset`` =
-    ``context`` plus ``window=<name>`` (and the day or group of a contrast).
+    ``context`` plus ``window=<name>`` (and the day or group of a contrast). ``model_factors``
+    (``{'fixed': [...], 'random': ...}``) name columns of ``sheet`` joined by mouse (see the
+    module docstring).
     """
     needed = {"mouse", "group", "day", "window", "metric", "value"}
     missing = sorted(needed - set(metrics.columns))
@@ -77,6 +95,9 @@ def epoch_statistics(
     if control not in groups:
         raise ConfigError(f"control group {control!r} is not among the groups {groups}")
     context = dict(context or {})
+    declared = {"fixed": [], "random": None, **(model_factors or {})}
+    columns = [*declared["fixed"], *([declared["random"]] if declared["random"] else [])]
+    metrics = attach_sheet_columns(metrics, sheet, columns, "mouse", sheet_path)
     window_names = list(dict.fromkeys(metrics["window"])) if windows is None else list(windows)
     frames = []
     for metric in metric_names:
@@ -88,8 +109,8 @@ def epoch_statistics(
         for window in window_names:
             data = metrics.loc[
                 (metrics["metric"] == metric) & (metrics["window"] == window),
-                ["mouse", "group", "day", "value"],
-            ].dropna()
+                ["mouse", "group", *columns, "day", "value"],
+            ].dropna(subset=["mouse", "group", "day", "value"])
             if data.empty:
                 raise ConfigError(f"no values of {metric!r} in photometry window {window!r}")
             label = subset_label(**context, window=window)
@@ -103,6 +124,7 @@ def epoch_statistics(
                     anova,
                     sphericity_correction,
                     {**context, "window": window},
+                    declared,
                 ).assign(analysis="photometry", outcome=metric)
             )
             frames[-1]["subset"] = frames[-1]["subset"].fillna(label)
@@ -119,6 +141,7 @@ def _window_statistics(
     anova: str,
     sphericity_correction: str,
     context: dict[str, str],
+    declared: Mapping | None = None,
 ) -> pd.DataFrame:
     """Mixed model, post-hoc families and RM ANOVA of one metric in one window.
 
@@ -136,22 +159,37 @@ def _window_statistics(
     elif len(days) == 1:
         table = concat_stats(_one_day_rows(data, groups, level, subset))
     else:
+        factors = NO_FACTORS
+        if declared and (declared["fixed"] or declared["random"]):
+            one_group = len(groups) == 1
+            factors = usable_factors(data, declared, subset, group=None if one_group else "group")
         table = concat_stats(
-            untested_on_failure(
-                lambda: _model_rows(
-                    data, control, days, len(groups) == 1, correction, level, family, context
+            [
+                *untested_on_failure(
+                    lambda: _model_rows(
+                        data,
+                        control,
+                        days,
+                        len(groups) == 1,
+                        correction,
+                        level,
+                        family,
+                        context,
+                        factors,
+                    ),
+                    "lmm",
+                    "",
+                    subset,
                 ),
-                "lmm",
-                "",
-                subset,
-            )
+                factors.untested,
+            ]
         )
         per_mouse = data.groupby("mouse")["day"].nunique()
         complete = (
             bool((per_mouse == len(days)).all()) and not data.duplicated(["mouse", "day"]).any()
         )
         if anova == "listwise" or (anova == "complete" and complete):
-            between = None if len(groups) == 1 else ["group"]
+            between = [*([] if len(groups) == 1 else ["group"]), *factors.fixed] or None
             anova_rows = untested_on_failure(
                 lambda: rm_anova(
                     data, dv="value", subject="mouse", within=["day"], between=between
@@ -174,14 +212,16 @@ def _model_rows(
     level: float,
     family: str,
     context: dict[str, str],
+    factors: ModelFactors = NO_FACTORS,
 ) -> list[pd.DataFrame]:
-    """The mixed model ``value ~ group * day + (1 | mouse)`` (``value ~ day`` for one group)
-    and its post-hoc families."""
+    """The mixed model ``value ~ group * day + (1 | mouse)`` (``value ~ day`` for one group;
+    with the declared factors crossed in and a random unit above the mouse) and its post-hoc
+    families."""
     first = days[0]
     day_term = f"C(day, Treatment({_literal(first)}))"
-    group_term = f"C(group, Treatment({_literal(control)}))"
-    formula = f"value ~ {day_term}" if one_group else f"value ~ {group_term} * {day_term}"
-    fit = mixed.fit_lmm(data, formula, groups="mouse")
+    group_term = "" if one_group else f"C(group, Treatment({_literal(control)})) * "
+    formula = f"value ~ {group_term}{factors.treatment_terms()}{day_term}"
+    fit = fit_lmm(data, formula, factors)
     rows = [mixed.to_stats(fit, between=None if one_group else "group", level=level)]
     if not one_group:
         rows.append(
@@ -210,7 +250,19 @@ def _model_rows(
             context=context,
         )
     )
-    return rows
+    if not factors.columns:
+        return rows
+    averaged = f"means averaged over {', '.join(factors.fixed)} with equal weights; "
+    return [
+        count_animals(frame, data, factors, "mouse").assign(
+            notes=lambda f: (
+                f"{factors.note()}; "
+                + (averaged if factors.fixed and (f["test"] == "emm_contrast").all() else "")
+                + f["notes"]
+            )
+        )
+        for frame in rows
+    ]
 
 
 def _one_day_rows(

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from exneuro.errors import InputDataError
+from exneuro.model_factors import declared_factors
 from exneuro.photometry.epoch_stats import epoch_statistics
 from exneuro.photometry.peri_event import group_waveform_test, waveform_test
 from exneuro.photometry.qc import qc_flags
@@ -189,10 +190,13 @@ def photometry_statistics(
     cohort: Mapping[str, Any],
     statistics: Mapping[str, Any],
     peri: Mapping[str, Any],
+    sheet: pd.DataFrame | None = None,
+    sheet_path: str = "the sample sheet",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Window metrics (group × day; :func:`~exneuro.photometry.epochs.epoch_statistics`) and
-    waveforms (:func:`waveform_statistics`) of the included sessions: statistics rows, the
-    waveform summary and the significant intervals."""
+    """Window metrics (group × day; :func:`~exneuro.photometry.epochs.epoch_statistics`, with
+    the cohort's or the section's ``model_factors`` from ``sheet``) and waveforms
+    (:func:`waveform_statistics`) of the included sessions: statistics rows, the waveform
+    summary and the significant intervals."""
     context = {"cohort": cohort["id"]}
     table = epoch_statistics(
         metrics[metrics["included"]],
@@ -205,6 +209,9 @@ def photometry_statistics(
         statistics["anova"],
         statistics["sphericity_correction"],
         context,
+        declared_factors(cohort, statistics),
+        sheet,
+        sheet_path,
     )
     summary, intervals, waveform_rows = waveform_statistics(
         aligned, cohort["control_group"], peri, context
