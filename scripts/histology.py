@@ -4,6 +4,7 @@ from exneuro.cellular.morphology_pipeline import histology_tables
 from exneuro.cellular.morphology_stats import histology_statistics
 from exneuro.config import read_validated_sheet
 from exneuro.io import write_table
+from exneuro.model_factors import declared_factors
 from exneuro.workflow import run
 
 
@@ -19,6 +20,7 @@ def main(snakemake):
         subset={"cohort": cohort["id"]},
         sections=tables["sections"],
         count_model=settings["statistics"].get("count_model", "binomial"),
+        model_factors=declared_factors(cohort, settings["statistics"]),
     )
     write_table(tables["sections"], snakemake.output.sections)
     write_table(tables["mice"], snakemake.output.mice)

@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO
 
 from exneuro.cellular.ephys_stats import ephys_statistics
+from exneuro.cellular.morphology_stats import histology_statistics
 from exneuro.cellular.nested import nested_group_statistics
 from exneuro.errors import InputDataError
 
@@ -166,3 +167,20 @@ def test_ephys_factor_missing_from_the_sheet_is_one_clear_line():
             sheet_path="samples.tsv",
             model_factors={"fixed": ["litter"]},
         )
+
+
+def test_histology_two_way_anova_with_sex_equals_r_and_cage_is_said_not_fitted():
+    data = segments()
+    mice = data.groupby(["mouse", "group", "sex"], as_index=False)["density_per_10um"].mean()
+    mice = mice.rename(columns={"density_per_10um": "percent_positive"}).assign(
+        marker="Fos", n_labelled=100, n_sections=3
+    )
+    stats = histology_statistics(mice, LABELS, model_factors={"fixed": ["sex"], "random": "cage"})
+    anova = stats[stats["test"] == "anova"]
+    for row in r_rows("histology").to_dict("records"):
+        got = anova[anova["term"] == row["term"]]
+        assert len(got) == 1, row
+        assert_row(got.iloc[0], row)
+    untested = stats[stats["term"] == "(1 | cage)"]
+    assert untested["notes"].str.startswith("not tested: the histology tests compare").all()
+    assert stats["test"].iloc[0] == "welch_t"  # the two-group test is still the first row

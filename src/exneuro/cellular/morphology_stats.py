@@ -10,7 +10,10 @@ import pandas as pd
 from exneuro.cellular.nested import ANALYSES, nested_group_statistics
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.errors import InputDataError
+from exneuro.model_factors import usable_factors
+from exneuro.not_tested import not_tested_row
 from exneuro.stats import compare
+from exneuro.stats.anova import rm_anova
 from exneuro.stats.glmm_fit import glmm_group_test
 from exneuro.stats.table import concat_stats, label_rows, subset_label
 
@@ -104,6 +107,7 @@ def histology_statistics(
     subset: Mapping[str, object] | None = None,
     sections: pd.DataFrame | None = None,
     count_model: str = "binomial",
+    model_factors: Mapping | None = None,
 ) -> pd.DataFrame:
     """Two-group test of each marker's per-mouse percentage of positive cells (n = mice), and
     with ``sections`` (per-section ``n_positive`` of ``n_labelled``, group joined) the binomial
@@ -115,6 +119,11 @@ def histology_statistics(
     (or Mann-Whitney) test and Hedges' g with its CI (:func:`exneuro.stats.compare.
     two_group_test`); ``n_cells`` = labelled cells counted, ``n_segments`` = sections. Labelled
     ``analysis='histology'``, ``outcome='percent_positive'``, ``subset='marker=<marker>'``.
+
+    With fixed ``model_factors`` (e.g. sex, columns of the per-mouse table) the two-way ANOVA of
+    the per-mouse percentages ``percent ~ group * sex`` (type III, afex's numbers) follows, its
+    group F test being the group difference averaged over sex; a random unit (cage) is not
+    fitted on per-mouse percentages and says so in a "not tested" row.
     """
     labels = (str(labels[0]), str(labels[1]))
     frames = []
@@ -159,6 +168,7 @@ def histology_statistics(
             glmm_rows["n_segments"] = len(counted)
             glmm_rows["n_cells"] = int(counted["n_labelled"].sum())
             rows.insert(0, glmm_rows)
+        rows += _factor_rows(part, group, model_factors)
         frames.append(
             label_rows(
                 concat_stats(rows),
@@ -168,3 +178,27 @@ def histology_statistics(
             )
         )
     return concat_stats(frames)
+
+
+def _factor_rows(part: pd.DataFrame, group: str, declared: Mapping | None) -> list[pd.DataFrame]:
+    """The two-way ANOVA of per-mouse percentages with the declared fixed factors, and the
+    "not tested" rows of the factors the data (or a per-mouse test) cannot carry."""
+    if not declared or not (declared.get("fixed") or declared.get("random")):
+        return []
+    factors = usable_factors(
+        part, {"fixed": declared.get("fixed", [])}, "", group=group, test="anova"
+    )
+    rows = [factors.untested]
+    if declared.get("random"):
+        reason = (
+            f"the histology tests compare per-mouse percentages: no random intercept for "
+            f"{declared['random']} above the mouse"
+        )
+        rows.append(not_tested_row("anova", f"(1 | {declared['random']})", "", reason))
+    if factors.fixed:
+        anova = rm_anova(
+            part, dv="percent_positive", subject="mouse", between=[group, *factors.fixed]
+        ).to_stats()
+        anova["notes"] = f"per-mouse percentages; {factors.note()}; " + anova["notes"]
+        rows.insert(0, anova)
+    return rows

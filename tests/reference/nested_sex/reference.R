@@ -4,6 +4,7 @@
 suppressPackageStartupMessages({
   library(lmerTest)
   library(emmeans)
+  library(afex)
 })
 options(contrasts = c("contr.sum", "contr.poly"))
 emm_options(lmer.df = "satterthwaite")
@@ -49,4 +50,11 @@ rows <- summary(contrast(emmeans(fit, ~ group), "trt.vs.ctrl", adjust = "none"))
 out[[length(out) + 1]] <- data.frame(case = "cells", test = "emm_contrast",
   term = "exercise - control", estimate = rows$estimate, se = rows$SE, statistic = rows$t.ratio,
   df_num = rows$df, df_den = NA, p = rows$p.value)
+# histology-shaped: each mouse's mean as its percentage, two-way ANOVA group x sex (afex)
+mice <- aggregate(density_per_10um ~ mouse + group + sex, data = data, FUN = mean)
+table <- suppressMessages(aov_ez("mouse", "density_per_10um", mice, between = c("group", "sex"),
+  type = 3, anova_table = list(es = "none")))$anova_table
+for (term in rownames(table)) out[[length(out) + 1]] <- data.frame(case = "histology",
+  test = "anova", term = term, estimate = NA, se = NA, statistic = table[term, "F"],
+  df_num = table[term, "num Df"], df_den = table[term, "den Df"], p = table[term, "Pr(>F)"])
 write.table(do.call(rbind, out), stdout(), sep = "\t", quote = FALSE, row.names = FALSE)
