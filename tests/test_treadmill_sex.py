@@ -6,12 +6,16 @@ planted sex effect is recovered, and designs that cannot carry the factor give "
 from __future__ import annotations
 
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO
+from test_workflow import copy_project, snakemake
 
+from exneuro.config import load_yaml
 from exneuro.errors import InputDataError
 from exneuro.figures.treadmill import cohort_figure
 from exneuro.model_factors import NO_FACTORS, declared_factors, usable_factors
@@ -272,3 +276,41 @@ def test_figure_splits_every_mean_by_sex_and_every_star_has_its_row(tmp_path):
     assert sorted(zip(gain["group"], gain["sex"], strict=True)) == sorted(
         [(g, s) for g in ("sedentary", "trained") for s in ("male", "female")]
     )
+
+
+@pytest.mark.slow
+def test_a_study_declaring_sex_runs_end_to_end_with_sex_in_models_and_figures(tmp_path):
+    copy_project(tmp_path)
+    study = tmp_path / "tests" / "studies" / "pre_post_treadmill"
+    shutil.copytree(REPO / "tests" / "studies" / "pre_post_treadmill", study)
+    config = load_yaml(study / "config.yaml")
+    config["treadmill"]["statistics"]["model_factors"] = {"fixed": ["sex"]}
+    config["output_dir"] = "results/with_sex"
+    (study / "sex.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake("--cores", "2", "--configfile", str(study / "sex.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results" / "with_sex"
+    stats = pd.read_csv(results / "statistics" / "statistics.tsv", sep="\t")
+    training = stats[stats["subset"].str.startswith("cohort=training", na=False)]
+    lmm = training[(training["test"] == "lmm") & (training["outcome"] == "distance_m")]
+    assert lmm["term"].tolist() == [
+        "group",
+        "sex",
+        "session",
+        "group:sex",
+        "group:session",
+        "sex:session",
+        "group:sex:session",
+    ]
+    # the pilot cohort has one female: sex cannot enter its models, said in a row
+    pilot = stats[(stats["subset"] == "cohort=pilot") & (stats["term"] == "sex")]
+    assert pilot["notes"].str.contains("too few animals per sex cell").all()
+    checks = [
+        pd.read_csv(path, sep="\t")["problem"].tolist()
+        for path in (results / "figures" / "treadmill").rglob("checks.tsv")
+    ]
+    assert checks and all(problems == [] for problems in checks)
+    course = pd.read_csv(
+        results / "figures" / "treadmill" / "training_source_data" / "panel_A.tsv", sep="\t"
+    ).query("kind == 'group'")
+    assert len(course) == 2 * 2 * 2  # group x sex x session
