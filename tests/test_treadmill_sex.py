@@ -17,6 +17,7 @@ from test_workflow import copy_project, snakemake
 
 from exneuro.config import load_yaml
 from exneuro.errors import InputDataError
+from exneuro.figures.legend import describe_tests
 from exneuro.figures.treadmill import cohort_figure
 from exneuro.model_factors import NO_FACTORS, declared_factors, usable_factors
 from exneuro.treadmill.analysis import cohort_statistics, outcome_statistics
@@ -314,3 +315,16 @@ def test_a_study_declaring_sex_runs_end_to_end_with_sex_in_models_and_figures(tm
         results / "figures" / "treadmill" / "training_source_data" / "panel_A.tsv", sep="\t"
     ).query("kind == 'group'")
     assert len(course) == 2 * 2 * 2  # group x sex x session
+
+
+def test_legend_names_the_factor_terms_and_the_averaging():
+    data = simulated_two_sex_study(7, female_offset=150.0)
+    cohort = {"id": "c", "groups": ["sedentary", "trained"], "control_group": "sedentary"}
+    factors = usable_factors(data, {"fixed": ["sex"]}, "cohort=c")
+    stats = outcome_statistics(
+        data, "distance_m", cohort, ["d0", "d14", "d28"], SETTINGS, "d0", factors
+    )
+    panel = stats[stats["test"].isin(["lmm", "emm_contrast"])]
+    text = describe_tests(panel, {"trained": "Trained", "sedentary": "Sedentary"})
+    assert "group × sex: F(1, " in text and "group × sex × session: F(2, " in text
+    assert "d28 − d0), averaged over sex, Šidák-corrected" in text

@@ -9,6 +9,7 @@ number comes from the table; nothing is recomputed here.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -40,6 +41,8 @@ TEST_NAMES = {
     "glmm_binomial": "binomial GLMM of positive among labelled cells (Laplace)",
     "gls_ar1": "GLS with AR(1) residuals within mouse",
 }
+#: How a contrast's notes say its means were averaged over a model factor (e.g. sex).
+AVERAGED = re.compile(r"means averaged over ([\w, ]+?) with equal weights")
 STAR_KEY = "* p < 0.05, ** p < 0.01, *** p < 0.001, **** p < 0.0001; ns, not significant."
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -252,8 +255,11 @@ def describe_tests(
             terms = ", ".join(dict.fromkeys(term_text(t, labels) for t in part["term"]))
             correction = correction_text({**first, "p_family": None}) or "uncorrected"
             family = correction_text(first) if _present(first.get("p_family")) else ""
+            averaged = AVERAGED.search(str(first.get("notes", "")))
             sentence = (
-                f"{name} ({terms}), {correction}; stars show adjusted p"
+                f"{name} ({terms})"
+                + (f", averaged over {averaged.group(1)}" if averaged else "")
+                + f", {correction}; stars show adjusted p"
                 + (f"; p also {family}" if family else "")
                 + singular_text(first)
             )
