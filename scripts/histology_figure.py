@@ -3,11 +3,13 @@ source data."""
 
 from exneuro.figures.superplot import histology_figure
 from exneuro.io import read_table
+from exneuro.model_factors import declared_factors
 from exneuro.workflow import run
 
 
 def main(snakemake):
     cohort = snakemake.params.cohort
+    settings = snakemake.params.histology
     histology_figure(
         read_table(snakemake.input.sections),
         read_table(snakemake.input.stats),
@@ -17,8 +19,9 @@ def main(snakemake):
         snakemake.params.style,
         list(snakemake.output.figures),
         snakemake.output.source_data,
-        labelled_name=snakemake.params.histology["labelled_name"],
+        labelled_name=settings["labelled_name"],
         subset={"cohort": cohort["id"]},
+        split=(declared_factors(cohort, settings["statistics"])["fixed"] or [None])[0],
     )
 
 

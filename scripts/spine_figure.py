@@ -2,6 +2,7 @@
 
 from exneuro.figures.superplot import spine_figure
 from exneuro.io import read_table
+from exneuro.model_factors import declared_factors
 from exneuro.workflow import run
 
 
@@ -19,6 +20,7 @@ def main(snakemake):
         snakemake.output.source_data,
         per_um=settings["per_um"],
         subset={"cohort": cohort["id"]},
+        split=(declared_factors(cohort, settings["statistics"])["fixed"] or [None])[0],
     )
 
 

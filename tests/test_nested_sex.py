@@ -9,9 +9,10 @@ import pytest
 from conftest import REPO
 
 from exneuro.cellular.ephys_stats import ephys_statistics
-from exneuro.cellular.morphology_stats import histology_statistics
+from exneuro.cellular.morphology_stats import histology_statistics, spine_statistics
 from exneuro.cellular.nested import nested_group_statistics
 from exneuro.errors import InputDataError
+from exneuro.figures.superplot import spine_figure
 
 REFERENCE = REPO / "tests" / "reference" / "nested_sex"
 LEVELS = ["mouse", "neuron", "segment"]
@@ -184,3 +185,43 @@ def test_histology_two_way_anova_with_sex_equals_r_and_cage_is_said_not_fitted()
     untested = stats[stats["term"] == "(1 | cage)"]
     assert untested["notes"].str.startswith("not tested: the histology tests compare").all()
     assert stats["test"].iloc[0] == "welch_t"  # the two-group test is still the first row
+
+
+def test_spine_figure_draws_each_sex_apart_with_stars_from_the_contrast_row(tmp_path):
+    density = segments().assign(spine_type="total", length_um=10.0, count=1)
+    stats = spine_statistics(
+        density,
+        LABELS,
+        spine_types=[],
+        n_boot=200,
+        analyses=["lmm", "cluster"],
+        count_model="none",
+        subset={"cohort": "c"},
+        model_factors={"fixed": ["sex"]},
+    )
+    groups = [
+        {"id": "control", "label": "Control", "color": "#4D4D4D"},
+        {"id": "exercise", "label": "Exercise", "color": "#0072B2"},
+    ]
+    style = {"font_size_pt": 7, "full_width_mm": 90, "png_dpi": 100}
+    source = tmp_path / "source"
+    spine_figure(
+        density,
+        stats,
+        [],
+        list(LABELS),
+        groups,
+        style,
+        [str(tmp_path / "f.png")],
+        str(source),
+        subset={"cohort": "c"},
+        split="sex",
+    )
+    assert pd.read_csv(source / "checks.tsv", sep="\t")["problem"].tolist() == []
+    drawn = pd.read_csv(source / "panel_A.tsv", sep="\t")
+    means = drawn[drawn["kind"] == "group"].set_index(["group", "sex"])["value"]
+    assert len(means) == 4  # group x sex: no mean over both sexes
+    mouse_means = density.groupby(["group", "sex", "mouse"])["density_per_10um"].mean()
+    expected = mouse_means.groupby(["group", "sex"]).mean()
+    assert means.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
+    assert drawn["sex"].dropna().unique().tolist() == ["male", "female"]

@@ -65,10 +65,10 @@ rule spine_figure:
         runtime=15,
     params:
         cohort=section_cohort("spines"),
-        spines=section_params("spines", only=["spine_types", "per_um"]),
+        spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
         groups=config["groups"],
         style=config["figures"],
-        code=code_version("cellular", "figures"),
+        code=code_version("cellular", "figures", "model_factors.py"),
     script:
         "../../scripts/spine_figure.py"
 
@@ -117,9 +117,9 @@ rule histology_figure:
         runtime=15,
     params:
         cohort=section_cohort("histology"),
-        histology=section_params("histology", only=["labelled_name"]),
+        histology=section_params("histology", only=["labelled_name", "statistics"]),
         groups=config["groups"],
         style=config["figures"],
-        code=code_version("cellular", "figures"),
+        code=code_version("cellular", "figures", "model_factors.py"),
     script:
         "../../scripts/histology_figure.py"

@@ -23,8 +23,14 @@ from exneuro.cellular.histology import section_percent
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.figures.declared import level_colours
 from exneuro.figures.marks import draw_mark
-from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
-from exneuro.figures.treadmill import find_row, spread_offsets
+from exneuro.figures.style import (
+    apply_style,
+    legend_above,
+    mm,
+    panel_label,
+    save_with_source_data,
+)
+from exneuro.figures.treadmill import SPLIT_MARKERS, find_row, split_levels, spread_offsets
 from exneuro.stats.table import subset_label
 
 __all__ = ["histology_figure", "mouse_shades", "spine_figure", "superplot"]
@@ -88,6 +94,7 @@ def superplot(
     width: float = 0.62,
     point_size: float = 2.0,
     mouse_size: float = 18.0,
+    split: str | None = None,
 ) -> pd.DataFrame:
     """Draw a SuperPlot of ``value`` by ``group`` on ``axis``; return every point drawn.
 
@@ -96,89 +103,45 @@ def superplot(
     mean is the ``weight``-weighted mean of its rows when ``weight`` is given (e.g. length_um
     for densities, n_labelled for section percentages: the mouse's pooled value). The group bar
     is the mean ± SEM of the mouse means. ``statistics_row`` (a row of the statistics table)
-    gives the stars over the two groups (from ``p_column``) — pass the test you report.
+    gives the stars over the two groups (from ``p_column``) — pass the test you report. With a
+    ``split`` column (a factor of the model, e.g. sex) each group is drawn as one column per
+    level, mouse means with the level's marker shape, and each level has its own mean ± SEM, so
+    that no drawn mean mixes the levels (a legend names the shapes).
 
     The returned source data has one row per point: ``kind`` ('cell', 'mouse' or 'group'),
     ``group``, ``mouse``, ``value``, ``x`` (position drawn), ``colour``, and for group rows
-    ``sem`` and ``n_mice``.
+    ``sem`` and ``n_mice`` (and the ``split`` level).
     """
     labels = dict(labels or {})
+    levels = split_levels(data, split)
+    split = split if levels != [None] else None
+    part_width = width / len(levels)
     records = []
-    summary = {}
+    n_mice = {}
     for index, name in enumerate(order):
-        part = data[data[group].astype(str) == str(name)]
-        mice = sorted(part[mouse].astype(str).unique())
+        in_group = data[data[group].astype(str) == str(name)]
+        mice = sorted(in_group[mouse].astype(str).unique())
         shades = dict(zip(mice, mouse_shades(colours[name], len(mice)), strict=True))
-        vals = part[value].to_numpy(float)
-        x = index + _swarm_offsets(vals, width)
-        colour = part[mouse].astype(str).map(shades).to_numpy()
-        axis.scatter(x, vals, s=point_size, c=list(colour), lw=0, alpha=0.75, zorder=2)
-        records.append(
-            pd.DataFrame(
-                {
-                    "kind": "cell",
-                    "group": str(name),
-                    "mouse": part[mouse].astype(str).to_numpy(),
-                    "value": vals,
-                    "x": x,
-                    "colour": colour,
-                }
+        n_mice[name] = len(mice)
+        for k, level in enumerate(levels):
+            part = in_group[in_group[split].astype(str) == level] if split else in_group
+            centre = index + (k - (len(levels) - 1) / 2) * part_width
+            records += _superplot_column(
+                axis,
+                part,
+                value,
+                mouse,
+                weight,
+                shades,
+                centre,
+                part_width,
+                0.3 / len(levels),
+                SPLIT_MARKERS[k],
+                point_size,
+                mouse_size,
+                {"group": str(name), **({split: level} if split else {})},
+                colours[name],
             )
-        )
-        means = np.array(
-            [
-                _weighted_mean(
-                    part.loc[part[mouse].astype(str) == m, value],
-                    part.loc[part[mouse].astype(str) == m, weight] if weight else None,
-                )
-                for m in mice
-            ]
-        )
-        mx = index + spread_offsets(means, width * 0.45)
-        axis.scatter(
-            mx,
-            means,
-            s=mouse_size,
-            c=[shades[m] for m in mice],
-            edgecolors="black",
-            linewidths=0.5,
-            zorder=4,
-        )
-        n = len(means)
-        mean = float(means.mean()) if n else np.nan
-        sem = float(means.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-        axis.errorbar(
-            index, mean, yerr=sem, color="black", capsize=2.5, lw=0.8, capthick=0.8, zorder=5
-        )
-        axis.plot([index - 0.3, index + 0.3], [mean, mean], color="black", lw=1.0, zorder=5)
-        summary[name] = (mean, sem, n)
-        records.append(
-            pd.DataFrame(
-                {
-                    "kind": "mouse",
-                    "group": str(name),
-                    "mouse": mice,
-                    "value": means,
-                    "x": mx,
-                    "colour": [shades[m] for m in mice],
-                }
-            )
-        )
-        records.append(
-            pd.DataFrame(
-                [
-                    {
-                        "kind": "group",
-                        "group": str(name),
-                        "value": mean,
-                        "x": float(index),
-                        "colour": colours[name],
-                        "sem": sem,
-                        "n_mice": n,
-                    }
-                ]
-            )
-        )
     top = float(np.nanmax(data[value])) if len(data) else 1.0
     low = min(0.0, float(np.nanmin(data[value]))) if len(data) else 0.0
     span = top - low if top > low else 1.0
@@ -194,16 +157,113 @@ def superplot(
                 color="black",
                 lw=0.6,
             )
-    axis.set_xticks(
-        range(len(order)),
-        [f"{labels.get(g, g)}\n{summary[g][2]} mice" for g in order],
-    )
+    if split:
+        for k, level in enumerate(levels):
+            axis.scatter(
+                [],
+                [],
+                s=mouse_size,
+                marker=SPLIT_MARKERS[k],
+                c="white",
+                edgecolors="black",
+                linewidths=0.5,
+                label=level,
+            )
+        legend_above(axis, ncols=len(levels), title=split, handletextpad=0.2)
+    axis.set_xticks(range(len(order)), [f"{labels.get(g, g)}\n{n_mice[g]} mice" for g in order])
     axis.set_xlim(-0.6, len(order) - 0.4)
     axis.set_ylim(low, top + 0.2 * span)
     if ylabel:
         axis.set_ylabel(ylabel)
     source = pd.concat(records, ignore_index=True)
-    return source[["kind", "group", "mouse", "value", "x", "colour", "sem", "n_mice"]]
+    kept = ["kind", "group", *([split] if split else []), "mouse", "value", "x", "colour"]
+    return source[[*kept, "sem", "n_mice"]]
+
+
+def _superplot_column(
+    axis,
+    part,
+    value,
+    mouse,
+    weight,
+    shades,
+    centre,
+    width,
+    half_bar,
+    marker,
+    point_size,
+    mouse_size,
+    keys: Mapping[str, str],
+    colour: str,
+) -> list[pd.DataFrame]:
+    """One column of a SuperPlot (a group, or a group x level): its cells, its mouse means and
+    their mean ± SEM; the source-data rows of what was drawn."""
+    mice = sorted(part[mouse].astype(str).unique())
+    vals = part[value].to_numpy(float)
+    x = centre + _swarm_offsets(vals, width)
+    cell_colours = part[mouse].astype(str).map(shades).to_numpy()
+    axis.scatter(x, vals, s=point_size, c=list(cell_colours), lw=0, alpha=0.75, zorder=2)
+    means = np.array(
+        [
+            _weighted_mean(
+                part.loc[part[mouse].astype(str) == m, value],
+                part.loc[part[mouse].astype(str) == m, weight] if weight else None,
+            )
+            for m in mice
+        ]
+    )
+    mx = centre + spread_offsets(means, width * 0.45)
+    axis.scatter(
+        mx,
+        means,
+        s=mouse_size,
+        c=[shades[m] for m in mice],
+        marker=marker,
+        edgecolors="black",
+        linewidths=0.5,
+        zorder=4,
+    )
+    n = len(means)
+    mean = float(means.mean()) if n else np.nan
+    sem = float(means.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+    axis.errorbar(
+        centre, mean, yerr=sem, color="black", capsize=2.5, lw=0.8, capthick=0.8, zorder=5
+    )
+    axis.plot([centre - half_bar, centre + half_bar], [mean, mean], color="black", lw=1.0, zorder=5)
+    cells = pd.DataFrame(
+        {
+            "kind": "cell",
+            **keys,
+            "mouse": part[mouse].astype(str).to_numpy(),
+            "value": vals,
+            "x": x,
+            "colour": cell_colours,
+        }
+    )
+    mouse_rows = pd.DataFrame(
+        {
+            "kind": "mouse",
+            **keys,
+            "mouse": mice,
+            "value": means,
+            "x": mx,
+            "colour": [shades[m] for m in mice],
+        }
+    )
+    summary = pd.DataFrame(
+        [
+            {
+                "kind": "group",
+                **keys,
+                "value": mean,
+                "x": float(centre),
+                "colour": colour,
+                "sem": sem,
+                "n_mice": n,
+            }
+        ]
+    )
+    return [cells, mouse_rows, summary]
 
 
 def _labels_and_colours(order: Sequence[str], groups: Sequence[Mapping]) -> tuple[dict, dict]:
@@ -225,13 +285,15 @@ def spine_figure(
     group: str = "group",
     star_test: str = "lmm",
     subset: Mapping[str, object] | None = None,
+    split: str | None = None,
 ) -> None:
     """Spine density SuperPlots: panel A all spines, then one panel per spine type.
 
     ``density`` is the long segment table of :func:`exneuro.cellular.spines.segment_density`
     with the group joined; points are segments, large points each mouse's length-weighted
     density, bars mean ± SEM of mice. Stars from the ``star_test`` rows (default the mixed
-    model) of ``statistics`` (analysis 'spines', subset 'spine_type=<type>'). Writes the figure
+    model) of ``statistics`` (analysis 'spines', subset 'spine_type=<type>'); ``split`` (a fixed
+    model factor, e.g. sex) draws each group's levels apart. Writes the figure
     in every format of ``figure_paths`` and ``panel_<letter>.tsv`` source data.
     """
     apply_style(style["font_size_pt"])
@@ -247,6 +309,7 @@ def spine_figure(
             statistics,
             analysis="spines",
             test=star_test,
+            term=f"{order[1]} - {order[0]}" if len(order) > 1 else "",
             outcome=column,
             subset=subset_label(**dict(subset or {}), spine_type=spine_type),
         )
@@ -263,6 +326,7 @@ def spine_figure(
             statistics_row=row,
             weight="length_um",
             ylabel=f"Spines per {per_um:g} µm" if k == 0 else None,
+            split=split,
         ).assign(spine_type=spine_type)
         axis.set_title(title)
         panel_label(axis, chr(ord("A") + k))
@@ -283,6 +347,7 @@ def histology_figure(
     group: str = "group",
     labelled_name: str = "SF1+",
     subset: Mapping[str, object] | None = None,
+    split: str | None = None,
 ) -> None:
     """% marker-positive labelled cells, one SuperPlot panel per marker.
 
@@ -318,6 +383,7 @@ def histology_figure(
             statistics_row=row,
             weight="n_labelled",
             ylabel=f"{marker}+ among {labelled_name} cells (%)",
+            split=split,
         ).assign(marker=marker)
         axis.set_title(marker)
         panel_label(axis, chr(ord("A") + k))
