@@ -41,7 +41,8 @@ def test_photometry_models_with_sex_and_cage_equal_r():
     )
     reference = pd.read_csv(REFERENCE / "reference.tsv", sep="\t", keep_default_na=False)
     reference = reference[
-        (reference["case"] == "cages") & reference["test"].isin(["lmm", "emm_contrast", "mixed_anova"])
+        (reference["case"] == "cages")
+        & reference["test"].isin(["lmm", "emm_contrast", "mixed_anova"])
     ]
     checked = 0
     for row in reference.to_dict("records"):
