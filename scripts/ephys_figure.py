@@ -1,7 +1,9 @@
 """The electrophysiology figure, with its source data."""
 
+from exneuro.config import read_validated_sheet
 from exneuro.figures.ephys import ephys_figure
 from exneuro.io import read_table
+from exneuro.model_factors import declared_factors
 from exneuro.workflow import run
 
 
@@ -24,6 +26,8 @@ def main(snakemake):
         min_events=settings["min_events"],
         min_current_pa=settings["min_current_pa"],
         context={"cohort": cohort["id"]},
+        split=(declared_factors(cohort, settings)["fixed"] or [None])[0],
+        sheet=read_validated_sheet(snakemake.input.samples),
     )
 
 

@@ -12,6 +12,7 @@ from exneuro.cellular.ephys_stats import ephys_statistics
 from exneuro.cellular.morphology_stats import histology_statistics, spine_statistics
 from exneuro.cellular.nested import nested_group_statistics
 from exneuro.errors import InputDataError
+from exneuro.figures.ephys import ephys_figure
 from exneuro.figures.superplot import spine_figure
 
 REFERENCE = REPO / "tests" / "reference" / "nested_sex"
@@ -225,3 +226,43 @@ def test_spine_figure_draws_each_sex_apart_with_stars_from_the_contrast_row(tmp_
     expected = mouse_means.groupby(["group", "sex"]).mean()
     assert means.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
     assert drawn["sex"].dropna().unique().tolist() == ["male", "female"]
+
+
+def test_ephys_figure_draws_each_sex_apart(tmp_path):
+    steps, cells, sheet = ephys_shaped()
+    stats = ephys_statistics(
+        steps,
+        cells,
+        None,
+        "control",
+        outcomes=["rheobase_pa"],
+        context={"cohort": "c"},
+        sheet=sheet,
+        model_factors={"fixed": ["sex"]},
+    )
+    groups = [
+        {"id": "control", "label": "Control", "color": "#4D4D4D"},
+        {"id": "exercise", "label": "Exercise", "color": "#0072B2"},
+    ]
+    style = {"font_size_pt": 7, "full_width_mm": 180, "png_dpi": 100}
+    source = tmp_path / "source"
+    ephys_figure(
+        steps,
+        cells,
+        None,
+        stats,
+        groups,
+        "control",
+        style,
+        [str(tmp_path / "f.png")],
+        str(source),
+        outcomes=["rheobase_pa"],
+        context={"cohort": "c"},
+        split="sex",
+        sheet=sheet,
+    )
+    assert pd.read_csv(source / "checks.tsv", sep="\t")["problem"].tolist() == []
+    curves = pd.read_csv(source / "panel_A.tsv", sep="\t").query("kind == 'group'")
+    assert len(curves) == 2 * 2 * 4  # group x sex x current
+    cells_drawn = pd.read_csv(source / "panel_B.tsv", sep="\t").query("kind == 'group'")
+    assert sorted(cells_drawn["sex"]) == ["female", "female", "male", "male"]

@@ -55,6 +55,7 @@ rule ephys_figure:
         cells=f"{OUT}/ephys/cells.parquet",
         events=f"{OUT}/ephys/events.parquet",
         stats=f"{OUT}/ephys/statistics.tsv",
+        samples=f"{OUT}/config/samples.tsv",
     output:
         figures=figure_files(
             f"{OUT}/figures/ephys/ephys",
@@ -74,6 +75,6 @@ rule ephys_figure:
         statistics=section_params("ephys", only=["statistics"]),
         groups=config["groups"],
         style=config["figures"],
-        code=code_version("cellular", "figures"),
+        code=code_version("cellular", "figures", "model_factors.py"),
     script:
         "../../scripts/ephys_figure.py"

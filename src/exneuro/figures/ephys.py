@@ -28,8 +28,16 @@ from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
 from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
 from exneuro.figures.declared import level_colours
 from exneuro.figures.marks import draw_mark
-from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
+from exneuro.figures.style import (
+    apply_style,
+    legend_above,
+    mm,
+    panel_label,
+    save_with_source_data,
+)
 from exneuro.figures.superplot import superplot
+from exneuro.figures.treadmill import SPLIT_LINES, SPLIT_MARKERS, split_levels
+from exneuro.model_factors import attach_sheet_columns
 from exneuro.stats.table import subset_label
 
 AXIS_LABELS = {
@@ -77,48 +85,68 @@ def _order(groups: Sequence[Mapping], control: str, present: Sequence[str]) -> l
     return [control] + [g for g in order if g != control]
 
 
-def plot_fi(axis, steps, statistics, order, colours, labels, context, min_current_pa):
+def plot_fi(axis, steps, statistics, order, colours, labels, context, min_current_pa, split=None):
+    """F–I curves: each mouse's mean curve, and mean ± SEM over mice per group (per group x
+    level of ``split``, e.g. sex, told apart by marker and line style, when it is in the model);
+    stars from the group contrasts at each current."""
     data = steps[steps["current_pa"] >= min_current_pa]
+    levels = split_levels(data, split)
+    split = split if levels != [None] else None
+    keys = ["group", *([split] if split else []), "mouse", "current_pa"]
     per_mouse = (
-        data.groupby(["group", "mouse", "current_pa"], as_index=False)
+        data.groupby(keys, as_index=False)
         .agg(value=("firing_rate_hz", "mean"), n_cells=("cell", "nunique"))
-        .sort_values(["group", "mouse", "current_pa"], kind="stable")
+        .sort_values(keys, kind="stable")
     )
     records = [per_mouse.assign(kind="mouse")]
     top = 0.0
     for group in order:
-        part = per_mouse[per_mouse["group"] == group]
-        for _, mouse in part.groupby("mouse", sort=True):
-            axis.plot(mouse["current_pa"], mouse["value"], color=colours[group], lw=0.35, alpha=0.3)
-        summary = part.groupby("current_pa")["value"].agg(["mean", "std", "count"]).reset_index()
-        summary["sem"] = summary["std"] / np.sqrt(summary["count"])
-        axis.errorbar(
-            summary["current_pa"],
-            summary["mean"],
-            yerr=summary["sem"],
-            color=colours[group],
-            lw=1.0,
-            marker="o",
-            ms=2.2,
-            capsize=1.2,
-            elinewidth=0.6,
-            label=labels[group],
-            zorder=3,
-        )
-        top = max(top, float(np.nanmax(summary["mean"] + summary["sem"].fillna(0))))
-        records.append(
-            pd.DataFrame(
-                {
-                    "kind": "group",
-                    "group": group,
-                    "current_pa": summary["current_pa"],
-                    "value": summary["mean"],
-                    "sem": summary["sem"],
-                    "n_mice": summary["count"],
-                    "sem_over": "mice",
-                }
+        for k, level in enumerate(levels):
+            part = per_mouse[per_mouse["group"] == group]
+            if split:
+                part = part[part[split].astype(str) == level]
+            for _, mouse in part.groupby("mouse", sort=True):
+                axis.plot(
+                    mouse["current_pa"],
+                    mouse["value"],
+                    color=colours[group],
+                    lw=0.35,
+                    alpha=0.3,
+                    ls=SPLIT_LINES[k],
+                )
+            summary = (
+                part.groupby("current_pa")["value"].agg(["mean", "std", "count"]).reset_index()
             )
-        )
+            summary["sem"] = summary["std"] / np.sqrt(summary["count"])
+            axis.errorbar(
+                summary["current_pa"],
+                summary["mean"],
+                yerr=summary["sem"],
+                color=colours[group],
+                lw=1.0,
+                marker=SPLIT_MARKERS[k],
+                ls=SPLIT_LINES[k],
+                ms=2.2,
+                capsize=1.2,
+                elinewidth=0.6,
+                label=labels[group] + (f", {level}" if split else ""),
+                zorder=3,
+            )
+            top = max(top, float(np.nanmax(summary["mean"] + summary["sem"].fillna(0))))
+            records.append(
+                pd.DataFrame(
+                    {
+                        "kind": "group",
+                        "group": group,
+                        **({split: level} if split else {}),
+                        "current_pa": summary["current_pa"],
+                        "value": summary["mean"],
+                        "sem": summary["sem"],
+                        "n_mice": summary["count"],
+                        "sem_over": "mice",
+                    }
+                )
+            )
     for group in order[1:]:
         for current in sorted(data["current_pa"].unique()):
             current_label = int(current) if float(current).is_integer() else current
@@ -143,7 +171,10 @@ def plot_fi(axis, steps, statistics, order, colours, labels, context, min_curren
     axis.set_xlabel("Injected current (pA)")
     axis.set_ylabel(AXIS_LABELS["firing_rate_hz"])
     axis.set_ylim(0, top * 1.22 if top > 0 else 1)
-    axis.legend(loc="upper left", handlelength=1.2)
+    if split:  # group x level entries: above the plot, where they cover no curve
+        legend_above(axis, ncols=len(levels))
+    else:
+        axis.legend(loc="upper left", handlelength=1.2)
     axis.text(
         0.98,
         0.02,
@@ -214,8 +245,13 @@ def ephys_figure(
     min_events: int = 10,
     min_current_pa: float = 0.0,
     context: Mapping[str, str] | None = None,
+    split: str | None = None,
+    sheet: pd.DataFrame | None = None,
 ) -> None:
     """Draw and save the ephys figure and one source-data table per panel.
+
+    ``split`` (a fixed model factor, e.g. sex, read from ``sheet``) draws the F–I curves and the
+    SuperPlots per group x level, so that no drawn mean mixes the levels.
 
     ``steps`` (cell × step), ``cells`` (per cell) and ``events`` (per sEPSC) carry ``group``;
     ``statistics`` holds the rows of :func:`exneuro.cellular.ephys_stats.ephys_statistics` made
@@ -223,6 +259,9 @@ def ephys_figure(
     list (id, label, color); ``style`` needs ``font_size_pt``, ``full_width_mm`` and ``png_dpi``.
     """
     context = dict(context or {})
+    if split:
+        steps = attach_sheet_columns(steps, sheet, [split])
+        cells = attach_sheet_columns(cells, sheet, [split])
     apply_style(style["font_size_pt"])
     order = _order(groups, control, list(pd.unique(cells["group"].dropna())))
     labels = {g["id"]: g.get("label", g["id"]) for g in groups}
@@ -234,7 +273,9 @@ def ephys_figure(
     grid = figure.add_gridspec(n_rows, 4)
     source: dict[str, pd.DataFrame] = {}
     axis = figure.add_subplot(grid[0, 0:2])
-    source["A"] = plot_fi(axis, steps, statistics, order, colours, labels, context, min_current_pa)
+    source["A"] = plot_fi(
+        axis, steps, statistics, order, colours, labels, context, min_current_pa, split
+    )
     panel_label(axis, "A")
     letter = ord("B")
     if events is not None and len(events):
@@ -269,6 +310,7 @@ def ephys_figure(
             labels=labels,
             statistics_row=row,
             ylabel=AXIS_LABELS.get(outcome, outcome),
+            split=split,
         ).assign(outcome=outcome)
         panel_label(axis, chr(letter))
         letter += 1
