@@ -1,7 +1,9 @@
 """The photometry figure: session traces, heatmap, window metric across days, peri-event test."""
 
+from exneuro.config import read_validated_sheet
 from exneuro.figures.photometry import study_photometry_figure
 from exneuro.io import read_table
+from exneuro.model_factors import declared_factors
 from exneuro.workflow import run
 
 
@@ -19,6 +21,13 @@ def main(snakemake):
         snakemake.params.style,
         list(snakemake.output.figures),
         snakemake.output.source_data,
+        split=(
+            declared_factors(snakemake.params.cohort, snakemake.params.photometry["statistics"])[
+                "fixed"
+            ]
+            or [None]
+        )[0],
+        sheet=read_validated_sheet(snakemake.input.samples),
     )
 
 

@@ -86,7 +86,7 @@ def test_heatmap_marks_sessions_that_failed_qc():
 def test_window_metric_marks_kept_sessions_that_failed_qc_at_their_values():
     import matplotlib.pyplot as plt
 
-    from exneuro.figures.photometry import QC_FAILED, plot_window_metric
+    from exneuro.figures.photometry_metric import QC_FAILED, plot_window_metric
 
     metrics = pd.DataFrame(
         [

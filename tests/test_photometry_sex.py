@@ -4,10 +4,14 @@ and one sex only is a "not tested" row."""
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 from conftest import REPO
 
+from exneuro.figures.checks import check_figure
+from exneuro.figures.photometry_metric import plot_window_metric
+from exneuro.figures.style import apply_style
 from exneuro.photometry.epoch_stats import epoch_statistics
 
 REFERENCE = REPO / "tests" / "reference" / "treadmill_sex"
@@ -95,3 +99,38 @@ def test_one_sex_in_the_photometry_data_is_a_not_tested_row():
     ]
     lmm = stats[(stats["test"] == "lmm") & stats["p"].notna()]
     assert lmm["term"].tolist() == ["group", "day", "group:day"]
+
+
+def test_window_metric_panel_draws_each_sex_apart_with_stars_from_rows():
+    metrics, sheet = window_metrics()
+    stats = epoch_statistics(
+        metrics,
+        "sedentary",
+        context={"cohort": "c"},
+        sheet=sheet,
+        model_factors={"fixed": ["sex"]},
+    ).assign(analysis="photometry")
+    shown = metrics.merge(sheet.rename(columns={"mouse_id": "mouse"}), on="mouse")
+    apply_style(7)
+    figure, axis = plt.subplots(figsize=(4, 4))
+    drawn = plot_window_metric(
+        axis,
+        shown,
+        "run",
+        "mean_dff",
+        ["sedentary", "trained"],
+        {"sedentary": "#4D4D4D", "trained": "#D55E00"},
+        {"sedentary": "Sedentary", "trained": "Trained"},
+        stats,
+        "sedentary",
+        split="sex",
+    )
+    figure.subplots_adjust(left=0.2, right=0.95, top=0.7, bottom=0.15)
+    assert check_figure(figure) == []
+    means = drawn[drawn["kind"] == "group"]
+    assert len(means) == 2 * 2 * 3  # group x sex x day: no mean over both sexes
+    expected = shown.groupby(["group", "sex", "day"])["value"].mean() * 100
+    got = means.set_index(["group", "sex", "day"])["value"]
+    assert got.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
+    assert drawn["stars"].notna().any()
+    plt.close(figure)

@@ -112,6 +112,7 @@ rule photometry_figure:
         waveforms=f"{OUT}/photometry/waveforms.tsv",
         intervals=f"{OUT}/photometry/significant_intervals.tsv",
         stats=f"{OUT}/photometry/statistics.tsv",
+        samples=f"{OUT}/config/samples.tsv",
     output:
         figures=figure_files(
             f"{OUT}/figures/photometry/photometry",
@@ -129,10 +130,10 @@ rule photometry_figure:
     params:
         cohort=section_cohort("photometry"),
         photometry=section_params(
-            "photometry", only=["figure", "peri_event", "run_event"]
+            "photometry", only=["figure", "peri_event", "run_event", "statistics"]
         ),
         groups=section_groups("photometry"),
         style=config["figures"],
-        code=code_version("figures"),
+        code=code_version("figures", "model_factors.py"),
     script:
         "../../scripts/photometry_figure.py"

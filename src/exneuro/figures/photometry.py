@@ -32,7 +32,11 @@ import pandas as pd
 from matplotlib import colors as mcolors
 from matplotlib import transforms
 
-from exneuro.figures.marks import draw_mark
+from exneuro.figures.photometry_metric import (
+    QC_FAILED,
+    mean_sem,
+    plot_window_metric,
+)
 from exneuro.figures.style import (
     apply_style,
     group_palette,
@@ -41,20 +45,7 @@ from exneuro.figures.style import (
     save_with_source_data,
     title_above_legend,
 )
-from exneuro.stats.table import significance_stars
-
-METRIC_LABELS = {
-    "mean_dff": "Mean ΔF/F (%)",
-    "auc_dff_s": "AUC (ΔF/F·s)",
-    "peak_dff": "Peak ΔF/F (%)",
-    "mean_z": "Mean z",
-    "auc_z_s": "AUC (z·s)",
-    "peak_z": "Peak z",
-}
-PERCENT_METRICS = {"mean_dff", "peak_dff"}
-
-#: Mark of a session that failed QC (Okabe-Ito vermillion).
-QC_FAILED = "#D55E00"
+from exneuro.model_factors import attach_sheet_columns
 
 
 def _panel_label(axis, letter: str) -> None:
@@ -73,25 +64,10 @@ def _panel_label(axis, letter: str) -> None:
     )
 
 
-def window_title(window: str) -> str:
-    """'post_0_15' -> '0-15 min after the run'; other names with spaces for underscores."""
-    parts = window.split("_")
-    if len(parts) == 3 and parts[0] == "post" and all(p.isdigit() for p in parts[1:]):
-        return f"{parts[1]}–{parts[2]} min after the run"
-    return window.replace("_", " ")
-
-
 def _lighter(colour: str, amount: float = 0.55) -> tuple[float, float, float]:
     """``colour`` mixed with white (first-day traces in the group's hue)."""
     rgb = np.array(mcolors.to_rgb(colour))
     return tuple(rgb + (1.0 - rgb) * amount)
-
-
-def _mean_sem(values: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
-    """Mean, SEM (SD/√n, ddof 1) and n per ``keys``."""
-    summary = values.groupby(keys, sort=True)[column].agg(["mean", "std", "count"]).reset_index()
-    summary["sem"] = summary["std"] / np.sqrt(summary["count"])
-    return summary.drop(columns="std").rename(columns={"count": "n_mice"})
 
 
 def plot_session_traces(
@@ -110,7 +86,7 @@ def plot_session_traces(
     run onset, or the event ``x_label`` names for sessions without a run; the time axis in units
     of ``unit_s`` seconds (60: minutes)."""
     data = traces[(traces["group"] == group) & traces["day"].isin(list(days))]
-    summary = _mean_sem(data, ["day", "time_s"], "dff")
+    summary = mean_sem(data, ["day", "time_s"], "dff")
     axis.axvspan(0, run_duration_s / unit_s, color="0.9", lw=0, zorder=0)
     for index, day in enumerate(days):
         part = summary[summary["day"] == day]
@@ -211,138 +187,6 @@ def plot_heatmap(
     )
 
 
-def _subset_parts(subset: object) -> dict[str, str]:
-    if not isinstance(subset, str):
-        return {}
-    parts = [part.split("=", 1) for part in subset.split("; ") if "=" in part]
-    return {key: value for key, value in parts}
-
-
-def find_contrast(
-    statistics: pd.DataFrame, metric: str, term: str, window: str, day: object
-) -> pd.Series | None:
-    """The ``emm_contrast`` row of ``term`` for ``metric`` in ``window`` at ``day``."""
-    if statistics is None or statistics.empty:
-        return None
-    rows = statistics[
-        (statistics["test"] == "emm_contrast")
-        & (statistics["outcome"] == metric)
-        & (statistics["term"] == term)
-    ]
-    for _, row in rows.iterrows():
-        parts = _subset_parts(row["subset"])
-        if parts.get("window") == str(window) and parts.get("day") == str(day):
-            return row
-    return None
-
-
-def plot_window_metric(
-    axis,
-    metrics: pd.DataFrame,
-    window: str,
-    metric: str,
-    group_order: Sequence[str],
-    colours: Mapping[str, str],
-    labels: Mapping[str, str],
-    statistics: pd.DataFrame | None = None,
-    control: str | None = None,
-    failed_qc: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """``metric`` in ``window`` across training days: mice as thin lines, group mean ± SEM,
-    stars of each group's contrast against ``control`` at each day from ``statistics``.
-    ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): sessions that failed QC but stay in the
-    analysis, each marked with a cross at its value; the source data name their reasons."""
-    data = metrics[(metrics["window"] == window) & (metrics["metric"] == metric)].copy()
-    scale = 100.0 if metric in PERCENT_METRICS else 1.0
-    data["shown"] = data["value"] * scale
-    days = sorted(data["day"].unique().tolist())
-    position = {day: index for index, day in enumerate(days)}
-    n_groups = len(group_order)
-    records = []
-    for g_index, group in enumerate(group_order):
-        part = data[data["group"] == group]
-        shift = (g_index - (n_groups - 1) / 2.0) * 0.12
-        for _, mouse in part.groupby("mouse", sort=True):
-            mouse = mouse.sort_values("day")
-            axis.plot(
-                mouse["day"].map(position) + shift,
-                mouse["shown"],
-                color=colours[group],
-                lw=0.35,
-                alpha=0.4,
-                zorder=1,
-            )
-        summary = _mean_sem(part, ["day"], "shown")
-        axis.errorbar(
-            summary["day"].map(position) + shift,
-            summary["mean"],
-            yerr=summary["sem"],
-            color=colours[group],
-            marker="o",
-            ms=2.5,
-            lw=1.0,
-            capsize=1.5,
-            elinewidth=0.6,
-            label=labels.get(group, group),
-            zorder=3,
-        )
-        records.append(summary.assign(group=group, kind="group"))
-    top = float(np.nanmax(data["shown"])) if len(data) else 1.0
-    span = top - float(np.nanmin(data["shown"])) if len(data) else 1.0
-    stars_drawn = []
-    if statistics is not None and control is not None:
-        for g_index, group in enumerate(g for g in group_order if g != control):
-            for day in days:
-                row = find_contrast(statistics, metric, f"{group} - {control}", window, day)
-                if row is None:
-                    continue
-                stars = significance_stars(float(row["p_adj"]))
-                stars_drawn.append(
-                    {"group": group, "day": day, "p_adj": row["p_adj"], "stars": stars}
-                )
-                draw_mark(
-                    axis,
-                    position[day],
-                    top + span * (0.04 + 0.08 * g_index),
-                    row,
-                    show_ns=False,
-                    color=colours[group],
-                )
-    if stars_drawn:
-        n_rows = len([g for g in group_order if g != control])
-        axis.set_ylim(top=top + span * (0.1 + 0.08 * n_rows))
-    mice = data[["mouse", "group", "day", "shown"]].rename(columns={"shown": "value"})
-    if failed_qc is not None and len(failed_qc):
-        reasons = failed_qc[["mouse", "day", "qc_reasons"]]
-        mice = mice.merge(reasons, on=["mouse", "day"], how="left")
-        flagged = mice[mice["qc_reasons"].notna()]
-        shifts = {g: (i - (n_groups - 1) / 2.0) * 0.12 for i, g in enumerate(group_order)}
-        if len(flagged):
-            axis.scatter(
-                flagged["day"].map(position) + flagged["group"].map(shifts),
-                flagged["value"],
-                marker="x",
-                s=12,
-                lw=0.7,
-                color=QC_FAILED,
-                zorder=4,
-                label="failed QC",
-            )
-        mice = mice.rename(columns={"qc_reasons": "qc_failed"})
-    axis.set_xticks(range(len(days)), [str(day) for day in days])
-    axis.set_xlabel("Training day")
-    axis.set_ylabel(METRIC_LABELS.get(metric, metric))
-    legend_above(axis, ncols=len(group_order) + 1)  # mice and means fill the axes
-    title_above_legend(axis, window_title(window))
-    table = pd.concat(
-        [mice.assign(kind="mouse"), pd.concat(records).rename(columns={"mean": "value"})],
-        ignore_index=True,
-    )
-    if stars_drawn:
-        table = table.merge(pd.DataFrame(stars_drawn), on=["group", "day"], how="left")
-    return table
-
-
 def plot_peri_event(
     axis,
     summary: pd.DataFrame,
@@ -437,11 +281,13 @@ def photometry_figure(
     days: Sequence | None = None,
     failed_qc: pd.DataFrame | None = None,
     trace_label: str = "Time from run onset (min)",
+    split: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Draw and save the photometry figure; write each panel's source data; return them.
 
     ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): included sessions that failed QC, marked
-    in the heatmap.
+    in the heatmap. ``split`` (a column of ``metrics``, a fixed model factor such as sex)
+    draws the window-metric means per group x level.
 
     Top row: session traces of each group (first vs last of ``days``, default the first and
     last training day) and the heatmap of the last day. Bottom row: ``metric`` in ``window``
@@ -500,7 +346,17 @@ def photometry_figure(
     axis = figure.add_subplot(bottom[0, 0])
     letter = next(letters)
     source[letter] = plot_window_metric(
-        axis, metrics, window, metric, order, colours, labels, statistics, control, failed_qc
+        axis,
+        metrics,
+        window,
+        metric,
+        order,
+        colours,
+        labels,
+        statistics,
+        control,
+        failed_qc,
+        split,
     )
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 1])
@@ -527,8 +383,11 @@ def study_photometry_figure(
     style: Mapping,
     figure_paths: Sequence[str],
     source_data_dir: str,
+    split: str | None = None,
+    sheet: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """:func:`photometry_figure` from the workflow's tables (included sessions only).
+    """:func:`photometry_figure` from the workflow's tables (included sessions only); ``split``
+    names a sample-sheet column (of ``sheet``) the window metric is drawn apart by.
 
     ``settings``: the config's photometry ``figure``, ``peri_event`` and ``run_event`` (null:
     sessions without a run; the trace panels show the mean trace around the first event). The
@@ -550,9 +409,12 @@ def study_photometry_figure(
     spans = intervals[(intervals["event"] == event) & (intervals["day"] == day)]
     included = qc[qc["included"].astype(bool)]
     figure = settings["figure"]
+    metrics = metrics[metrics["included"].astype(bool)]
+    if split:
+        metrics = attach_sheet_columns(metrics, sheet, [split])
     return photometry_figure(
         traces,
-        metrics[metrics["included"].astype(bool)],
+        metrics,
         peri,
         spans,
         groups,
@@ -570,4 +432,5 @@ def study_photometry_figure(
         days=figure["days"],
         failed_qc=included.loc[~included["qc_pass"].astype(bool), ["mouse", "day", "qc_reasons"]],
         trace_label="Time from run onset (min)" if with_run else f"Time from {event} (min)",
+        split=split,
     )

@@ -8,14 +8,8 @@ from collections.abc import Mapping
 import pandas as pd
 
 from exneuro.figures.legend import row_counts
-from exneuro.figures.photometry import (
-    METRIC_LABELS,
-    plot_heatmap,
-    plot_peri_event,
-    plot_session_traces,
-    plot_window_metric,
-    window_title,
-)
+from exneuro.figures.photometry import plot_heatmap, plot_peri_event, plot_session_traces
+from exneuro.figures.photometry_metric import METRIC_LABELS, plot_window_metric, window_title
 from exneuro.figures.style import legend_above, title_above_legend
 from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
 
