@@ -330,7 +330,10 @@ def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping)
             "string"
         )
     filled = pd.DataFrame.from_records(records).astype("string")
-    problems = list(_sheet_design_problems(filled, str(path), config))
+    problems = [
+        *_sheet_design_problems(filled, str(path), config),
+        *_model_factor_problems(filled, str(path), config),
+    ]
     if problems:
         raise ConfigError("\n".join(problems))
     return filled
@@ -367,6 +370,18 @@ def table_design(config: Mapping, key: str) -> dict[str, Any]:
 def read_validated_sheet(path: str | Path) -> pd.DataFrame:
     """Read a sheet written after :func:`read_sample_sheet`: every column text, blanks as ''."""
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False).astype("string")
+
+
+def _model_factor_problems(sheet: pd.DataFrame, path: str, config: Mapping) -> Iterator[str]:
+    """A cohort's model_factors name sample-sheet columns: each must exist."""
+    for index, cohort in enumerate(config["cohorts"]):
+        declared = cohort.get("model_factors") or {}
+        for column in [*declared.get("fixed", []), *filter(None, [declared.get("random")])]:
+            if column not in sheet.columns:
+                yield (
+                    f"{path}: cohorts[{index}].model_factors names column '{column}', which the "
+                    "sample sheet does not have — add the column or remove it from model_factors"
+                )
 
 
 def _sheet_design_problems(sheet: pd.DataFrame, path: str, config: Mapping) -> Iterator[str]:
