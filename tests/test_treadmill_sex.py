@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +21,8 @@ from exneuro.errors import InputDataError
 from exneuro.figures.legend import describe_tests
 from exneuro.figures.treadmill import cohort_figure
 from exneuro.model_factors import NO_FACTORS, declared_factors, usable_factors
+from exneuro.paper.behaviour import treadmill_course
+from exneuro.paper.panels import Study
 from exneuro.treadmill.analysis import cohort_statistics, outcome_statistics
 
 REFERENCE = REPO / "tests" / "reference" / "treadmill_sex"
@@ -328,3 +331,37 @@ def test_legend_names_the_factor_terms_and_the_averaging():
     text = describe_tests(panel, {"trained": "Trained", "sedentary": "Sedentary"})
     assert "group × sex: F(1, " in text and "group × sex × session: F(2, " in text
     assert "d28 − d0), averaged over sex, Šidák-corrected" in text
+
+
+def test_paper_course_panel_draws_each_sex_apart():
+    data = simulated_two_sex_study(11, female_offset=150.0)
+    cohort = {
+        "id": "c",
+        "groups": ["sedentary", "trained"],
+        "control_group": "sedentary",
+        "model_factors": {"fixed": ["sex"]},
+    }
+    treadmill = {
+        "sessions": [{"id": s, "label": s.upper()} for s in ["d0", "d14", "d28"]],
+        "work_definition": "vertical",
+        "baseline_session": "d0",
+        "statistics": {**SETTINGS, "metrics": ["distance_m"], "primary_metric": "distance_m"},
+        "adaptation": {"metric": "distance_m", "plateau_fraction": 0.9, "fit_plateau": False},
+        "responders": {"metric": "distance_m", "session": "d28", "min_percent_change": 10},
+    }
+    stats = cohort_statistics(data, cohort, treadmill)["statistics"].assign(analysis="treadmill")
+    settings = {
+        "groups": [
+            {"id": "sedentary", "label": "Sedentary", "color": "#4D4D4D"},
+            {"id": "trained", "label": "Trained", "color": "#D55E00"},
+        ],
+        "cohorts": [cohort],
+        "treadmill": treadmill,
+    }
+    study = Study({"treadmill/tests.parquet": data}, stats, settings)
+    figure, axis = plt.subplots()
+    panel = treadmill_course(axis, {"cohort": "c"}, study)
+    plt.close(figure)
+    means = panel.source[panel.source["kind"] == "group"]
+    assert len(means) == 2 * 2 * 3
+    assert "each sex apart (marker shape and line style)" in panel.plotted

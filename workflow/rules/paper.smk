@@ -24,6 +24,6 @@ rule paper_figure:
         settings=paper_settings,
         style=config["figures"],
         tables=lambda wildcards: figure_inputs(PAPER_FIGURES[wildcards.figure]),
-        code=code_version("paper", "figures"),
+        code=code_version("paper", "figures", "model_factors.py"),
     script:
         "../../scripts/paper_figure.py"

@@ -18,6 +18,7 @@ from exneuro.figures.treadmill import (
     plot_course,
     plot_points,
 )
+from exneuro.model_factors import declared_factors
 from exneuro.paper.panels import Panel, Study, choose, mice_per_group, panel_kind, require
 from exneuro.treadmill.metrics import metric_columns
 
@@ -38,13 +39,35 @@ def _cohort_tests(panel: Mapping, study: Study):
     return cohort, data, column, sessions, labels
 
 
+def _split(cohort: Mapping, study: Study, data: pd.DataFrame) -> str | None:
+    """The model factor the panel is drawn apart by (the first fixed one, e.g. sex), when the
+    tests table carries it."""
+    statistics = study.section("treadmill")["statistics"]
+    first = (declared_factors(cohort, statistics)["fixed"] or [None])[0]
+    return first if first in data.columns else None
+
+
+def _by(split: str | None) -> str:
+    return f", each {split} apart (marker shape and line style)" if split else ""
+
+
 @panel_kind("treadmill_course")
 def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
     """Endurance at every test: mice as thin lines, group mean ± SEM, post-hoc stars."""
     cohort, data, column, sessions, labels = _cohort_tests(panel, study)
     groups = {g["id"]: g for g in study.settings["groups"]}
+    split = _split(cohort, study, data)
     source = plot_course(
-        axis, data, column, cohort, groups, sessions, labels, study.statistics, study.colours
+        axis,
+        data,
+        column,
+        cohort,
+        groups,
+        sessions,
+        labels,
+        study.statistics,
+        study.colours,
+        split,
     )
     subset = f"cohort={cohort['id']}"
     # the omnibus of the model whose contrasts give the stars (all mice), unless the config
@@ -62,7 +85,7 @@ def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
     marked = posthoc[posthoc["term"].isin([f"{g} - {control}" for g in cohort["groups"]])]
     plotted = (
         f"{metric_name(column)} at each endurance test; thin lines, individual mice; circles, "
-        "mean ± SEM"
+        f"mean ± SEM{_by(split)}"
     )
     n = mice_per_group(data.dropna(subset=[column]), cohort["groups"])
     caveat = outlier_caveat(data, column, labels)
@@ -92,13 +115,14 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
         marked,
         marked["outcome"].iloc[0] if len(marked) else outcome,
         change_label(column, labels[session], labels[baseline]),
+        split=(split := _split(cohort, study, final)),
     )
     rows = pd.concat(
         [marked, study.rows(analysis="treadmill", outcome=outcome, subset=subset)]
     ).drop_duplicates()
     plotted = (
         f"Change of {metric_name(column).lower()} from {labels[baseline]} to {labels[session]} "
-        "(%); bars, mean ± SEM; points, individual mice"
+        f"(%); bars, mean ± SEM; points, individual mice{_by(split)}"
     )
     n = mice_per_group(final.dropna(subset=[outcome]), cohort["groups"])
     caveat = outlier_caveat(final, column, labels)
