@@ -40,24 +40,28 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
+from exneuro.photometry.readers_anomalies import (
+    channel_anomalies,
+    frame_counter_anomalies,
+    timing_anomalies,
+)
 from exneuro.photometry.readers_core import (
     Recording,
     align_control,
-    channel_anomalies,
     check_alignment,
     concat_anomalies,
-    concat_events,
     empty_events,
-    events_outside,
-    frame_counter_anomalies,
-    make_events,
     median_rate,
     sample_mapper,
     saturation_limits,
     time_unit_factor,
-    timing_anomalies,
-    ttl_events,
     with_defaults,
+)
+from exneuro.photometry.readers_events import (
+    concat_events,
+    events_outside,
+    make_events,
+    ttl_events,
 )
 from exneuro.photometry.readers_text import (
     check_file,

@@ -54,11 +54,13 @@ from exneuro.photometry.readers_core import (
     as_index,
     check_alignment,
     concat_anomalies,
-    concat_events,
     empty_anomalies,
     runs,
-    ttl_events,
     with_defaults,
+)
+from exneuro.photometry.readers_events import (
+    concat_events,
+    ttl_events,
 )
 
 
