@@ -24,7 +24,12 @@ import pandas as pd
 
 from exneuro.errors import data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
-from exneuro.photometry.epochs import epoch_metrics, resolve_windows
+from exneuro.photometry.epochs import (
+    DEFAULT_MIN_COVERAGE,
+    coverage_shortfalls,
+    epoch_metrics,
+    resolve_windows,
+)
 from exneuro.photometry.faults import FAULT_COLUMNS
 from exneuro.photometry.peri_event import binned_trace
 from exneuro.photometry.preprocess import preprocess_session
@@ -200,11 +205,12 @@ def process_session(
     """Preprocess one session and measure it.
 
     ``settings``: the config's photometry section (``preprocessing``, ``baseline_window``,
-    ``windows``, ``traces``, ``peri_event``). ``onset``/``offset`` NaN: the session has no run;
+    ``windows``, ``min_window_coverage``, ``traces``, ``peri_event``). ``onset``/``offset`` NaN: the session has no run;
     its windows are relative to the session, plus the whole session (window ``session``).
     ``identity``: columns put on every table (``session``, ``mouse``, ``group``, ``day``).
     Returns ``trace`` (processed samples), ``metrics`` (window metrics, tidy), ``qc`` (one
-    row: QC metrics, run times and their source, anomaly counts), ``anomalies`` (the reader's),
+    row: QC metrics, run times and their source, the smallest window coverage and the windows
+    covered below the minimum, whose metrics are NaN; anomaly counts), ``anomalies`` (the reader's),
     ``faults`` (signal faults and excluded segments with their time spans,
     :mod:`exneuro.photometry.faults`) and ``aligned`` (binned trace and peri-event waveforms).
     ``settings["exclude_segments"]`` (optional): ``{mouse, day, start_s, end_s, reason}`` spans
@@ -227,7 +233,9 @@ def process_session(
     if np.isnan(onset):  # no run: the whole session is a window of its own
         whole = float(recording.time_s[-1] - recording.time_s[0])
         windows.append({"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole})
-    metrics = epoch_metrics(trace, onset, offset, windows)
+    min_coverage = float(settings.get("min_window_coverage", DEFAULT_MIN_COVERAGE))
+    metrics = epoch_metrics(trace, onset, offset, windows, min_coverage=min_coverage)
+    lowest_coverage, short_windows = coverage_shortfalls(metrics, min_coverage)
     aligned = _aligned(
         trace,
         onset,
@@ -243,6 +251,8 @@ def process_session(
         "run_onset_s": onset,
         "run_offset_s": offset,
         **qc,
+        "min_window_coverage": lowest_coverage,
+        "low_coverage_windows": short_windows,
         "n_anomalies": int(len(anomalies)),
         "anomalies": "; ".join(f"{kind} x{n}" for kind, n in sorted(counts.items())),
         "source_file": str(recording.metadata.get("source_file", "")),
