@@ -22,9 +22,9 @@ A window is measured only where the recording covers it: the part of it before t
 after the last sample (a truncated file, a recording stopped early), inside a gap (an interval
 longer than :data:`GAP_FACTOR` × the median sampling interval: lost samples are not
 interpolated) or in a span left out (disconnected, excluded in the config) is not covered. A
-window covered below the minimum (``min_window_coverage``, default :data:`DEFAULT_MIN_COVERAGE`) gets
-NaN metrics — a mean over 37 % of a window is another quantity — and is named by
-:func:`coverage_shortfalls` for the session's QC row.
+window covered below the minimum (``min_window_coverage``, default
+:data:`DEFAULT_MIN_COVERAGE`) gets NaN metrics — a mean over 37 % of a window is another
+quantity — and is named by :func:`coverage_shortfalls` for the session's QC row.
 
 Their group × day statistics are in :mod:`exneuro.photometry.epoch_stats`.
 """

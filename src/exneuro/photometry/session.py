@@ -205,8 +205,9 @@ def process_session(
     """Preprocess one session and measure it.
 
     ``settings``: the config's photometry section (``preprocessing``, ``baseline_window``,
-    ``windows``, ``min_window_coverage``, ``traces``, ``peri_event``). ``onset``/``offset`` NaN: the session has no run;
-    its windows are relative to the session, plus the whole session (window ``session``).
+    ``windows``, ``min_window_coverage``, ``traces``, ``peri_event``). ``onset``/``offset``
+    NaN: the session has no run; its windows are relative to the session, plus the whole
+    session (window ``session``).
     ``identity``: columns put on every table (``session``, ``mouse``, ``group``, ``day``).
     Returns ``trace`` (processed samples), ``metrics`` (window metrics, tidy), ``qc`` (one
     row: QC metrics, run times and their source, the smallest window coverage and the windows
