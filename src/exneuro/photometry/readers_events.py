@@ -48,8 +48,9 @@ def ttl_events(
         high = np.nan_to_num(level.astype(float), nan=-np.inf) >= threshold
     if len(high) < 2:
         return empty_events()
-    rises = np.flatnonzero(~high[:-1] & high[1:]) + 1
-    falls = np.flatnonzero(high[:-1] & ~high[1:]) + 1
+    edges = np.flatnonzero(high[1:] != high[:-1]) + 1  # one pass; edges are few
+    rises = edges[high[edges]]
+    falls = edges[~high[edges]]
     nxt = np.searchsorted(falls, rises)
     has_fall = nxt < len(falls)
     duration = np.full(len(rises), np.nan)

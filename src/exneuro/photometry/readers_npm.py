@@ -48,6 +48,7 @@ from exneuro.photometry.readers_anomalies import (
 from exneuro.photometry.readers_core import (
     Recording,
     align_control,
+    as_index,
     check_alignment,
     concat_anomalies,
     empty_events,
@@ -165,10 +166,11 @@ def read_neurophotometrics(
     frames = np.flatnonzero(filled)
     if frames.size == 0:
         raise data_error(str(path), "no frames under the header", "check the export")
-    _check_cells(path, t_raw[frames], lines[frames], time_column, "time")
-    state = _led_states(path, state_raw[frames], lines[frames], led_column)
-    t_raw, lines = t_raw[frames], lines[frames]
-    data = {k: v[frames] for k, v in data.items()}
+    rows = as_index(frames)  # every row filled (the usual case): views, no copies
+    _check_cells(path, t_raw[rows], lines[rows], time_column, "time")
+    state = _led_states(path, state_raw[rows], lines[rows], led_column)
+    t_raw, lines = t_raw[rows], lines[rows]
+    data = {k: v[rows] for k, v in data.items()}
     origin = float(t_raw[0])
     t_frames = (t_raw - origin) * scale
     _check_frame_interval(path, t_frames, time_column, cfg["time_unit"])
