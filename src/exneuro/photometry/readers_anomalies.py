@@ -59,9 +59,13 @@ def timing_anomalies(
 
     back = np.flatnonzero(step < 0) + 1
     if back.size:
+        at = [""] * back.size if lines is None else [f" at line {int(n)}" for n in lines[back]]
         details = [
-            f"time goes back by {d} s (from {a} to {b} s)"
-            for d, a, b in zip(_fmt(-step[back - 1]), _fmt(t[back - 1]), _fmt(t[back]), strict=True)
+            f"time goes back by {d} s{where} (from {a} to {b} s): the clock or the rows are out "
+            "of order there, not a missing sample"
+            for d, where, a, b in zip(
+                _fmt(-step[back - 1]), at, _fmt(t[back - 1]), _fmt(t[back]), strict=True
+            )
         ]
         tables.append(
             anomaly_table(
@@ -146,17 +150,23 @@ def saturation_anomalies(
 
 
 def missing_anomalies(
-    values: np.ndarray, channel: str, time_s: np.ndarray, *, lines: np.ndarray | None = None
+    values: np.ndarray,
+    channel: str,
+    time_s: np.ndarray,
+    *,
+    lines: np.ndarray | None = None,
+    cause: str = "",
 ) -> pd.DataFrame:
-    """Runs of empty or non-finite values: reported, and left as NaN for the analysis to decide."""
+    """Runs of empty or non-finite values: reported, and left as NaN for the analysis to decide.
+    ``cause`` replaces the generic explanation when the reader knows it."""
     starts, lengths = runs(~np.isfinite(np.asarray(values, dtype=float)))
     if not starts.size:
         return empty_anomalies()
-    details = [
-        f"{n} missing value(s), kept as NaN (an empty cell, or a control that cannot be "
-        "interpolated because the timestamps around it do not increase)"
-        for n in lengths
-    ]
+    why = cause or (
+        "an empty cell, or a control that cannot be interpolated because the timestamps around "
+        "it do not increase"
+    )
+    details = [f"{n} missing value(s), kept as NaN ({why})" for n in lengths]
     return anomaly_table(
         "missing_value",
         channel,
@@ -220,12 +230,15 @@ def channel_anomalies(
     *,
     lines: np.ndarray | None = None,
     units: str = "",
+    control_cause: str = "",
 ) -> pd.DataFrame:
-    """Saturation and missing values of both channels of a tidy recording."""
+    """Saturation and missing values of both channels of a tidy recording (``control_cause``:
+    why the control has NaN, when the reader knows)."""
     tables = []
     for name, values in (("signal", signal), ("control", control)):
         tables.append(
             saturation_anomalies(values, limits[name], name, time_s, lines=lines, units=units)
         )
-        tables.append(missing_anomalies(values, name, time_s, lines=lines))
+        cause = control_cause if name == "control" else ""
+        tables.append(missing_anomalies(values, name, time_s, lines=lines, cause=cause))
     return concat_anomalies(tables)

@@ -22,7 +22,8 @@ sample on one side (the first or last one or two) are dropped and counted in the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import difflib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +173,14 @@ def with_defaults(
             f"{reader} config: unknown key '{unknown[0]}' — allowed keys: {', '.join(defaults)}"
         )
     return {**defaults, **config}
+
+
+def closest_hint(name: str, candidates: Sequence[str]) -> str:
+    """``"; closest: 'Region0G'"`` when a candidate looks like a misspelt ``name`` (difflib
+    ratio >= 0.6, case ignored), else empty: the fix a user needs for a typo in a column name."""
+    lowered = {str(c).lower(): str(c) for c in candidates if c}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; closest: '{lowered[found[0]]}'" if found else ""
 
 
 def time_unit_factor(unit: str, reader: str) -> float:

@@ -50,6 +50,7 @@ from exneuro.photometry.readers_core import (
     align_control,
     as_index,
     check_alignment,
+    closest_hint,
     concat_anomalies,
     empty_events,
     median_rate,
@@ -142,10 +143,13 @@ def read_neurophotometrics(
     names, sep = table_header(path)
     led_column = next((c for c in ("LedState", "Flags") if c in names), None)
     if led_column is None:
+        closest = closest_hint("LedState", names) or closest_hint("Flags", names)
         raise data_error(
             str(path),
-            "not a Neurophotometrics photometry file: no 'LedState' or 'Flags' column",
-            f"columns found: {', '.join(n for n in names if n)}",
+            f"not a Neurophotometrics photometry file: no 'LedState' or 'Flags' column (the "
+            f"LED flags say which LED lit each frame){closest}",
+            f"columns found: {', '.join(n for n in names if n)}; give the photometry table "
+            "(not the digital-input file), with its LED column as exported",
         )
     time_column = cfg["time_column"]
     if time_column == "auto":
@@ -264,7 +268,15 @@ def read_neurophotometrics(
                 t_frames, cfg["gap_factor"], lines=lines, sample_of=to_sample, skip_gaps_at=jumps
             ),
             channel_anomalies(
-                signal, control, time_s, limits, lines=lines[positions], units="a.u."
+                signal,
+                control,
+                time_s,
+                limits,
+                lines=lines[positions],
+                units="a.u.",
+                control_cause=_interpolation_cause(
+                    t_frames, lines, data[spec["control_column"]][ctl_frames]
+                ),
             ),
             events_outside(events, time_s),
         ]
@@ -287,6 +299,20 @@ def read_neurophotometrics(
             },
         ).validate()
     return out
+
+
+def _interpolation_cause(t_frames: np.ndarray, lines: np.ndarray, raw_control: np.ndarray) -> str:
+    """Why the aligned control has NaN when no control cell is empty: the frame timestamps go
+    backwards (named with the line), so no interpolation is possible there."""
+    if not np.isfinite(raw_control).all():
+        return ""
+    back = np.flatnonzero(t_frames[1:] < t_frames[:-1])
+    if not back.size:
+        return ""
+    return (
+        "the control cannot be interpolated there: the timestamps go backwards at line "
+        f"{int(lines[back[0] + 1])}, see the time_backwards row; not a missing sample"
+    )
 
 
 def _colour(column: str) -> str:

@@ -53,6 +53,7 @@ from exneuro.photometry.readers_core import (
     anomaly_table,
     as_index,
     check_alignment,
+    closest_hint,
     concat_anomalies,
     empty_anomalies,
     runs,
@@ -133,9 +134,17 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
     raw = path.read_bytes()
     header, payload, version = _read_header(raw, path)
     layout, mode = _layout(header, cfg, path)
-    rate = float(header["sampling_rate"])
-    if not rate > 0:
-        raise data_error(str(path), f"sampling_rate {rate} in the header is not positive")
+    try:
+        rate = float(header["sampling_rate"])
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if not rate > 0 or not np.isfinite(rate):
+        raise data_error(
+            str(path),
+            f"sampling_rate {header['sampling_rate']!r} in the .ppd header is not a positive "
+            "number",
+            "copy the file again from the acquisition PC",
+        )
     paired = layout.pulsed and version >= _PAIRED_FROM
     n_slots = layout.analog_inputs * layout.colours_per_input
     words_per_cycle = n_slots * (2 if paired else 1)
@@ -180,7 +189,8 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
         if name not in names:
             raise ConfigError(
                 f"pyPhotometry config: {key} '{name}' is not a channel of mode '{mode}' "
-                f"({', '.join(names)})"
+                f"({', '.join(names)}){closest_hint(str(name), names)} — fix "
+                f"photometry.readers.ppd.{key}"
             )
     if signal_name == control_name:
         raise ConfigError("pyPhotometry config: signal and control are the same channel")
@@ -321,11 +331,30 @@ def _read_header(raw: bytes, path: Path) -> tuple[dict[str, Any], memoryview, tu
             "check that this is a .ppd file written by pyPhotometry",
         )
     block = raw[2 : 2 + size]
+    broken = None
     try:
         header = json.loads(block.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         header = _legacy_header(block, path) if size == _LEGACY_HEADER_BYTES else None
-    if not isinstance(header, dict) or "sampling_rate" not in header:
+        if header is None and block.lstrip().startswith(b"{"):
+            broken = error
+    if broken is not None:
+        where = f" at byte {broken.pos + 2}" if isinstance(broken, json.JSONDecodeError) else ""
+        raise data_error(
+            str(path),
+            f"the .ppd file's JSON header (bytes 2-{size + 1}) is damaged{where} "
+            f"({getattr(broken, 'msg', broken)})",
+            "the file was edited or corrupted; copy it again from the acquisition PC",
+        )
+    if isinstance(header, dict) and "sampling_rate" not in header:
+        raise data_error(
+            str(path),
+            "the .ppd header has no 'sampling_rate' (fields: "
+            f"{', '.join(sorted(map(str, header)))}); the samples carry no timestamps, so "
+            "the rate is needed",
+            "copy the file again from the acquisition PC, or add the rate to the header of a copy",
+        )
+    if not isinstance(header, dict):
         raise data_error(
             str(path),
             "not a pyPhotometry .ppd file: the header is neither pyPhotometry JSON nor the "
