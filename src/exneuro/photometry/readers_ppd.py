@@ -279,6 +279,13 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
         "volts_per_division": vpd.tolist(),
         "adc_max_value": adc_max,
         "saturation_checked": saturation_checked,
+        # the clipping level in volts, for the fault checks' saturated fraction (the same rule
+        # as the saturation anomalies); none for on-off differences or unchecked modes
+        "detector_full_scale": (
+            clip * float(vpd[s_slot])
+            if saturation_checked and not paired and vpd[s_slot] == vpd[c_slot]
+            else None
+        ),
         "units": "V",
         "region": cfg["region"],
         "signal_channel": signal_name,

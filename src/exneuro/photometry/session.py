@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exneuro.errors import data_error
+from exneuro.errors import InputDataError, data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
 from exneuro.photometry.epochs import (
     DEFAULT_MIN_COVERAGE,
@@ -219,16 +219,32 @@ def process_session(
     """
     baseline = settings["baseline_window"]
     bounds = resolve_windows([{"name": "baseline", **baseline}], onset, offset).iloc[0]
-    trace, qc = preprocess_session(
-        recording.time_s,
-        recording.signal,
-        recording.control,
-        recording.fs_hz,
-        settings["preprocessing"],
-        (float(bounds["start_s"]), float(bounds["end_s"])),
-        excluded_segments(settings.get("exclude_segments", ()), identity),
-        recording.metadata,
-    )
+    for channel in ("signal", "control"):
+        values = getattr(recording, channel)
+        if np.nanmin(values) == np.nanmax(values):  # no fluctuation: nothing to measure
+            raise data_error(
+                str(recording.metadata.get("source_file", "")),
+                f"fibre '{recording.region}': the {channel} is {values[0]:g} in every sample "
+                "(a saturated or unconnected detector)",
+                "check the detector gain and LED power of this recording, and remove it from the "
+                "recordings sheet",
+            )
+    try:
+        trace, qc = preprocess_session(
+            recording.time_s,
+            recording.signal,
+            recording.control,
+            recording.fs_hz,
+            settings["preprocessing"],
+            (float(bounds["start_s"]), float(bounds["end_s"])),
+            excluded_segments(settings.get("exclude_segments", ()), identity),
+            recording.metadata,
+        )
+    except InputDataError as error:  # name the user's file: the chain knows only arrays
+        source = str(recording.metadata.get("source_file", ""))
+        if not source or str(error).startswith(source):
+            raise
+        raise data_error(source, str(error)) from None
     faults = pd.DataFrame(qc.pop("faults"), columns=FAULT_COLUMNS)
     windows = list(settings["windows"])
     if np.isnan(onset):  # no run: the whole session is a window of its own
