@@ -207,11 +207,12 @@ def process_session(
     ``settings``: the config's photometry section (``preprocessing``, ``baseline_window``,
     ``windows``, ``min_window_coverage``, ``traces``, ``peri_event``). ``onset``/``offset``
     NaN: the session has no run; its windows are relative to the session, plus the whole
-    session (window ``session``).
-    ``identity``: columns put on every table (``session``, ``mouse``, ``group``, ``day``).
-    Returns ``trace`` (processed samples), ``metrics`` (window metrics, tidy), ``qc`` (one
-    row: QC metrics, run times and their source, the smallest window coverage and the windows
-    covered below the minimum, whose metrics are NaN; anomaly counts), ``anomalies`` (the reader's),
+    session (window ``session``). The configured windows need ``min_window_coverage``; the
+    whole-session window is the recording itself and has no minimum. ``identity``: columns put
+    on every table (``session``, ``mouse``, ``group``, ``day``). Returns ``trace`` (processed
+    samples), ``metrics`` (window metrics, tidy), ``qc`` (one row: QC metrics, run times and
+    their source, the smallest window coverage and the windows covered below the minimum, whose
+    metrics are NaN; anomaly counts), ``anomalies`` (the reader's),
     ``faults`` (signal faults and excluded segments with their time spans,
     :mod:`exneuro.photometry.faults`) and ``aligned`` (binned trace and peri-event waveforms).
     ``settings["exclude_segments"]`` (optional): ``{mouse, day, start_s, end_s, reason}`` spans
@@ -246,13 +247,15 @@ def process_session(
             raise
         raise data_error(source, str(error)) from None
     faults = pd.DataFrame(qc.pop("faults"), columns=FAULT_COLUMNS)
-    windows = list(settings["windows"])
-    if np.isnan(onset):  # no run: the whole session is a window of its own
-        whole = float(recording.time_s[-1] - recording.time_s[0])
-        windows.append({"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole})
     min_coverage = float(settings.get("min_window_coverage", DEFAULT_MIN_COVERAGE))
-    metrics = epoch_metrics(trace, onset, offset, windows, min_coverage=min_coverage)
+    metrics = epoch_metrics(trace, onset, offset, settings["windows"], min_coverage=min_coverage)
     lowest_coverage, short_windows = coverage_shortfalls(metrics, min_coverage)
+    if np.isnan(onset):  # no run: the whole session is a window of its own, whatever it covers
+        whole = float(recording.time_s[-1] - recording.time_s[0])
+        session = [{"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole}]
+        metrics = pd.concat(
+            [metrics, epoch_metrics(trace, onset, offset, session)], ignore_index=True
+        )
     aligned = _aligned(
         trace,
         onset,
