@@ -112,6 +112,24 @@ CASES = [
         "the recordings sheet",
     ),
     Case(
+        "photometry-ppd-unknown-mode",
+        "ppd",
+        CLEAR_STOP,
+        "{f}: unknown pyPhotometry acquisition mode '4 colour continuous': the mode decides how "
+        "the samples interleave, and guessing can mix colours into one trace — for a modified "
+        "firmware declare layout: {{analog_inputs, colours_per_input, pulsed}} in the config; "
+        "known modes: 2EX_2EM_continuous, 2EX_1EM_pulsed, 2EX_2EM_pulsed, 3EX_2EM_pulsed, 2 "
+        "colour continuous, 1 colour time div., 2 colour time div., GCaMP/RFP, GCaMP/iso, "
+        "GCaMP/RFP_dif, 4 colour time div.",
+    ),
+    Case(
+        "photometry-npm-time-unit-inconsistent-with-frame-rate",
+        "npm",
+        CLEAR_STOP,
+        "{f}, column 'Timestamp': the frames are 50 s apart with time_unit 's' (0.02 frames per "
+        "s), not a camera frame rate — set time_unit to the unit of 'Timestamp' (probably 'ms')",
+    ),
+    Case(
         "photometry-npm-empty-file",
         "npm",
         CLEAR_STOP,
@@ -195,6 +213,13 @@ CASES = [
         CLEAR_STOP,
         "{f}: no column 'GCaMP' (configured as signal of fibre 'fibre'); closest: 'gcamp' — "
         "columns found: time, gcamp, iso; fix the column name in the config",
+    ),
+    Case(
+        "photometry-csv-time-goes-backwards",
+        "photometry csv",
+        FLAGGED,
+        "time goes back by 0.05 s at line 4 (from 0.1 to 0.05 s): the clock or the rows are out "
+        "of order there, not a missing sample",
     ),
     Case(
         "photometry-doric-not-hdf5",
@@ -371,6 +396,22 @@ def run_case(case_id: str, folder: Path) -> tuple[list[Path], str, dict]:
         _written(case_id, path)
         recording = read_photometry(path, "ppd", PPD_CONFIG)["VMH"]
         return [path], _stop(lambda: _session_qc(recording)), {"f": path}
+    if case_id == "photometry-ppd-unknown-mode":
+        path = _ppd(folder)
+        header, payload = _split_ppd(path)
+        _rewrite_ppd(path, {**header, "mode": "4 colour continuous"}, payload)
+        _written(case_id, path)
+        return [path], _stop(lambda: read_photometry(path, "ppd", PPD_CONFIG)), {"f": path}
+    if case_id == "photometry-npm-time-unit-inconsistent-with-frame-rate":
+        path, _ = _npm(folder)
+        lines = _lines(path)
+        for row in range(1, len(lines)):  # the clock exported in milliseconds
+            cells = lines[row].split(",")
+            cells[1] = f"{float(cells[1]) * 1000:g}"
+            lines[row] = ",".join(cells)
+        _write_lines(path, lines)
+        _written(case_id, path)
+        return [path], _stop(lambda: read_photometry(path, "neurophotometrics")), {"f": path}
     if case_id == "photometry-npm-empty-file":
         path = folder / "M1_d1.csv"
         path.write_text("")
@@ -456,6 +497,15 @@ def run_case(case_id: str, folder: Path) -> tuple[list[Path], str, dict]:
         config = {"time_column": "time", "signal_column": "GCaMP", "control_column": "iso"}
         _written(case_id, path)
         return [path], _stop(lambda: read_photometry(path, "csv", config)), {"f": path}
+    if case_id == "photometry-csv-time-goes-backwards":
+        path = folder / "M1_d1.csv"
+        path.write_text("time,gcamp,iso\n0,1.0,2.0\n0.1,1.1,2.1\n0.05,1.0,2.0\n0.3,1.2,2.2\n")
+        config = {"time_column": "time", "signal_column": "gcamp", "control_column": "iso"}
+        _written(case_id, path)
+        anomalies = read_photometry(path, "csv", config)["fibre"].anomalies
+        back = anomalies[anomalies["kind"] == "time_backwards"]
+        assert list(back["line"]) == [4]
+        return [path], back["detail"].iloc[0], {}
     if case_id == "photometry-doric-not-hdf5":
         path = folder / "M1_d1.doric"
         path.write_text("not hdf5")
