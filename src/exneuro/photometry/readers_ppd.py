@@ -315,7 +315,9 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
 def _digital_bit(words: np.ndarray) -> np.ndarray:
     """The digital input in the lowest bit of each word, as booleans (the low byte first: a
     quarter of the memory traffic of masking the 16-bit words)."""
-    return (words.astype(np.uint8) & 1).view(bool)
+    bits = words.astype(np.uint8)
+    bits &= 1
+    return bits.view(bool)
 
 
 def parse_version(value: Any) -> tuple[int, ...]:
