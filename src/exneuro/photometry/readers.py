@@ -9,8 +9,9 @@ reader, the module that documents the format's traps):
 - ``doric``: :func:`read_doric_csv` (:mod:`exneuro.photometry.readers_csv`), Doric Neuroscience
   Studio's CSV export, or :func:`read_doric` (:mod:`exneuro.photometry.readers_doric`) for its
   own ``.doric`` HDF5 files (v1 and v5/v6 layouts) — chosen by the file's ending;
-- ``neurophotometrics``: :func:`read_neurophotometrics` and :func:`read_npm_ttl`
-  (:mod:`exneuro.photometry.readers_npm`), FP3001/FP3002, CSV or Parquet;
+- ``neurophotometrics``: :func:`read_neurophotometrics` (:mod:`exneuro.photometry.readers_npm`)
+  and :func:`read_npm_ttl` (:mod:`exneuro.photometry.readers_npm_ttl`), FP3001/FP3002, CSV or
+  Parquet;
 - ``nwb``: :func:`read_nwb` (:mod:`exneuro.photometry.nwb`), NWB files with the
   ``ndx-fiber-photometry`` extension (DANDI);
 - ``ppd``: :func:`read_ppd` (:mod:`exneuro.photometry.readers_ppd`), pyPhotometry;
@@ -45,7 +46,8 @@ from exneuro.photometry.readers_events import (
     ttl_events,
     with_events,
 )
-from exneuro.photometry.readers_npm import read_neurophotometrics, read_npm_ttl
+from exneuro.photometry.readers_npm import read_neurophotometrics
+from exneuro.photometry.readers_npm_ttl import read_npm_ttl
 from exneuro.photometry.readers_ppd import read_ppd
 from exneuro.photometry.readers_tdt import read_tdt
 
