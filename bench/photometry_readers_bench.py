@@ -12,6 +12,13 @@ peak after importing the library (and, for TDT, loading the streams), before rea
 the best of ``--repeats`` reads (the file is in the OS cache: this is parsing speed, not disk
 speed). MB/s is the file size over that time; samples/s counts time points of the signal decoded
 per second (each with its control).
+
+Beside it, for every reader of a file, the cold-cache rate: the page cache is dropped
+(``sync; echo 3 > /proc/sys/vm/drop_caches``, as root) and ``dd`` reads the file (its wall time,
+process start included); after its warm reads the reader's process drops the cache and reads the
+file once more, timed (imports and first-call costs are not counted). The ratio reader/dd says
+how close the reader comes to reading the bytes off the disk. Without the right to drop the
+cache both are warm reads, and the header says so.
 """
 
 from __future__ import annotations
@@ -178,8 +185,29 @@ def tdt_object(npz: str):
     return tdt.StructType(streams=streams, epocs=epocs, info=tdt.StructType(blockname="bench"))
 
 
+def drop_caches() -> bool:
+    """Drop the OS page cache (root only); False when this process may not or ``--warm``."""
+    if "--warm" in sys.argv:
+        return False
+    try:
+        subprocess.run(["sync"], check=True)
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def dd_seconds(path: str) -> float:
+    """Wall time of ``dd`` reading ``path`` to /dev/null in 4 MB blocks (process start
+    included)."""
+    start = time.perf_counter()
+    subprocess.run(["dd", f"if={path}", "of=/dev/null", "bs=4M"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def run_one(job: dict, repeats: int) -> dict:
-    """Child process: read the file ``repeats`` times; report best time and memory."""
+    """Child process: read the file ``repeats`` times (best time and memory), then once more
+    after dropping the page cache (cold; warm again when the cache cannot be dropped)."""
     from exneuro.photometry.readers import read_photometry
 
     source = tdt_object(job["path"]) if job["format"] == "tdt" else job["path"]
@@ -191,10 +219,16 @@ def run_one(job: dict, repeats: int) -> dict:
         start = time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
         best = min(best, time.perf_counter() - start)
+    recordings = None
+    drop_caches()
+    start = time.perf_counter()
+    recordings = read_photometry(source, job["format"], job["config"])
+    cold = time.perf_counter() - start
     samples = sum(r.n_samples for r in recordings.values())
     anomalies = sum(len(r.anomalies) for r in recordings.values())
     events = sum(len(r.events) for r in recordings.values())
     return {
+        "cold_seconds": cold,
         "seconds": best,
         "samples": samples,
         "fibres": len(recordings),
@@ -210,6 +244,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="do not drop the page cache (the test suite's smoke run: no effect on the machine)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -225,17 +264,31 @@ def main() -> None:
         start = time.perf_counter()
         jobs = write_files(Path(folder), args.minutes, args.rate)
         print(f"files written in {time.perf_counter() - start:.1f} s\n")
+        cold = drop_caches()
+        print(
+            "cold cache: page cache dropped before dd and before the reader's cold read"
+            if cold
+            else "warm cache: the page cache was not dropped (--warm, or not root); dd and the "
+            "'cold' read are warm reads"
+        )
         print(
             f"{'reader':<26s}{'file MB':>9s}{'read s':>8s}{'MB/s':>8s}{'samples/s':>12s}"
             f"{'samples':>11s}{'peak RSS MB':>13s}{'(before)':>10s}"
+            f"{'cold MB/s':>11s}{'dd MB/s':>9s}{'of dd':>7s}"
         )
         for label, job in jobs.items():
+            size_mb = Path(job["path"]).stat().st_size / 1e6
+            dd_rate = np.nan
+            if job["format"] != "tdt":  # TDT is read from an object in memory: no file to dd
+                drop_caches()
+                dd_rate = size_mb / dd_seconds(job["path"])
             child = subprocess.run(
                 [
                     sys.executable,
                     __file__,
                     "--repeats",
                     str(args.repeats),
+                    *(["--warm"] if args.warm else []),
                     "--child",
                     json.dumps(job),
                 ],
@@ -244,12 +297,13 @@ def main() -> None:
                 check=True,
             )
             result = json.loads(child.stdout.strip().splitlines()[-1])
-            size_mb = Path(job["path"]).stat().st_size / 1e6
+            cold_rate = size_mb / result["cold_seconds"]
             print(
                 f"{label:<26s}{size_mb:9.1f}{result['seconds']:8.2f}"
                 f"{size_mb / result['seconds']:8.1f}{result['samples'] / result['seconds']:12.3g}"
                 f"{result['samples']:11d}{result['peak_rss_mb']:13.0f}"
-                f"{result['rss_before_mb']:10.0f}",
+                f"{result['rss_before_mb']:10.0f}"
+                f"{cold_rate:11.1f}{dd_rate:9.0f}{cold_rate / dd_rate:7.0%}",
                 flush=True,
             )
 

@@ -13,8 +13,9 @@ from exneuro.errors import ConfigError
 from exneuro.figures.photometry import photometry_figure
 from exneuro.photometry import peri_event as pe
 from exneuro.photometry.epoch_stats import epoch_statistics
-from exneuro.photometry.epochs import epoch_metrics, interval_integral
+from exneuro.photometry.epochs import coverage_shortfalls, epoch_metrics, interval_integral
 from exneuro.photometry.preprocess import preprocess_session
+from exneuro.photometry.qc import qc_flags
 from exneuro.simulate.photometry import PhotometryEffects, simulate_study_sessions
 
 WINDOWS = [
@@ -114,6 +115,53 @@ def test_interval_integral_is_exact_for_piecewise_linear_traces():
 # ----------------------------------------------------------------------------------------------
 # peri-event matrices and waveform statistics
 # ----------------------------------------------------------------------------------------------
+def test_window_cut_by_truncation_or_gap_is_not_computed_and_named():
+    # a trace of 1 at 10 Hz from -600 s; run 0-300 s; post_0_15 = 300-1200 s
+    t = np.arange(-600.0, 1200.0, 0.1)
+    trace = pd.DataFrame({"time_s": t, "dff": np.ones_like(t), "z": np.ones_like(t)})
+    full = epoch_metrics(trace, 0.0, 300.0, WINDOWS, min_coverage=0.9)
+    assert _value(full, "post_0_15", "mean_dff") == pytest.approx(1.0)
+    # truncated: the recording stops 333 s into the 900-s window (37 %)
+    cut = trace[trace["time_s"] <= 633.0]
+    metrics = epoch_metrics(cut, 0.0, 300.0, WINDOWS, min_coverage=0.9)
+    post = metrics[metrics["window"] == "post_0_15"]
+    assert post["coverage"].iloc[0] == pytest.approx(333.0 / 900.0, abs=1e-3)
+    assert post["value"].isna().all()
+    assert metrics[metrics["window"] == "running"]["value"].notna().all()
+    # without a minimum the old behaviour: the mean over the covered part
+    assert _value(epoch_metrics(cut, 0.0, 300.0, WINDOWS), "post_0_15", "mean_dff") == 1.0
+    # a gap of 300 s inside the window (samples lost, not NaN): covered 600 of 900 s; the
+    # trace jumps across the gap, and the gap is not interpolated into the mean either
+    gapped = trace[(trace["time_s"] < 500.0) | (trace["time_s"] > 800.0)].copy()
+    gapped.loc[gapped["time_s"] > 800.0, "dff"] = 3.0
+    loose = epoch_metrics(gapped, 0.0, 300.0, WINDOWS, min_coverage=0.5)
+    assert loose[loose["window"] == "post_0_15"]["coverage"].iloc[0] == pytest.approx(
+        600.0 / 900.0, abs=1e-3
+    )
+    # 200 s of 1 and 400 s of 3 (the interval across the gap excluded)
+    assert _value(loose, "post_0_15", "mean_dff") == pytest.approx(
+        (200 * 1.0 + 400 * 3.0) / 600.0, abs=1e-3
+    )
+    strict = epoch_metrics(gapped, 0.0, 300.0, WINDOWS, min_coverage=0.9)
+    assert np.isnan(_value(strict, "post_0_15", "mean_dff"))
+    lowest, text = coverage_shortfalls(strict, 0.9)
+    assert lowest == pytest.approx(2 / 3, abs=1e-3)
+    assert text == "post_0_15 covered 67% of 300-1200 s (< 90%)"
+    flagged = qc_flags({"low_coverage_windows": text, "dark": False}, _only_coverage())
+    assert not flagged["qc_pass"].iloc[0]
+    assert flagged["qc_reasons"].iloc[0] == (
+        "window(s) not computed, the recording covers too little of them: " + text
+    )
+
+
+def _only_coverage() -> dict:
+    from exneuro.photometry.qc import DEFAULT_QC_THRESHOLDS
+
+    return {key: None for key in DEFAULT_QC_THRESHOLDS if key != "flag_low_coverage"} | {
+        "flag_dark": False
+    }
+
+
 def test_peri_event_matrix_aligns_by_index_and_reports_dropped_events():
     fs = 10.0
     t = np.arange(0, 100, 1 / fs)

@@ -17,6 +17,7 @@ PHOTOMETRY_SESSION_SETTINGS = section_params(
         "preprocessing",
         "baseline_window",
         "windows",
+        "min_window_coverage",
         "traces",
         "peri_event",
         "exclude_segments",

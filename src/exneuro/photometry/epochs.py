@@ -18,6 +18,14 @@ window edges), so it does not depend on the sampling rate or on where the sample
 GuPPy's historic default integrated over sample indices, which scales the AUC with fs
 (notes §2.8; GuPPy PR #415). The mean is that integral divided by the covered duration.
 
+A window is measured only where the recording covers it: the part of it before the first or
+after the last sample (a truncated file, a recording stopped early), inside a gap (an interval
+longer than :data:`GAP_FACTOR` × the median sampling interval: lost samples are not
+interpolated) or in a span left out (disconnected, excluded in the config) is not covered. A
+window covered below the minimum (``min_window_coverage``, default
+:data:`DEFAULT_MIN_COVERAGE`) gets NaN metrics — a mean over 37 % of a window is another
+quantity — and is named by :func:`coverage_shortfalls` for the session's QC row.
+
 Their group × day statistics are in :mod:`exneuro.photometry.epoch_stats`.
 """
 
@@ -33,6 +41,13 @@ from exneuro.errors import ConfigError, InputDataError
 
 WINDOW_REFS = ("onset", "offset", "session")
 EVENT_WORDS = ("onset", "offset")
+
+#: An interval between samples longer than this many median intervals is a gap: not covered.
+#: (1.5, as the readers' gap check: one lost sample doubles the interval.)
+GAP_FACTOR = 1.5
+
+#: Smallest covered fraction of a window whose metrics are computed (``min_window_coverage``).
+DEFAULT_MIN_COVERAGE = 0.9
 
 #: Default windows (seconds): 10 min rest, the run, then 0-15 and 15-60 min after the run.
 DEFAULT_WINDOWS: list[dict[str, Any]] = [
@@ -98,23 +113,30 @@ def resolve_windows(
 
 
 def interval_integral(
-    time_s: np.ndarray, values: np.ndarray, start_s: np.ndarray, end_s: np.ndarray
+    time_s: np.ndarray,
+    values: np.ndarray,
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    interval_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """∫ x(t) dt over each [start, end] (clipped to the recording), x linear between samples.
 
     Vectorized over intervals: one cumulative trapezoid ``F(t_i)``, then
-    ``F(τ) = F(t_i) + (τ − t_i)(x_i + x(τ))/2`` at each bound (exact for piecewise-linear x).
+    ``F(τ) = F(t_i) + w_i (τ − t_i)(x_i + x(τ))/2`` at each bound (exact for piecewise-linear
+    x). ``interval_weight`` ``w_i`` (one per interval between samples; default 1) is 0 on the
+    intervals that do not count (gaps).
     """
     t = np.asarray(time_s, dtype=float)
     x = np.asarray(values, dtype=float)
-    cum = np.concatenate([[0.0], np.cumsum(np.diff(t) * (x[1:] + x[:-1]) / 2.0)])
+    w = np.ones(len(t) - 1) if interval_weight is None else np.asarray(interval_weight, float)
+    cum = np.concatenate([[0.0], np.cumsum(w * np.diff(t) * (x[1:] + x[:-1]) / 2.0)])
 
     def primitive(tau: np.ndarray) -> np.ndarray:
         tau = np.clip(np.asarray(tau, dtype=float), t[0], t[-1])
         i = np.clip(np.searchsorted(t, tau, side="right") - 1, 0, len(t) - 2)
         frac = (tau - t[i]) / (t[i + 1] - t[i])
         x_tau = x[i] + frac * (x[i + 1] - x[i])
-        return cum[i] + (tau - t[i]) * (x[i] + x_tau) / 2.0
+        return cum[i] + w[i] * (tau - t[i]) * (x[i] + x_tau) / 2.0
 
     return primitive(end_s) - primitive(start_s)
 
@@ -125,6 +147,7 @@ def epoch_metrics(
     run_offset_s: float,
     windows: Sequence[Mapping[str, Any]] | None = None,
     columns: Sequence[str] = ("dff", "z"),
+    min_coverage: float = 0.0,
 ) -> pd.DataFrame:
     """Metrics of each window of one session, one row per window × metric (tidy).
 
@@ -138,7 +161,9 @@ def epoch_metrics(
     ``value``. A window outside the recording gets NaN values and coverage 0 — never dropped.
     NaN samples (spans left out as disconnected or excluded in the config) do not count: the mean
     is over the usable time, ``auc`` that mean × the window's recorded duration, ``coverage`` the
-    usable fraction of the window and the peak the largest usable sample.
+    usable fraction of the window and the peak the largest usable sample. Gaps in ``time_s``
+    (intervals over :data:`GAP_FACTOR` × the median) are not covered. A window whose coverage is
+    below ``min_coverage`` gets NaN values (its ``coverage`` says why).
     """
     bounds = resolve_windows(
         DEFAULT_WINDOWS if windows is None else windows, run_onset_s, run_offset_s
@@ -151,6 +176,9 @@ def epoch_metrics(
         raise InputDataError("session time_s must have at least 2 strictly increasing samples")
     starts = bounds["start_s"].to_numpy()
     ends = bounds["end_s"].to_numpy()
+    step = np.diff(t)
+    gaps = step > GAP_FACTOR * np.median(step)
+    weight = (~gaps).astype(float) if gaps.any() else None
     covered = np.clip(ends, t[0], t[-1]) - np.clip(starts, t[0], t[-1])
     first = np.searchsorted(t, starts, side="left")
     last = np.searchsorted(t, ends, side="right")
@@ -161,16 +189,19 @@ def epoch_metrics(
         x = session_table[column].to_numpy(float)
         finite = np.isfinite(x)
         usable = (
-            covered if finite.all() else interval_integral(t, finite.astype(float), starts, ends)
+            covered
+            if finite.all() and weight is None
+            else interval_integral(t, finite.astype(float), starts, ends, weight)
         )
-        area = interval_integral(t, np.where(finite, x, 0.0), starts, ends)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(usable > 0, area / np.where(usable > 0, usable, 1.0), np.nan)
-        auc = np.where(usable > 0, mean * covered, np.nan)
+        area = interval_integral(t, np.where(finite, x, 0.0), starts, ends, weight)
         coverage = usable / (ends - starts)
+        measured = (usable > 0) & (coverage >= min_coverage)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(measured, area / np.where(usable > 0, usable, 1.0), np.nan)
+        auc = np.where(measured, mean * covered, np.nan)
         for k in range(len(bounds)):
             segment = x[first[k] : last[k]]
-            if np.isfinite(segment).any():
+            if measured[k] and np.isfinite(segment).any():
                 j = int(np.nanargmax(segment))
                 peak, latency = float(segment[j]), float(t[first[k] + j] - starts[k])
             else:
@@ -196,3 +227,24 @@ def epoch_metrics(
         kind="stable",
     )
     return out.reset_index(drop=True)
+
+
+def coverage_shortfalls(metrics: pd.DataFrame, min_coverage: float) -> tuple[float, str]:
+    """The smallest coverage of a session's windows, and the windows below ``min_coverage``.
+
+    ``metrics``: :func:`epoch_metrics` output. The text names each short window with its
+    coverage and span, e.g. ``post_0_15 covered 37% of 1500-2400 s (< 90%)``; empty when every
+    window is covered enough. Used as the session's QC reason: the window's metrics are NaN.
+    """
+    if metrics.empty:
+        return float("nan"), ""
+    per_window = metrics.groupby("window", sort=False).agg(
+        coverage=("coverage", "min"), start_s=("start_s", "first"), end_s=("end_s", "first")
+    )
+    short = per_window[per_window["coverage"] < min_coverage]
+    text = "; ".join(
+        f"{name} covered {row.coverage:.0%} of {row.start_s:g}-{row.end_s:g} s "
+        f"(< {min_coverage:.0%})"
+        for name, row in short.iterrows()
+    )
+    return float(per_window["coverage"].min()), text

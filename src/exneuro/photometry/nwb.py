@@ -27,14 +27,18 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
+from exneuro.photometry.readers_anomalies import (
+    timing_anomalies,
+)
 from exneuro.photometry.readers_core import (
     Recording,
     concat_anomalies,
+    median_rate,
+    with_defaults,
+)
+from exneuro.photometry.readers_events import (
     events_outside,
     make_events,
-    median_rate,
-    timing_anomalies,
-    with_defaults,
 )
 from exneuro.photometry.readers_text import check_file
 

@@ -38,6 +38,7 @@ DEFAULT_QC_THRESHOLDS: dict[str, Any] = {
     "flag_dark": True,
     "max_rejected_fraction": 0.5,
     "max_artifact_correlation": 0.3,
+    "flag_low_coverage": True,
 }
 
 
@@ -175,8 +176,8 @@ def r_squared(observed: np.ndarray, fitted: np.ndarray) -> float:
 
 
 #: QC threshold key, metric column, test (``max``: value > limit fails; ``min``: value < limit;
-#: ``true``: a true value fails; ``negative``: value < 0; ``above_one``: value > 1 + limit), the
-#: cause named.
+#: ``true``: a true value fails; ``negative``: value < 0; ``above_one``: value > 1 + limit;
+#: ``text``: a non-empty text fails), the cause named.
 QC_RULES = (
     ("flag_dark", "dark", "true", "dark channel: at the detector floor all session"),
     (
@@ -209,6 +210,12 @@ QC_RULES = (
         "max",
         "residual motion artifact (|r| {value:.2f} with the control)",
     ),
+    (
+        "flag_low_coverage",
+        "low_coverage_windows",
+        "text",
+        "window(s) not computed, the recording covers too little of them: {value}",
+    ),
 )
 
 
@@ -237,12 +244,17 @@ def qc_flags(
         limit = limits[key]
         if limit is None or limit is False:
             continue
+        if column not in table.columns and test == "text":
+            continue  # a preprocessing record without window metrics: no window to name
         if column not in table.columns:
             raise KeyError(f"QC table lacks column {column!r} needed by the photometry QC flags")
         raw = table[column]
         if test == "true":
             values = raw.astype("boolean").fillna(False).astype(float)
             bad = values > 0
+        elif test == "text":
+            values = raw.fillna("").astype(str).str.strip()
+            bad = values != ""
         else:
             values = pd.to_numeric(raw, errors="coerce")
             values = values.abs() if column == "artifact_correlation" else values

@@ -9,14 +9,17 @@ reader, the module that documents the format's traps):
 - ``doric``: :func:`read_doric_csv` (:mod:`exneuro.photometry.readers_csv`), Doric Neuroscience
   Studio's CSV export, or :func:`read_doric` (:mod:`exneuro.photometry.readers_doric`) for its
   own ``.doric`` HDF5 files (v1 and v5/v6 layouts) — chosen by the file's ending;
-- ``neurophotometrics``: :func:`read_neurophotometrics` and :func:`read_npm_ttl`
-  (:mod:`exneuro.photometry.readers_npm`), FP3001/FP3002, CSV or Parquet;
+- ``neurophotometrics``: :func:`read_neurophotometrics` (:mod:`exneuro.photometry.readers_npm`)
+  and :func:`read_npm_ttl` (:mod:`exneuro.photometry.readers_npm_ttl`), FP3001/FP3002, CSV or
+  Parquet;
 - ``nwb``: :func:`read_nwb` (:mod:`exneuro.photometry.nwb`), NWB files with the
   ``ndx-fiber-photometry`` extension (DANDI);
 - ``ppd``: :func:`read_ppd` (:mod:`exneuro.photometry.readers_ppd`), pyPhotometry;
 - ``tdt``: :func:`read_tdt` (:mod:`exneuro.photometry.readers_tdt`), through ``tdt.read_block``.
 
-The tidy form and the shared checks are in :mod:`exneuro.photometry.readers_core`.
+The tidy form and its tables are in :mod:`exneuro.photometry.readers_core`, the anomaly checks
+every reader shares in :mod:`exneuro.photometry.readers_anomalies`, the events in
+:mod:`exneuro.photometry.readers_events`.
 
 Events that are not in the recording (treadmill run onset/offset from the session log or the
 sample sheet) are added with :func:`events_from_table` and :func:`with_events`.
@@ -35,13 +38,16 @@ from exneuro.photometry.readers_core import (
     ANOMALY_KINDS,
     EVENT_COLUMNS,
     Recording,
+)
+from exneuro.photometry.readers_csv import read_doric_csv, read_generic_csv
+from exneuro.photometry.readers_doric import read_doric
+from exneuro.photometry.readers_events import (
     events_from_table,
     ttl_events,
     with_events,
 )
-from exneuro.photometry.readers_csv import read_doric_csv, read_generic_csv
-from exneuro.photometry.readers_doric import read_doric
-from exneuro.photometry.readers_npm import read_neurophotometrics, read_npm_ttl
+from exneuro.photometry.readers_npm import read_neurophotometrics
+from exneuro.photometry.readers_npm_ttl import read_npm_ttl
 from exneuro.photometry.readers_ppd import read_ppd
 from exneuro.photometry.readers_tdt import read_tdt
 

@@ -22,9 +22,9 @@ sample on one side (the first or last one or two) are dropped and counted in the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -121,7 +121,11 @@ class Recording:
                 fail(f"{name} is not a float64 array")
             if values.ndim != 1 or len(values) != n:
                 fail(f"{name} has {values.shape} samples, time_s has {n}")
-        if not np.isfinite(self.time_s).all():
+        # one pass: every step increases (a NaN compares false, so it is caught here too)
+        increasing = self.time_s[1:] > self.time_s[:-1]
+        monotonic = bool(increasing.all())
+        ends_finite = np.isfinite(self.time_s[[0, -1]]).all()
+        if not (monotonic and ends_finite) and not np.isfinite(self.time_s).all():
             fail("time_s has non-finite values")
         if not (np.isfinite(self.fs_hz) and self.fs_hz > 0):
             fail(f"sampling rate {self.fs_hz} is not a positive number")
@@ -132,11 +136,11 @@ class Recording:
         unknown = set(self.anomalies["kind"]) - set(ANOMALY_KINDS)
         if unknown:
             fail(f"unknown anomaly kinds {sorted(unknown)}")
-        steps_back = np.diff(self.time_s) <= 0
-        reported = self.anomalies["kind"].isin({"time_backwards", "duplicate_timestamp"}).any()
-        if steps_back.any() and not reported:
-            first = int(np.argmax(steps_back)) + 1
-            fail(f"time_s does not increase at sample {first} and no anomaly reports it")
+        if not monotonic:
+            kinds = set(self.anomalies["kind"])
+            if not kinds & {"time_backwards", "duplicate_timestamp"}:
+                first = int(np.argmin(increasing)) + 1
+                fail(f"time_s does not increase at sample {first} and no anomaly reports it")
         return self
 
     @property
@@ -172,6 +176,14 @@ def with_defaults(
             f"{reader} config: unknown key '{unknown[0]}' — allowed keys: {', '.join(defaults)}"
         )
     return {**defaults, **config}
+
+
+def closest_hint(name: str, candidates: Sequence[str]) -> str:
+    """``"; closest: 'Region0G'"`` when a candidate looks like a misspelt ``name`` (difflib
+    ratio >= 0.6, case ignored), else empty: the fix a user needs for a typo in a column name."""
+    lowered = {str(c).lower(): str(c) for c in candidates if c}
+    found = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; closest: '{lowered[found[0]]}'" if found else ""
 
 
 def time_unit_factor(unit: str, reader: str) -> float:
@@ -225,21 +237,37 @@ def saturation_limits(value: Any, reader: str) -> dict[str, tuple[float, float]]
 # --------------------------------------------------------------------------------------------
 
 
+_EMPTY_EVENTS = pd.DataFrame(
+    {
+        "name": pd.Series(dtype=object),
+        "time_s": pd.Series(dtype=float),
+        "duration_s": pd.Series(dtype=float),
+        "source": pd.Series(dtype=object),
+    }
+)
+
+_EMPTY_ANOMALIES = pd.DataFrame(
+    {
+        "kind": pd.Series(dtype=object),
+        "channel": pd.Series(dtype=object),
+        "sample": pd.array([], dtype="Int64"),
+        "time_s": pd.Series(dtype=float),
+        "line": pd.array([], dtype="Int64"),
+        "detail": pd.Series(dtype=object),
+    }
+)
+
+
 def empty_events() -> pd.DataFrame:
-    """An events table with no rows and the right dtypes."""
-    return pd.DataFrame(
-        {
-            "name": pd.Series(dtype=object),
-            "time_s": pd.Series(dtype=float),
-            "duration_s": pd.Series(dtype=float),
-            "source": pd.Series(dtype=object),
-        }
-    )
+    """An events table with no rows and the right dtypes (a copy of one built once: a reader
+    makes a dozen empty tables per file, and building a DataFrame costs more than reading a
+    small file)."""
+    return _EMPTY_EVENTS.copy()
 
 
 def empty_anomalies() -> pd.DataFrame:
-    """An anomaly table with no rows and the right dtypes."""
-    return anomaly_table("gap", "time", [], [], [], [])
+    """An anomaly table with no rows and the right dtypes (a copy of one built once)."""
+    return _EMPTY_ANOMALIES.copy()
 
 
 def anomaly_table(
@@ -251,6 +279,8 @@ def anomaly_table(
     detail: Any,
 ) -> pd.DataFrame:
     """Build anomaly rows from arrays (scalars broadcast); ``sample``/``line`` may hold None."""
+    if np.ndim(sample) and len(sample) == 0:
+        return empty_anomalies()
     sample = pd.array(np.atleast_1d(np.asarray(sample, dtype=object)), dtype="Int64")
     n = len(sample)
     line_values = np.broadcast_to(np.asarray(line, dtype=object), (n,)) if n else []
@@ -292,220 +322,6 @@ def as_index(rows: np.ndarray) -> np.ndarray | slice:
     if rows.size and rows[-1] - rows[0] + 1 == rows.size:
         return slice(int(rows[0]), int(rows[-1]) + 1)
     return rows
-
-
-def _fmt(values: np.ndarray, spec: str = ".6g") -> list[str]:
-    return [format(float(v), spec) for v in values]
-
-
-def _lines_at(lines: np.ndarray | None, rows: np.ndarray) -> Any:
-    return [None] * len(rows) if lines is None else lines[rows]
-
-
-# --------------------------------------------------------------------------------------------
-# Anomaly detection
-# --------------------------------------------------------------------------------------------
-
-
-def timing_anomalies(
-    time_s: np.ndarray,
-    gap_factor: float,
-    *,
-    lines: np.ndarray | None = None,
-    sample_of: Callable[[np.ndarray], np.ndarray] | None = None,
-    skip_gaps_at: np.ndarray | None = None,
-    channel: str = "time",
-) -> pd.DataFrame:
-    """Backwards timestamps, duplicated timestamps and gaps in a sequence of timestamps.
-
-    ``time_s`` are the timestamps in file order (frames for camera systems, rows for tables). A gap
-    is an interval longer than ``gap_factor`` x the median of the positive intervals; a dropped
-    single sample doubles the interval, so the default factor 1.5 catches it. ``sample_of`` maps
-    positions in ``time_s`` to indices of the tidy arrays (identity by default); ``lines`` gives
-    the file line of each position; ``skip_gaps_at`` lists positions whose gap is already
-    explained (a frame-counter jump reported as dropped frames).
-    """
-    t = np.asarray(time_s, dtype=float)
-    if len(t) < 2:
-        return empty_anomalies()
-    to_sample = sample_of or (lambda rows: rows)
-    step = np.diff(t)
-    positive = step[step > 0]
-    median = float(np.median(positive)) if positive.size else np.nan
-    tables = []
-
-    back = np.flatnonzero(step < 0) + 1
-    if back.size:
-        details = [
-            f"time goes back by {d} s (from {a} to {b} s)"
-            for d, a, b in zip(_fmt(-step[back - 1]), _fmt(t[back - 1]), _fmt(t[back]), strict=True)
-        ]
-        tables.append(
-            anomaly_table(
-                "time_backwards", channel, to_sample(back), t[back], _lines_at(lines, back), details
-            )
-        )
-
-    starts, lengths = runs(step == 0)
-    if starts.size:
-        rows = starts + 1
-        details = [
-            f"{n + 1} consecutive samples share the time {v} s"
-            for n, v in zip(lengths, _fmt(t[rows]), strict=True)
-        ]
-        tables.append(
-            anomaly_table(
-                "duplicate_timestamp",
-                channel,
-                to_sample(rows),
-                t[rows],
-                _lines_at(lines, rows),
-                details,
-            )
-        )
-
-    if np.isfinite(median):
-        gaps = np.flatnonzero(step > gap_factor * median) + 1
-        if skip_gaps_at is not None and gaps.size:
-            gaps = np.setdiff1d(gaps, skip_gaps_at)
-        if gaps.size:
-            sizes = step[gaps - 1]
-            details = [
-                f"gap of {d} s ({r} x the median interval {m} s) after {a} s"
-                for d, r, m, a in zip(
-                    _fmt(sizes),
-                    _fmt(sizes / median, ".3g"),
-                    _fmt(np.full(gaps.size, median)),
-                    _fmt(t[gaps - 1]),
-                    strict=True,
-                )
-            ]
-            tables.append(
-                anomaly_table(
-                    "gap", channel, to_sample(gaps), t[gaps], _lines_at(lines, gaps), details
-                )
-            )
-    return concat_anomalies(tables)
-
-
-def saturation_anomalies(
-    values: np.ndarray,
-    limits: tuple[float, float],
-    channel: str,
-    time_s: np.ndarray,
-    *,
-    lines: np.ndarray | None = None,
-    units: str = "",
-) -> pd.DataFrame:
-    """Runs of samples at or beyond the ADC/camera limit ``(low, high)``: one row per run."""
-    low, high = limits
-    if not (np.isfinite(low) or np.isfinite(high)):
-        return empty_anomalies()
-    v = np.asarray(values, dtype=float)
-    starts, lengths = runs((v >= high) | (v <= low))
-    if not starts.size:
-        return empty_anomalies()
-    peak = np.maximum.reduceat(np.where(np.isfinite(v), v, -np.inf), starts)
-    trough = np.minimum.reduceat(np.where(np.isfinite(v), v, np.inf), starts)
-    if np.isfinite(low) and np.isfinite(high):
-        limit = f"outside the range {low:g} to {high:g} {units}"
-    elif np.isfinite(high):
-        limit = f"at or above the limit {high:g} {units}"
-    else:
-        limit = f"at or below the limit {low:g} {units}"
-    details = [
-        f"{n} sample(s) {limit.rstrip()} (from {lo:g} to {hi:g})"
-        for n, lo, hi in zip(lengths, trough, peak, strict=True)
-    ]
-    return anomaly_table(
-        "saturation", channel, starts, np.asarray(time_s)[starts], _lines_at(lines, starts), details
-    )
-
-
-def missing_anomalies(
-    values: np.ndarray, channel: str, time_s: np.ndarray, *, lines: np.ndarray | None = None
-) -> pd.DataFrame:
-    """Runs of empty or non-finite values: reported, and left as NaN for the analysis to decide."""
-    starts, lengths = runs(~np.isfinite(np.asarray(values, dtype=float)))
-    if not starts.size:
-        return empty_anomalies()
-    details = [
-        f"{n} missing value(s), kept as NaN (an empty cell, or a control that cannot be "
-        "interpolated because the timestamps around it do not increase)"
-        for n in lengths
-    ]
-    return anomaly_table(
-        "missing_value",
-        channel,
-        starts,
-        np.asarray(time_s)[starts],
-        _lines_at(lines, starts),
-        details,
-    )
-
-
-def frame_counter_anomalies(
-    counter: np.ndarray,
-    time_s: np.ndarray,
-    *,
-    lines: np.ndarray | None = None,
-    sample_of: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Dropped frames (the frame counter jumps by more than 1) and counter repeats/resets.
-
-    Returns the anomaly rows and the positions of the jumps, so that the gap they leave in the
-    timestamps is not reported a second time.
-    """
-    c = np.asarray(counter, dtype=float)
-    to_sample = sample_of or (lambda rows: rows)
-    step = np.diff(c)
-    jumps = np.flatnonzero(step > 1) + 1
-    back = np.flatnonzero(step <= 0) + 1
-    t = np.asarray(time_s, dtype=float)
-    tables = [
-        anomaly_table(
-            "dropped_frames",
-            "frames",
-            to_sample(jumps),
-            t[jumps],
-            _lines_at(lines, jumps),
-            [
-                f"{int(n) - 1} frame(s) missing: the frame counter jumps from {int(a)} to {int(b)}"
-                for n, a, b in zip(step[jumps - 1], c[jumps - 1], c[jumps], strict=True)
-            ],
-        ),
-        anomaly_table(
-            "frame_counter_error",
-            "frames",
-            to_sample(back),
-            t[back],
-            _lines_at(lines, back),
-            [
-                f"the frame counter goes from {int(a)} to {int(b)}"
-                for a, b in zip(c[back - 1], c[back], strict=True)
-            ],
-        ),
-    ]
-    return concat_anomalies(tables), jumps
-
-
-def channel_anomalies(
-    signal: np.ndarray,
-    control: np.ndarray,
-    time_s: np.ndarray,
-    limits: Mapping[str, tuple[float, float]],
-    *,
-    lines: np.ndarray | None = None,
-    units: str = "",
-) -> pd.DataFrame:
-    """Saturation and missing values of both channels of a tidy recording."""
-    tables = []
-    for name, values in (("signal", signal), ("control", control)):
-        tables.append(
-            saturation_anomalies(values, limits[name], name, time_s, lines=lines, units=units)
-        )
-        tables.append(missing_anomalies(values, name, time_s, lines=lines))
-    return concat_anomalies(tables)
 
 
 # --------------------------------------------------------------------------------------------
@@ -573,154 +389,3 @@ def median_rate(time_s: np.ndarray) -> float:
     step = np.diff(np.asarray(time_s, dtype=float))
     step = step[step > 0]
     return float(1.0 / np.median(step)) if step.size else np.nan
-
-
-# --------------------------------------------------------------------------------------------
-# Events
-# --------------------------------------------------------------------------------------------
-
-
-def ttl_events(
-    time_s: np.ndarray,
-    level: np.ndarray,
-    name: str,
-    *,
-    threshold: float = 0.5,
-    source: str = "",
-) -> pd.DataFrame:
-    """Rising edges of a digital (TTL) channel as events, with the pulse's high duration.
-
-    A rising edge is the first sample at or above ``threshold`` after one below it (as
-    pyPhotometry's ``pulse_inds``); ``duration_s`` runs to the next falling edge (NaN when the
-    line is still high at the end). A line already high at the first sample has no known onset
-    and gives no event.
-    """
-    t = np.asarray(time_s, dtype=float)
-    level = np.asarray(level)
-    if level.dtype == bool:
-        high = level
-    else:
-        high = np.nan_to_num(level.astype(float), nan=-np.inf) >= threshold
-    if len(high) < 2:
-        return empty_events()
-    rises = np.flatnonzero(~high[:-1] & high[1:]) + 1
-    falls = np.flatnonzero(high[:-1] & ~high[1:]) + 1
-    nxt = np.searchsorted(falls, rises)
-    has_fall = nxt < len(falls)
-    duration = np.full(len(rises), np.nan)
-    duration[has_fall] = t[falls[nxt[has_fall]]] - t[rises[has_fall]]
-    return pd.DataFrame(
-        {"name": name, "time_s": t[rises], "duration_s": duration, "source": source},
-        columns=list(EVENT_COLUMNS),
-    ).astype({"name": object, "time_s": float, "duration_s": float, "source": object})
-
-
-def make_events(name: Any, time_s: Any, duration_s: Any = np.nan, source: Any = "") -> pd.DataFrame:
-    """An events table from arrays (scalars broadcast)."""
-    t = np.atleast_1d(np.asarray(time_s, dtype=float))
-    n = len(t)
-    return pd.DataFrame(
-        {
-            "name": pd.Series(np.broadcast_to(np.asarray(name, dtype=object), (n,))),
-            "time_s": t,
-            "duration_s": np.broadcast_to(np.asarray(duration_s, dtype=float), (n,)).copy(),
-            "source": pd.Series(np.broadcast_to(np.asarray(source, dtype=object), (n,))),
-        }
-    )
-
-
-def concat_events(tables: list[pd.DataFrame]) -> pd.DataFrame:
-    """Stack event tables, ordered by time then name."""
-    tables = [t for t in tables if len(t)]
-    if not tables:
-        return empty_events()
-    stacked = pd.concat(tables, ignore_index=True)
-    return stacked.sort_values(["time_s", "name"], kind="stable").reset_index(drop=True)
-
-
-def events_from_table(
-    table: pd.DataFrame | str | Path,
-    *,
-    onset_column: str,
-    offset_column: str | None = None,
-    name_column: str | None = None,
-    name: str = "run",
-    time_unit: str = "s",
-    time_offset_s: float = 0.0,
-) -> pd.DataFrame:
-    """Events (e.g. treadmill run onset/offset) from a table the lab keeps beside the recording.
-
-    ``table`` is a path (CSV/TSV/Excel, read as text so every bad cell is reported with its line)
-    or an already-loaded table (the session log or the sample sheet). One event per row: time =
-    onset x unit + ``time_offset_s`` (the table's zero on the recording's clock), duration =
-    offset - onset when an offset column is given. The event name comes from ``name_column`` or
-    is ``name``.
-    """
-    from exneuro.io import parse_numbers, read_lab_table, require_columns
-
-    scale = time_unit_factor(time_unit, "events table")
-    if isinstance(table, str | Path):
-        where = str(table)
-        frame = read_lab_table(table)
-    else:
-        where = "events table"
-        frame = table.astype(object).where(table.notna(), "").astype(str)
-        if "_line" not in frame:
-            frame["_line"] = np.arange(len(frame)) + 2
-    wanted = {"onset": onset_column}
-    if offset_column:
-        wanted["offset"] = offset_column
-    if name_column:
-        wanted["name"] = name_column
-    require_columns(frame, wanted, where)
-    onset = parse_numbers(frame, onset_column, where) * scale + time_offset_s
-    duration = np.full(len(frame), np.nan)
-    if offset_column:
-        offset = parse_numbers(frame, offset_column, where, required=False) * scale + time_offset_s
-        duration = offset - onset
-        bad = duration < 0
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise data_error(
-                where,
-                f"offset {frame[offset_column].iloc[row]} is before onset "
-                f"{frame[onset_column].iloc[row]}",
-                "swap or correct the two times",
-                line=int(frame["_line"].iloc[row]),
-                column=offset_column,
-            )
-    names = frame[name_column].str.strip().to_numpy(object) if name_column else name
-    return concat_events([make_events(names, onset, duration, where)])
-
-
-def with_events(recording: Recording, events: pd.DataFrame) -> Recording:
-    """The recording with more events; events outside its time span are reported as anomalies."""
-    events = events.loc[:, list(EVENT_COLUMNS)]
-    found = events_outside(
-        events, recording.time_s, "check the time offset between the event log and the recording"
-    )
-    return replace(
-        recording,
-        events=concat_events([recording.events, events]),
-        anomalies=concat_anomalies([recording.anomalies, found]),
-    ).validate()
-
-
-def events_outside(events: pd.DataFrame, time_s: np.ndarray, fix: str = "") -> pd.DataFrame:
-    """Anomaly rows for events that fall outside the recorded time span."""
-    if not len(events):
-        return empty_anomalies()
-    t0, t1 = float(np.min(time_s)), float(np.max(time_s))
-    outside = events.loc[(events["time_s"] < t0) | (events["time_s"] > t1)]
-    return anomaly_table(
-        "event_outside_recording",
-        "events",
-        [None] * len(outside),
-        outside["time_s"].to_numpy(float),
-        None,
-        [
-            f"event '{n}' at {t:.6g} s is outside the recording ({t0:.6g}-{t1:.6g} s)"
-            + (f": {fix}" if fix else "")
-            for n, t in zip(outside["name"], outside["time_s"], strict=True)
-        ],
-    )

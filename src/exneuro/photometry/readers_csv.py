@@ -27,23 +27,27 @@ from typing import Any
 import numpy as np
 
 from exneuro.errors import ConfigError, data_error
+from exneuro.photometry.readers_anomalies import (
+    channel_anomalies,
+    frame_counter_anomalies,
+    timing_anomalies,
+)
 from exneuro.photometry.readers_core import (
     Recording,
     align_control,
     as_index,
-    channel_anomalies,
     check_alignment,
     concat_anomalies,
-    concat_events,
-    events_outside,
-    frame_counter_anomalies,
     median_rate,
     sample_mapper,
     saturation_limits,
     time_unit_factor,
-    timing_anomalies,
-    ttl_events,
     with_defaults,
+)
+from exneuro.photometry.readers_events import (
+    concat_events,
+    events_outside,
+    ttl_events,
 )
 from exneuro.photometry.readers_text import (
     check_file,

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from exneuro.errors import data_error
-from exneuro.photometry.readers_core import Recording, with_defaults
+from exneuro.photometry.readers_core import Recording, closest_hint, with_defaults
 from exneuro.photometry.readers_csv import configured_fibres, table_recordings
 from exneuro.photometry.readers_text import check_file
 
@@ -124,7 +124,11 @@ def read_doric(path: str | Path, config: Mapping[str, Any] | None = None) -> dic
         for channel in wanted:
             if channel not in channels:
                 raise data_error(
-                    str(path), f"no channel '{channel}'", f"channels in the file: {names}"
+                    str(path),
+                    f"no channel '{channel}' (its values and Time datasets)"
+                    + closest_hint(channel, list(channels)),
+                    f"channels in the file: {names}; fix the channel name in the config, or "
+                    "export the file again if the channel was recorded",
                 )
         first_signal = next(iter(fibres.values()))[0]
         time = np.asarray(handle[channels[first_signal][1]][()], dtype=np.float64)

@@ -40,25 +40,30 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
+from exneuro.photometry.readers_anomalies import (
+    channel_anomalies,
+    frame_counter_anomalies,
+    timing_anomalies,
+)
 from exneuro.photometry.readers_core import (
     Recording,
     align_control,
-    channel_anomalies,
+    as_index,
     check_alignment,
+    closest_hint,
     concat_anomalies,
-    concat_events,
-    empty_events,
-    events_outside,
-    frame_counter_anomalies,
-    make_events,
     median_rate,
     sample_mapper,
     saturation_limits,
     time_unit_factor,
-    timing_anomalies,
-    ttl_events,
     with_defaults,
 )
+from exneuro.photometry.readers_events import (
+    concat_events,
+    events_outside,
+    ttl_events,
+)
+from exneuro.photometry.readers_npm_ttl import TIME_COLUMNS, read_npm_ttl
 from exneuro.photometry.readers_text import (
     check_file,
     read_columns,
@@ -83,8 +88,6 @@ IO_BITS = {
 #: Every bit a Neurophotometrics LED state can carry; anything above is an unknown state.
 KNOWN_BITS = 7 | sum(IO_BITS.values())
 
-#: Timestamp columns, in the order the reader prefers them.
-TIME_COLUMNS = ("SystemTimestamp", "Timestamp", "ComputerTimestamp")
 
 #: Keys of the Neurophotometrics config and their defaults.
 NPM_DEFAULTS: dict[str, Any] = {
@@ -137,10 +140,13 @@ def read_neurophotometrics(
     names, sep = table_header(path)
     led_column = next((c for c in ("LedState", "Flags") if c in names), None)
     if led_column is None:
+        closest = closest_hint("LedState", names) or closest_hint("Flags", names)
         raise data_error(
             str(path),
-            "not a Neurophotometrics photometry file: no 'LedState' or 'Flags' column",
-            f"columns found: {', '.join(n for n in names if n)}",
+            f"not a Neurophotometrics photometry file: no 'LedState' or 'Flags' column (the "
+            f"LED flags say which LED lit each frame){closest}",
+            f"columns found: {', '.join(n for n in names if n)}; give the photometry table "
+            "(not the digital-input file), with its LED column as exported",
         )
     time_column = cfg["time_column"]
     if time_column == "auto":
@@ -161,10 +167,11 @@ def read_neurophotometrics(
     frames = np.flatnonzero(filled)
     if frames.size == 0:
         raise data_error(str(path), "no frames under the header", "check the export")
-    _check_cells(path, t_raw[frames], lines[frames], time_column, "time")
-    state = _led_states(path, state_raw[frames], lines[frames], led_column)
-    t_raw, lines = t_raw[frames], lines[frames]
-    data = {k: v[frames] for k, v in data.items()}
+    rows = as_index(frames)  # every row filled (the usual case): views, no copies
+    _check_cells(path, t_raw[rows], lines[rows], time_column, "time")
+    state = _led_states(path, state_raw[rows], lines[rows], led_column)
+    t_raw, lines = t_raw[rows], lines[rows]
+    data = {k: v[rows] for k, v in data.items()}
     origin = float(t_raw[0])
     t_frames = (t_raw - origin) * scale
     _check_frame_interval(path, t_frames, time_column, cfg["time_unit"])
@@ -258,7 +265,15 @@ def read_neurophotometrics(
                 t_frames, cfg["gap_factor"], lines=lines, sample_of=to_sample, skip_gaps_at=jumps
             ),
             channel_anomalies(
-                signal, control, time_s, limits, lines=lines[positions], units="a.u."
+                signal,
+                control,
+                time_s,
+                limits,
+                lines=lines[positions],
+                units="a.u.",
+                control_cause=_interpolation_cause(
+                    t_frames, lines, data[spec["control_column"]][ctl_frames]
+                ),
             ),
             events_outside(events, time_s),
         ]
@@ -281,6 +296,20 @@ def read_neurophotometrics(
             },
         ).validate()
     return out
+
+
+def _interpolation_cause(t_frames: np.ndarray, lines: np.ndarray, raw_control: np.ndarray) -> str:
+    """Why the aligned control has NaN when no control cell is empty: the frame timestamps go
+    backwards (named with the line), so no interpolation is possible there."""
+    if not np.isfinite(raw_control).all():
+        return ""
+    back = np.flatnonzero(t_frames[1:] < t_frames[:-1])
+    if not back.size:
+        return ""
+    return (
+        "the control cannot be interpolated there: the timestamps go backwards at line "
+        f"{int(lines[back[0] + 1])}, see the time_backwards row; not a missing sample"
+    )
 
 
 def _colour(column: str) -> str:
@@ -425,100 +454,3 @@ def _events(
             )
         )
     return concat_events(tables)
-
-
-def read_npm_ttl(
-    path: str | Path,
-    *,
-    recording_time_column: str,
-    recording_time_raw: np.ndarray,
-    time_unit: str = "s",
-    time_column: str = "auto",
-    name: str | None = None,
-) -> pd.DataFrame:
-    """Events of a Neurophotometrics digital-input file, on the recording's clock (seconds).
-
-    ``recording_time_raw`` are the photometry frames' raw timestamps in ``recording_time_column``;
-    an event's ``time_s`` is (its raw time - the first frame's) x unit. ``time_column`` (auto: the
-    recording's time column, else the first timestamp column) selects which of the file's clocks
-    to use; times that do not overlap the recording are on another clock and raise an error.
-    """
-    path = check_file(path, "Neurophotometrics digital-input")
-    names, sep = table_header(path)
-    candidates = [c for c in (*TIME_COLUMNS, "Value.Seconds") if c in names]
-    if time_column == "auto":
-        time_column = recording_time_column if recording_time_column in names else None
-        time_column = time_column or (candidates[0] if candidates else None)
-    if not time_column:
-        raise data_error(
-            str(path),
-            "not a Neurophotometrics digital-input file: no timestamp column",
-            f"columns found: {', '.join(n for n in names if n)}",
-        )
-    # generations: ChannelName/.../SystemTimestamp; Timestamp/Value.Seconds/Value.Value;
-    # Timestamp/Value
-    if "ChannelName" in names:
-        text = ["ChannelName"]
-    elif "Value.Value" in names:
-        text = ["Value.Value"]
-    elif "Value" in names:
-        text = ["Value"]
-    else:
-        raise data_error(
-            str(path),
-            "not a Neurophotometrics digital-input file: no 'Value' or 'ChannelName' column",
-            f"columns found: {', '.join(n for n in names if n)}",
-        )
-    require(names, {"ttl_time_column": time_column}, path)
-    data, lines = read_columns(path, names, [time_column], sep=sep, text_columns=text)
-    rows = np.isfinite(data[time_column])
-    raw, lines = data[time_column][rows], lines[rows]
-    if raw.size == 0:
-        return empty_events()
-    lo, hi = float(np.min(recording_time_raw)), float(np.max(recording_time_raw))
-    if not ((raw >= lo) & (raw <= hi)).any():
-        others = [c for c in candidates if c != time_column]
-        raise data_error(
-            str(path),
-            f"the TTL times in '{time_column}' ({raw.min():.6g} to {raw.max():.6g}) never fall "
-            f"inside the recording ({lo:.6g} to {hi:.6g} in '{recording_time_column}'): they are "
-            "on another clock",
-            "set ttl_time_column to the digital-input column on the recording's clock"
-            + (f" (other columns: {', '.join(others)})" if others else ""),
-            column=time_column,
-        )
-    scale = time_unit_factor(time_unit, "Neurophotometrics")
-    t = (raw - float(recording_time_raw[0])) * scale
-    source = f"{path.name}:{time_column}"
-    if text == ["ChannelName"]:
-        channel = data["ChannelName"][rows]
-        labels = channel if name is None else np.array([f"{name}:{c}" for c in channel], object)
-        if name is not None and len(set(channel)) == 1:
-            labels = np.full(len(channel), name, dtype=object)
-        return concat_events([make_events(labels, t, np.nan, source)])
-    polarity = _polarity(path, data[text[0]][rows], lines, text[0])
-    rises, falls = t[polarity], t[~polarity]
-    duration = np.full(len(rises), np.nan)
-    if len(falls):
-        nxt = np.searchsorted(falls, rises, side="right")
-        ends = nxt < len(falls)
-        duration[ends] = falls[nxt[ends]] - rises[ends]
-    return concat_events([make_events(name or path.stem, rises, duration, source)])
-
-
-def _polarity(path: Path, cells: np.ndarray, lines: np.ndarray, column: str) -> np.ndarray:
-    """True/False (or 1/0) cells as booleans: True is a rising edge."""
-    text = pd.Series(cells, dtype=object).astype(str).str.strip().str.lower()
-    high = text.isin({"true", "1", "1.0"})
-    low = text.isin({"false", "0", "0.0"})
-    bad = ~(high | low)
-    if bad.any():
-        row = int(np.argmax(bad.to_numpy()))
-        raise data_error(
-            str(path),
-            f"'{cells[row]}' is not True/False",
-            "the Value column holds the line level",
-            line=int(lines[row]),
-            column=column,
-        )
-    return high.to_numpy()

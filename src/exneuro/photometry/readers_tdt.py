@@ -32,17 +32,21 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
+from exneuro.photometry.readers_anomalies import (
+    channel_anomalies,
+)
 from exneuro.photometry.readers_core import (
     Recording,
     align_control,
     anomaly_table,
-    channel_anomalies,
     concat_anomalies,
+    saturation_limits,
+    with_defaults,
+)
+from exneuro.photometry.readers_events import (
     concat_events,
     events_outside,
     make_events,
-    saturation_limits,
-    with_defaults,
 )
 
 #: Keys of the TDT config and their defaults.

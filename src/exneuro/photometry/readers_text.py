@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from exneuro.errors import data_error
+from exneuro.photometry.readers_core import closest_hint
 
 #: Cells pandas reads as missing; anything else that is not a number is an error.
 MISSING_TEXT = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "-nan", "inf", "-inf"}
@@ -42,16 +43,40 @@ def check_file(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_gzip(path: Path) -> None:
+    """Decompress a ``.gz`` file to its end (1 MB at a time, nothing kept): a file cut short
+    by a copy or a full disk, or not gzip at all, is named as such — before a parser reports
+    it as a bare ``OSError``."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        cut = isinstance(error, EOFError) or "end-of-stream" in str(error)
+        raise data_error(
+            str(path),
+            "the gzip file is cut short (it ends before its compressed data do)"
+            if cut
+            else f"not a readable gzip file ({error})",
+            "copy it again from the acquisition PC (the copy stopped early) or unpack it "
+            "with another tool to see what is left",
+        ) from None
+
+
 def head_lines(path: Path, n: int) -> list[str]:
     """The first ``n`` lines of a text file (fewer if it is shorter), without line endings."""
     lines = []
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
-        for _ in range(n):
-            line = handle.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\r\n"))
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
+            for _ in range(n):
+                line = handle.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip("\r\n"))
+    except (OSError, EOFError):
+        check_gzip(path)  # names a damaged gzip file; a plain file's OSError is re-raised
+        raise
     return lines
 
 
@@ -74,7 +99,7 @@ def require(names: Sequence[str], wanted: Mapping[str, str], path: Path, fix: st
         if column not in names:
             raise data_error(
                 str(path),
-                f"no column '{column}' (configured as {field})",
+                f"no column '{column}' (configured as {field}){closest_hint(column, present)}",
                 fix or f"columns found: {', '.join(present)}; fix the column name in the config",
             )
 
@@ -102,6 +127,10 @@ def read_numeric_columns(
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         pass  # let pandas find and name the problem
+    except (OSError, EOFError):
+        if path.suffix == ".gz":
+            check_gzip(path)  # names a file cut short
+        raise
     numeric = {position[c]: np.float64 for c in columns}
     text = {position[c]: str for c in text_columns}
     common = dict(

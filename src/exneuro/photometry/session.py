@@ -22,9 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exneuro.errors import data_error
+from exneuro.errors import InputDataError, data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
-from exneuro.photometry.epochs import epoch_metrics, resolve_windows
+from exneuro.photometry.epochs import (
+    DEFAULT_MIN_COVERAGE,
+    coverage_shortfalls,
+    epoch_metrics,
+    resolve_windows,
+)
 from exneuro.photometry.faults import FAULT_COLUMNS
 from exneuro.photometry.peri_event import binned_trace
 from exneuro.photometry.preprocess import preprocess_session
@@ -200,11 +205,14 @@ def process_session(
     """Preprocess one session and measure it.
 
     ``settings``: the config's photometry section (``preprocessing``, ``baseline_window``,
-    ``windows``, ``traces``, ``peri_event``). ``onset``/``offset`` NaN: the session has no run;
-    its windows are relative to the session, plus the whole session (window ``session``).
-    ``identity``: columns put on every table (``session``, ``mouse``, ``group``, ``day``).
-    Returns ``trace`` (processed samples), ``metrics`` (window metrics, tidy), ``qc`` (one
-    row: QC metrics, run times and their source, anomaly counts), ``anomalies`` (the reader's),
+    ``windows``, ``min_window_coverage``, ``traces``, ``peri_event``). ``onset``/``offset``
+    NaN: the session has no run; its windows are relative to the session, plus the whole
+    session (window ``session``). The configured windows need ``min_window_coverage``; the
+    whole-session window is the recording itself and has no minimum. ``identity``: columns put
+    on every table (``session``, ``mouse``, ``group``, ``day``). Returns ``trace`` (processed
+    samples), ``metrics`` (window metrics, tidy), ``qc`` (one row: QC metrics, run times and
+    their source, the smallest window coverage and the windows covered below the minimum, whose
+    metrics are NaN; anomaly counts), ``anomalies`` (the reader's),
     ``faults`` (signal faults and excluded segments with their time spans,
     :mod:`exneuro.photometry.faults`) and ``aligned`` (binned trace and peri-event waveforms).
     ``settings["exclude_segments"]`` (optional): ``{mouse, day, start_s, end_s, reason}`` spans
@@ -212,22 +220,42 @@ def process_session(
     """
     baseline = settings["baseline_window"]
     bounds = resolve_windows([{"name": "baseline", **baseline}], onset, offset).iloc[0]
-    trace, qc = preprocess_session(
-        recording.time_s,
-        recording.signal,
-        recording.control,
-        recording.fs_hz,
-        settings["preprocessing"],
-        (float(bounds["start_s"]), float(bounds["end_s"])),
-        excluded_segments(settings.get("exclude_segments", ()), identity),
-        recording.metadata,
-    )
+    for channel in ("signal", "control"):
+        values = getattr(recording, channel)
+        if np.nanmin(values) == np.nanmax(values):  # no fluctuation: nothing to measure
+            raise data_error(
+                str(recording.metadata.get("source_file", "")),
+                f"fibre '{recording.region}': the {channel} is {values[0]:g} in every sample "
+                "(a saturated or unconnected detector)",
+                "check the detector gain and LED power of this recording, and remove it from the "
+                "recordings sheet",
+            )
+    try:
+        trace, qc = preprocess_session(
+            recording.time_s,
+            recording.signal,
+            recording.control,
+            recording.fs_hz,
+            settings["preprocessing"],
+            (float(bounds["start_s"]), float(bounds["end_s"])),
+            excluded_segments(settings.get("exclude_segments", ()), identity),
+            recording.metadata,
+        )
+    except InputDataError as error:  # name the user's file: the chain knows only arrays
+        source = str(recording.metadata.get("source_file", ""))
+        if not source or str(error).startswith(source):
+            raise
+        raise data_error(source, str(error)) from None
     faults = pd.DataFrame(qc.pop("faults"), columns=FAULT_COLUMNS)
-    windows = list(settings["windows"])
-    if np.isnan(onset):  # no run: the whole session is a window of its own
+    min_coverage = float(settings.get("min_window_coverage", DEFAULT_MIN_COVERAGE))
+    metrics = epoch_metrics(trace, onset, offset, settings["windows"], min_coverage=min_coverage)
+    lowest_coverage, short_windows = coverage_shortfalls(metrics, min_coverage)
+    if np.isnan(onset):  # no run: the whole session is a window of its own, whatever it covers
         whole = float(recording.time_s[-1] - recording.time_s[0])
-        windows.append({"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole})
-    metrics = epoch_metrics(trace, onset, offset, windows)
+        session = [{"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole}]
+        metrics = pd.concat(
+            [metrics, epoch_metrics(trace, onset, offset, session)], ignore_index=True
+        )
     aligned = _aligned(
         trace,
         onset,
@@ -243,6 +271,8 @@ def process_session(
         "run_onset_s": onset,
         "run_offset_s": offset,
         **qc,
+        "min_window_coverage": lowest_coverage,
+        "low_coverage_windows": short_windows,
         "n_anomalies": int(len(anomalies)),
         "anomalies": "; ".join(f"{kind} x{n}" for kind, n in sorted(counts.items())),
         "source_file": str(recording.metadata.get("source_file", "")),
