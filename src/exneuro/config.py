@@ -248,7 +248,14 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
 
 
 def _photometry_event_problems(photometry: Mapping) -> Iterator[str]:
-    """Without a run (run_event null) nothing may be placed relative to one."""
+    """Typed events do not take the run's words; without a run (run_event null) nothing may be
+    placed relative to one."""
+    for name in photometry["typed_events"]:
+        if name in ("onset", "offset", "session", "run_onset", photometry["run_event"]):
+            yield (
+                f"photometry.typed_events: '{name}' names the run or the session — type run times "
+                "in run_onset_s/run_offset_s, and give other events a name of their own (cue, lick)"
+            )
     if photometry["run_event"] is not None:
         return
     fix = "sessions have no run (run_event is null): use ref: session"

@@ -59,6 +59,7 @@ try:
                 config["photometry"]["recording_columns"],
                 SAMPLES,
                 config["photometry"]["cohort"],
+                config["photometry"]["typed_events"],
             )
         )
         if PHOTOMETRY_ON

@@ -57,15 +57,44 @@ def read_event_table(path: str) -> pd.DataFrame:
     )
 
 
+def typed_event_table(row: Mapping[str, Any], recording: Recording) -> pd.DataFrame:
+    """The event times typed in the recordings sheet's row (``typed_events``: ``[name, time_s,
+    column]``), in the recordings' event form. A time outside the recording (typed in minutes
+    or milliseconds, or on another clock) is an error naming the sheet, line and column.
+    """
+    names, times, columns = (list(part) for part in zip(*row["typed_events"], strict=True))
+    times = np.asarray(times, dtype=float)
+    start, end = float(recording.time_s[0]), float(recording.time_s[-1])
+    outside = np.flatnonzero((times < start) | (times > end))
+    if outside.size:
+        k = int(outside[0])
+        raise data_error(
+            row["sheet"],
+            f"{names[k]} time {times[k]:g} s is outside the recording ({start:g} to {end:g} s)",
+            "type times in seconds on the recording's clock",
+            line=int(row["line"]),
+            column=columns[k],
+        )
+    return pd.DataFrame(
+        {
+            "name": names,
+            "time_s": times,
+            "duration_s": np.nan,
+            "source": f"{row['sheet']} line {row['line']} (typed)",
+        }
+    )
+
+
 def load_session(
     row: Mapping[str, Any], readers: Mapping[str, Any], run_event: str | None
 ) -> tuple[Recording, float, float, str]:
     """Read one session; return the recording, run onset and offset (s) and where they came from.
 
     ``row``: a row of :func:`exneuro.photometry.sessions.read_recordings` (run times NaN or None
-    when the recording's run event marks the run; an ``events_file`` whose named events join
-    the recording's own). ``readers``: the config's reader settings by format. ``run_event``
-    None: the sessions have no run (onset and offset NaN, source 'no run').
+    when the recording's run event marks the run; an ``events_file`` and the times typed in the
+    sheet, whose named events join the recording's own). ``readers``: the config's reader
+    settings by format. ``run_event`` None: the sessions have no run (onset and offset NaN,
+    source 'no run').
     """
     options = {}
     if row["ttl_file"]:
@@ -92,12 +121,15 @@ def load_session(
             f"the file holds {len(recordings)} fibre regions ({', '.join(recordings)})",
             "name the region in the recordings sheet (one row per region)",
         )
-    if row.get("events_file"):
+    added = [read_event_table(row["events_file"])] if row.get("events_file") else []
+    if row.get("typed_events"):
+        added.append(typed_event_table(row, recording))
+    if added:
         recording = replace(
             recording,
-            events=pd.concat(
-                [recording.events, read_event_table(row["events_file"])], ignore_index=True
-            ).sort_values("time_s", kind="stable", ignore_index=True),
+            events=pd.concat([recording.events, *added], ignore_index=True).sort_values(
+                "time_s", kind="stable", ignore_index=True
+            ),
         )
     if run_event is None:  # sessions without a run: whole-session metrics
         return recording, np.nan, np.nan, "no run"
