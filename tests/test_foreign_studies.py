@@ -7,6 +7,7 @@ could not run, and the numbers against R where a reference was computed.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -288,3 +289,26 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     traces = pd.read_csv(source / "panel_A.tsv", sep="\t")
     peaks = traces.groupby("day")["mean"].max()
     assert peaks[5] > 2 * peaks[1] > 0.03
+    # the paper figure: every panel aligned to the cue or the whole session, named so, never
+    # "run" (run_study has checked that the figure checker found nothing)
+    paper = results / "paper"
+    drawn = re.findall(r"<text[^>]*>(.*?)</text>", (paper / "cue_responses.svg").read_text())
+    x_labels = [text for text in drawn if text.startswith("Time ")]
+    assert x_labels == ["Time from cue (s)"] * 2 + ["Time in session (min)"] * 2 + [
+        "Time from cue (s)"
+    ]
+    legend = (paper / "cue_responses_legend.md").read_text()
+    assert not re.search(r"\brun", " ".join(drawn) + legend, re.I)
+    paragraphs = legend.split("\n\n")[1:-1]
+    assert [p[:3] for p in paragraphs] == [f"({letter})" for letter in "ABCDEFG"]
+    assert "around each cue" in paragraphs[0] and "around each cue" in paragraphs[1]
+    assert "over the whole session" in paragraphs[2] and "over the whole session" in paragraphs[3]
+    assert "Peak ΔF/F over the whole session" in paragraphs[4]
+    assert "around each cue on day 5" in paragraphs[5]
+    assert "None of the 8 sessions averaged failed QC." in paragraphs[0]
+    panels = paper / "cue_responses_source_data"
+    cue_trace = pd.read_csv(panels / "panel_A.tsv", sep="\t")
+    assert list(dict.fromkeys(cue_trace["day"])) == [1, 5]
+    assert cue_trace.groupby("day")["mean"].max().idxmax() == 5  # the planted growth
+    whole = pd.read_csv(panels / "panel_C.tsv", sep="\t")
+    assert whole["time_s"].min() == 2.5 and whole["time_s"].max() == 237.5  # 5-s bins of 4 min

@@ -197,6 +197,12 @@ def _with_figure_edit(raw, edit):
             lambda f: f.append(copy.deepcopy(f[0])),
             "paper.figures: the id 'figure1' is declared twice",
         ),
+        (
+            lambda f: f[0]["panels"][0].update(event="session"),
+            "paper.figures[0] (figure1).panels[0] (letter A, plot photometry_trace): event "
+            "'session' is not an alignment of the recordings (choose run, onset: 'run', or an "
+            "event named under photometry.peri_event.events)",
+        ),
     ],
 )
 def test_wrong_figure_declaration_is_named_with_figure_panel_and_option(

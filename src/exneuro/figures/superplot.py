@@ -88,6 +88,7 @@ def superplot(
     width: float = 0.62,
     point_size: float = 2.0,
     mouse_size: float = 18.0,
+    animals: str = "mice",
 ) -> pd.DataFrame:
     """Draw a SuperPlot of ``value`` by ``group`` on ``axis``; return every point drawn.
 
@@ -100,7 +101,7 @@ def superplot(
 
     The returned source data has one row per point: ``kind`` ('cell', 'mouse' or 'group'),
     ``group``, ``mouse``, ``value``, ``x`` (position drawn), ``colour``, and for group rows
-    ``sem`` and ``n_mice``.
+    ``sem`` and ``n_mice``. ``animals``: the word under each group's n ('mice', 'rats').
     """
     labels = dict(labels or {})
     records = []
@@ -196,7 +197,7 @@ def superplot(
             )
     axis.set_xticks(
         range(len(order)),
-        [f"{labels.get(g, g)}\n{summary[g][2]} mice" for g in order],
+        [f"{labels.get(g, g)}\n{summary[g][2]} {animals}" for g in order],
     )
     axis.set_xlim(-0.6, len(order) - 0.4)
     axis.set_ylim(low, top + 0.2 * span)

@@ -181,19 +181,31 @@ def _aligned(
     events: pd.DataFrame,
     traces: Mapping[str, Any],
     peri: Mapping[str, Any],
+    session_span_s: tuple[float, float] = (np.nan, np.nan),
 ) -> pd.DataFrame:
     """The binned trace on the run-onset grid, and the session's mean peri-event waveforms.
 
     Both are bin means on a grid of fixed lags, so that sessions of any rate or clock line up;
     each trial's mean over the peri-event ``baseline_s`` bins is subtracted before the trials
-    are averaged.
+    are averaged. A session without a run has, instead of the run-onset grid, its whole trace
+    on a grid from the recording's first sample (``session_span_s``: its first and last sample
+    time; alignment ``session``), in bins of ``traces.bin_s``.
     """
     t = trace["time_s"].to_numpy()
     frames = []
-    grid = (float(traces["start_s"]), float(traces["end_s"]))
-    for column in ("dff", "z") if np.isfinite(onset) else ():  # a session without a run
-        binned = binned_trace(t, trace[column].to_numpy(), onset, traces["bin_s"], grid)
-        frames.append(binned.assign(alignment="run_onset", column=column, n_trials=1))
+    if np.isfinite(onset):
+        ref, grid, alignment = (
+            onset,
+            (float(traces["start_s"]), float(traces["end_s"])),
+            "run_onset",
+        )
+    else:
+        start, end = session_span_s
+        n_bins = int(np.ceil((end - start) / traces["bin_s"]))
+        ref, grid, alignment = start, (0.0, n_bins * float(traces["bin_s"])), "session"
+    for column in ("dff", "z"):
+        binned = binned_trace(t, trace[column].to_numpy(), ref, traces["bin_s"], grid)
+        frames.append(binned.assign(alignment=alignment, column=column, n_trials=1))
     for event in peri["events"]:
         if event in RUN_EVENTS:
             times = np.array([onset if event == "onset" else offset])
@@ -256,8 +268,9 @@ def process_session(
     )
     faults = pd.DataFrame(qc.pop("faults"), columns=FAULT_COLUMNS)
     windows = list(settings["windows"])
+    span = (float(recording.time_s[0]), float(recording.time_s[-1]))
     if np.isnan(onset):  # no run: the whole session is a window of its own
-        whole = float(recording.time_s[-1] - recording.time_s[0])
+        whole = span[1] - span[0]
         windows.append({"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole})
     metrics = epoch_metrics(trace, onset, offset, windows)
     aligned = _aligned(
@@ -267,6 +280,7 @@ def process_session(
         recording.events,
         settings["traces"],
         settings["peri_event"],
+        span,
     )
     anomalies = recording.anomalies.copy()
     counts = anomalies["kind"].value_counts().to_dict() if len(anomalies) else {}
