@@ -24,6 +24,7 @@ def main(snakemake):
         min_events=settings["min_events"],
         min_current_pa=settings["min_current_pa"],
         context={"cohort": cohort["id"]},
+        animals=snakemake.params.animals,
     )
 
 

@@ -19,6 +19,7 @@ def main(snakemake):
         snakemake.output.source_data,
         labelled_name=snakemake.params.histology["labelled_name"],
         subset={"cohort": cohort["id"]},
+        animals=snakemake.params.animals,
     )
 
 

@@ -19,6 +19,7 @@ def main(snakemake):
         snakemake.output.source_data,
         per_um=settings["per_um"],
         subset={"cohort": cohort["id"]},
+        animals=snakemake.params.animals,
     )
 
 

@@ -131,6 +131,18 @@ def test_rat_training_study_end_to_end_equals_r(tmp_path):
         panel["subset"].iloc[0]: panel.query("kind == 'group'")["value"].mean() for panel in panels
     }
     assert mean_mass["sex=female"] < 250 < mean_mass["sex=male"]
+    # the study's animals are rats (study.animal): legends, figure text and the statistics
+    # panel say rats, nowhere mice
+    legend = (results / "paper" / "training_legend.md").read_text()
+    assert "thin lines, individual rats" in legend
+    assert "(n = 8 Sedentary, 8 Trained 8 weeks rats)" in legend
+    drawn = [
+        text
+        for svg in sorted(results.rglob("*.svg"))
+        for text in re.findall(r"<text[^>]*>(.*?)</text>", svg.read_text())
+    ]
+    assert "n rats" in drawn  # the statistics panel's column
+    assert not re.search(r"\b(mice|mouse)\b", legend + " ".join(drawn), re.IGNORECASE)
 
 
 def reference_rows(stats: pd.DataFrame, reference: pd.DataFrame, analysis: str) -> None:

@@ -214,13 +214,15 @@ def ephys_figure(
     min_events: int = 10,
     min_current_pa: float = 0.0,
     context: Mapping[str, str] | None = None,
+    animals: str = "mice",
 ) -> None:
     """Draw and save the ephys figure and one source-data table per panel.
 
     ``steps`` (cell × step), ``cells`` (per cell) and ``events`` (per sEPSC) carry ``group``;
     ``statistics`` holds the rows of :func:`exneuro.cellular.ephys_stats.ephys_statistics` made
     with the same ``context``, ``per_cell`` and ``min_events``. ``groups`` is the config's group
-    list (id, label, color); ``style`` needs ``font_size_pt``, ``full_width_mm`` and ``png_dpi``.
+    list (id, label, color); ``style`` needs ``font_size_pt``, ``full_width_mm`` and ``png_dpi``;
+    ``animals``: the study's word under each group's n ('mice', 'rats').
     """
     context = dict(context or {})
     apply_style(style["font_size_pt"])
@@ -269,6 +271,7 @@ def ephys_figure(
             labels=labels,
             statistics_row=row,
             ylabel=AXIS_LABELS.get(outcome, outcome),
+            animals=animals,
         ).assign(outcome=outcome)
         panel_label(axis, chr(letter))
         letter += 1

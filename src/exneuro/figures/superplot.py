@@ -226,6 +226,7 @@ def spine_figure(
     group: str = "group",
     star_test: str = "lmm",
     subset: Mapping[str, object] | None = None,
+    animals: str = "mice",
 ) -> None:
     """Spine density SuperPlots: panel A all spines, then one panel per spine type.
 
@@ -234,6 +235,7 @@ def spine_figure(
     density, bars mean ± SEM of mice. Stars from the ``star_test`` rows (default the mixed
     model) of ``statistics`` (analysis 'spines', subset 'spine_type=<type>'). Writes the figure
     in every format of ``figure_paths`` and ``panel_<letter>.tsv`` source data.
+    ``animals``: the study's word under each group's n ('mice', 'rats').
     """
     apply_style(style["font_size_pt"])
     labels, colours = _labels_and_colours(order, groups)
@@ -264,6 +266,7 @@ def spine_figure(
             statistics_row=row,
             weight="length_um",
             ylabel=f"Spines per {per_um:g} µm" if k == 0 else None,
+            animals=animals,
         ).assign(spine_type=spine_type)
         axis.set_title(title)
         panel_label(axis, chr(ord("A") + k))
@@ -284,6 +287,7 @@ def histology_figure(
     group: str = "group",
     labelled_name: str = "SF1+",
     subset: Mapping[str, object] | None = None,
+    animals: str = "mice",
 ) -> None:
     """% marker-positive labelled cells, one SuperPlot panel per marker.
 
@@ -291,6 +295,7 @@ def histology_figure(
     points are sections, large points each mouse's pooled percentage (sections weighted by their
     labelled cells, as :func:`~exneuro.cellular.histology.percent_positive`), bars mean ± SEM of
     mice; stars from the statistics rows (analysis 'histology', subset 'marker=<marker>').
+    ``animals``: the study's word under each group's n ('mice', 'rats').
     """
     apply_style(style["font_size_pt"])
     labels, colours = _labels_and_colours(order, groups)
@@ -319,6 +324,7 @@ def histology_figure(
             statistics_row=row,
             weight="n_labelled",
             ylabel=f"{marker}+ among {labelled_name} cells (%)",
+            animals=animals,
         ).assign(marker=marker)
         axis.set_title(marker)
         panel_label(axis, chr(ord("A") + k))
