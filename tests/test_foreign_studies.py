@@ -279,8 +279,9 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     per_session = metrics.groupby("session")["window"].unique().map(sorted)
     assert (per_session.map(tuple) == ("first_cue_period", "session")).all()
     aligned = pd.read_parquet(folder / "aligned.parquet")
-    assert set(aligned["alignment"]) == {"cue"}  # no run: no run-onset grid
-    trials = aligned.groupby("session")["n_trials"].first()
+    # no run: no run-onset grid, but the whole session binned from its first sample
+    assert set(aligned["alignment"]) == {"cue", "session"}
+    trials = aligned.query("alignment == 'cue'").groupby("session")["n_trials"].first()
     # C4 day 5: its TTL line failed, the events file gave its cues; C3 day 5's were typed
     assert (trials == 7).all()
     # a 20 s cue-locked trace is drawn in seconds, not in fractions of a minute
