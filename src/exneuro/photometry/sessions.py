@@ -168,20 +168,26 @@ def typed_event_times(
             line = int(table["_line"].iloc[position])
             raise data_error(where, problem, fix, line=line, column=column)
 
-        for position, item in items[times.isna() | ~np.isfinite(times)].items():
+        bad = items[times.isna() | ~np.isfinite(times)]
+        if len(bad):
             fail(
-                position,
-                f"'{item}' is not a time in seconds",
+                bad.index[0],
+                f"'{bad.iloc[0]}' is not a time in seconds",
                 "write the times as plain numbers separated by ';', e.g. 12.5; 40; 71.2",
             )
-        for position, time in times[times < 0].items():
-            fail(position, f"time {time:g} s is negative", "type times on the recording's clock")
-        repeated = times.groupby(level=0).apply(lambda cell: cell.duplicated().any())
-        for position in repeated[repeated].index:
-            cell = times[times.index == position]
+        negative = times[times < 0]
+        if len(negative):
             fail(
-                position,
-                f"time {cell[cell.duplicated()].iloc[0]:g} s is typed twice",
+                negative.index[0],
+                f"time {negative.iloc[0]:g} s is negative",
+                "type times on the recording's clock",
+            )
+        typed = pd.DataFrame({"row": times.index, "time_s": times.to_numpy()})
+        twice = typed[typed.duplicated()]
+        if len(twice):
+            fail(
+                int(twice["row"].iloc[0]),
+                f"time {twice['time_s'].iloc[0]:g} s is typed twice",
                 "type each event once",
             )
         for position, time in times.items():
