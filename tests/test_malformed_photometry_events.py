@@ -4,11 +4,13 @@ naming the sheet, its line and column and the fix, and the raw files stay unchan
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pandas as pd
 import pytest
 from conftest import REPO
 from malformed import CLEAR_STOP, Case, assert_one_line, digests
+from test_workflow import copy_project, snakemake
 
 from exneuro.config import load_yaml, validate_config
 from exneuro.errors import ExneuroError
@@ -131,3 +133,23 @@ def test_a_typed_event_named_like_the_run_is_a_config_error(config_schema):
         validate_config(config, config_schema, "config.yaml")
     assert_one_line(str(error.value).splitlines()[-1])
     assert BY_ID["photometry-events-named-like-the-run"].expected in str(error.value)
+
+
+def test_the_user_sees_the_sheet_line_and_column_without_a_traceback(tmp_path):
+    """Through Snakemake: a dry run of the cue study with a mistyped cue time stops before any
+    job, with the sheet's line and column."""
+    copy_project(tmp_path)
+    study = tmp_path / "tests" / "studies" / "cue_photometry"
+    shutil.copytree(STUDY, study)
+    sheet = study / "recordings.tsv"
+    text = sheet.read_text().replace("30; 60; 90", "30; 60 s; 90")
+    sheet.write_text(text)
+    result = snakemake(
+        "-n", "--configfile", "tests/studies/cue_photometry/config.yaml", cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert (
+        "tests/studies/cue_photometry/recordings.tsv line 7, column 'cue_s': '60 s' is not a "
+        "time in seconds" in result.stderr
+    )
