@@ -277,7 +277,14 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     assert (qc["run_times_from"] == "no run").all() and qc["run_onset_s"].isna().all()
     metrics = pd.read_csv(folder / "metrics.tsv", sep="\t")
     per_session = metrics.groupby("session")["window"].unique().map(sorted)
-    assert (per_session.map(tuple) == ("first_cue_period", "session")).all()
+    assert (per_session.map(tuple) == ("cue_0_5", "first_cue_period", "session")).all()
+    # 0-5 s after each cue: the mean over the session's 7 cues, larger on day 5 (planted)
+    after_cue = metrics.query("window == 'cue_0_5' and metric == 'mean_dff'")
+    assert (
+        after_cue[["start_s", "end_s", "ref"]].drop_duplicates().values == [[0, 5, "cue"]]
+    ).all()
+    by_day = after_cue.groupby("day")["value"].mean()
+    assert by_day[5] > 2 * by_day[1] > 0.01
     aligned = pd.read_parquet(folder / "aligned.parquet")
     # no run: no run-onset grid, but the whole session binned from its first sample
     assert set(aligned["alignment"]) == {"cue", "session"}
@@ -316,7 +323,7 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     assert [p[:3] for p in paragraphs] == [f"({letter})" for letter in "ABCDEFG"]
     assert "around each cue" in paragraphs[0] and "around each cue" in paragraphs[1]
     assert "over the whole session" in paragraphs[2] and "over the whole session" in paragraphs[3]
-    assert "Peak ΔF/F over the whole session" in paragraphs[4]
+    assert "Peak ΔF/F 0–5 s after each cue on each training day" in paragraphs[4]
     assert "around each cue on day 5" in paragraphs[5]
     assert "None of the 8 sessions averaged failed QC." in paragraphs[0]
     panels = paper / "cue_responses_source_data"

@@ -68,6 +68,14 @@ CASES = [
         "photometry.typed_events: 'onset' names the run or the session — type run times in "
         "run_onset_s/run_offset_s, and give other events a name of their own (cue, lick)",
     ),
+    Case(
+        "photometry-window-unknown-event",
+        "config",
+        CLEAR_STOP,
+        "photometry.windows[1] ('cue_0_5'): ref 'cues' is neither the run's onset/offset, the "
+        "session, nor a named event — choose one of onset, offset, session, cue (events are named "
+        "under peri_event.events or typed_events)",
+    ),
 ]
 BY_ID = {case.id: case for case in CASES}
 CELLS = {
@@ -153,3 +161,11 @@ def test_the_user_sees_the_sheet_line_and_column_without_a_traceback(tmp_path):
         "tests/studies/cue_photometry/recordings.tsv line 7, column 'cue_s': '60 s' is not a "
         "time in seconds" in result.stderr
     )
+
+
+def test_a_window_around_an_event_nobody_named_is_a_config_error(config_schema):
+    config = copy.deepcopy(load_yaml(STUDY / "config.yaml"))
+    config["photometry"]["windows"][1]["ref"] = "cues"
+    with pytest.raises(ExneuroError) as error:
+        validate_config(config, config_schema, "config.yaml")
+    assert BY_ID["photometry-window-unknown-event"].expected in str(error.value)

@@ -76,6 +76,8 @@ def test_typed_cue_times_are_recovered_exactly_and_equal_the_ttl(settings, sampl
     ttl_wave = from_ttl["aligned"].query("alignment == 'cue'")
     assert (sheet_wave["n_trials"] == 7).all()
     np.testing.assert_array_equal(sheet_wave["value"].to_numpy(), ttl_wave["value"].to_numpy())
+    # and the same metrics in the window 0-5 s after each cue
+    pd.testing.assert_frame_equal(from_sheet["metrics"], from_ttl["metrics"])
     # the planted transient (rise 0.5 s, decay 3 s) peaks 1-2 s after the typed cue
     dff = sheet_wave.query("column == 'dff'")
     assert 0 < dff.loc[dff["value"].idxmax(), "time_s"] < 2.5
@@ -90,7 +92,9 @@ def test_a_session_with_no_typed_event_gets_whole_session_metrics(settings, samp
     tables = run(row, settings, readers)
     assert tables["events"].empty
     metrics = tables["metrics"]
-    assert sorted(metrics["window"].unique()) == ["first_cue_period", "session"]
+    assert sorted(metrics["window"].unique()) == ["cue_0_5", "first_cue_period", "session"]
+    around_cues = metrics.query("window == 'cue_0_5'")  # no cue: NaN, never a made-up value
+    assert around_cues["value"].isna().all() and (around_cues["coverage"] == 0).all()
     whole = metrics.query("window == 'session' and metric == 'mean_dff'").iloc[0]
     assert whole["coverage"] > 0.99 and np.isfinite(whole["value"])  # all but the warm-up
     cue = tables["aligned"].query("alignment == 'cue'")

@@ -19,6 +19,7 @@ from exneuro.figures.photometry import (
     time_label,
     time_unit_s,
     trace_alignment,
+    window_bounds,
     window_phrase,
 )
 from exneuro.figures.style import legend_above, title_above_legend
@@ -206,7 +207,8 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     )
     label = METRIC_LABELS.get(metric, metric).split(" (")[0]
     plotted = (
-        f"{label} {window_phrase(window)} on each training day; thin lines, individual "
+        f"{label} {window_phrase(window, *window_bounds(metrics, window))} on each training "
+        "day; thin lines, individual "
         "mice; circles, mean ± SEM"
     )
     shown = failed.merge(metrics[["mouse", "day"]].drop_duplicates(), on=["mouse", "day"])

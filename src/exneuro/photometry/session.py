@@ -272,7 +272,11 @@ def process_session(
     if np.isnan(onset):  # no run: the whole session is a window of its own
         whole = span[1] - span[0]
         windows.append({"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole})
-    metrics = epoch_metrics(trace, onset, offset, windows)
+    event_times = {
+        str(name): part["time_s"].to_numpy(float)
+        for name, part in recording.events.groupby("name", sort=True)
+    }
+    metrics = epoch_metrics(trace, onset, offset, windows, events=event_times)
     aligned = _aligned(
         trace,
         onset,
