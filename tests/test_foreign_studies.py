@@ -280,11 +280,10 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     assert (per_session.map(tuple) == ("cue_0_5", "first_cue_period", "session")).all()
     # 0-5 s after each cue: the mean over the session's 7 cues, larger on day 5 (planted)
     after_cue = metrics.query("window == 'cue_0_5' and metric == 'mean_dff'")
-    assert (
-        after_cue[["start_s", "end_s", "ref"]].drop_duplicates().values == [[0, 5, "cue"]]
-    ).all()
+    bounds = after_cue[["start_s", "end_s", "ref"]].drop_duplicates()
+    assert bounds.to_records(index=False).tolist() == [(0.0, 5.0, "cue")]
     by_day = after_cue.groupby("day")["value"].mean()
-    assert by_day[5] > 2 * by_day[1] > 0.01
+    assert by_day[5] / by_day[1] == pytest.approx(10 / 4, rel=0.05)  # planted 10 % vs 4 %
     aligned = pd.read_parquet(folder / "aligned.parquet")
     # no run: no run-onset grid, but the whole session binned from its first sample
     assert set(aligned["alignment"]) == {"cue", "session"}
@@ -298,7 +297,7 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     # one group: days only, day 5 - day 1, the planted growth of the cue response positive
     assert not stats["term"].str.contains("group", na=False).any()
     peak = stats[(stats["outcome"] == "peak_dff") & (stats["test"] == "emm_contrast")]
-    assert peak["term"].tolist() == ["5 - 1", "5 - 1"]
+    assert peak["term"].tolist() == ["5 - 1"] * 3  # first cue period, 0-5 s after cues, session
     assert (peak["estimate"] > 0.02).all() and (peak["p"] < 0.001).all()
     waveforms = stats[stats["test"] == "waveform_bootstrap"].set_index("subset")
     for day in (1, 5):
