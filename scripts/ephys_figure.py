@@ -28,6 +28,7 @@ def main(snakemake):
         context={"cohort": cohort["id"]},
         split=(declared_factors(cohort, settings)["fixed"] or [None])[0],
         sheet=read_validated_sheet(snakemake.input.samples),
+        animals=snakemake.params.animals,
     )
 
 

@@ -22,6 +22,7 @@ def main(snakemake):
         labelled_name=settings["labelled_name"],
         subset={"cohort": cohort["id"]},
         split=(declared_factors(cohort, settings["statistics"])["fixed"] or [None])[0],
+        animals=snakemake.params.animals,
     )
 
 

@@ -21,6 +21,7 @@ def main(snakemake):
         per_um=settings["per_um"],
         subset={"cohort": cohort["id"]},
         split=(declared_factors(cohort, settings["statistics"])["fixed"] or [None])[0],
+        animals=snakemake.params.animals,
     )
 
 

@@ -7,6 +7,7 @@ could not run, and the numbers against R where a reference was computed.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -130,6 +131,18 @@ def test_rat_training_study_end_to_end_equals_r(tmp_path):
         panel["subset"].iloc[0]: panel.query("kind == 'group'")["value"].mean() for panel in panels
     }
     assert mean_mass["sex=female"] < 250 < mean_mass["sex=male"]
+    # the study's animals are rats (study.animal): legends, figure text and the statistics
+    # panel say rats, nowhere mice
+    legend = (results / "paper" / "training_legend.md").read_text()
+    assert "thin lines, individual rats" in legend
+    assert "(n = 8 Sedentary, 8 Trained 8 weeks rats)" in legend
+    drawn = [
+        text
+        for svg in sorted(results.rglob("*.svg"))
+        for text in re.findall(r"<text[^>]*>(.*?)</text>", svg.read_text())
+    ]
+    assert "n rats" in drawn  # the statistics panel's column
+    assert not re.search(r"\b(mice|mouse)\b", legend + " ".join(drawn), re.IGNORECASE)
 
 
 def reference_rows(stats: pd.DataFrame, reference: pd.DataFrame, analysis: str) -> None:
@@ -264,11 +277,19 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     assert (qc["run_times_from"] == "no run").all() and qc["run_onset_s"].isna().all()
     metrics = pd.read_csv(folder / "metrics.tsv", sep="\t")
     per_session = metrics.groupby("session")["window"].unique().map(sorted)
-    assert (per_session.map(tuple) == ("first_cue_period", "session")).all()
+    assert (per_session.map(tuple) == ("cue_0_5", "first_cue_period", "session")).all()
+    # 0-5 s after each cue: the mean over the session's 7 cues, larger on day 5 (planted)
+    after_cue = metrics.query("window == 'cue_0_5' and metric == 'mean_dff'")
+    bounds = after_cue[["start_s", "end_s", "ref"]].drop_duplicates()
+    assert bounds.to_records(index=False).tolist() == [(0.0, 5.0, "cue")]
+    by_day = after_cue.groupby("day")["value"].mean()
+    assert by_day[5] / by_day[1] == pytest.approx(10 / 4, rel=0.05)  # planted 10 % vs 4 %
     aligned = pd.read_parquet(folder / "aligned.parquet")
-    assert set(aligned["alignment"]) == {"cue"}  # no run: no run-onset grid
-    trials = aligned.groupby("session")["n_trials"].first()
-    assert (trials == 7).all()  # C4 day 5: its TTL line failed, the events file gave its cues
+    # no run: no run-onset grid, but the whole session binned from its first sample
+    assert set(aligned["alignment"]) == {"cue", "session"}
+    trials = aligned.query("alignment == 'cue'").groupby("session")["n_trials"].first()
+    # C4 day 5: its TTL line failed, the events file gave its cues; C3 day 5's were typed
+    assert (trials == 7).all()
     # a 20 s cue-locked trace is drawn in seconds, not in fractions of a minute
     drawing = (results / "figures" / "photometry" / "photometry.svg").read_text()
     assert "Time from cue (s)" in drawing and "(min)" not in drawing
@@ -276,7 +297,7 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     # one group: days only, day 5 - day 1, the planted growth of the cue response positive
     assert not stats["term"].str.contains("group", na=False).any()
     peak = stats[(stats["outcome"] == "peak_dff") & (stats["test"] == "emm_contrast")]
-    assert peak["term"].tolist() == ["5 - 1", "5 - 1"]
+    assert peak["term"].tolist() == ["5 - 1"] * 3  # first cue period, 0-5 s after cues, session
     assert (peak["estimate"] > 0.02).all() and (peak["p"] < 0.001).all()
     waveforms = stats[stats["test"] == "waveform_bootstrap"].set_index("subset")
     for day in (1, 5):
@@ -287,3 +308,26 @@ def test_one_group_cue_photometry_study_without_running_end_to_end(tmp_path):
     traces = pd.read_csv(source / "panel_A.tsv", sep="\t")
     peaks = traces.groupby("day")["mean"].max()
     assert peaks[5] > 2 * peaks[1] > 0.03
+    # the paper figure: every panel aligned to the cue or the whole session, named so, never
+    # "run" (run_study has checked that the figure checker found nothing)
+    paper = results / "paper"
+    drawn = re.findall(r"<text[^>]*>(.*?)</text>", (paper / "cue_responses.svg").read_text())
+    x_labels = [text for text in drawn if text.startswith("Time ")]
+    assert x_labels == ["Time from cue (s)"] * 2 + ["Time in session (min)"] * 2 + [
+        "Time from cue (s)"
+    ]
+    legend = (paper / "cue_responses_legend.md").read_text()
+    assert not re.search(r"\brun", " ".join(drawn) + legend, re.I)
+    paragraphs = legend.split("\n\n")[1:-1]
+    assert [p[:3] for p in paragraphs] == [f"({letter})" for letter in "ABCDEFG"]
+    assert "around each cue" in paragraphs[0] and "around each cue" in paragraphs[1]
+    assert "over the whole session" in paragraphs[2] and "over the whole session" in paragraphs[3]
+    assert "Peak ΔF/F 0–5 s after each cue on each training day" in paragraphs[4]
+    assert "around each cue on day 5" in paragraphs[5]
+    assert "None of the 8 sessions averaged failed QC." in paragraphs[0]
+    panels = paper / "cue_responses_source_data"
+    cue_trace = pd.read_csv(panels / "panel_A.tsv", sep="\t")
+    assert list(dict.fromkeys(cue_trace["day"])) == [1, 5]
+    assert cue_trace.groupby("day")["mean"].max().idxmax() == 5  # the planted growth
+    whole = pd.read_csv(panels / "panel_C.tsv", sep="\t")
+    assert whole["time_s"].min() == 2.5 and whole["time_s"].max() == 237.5  # 5-s bins of 4 min

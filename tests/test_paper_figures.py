@@ -14,6 +14,7 @@ from exneuro.figures.legend import (
     describe_tests,
     format_number,
     format_p,
+    in_animal_words,
     n_text,
     statistic_text,
 )
@@ -197,6 +198,12 @@ def _with_figure_edit(raw, edit):
             lambda f: f.append(copy.deepcopy(f[0])),
             "paper.figures: the id 'figure1' is declared twice",
         ),
+        (
+            lambda f: f[0]["panels"][0].update(event="session"),
+            "paper.figures[0] (figure1).panels[0] (letter A, plot photometry_trace): event "
+            "'session' is not an alignment of the recordings (choose run, onset: 'run', or an "
+            "event named under photometry.peri_event.events)",
+        ),
     ],
 )
 def test_wrong_figure_declaration_is_named_with_figure_panel_and_option(
@@ -252,3 +259,10 @@ def test_panel_asking_for_a_window_the_results_lack_names_figure_panel_and_choic
         "paper.figures[figure1].panels[0] (letter A, plot photometry_window): photometry window "
         "'post_99' is not in the results (available: post_0_15)"
     )
+
+
+def test_legends_use_the_study_word_for_its_animals():
+    text = "n = 8 Control mice; Welch's t-test on mouse means. Mice were trained (n_mice 8)."
+    rats = in_animal_words(text, {"singular": "rat", "plural": "rats"})
+    assert rats == "n = 8 Control rats; Welch's t-test on rat means. Rats were trained (n_mice 8)."
+    assert in_animal_words(text) == text  # default: mouse, mice

@@ -97,12 +97,39 @@ def test_epoch_windows_are_exact_on_a_hand_built_trace():
 
 def test_window_definitions_are_checked():
     table = pd.DataFrame({"time_s": np.arange(100.0), "dff": 0.0, "z": 0.0})
-    with pytest.raises(ConfigError, match="ref"):
-        epoch_metrics(table, 10, 20, [{"name": "x", "ref": "start", "start_s": 0, "end_s": 1}])
+    # a ref that is not the run's or the session's is an event: none in the session, NaN values
+    none = epoch_metrics(table, 10, 20, [{"name": "x", "ref": "cue", "start_s": 0, "end_s": 1}])
+    assert none["value"].isna().all() and (none["coverage"] == 0).all()
+    with pytest.raises(ConfigError, match="seconds from the event"):
+        epoch_metrics(table, 10, 20, [{"name": "x", "ref": "cue", "start_s": 0, "end_s": "offset"}])
     with pytest.raises(ConfigError, match="ends"):
         epoch_metrics(table, 10, 20, [{"name": "x", "ref": "onset", "start_s": 5, "end_s": 1}])
     with pytest.raises(ConfigError, match="seconds"):
         epoch_metrics(table, 10, 20, [{"name": "x", "ref": "onset", "start_s": 0, "end_s": "end"}])
+
+
+def test_windows_around_each_event_average_the_planted_responses():
+    t = np.arange(0.0, 100.0, 0.1)
+    cues = [20.0, 50.0, 97.5]  # the last cue's 0-5 s window leaves the recording half-way
+    response = np.zeros_like(t)
+    for k, cue in enumerate(cues):
+        response[(t >= cue) & (t < cue + 5)] = k + 1.0  # 1, 2 and 3 after the three cues
+    table = pd.DataFrame({"time_s": t, "dff": response, "z": response})
+    windows = [
+        {"name": "cue_0_5", "ref": "cue", "start_s": 0, "end_s": 4.9},
+        {"name": "cue_5_10", "ref": "cue", "start_s": 5, "end_s": 10},
+        {"name": "whole", "ref": "session", "start_s": 0, "end_s": 99.9},
+    ]
+    out = epoch_metrics(table, np.nan, np.nan, windows, events={"cue": cues})
+    value = out.set_index(["window", "metric"])["value"]
+    assert value[("cue_0_5", "mean_dff")] == pytest.approx((1 + 2 + 3) / 3)
+    assert value[("cue_0_5", "peak_dff")] == pytest.approx(2.0)
+    assert value[("cue_0_5", "auc_dff_s")] == pytest.approx((4.9 + 9.8 + 3 * 2.4) / 3)
+    assert value[("cue_5_10", "mean_dff")] == pytest.approx(0.0, abs=1e-12)
+    rows = out[out["metric"] == "mean_dff"].set_index("window")
+    assert rows.loc["cue_0_5", ["ref", "start_s", "end_s"]].tolist() == ["cue", 0.0, 4.9]
+    assert rows.loc["cue_0_5", "coverage"] == pytest.approx((1 + 1 + 2.4 / 4.9) / 3)
+    assert list(rows.index) == ["cue_0_5", "cue_5_10", "whole"]
 
 
 def test_interval_integral_is_exact_for_piecewise_linear_traces():

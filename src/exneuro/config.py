@@ -248,15 +248,31 @@ def _table_problems(key: str, table: Mapping) -> Iterator[str]:
 
 
 def _photometry_event_problems(photometry: Mapping) -> Iterator[str]:
-    """Without a run (run_event null) nothing may be placed relative to one."""
+    """Typed events do not take the run's words; without a run (run_event null) nothing may be
+    placed relative to one."""
+    for name in photometry["typed_events"]:
+        if name in ("onset", "offset", "session", "run_onset", photometry["run_event"]):
+            yield (
+                f"photometry.typed_events: '{name}' names the run or the session — type run times "
+                "in run_onset_s/run_offset_s, and give other events a name of their own (cue, lick)"
+            )
+    events = [*photometry["peri_event"]["events"], *photometry["typed_events"]]
+    refs = tuple(dict.fromkeys(("onset", "offset", "session", *events)))
+    for index, window in enumerate(photometry["windows"]):
+        if window["ref"] not in refs:
+            yield (
+                f"photometry.windows[{index}] ('{window['name']}'): ref '{window['ref']}' is "
+                f"neither the run's onset/offset, the session, nor a named event — choose one "
+                f"of {', '.join(refs)} (events are named under peri_event.events or typed_events)"
+            )
     if photometry["run_event"] is not None:
         return
-    fix = "sessions have no run (run_event is null): use ref: session"
+    fix = "sessions have no run (run_event is null): use ref: session or an event"
     if photometry["baseline_window"]["ref"] != "session":
         yield f"photometry.baseline_window is relative to the run — {fix}"
     for index, window in enumerate(photometry["windows"]):
         words = {window["start_s"], window["end_s"]} & {"onset", "offset"}
-        if window["ref"] != "session" or words:
+        if window["ref"] in ("onset", "offset") or words:
             yield f"photometry.windows[{index}] ('{window['name']}') is relative to the run — {fix}"
     for event in {"onset", "offset"} & set(photometry["peri_event"]["events"]):
         yield (

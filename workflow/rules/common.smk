@@ -59,6 +59,7 @@ try:
                 config["photometry"]["recording_columns"],
                 SAMPLES,
                 config["photometry"]["cohort"],
+                config["photometry"]["typed_events"],
             )
         )
         if PHOTOMETRY_ON
@@ -294,7 +295,11 @@ def paper_settings(wildcards):
     sections = {
         CATALOGUE[p["plot"]].section for p in PAPER_FIGURES[wildcards.figure]["panels"]
     }
-    settings = {"groups": config["groups"], "cohorts": config["cohorts"]}
+    settings = {
+        "groups": config["groups"],
+        "cohorts": config["cohorts"],
+        "animal": config["study"]["animal"],
+    }
     settings.update({name: config[name] for name in sorted(sections) if name in config})
     # each table with the study's group order, as its own figure draws it
     if "tables" in settings:

@@ -74,6 +74,7 @@ rule ephys_figure:
         cohort=section_cohort("ephys"),
         statistics=section_params("ephys", only=["statistics"]),
         groups=config["groups"],
+        animals=config["study"]["animal"]["plural"],
         style=config["figures"],
         code=code_version("cellular", "figures", "model_factors.py"),
     script:

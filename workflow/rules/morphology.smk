@@ -67,6 +67,7 @@ rule spine_figure:
         cohort=section_cohort("spines"),
         spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
         groups=config["groups"],
+        animals=config["study"]["animal"]["plural"],
         style=config["figures"],
         code=code_version("cellular", "figures", "model_factors.py"),
     script:
@@ -119,6 +120,7 @@ rule histology_figure:
         cohort=section_cohort("histology"),
         histology=section_params("histology", only=["labelled_name", "statistics"]),
         groups=config["groups"],
+        animals=config["study"]["animal"]["plural"],
         style=config["figures"],
         code=code_version("cellular", "figures", "model_factors.py"),
     script:

@@ -247,6 +247,7 @@ def ephys_figure(
     context: Mapping[str, str] | None = None,
     split: str | None = None,
     sheet: pd.DataFrame | None = None,
+    animals: str = "mice",
 ) -> None:
     """Draw and save the ephys figure and one source-data table per panel.
 
@@ -256,7 +257,8 @@ def ephys_figure(
     ``steps`` (cell × step), ``cells`` (per cell) and ``events`` (per sEPSC) carry ``group``;
     ``statistics`` holds the rows of :func:`exneuro.cellular.ephys_stats.ephys_statistics` made
     with the same ``context``, ``per_cell`` and ``min_events``. ``groups`` is the config's group
-    list (id, label, color); ``style`` needs ``font_size_pt``, ``full_width_mm`` and ``png_dpi``.
+    list (id, label, color); ``style`` needs ``font_size_pt``, ``full_width_mm`` and ``png_dpi``;
+    ``animals``: the study's word under each group's n ('mice', 'rats').
     """
     context = dict(context or {})
     if split:
@@ -311,6 +313,7 @@ def ephys_figure(
             statistics_row=row,
             ylabel=AXIS_LABELS.get(outcome, outcome),
             split=split,
+            animals=animals,
         ).assign(outcome=outcome)
         panel_label(axis, chr(letter))
         letter += 1

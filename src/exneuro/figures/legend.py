@@ -47,6 +47,24 @@ STAR_KEY = "* p < 0.05, ** p < 0.01, *** p < 0.001, **** p < 0.0001; ns, not sig
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+#: The study's animals when the config names none (``study.animal``).
+DEFAULT_ANIMAL = {"singular": "mouse", "plural": "mice"}
+_ANIMAL_WORDS = re.compile(r"\b([Mm])(ice|ouse)\b")
+
+
+def in_animal_words(text: str, animal: Mapping[str, str] | None = None) -> str:
+    """``text`` with the library's words for the animals ('mouse', 'mice', capitalized or not)
+    replaced by the study's (``study.animal``: 'rat', 'rats'), so that a rat study's legends
+    say rats. Whole words only: column names such as ``n_mice`` are left alone."""
+    words = {**DEFAULT_ANIMAL, **(animal or {})}
+
+    def word(match: re.Match) -> str:
+        chosen = words["plural" if match.group(2) == "ice" else "singular"]
+        return chosen[:1].upper() + chosen[1:] if match.group(1) == "M" else chosen
+
+    return _ANIMAL_WORDS.sub(word, text)
+
+
 def _present(value) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 

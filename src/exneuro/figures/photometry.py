@@ -25,6 +25,7 @@ common grid — :func:`exneuro.photometry.peri_event.binned_trace` — and ``dff
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -64,6 +65,57 @@ def _panel_label(axis, letter: str) -> None:
     )
 
 
+#: What the run's events are called in labels and legends.
+RUN_EVENT_NAMES = {"run": "run onset", "onset": "run onset", "offset": "run offset"}
+
+
+@dataclass(frozen=True)
+class TraceAlignment:
+    """How a trace or heatmap panel lines sessions up, and how its labels say so.
+
+    ``alignment``: the rows of the aligned table drawn (``run_onset``, ``session`` or an event
+    name); ``x_label``: the time axis without its unit; ``phrase``: what the legend says is
+    drawn; ``zero_is_event``: time 0 is an event (dashed in the heatmap).
+    """
+
+    alignment: str
+    x_label: str
+    phrase: str
+    zero_is_event: bool
+    shade_run: bool
+
+
+def trace_alignment(event: str) -> TraceAlignment:
+    """The alignment of ``event``: ``run`` (the binned session on the run-onset grid, the run
+    shaded), ``session`` (sessions without a run: the whole session from its first sample), or
+    a peri-event alignment (``onset``/``offset`` of the run, or any named event such as cue,
+    lick, shock: the session's mean over its events, per-trial baseline subtracted)."""
+    if event == "run":
+        return TraceAlignment(
+            "run_onset", "Time from run onset", "around the run (grey)", True, True
+        )
+    if event == "session":
+        return TraceAlignment("session", "Time in session", "over the whole session", False, False)
+    if event in RUN_EVENT_NAMES:
+        phrase = f"around the {RUN_EVENT_NAMES[event]} (baseline-subtracted)"
+    else:
+        phrase = f"around each {event} (per session the mean over its {event} events, "
+        phrase += "baseline-subtracted)"
+    name = RUN_EVENT_NAMES.get(event, event)
+    return TraceAlignment(event, f"Time from {name}", phrase, True, False)
+
+
+def time_unit_s(traces: pd.DataFrame) -> float:
+    """Seconds (1) for traces spanning at most 3 min (event-locked), else minutes (60)."""
+    span_s = float(traces["time_s"].max() - traces["time_s"].min()) if len(traces) else 0.0
+    return 1.0 if span_s <= 180.0 else 60.0
+
+
+def time_label(x_label: str, unit_s: float) -> str:
+    """'Time from cue' and 1 -> 'Time from cue (s)'; with 60 -> '(min)'."""
+    return f"{x_label} ({'s' if unit_s == 1.0 else 'min'})"
+
+
 def _lighter(colour: str, amount: float = 0.55) -> tuple[float, float, float]:
     """``colour`` mixed with white (first-day traces in the group's hue)."""
     rgb = np.array(mcolors.to_rgb(colour))
@@ -82,12 +134,13 @@ def plot_session_traces(
     unit_s: float = 60.0,
 ) -> pd.DataFrame:
     """Mean ± SEM across mice of ΔF/F (%) over the session on each of ``days`` (first day light,
-    last day in the group colour); the run from 0 to ``run_duration_s`` shaded. Time 0 is the
-    run onset, or the event ``x_label`` names for sessions without a run; the time axis in units
-    of ``unit_s`` seconds (60: minutes)."""
+    last day in the group colour); the run from 0 to ``run_duration_s`` shaded (0: no run).
+    Time 0 is the run onset, the event ``x_label`` names, or the session's first sample; the
+    time axis in units of ``unit_s`` seconds (60: minutes)."""
     data = traces[(traces["group"] == group) & traces["day"].isin(list(days))]
     summary = mean_sem(data, ["day", "time_s"], "dff")
-    axis.axvspan(0, run_duration_s / unit_s, color="0.9", lw=0, zorder=0)
+    if run_duration_s > 0:
+        axis.axvspan(0, run_duration_s / unit_s, color="0.9", lw=0, zorder=0)
     for index, day in enumerate(days):
         part = summary[summary["day"] == day]
         shade = _lighter(colour) if index == 0 and len(days) > 1 else mcolors.to_rgb(colour)
@@ -115,9 +168,11 @@ def plot_heatmap(
     failed_qc: Mapping[str, str] | None = None,
     x_label: str = "Time from run onset (min)",
     unit_s: float = 60.0,
+    zero_is_event: bool = True,
 ) -> pd.DataFrame:
     """Mice × time heatmap of ΔF/F (%) on ``day``, mice grouped in ``group_order`` (symmetric
-    diverging colour scale at the 99th percentile of |ΔF/F|); run onset and end dashed. Spans
+    diverging colour scale at the 99th percentile of |ΔF/F|); the event at time 0 (unless
+    ``zero_is_event`` is False: whole sessions) and the run's end dashed. Spans
     left out of a session (disconnected, excluded) stay blank. ``failed_qc`` (mouse → QC reasons
     of its session on ``day``): those rows are marked with a red cross at the right edge and the
     source data gain a ``qc_failed`` column."""
@@ -157,9 +212,10 @@ def plot_heatmap(
         va="center",
     )
     axis.tick_params(axis="y", length=0)
-    for edge in (0.0, None if run_duration_s is None else run_duration_s / unit_s):
-        if edge is not None:
-            axis.axvline(edge, color="black", lw=0.5, ls="--")
+    edges = [0.0] if zero_is_event else []
+    edges += [run_duration_s / unit_s] if run_duration_s else []
+    for edge in edges:
+        axis.axvline(edge, color="black", lw=0.5, ls="--")
     axis.set_xlabel(x_label)
     axis.set_title(f"Day {day}")
     columns = ["mouse", "group", "day", "time_s", "dff"]
@@ -280,14 +336,15 @@ def photometry_figure(
     event_label: str = "Run offset",
     days: Sequence | None = None,
     failed_qc: pd.DataFrame | None = None,
-    trace_label: str = "Time from run onset (min)",
+    alignment: TraceAlignment | None = None,
     split: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Draw and save the photometry figure; write each panel's source data; return them.
 
     ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): included sessions that failed QC, marked
-    in the heatmap. ``split`` (a column of ``metrics``, a fixed model factor such as sex)
-    draws the window-metric means per group x level.
+    in the heatmap. ``alignment``: what time 0 of the traces is (default the run onset,
+    :func:`trace_alignment`). ``split`` (a column of ``metrics``, a fixed model factor such as
+    sex) draws the window-metric means per group x level.
 
     Top row: session traces of each group (first vs last of ``days``, default the first and
     last training day) and the heatmap of the last day. Bottom row: ``metric`` in ``window``
@@ -312,10 +369,9 @@ def photometry_figure(
     )
     bottom = outer[1].subgridspec(1, 2, wspace=0.35)
     # seconds for short traces (event-locked sessions), minutes for whole sessions
-    span_s = float(traces["time_s"].max() - traces["time_s"].min()) if len(traces) else 0.0
-    unit_s = 1.0 if span_s <= 180.0 else 60.0
-    if unit_s == 1.0:
-        trace_label = trace_label.replace("(min)", "(s)")
+    alignment = alignment or trace_alignment("run")
+    unit_s = time_unit_s(traces)
+    trace_label = time_label(alignment.x_label, unit_s)
     source: dict[str, pd.DataFrame] = {}
     letters = iter("ABCDEFGHIJKLMNOP")
     for index, group in enumerate(order):
@@ -340,7 +396,16 @@ def photometry_figure(
         on_day = failed_qc[failed_qc["day"] == shown_days[-1]]
         flagged = dict(zip(on_day["mouse"], on_day["qc_reasons"], strict=True))
     source[letter] = plot_heatmap(
-        axis, traces, shown_days[-1], order, labels, run_duration_s, flagged, trace_label, unit_s
+        axis,
+        traces,
+        shown_days[-1],
+        order,
+        labels,
+        run_duration_s,
+        flagged,
+        trace_label,
+        unit_s,
+        alignment.zero_is_event,
     )
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 0])
@@ -390,16 +455,17 @@ def study_photometry_figure(
     names a sample-sheet column (of ``sheet``) the window metric is drawn apart by.
 
     ``settings``: the config's photometry ``figure``, ``peri_event`` and ``run_event`` (null:
-    sessions without a run; the trace panels show the mean trace around the first event). The
-    waveform panel shows the first peri-event alignment on its first tested day, each group
-    with its intervals of significance against the pre-event baseline, and the intervals where
-    groups differ.
+    sessions without a run; the trace panels show the mean trace around the first event, or
+    the whole session when no event is named). The waveform panel shows the first peri-event
+    alignment on its first tested day, each group with its intervals of significance against
+    the pre-event baseline, and the intervals where groups differ.
     """
     kept = aligned[aligned["included"].astype(bool)]
-    event = settings["peri_event"]["events"][0]
+    events = settings["peri_event"]["events"]
+    event = events[0] if events else None
     with_run = settings["run_event"] is not None  # else: traces around the first event
-    alignment = "run_onset" if with_run else event
-    traces = kept[(kept["alignment"] == alignment) & (kept["column"] == "dff")].rename(
+    alignment = trace_alignment("run" if with_run else event or "session")
+    traces = kept[(kept["alignment"] == alignment.alignment) & (kept["column"] == "dff")].rename(
         columns={"value": "dff"}
     )
     tested = waveforms[waveforms["event"] == event]
@@ -428,9 +494,9 @@ def study_photometry_figure(
         metric=figure["metric"],
         statistics=statistics,
         control=control,
-        event_label={"offset": "Run offset", "onset": "Run onset"}.get(event, event),
+        event_label=RUN_EVENT_NAMES.get(event, event or "event"),
         days=figure["days"],
         failed_qc=included.loc[~included["qc_pass"].astype(bool), ["mouse", "day", "qc_reasons"]],
-        trace_label="Time from run onset (min)" if with_run else f"Time from {event} (min)",
+        alignment=alignment,
         split=split,
     )

@@ -29,12 +29,42 @@ PERCENT_METRICS = {"mean_dff", "peak_dff"}
 QC_FAILED = "#D55E00"
 
 
-def window_title(window: str) -> str:
-    """'post_0_15' -> '0-15 min after the run'; other names with spaces for underscores."""
+def window_title(window: str, ref: str | None = None, start_s=None, end_s=None) -> str:
+    """'post_0_15' -> '0-15 min after the run'; 'session' (the whole-session window of sessions
+    without a run) -> 'whole session'; a window around each event (``ref`` an event name,
+    ``start_s``/``end_s`` from the event) -> '0–5 s after each cue'; other names with spaces
+    for underscores."""
+    if ref is not None and ref not in ("onset", "offset", "session"):
+        if start_s >= 0:
+            return f"{start_s:g}–{end_s:g} s after each {ref}"
+        return f"{start_s:g} to {end_s:g} s from each {ref}"
     parts = window.split("_")
     if len(parts) == 3 and parts[0] == "post" and all(p.isdigit() for p in parts[1:]):
         return f"{parts[1]}–{parts[2]} min after the run"
+    if window == "session":
+        return "whole session"
     return window.replace("_", " ")
+
+
+def window_phrase(window: str, ref: str | None = None, start_s=None, end_s=None) -> str:
+    """The window as the legend says it: '0–15 min after the run', 'over the whole session',
+    '0–5 s after each cue', 'in the first cue period window'."""
+    title = window_title(window, ref, start_s, end_s)
+    if title == "whole session":
+        return "over the whole session"
+    if title.endswith("after the run") or " each " in title:
+        return title
+    return f"in the {title} window"
+
+
+def window_bounds(metrics: pd.DataFrame, window: str) -> tuple:
+    """``ref``, ``start_s``, ``end_s`` of ``window`` as the metrics table gives them (for a
+    window around each event, relative to the event), for :func:`window_title`."""
+    rows = metrics[metrics["window"] == window]
+    if rows.empty or not {"ref", "start_s", "end_s"} <= set(rows.columns):
+        return (None, None, None)
+    first = rows.iloc[0]
+    return (str(first["ref"]), float(first["start_s"]), float(first["end_s"]))
 
 
 def mean_sem(values: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
@@ -183,7 +213,7 @@ def plot_window_metric(
     axis.set_ylabel(METRIC_LABELS.get(metric, metric))
     # mice and means fill the axes
     legend_above(axis, ncols=len(levels) if split else len(group_order) + 1)
-    title_above_legend(axis, window_title(window))
+    title_above_legend(axis, window_title(window, *window_bounds(metrics, window)))
     table = pd.concat(
         [mice.assign(kind="mouse"), pd.concat(records).rename(columns={"mean": "value"})],
         ignore_index=True,

@@ -95,6 +95,7 @@ def superplot(
     point_size: float = 2.0,
     mouse_size: float = 18.0,
     split: str | None = None,
+    animals: str = "mice",
 ) -> pd.DataFrame:
     """Draw a SuperPlot of ``value`` by ``group`` on ``axis``; return every point drawn.
 
@@ -110,7 +111,8 @@ def superplot(
 
     The returned source data has one row per point: ``kind`` ('cell', 'mouse' or 'group'),
     ``group``, ``mouse``, ``value``, ``x`` (position drawn), ``colour``, and for group rows
-    ``sem`` and ``n_mice`` (and the ``split`` level).
+    ``sem`` and ``n_mice`` (and the ``split`` level). ``animals``: the word under each group's n
+    ('mice', 'rats').
     """
     labels = dict(labels or {})
     levels = split_levels(data, split)
@@ -170,7 +172,9 @@ def superplot(
                 label=level,
             )
         legend_above(axis, ncols=len(levels), title=split, handletextpad=0.2)
-    axis.set_xticks(range(len(order)), [f"{labels.get(g, g)}\n{n_mice[g]} mice" for g in order])
+    axis.set_xticks(
+        range(len(order)), [f"{labels.get(g, g)}\n{n_mice[g]} {animals}" for g in order]
+    )
     axis.set_xlim(-0.6, len(order) - 0.4)
     axis.set_ylim(low, top + 0.2 * span)
     if ylabel:
@@ -286,6 +290,7 @@ def spine_figure(
     star_test: str = "lmm",
     subset: Mapping[str, object] | None = None,
     split: str | None = None,
+    animals: str = "mice",
 ) -> None:
     """Spine density SuperPlots: panel A all spines, then one panel per spine type.
 
@@ -295,6 +300,7 @@ def spine_figure(
     model) of ``statistics`` (analysis 'spines', subset 'spine_type=<type>'); ``split`` (a fixed
     model factor, e.g. sex) draws each group's levels apart. Writes the figure
     in every format of ``figure_paths`` and ``panel_<letter>.tsv`` source data.
+    ``animals``: the study's word under each group's n ('mice', 'rats').
     """
     apply_style(style["font_size_pt"])
     labels, colours = _labels_and_colours(order, groups)
@@ -327,6 +333,7 @@ def spine_figure(
             weight="length_um",
             ylabel=f"Spines per {per_um:g} µm" if k == 0 else None,
             split=split,
+            animals=animals,
         ).assign(spine_type=spine_type)
         axis.set_title(title)
         panel_label(axis, chr(ord("A") + k))
@@ -348,6 +355,7 @@ def histology_figure(
     labelled_name: str = "SF1+",
     subset: Mapping[str, object] | None = None,
     split: str | None = None,
+    animals: str = "mice",
 ) -> None:
     """% marker-positive labelled cells, one SuperPlot panel per marker.
 
@@ -355,6 +363,7 @@ def histology_figure(
     points are sections, large points each mouse's pooled percentage (sections weighted by their
     labelled cells, as :func:`~exneuro.cellular.histology.percent_positive`), bars mean ± SEM of
     mice; stars from the statistics rows (analysis 'histology', subset 'marker=<marker>').
+    ``animals``: the study's word under each group's n ('mice', 'rats').
     """
     apply_style(style["font_size_pt"])
     labels, colours = _labels_and_colours(order, groups)
@@ -384,6 +393,7 @@ def histology_figure(
             weight="n_labelled",
             ylabel=f"{marker}+ among {labelled_name} cells (%)",
             split=split,
+            animals=animals,
         ).assign(marker=marker)
         axis.set_title(marker)
         panel_label(axis, chr(ord("A") + k))

@@ -8,8 +8,22 @@ from collections.abc import Mapping
 import pandas as pd
 
 from exneuro.figures.legend import row_counts
-from exneuro.figures.photometry import plot_heatmap, plot_peri_event, plot_session_traces
-from exneuro.figures.photometry_metric import METRIC_LABELS, plot_window_metric, window_title
+from exneuro.figures.photometry import (
+    RUN_EVENT_NAMES,
+    TraceAlignment,
+    plot_heatmap,
+    plot_peri_event,
+    plot_session_traces,
+    time_label,
+    time_unit_s,
+    trace_alignment,
+)
+from exneuro.figures.photometry_metric import (
+    METRIC_LABELS,
+    plot_window_metric,
+    window_bounds,
+    window_phrase,
+)
 from exneuro.figures.style import legend_above, title_above_legend
 from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
 
@@ -18,22 +32,41 @@ METRICS = "photometry/metrics.tsv"
 QC = "photometry/qc.tsv"
 WAVEFORMS = "photometry/waveforms.tsv"
 INTERVALS = "photometry/significant_intervals.tsv"
-EVENT_LABELS = {"offset": "Run offset", "onset": "Run onset"}
 
 
 def _order(study: Study) -> list[str]:
     return list(study.cohort(study.section("photometry")["cohort"])["groups"])
 
 
-def _traces(study: Study) -> pd.DataFrame:
-    """ΔF/F of included sessions on the common grid from run onset."""
+def default_event(photometry: Mapping) -> str:
+    """What trace panels align to when the panel names no event: the run, else the first
+    peri-event alignment, else (a whole-session study) the session."""
+    if photometry["run_event"] is not None:
+        return "run"
+    return (photometry["peri_event"]["events"] or ["session"])[0]
+
+
+def trace_events(photometry: Mapping) -> list[str]:
+    """The events a trace or heatmap panel can be aligned to (its ``event`` option)."""
+    whole = "run" if photometry["run_event"] is not None else "session"
+    return [whole, *photometry["peri_event"]["events"]]
+
+
+def _traces(study: Study, panel: Mapping) -> tuple[pd.DataFrame, TraceAlignment]:
+    """ΔF/F of included sessions aligned as the panel asks (``event``), and that alignment."""
+    settings = study.section("photometry")
+    event = choose(panel.get("event", default_event(settings)), trace_events(settings), "event")
+    alignment = trace_alignment(event)
     aligned = study.table(ALIGNED)
     kept = aligned[aligned["included"].astype(bool)]
-    chosen = (kept["alignment"] == "run_onset") & (kept["column"] == "dff")
-    return kept[chosen].rename(columns={"value": "dff"})
+    chosen = (kept["alignment"] == alignment.alignment) & (kept["column"] == "dff")
+    return kept[chosen].rename(columns={"value": "dff"}), alignment
 
 
-def _run_duration_s(study: Study) -> float:
+def _run_duration_s(study: Study, alignment: TraceAlignment) -> float:
+    """The median run of the included sessions when the panel shades the run, else 0."""
+    if not alignment.shade_run:
+        return 0.0
     qc = study.table(QC)
     included = qc[qc["included"].astype(bool)]
     return float((included["run_offset_s"] - included["run_onset_s"]).median())
@@ -45,20 +78,43 @@ def _days(panel: Mapping, traces: pd.DataFrame) -> list:
     return [choose(day, available, "photometry day") for day in asked]
 
 
+def failed_qc_sentence(study: Study, group: str, days: list) -> str:
+    """How many of the sessions a trace panel averages failed QC (included all the same)."""
+    qc = study.table(QC)
+    averaged = qc[qc["included"].astype(bool) & (qc["group"] == group) & qc["day"].isin(days)]
+    failed = averaged[~averaged["qc_pass"].astype(bool)]
+    if failed.empty:
+        return f"None of the {len(averaged)} sessions averaged failed QC."
+    sessions = "; ".join(
+        f"{mouse} day {day}: {reasons}"
+        for mouse, day, reasons in zip(
+            failed["mouse"], failed["day"], failed["qc_reasons"], strict=True
+        )
+    )
+    return (
+        f"The means average {len(failed)} of {len(averaged)} sessions that failed QC and stay "
+        f"in the analysis ({sessions})."
+    )
+
+
 @panel_kind("photometry_trace")
 def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
-    """One group's ΔF/F across the session, first vs last day, mean ± SEM, run shaded."""
-    traces = _traces(study)
+    """One group's ΔF/F around an event (the run, a cue ...) or over the whole session, first
+    vs last day, mean ± SEM."""
+    traces, alignment = _traces(study, panel)
     group = choose(panel["group"], sorted(traces["group"].unique()), "photometry group")
     days = _days(panel, traces)
+    unit_s = time_unit_s(traces)
     source = plot_session_traces(
         axis,
         traces,
         group,
         days,
         study.colours[group],
-        _run_duration_s(study),
+        _run_duration_s(study, alignment),
         study.labels[group],
+        time_label(alignment.x_label, unit_s),
+        unit_s,
     )
     legend_above(axis, ncols=len(days))  # the days' traces fill the axes
     title_above_legend(axis, axis.get_title())
@@ -67,22 +123,42 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
         f"day {day}: {mice.loc[mice['day'] == day, 'mouse'].nunique()} mice" for day in days
     )
     plotted = (
-        f"ΔF/F of {study.labels[group]} mice around the run (grey) on days "
+        f"ΔF/F of {study.labels[group]} mice {alignment.phrase} on days "
         f"{' and '.join(str(d) for d in days)}; mean ± SEM across mice ({n})"
     )
-    return Panel(source, plotted)
+    return Panel(source, plotted, caveats=(failed_qc_sentence(study, group, days),))
 
 
 @panel_kind("photometry_heatmap")
 def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
-    """Every mouse × time on one day (default the last), grouped by group."""
-    traces = _traces(study)
+    """Every mouse × time on one day (default the last), grouped by group, aligned as the
+    trace panels (``event``)."""
+    traces, alignment = _traces(study, panel)
     days = sorted(traces["day"].unique().tolist())
     day = choose(panel.get("day", days[-1]), days, "photometry day")
     order = _order(study)
-    source = plot_heatmap(axis, traces, day, order, study.labels, _run_duration_s(study))
+    unit_s = time_unit_s(traces)
+    run_s = _run_duration_s(study, alignment)
+    source = plot_heatmap(
+        axis,
+        traces,
+        day,
+        order,
+        study.labels,
+        run_s,
+        None,
+        time_label(alignment.x_label, unit_s),
+        unit_s,
+        alignment.zero_is_event,
+    )
     n = group_n_text(traces[traces["day"] == day], order, study.labels)
-    plotted = f"ΔF/F of every mouse on day {day}, one row per mouse, run dashed ({n})"
+    if run_s:
+        plotted = f"ΔF/F of every mouse on day {day}, one row per mouse, run dashed ({n})"
+    else:
+        event = alignment.x_label.removeprefix("Time from ")
+        marks = f"; {event} at 0 dashed" if alignment.zero_is_event else ""
+        plotted = f"ΔF/F of every mouse on day {day} {alignment.phrase}, one row per mouse{marks}"
+        plotted += f" ({n})"
     return Panel(source, plotted)
 
 
@@ -133,7 +209,8 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     )
     label = METRIC_LABELS.get(metric, metric).split(" (")[0]
     plotted = (
-        f"{label} {window_title(window).lower()} on each training day; thin lines, individual "
+        f"{label} {window_phrase(window, *window_bounds(metrics, window))} on each training "
+        "day; thin lines, individual "
         "mice; circles, mean ± SEM"
     )
     shown = failed.merge(metrics[["mouse", "day"]].drop_duplicates(), on=["mouse", "day"])
@@ -150,7 +227,8 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
 
 @panel_kind("photometry_peri_event")
 def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
-    """Mean waveform ± bootstrap CI around a run event, significant intervals as bars."""
+    """Mean waveform ± bootstrap CI around an event (run onset or offset, cue, lick ...),
+    significant intervals as bars."""
     settings = study.section("photometry")
     waveforms = study.table(WAVEFORMS)
     event = choose(
@@ -164,21 +242,21 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
     peri = tested[(tested["day"] == day) & tested["group"].isin(order)]
     intervals = study.table(INTERVALS)
     spans = intervals[(intervals["event"] == str(event)) & (intervals["day"] == day)]
-    source = plot_peri_event(
-        axis, peri, spans, order, study.colours, study.labels, EVENT_LABELS.get(event, event)
-    )
-    rows = study.rows(analysis="photometry", test="waveform_bootstrap")
+    name = RUN_EVENT_NAMES.get(event, event)
+    source = plot_peri_event(axis, peri, spans, order, study.colours, study.labels, name)
+    peri_event = settings["peri_event"]
+    rows = study.rows(analysis="photometry", test=f"waveform_{peri_event['method']}")
     rows = rows[rows["subset"].astype(str).str.contains(f"event={event}; day={day}", regex=False)]
     tested: dict[str, int] = {}
     for row in rows.to_dict("records"):  # each group's waveform test counts its own mice
         tested.update(row_counts(row))
     n = {g: tested[g] for g in order if g in tested} or None
-    peri_event = settings["peri_event"]
+    around = f"the {name}" if event in RUN_EVENT_NAMES else f"each {name}"
     plotted = (
-        f"ΔF/F around the {EVENT_LABELS.get(event, event).lower()} on day {day}, baseline-"
+        f"ΔF/F around {around} on day {day}, baseline-"
         f"subtracted; mean of mice ± {peri_event['method']} 95% CI; bars, intervals of at least "
-        f"{peri_event['min_duration_s']:g} s where the group differs from its baseline (colour) "
-        "or the groups differ (black)"
+        f"{peri_event['min_duration_s']:g} s where the group differs from its baseline (colour)"
+        + (" or the groups differ (black)" if len(order) > 1 else "")
     )
     return Panel(source, plotted, rows, n_by_group=n)
 
@@ -205,7 +283,15 @@ def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
     if min_r2 is not None:
         axis.axvline(min_r2, color="black", lw=0.5, ls="--")
     axis.axhline(settings["max_artifact_correlation"], color="black", lw=0.5, ls="--")
-    axis.set_xlabel("Control fit R² (pre-run window)")
+    photometry = study.section("photometry")
+    fitted = (
+        "whole session"
+        if photometry.get("preprocessing", {}).get("control_fit", {}).get("window") == "session"
+        else "pre-run window"
+        if photometry["run_event"] is not None
+        else "baseline window"
+    )
+    axis.set_xlabel(f"Control fit R² ({fitted})")
     axis.set_ylabel("Motion artifact (r)")
     legend_above(axis, ncols=2, handlelength=1.0, fontsize="x-small")
     source = qc[
@@ -214,10 +300,11 @@ def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
     ]
     plotted = (
         f"Quality control of every recording ({len(qc)} sessions, {qc['mouse'].nunique()} mice): "
-        "fit of the isosbestic control in the baseline (R²"
+        f"fit of the isosbestic control in the {fitted} (R²"
         + (f", pass ≥ {min_r2:g}" if min_r2 is not None else ", not a QC rule")
         + ") "
-        "against the correlation of the corrected signal with running (pass ≤ "
+        "against the correlation of the corrected signal with the control channel, the "
+        "residual motion (pass ≤ "
         f"{settings['max_artifact_correlation']:g}); crosses, sessions excluded in the config"
     )
     return Panel(source, plotted)

@@ -38,8 +38,8 @@ CATALOGUE: dict[str, PanelSpec] = {
         ("table",),
         ("outcome", "split", "title", "test"),
     ),
-    "photometry_trace": PanelSpec("photometry", PHOTOMETRY_TRACES, ("group",), ("days",)),
-    "photometry_heatmap": PanelSpec("photometry", PHOTOMETRY_TRACES, (), ("day",)),
+    "photometry_trace": PanelSpec("photometry", PHOTOMETRY_TRACES, ("group",), ("days", "event")),
+    "photometry_heatmap": PanelSpec("photometry", PHOTOMETRY_TRACES, (), ("day", "event")),
     "photometry_window": PanelSpec(
         "photometry", ["photometry/metrics.tsv", "photometry/qc.tsv"], (), ("window", "metric")
     ),
@@ -103,6 +103,16 @@ def _reference_problems(config: Mapping, panel: Mapping) -> Iterator[str]:
     for option, known in declared.items():
         if option in panel and str(panel[option]) not in known:
             yield f"{option} '{panel[option]}' is not declared (declared: {', '.join(known)})"
+    photometry = config.get("photometry") or {}
+    if "event" in panel and photometry:
+        events = list(photometry.get("peri_event", {}).get("events", ["offset"]))
+        whole = "session" if photometry.get("run_event", "run") is None else "run"
+        if str(panel["event"]) not in [whole, *events]:
+            yield (
+                f"event '{panel['event']}' is not an alignment of the recordings (choose "
+                f"{', '.join([whole, *events])}: '{whole}', or an event named under "
+                "photometry.peri_event.events)"
+            )
     if "cohort" in panel and panel["plot"].startswith("treadmill"):
         # as exneuro.config.modality_cohorts: an empty list means every cohort
         cohorts = (config.get("treadmill") or {}).get("cohorts") or declared["cohort"]

@@ -49,6 +49,7 @@ def _mouse_superplot(axis, data, value, order, colours, study, rows, weight, yla
         statistics_row=rows.iloc[0] if len(rows) else None,
         weight=weight,
         ylabel=ylabel,
+        animals=study.animal["plural"],
     )
 
 

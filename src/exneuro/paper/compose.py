@@ -18,7 +18,13 @@ import pandas as pd
 import yaml
 
 from exneuro.figures.checks import PanelCheck, check_figure
-from exneuro.figures.legend import STAR_KEY, counts_text, describe_tests, tested_n
+from exneuro.figures.legend import (
+    STAR_KEY,
+    counts_text,
+    describe_tests,
+    in_animal_words,
+    tested_n,
+)
 from exneuro.figures.style import apply_style, mm, save_with_source_data
 from exneuro.io import write_table
 from exneuro.paper import activity, behaviour, cellular, overview, transcriptome  # noqa: F401
@@ -78,8 +84,14 @@ def draw_panels(declaration: Mapping, study: Study, style: Mapping):
     return figure, panels, axes
 
 
-def legend_text(declaration: Mapping, panels: Mapping[str, Panel], labels: Mapping) -> str:
-    """The figure legend: title, then per panel what is plotted and the tests behind it."""
+def legend_text(
+    declaration: Mapping,
+    panels: Mapping[str, Panel],
+    labels: Mapping,
+    animal: Mapping[str, str] | None = None,
+) -> str:
+    """The figure legend: title, then per panel what is plotted and the tests behind it, in the
+    study's word for its animals (``animal``, default mouse/mice)."""
     parts = [f"**Figure {declaration.get('number', declaration['id'])}. {declaration['title']}**"]
     for letter, panel in panels.items():
         if panel.n_by_group is not None:
@@ -92,7 +104,7 @@ def legend_text(declaration: Mapping, panels: Mapping[str, Panel], labels: Mappi
         text += "".join(f" {caveat}" for caveat in panel.caveats)
         parts.append(text)
     parts.append(STAR_KEY)
-    return "\n\n".join(parts) + "\n"
+    return in_animal_words("\n\n".join(parts), animal) + "\n"
 
 
 def drawn_mice(panel: Panel) -> dict[str, int] | None:
@@ -147,5 +159,7 @@ def paper_figure(
         yaml.safe_dump(layout, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
     write_table(reported_statistics(panels), statistics_path)
-    Path(legend_path).write_text(legend_text(declaration, panels, study.labels), encoding="utf-8")
+    Path(legend_path).write_text(
+        legend_text(declaration, panels, study.labels, study.animal), encoding="utf-8"
+    )
     return panels

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import transforms
 
-from exneuro.figures.legend import statistic_text, term_text
+from exneuro.figures.legend import in_animal_words, statistic_text, term_text
 from exneuro.figures.treadmill import AXIS_LABELS, metric_name
 from exneuro.paper.panels import Panel, Study, panel_kind, require
 
@@ -54,14 +54,18 @@ def statistics_table(axis, panel: Mapping, study: Study) -> Panel:
         {
             "Outcome": rows["outcome"].astype(str).map(outcome_text),
             "Subset": rows["subset"].fillna("").map(lambda s: subset_text(s, labels)),
-            "Test": rows["test"].str.replace("_", " "),
+            "Test": rows["test"]
+            .str.replace("_", " ")
+            .map(lambda test: in_animal_words(test, study.animal)),
             "Term": rows["term"].map(lambda t: term_text(t, labels)),
             "Statistic": [statistic_text(r) for r in rows.to_dict("records")],
             "p": [_plain_p(p) for p in rows["p"]],
             "p adj.": [
                 _plain_p(p) if a else "" for p, a in zip(rows["p_adj"], adjusted, strict=True)
             ],
-            "n mice": rows["n_mice"].map(lambda n: "" if pd.isna(n) else str(int(n))),
+            f"n {study.animal['plural']}": rows["n_mice"].map(
+                lambda n: "" if pd.isna(n) else str(int(n))
+            ),
         }
     )
     axis.axis("off")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from exneuro.errors import ExneuroError
+from exneuro.figures.legend import DEFAULT_ANIMAL
 from exneuro.figures.style import group_palette
 from exneuro.paper.catalogue import CATALOGUE
 
@@ -45,8 +46,8 @@ class Panel:
 @dataclass(frozen=True)
 class Study:
     """The results a figure reads: tables by path relative to the output folder, the study's
-    statistics table and the config settings the panels need (``groups``, ``cohorts`` and the
-    analysis sections)."""
+    statistics table and the config settings the panels need (``groups``, ``cohorts``, the
+    ``animal`` word and the analysis sections)."""
 
     tables: Mapping[str, pd.DataFrame]
     statistics: pd.DataFrame
@@ -79,6 +80,11 @@ class Study:
     @property
     def colours(self) -> dict[str, str]:
         return group_palette(self.settings["groups"])
+
+    @property
+    def animal(self) -> dict[str, str]:
+        """The study's word for its animals, one and several (``study.animal``)."""
+        return {**DEFAULT_ANIMAL, **self.settings.get("animal", {})}
 
     @property
     def labels(self) -> dict[str, str]:

@@ -8,7 +8,10 @@ Windows are defined relative to the run's onset or offset, in the config as e.g.
     - {name: post_15_60, ref: offset, start_s: 900, end_s: 3600}
 
 ``start_s``/``end_s`` are seconds from ``ref`` (``onset``, ``offset`` or ``session`` = the
-recording's clock), or the words ``onset``/``offset`` for that event's time itself.
+recording's clock), or the words ``onset``/``offset`` for that event's time itself. A ``ref``
+naming one of the recording's events (``cue``, ``lick``, ``shock``) places the window around
+each of the session's events of that name (``{name: cue_0_5, ref: cue, start_s: 0, end_s: 5}``);
+its metrics are the means over those events (a session without such an event: NaN, coverage 0).
 
 Per window and trace column (ΔF/F and its z-score), :func:`epoch_metrics` gives the area under
 the curve in units × seconds, the time-averaged mean, the peak (maximum) and its latency from
@@ -59,17 +62,24 @@ DEFAULT_WINDOWS: list[dict[str, Any]] = [
 
 
 def resolve_windows(
-    windows: Sequence[Mapping[str, Any]], run_onset_s: float, run_offset_s: float
+    windows: Sequence[Mapping[str, Any]],
+    run_onset_s: float,
+    run_offset_s: float,
+    events: Mapping[str, Sequence[float]] | None = None,
 ) -> pd.DataFrame:
     """Absolute bounds of each window: ``window``, ``ref``, ``start_s``, ``end_s``.
 
-    Raises :class:`~exneuro.errors.ConfigError` naming the window for an unknown reference, a
-    missing key, a duplicated name or an end not after the start.
+    ``events``: the session's event times by name. A window whose ``ref`` is an event name
+    gets one row per event of that name (none in ``events``: one row with NaN bounds), with
+    its bounds relative to the event in ``rel_start_s``/``rel_end_s`` (NaN for other windows).
+    Raises :class:`~exneuro.errors.ConfigError` naming the window for an event window bounded by
+    the run's words, a missing key, a duplicated name or an end not after the start.
     """
+    event_times = events or {}
     on_run = [
         spec
         for spec in windows
-        if spec.get("ref") != "session"
+        if spec.get("ref") in EVENT_WORDS
         or {spec.get("start_s"), spec.get("end_s")} & set(EVENT_WORDS)
     ]
     if on_run and not run_onset_s < run_offset_s:  # NaN run times: a session without a run
@@ -84,10 +94,9 @@ def resolve_windows(
         missing = {"name", "ref", "start_s", "end_s"} - set(spec)
         if missing:
             raise ConfigError(f"photometry window {name!r} lacks {sorted(missing)}")
-        if spec["ref"] not in WINDOW_REFS:
-            raise ConfigError(
-                f"photometry window {name!r}: ref {spec['ref']!r}; choose one of {WINDOW_REFS}"
-            )
+        if spec["ref"] not in WINDOW_REFS:  # around each event of that name
+            rows += _event_window_rows(str(name), spec, event_times.get(spec["ref"], ()))
+            continue
 
         def bound(value: Any, key: str, name: str = name, ref: str = spec["ref"]) -> float:
             if isinstance(value, str):
@@ -105,11 +114,38 @@ def resolve_windows(
                 f"photometry window {name!r} ends ({end:g} s) before it starts ({start:g} s)"
             )
         rows.append({"window": str(name), "ref": spec["ref"], "start_s": start, "end_s": end})
-    frame = pd.DataFrame(rows, columns=["window", "ref", "start_s", "end_s"])
-    duplicated = frame["window"][frame["window"].duplicated()].tolist()
+    names = [str(spec.get("name", f"#{i + 1}")) for i, spec in enumerate(windows)]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
         raise ConfigError(f"photometry window names repeat: {duplicated}")
-    return frame
+    columns = ["window", "ref", "start_s", "end_s", "rel_start_s", "rel_end_s"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _event_window_rows(
+    name: str, spec: Mapping[str, Any], times: Sequence[float]
+) -> list[dict[str, Any]]:
+    """The rows of a window around each event of ``spec['ref']`` at ``times``."""
+    if any(isinstance(spec[key], str) for key in ("start_s", "end_s")):
+        raise ConfigError(
+            f"photometry window {name!r} is around each '{spec['ref']}': give start_s and end_s "
+            "in seconds from the event"
+        )
+    start, end = float(spec["start_s"]), float(spec["end_s"])
+    if not end > start:
+        raise ConfigError(f"photometry window {name!r} ends ({end:g} s) before it starts")
+    at = np.asarray(times, dtype=float) if len(times) else np.array([np.nan])
+    return [
+        {
+            "window": name,
+            "ref": spec["ref"],
+            "start_s": t + start,
+            "end_s": t + end,
+            "rel_start_s": start,
+            "rel_end_s": end,
+        }
+        for t in at
+    ]
 
 
 def interval_integral(
@@ -148,8 +184,14 @@ def epoch_metrics(
     windows: Sequence[Mapping[str, Any]] | None = None,
     columns: Sequence[str] = ("dff", "z"),
     min_coverage: float = 0.0,
+    events: Mapping[str, Sequence[float]] | None = None,
 ) -> pd.DataFrame:
     """Metrics of each window of one session, one row per window × metric (tidy).
+
+    ``events``: the session's event times by name, for windows placed around each event
+    (:func:`resolve_windows`): their metrics are the means over the events (the peak, the mean
+    of each event's peak), ``start_s``/``end_s`` are relative to the event, ``coverage`` the
+    mean over the events (0 without an event) and ``n_samples`` the sum.
 
     ``session_table`` has ``time_s`` (increasing, session clock) and the ``columns`` (from
     :func:`exneuro.photometry.preprocess.preprocess_session`). For column ``c`` the metrics are
@@ -166,7 +208,7 @@ def epoch_metrics(
     below ``min_coverage`` gets NaN values (its ``coverage`` says why).
     """
     bounds = resolve_windows(
-        DEFAULT_WINDOWS if windows is None else windows, run_onset_s, run_offset_s
+        DEFAULT_WINDOWS if windows is None else windows, run_onset_s, run_offset_s, events
     )
     missing = [c for c in ("time_s", *columns) if c not in session_table.columns]
     if missing:
@@ -220,6 +262,7 @@ def epoch_metrics(
     out["n_samples"] = n_samples[list(index)]
     out["metric"] = list(metric)
     out["value"] = list(value)
+    out = _mean_over_events(out, min_coverage)
     order = {w: i for i, w in enumerate(bounds["window"])}
     out = out.sort_values(
         ["window", "metric"],
@@ -248,3 +291,38 @@ def coverage_shortfalls(metrics: pd.DataFrame, min_coverage: float) -> tuple[flo
         for name, row in short.iterrows()
     )
     return float(per_window["coverage"].min()), text
+
+
+def _mean_over_events(rows: pd.DataFrame, min_coverage: float = 0.0) -> pd.DataFrame:
+    """One row per window × metric: the rows of a window around each event averaged.
+
+    An event whose window the recording covers below ``min_coverage`` (its values are NaN) is
+    left out of the mean and of the coverage, so that one cue cut by the end of the recording
+    does not fail the session; the window's coverage is the mean over the events used (over all
+    of them when none is covered enough).
+    """
+    around = rows["rel_start_s"].notna()
+    columns = [c for c in rows.columns if c not in ("rel_start_s", "rel_end_s")]
+    if not around.any():
+        return rows[columns]
+    rows = rows.copy()
+    enough = rows["coverage"] >= min_coverage
+    key = [rows["window"], rows["metric"]]
+    any_enough = enough.groupby(key).transform("any")
+    rows["coverage"] = rows["coverage"].where(enough | ~any_enough)
+    averaged = (
+        rows[around]
+        .groupby(["window", "metric"], sort=False)
+        .agg(
+            ref=("ref", "first"),
+            start_s=("rel_start_s", "first"),
+            end_s=("rel_end_s", "first"),
+            coverage=("coverage", "mean"),
+            n_samples=("n_samples", "sum"),
+            value=("value", "mean"),
+        )
+        .reset_index()
+    )
+    averaged["duration_s"] = averaged["end_s"] - averaged["start_s"]
+    averaged["coverage"] = averaged["coverage"].fillna(0.0)
+    return pd.concat([rows.loc[~around, columns], averaged[columns]], ignore_index=True)

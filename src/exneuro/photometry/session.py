@@ -62,15 +62,44 @@ def read_event_table(path: str) -> pd.DataFrame:
     )
 
 
+def typed_event_table(row: Mapping[str, Any], recording: Recording) -> pd.DataFrame:
+    """The event times typed in the recordings sheet's row (``typed_events``: ``[name, time_s,
+    column]``), in the recordings' event form. A time outside the recording (typed in minutes
+    or milliseconds, or on another clock) is an error naming the sheet, line and column.
+    """
+    names, times, columns = (list(part) for part in zip(*row["typed_events"], strict=True))
+    times = np.asarray(times, dtype=float)
+    start, end = float(recording.time_s[0]), float(recording.time_s[-1])
+    outside = np.flatnonzero((times < start) | (times > end))
+    if outside.size:
+        k = int(outside[0])
+        raise data_error(
+            row["sheet"],
+            f"{names[k]} time {times[k]:g} s is outside the recording ({start:g} to {end:g} s)",
+            "type times in seconds on the recording's clock",
+            line=int(row["line"]),
+            column=columns[k],
+        )
+    return pd.DataFrame(
+        {
+            "name": names,
+            "time_s": times,
+            "duration_s": np.nan,
+            "source": f"{row['sheet']} line {row['line']} (typed)",
+        }
+    )
+
+
 def load_session(
     row: Mapping[str, Any], readers: Mapping[str, Any], run_event: str | None
 ) -> tuple[Recording, float, float, str]:
     """Read one session; return the recording, run onset and offset (s) and where they came from.
 
     ``row``: a row of :func:`exneuro.photometry.sessions.read_recordings` (run times NaN or None
-    when the recording's run event marks the run; an ``events_file`` whose named events join
-    the recording's own). ``readers``: the config's reader settings by format. ``run_event``
-    None: the sessions have no run (onset and offset NaN, source 'no run').
+    when the recording's run event marks the run; an ``events_file`` and the times typed in the
+    sheet, whose named events join the recording's own). ``readers``: the config's reader
+    settings by format. ``run_event`` None: the sessions have no run (onset and offset NaN,
+    source 'no run').
     """
     options = {}
     if row["ttl_file"]:
@@ -97,12 +126,15 @@ def load_session(
             f"the file holds {len(recordings)} fibre regions ({', '.join(recordings)})",
             "name the region in the recordings sheet (one row per region)",
         )
-    if row.get("events_file"):
+    added = [read_event_table(row["events_file"])] if row.get("events_file") else []
+    if row.get("typed_events"):
+        added.append(typed_event_table(row, recording))
+    if added:
         recording = replace(
             recording,
-            events=pd.concat(
-                [recording.events, read_event_table(row["events_file"])], ignore_index=True
-            ).sort_values("time_s", kind="stable", ignore_index=True),
+            events=pd.concat([recording.events, *added], ignore_index=True).sort_values(
+                "time_s", kind="stable", ignore_index=True
+            ),
         )
     if run_event is None:  # sessions without a run: whole-session metrics
         return recording, np.nan, np.nan, "no run"
@@ -154,19 +186,31 @@ def _aligned(
     events: pd.DataFrame,
     traces: Mapping[str, Any],
     peri: Mapping[str, Any],
+    session_span_s: tuple[float, float] = (np.nan, np.nan),
 ) -> pd.DataFrame:
     """The binned trace on the run-onset grid, and the session's mean peri-event waveforms.
 
     Both are bin means on a grid of fixed lags, so that sessions of any rate or clock line up;
     each trial's mean over the peri-event ``baseline_s`` bins is subtracted before the trials
-    are averaged.
+    are averaged. A session without a run has, instead of the run-onset grid, its whole trace
+    on a grid from the recording's first sample (``session_span_s``: its first and last sample
+    time; alignment ``session``), in bins of ``traces.bin_s``.
     """
     t = trace["time_s"].to_numpy()
     frames = []
-    grid = (float(traces["start_s"]), float(traces["end_s"]))
-    for column in ("dff", "z") if np.isfinite(onset) else ():  # a session without a run
-        binned = binned_trace(t, trace[column].to_numpy(), onset, traces["bin_s"], grid)
-        frames.append(binned.assign(alignment="run_onset", column=column, n_trials=1))
+    if np.isfinite(onset):
+        ref, grid, alignment = (
+            onset,
+            (float(traces["start_s"]), float(traces["end_s"])),
+            "run_onset",
+        )
+    else:
+        start, end = session_span_s
+        n_bins = int(np.ceil((end - start) / traces["bin_s"]))
+        ref, grid, alignment = start, (0.0, n_bins * float(traces["bin_s"])), "session"
+    for column in ("dff", "z"):
+        binned = binned_trace(t, trace[column].to_numpy(), ref, traces["bin_s"], grid)
+        frames.append(binned.assign(alignment=alignment, column=column, n_trials=1))
     for event in peri["events"]:
         if event in RUN_EVENTS:
             times = np.array([onset if event == "onset" else offset])
@@ -248,10 +292,17 @@ def process_session(
         raise data_error(source, str(error)) from None
     faults = pd.DataFrame(qc.pop("faults"), columns=FAULT_COLUMNS)
     min_coverage = float(settings.get("min_window_coverage", DEFAULT_MIN_COVERAGE))
-    metrics = epoch_metrics(trace, onset, offset, settings["windows"], min_coverage=min_coverage)
+    span = (float(recording.time_s[0]), float(recording.time_s[-1]))
+    event_times = {
+        str(name): part["time_s"].to_numpy(float)
+        for name, part in recording.events.groupby("name", sort=True)
+    }
+    metrics = epoch_metrics(
+        trace, onset, offset, settings["windows"], min_coverage=min_coverage, events=event_times
+    )
     lowest_coverage, short_windows = coverage_shortfalls(metrics, min_coverage)
     if np.isnan(onset):  # no run: the whole session is a window of its own, whatever it covers
-        whole = float(recording.time_s[-1] - recording.time_s[0])
+        whole = span[1] - span[0]
         session = [{"name": "session", "ref": "session", "start_s": 0.0, "end_s": whole}]
         metrics = pd.concat(
             [metrics, epoch_metrics(trace, onset, offset, session)], ignore_index=True
@@ -263,6 +314,7 @@ def process_session(
         recording.events,
         settings["traces"],
         settings["peri_event"],
+        span,
     )
     anomalies = recording.anomalies.copy()
     counts = anomalies["kind"].value_counts().to_dict() if len(anomalies) else {}

@@ -3,7 +3,9 @@
 One row per session (and fibre region): mouse, training day, the raw file and its format; an
 optional separate TTL file (Neurophotometrics digital inputs), the region to take from a file
 that holds several, run onset/offset on the recording's clock when no TTL marked the run
-(typed from the treadmill log), and a table of the session's other events (cues, licks ...).
+(typed from the treadmill log), a table of the session's other events (cues, licks ...), and
+event times typed in the sheet itself: one column per declared event type, each cell one or
+several times in seconds separated by ';' (``12.5; 40; 71.2``; blank: none that session).
 Every mistake is reported with the sheet's file, line and column.
 """
 
@@ -34,21 +36,26 @@ def read_recordings(
     columns: Mapping[str, str],
     samples: pd.DataFrame,
     cohort: str,
+    typed_events: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read and check the recordings sheet against the sample sheet.
 
-    Returns one row per session: ``session``, ``mouse``, ``group``, ``day``, ``file``,
-    ``format``, ``region``, ``ttl_file``, ``run_onset_s``, ``run_offset_s`` (NaN when the TTL
-    marks the run), ``events_file`` (a table of named event times, or '') and ``line`` (the
-    sheet's line). Raises
+    ``typed_events``: event name → the sheet's column holding that event's times
+    (:func:`typed_event_times`). Returns one row per session: ``session``, ``mouse``,
+    ``group``, ``day``, ``file``, ``format``, ``region``, ``ttl_file``, ``run_onset_s``,
+    ``run_offset_s`` (NaN when the TTL marks the run), ``events_file`` (a table of named event
+    times, or ''), ``typed_events`` (a list of ``[name, time_s, column]``, sorted by time),
+    ``sheet`` (the sheet's path) and ``line`` (the sheet's line). Raises
     :class:`~exneuro.errors.InputDataError` naming the line and column for an unknown mouse or a
     mouse of another cohort, a day that is not an integer, an unknown format, a missing file, a
-    run onset without offset or after it, and a session listed twice.
+    run onset without offset or after it, a typed event time that is not a number, negative or
+    typed twice, and a session listed twice.
     """
     where = str(path)
     table = read_lab_table(path)
     names = {field: columns.get(field, field) for field in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)}
     require_columns(table, {f: names[f] for f in REQUIRED_FIELDS}, where)
+    typed = typed_event_times(table, typed_events or {}, where)
     for field in OPTIONAL_FIELDS:
         if names[field] not in table.columns:
             table[names[field]] = ""
@@ -111,6 +118,8 @@ def read_recordings(
             "events_file": text["events_file"],
             "run_onset_s": onset,
             "run_offset_s": offset,
+            "typed_events": typed,
+            "sheet": where,
             "line": lines,
         }
     )
@@ -134,6 +143,56 @@ def read_recordings(
             line=int(both[1]),
         )
     return frame
+
+
+def typed_event_times(
+    table: pd.DataFrame, columns: Mapping[str, str], where: str
+) -> list[list[list]]:
+    """Per sheet row, the event times typed in the ``columns`` (event name → column): a list of
+    ``[name, time_s, column]`` sorted by time (a decimal comma is read as a point).
+
+    Each cell holds one or several times in seconds on the recording's clock separated by ';'
+    (``12.5; 40; 71.2``), or nothing. Raises :class:`~exneuro.errors.InputDataError` naming the
+    sheet, line and column for a missing column, a time that is not a number, a negative time
+    and a time typed twice in one cell.
+    """
+    require_columns(table, {f"times of event '{n}'": c for n, c in columns.items()}, where)
+    rows: list[list[list]] = [[] for _ in range(len(table))]
+    for name, column in columns.items():
+        cells = table[column].astype(str).str.strip().reset_index(drop=True)
+        items = cells.str.split(";").explode().str.strip()
+        items = items[items != ""]  # a blank cell, or a trailing ';'
+        times = pd.to_numeric(items.str.replace(",", ".", regex=False), errors="coerce")
+
+        def fail(position: int, problem: str, fix: str, column: str = column) -> None:
+            line = int(table["_line"].iloc[position])
+            raise data_error(where, problem, fix, line=line, column=column)
+
+        bad = items[times.isna() | ~np.isfinite(times)]
+        if len(bad):
+            fail(
+                bad.index[0],
+                f"'{bad.iloc[0]}' is not a time in seconds",
+                "write the times as plain numbers separated by ';', e.g. 12.5; 40; 71.2",
+            )
+        negative = times[times < 0]
+        if len(negative):
+            fail(
+                negative.index[0],
+                f"time {negative.iloc[0]:g} s is negative",
+                "type times on the recording's clock",
+            )
+        typed = pd.DataFrame({"row": times.index, "time_s": times.to_numpy()})
+        twice = typed[typed.duplicated()]
+        if len(twice):
+            fail(
+                int(twice["row"].iloc[0]),
+                f"time {twice['time_s'].iloc[0]:g} s is typed twice",
+                "type each event once",
+            )
+        for position, time in times.items():
+            rows[position].append([name, float(time), column])
+    return [sorted(row, key=lambda event: event[1]) for row in rows]
 
 
 def session_records(recordings: pd.DataFrame) -> dict[str, dict]:

@@ -4,7 +4,8 @@ One group of four mice, no running: each session (days 1 and 5) is 4 min at 5 Hz
 auditory cue every 30 s (TTL column 'cue'), in the lab's own CSV (time, 465 nm signal, 405 nm
 control, cue). Planted: a transient after every cue (rise 0.5 s, decay 3 s) of 4 % dF/F on day 1
 and 10 % on day 5, on a slowly bleaching baseline with a shared motion component. Mouse C4's
-day-5 TTL line failed: its cue times are in an events file instead.
+day-5 TTL line failed: its cue times are in an events file instead. Mouse C3's day-5 TTL line
+failed too: its cue times are typed in the recordings sheet (column cue_s, '30; 60; ...').
 """
 
 import numpy as np
@@ -24,7 +25,10 @@ for mouse in ("C1", "C2", "C3", "C4"):
         control = 2.0 * bleach * (1 + motion) + rng.normal(0, 0.002, t.size)
         signal = 3.0 * bleach * (1 + motion) * (1 + response) + rng.normal(0, 0.003, t.size)
         ttl = ((since >= 0) & (since < 1.0)).any(axis=0).astype(int)
-        events_file = ""
+        events_file = typed = ""
+        if (mouse, day) == ("C3", 5):
+            ttl[:] = 0
+            typed = "; ".join(f"{cue:g}" for cue in cues)
         if (mouse, day) == ("C4", 5):
             ttl[:] = 0
             events_file = "tests/studies/cue_photometry/recordings/C4_day5_events.csv"
@@ -35,8 +39,9 @@ for mouse in ("C1", "C2", "C3", "C4"):
         pd.DataFrame(
             {"Time (s)": t.round(2), "G465": signal.round(4), "G405": control.round(4), "cue": ttl}
         ).to_csv(name, index=False)
-        sheet_rows.append((mouse, day, f"tests/studies/cue_photometry/{name}", "csv", events_file))
-columns = ["mouse", "day", "file", "format", "events_file"]
+        path = f"tests/studies/cue_photometry/{name}"
+        sheet_rows.append((mouse, day, path, "csv", events_file, typed))
+columns = ["mouse", "day", "file", "format", "events_file", "cue_s"]
 pd.DataFrame(sheet_rows, columns=columns).to_csv("recordings.tsv", sep="\t", index=False)
 pd.DataFrame(
     {
