@@ -37,6 +37,7 @@ import pandas as pd
 
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.errors import InputDataError, data_error
+from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row
 from exneuro.stats import compare, mixed
 from exneuro.stats.glmm_fit import glmm_group_test
 from exneuro.stats.table import (
@@ -447,6 +448,20 @@ def histology_statistics(
                 "groups — a mouse belongs to one group; check the sample sheet"
             )
         values = {g: part.loc[part[group].astype(str) == g, "percent_positive"] for g in labels}
+        too_few = [f"{g} has {len(v)} mouse" for g, v in values.items() if len(v) < 2]
+        if too_few:  # a group difference on one animal: a "not tested" row, the study goes on
+            reason = "; ".join(too_few) + " (a group comparison needs 2 or more mice per group)"
+            frames.append(
+                label_rows(
+                    not_tested_row(
+                        TWO_GROUP_TEST_NAMES[test], f"{labels[1]} - {labels[0]}", "", reason
+                    ),
+                    analysis="histology",
+                    outcome="percent_positive",
+                    subset=subset_label(**dict(subset or {}), marker=marker),
+                )
+            )
+            continue
         row = compare.two_group_test(values[labels[0]], values[labels[1]], test, labels, level)
         record = row.iloc[0].to_dict()
         record.update(
