@@ -24,9 +24,10 @@ from malformed import CLEAR_STOP, FLAGGED, Case, assert_one_line, digests
 
 from exneuro.cellular import ephys
 from exneuro.cellular.ephys_pipeline import ephys_tables
+from exneuro.cellular.ephys_stats import cell_property_statistics
 from exneuro.cellular.morphology_pipeline import histology_tables
-from exneuro.cellular.nested import histology_statistics
-from exneuro.cellular.spines import read_segment_table
+from exneuro.cellular.nested import histology_statistics, join_sample_sheet, spine_statistics
+from exneuro.cellular.spines import read_segment_table, segment_density
 from exneuro.config import validate_config
 from exneuro.declared import declared_statistics
 from exneuro.declared_design import read_declared_table
@@ -182,6 +183,21 @@ def ephys_flag() -> str:
     qc = ephys_tables(section, sheet)["qc"]
     missing = qc[qc["check"] == "missing value"]
     return " | ".join(missing["detail"] + " -> " + missing["action"])
+
+
+def one_mouse_ephys() -> str:
+    cells = ephys.read_cell_properties("data/cells.csv", PROPERTY_COLUMNS)
+    cells["group"] = cells["mouse"].map(dict(zip(SHEET["mouse_id"], SHEET["group"], strict=True)))
+    stats = cell_property_statistics(cells, "ctl", ["input_resistance_mohm"])
+    return " | ".join(dict.fromkeys(stats["notes"]))
+
+
+def one_mouse_spines() -> str:
+    segments = read_segment_table("data/segments.csv", SEGMENT_COLUMNS, ["thin", "mushroom"])
+    segments = join_sample_sheet(segments, SHEET)
+    density = segment_density(segments, ["thin", "mushroom"], 10)
+    stats = spine_statistics(density, ("ctl", "run"), spine_types=["thin", "mushroom"])
+    return " | ".join(dict.fromkeys(stats["notes"]))
 
 
 def count_matrix(path: str = "data/counts.tsv"):
@@ -403,7 +419,34 @@ ENTRIES = [
         {"data/cells.csv": "Slice recordings 2026\n\nMouse,Cell,Rin\nM1,c1,512.5\n"},
         lambda: ephys.read_cell_properties("data/cells.csv", PROPERTY_COLUMNS),
     ),
+    _flag(
+        "tables-ephys-group-of-one-mouse",
+        EPHYS,
+        "not tested: run has 1 mouse (a group comparison needs 2 or more mice per group)",
+        {
+            "data/cells.csv": "Mouse,Cell,Rin (MOhm)\n"
+            + "".join(
+                f"{m},{m}c{k},{400 + 30 * k + n}\n"
+                for n, m in enumerate(("A1", "A2", "B1"))
+                for k in (1, 2)
+            )
+        },
+        one_mouse_ephys,
+    ),
     # ---------------------------------------------------------------- spine tables
+    _flag(
+        "tables-spines-group-of-one-mouse",
+        SPINES,
+        "not tested: run has 1 mouse (a group comparison needs 2 or more mice per group)",
+        {
+            "data/segments.csv": GOOD_SEGMENTS.splitlines()[0]
+            + "\n"
+            + "".join(
+                f"{m},{m}c{c},s1,{20 + c},{3 + c},1\n" for m in ("A1", "A2", "B1") for c in (1, 2)
+            )
+        },
+        one_mouse_spines,
+    ),
     _stop(
         "tables-spines-count-missing-code",
         SPINES,

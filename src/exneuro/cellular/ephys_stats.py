@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
+from exneuro.not_tested import not_tested_row, too_few_mice
 from exneuro.stats import compare, mixed
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
@@ -191,6 +192,11 @@ def cell_property_statistics(
     for outcome in outcomes:
         data = cells.dropna(subset=[outcome, "group"]).reset_index(drop=True)
         if data.empty:  # a property the lab did not measure
+            continue
+        reason = too_few_mice(data, "group", "mouse", [control, *others])
+        if reason:  # a group difference on one animal: a "not tested" row, the study goes on
+            rows = [not_tested_row("lmm", "group", "", reason)]
+            frames.append(_label(concat_stats(rows), outcome, context))
             continue
         rows = _mixed_rows(data, outcome, control, correction, level, context)
         for group in others:

@@ -37,7 +37,7 @@ import pandas as pd
 
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.errors import InputDataError, data_error
-from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row
+from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, too_few_mice
 from exneuro.stats import compare, mixed
 from exneuro.stats.glmm_fit import glmm_group_test
 from exneuro.stats.table import (
@@ -374,6 +374,12 @@ def spine_statistics(
         part = density[density["spine_type"] == spine_type]
         if not len(part):
             raise KeyError(f"no rows for spine type '{spine_type}' in the density table")
+        label = subset_label(**dict(subset or {}), spine_type=spine_type)
+        reason = too_few_mice(part.dropna(subset=[value]), group, levels[0], labels)
+        if reason:  # a group difference on one animal: a "not tested" row, the study goes on
+            row = not_tested_row("lmm", f"{labels[1]} - {labels[0]}", "", reason)
+            frames.append(label_rows(row, analysis="spines", outcome=value, subset=label))
+            continue
         rows = nested_group_statistics(
             part,
             value,
@@ -448,9 +454,8 @@ def histology_statistics(
                 "groups — a mouse belongs to one group; check the sample sheet"
             )
         values = {g: part.loc[part[group].astype(str) == g, "percent_positive"] for g in labels}
-        too_few = [f"{g} has {len(v)} mouse" for g, v in values.items() if len(v) < 2]
-        if too_few:  # a group difference on one animal: a "not tested" row, the study goes on
-            reason = "; ".join(too_few) + " (a group comparison needs 2 or more mice per group)"
+        reason = too_few_mice(part, group, "mouse", labels)
+        if reason:  # a group difference on one animal: a "not tested" row, the study goes on
             frames.append(
                 label_rows(
                     not_tested_row(
