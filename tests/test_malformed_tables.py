@@ -779,3 +779,40 @@ def test_the_workflow_shows_the_one_line(tmp_path):
         assert log.strip() == f"ERROR {expected}"
         assert f"ERROR {expected}" in output
     assert digests([root / "data"]) == before
+
+
+# ------------------------------------------------------------------------------------------------
+# The shared reader on its own
+# ------------------------------------------------------------------------------------------------
+def test_separator_is_found_whatever_the_file_is_called(tmp_path):
+    """A '.tsv' that Excel wrote with commas, and quoted values holding the separator."""
+    from exneuro.lab_tables import read_lab_table
+
+    path = tmp_path / "table.tsv"
+    path.write_text('mouse,note,mass\nM1,"fed, then run",20.5\nM2,fasted,21\n')
+    table = read_lab_table(path)
+    assert table.columns.tolist() == ["mouse", "note", "mass", "_line"]
+    assert table["note"].tolist() == ["fed, then run", "fasted"]
+    assert table.attrs["separator"] == ","
+
+
+def test_lab_tables_settings_come_from_the_config(tmp_path):
+    """The schema fills the defaults; a declared decimal comma reads '1.234,5' as 1234.5 and an
+    ambiguous '1,234' as 1.234."""
+    from exneuro.lab_numbers import parse_numbers
+    from exneuro.lab_tables import DEFAULT_MISSING_VALUES, read_lab_table
+
+    config = validate_config(copy.deepcopy(MINIMAL) | {"samples": "s.tsv"}, _schema(), "c.yaml")
+    assert config["lab_tables"] == {
+        "separator": "auto",
+        "decimal": "auto",
+        "thousands": "auto",
+        "missing_values": list(DEFAULT_MISSING_VALUES),
+    }
+    path = tmp_path / "table.csv"
+    path.write_text("mouse;mass\nM1;1.234,5\nM2;1,234\nM3;nd\n")
+    with using_table_format({"decimal": ",", "separator": "semicolon"}):
+        table = read_lab_table(path)
+        values = parse_numbers(table, "mass", str(path), required=False)
+    assert values[:2].tolist() == [1234.5, 1.234]
+    assert pd.isna(values[2])
