@@ -597,6 +597,18 @@ ENTRIES = [
         lambda: read_summary_table("data/summary.csv", SUMMARY_COLUMNS),
         {"decimal": "."},
     ),
+    _flag(
+        "tables-treadmill-semicolon-title-row-dead",
+        TREADMILL,
+        "'Dead' on line 4 of the summary table",
+        {
+            "data/summary.csv": "Endurance tests, cohort 2;;;\n"
+            "mouse;session;protocol;body_mass_g\nM1;T1;ramp;24,5\nM1;T2;ramp;Dead\n"
+        },
+        lambda: read_summary_table(
+            "data/summary.csv", SUMMARY_COLUMNS, missing_values=["Dead"]
+        ).attrs["not_done"][("M1", "T2")],
+    ),
     _stop(
         "tables-treadmill-empty-stage-log",
         TREADMILL,
