@@ -828,3 +828,24 @@ def test_lab_tables_settings_come_from_the_config(tmp_path):
         values = parse_numbers(table, "mass", str(path), required=False)
     assert values[:2].tolist() == [1234.5, 1.234]
     assert pd.isna(values[2])
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (["1,234,567", "12"], [1234567.0, 12.0]),  # two groups: only a thousands separator
+        (["-0,5", "+3"], [-0.5, 3.0]),  # a zero integer part: only a decimal comma
+        (["1e-05", "2.5E3"], [1e-05, 2500.0]),
+        (["1.250", "2.375"], [1.25, 2.375]),  # nothing decides: the point is decimal
+        (["1'234.5", "12"], [1234.5, 12.0]),
+        (["NA", "nd", "-", ""], [None] * 4),
+    ],
+)
+def test_numbers_in_every_spelling(cells, expected, tmp_path):
+    from exneuro.lab_numbers import parse_numbers
+    from exneuro.lab_tables import read_lab_table
+
+    path = tmp_path / "table.tsv"
+    path.write_text("id\tvalue\n" + "".join(f"r{k}\t{c}\n" for k, c in enumerate(cells)))
+    values = parse_numbers(read_lab_table(path), "value", str(path), required=False)
+    assert [None if pd.isna(v) else v for v in values] == expected
