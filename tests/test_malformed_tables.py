@@ -24,7 +24,7 @@ from malformed import CLEAR_STOP, FLAGGED, Case, assert_one_line, digests
 
 from exneuro.cellular import ephys
 from exneuro.cellular.ephys_pipeline import ephys_tables
-from exneuro.cellular.ephys_stats import cell_property_statistics
+from exneuro.cellular.ephys_stats import cell_property_statistics, fi_curve_statistics
 from exneuro.cellular.morphology_pipeline import histology_tables
 from exneuro.cellular.nested import histology_statistics, join_sample_sheet, spine_statistics
 from exneuro.cellular.spines import read_segment_table, segment_density
@@ -189,6 +189,13 @@ def one_mouse_ephys() -> str:
     cells = ephys.read_cell_properties("data/cells.csv", PROPERTY_COLUMNS)
     cells["group"] = cells["mouse"].map(dict(zip(SHEET["mouse_id"], SHEET["group"], strict=True)))
     stats = cell_property_statistics(cells, "ctl", ["input_resistance_mohm"])
+    return " | ".join(dict.fromkeys(stats["notes"]))
+
+
+def one_mouse_fi() -> str:
+    steps = ephys.read_step_table("data/steps.csv", STEP_COLUMNS)
+    steps["group"] = steps["mouse"].map(dict(zip(SHEET["mouse_id"], SHEET["group"], strict=True)))
+    stats = fi_curve_statistics(steps, "ctl")
     return " | ".join(dict.fromkeys(stats["notes"]))
 
 
@@ -432,6 +439,22 @@ ENTRIES = [
             )
         },
         one_mouse_ephys,
+    ),
+    _flag(
+        "tables-ephys-fi-group-of-one-mouse",
+        EPHYS,
+        "not tested: run has 1 mouse (a group comparison needs 2 or more mice per group)",
+        {
+            "data/steps.csv": GOOD_STEPS.splitlines()[0]
+            + "\n"
+            + "".join(
+                f"{m},{m}c{c},{i},{i // 10 + c},500\n"
+                for m in ("A1", "A2", "B1")
+                for c in (1, 2)
+                for i in (20, 40, 60)
+            )
+        },
+        one_mouse_fi,
     ),
     # ---------------------------------------------------------------- spine tables
     _flag(

@@ -20,6 +20,7 @@ import contextvars
 import csv
 import difflib
 import gzip
+import logging
 import re
 import zlib
 from collections import Counter
@@ -135,6 +136,13 @@ def read_lab_table(
             str(path),
             f"the header (line {lines[header_at]}) has no data rows below it",
             "fill in the table, or remove it from the config",
+        )
+    if header_at:
+        logging.getLogger("exneuro").info(
+            "%s: header on line %d; %d title row(s) above it skipped",
+            path,
+            lines[header_at],
+            header_at,
         )
     table.attrs["title_rows"] = header_at
     table.attrs["separator"] = separator

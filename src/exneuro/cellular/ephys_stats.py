@@ -125,7 +125,10 @@ def fi_curve_statistics(
     context = dict(context or {})
     data = _integral_currents(steps[steps["current_pa"] > min_current_pa])
     data = data.dropna(subset=["firing_rate_hz", "group"]).reset_index(drop=True)
-    _groups(data, control)
+    others = _groups(data, control)
+    reason = too_few_mice(data, "group", "mouse", [control, *others])
+    if reason:  # a group difference on one animal: a "not tested" row, the study goes on
+        return _label(not_tested_row("lmm", "group", "", reason), "firing_rate_hz", context)
     fit = mixed.fit_lmm(
         data,
         f"firing_rate_hz ~ C(group, Treatment({control!r})) * C(current_pa)",
