@@ -370,6 +370,14 @@ ENTRIES = [
         {"data/glucose.xlsx": b""},  # written by the test (an Excel workbook with a title row)
         lambda: glucose(file="data/glucose.xlsx"),
     ),
+    _stop(
+        "tables-declared-excel-not-a-workbook",
+        DECLARED,
+        "data/glucose.xlsx: not a readable Excel workbook (File is not a zip file) — save it "
+        "again from Excel, or export the sheet as CSV",
+        {"data/glucose.xlsx": b"PK\x03\x04 cut short by a failed copy"},
+        lambda: glucose(file="data/glucose.xlsx"),
+    ),
     _flag(
         "tables-declared-missing-codes-counted",
         DECLARED,
@@ -661,7 +669,7 @@ def _write(root: Path, files: dict[str, str | bytes]) -> list[Path]:
     for name, content in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".xlsx"):
+        if name.endswith(".xlsx") and not content:
             _excel_with_title_row(path)
         elif isinstance(content, bytes):
             path.write_bytes(content)

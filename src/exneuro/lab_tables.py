@@ -22,6 +22,7 @@ import difflib
 import gzip
 import logging
 import re
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -95,9 +96,9 @@ def read_lab_table(
 
     Everything stays text so that no value is silently coerced; callers convert columns with
     :func:`exneuro.lab_numbers.parse_numbers`, which reports the line of any value that does not
-    parse. Blank lines are dropped. The header is the first row holding every ``expected``
-    column (title rows above it are skipped; ``attrs['title_rows']`` counts them), else the first
-    row after title rows of a single cell. Stops with one line on: a missing or empty file, a
+    parse. Blank lines are dropped. The header is the row holding the most ``expected`` columns
+    (title rows above it are skipped, logged, and counted in ``attrs['title_rows']``), else the
+    first row after title rows of a single cell. Stops with one line on: a missing or empty file, a
     header with no data rows, a column named twice, a row with more cells than the header, and a
     declared separator the file does not use.
     """
@@ -151,7 +152,14 @@ def read_lab_table(
 
 
 def _excel_rows(path: Path) -> tuple[list[list[str]], list[int]]:
-    sheet = pd.read_excel(path, dtype=str, header=None, keep_default_na=False)
+    try:
+        sheet = pd.read_excel(path, dtype=str, header=None, keep_default_na=False)
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        raise data_error(
+            str(path),
+            f"not a readable Excel workbook ({error})",
+            "save it again from Excel, or export the sheet as CSV",
+        ) from None
     rows = sheet.astype(str).to_numpy().tolist()
     lines = list(range(1, len(rows) + 1))
     kept = [
