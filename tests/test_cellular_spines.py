@@ -96,7 +96,7 @@ def test_segment_table_with_only_lengths(tmp_path):
         (["M1,c1,s1,0,3,1,0"], r"line 2, column 'Length \(µm\)': segment length 0 is zero"),
         (["M1,c1,s1,-5,3,1,0"], r"line 2, column 'Length \(µm\)': segment length -5 is negative"),
         (["M1,c1,s1,20 um,3,1,0"], r"line 2, column 'Length \(µm\)': '20 um' is not a number"),
-        (["M1,c1,s1,,3,1,0"], r"line 2, column 'Length \(µm\)': '' is not a number"),
+        (["M1,c1,s1,,3,1,0"], r"line 2, column 'Length \(µm\)': empty cell"),
         ([*GOOD_ROWS[:2], "M1,c1,s2,12,-1,0,0"], r"line 4, column 'Thin': negative thin count"),
         (["M1,c1,s1,20,3,1.5,0"], r"line 2, column 'Stubby': stubby count 1.5 is not a whole"),
         (

@@ -262,7 +262,7 @@ def test_declared_column_missing_from_the_file_is_named(tmp_path, config_schema)
     with pytest.raises(
         ConfigError,
         match=r"tables\.case: a factor column 'Week' is not in .*"
-        r"table\.csv \(columns: mouse, week, mass\)",
+        r"table\.csv \(the closest is 'week'; columns: mouse, week, mass\) — fix the name",
     ):
         run(
             config_schema,

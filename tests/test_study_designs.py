@@ -127,7 +127,8 @@ def test_empty_design_cell_gives_not_tested_rows_and_the_rest_still_runs(config_
     welch = stats[stats["test"] == "welch_t"].set_index("subset")
     assert (
         welch.loc["time=post", "notes"]
-        == "not tested: need at least 2 values per group, got VEH=0, TRN=2"
+        == "not tested: need at least 2 values per group, got VEH=0, TRN=2; "
+        "mass: 2 missing values: empty x1, 'nd' x1 (lines 7, 9)"
     )
     assert pd.isna(welch.loc["time=post", "p"])
     assert welch.loc["time=pre", "p"] == pytest.approx(welch.loc["time=pre", "p_adj"])  # one test

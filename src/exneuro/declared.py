@@ -247,11 +247,20 @@ def declared_statistics(
     table["analysis"] = f"table {key}"
     note = exclusion_note(declaration)
     if note:
-        table["notes"] = [
-            f"{n}; {note}" if isinstance(n, str) and n else note
-            for n in table["notes"].astype(object).where(table["notes"].notna(), "")
-        ]
+        table["notes"] = _append(table["notes"], note)
+    for outcome, missing in data.attrs.get("missing", {}).items():
+        if missing:
+            rows = table["outcome"] == outcome
+            table.loc[rows, "notes"] = _append(table.loc[rows, "notes"], f"{outcome}: {missing}")
     return table
+
+
+def _append(notes: pd.Series, note: str) -> list[str]:
+    """Each row's notes with one more."""
+    return [
+        f"{n}; {note}" if isinstance(n, str) and n else note
+        for n in notes.astype(object).where(notes.notna(), "")
+    ]
 
 
 def safe_names(declaration: Mapping) -> dict[str, str]:

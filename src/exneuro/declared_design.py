@@ -19,6 +19,8 @@ import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
 from exneuro.io import parse_numbers, read_lab_table
+from exneuro.lab_numbers import describe_missing, missing_cells
+from exneuro.lab_tables import closest_column, missing_codes
 
 ROW_SUBJECT = "@row"
 
@@ -31,7 +33,9 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
     missing from the sheet is an error naming the line.
     """
     path = declaration["file"]
-    table = _blank_missing_codes(read_lab_table(path), declaration.get("missing_values", []))
+    codes = declaration.get("missing_values", [])
+    raw = read_lab_table(path, expected=_declared_columns(declaration))
+    table = _blank_missing_codes(raw, codes)
     subject = declaration["subject"]
     combined = declaration.get("subject_columns", [])
     if combined:
@@ -81,7 +85,42 @@ def read_declared_table(declaration: Mapping, sheet: pd.DataFrame | None, key: s
         table[column] = table[column].str.strip().replace("", np.nan)
     _check_factors(table, declaration, path, key)
     _check_one_row_per_cell(table, declaration, path)
-    return table.reset_index(drop=True)
+    table = table.reset_index(drop=True)
+    table.attrs["missing"] = _missing_notes(raw, table, declaration, codes)
+    return table
+
+
+def _declared_columns(declaration: Mapping) -> list[str]:
+    """The columns a declaration names: the header row is the row that holds them."""
+    wide = declaration["wide"]["columns"] if declaration["wide"] else []
+    named = [
+        *declaration.get("subject_columns", []),
+        *declaration["between"],
+        *declaration["within"],
+        *declaration["nested"],
+        *declaration["covariates"],
+        *([] if wide else declaration["outcomes"]),
+        *wide,
+    ]
+    if declaration["subject"] != ROW_SUBJECT and not declaration.get("subject_columns"):
+        named.append(declaration["subject"])
+    if wide:
+        named = [c for c in named if c != declaration["wide"]["factor"]]
+    return list(dict.fromkeys(named))
+
+
+def _missing_notes(
+    raw: pd.DataFrame, table: pd.DataFrame, declaration: Mapping, codes: list[str]
+) -> dict[str, str]:
+    """Per outcome, the trace of its missing values among the rows analysed: how many, which
+    codes, which lines ('' when none). Statistics leave them out; their notes say so."""
+    kept = raw[raw["_line"].isin(table["_line"])]
+    wide = declaration["wide"]
+    notes = {}
+    for outcome in declaration["outcomes"]:
+        columns = wide["columns"] if wide else [outcome]
+        notes[outcome] = describe_missing(missing_cells(kept, columns, codes))
+    return notes
 
 
 def read_declared_data(path: str, declaration: Mapping) -> pd.DataFrame:
@@ -123,11 +162,10 @@ def _exclude_subjects(table: pd.DataFrame, declaration: Mapping, path: str, key:
 
 
 def _blank_missing_codes(table: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
-    """Cells holding one of the table's missing-value codes ('nd', 'Dead') become empty."""
-    if not codes:
-        return table
+    """Cells holding a missing-value code — the study's (``lab_tables.missing_values``) or the
+    table's own ('nd', 'Dead') — become empty."""
     cells = table.drop(columns="_line")
-    blanked = cells.where(~cells.apply(lambda c: c.str.strip()).isin(codes), "")
+    blanked = cells.where(~cells.apply(lambda c: c.str.strip()).isin(missing_codes(codes)), "")
     return blanked.assign(_line=table["_line"])
 
 
@@ -157,9 +195,12 @@ def _require(table: pd.DataFrame, columns, path: str, key: str, role: str) -> No
     present = [c for c in table.columns if c != "_line"]
     for column in columns:
         if column not in table.columns:
+            closest = closest_column(column, present)
+            hint = f"the closest is '{closest}'; " if closest else ""
             raise ConfigError(
                 f"tables.{key}: {role} column '{column}' is not in {path} "
-                f"(columns: {', '.join(present)})"
+                f"({hint}columns: {', '.join(present)}) — fix the name in the config or the "
+                "file's header"
             )
 
 

@@ -12,41 +12,23 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
+from exneuro.lab_numbers import parse_numbers
+from exneuro.lab_tables import EXCEL_SUFFIXES, closest_column, read_lab_table
 
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
-
-
-def read_lab_table(path: str | Path, comment: str | None = None) -> pd.DataFrame:
-    """Read a CSV, TSV or Excel table as text, adding ``_line``: the row's line in the file.
-
-    Everything stays text so that no value is silently coerced; callers convert columns and
-    report the line of any value that does not parse. Blank lines are dropped.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise data_error(str(path), "file not found", "check the path in the config")
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        table = pd.read_excel(path, dtype=str, keep_default_na=False)
-        table["_line"] = np.arange(len(table)) + 2
-        return table
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    skipped = 0
-    while comment and skipped < len(lines) and lines[skipped].startswith(comment):
-        skipped += 1
-    separator = "\t" if path.suffix.lower() in {".tsv", ".tab"} or "\t" in lines[skipped] else ","
-    table = pd.read_csv(
-        path,
-        sep=separator,
-        dtype=str,
-        keep_default_na=False,
-        skiprows=skipped,
-        skip_blank_lines=False,
-        encoding="utf-8-sig",
-    )
-    table.columns = [str(column).strip() for column in table.columns]
-    table["_line"] = np.arange(len(table)) + skipped + 2
-    blank = (table.drop(columns="_line") == "").all(axis=1)
-    return table.loc[~blank].reset_index(drop=True)
+#: Lab tables are read by :mod:`exneuro.lab_tables` and :mod:`exneuro.lab_numbers`; their
+#: readers are importable from here too.
+__all__ = [
+    "EXCEL_SUFFIXES",
+    "header_metadata",
+    "parse_durations_s",
+    "parse_numbers",
+    "read_lab_table",
+    "read_named_tables",
+    "read_table",
+    "require_columns",
+    "write_table",
+    "write_workbook",
+]
 
 
 def header_metadata(path: str | Path, comment: str = "#") -> dict[str, str]:
@@ -63,34 +45,19 @@ def header_metadata(path: str | Path, comment: str = "#") -> dict[str, str]:
 
 
 def require_columns(table: pd.DataFrame, columns: Mapping[str, str], path: str) -> None:
-    """Raise a clear error when a configured column is absent from a lab table."""
+    """Raise a clear error when a configured column is absent from a lab table: it names the
+    expected column, the closest one the file has, and every column found."""
     present = [c for c in table.columns if c != "_line"]
     for field, column in columns.items():
         if column not in present:
+            closest = closest_column(column, present)
+            hint = f"the closest is '{closest}'; " if closest else ""
             raise data_error(
                 path,
                 f"no column '{column}' (configured for '{field}')",
-                f"columns found: {', '.join(present)}; fix the column name in the config",
+                f"{hint}columns found: {', '.join(present)}; fix the column name in the config "
+                "or the file's header",
             )
-
-
-def parse_numbers(
-    table: pd.DataFrame, column: str, path: str, *, required: bool = True
-) -> np.ndarray:
-    """Convert a text column to floats; an unparsable (or, if required, empty) cell is an error."""
-    text = table[column].astype(str).str.strip()
-    values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-    bad = values.isna() & ((text != "") | required)
-    if bad.any():
-        first = bad.idxmax()
-        raise data_error(
-            path,
-            f"'{table.at[first, column]}' is not a number",
-            "enter a plain number (decimal point, no units)",
-            line=int(table.at[first, "_line"]),
-            column=column,
-        )
-    return values.to_numpy(float)
 
 
 def parse_durations_s(table: pd.DataFrame, column: str, path: str, numeric_unit: str) -> np.ndarray:

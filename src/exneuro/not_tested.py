@@ -39,3 +39,14 @@ def untested_on_failure(
     except DATA_FAILURES as failure:
         return [not_tested_row(test, term, subset, str(failure))]
     return rows if isinstance(rows, list) else [rows]
+
+
+def too_few_mice(data: pd.DataFrame, group: str, mouse: str, labels) -> str:
+    """Why groups cannot be compared on these data ('run has 1 mouse ...'), or '': each group
+    needs two mice, the unit of the comparison (the cells of one mouse are not n)."""
+    mice = data.groupby(data[group].astype(str))[mouse].nunique()
+    counts = {str(g): int(mice.get(str(g), 0)) for g in labels}
+    few = [f"{g} has {n} {'mouse' if n == 1 else 'mice'}" for g, n in counts.items() if n < 2]
+    if not few:
+        return ""
+    return "; ".join(few) + " (a group comparison needs 2 or more mice per group)"

@@ -14,7 +14,15 @@ from exneuro.errors import ExneuroError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 #: Modules every analysis depends on; a change to any of them reruns everything.
-CORE_MODULES = ("__init__.py", "errors.py", "io.py", "config.py", "workflow.py")
+CORE_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "io.py",
+    "lab_tables.py",
+    "lab_numbers.py",
+    "config.py",
+    "workflow.py",
+)
 
 
 def use_library_source(source: str | Path) -> None:
@@ -186,7 +194,8 @@ def run(snakemake, main: Callable[..., None]) -> None:
 
     A problem with the user's data or config (:class:`ExneuroError`) is written to the log and to
     stderr as one line and ends the job with exit code 1; any other exception is a bug and keeps
-    its traceback.
+    its traceback. Lab tables are read with the study's ``lab_tables`` settings when the rule
+    passes them as a param.
     """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
@@ -195,8 +204,11 @@ def run(snakemake, main: Callable[..., None]) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(message)s", handlers=handlers, force=True
     )
+    from exneuro.lab_tables import using_table_format
+
     try:
-        main(snakemake)
+        with using_table_format(getattr(snakemake.params, "lab_tables", None)):
+            main(snakemake)
     except ExneuroError as error:
         logging.getLogger("exneuro").error("%s", error)
         sys.exit(1)

@@ -21,6 +21,7 @@ rule ephys_tables:
         runtime=15,
     params:
         ephys=section_params("ephys", exclude=["statistics"]),
+        lab_tables=config["lab_tables"],
         code=code_version("cellular"),
     script:
         "../../scripts/ephys_tables.py"

@@ -20,6 +20,7 @@ rule spine_tables:
         runtime=15,
     params:
         spines=section_params("spines", exclude=["statistics"]),
+        lab_tables=config["lab_tables"],
         code=code_version("cellular"),
     script:
         "../../scripts/spine_tables.py"
@@ -92,6 +93,7 @@ rule histology:
     params:
         cohort=section_cohort("histology"),
         histology=section_params("histology"),
+        lab_tables=config["lab_tables"],
         code=code_version("cellular", "stats", "model_factors.py"),
     script:
         "../../scripts/histology.py"

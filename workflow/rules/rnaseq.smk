@@ -28,6 +28,7 @@ rule rnaseq_qc:
         runtime=60,
     params:
         rnaseq=section_params("rnaseq", exclude=["figures"]),
+        lab_tables=config["lab_tables"],
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_qc.py"
@@ -78,6 +79,7 @@ rule rnaseq_de:
         runtime=60,
     params:
         rnaseq=section_params("rnaseq", exclude=["figures"]),
+        lab_tables=config["lab_tables"],
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_de.py"
@@ -106,6 +108,7 @@ rule rnaseq_summary:
         runtime=15,
     params:
         rnaseq=section_params("rnaseq", exclude=["figures"]),
+        lab_tables=config["lab_tables"],
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_summary.py"
@@ -166,6 +169,7 @@ rule rnaseq_facility:
         runtime=15,
     params:
         rnaseq=section_params("rnaseq", exclude=["figures"]),
+        lab_tables=config["lab_tables"],
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_facility.py"

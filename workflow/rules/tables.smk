@@ -18,6 +18,7 @@ rule declared_table:
     params:
         key="{table}",
         declaration=table_declaration,
+        lab_tables=config["lab_tables"],
         code=code_version("declared.py", "declared_design.py", "not_tested.py", "stats"),
     script:
         "../../scripts/declared_table.py"

@@ -19,6 +19,7 @@ rule treadmill_metrics:
         runtime=15,
     params:
         treadmill=treadmill_params("metrics"),
+        lab_tables=config["lab_tables"],
         code=code_version("treadmill"),
     script:
         "../../scripts/treadmill_metrics.py"

@@ -43,6 +43,8 @@ import pandas as pd
 
 from exneuro.errors import InputDataError, data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
+from exneuro.lab_numbers import missing_cells
+from exneuro.lab_tables import mapped_columns
 from exneuro.stats.compare import equal_weight_pool
 
 CellIds = Literal["study", "mouse"]
@@ -189,7 +191,7 @@ def read_step_table(
     the same cell and current listed twice.
     """
     path = str(path)
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=mapped_columns(columns))
     duration_column = columns.get("step_duration_ms")
     has_duration = bool(duration_column) and duration_column in table.columns
     needed = ["mouse", "cell", "current_pa", "n_spikes"]
@@ -326,10 +328,12 @@ def read_cell_properties(
     ``capacitance_pf`` — to the lab's column names; each property becomes a float column of that
     name (an empty cell is a missing value, NaN). Values outside a plausible range
     (:data:`PROPERTY_RANGES`: e.g. a positive resting potential, almost always a dropped minus
-    sign) are errors naming the line, as are a cell listed twice or under two mice.
+    sign) are errors naming the line, as are a cell listed twice or under two mice. Every
+    missing value (empty or a missing-value code) is listed in ``attrs['missing']`` (``line``,
+    ``column``, ``value``, ``mouse``, ``cell``, ``file``) for the QC table.
     """
     path = str(path)
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=mapped_columns(columns))
     require_columns(table, columns, path)
     tidy = _ids(table, columns, path)
     for field, column in columns.items():
@@ -341,7 +345,12 @@ def read_cell_properties(
     tidy["source_line"] = table["_line"].to_numpy()
     _check_cell_in_one_mouse(tidy, path, columns, cell_ids)
     _reject_duplicates(tidy, ["mouse", "cell"], path, "the same cell is", "keep one row per cell")
-    return tidy.sort_values(["mouse", "cell"], kind="stable").reset_index(drop=True)
+    tidy = tidy.sort_values(["mouse", "cell"], kind="stable").reset_index(drop=True)
+    properties = [c for f, c in columns.items() if f not in ("mouse", "cell")]
+    missing = missing_cells(table, properties)
+    ids = tidy.set_index("source_line")[["mouse", "cell"]]
+    tidy.attrs["missing"] = missing.join(ids, on="line").assign(file=path)
+    return tidy
 
 
 # ------------------------------------------------------------------------------------------------
@@ -385,7 +394,7 @@ def read_sepsc_events(
     a duration that changes within a cell, and a cell under two mice.
     """
     path = str(path)
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=mapped_columns(columns))
     if time_unit not in _TIME_SCALE:
         raise ValueError("time_unit must be 's' or 'ms'")
     required = {field: columns[field] for field in ("mouse", "cell", "time_s", "amplitude_pa")}
@@ -463,7 +472,7 @@ def read_recording_durations(
     ``recording_duration_s``. Listing every cell here, including cells without a single event,
     keeps silent cells in the frequency analysis (as 0 Hz)."""
     path = str(path)
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=mapped_columns(columns))
     require_columns(table, columns, path)
     tidy = _ids(table, columns, path)
     column = columns["recording_duration_s"]

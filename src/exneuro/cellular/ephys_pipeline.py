@@ -52,6 +52,31 @@ def _baseline_qc(abf_cells: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _missing_qc(properties: pd.DataFrame | None) -> pd.DataFrame:
+    """A QC row for every missing value of the cell-property table: the cell keeps its other
+    properties and is left out of this one's statistics (its n says so)."""
+    missing = properties.attrs.get("missing") if properties is not None else None
+    if missing is None or missing.empty:
+        return pd.DataFrame(columns=QC_COLUMNS)
+    values = missing["value"].map(lambda v: f"'{v}'" if v else "empty cell")
+    return pd.DataFrame(
+        {
+            "mouse": missing["mouse"],
+            "cell": missing["cell"],
+            "current_pa": float("nan"),
+            "check": "missing value",
+            "detail": missing["file"]
+            + " line "
+            + missing["line"].astype(str)
+            + ", column '"
+            + missing["column"]
+            + "': "
+            + values,
+            "action": "left out of the statistics of '" + missing["column"] + "' only",
+        }
+    )
+
+
 def ephys_tables(
     section: Mapping,
     sheet: pd.DataFrame,
@@ -90,6 +115,8 @@ def ephys_tables(
         if section.get("cell_properties")
         else None
     )
+    if properties is not None:
+        qc = pd.concat([qc, _missing_qc(properties)], ignore_index=True)
     events = durations = None
     if section.get("sepsc_events"):
         events = ephys.read_sepsc_events(

@@ -46,6 +46,7 @@ from exneuro.model_factors import (
     fit_lmm,
     usable_factors,
 )
+from exneuro.not_tested import not_tested_row, too_few_mice
 from exneuro.stats import compare, mixed
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
@@ -160,7 +161,10 @@ def fi_curve_statistics(
     context = dict(context or {})
     data = _integral_currents(steps[steps["current_pa"] > min_current_pa])
     data = data.dropna(subset=["firing_rate_hz", "group"]).reset_index(drop=True)
-    _groups(data, control)
+    others = _groups(data, control)
+    reason = too_few_mice(data, "group", "mouse", [control, *others])
+    if reason:  # a group difference on one animal: a "not tested" row, the study goes on
+        return _label(not_tested_row("lmm", "group", "", reason), "firing_rate_hz", context)
     factors = _factors(data, model_factors, context)
     fit = fit_lmm(
         data,
@@ -239,6 +243,11 @@ def cell_property_statistics(
     for outcome in outcomes:
         data = cells.dropna(subset=[outcome, "group"]).reset_index(drop=True)
         if data.empty:  # a property the lab did not measure
+            continue
+        reason = too_few_mice(data, "group", "mouse", [control, *others])
+        if reason:  # a group difference on one animal: a "not tested" row, the study goes on
+            rows = [not_tested_row("lmm", "group", "", reason)]
+            frames.append(_label(concat_stats(rows), outcome, context))
             continue
         rows = _mixed_rows(data, outcome, control, correction, level, context, model_factors)
         for group in others:

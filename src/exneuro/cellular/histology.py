@@ -25,6 +25,7 @@ import pandas as pd
 from exneuro.cellular.spines import _counts, _id_column
 from exneuro.errors import ConfigError, data_error
 from exneuro.io import read_lab_table, require_columns
+from exneuro.lab_tables import mapped_columns
 
 __all__ = ["percent_positive", "read_section_counts", "section_percent"]
 
@@ -63,7 +64,7 @@ def read_section_counts(path: str | Path, columns: Mapping[str, object]) -> pd.D
         raise ConfigError(
             "columns.positives must map each marker to its column, e.g. {Fos: 'Fos+'}"
         )
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=mapped_columns(columns))
     base = {f: str(columns[f]) for f in SECTION_FIELDS}
     if wide:
         markers = {str(m): str(c) for m, c in positives.items()}

@@ -11,7 +11,7 @@ from exneuro.cellular.nested import ANALYSES, nested_group_statistics
 from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.errors import InputDataError
 from exneuro.model_factors import usable_factors
-from exneuro.not_tested import not_tested_row
+from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, too_few_mice
 from exneuro.stats import compare
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.glmm_fit import glmm_group_test
@@ -56,6 +56,12 @@ def spine_statistics(
         part = density[density["spine_type"] == spine_type]
         if not len(part):
             raise KeyError(f"no rows for spine type '{spine_type}' in the density table")
+        label = subset_label(**dict(subset or {}), spine_type=spine_type)
+        reason = too_few_mice(part.dropna(subset=[value]), group, levels[0], labels)
+        if reason:  # a group difference on one animal: a "not tested" row, the study goes on
+            row = not_tested_row("lmm", f"{labels[1]} - {labels[0]}", "", reason)
+            frames.append(label_rows(row, analysis="spines", outcome=value, subset=label))
+            continue
         rows = nested_group_statistics(
             part,
             value,
@@ -87,14 +93,7 @@ def spine_statistics(
                 rate_unit=f"spines per {per_um:g} µm",
             )
             rows = concat_stats([glmm_rows, rows])
-        frames.append(
-            label_rows(
-                rows,
-                analysis="spines",
-                outcome=value,
-                subset=subset_label(**dict(subset or {}), spine_type=spine_type),
-            )
-        )
+        frames.append(label_rows(rows, analysis="spines", outcome=value, subset=label))
     return concat_stats(frames)
 
 
@@ -137,6 +136,19 @@ def histology_statistics(
                 "groups — a mouse belongs to one group; check the sample sheet"
             )
         values = {g: part.loc[part[group].astype(str) == g, "percent_positive"] for g in labels}
+        reason = too_few_mice(part, group, "mouse", labels)
+        if reason:  # a group difference on one animal: a "not tested" row, the study goes on
+            frames.append(
+                label_rows(
+                    not_tested_row(
+                        TWO_GROUP_TEST_NAMES[test], f"{labels[1]} - {labels[0]}", "", reason
+                    ),
+                    analysis="histology",
+                    outcome="percent_positive",
+                    subset=subset_label(**dict(subset or {}), marker=marker),
+                )
+            )
+            continue
         row = compare.two_group_test(values[labels[0]], values[labels[1]], test, labels, level)
         record = row.iloc[0].to_dict()
         record.update(

@@ -36,6 +36,7 @@ import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
+from exneuro.lab_tables import mapped_columns
 
 __all__ = [
     "DEFAULT_CRITERIA",
@@ -290,7 +291,7 @@ def read_segment_table(
             f"{[*SEGMENT_ID_FIELDS, 'length_um', 'counts']}"
         )
     counts = _count_mapping(columns, types)
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=mapped_columns(columns))
     plain = {f: str(columns[f]) for f in (*SEGMENT_ID_FIELDS, "length_um")}
     require_columns(table, {**plain, **{f"counts.{t}": c for t, c in counts.items()}}, path)
     tidy = pd.DataFrame(
@@ -326,7 +327,7 @@ def read_spine_table(
             f"the spine table column mapping has unknown field(s) {unknown}; known: "
             f"{[*SPINE_REQUIRED_FIELDS, *SPINE_OPTIONAL_FIELDS]}"
         )
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=mapped_columns(columns))
     mapping = {f: str(c) for f, c in columns.items()}
     require_columns(table, mapping, path)
     tidy = pd.DataFrame(

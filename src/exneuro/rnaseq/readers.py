@@ -32,7 +32,9 @@ sequencing facility's precomputed per-contrast DE table into the columns
 from __future__ import annotations
 
 import gzip
+import io
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
-from exneuro.io import parse_numbers, require_columns
+from exneuro.io import parse_numbers, read_lab_table, require_columns
 
 FEATURECOUNTS_ANNOTATION = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
 HTSEQ_SUMMARY_PREFIX = "__"
@@ -66,8 +68,15 @@ def _open_text(path: Path) -> list[str]:
     if not path.exists():
         raise data_error(str(path), "file not found", "check the counts path in the config")
     if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8-sig") as handle:
-            return handle.read().splitlines()
+        try:
+            with gzip.open(path, "rt", encoding="utf-8-sig") as handle:
+                return handle.read().splitlines()
+        except (OSError, EOFError, zlib.error) as error:
+            raise data_error(
+                str(path),
+                f"the gzip file is truncated or damaged ({error})",
+                "copy or download it again (gzip -t checks a file)",
+            ) from None
     return path.read_text(encoding="utf-8-sig").splitlines()
 
 
@@ -98,15 +107,13 @@ def _read_text_table(
                 line=skipped + 1,
             )
     table = pd.read_csv(
-        path,
+        io.StringIO("\n".join(lines)),
         sep=separator,
         dtype=str,
         keep_default_na=False,
         skiprows=skipped,
         header=0 if header else None,
         skip_blank_lines=False,
-        encoding="utf-8-sig",
-        compression="infer",
     )
     table.columns = [str(c).strip() for c in table.columns]
     table["_line"] = np.arange(len(table)) + skipped + (2 if header else 1)
@@ -497,7 +504,16 @@ def match_samples(
             "fix the sample names, or leave the cell empty for mice that were not sequenced",
             column=column,
         )
-    return counts[list(sequenced.index)], sequenced
+    counts = counts[list(sequenced.index)]
+    empty = counts.columns[counts.sum(axis=0).to_numpy() == 0]
+    if len(empty):
+        raise data_error(
+            counts_path,
+            f"sample(s) with no reads (every count is 0): {', '.join(map(str, empty))}",
+            "check that the right file or column was exported, or leave the sample out with "
+            "rnaseq exclude_samples (its size factor would be 0)",
+        )
+    return counts, sequenced
 
 
 DE_REQUIRED = ("gene_id", "log2FoldChange", "padj")
@@ -509,7 +525,9 @@ def read_de_table(path: str | Path, columns: Mapping[str, str]) -> pd.DataFrame:
 
     ``columns`` maps our names to the file's: ``gene_id``, ``log2FoldChange``, ``padj``
     (required) and ``pvalue``, ``baseMean``, ``gene_name``, ``lfcSE``, ``stat`` (optional). 'NA'
-    and empty cells are missing values (DESeq2 writes NA for filtered genes). Returns those
+    and empty cells are missing values (DESeq2 writes NA for filtered genes), as are the
+    study's missing-value codes; the file is read as every lab table is (separator, decimal
+    mark, title rows: :func:`exneuro.lab_tables.read_lab_table`). Returns those
     columns under our names, the same as :func:`exneuro.rnaseq.de.run_deseq2`'s tables.
     """
     path = Path(path)
@@ -527,7 +545,7 @@ def read_de_table(path: str | Path, columns: Mapping[str, str]) -> pd.DataFrame:
             f"no column configured for {', '.join(missing_keys)}",
             "map them under the DE table's columns in the config",
         )
-    table, _ = _read_text_table(path)
+    table = read_lab_table(path, expected=list(columns.values()))
     require_columns(table, dict(columns), str(path))
     _check_gene_ids(table, columns["gene_id"], str(path))
     out = pd.DataFrame({"gene_id": table[columns["gene_id"]].str.strip()})
@@ -537,11 +555,7 @@ def read_de_table(path: str | Path, columns: Mapping[str, str]) -> pd.DataFrame:
         if key not in columns:
             continue
         column = columns[key]
-        cleaned = table[[column, "_line"]].copy()
-        cleaned[column] = (
-            cleaned[column].str.strip().where(~cleaned[column].str.strip().isin(NA_TEXT), "")
-        )
-        values = parse_numbers(cleaned, column, str(path), required=False)
+        values = parse_numbers(table, column, str(path), required=False, missing=NA_TEXT)
         if key in ("pvalue", "padj"):
             outside = (values < 0) | (values > 1)
             if outside.any():

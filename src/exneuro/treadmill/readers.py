@@ -47,7 +47,7 @@ def read_summary_table(
     value and its line) for the QC table.
     """
     path = str(path)
-    table = read_lab_table(path)
+    table = read_lab_table(path, expected=[columns[field] for field in SUMMARY_REQUIRED])
     require_columns(table, {field: columns[field] for field in SUMMARY_REQUIRED}, path)
     table, not_done = _drop_not_done(table, columns, missing_values)
     tidy = pd.DataFrame(
@@ -124,7 +124,7 @@ def read_stage_log(
     negative speeds are errors naming the line.
     """
     path = str(path)
-    table = read_lab_table(path, comment="#")
+    table = read_lab_table(path, comment="#", expected=list(columns.values()))
     require_columns(table, columns, path)
     elapsed = parse_numbers(table, columns["elapsed_s"], path)
     speed = parse_numbers(table, columns["speed_m_min"], path)
