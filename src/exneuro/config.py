@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from jsonschema import Draft202012Validator, validators
 
 from exneuro.errors import ConfigError, where
 from exneuro.paper.catalogue import paper_problems
+from exneuro.yaml_files import read_yaml
 
 SHEET_HEADER_LINES = 1
 #: Analysis sections that read mice from the sample sheet.
@@ -35,14 +35,9 @@ SHEET_SECTIONS = (
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file into a dict, with a clear error when it is not valid YAML."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+    """Read a YAML file (a schema) into a dict; a mistake is a :class:`ConfigError` naming the
+    file, line and column (:func:`exneuro.yaml_files.read_yaml`)."""
+    return read_yaml(path) or {}
 
 
 def _with_defaults(validator_class):

@@ -1,0 +1,107 @@
+"""Reading YAML files (the study config, the schemas) with errors that name the file, line and
+column of the mistake and say how to fix it.
+
+PyYAML reports where parsing failed (a ``Mark`` with 0-based line and column); that position is
+turned into the 1-based line and column an editor shows. A key written twice in one mapping is an
+error too: PyYAML would silently keep the last value, so a setting the user believes in would be
+ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exneuro.errors import ConfigError
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key repeated within one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                first = seen[key].line + 1
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key '{key}' is written twice in one mapping (first on line {first})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _position(mark: yaml.Mark | None) -> str:
+    return f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _fix(problem: str) -> str:
+    """What to do about one PyYAML problem, in words a biologist can act on."""
+    if "\\t" in problem or "\t" in problem:
+        return "YAML is indented with spaces only: replace the tab with spaces"
+    if "written twice" in problem:
+        return "keep one of the two entries"
+    if "mapping values are not allowed" in problem:
+        return "a value holding ': ' must be quoted, or the line is indented too deep"
+    if "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        return "close the bracket opened before this line"
+    if "never closed" in problem:
+        return "close it where the value ends"
+    return "check the indentation and the quotes and brackets on this line and the one before"
+
+
+def read_yaml(path: str | Path) -> Any:
+    """The YAML document in ``path`` (None when the file is empty), or :class:`ConfigError`
+    naming the file, line and column of the first mistake."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found — check the path") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not text (byte {error.start} is not UTF-8) — save the file as UTF-8 text"
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        problem = str(error.problem or error.context or "not valid YAML").replace("\t", "\\t")
+        mark = error.problem_mark
+        if "end of stream" in problem and error.context_mark is not None:
+            mark, problem = error.context_mark, "a quote or bracket opened here is never closed"
+        raise ConfigError(
+            f"{path}{_position(mark)}: not valid YAML: {problem} — {_fix(problem)}"
+        ) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A study config: a YAML mapping at the top level, with at least one key."""
+    document = read_yaml(path)
+    if document is None:
+        raise ConfigError(
+            f"{path}: the config file is empty — write the study's settings in it (study:, "
+            "groups:, cohorts: ...; every key is described in config/README.md)"
+        )
+    if not isinstance(document, dict):
+        found = {"list": "a list", "str": "text"}.get(type(document).__name__, "a single value")
+        raise ConfigError(
+            f"{path} line {_first_content_line(path)}, column 1: the top level must be keys with "
+            "values (study:, groups:, "
+            f"cohorts: ...), found {found} — write each setting as 'key: value' at the start of "
+            "a line"
+        )
+    return document
+
+
+def _first_content_line(path: str | Path) -> int:
+    """The 1-based number of the first line that is not blank, a comment or a document marker."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith(("#", "---")):
+            return number
+    return 1
