@@ -60,7 +60,7 @@ def read_yaml(path: str | Path) -> Any:
     naming the file, line and column of the first mistake."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader
+            return yaml.load(handle, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found — check the path") from None
     except UnicodeDecodeError as error:
