@@ -20,18 +20,11 @@ from jsonschema import Draft202012Validator, validators
 
 from exneuro.errors import ConfigError, where
 from exneuro.paper.catalogue import paper_problems
+from exneuro.sample_sheet import read_sheet_cells
 from exneuro.yaml_files import read_yaml
 
-SHEET_HEADER_LINES = 1
 #: Analysis sections that read mice from the sample sheet.
-SHEET_SECTIONS = (
-    "treadmill",
-    "photometry",
-    "ephys",
-    "spines",
-    "histology",
-    "rnaseq",
-)  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
+SHEET_SECTIONS = ("treadmill", "photometry", "ephys", "spines", "histology", "rnaseq")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -88,6 +81,11 @@ def _describe(error, label: str) -> str:
     if error.validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
         return f"{label} = {error.instance!r} is not allowed; expected one of: {allowed}"
+    if error.validator == "maxLength":
+        return (
+            f"{label} is {len(error.instance)} characters long, more than "
+            f"{error.validator_value} — shorten it (it names result files)"
+        )
     if error.validator == "pattern":
         return (
             f"{label} = {error.instance!r} does not match the expected form {error.validator_value}"
@@ -290,42 +288,41 @@ def _treadmill_problems(treadmill: Mapping) -> Iterator[str]:
 
 
 def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping) -> pd.DataFrame:
-    """Read and validate the sample sheet (TSV, one row per mouse) against schema and config.
+    """Read and validate the sample sheet (one row per mouse) against schema and config.
 
-    Returns the sheet with defaults filled, one row per mouse, every column as text. Errors name
-    the sheet's line (the header is line 1) and column. Without a sheet (``path`` None, a
-    tables-only study) or with a header-only sheet, the sheet has the schema's columns and no
-    row.
+    The sheet is tab-separated text, a CSV or an Excel sheet (:func:`read_sheet_cells`). Returns
+    it with defaults filled, one row per mouse, every column as text. Errors name the sheet's
+    line (as the user's editor numbers it) and column. Without a sheet (``path`` None, a
+    tables-only study) the sheet has the schema's columns and no row; a sheet without a mouse is
+    an error when an analysis reads mice from it.
     """
     columns = list(schema["properties"])
     if path is None:
         return pd.DataFrame(columns=columns).astype("string")
-    try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: sample sheet not found (config key 'samples')") from None
-    except pd.errors.EmptyDataError:
-        raise ConfigError(
-            f"{path}: the sample sheet is empty — write a header line (mouse_id, cohort, sex, "
-            "group) and one row per mouse, or remove the config key 'samples'"
-        ) from None
-    sheet.columns = [column.strip() for column in sheet.columns]
+    sheet, lines = read_sheet_cells(path)
     problems = []
     records = []
-    for index, row in enumerate(sheet.to_dict("records")):
+    for line, row in zip(lines, sheet.to_dict("records"), strict=True):
         record = {key: value.strip() for key, value in row.items()}
-        line = index + SHEET_HEADER_LINES + 1
+        mouse = record.get("mouse_id")
+        shown = mouse if mouse is None or len(mouse) <= 64 else f"{mouse[:24]}…"
         for problem in _schema_errors(record, schema):
-            problems.append(f"{where(str(path), line, mouse=record.get('mouse_id'))}: {problem}")
+            problems.append(f"{where(str(path), line, mouse=shown)}: {problem}")
         records.append(record)
     if problems:
         raise ConfigError("\n".join(problems))
     if not records:
+        needing = [s for s in SHEET_SECTIONS if config.get(s) and config[s].get("enabled", True)]
+        if needing:
+            raise ConfigError(
+                f"{path}: the sample sheet has a header but no mouse — {', '.join(needing)} "
+                "read(s) mice from it: add one row per mouse below the header"
+            )
         return pd.DataFrame(columns=list(dict.fromkeys([*sheet.columns, *columns]))).astype(
             "string"
         )
     filled = pd.DataFrame.from_records(records).astype("string")
-    problems = list(_sheet_design_problems(filled, str(path), config))
+    problems = list(_sheet_design_problems(filled, lines, str(path), config))
     if problems:
         raise ConfigError("\n".join(problems))
     return filled
@@ -364,12 +361,13 @@ def read_validated_sheet(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False).astype("string")
 
 
-def _sheet_design_problems(sheet: pd.DataFrame, path: str, config: Mapping) -> Iterator[str]:
+def _sheet_design_problems(
+    sheet: pd.DataFrame, lines: list[int], path: str, config: Mapping
+) -> Iterator[str]:
     cohorts = {cohort["id"]: cohort for cohort in config["cohorts"]}
     sessions = [s["id"] for s in config.get("treadmill", {}).get("sessions", [])]
     first_line = {}
-    for index, row in sheet.iterrows():
-        line = int(index) + SHEET_HEADER_LINES + 1
+    for line, (_, row) in zip(lines, sheet.iterrows(), strict=True):
         mouse = row["mouse_id"]
         if mouse in first_line:
             yield (

@@ -30,6 +30,8 @@ except ConfigError as error:
     sys.exit(f"Configuration error:\n{error}")
 
 OUT = config["output_dir"]
+#: The user's sample sheet, named in messages (jobs read the validated copy in OUT/config).
+SHEET_PATH = config.get("samples")
 COHORTS = [cohort["id"] for cohort in config["cohorts"]]
 TREADMILL_ON = bool(config.get("treadmill")) and config["treadmill"]["enabled"]
 TREADMILL_COHORTS = modality_cohorts(config, "treadmill") if TREADMILL_ON else []

@@ -27,6 +27,7 @@ rule rnaseq_qc:
         mem_mb=4000,
         runtime=60,
     params:
+        sheet=SHEET_PATH,
         rnaseq=section_params("rnaseq", exclude=["figures"]),
         code=code_version("rnaseq"),
     script:
@@ -77,6 +78,7 @@ rule rnaseq_de:
         mem_mb=4000,
         runtime=60,
     params:
+        sheet=SHEET_PATH,
         rnaseq=section_params("rnaseq", exclude=["figures"]),
         code=code_version("rnaseq"),
     script:

@@ -66,12 +66,10 @@ def check_against_sheet(
     included = sheet[sheet["excluded_reason"] == ""]
     without_data = included[~included["mouse_id"].isin(summary["mouse"])]
     if len(without_data):
-        index = int(without_data.index[0])
         raise data_error(
             sheet_path,
             f"mouse {without_data['mouse_id'].iloc[0]} has no test in {summary_path}",
             "add its tests, or give the reason it has none in the 'excluded_reason' column",
-            line=index + 2,
         )
 
 
