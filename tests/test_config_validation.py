@@ -145,7 +145,7 @@ def test_sheet_row_without_data_is_refused(tmp_path, example_config, sheet_schem
 
     with pytest.raises(
         InputDataError,
-        match=r"samples\.tsv line 6: mouse M005 has no test in .* "
+        match=r"samples\.tsv: mouse M005 has no test in .* "
         r"— add its tests, or give the reason it has none in the 'excluded_reason'",
     ):
         _metrics(tmp_path, example_config, sheet_schema, edit_summary=drop_m005)
