@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, validators
 from exneuro.errors import ConfigError, where
 from exneuro.paper.catalogue import paper_problems
 from exneuro.sample_sheet import read_sheet_cells
+from exneuro.treadmill.plausibility import fill_plausible_ranges
 from exneuro.yaml_files import read_yaml
 
 #: Analysis sections that read mice from the sample sheet.
@@ -112,7 +113,9 @@ def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, 
     problems = list(_schema_errors(filled, schema))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
-    problems = list(_design_problems(filled)) + list(paper_problems(filled))
+    if filled.get("treadmill"):  # each range left null takes the species' default
+        problems += fill_plausible_ranges(filled["treadmill"], filled["study"]["species"])
+    problems += list(_design_problems(filled)) + list(paper_problems(filled))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
     for cohort in filled["cohorts"]:  # the control first: drawn first, every contrast's reference

@@ -91,6 +91,8 @@ TREADMILL_KEYS = {
         "stage_log_columns",
         "metrics_source",
         "cross_check_tolerance",
+        "plausible_ranges",
+        "implausible",
         "sessions",
         "baseline_session",
         "protocols",

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
+from exneuro.treadmill.plausibility import apply_policy, implausible_values
 from exneuro.treadmill.protocol import (
     expand_protocol,
     integrate_stages,
@@ -122,6 +123,7 @@ def compute_tests(
         {name: p["exhaustion_criterion"] for name, p in treadmill["protocols"].items()}
     )
     _apply_exclusions(tests, treadmill, qc_rows)
+    qc_rows.extend(apply_policy(tests, implausible_values(tests, treadmill), treadmill, _qc))
     tests = tests.drop(columns="excluded_reason")
     _flag_outliers(tests, treadmill["outliers"]["robust_z_threshold"], qc_rows)
     sessions = [s["id"] for s in treadmill["sessions"]]
