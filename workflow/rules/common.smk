@@ -27,7 +27,7 @@ try:
         config.get("samples"), load_yaml(SCHEMAS / "samples.schema.yaml"), config
     )
 except ConfigError as error:
-    sys.exit(f"Configuration error:\n{error}")
+    sys.exit(f"Error: {error}")
 
 OUT = config["output_dir"]
 #: The user's sample sheet, named in messages (jobs read the validated copy in OUT/config).

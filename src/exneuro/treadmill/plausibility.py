@@ -197,8 +197,12 @@ def _hint(quantity: str, value: float, low: float, high: float, time_unit: str) 
             return "; it looks like seconds: set treadmill.time_to_exhaustion_unit: s"
     if quantity == "distance_m" and value < low and inside(value * 1000):
         return f"; it looks like kilometres: enter metres ({value * 1000:g})"
-    if quantity == "speed_m_min" and value < low and inside(value * 1000 / 60):
-        return f"; it looks like km/h: enter m/min ({value * 1000 / 60:.3g})"
+    if (
+        quantity == "speed_m_min"
+        and value < low
+        and (inside(value * 1000 / 60) or inside(value * 60))
+    ):
+        return "; it looks like km/h or m/s: enter m/min"
     return ""
 
 
