@@ -110,7 +110,6 @@ def compute_tests(
     else:
         computed = _metrics_from_protocols(tests, treadmill)
     tests = pd.concat([tests, computed], axis=1)
-    _check_duration(tests, treadmill)
     columns = metric_columns(treadmill["work_definition"])
     if treadmill["work_definition"] == "vertical":
         tests[columns["work"]] = work_from_vertical(
@@ -124,6 +123,7 @@ def compute_tests(
     )
     _apply_exclusions(tests, treadmill, qc_rows)
     qc_rows.extend(apply_policy(tests, implausible_values(tests, treadmill), treadmill, _qc))
+    _check_duration(tests, treadmill)
     tests = tests.drop(columns="excluded_reason")
     _flag_outliers(tests, treadmill["outliers"]["robust_z_threshold"], qc_rows)
     sessions = [s["id"] for s in treadmill["sessions"]]

@@ -28,19 +28,20 @@ QUANTITIES = {
 }
 #: Default plausible ranges per species (adult animals on a treadmill run to exhaustion): body
 #: mass of laboratory mice 10-80 g (obese strains included) and rats 50-1000 g; tests of 1 min to
-#: 4 h; 10 m to 10 km (mice) or 20 km (rats); top speeds 1-100 m/min (mice) or 120 m/min (rats).
+#: 4 h; 10 m to 10 km (mice) or 20 km (rats); speeds at exhaustion 5-100 m/min (mice) or 120 m/min
+#: (rats).
 SPECIES_RANGES = {
     "mus musculus": {
         "body_mass_g": [10, 80],
         "time_to_exhaustion_s": [60, 14400],
         "distance_m": [10, 10000],
-        "speed_m_min": [1, 100],
+        "speed_m_min": [5, 100],
     },
     "rattus norvegicus": {
         "body_mass_g": [50, 1000],
         "time_to_exhaustion_s": [60, 14400],
         "distance_m": [10, 20000],
-        "speed_m_min": [1, 120],
+        "speed_m_min": [5, 120],
     },
 }
 SPECIES_ALIASES = {"mouse": "mus musculus", "mice": "mus musculus", "rat": "rattus norvegicus"}
@@ -102,8 +103,8 @@ def apply_policy(
         raise data_error(
             first["file"],
             first["problem"],
-            f"correct the value, widen treadmill.plausible_ranges.{first['quantity']} if it is "
-            "right, or set treadmill.implausible: flag to exclude such tests from the statistics",
+            f"correct the value, {_setting(first['quantity'])} if it is right, or set "
+            "treadmill.implausible: flag to exclude such tests from the statistics",
             line=None if pd.isna(first["line"]) else int(first["line"]),
             column=first["column"],
             mouse=f"{test['mouse']}, session {test['session']}",
@@ -123,6 +124,13 @@ def apply_policy(
         tests.at[problem.index, "excluded"] = True
         tests.at[problem.index, "exclusion_reason"] = f"implausible value: {problem.problem}"
     return rows
+
+
+def _setting(quantity: str) -> str:
+    """The config setting that accepts a value this check refused."""
+    if quantity == "typed_distance":
+        return "raise treadmill.cross_check_tolerance"
+    return f"widen treadmill.plausible_ranges.{quantity}"
 
 
 def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
@@ -164,7 +172,8 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
                 )
                 text = f"{label} {value:g} m, computed from the {source} on protocol "
                 text += f"'{test['protocol']}', is outside the plausible range {low:g}–{high:g} m"
-            hint = _hint(quantity, value, low, high, treadmill["time_to_exhaustion_unit"])
+            unit_setting = "log" if origin == "log" else treadmill["time_to_exhaustion_unit"]
+            hint = _hint(quantity, value, low, high, unit_setting)
             file, line = summary, test["source_line"]
             if origin == "log":
                 file = treadmill["stage_logs"].format(mouse=test["mouse"], session=test["session"])
@@ -180,7 +189,8 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
 
 
 def _hint(quantity: str, value: float, low: float, high: float, time_unit: str) -> str:
-    """The likely unit mistake behind an implausible value, when one explains it."""
+    """The likely unit mistake behind an implausible value, when one explains it (``time_unit``:
+    the configured unit of typed times, or 'log' for a stage log's seconds)."""
 
     def inside(scaled: float) -> bool:
         return low <= scaled <= high
@@ -191,6 +201,8 @@ def _hint(quantity: str, value: float, low: float, high: float, time_unit: str) 
         if inside(value * 1000):
             return f"; it looks like kilograms: enter grams ({value * 1000:g})"
     if quantity == "time_to_exhaustion_s":
+        if time_unit == "log" and value < low and inside(value * 60):
+            return "; it looks like minutes: a stage log gives elapsed time in seconds"
         if time_unit == "s" and value < low and inside(value * 60):
             return "; it looks like minutes: set treadmill.time_to_exhaustion_unit: min"
         if time_unit == "min" and value > high and inside(value / 60):
@@ -220,15 +232,14 @@ def _typed_distance_mismatch(tests: pd.DataFrame, treadmill: Mapping) -> Iterato
         unit = treadmill["time_to_exhaustion_unit"]
         yield {
             "index": index,
-            "quantity": "distance_m",
+            "quantity": "typed_distance",
             "file": treadmill["summary_table"],
             "line": test["source_line"],
             "column": treadmill["summary_columns"]["distance_m"],
             "problem": (
                 f"the typed distance {test['summary_distance_m']:g} m differs from the "
-                f"{test['distance_m']:.4g} m that the time to exhaustion "
-                f"({test['summary_time_s']:g} s, read as {unit}) gives on protocol "
-                f"'{test['protocol']}'; check treadmill.time_to_exhaustion_unit and the "
-                "protocol's stages"
+                f"{test['distance_m']:.4g} m that the typed time to exhaustion "
+                f"({test['summary_time_s']:g} s, time_to_exhaustion_unit: {unit}) gives on "
+                f"protocol '{test['protocol']}'; check the unit and the protocol's stages"
             ),
         }
