@@ -14,7 +14,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from exneuro.errors import ExneuroError
 from exneuro.workflow import guard_the_run, use_library_source, use_this_python
-from exneuro.yaml_files import read_config_file
+from exneuro.yaml_files import read_config_file, shown_path
 
 use_library_source(Path(workflow.basedir) / "src")
 use_this_python()
@@ -31,7 +31,7 @@ if workflow.is_main_process:
 # an empty file) stops with one line naming the file, line and column.
 try:
     for config_path in workflow.overwrite_configfiles or ["config/config.yaml"]:
-        read_config_file(config_path)
+        read_config_file(shown_path(config_path))
 except ExneuroError as error:
     sys.exit(f"Error: {error}")
 

@@ -50,7 +50,8 @@ def read_sheet_cells(path: str | Path) -> tuple[pd.DataFrame, list[int]]:
         line, row = numbered[0]
         raise ConfigError(
             f"{path} line {line}: no header with the column '{ID_COLUMN}' (found: "
-            f"{', '.join(_stripped(row))[:120]}) — the header names the columns mouse_id, cohort, "
+            f"{', '.join(c for c in _stripped(row) if c)[:120]}) — the header names the columns "
+            "mouse_id, cohort, "
             "sex, group (see config/README.md)"
         )
     header = _stripped(numbered[header_at][1])
@@ -63,8 +64,19 @@ def read_sheet_cells(path: str | Path) -> tuple[pd.DataFrame, list[int]]:
                 "extra cells or add their column to the header"
             )
     cells = pd.DataFrame(
-        [[*row[:width], *[""] * (width - len(row))] for _, row in body], columns=header, dtype=str
+        [[*row[:width], *[""] * (width - len(row))] for _, row in body],
+        columns=[name or f"#{i}" for i, name in enumerate(header, start=1)],
+        dtype=str,
     )
+    for position in [i for i, name in enumerate(header, start=1) if not name]:
+        filled = cells[f"#{position}"].str.strip() != ""
+        if filled.any():
+            raise ConfigError(
+                f"{path} line {body[int(filled.to_numpy().argmax())][0]}: a value in column "
+                f"{position}, which has no name in the header (line {numbered[header_at][0]}) — "
+                "name the column or delete the value"
+            )
+        cells = cells.drop(columns=f"#{position}")
     return cells, [line for line, _ in body]
 
 

@@ -55,6 +55,15 @@ def _fix(problem: str) -> str:
     return "check the indentation and the quotes and brackets on this line and the one before"
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as the user wrote it: relative to the working folder when inside it (Snakemake
+    makes the --configfile paths absolute)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def read_yaml(path: str | Path) -> Any:
     """The YAML document in ``path`` (None when the file is empty), or :class:`ConfigError`
     naming the file, line and column of the first mistake."""

@@ -15,9 +15,12 @@ from exneuro.errors import ExneuroError
 from exneuro.paper.catalogue import CATALOGUE, figure_inputs
 from exneuro.photometry.sessions import read_recordings, session_records
 from exneuro.workflow import in_report, report_files, source_digest
+from exneuro.yaml_files import shown_path
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
-CONFIG_SOURCE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+CONFIG_SOURCE = shown_path(
+    (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+)
 
 try:
     config = validate_config(

@@ -61,13 +61,14 @@ def fill_plausible_ranges(treadmill: dict, species: str) -> list[str]:
         if ranges.get(quantity) is None and quantity in defaults:
             ranges[quantity] = list(defaults[quantity])
     problems = []
+    unknown = [f"{q} ({QUANTITIES[q][1]})" for q, value in ranges.items() if value is None]
+    if unknown:
+        problems.append(
+            f"treadmill.plausible_ranges: study.species '{species}' has no default ranges — give "
+            f"[lowest, highest] for {', '.join(unknown)}"
+        )
     for quantity, value in ranges.items():
-        if value is None:
-            problems.append(
-                f"treadmill.plausible_ranges.{quantity}: study.species '{species}' has no default "
-                f"range — give [lowest, highest] in {QUANTITIES[quantity][1]}"
-            )
-        elif value[0] >= value[1]:
+        if value is not None and value[0] >= value[1]:
             problems.append(
                 f"treadmill.plausible_ranges.{quantity}: {value} — the lowest value comes first "
                 "and is below the highest"
