@@ -768,3 +768,42 @@ def test_snakemake_job_stops_on_minutes_read_as_seconds_with_one_line(tmp_path):
     )
     assert not (root / "results/two_group/treadmill/tests.tsv").exists()
     assert digests([root / "data" / "example_two_group"]) == before
+
+
+def test_unexpected_error_in_a_job_is_one_line_and_its_log_keeps_the_traceback(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from exneuro.workflow import run
+
+    log = tmp_path / "logs" / "job.log"
+
+    def main(job):
+        return {"mouse_id": "M001"}["mouse"]
+
+    with pytest.raises(SystemExit) as stopped:
+        run(SimpleNamespace(log=[str(log)]), main)
+    assert stopped.value.code == 1
+    stderr = capsys.readouterr().err
+    assert_one_line(stderr)
+    assert stderr.strip() == (
+        "ERROR unexpected KeyError: 'mouse' — not a message of this workflow: please report it "
+        f"with the traceback in {log}"
+    )
+    kept = log.read_text()
+    assert "Traceback (most recent call last)" in kept and "KeyError: 'mouse'" in kept
+
+
+def test_data_error_in_a_job_is_its_one_line(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from exneuro.errors import data_error
+    from exneuro.workflow import run
+
+    def main(job):
+        raise data_error("data/x.csv", "'24 g' is not a number", "enter a number", line=5)
+
+    with pytest.raises(SystemExit):
+        run(SimpleNamespace(log=[str(tmp_path / "job.log")]), main)
+    stderr = capsys.readouterr().err
+    assert stderr == "ERROR data/x.csv line 5: '24 g' is not a number — enter a number\n"
+    assert (tmp_path / "job.log").read_text() == stderr
