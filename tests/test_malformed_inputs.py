@@ -271,6 +271,26 @@ sheet_case(
     "— name the column or delete the value",
 )
 sheet_case(
+    "sheet-treadmill-cohort-of-one-group",
+    SHEET,
+    edited_sheet(lambda frame: frame.assign(group="control")),
+    "config/samples.tsv: group 'stimulated_post' of treadmill cohort 'stimulation_replication' "
+    "has no mouse — its models compare the groups control, stimulated_post; add the group's "
+    "mice, or remove 'stimulated_post' from the cohort's groups in the config",
+)
+sheet_case(
+    "sheet-treadmill-group-all-excluded",
+    SHEET,
+    edited_sheet(
+        lambda frame: frame.assign(
+            excluded_reason=frame["group"].map({"stimulated_post": "virus off target"}).fillna("")
+        )
+    ),
+    "config/samples.tsv: group 'stimulated_post' of treadmill cohort 'stimulation_replication' "
+    "has only excluded mice (7) — its models compare the groups control, stimulated_post; add "
+    "the group's mice, or remove 'stimulated_post' from the cohort's groups in the config",
+)
+sheet_case(
     "sheet-not-utf8",
     SHEET,
     lambda path: Path(path).write_bytes(
@@ -487,18 +507,19 @@ def _(tmp):
 
 
 def stage_log_files(edit_log: Callable[[list[str]], None] | None = None) -> list[Path]:
-    """Sheet, summary and stage logs of mice M001 and M002; ``edit_log`` edits M002's d6 log."""
+    """Sheet, summary and stage logs of a control (M002) and a silenced mouse (M009) of the
+    example's silencing cohort; ``edit_log`` edits M002's d6 log."""
     sheet = pd.read_csv(REPO / "config" / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
     files = write(
-        SHEET, sheet[sheet["mouse_id"].isin(["M001", "M002"])].to_csv(sep="\t", index=False)
+        SHEET, sheet[sheet["mouse_id"].isin(["M002", "M009"])].to_csv(sep="\t", index=False)
     )
     lines = (
         (REPO / "data" / "example" / "treadmill" / "endurance_tests.csv").read_text().splitlines()
     )
-    kept = [lines[0], *(line for line in lines[1:] if line.split(",")[0] in {"M001", "M002"})]
+    kept = [lines[0], *(line for line in lines[1:] if line.split(",")[0] in {"M002", "M009"})]
     files += write(SUMMARY, "\n".join(kept) + "\n")
     for source in sorted(
-        (REPO / "data" / "example" / "treadmill" / "stage_logs").glob("M00[12]_*")
+        (REPO / "data" / "example" / "treadmill" / "stage_logs").glob("M00[29]_*")
     ):
         target = Path(
             LOGS.format(mouse=source.stem.split("_")[0], session=source.stem.split("_")[1])
@@ -595,8 +616,8 @@ log_case(
 )
 log_case(
     "log-header-names-another-mouse",
-    lambda lines: lines.__setitem__(1, "# subject: M001"),
-    "data/logs/M002_d6.csv: the header names mouse M001 but the file name names M002 — rename the "
+    lambda lines: lines.__setitem__(1, "# subject: M009"),
+    "data/logs/M002_d6.csv: the header names mouse M009 but the file name names M002 — rename the "
     "file or fix the header",
 )
 

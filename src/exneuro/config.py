@@ -396,3 +396,33 @@ def _sheet_design_problems(
                 f"{where(path, line, 'removed_after_session', mouse)}: unknown session "
                 f"'{removed}' — expected one of: {', '.join(sessions)}"
             )
+    yield from _treadmill_groups_without_mice(sheet, path, config)
+
+
+def _treadmill_groups_without_mice(
+    sheet: pd.DataFrame, path: str, config: Mapping
+) -> Iterator[str]:
+    """A declared group of a treadmill cohort without an included mouse: the cohort's models
+    compare its groups at every session, and with a group missing their design is rank
+    deficient (one group left is no comparison at all)."""
+    treadmill = config.get("treadmill") or {}
+    if not treadmill or not treadmill.get("enabled", True):
+        return
+    cohorts = {cohort["id"]: cohort for cohort in config["cohorts"]}
+    included = sheet[sheet["excluded_reason"] == ""]
+    for cohort_id in treadmill.get("cohorts") or list(cohorts):
+        mice = sheet[sheet["cohort"] == cohort_id]
+        groups = cohorts[cohort_id]["groups"] if cohort_id in cohorts else []
+        if mice.empty or len(groups) < 2:
+            continue
+        present = set(included.loc[included["cohort"] == cohort_id, "group"])
+        for group in groups:
+            if group in present:
+                continue
+            listed = int((mice["group"] == group).sum())
+            state = f"has only excluded mice ({listed})" if listed else "has no mouse"
+            yield (
+                f"{path}: group '{group}' of treadmill cohort '{cohort_id}' {state} — its models "
+                f"compare the groups {', '.join(groups)}; add the group's mice, or remove "
+                f"'{group}' from the cohort's groups in the config"
+            )

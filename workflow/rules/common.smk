@@ -131,7 +131,9 @@ def sheet_params():
     """The part of the config the sample sheet is validated against."""
     return {key: config[key] for key in ("cohorts", "groups")} | {
         "treadmill": (
-            {"sessions": config["treadmill"]["sessions"]} if TREADMILL_ON else {}
+            {key: config["treadmill"][key] for key in ("sessions", "cohorts")}
+            if TREADMILL_ON
+            else {}
         )
     }
 
