@@ -475,6 +475,18 @@ def _(tmp):
 
 
 @case(
+    "summary-body-mass-negative-flagged",
+    "treadmill summary",
+    FLAGGED,
+    "M004 week1: data/summary.csv line 15, column 'Weight (g)': body mass -23.4 g is outside the "
+    "plausible range 10–80 g (a body mass is positive) [excluded from statistics and figures]",
+)
+def _(tmp):
+    raw = summary_files(set_cell(13, "Weight (g)", "-23.4"))
+    return raw, lambda: flagged_row(*run_summary_study(implausible="flag"))
+
+
+@case(
     "summary-typed-distance-disagrees-flagged",
     "treadmill summary",
     FLAGGED,
@@ -599,6 +611,15 @@ log_case(
     "M002 d6: data/logs/M002_d6.csv, column 'speed_m_min': speed at exhaustion 1.8 m/min is "
     "outside the plausible range 5–100 m/min; it looks like km/h or m/s: enter m/min [excluded "
     "from statistics and figures]",
+    outcome=FLAGGED,
+    implausible="flag",
+)
+log_case(
+    "log-times-in-minutes-flagged",
+    rescale_column(0, 1 / 60),
+    "M002 d6: data/logs/M002_d6.csv, column 'elapsed_s': time to exhaustion 39.7 s is outside "
+    "the plausible range 60–14400 s; it looks like minutes: a stage log gives elapsed time in "
+    "seconds [excluded from statistics and figures]",
     outcome=FLAGGED,
     implausible="flag",
 )

@@ -80,10 +80,10 @@ def implausible_values(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataFrame:
     """One row per implausible value of the tests (with their summary rows and computed metrics):
     ``index`` (the test's row), ``file``, ``line``, ``column`` and the ``problem`` with its fix.
 
-    Checked: the typed body mass, time, distance and final speed of the summary table, the
-    distance, time and top speed computed from the stage logs or the protocol, and the typed
-    distance against the distance the typed time gives on the protocol (summary source), which
-    must agree within ``cross_check_tolerance``.
+    Checked: the typed body mass; with the summary source, the typed time, distance and final
+    speed, the distance the protocol gives for the typed time, and the typed distance against
+    it (within ``cross_check_tolerance``); with the stage-log source, the time, distance and top
+    speed of each log (the typed values are cross-checked against the logs in the QC table).
     """
     found = list(_out_of_range(tests, treadmill)) + list(_typed_distance_mismatch(tests, treadmill))
     return pd.DataFrame(found, columns=["index", "quantity", "file", "line", "column", "problem"])
@@ -139,20 +139,20 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
     log_columns = treadmill["stage_log_columns"]
     summary = treadmill["summary_table"]
     typed_time = tests["summary_time_s"].notna()
-    checks = [
-        ("body_mass_g", "body_mass_g", columns["body_mass_g"], None),
-        ("time_to_exhaustion_s", "summary_time_s", columns["time_to_exhaustion"], None),
-        ("distance_m", "summary_distance_m", columns["distance_m"], None),
-        ("speed_m_min", "summary_final_speed_m_min", columns["final_speed_m_min"], None),
-    ]
-    if treadmill["metrics_source"] == "stage_logs":
+    checks = [("body_mass_g", "body_mass_g", columns["body_mass_g"], None)]
+    if treadmill["metrics_source"] == "summary":  # the typed values are the test's values
+        checks += [
+            ("time_to_exhaustion_s", "summary_time_s", columns["time_to_exhaustion"], None),
+            ("distance_m", "summary_distance_m", columns["distance_m"], None),
+            ("speed_m_min", "summary_final_speed_m_min", columns["final_speed_m_min"], None),
+            ("distance_m", "distance_m", columns["time_to_exhaustion"], "protocol"),
+        ]
+    else:  # the logs' values are used; typed ones are cross-checked against them in the QC
         checks += [
             ("time_to_exhaustion_s", "time_to_exhaustion_s", log_columns["elapsed_s"], "log"),
             ("distance_m", "distance_m", log_columns["speed_m_min"], "log"),
             ("speed_m_min", "max_speed_m_min", log_columns["speed_m_min"], "log"),
         ]
-    else:  # computed from the typed time (or distance) over the protocol's stages
-        checks += [("distance_m", "distance_m", columns["time_to_exhaustion"], "protocol")]
     ranges = treadmill["plausible_ranges"]
     for quantity, name, column, origin in checks:
         low, high = ranges[quantity]
@@ -175,7 +175,9 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
                 text += f"'{test['protocol']}', is outside the plausible range {low:g}–{high:g} m"
             unit_setting = "log" if origin == "log" else treadmill["time_to_exhaustion_unit"]
             hint = _hint(quantity, value, low, high, unit_setting)
-            file, line = summary, test["source_line"]
+            file, line, shown = summary, test["source_line"], column
+            if origin == "protocol" and not typed_time[index]:
+                shown = columns["distance_m"]  # the time was found from the typed distance
             if origin == "log":
                 file = treadmill["stage_logs"].format(mouse=test["mouse"], session=test["session"])
                 line = None
@@ -184,7 +186,7 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
                 "quantity": quantity,
                 "file": file,
                 "line": line,
-                "column": column,
+                "column": shown,
                 "problem": f"{text}{hint}",
             }
 
