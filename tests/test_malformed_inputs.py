@@ -849,3 +849,27 @@ def test_data_error_in_a_job_is_its_one_line(tmp_path, capsys):
     stderr = capsys.readouterr().err
     assert stderr == "ERROR data/x.csv line 5: '24 g' is not a number — enter a number\n"
     assert (tmp_path / "job.log").read_text() == stderr
+
+
+def test_a_flagged_test_is_out_of_the_group_statistics(tmp_path, monkeypatch):
+    """Body mass in kg for M002 at week2, flagged: the control group's week2 work is the mean of
+    the six other control mice's clean values, not pulled down by a value 1000x too small."""
+    from exneuro.treadmill.analysis import cohort_statistics
+
+    monkeypatch.chdir(tmp_path)
+    summary_files(lambda frame: frame)
+    clean, _ = run_summary_study()
+    summary_files(set_cell(6, "Weight (g)", "0.0215"))
+    flagged, _ = run_summary_study(implausible="flag")
+    config = two_group_config()
+    summary = cohort_statistics(flagged, config["cohorts"][0], config["treadmill"])["summary"]
+    row = summary[
+        (summary["outcome"] == "work_j")
+        & (summary["group"] == "control")
+        & (summary["session"] == "week2")
+    ].iloc[0]
+    others = clean[
+        (clean["group"] == "control") & (clean["session"] == "week2") & (clean["mouse"] != "M002")
+    ]
+    assert row["n_mice"] == 6 == len(others)
+    assert row["mean"] == pytest.approx(others["work_j"].mean(), rel=1e-12)
