@@ -230,6 +230,19 @@ sheet_case(
     "config/README.md)",
 )
 sheet_case(
+    "sheet-misspelt-column-below-a-title",
+    "config/samples.xlsx",
+    lambda path: excel_with_title(sheet_frame().rename(columns={"genotype": "Genotype"}), path),
+    "config/samples.xlsx line 3, column 'Genotype': unknown column — did you mean 'genotype'? "
+    "(columns: config/README.md)",
+)
+sheet_case(
+    "sheet-without-a-required-column",
+    SHEET,
+    edited_sheet(lambda frame: frame.drop(columns="sex")),
+    "config/samples.tsv line 1: no column 'sex' — the header needs mouse_id, cohort, sex, group",
+)
+sheet_case(
     "sheet-duplicated-id",
     SHEET,
     edited_sheet(lambda frame: frame.assign(mouse_id=frame["mouse_id"].replace("M004", "M003"))),

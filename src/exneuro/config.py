@@ -303,7 +303,9 @@ def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping)
     if path is None:
         return pd.DataFrame(columns=columns).astype("string")
     sheet, lines = read_sheet_cells(path)
-    problems = []
+    problems = list(_sheet_header_problems(list(sheet.columns), schema, path, sheet.attrs))
+    if problems:
+        raise ConfigError(problems[0])
     records = []
     for line, row in zip(lines, sheet.to_dict("records"), strict=True):
         record = {key: value.strip() for key, value in row.items()}
@@ -329,6 +331,26 @@ def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping)
     if problems:
         raise ConfigError("\n".join(problems))
     return filled
+
+
+def _sheet_header_problems(
+    header: list[str], schema: Mapping, path: str | Path, attrs: Mapping
+) -> Iterator[str]:
+    """A header's unknown or missing columns, once for the sheet (not once per row)."""
+    place = f"{path} line {attrs.get('header_line', 1)}"
+    known = list(schema["properties"])
+    patterns = list(schema.get("patternProperties", {}))
+    for column in header:
+        if column in known or any(re.search(pattern, column) for pattern in patterns):
+            continue
+        close = difflib.get_close_matches(column, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else "prefix a lab's own column with 'x_'"
+        yield f"{place}, column '{column}': unknown column — {hint} (columns: config/README.md)"
+    for column in schema.get("required", []):
+        if column not in header:
+            yield (
+                f"{place}: no column '{column}' — the header needs {', '.join(schema['required'])}"
+            )
 
 
 def modality_cohorts(config: Mapping, section: str) -> list[str]:

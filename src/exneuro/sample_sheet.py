@@ -77,6 +77,7 @@ def read_sheet_cells(path: str | Path) -> tuple[pd.DataFrame, list[int]]:
                 "name the column or delete the value"
             )
         cells = cells.drop(columns=f"#{position}")
+    cells.attrs["header_line"] = numbered[header_at][0]
     return cells, [line for line, _ in body]
 
 
