@@ -499,6 +499,18 @@ def _(tmp):
     return raw, lambda: flagged_row(*run_summary_study(implausible="flag"))
 
 
+summary_case(
+    "summary-minutes-read-as-seconds-all-flagged",
+    lambda frame: frame,
+    "data/summary.csv: every test of group 'control' in cohort 'stimulation_replication' is "
+    "excluded (28 tests; the first: implausible value: time to exhaustion 24.72 s is outside the "
+    "plausible range 60–14400 s; it looks like minutes: set treadmill.time_to_exhaustion_unit: "
+    "min) — correct the values or the exclusions: the statistics need each group's tests",
+    time_to_exhaustion_unit="s",
+    implausible="flag",
+)
+
+
 @case(
     "summary-typed-distance-disagrees-flagged",
     "treadmill summary",

@@ -122,8 +122,9 @@ def apply_policy(
                 "excluded from statistics and figures",
             )
         )
-        tests.at[problem.index, "excluded"] = True
-        tests.at[problem.index, "exclusion_reason"] = f"implausible value: {problem.problem}"
+        if not tests.at[problem.index, "excluded"]:  # the test's first problem is its reason
+            tests.at[problem.index, "excluded"] = True
+            tests.at[problem.index, "exclusion_reason"] = f"implausible value: {problem.problem}"
     return rows
 
 
