@@ -898,3 +898,23 @@ def test_a_flagged_test_is_out_of_the_group_statistics(tmp_path, monkeypatch):
     ]
     assert row["n_mice"] == 6 == len(others)
     assert row["mean"] == pytest.approx(others["work_j"].mean(), rel=1e-12)
+
+
+def test_snakemake_job_names_the_users_sheet_not_its_validated_copy(tmp_path):
+    root = project_copy(tmp_path)
+    sheet = root / "config/two_group/samples.tsv"
+    lines = sheet.read_text().splitlines(keepends=True)
+    sheet.write_text("".join(line for line in lines if not line.startswith("M002\t")))
+    result = snakemake(
+        root,
+        "results/two_group/treadmill/tests.tsv",
+        "--configfile",
+        "config/two_group/config.yaml",
+    )
+    user_sees(
+        result,
+        "ERROR data/example_two_group/treadmill/endurance_log.xlsx line 6: mouse 'M002' is not in "
+        "the sample sheet config/two_group/samples.tsv — add the mouse to "
+        "config/two_group/samples.tsv or remove the row",
+    )
+    assert "results/two_group/config/samples.tsv —" not in result.stderr
