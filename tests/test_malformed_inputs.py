@@ -918,3 +918,18 @@ def test_snakemake_job_names_the_users_sheet_not_its_validated_copy(tmp_path):
         "config/two_group/samples.tsv or remove the row",
     )
     assert "results/two_group/config/samples.tsv —" not in result.stderr
+
+
+def test_a_configfile_snakemake_cannot_parse_is_named_by_the_checker(tmp_path, monkeypatch, capsys):
+    """Snakemake parses --configfile before the workflow runs; the checker names the line."""
+    from exneuro.yaml_files import main
+
+    monkeypatch.chdir(tmp_path)
+    write("other.yaml", "study:\n  id: x\n\ttitle: y\n")
+    write("good.yaml", "study: {id: x}\n")
+    assert main(["good.yaml"]) == 0
+    assert main(["other.yaml", "good.yaml"]) == 1
+    assert capsys.readouterr().err == (
+        "Error: other.yaml line 3, column 1: not valid YAML: found character '\\t' that cannot "
+        "start any token — YAML is indented with spaces only: replace the tab with spaces\n"
+    )

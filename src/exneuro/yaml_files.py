@@ -114,3 +114,23 @@ def _first_content_line(path: str | Path) -> int:
         if line.strip() and not line.lstrip().startswith(("#", "---")):
             return number
     return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m exneuro.yaml_files FILE...``: one line per config file that is not a valid
+    study config, naming its line and column (Snakemake's own message for a broken
+    ``--configfile`` names neither)."""
+    import sys
+
+    failed = 0
+    for path in argv if argv is not None else sys.argv[1:]:
+        try:
+            read_config_file(path)
+        except ConfigError as error:
+            print(f"Error: {error}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
