@@ -78,7 +78,7 @@ def fill_plausible_ranges(treadmill: dict, species: str) -> list[str]:
 
 def implausible_values(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataFrame:
     """One row per implausible value of the tests (with their summary rows and computed metrics):
-    ``index`` (the test's row), ``file``, ``line``, ``column`` and the ``problem`` with its fix.
+    ``test`` (its row label), ``quantity``, ``file``, ``line``, ``column`` and the ``problem``.
 
     Checked: the typed body mass; with the summary source, the typed time, distance and final
     speed, the distance the protocol gives for the typed time, and the typed distance against
@@ -86,7 +86,7 @@ def implausible_values(tests: pd.DataFrame, treadmill: Mapping) -> pd.DataFrame:
     speed of each log (the typed values are cross-checked against the logs in the QC table).
     """
     found = list(_out_of_range(tests, treadmill)) + list(_typed_distance_mismatch(tests, treadmill))
-    return pd.DataFrame(found, columns=["index", "quantity", "file", "line", "column", "problem"])
+    return pd.DataFrame(found, columns=["test", "quantity", "file", "line", "column", "problem"])
 
 
 def apply_policy(
@@ -95,12 +95,12 @@ def apply_policy(
     """Stop at the first problem (``implausible: stop``) or exclude each test with a problem and
     return its QC rows (``flag``); ``qc_row(test, check, detail, action)`` builds one. Tests
     already excluded (by the sheet or the config) reach no statistic and are not checked."""
-    problems = problems[~tests.loc[problems["index"], "excluded"].to_numpy(bool)]
+    problems = problems[~tests.loc[problems["test"], "excluded"].to_numpy(bool)]
     if problems.empty:
         return []
     if treadmill["implausible"] == "stop":
         first = problems.iloc[0]
-        test = tests.loc[first["index"]]
+        test = tests.loc[first["test"]]
         raise data_error(
             first["file"],
             first["problem"],
@@ -112,7 +112,7 @@ def apply_policy(
         )
     rows = []
     for problem in problems.itertuples():
-        test = tests.loc[problem.index]
+        test = tests.loc[problem.test]
         place = f"{problem.file} line {problem.line}" if pd.notna(problem.line) else problem.file
         rows.append(
             qc_row(
@@ -122,9 +122,9 @@ def apply_policy(
                 "excluded from statistics and figures",
             )
         )
-        if not tests.at[problem.index, "excluded"]:  # the test's first problem is its reason
-            tests.at[problem.index, "excluded"] = True
-            tests.at[problem.index, "exclusion_reason"] = f"implausible value: {problem.problem}"
+        if not tests.at[problem.test, "excluded"]:  # the test's first problem is its reason
+            tests.at[problem.test, "excluded"] = True
+            tests.at[problem.test, "exclusion_reason"] = f"implausible value: {problem.problem}"
     return rows
 
 
@@ -183,7 +183,7 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
                 file = treadmill["stage_logs"].format(mouse=test["mouse"], session=test["session"])
                 line = None
             yield {
-                "index": index,
+                "test": index,
                 "quantity": quantity,
                 "file": file,
                 "line": line,
@@ -235,7 +235,7 @@ def _typed_distance_mismatch(tests: pd.DataFrame, treadmill: Mapping) -> Iterato
         test = tests.loc[index]
         unit = treadmill["time_to_exhaustion_unit"]
         yield {
-            "index": index,
+            "test": index,
             "quantity": "typed_distance",
             "file": treadmill["summary_table"],
             "line": test["source_line"],
