@@ -243,6 +243,15 @@ sheet_case(
     "config/samples.tsv line 1: no column 'sex' — the header needs mouse_id, cohort, sex, group",
 )
 sheet_case(
+    "sheet-column-twice",
+    SHEET,
+    lambda path: Path(path).write_text(
+        sheet_frame().to_csv(sep="\t", index=False).replace("\tnotes", "\tgroup", 1)
+    ),
+    "config/samples.tsv line 1, column 'group': the column is in the header twice — keep one "
+    "(which one holds the right values cannot be guessed)",
+)
+sheet_case(
     "sheet-duplicated-id",
     SHEET,
     edited_sheet(lambda frame: frame.assign(mouse_id=frame["mouse_id"].replace("M004", "M003"))),

@@ -51,10 +51,15 @@ def read_sheet_cells(path: str | Path) -> tuple[pd.DataFrame, list[int]]:
         raise ConfigError(
             f"{path} line {line}: no header with the column '{ID_COLUMN}' (found: "
             f"{', '.join(c for c in _stripped(row) if c)[:120]}) — the header names the columns "
-            "mouse_id, cohort, "
-            "sex, group (see config/README.md)"
+            "mouse_id, cohort, sex, group (see config/README.md)"
         )
     header = _stripped(numbered[header_at][1])
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise ConfigError(
+            f"{path} line {numbered[header_at][0]}, column '{repeated[0]}': the column is in the "
+            "header twice — keep one (which one holds the right values cannot be guessed)"
+        )
     body = numbered[header_at + 1 :]
     width = len(header)
     for line, row in body:
