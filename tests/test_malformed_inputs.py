@@ -124,6 +124,19 @@ config_case(
 )
 
 
+@case(
+    "config-not-utf8",
+    "config",
+    CLEAR_STOP,
+    "config/config.yaml line 2, column 15 (byte 0xe4): not UTF-8 text — save the file as UTF-8 "
+    "text",
+)
+def _(tmp):
+    Path(CONFIG).parent.mkdir(parents=True, exist_ok=True)
+    Path(CONFIG).write_bytes("study:\n  title: Laufb\u00e4nder\n".encode("latin-1"))
+    return [Path(CONFIG)], lambda: stop_message(lambda: read_config_file(CONFIG))
+
+
 def treadmill_config_case(name: str, edit: Callable[[dict], None], expected: str) -> None:
     def setup(tmp):
         config = load_yaml(TWO_GROUP)
@@ -147,6 +160,12 @@ treadmill_config_case(
     lambda c: c["treadmill"].update(plausible_ranges={"body_mass_g": [80, 10]}),
     "config/config.yaml: treadmill.plausible_ranges.body_mass_g: [80, 10] — the lowest value "
     "comes first and is below the highest",
+)
+treadmill_config_case(
+    "config-implausible-policy-misspelt",
+    lambda c: c["treadmill"].update(implausible="warn"),
+    "config/config.yaml: treadmill.implausible = 'warn' is not allowed; expected one of: stop, "
+    "flag",
 )
 treadmill_config_case(
     "config-species-without-ranges",
@@ -318,7 +337,8 @@ sheet_case(
     lambda path: Path(path).write_bytes(
         sheet_frame().to_csv(sep="\t", index=False).replace("C01", "Cäfig", 1).encode("latin-1")
     ),
-    "config/samples.tsv: not UTF-8 text (byte 166) — save the sheet as UTF-8 text, tab-separated",
+    "config/samples.tsv line 2, column 70 (byte 0xe4): not UTF-8 text — save the sheet as UTF-8 "
+    "text",
 )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from exneuro.errors import ConfigError
+from exneuro.yaml_files import undecodable_place
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 #: The column every sheet's header holds; it marks the header row below any title rows.
@@ -100,8 +101,7 @@ def _text_rows(path: Path) -> list[list[str]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise ConfigError(
-            f"{path}: not UTF-8 text (byte {error.start}) — save the sheet as UTF-8 text, "
-            "tab-separated"
+            f"{path} {undecodable_place(error)}: not UTF-8 text — save the sheet as UTF-8 text"
         ) from None
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), "")

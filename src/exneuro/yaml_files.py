@@ -64,17 +64,24 @@ def shown_path(path: str | Path) -> str:
         return str(path)
 
 
+def undecodable_place(error: UnicodeDecodeError) -> str:
+    """'line 2, column 15 (byte 0xe4)': where a whole file's bytes stopped decoding."""
+    before = error.object[: error.start]
+    line, column = before.count(b"\n") + 1, error.start - before.rfind(b"\n")
+    return f"line {line}, column {column} (byte 0x{error.object[error.start]:02x})"
+
+
 def read_yaml(path: str | Path) -> Any:
     """The YAML document in ``path`` (None when the file is empty), or :class:`ConfigError`
     naming the file, line and column of the first mistake."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        data = Path(path).read_bytes()
+        return yaml.load(data.decode("utf-8-sig"), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found — check the path") from None
-    except UnicodeDecodeError as error:
+    except UnicodeDecodeError as error:  # the whole file was decoded: positions are the file's
         raise ConfigError(
-            f"{path}: not text (byte {error.start} is not UTF-8) — save the file as UTF-8 text"
+            f"{path} {undecodable_place(error)}: not UTF-8 text — save the file as UTF-8 text"
         ) from None
     except yaml.MarkedYAMLError as error:
         problem = str(error.problem or error.context or "not valid YAML").replace("\t", "\\t")
