@@ -39,7 +39,7 @@ SETUPS: dict[str, Callable[[Path], tuple[list[Path], Callable[[], str]]]] = {}
 
 
 def case(name: str, kind: str, outcome: str, expected: str):
-    """Register a setup: it writes the bad input and returns (raw files, what the user gets)."""
+    "''Register a setup: it writes the bad input and returns (raw files, what the user gets).''"
 
     def register(setup):
         CASES.append(Case(f"inputs-{name}", kind, outcome, expected))
@@ -50,7 +50,7 @@ def case(name: str, kind: str, outcome: str, expected: str):
 
 
 def stop_message(action: Callable[[], object]) -> str:
-    """The one line the user gets; a case that runs through without stopping fails."""
+    "''The one line the user gets; a case that runs through without stopping fails.''"
     try:
         action()
     except ExneuroError as error:
@@ -97,6 +97,13 @@ config_case(
     "config/config.yaml line 2, column 1: the top level must be keys with values (study:, "
     "groups:, cohorts: ...), found a list — write each setting as 'key: value' at the start of "
     "a line",
+)
+config_case(
+    "config-top-level-text",
+    "treadmill endurance study, cohort 2\n",
+    "config/config.yaml line 1, column 1: the top level must be keys with values (study:, "
+    "groups:, cohorts: ...), found text — write each setting as 'key: value' at the start of a "
+    "line",
 )
 config_case(
     "config-unclosed-quote",
@@ -166,6 +173,11 @@ treadmill_config_case(
     lambda c: c["treadmill"].update(implausible="warn"),
     "config/config.yaml: treadmill.implausible = 'warn' is not allowed; expected one of: stop, "
     "flag",
+)
+treadmill_config_case(
+    "config-range-of-one-value",
+    lambda c: c["treadmill"].update(plausible_ranges={"body_mass_g": [25]}),
+    "config/config.yaml: treadmill.plausible_ranges.body_mass_g: [25] is too short",
 )
 treadmill_config_case(
     "config-species-without-ranges",
@@ -271,6 +283,39 @@ sheet_case(
     "(which one holds the right values cannot be guessed)",
 )
 sheet_case(
+    "sheet-text-without-a-header",
+    SHEET,
+    lambda path: Path(path).write_text("Mice of cohort 2\nM001 control female\n"),
+    "config/samples.tsv line 1: no header with the column 'mouse_id' (found: Mice of cohort 2) — "
+    "the header names the columns mouse_id, cohort, sex, group (see config/README.md)",
+)
+sheet_case(
+    "sheet-unknown-cohort",
+    SHEET,
+    edited_sheet(
+        lambda frame: frame.assign(
+            cohort=frame["cohort"].replace("stimulation_replication", "stim_rep")
+        )
+    ),
+    "config/samples.tsv line 2 (mouse M001), column 'cohort': unknown cohort 'stim_rep' — "
+    "declare it under 'cohorts' in the config (declared: stimulation_replication) (the same on "
+    "13 more rows)",
+)
+sheet_case(
+    "sheet-sex-capitalised",
+    SHEET,
+    edited_sheet(lambda frame: frame.assign(sex=frame["sex"].replace("female", "F"))),
+    "config/samples.tsv line 2 (mouse M001): sex = 'F' is not allowed; expected one of: female, "
+    "male (the same on 6 more rows)",
+)
+sheet_case(
+    "sheet-birth-date-as-typed-in-excel",
+    SHEET,
+    edited_sheet(lambda frame: frame.assign(birth_date="03/12/2025")),
+    "config/samples.tsv line 2 (mouse M001): birth_date = '03/12/2025' is not a date written "
+    "YYYY-MM-DD (e.g. 2025-12-03) (the same on 13 more rows)",
+)
+sheet_case(
     "sheet-duplicated-id",
     SHEET,
     edited_sheet(lambda frame: frame.assign(mouse_id=frame["mouse_id"].replace("M004", "M003"))),
@@ -288,8 +333,8 @@ sheet_case(
     "sheet-id-with-slash",
     SHEET,
     edited_sheet(lambda frame: frame.assign(mouse_id=frame["mouse_id"].replace("M002", "M/002"))),
-    "config/samples.tsv line 3 (mouse M/002): mouse_id = 'M/002' does not match the expected form "
-    "^[A-Za-z0-9_.-]+$",
+    "config/samples.tsv line 3 (mouse M/002): mouse_id = 'M/002' may hold only letters, digits, "
+    "'_', '.' and '-' (it names files)",
 )
 sheet_case(
     "sheet-extra-cells",
@@ -343,14 +388,14 @@ sheet_case(
 
 
 def with_extra_cells(text: str) -> str:
-    """The sheet with a note typed two cells right of the last column on its first mouse's row."""
+    "''The sheet with a note typed two cells right of the last column on its first mouse's row.''"
     lines = text.splitlines()
     lines[1] += "\t\tcage moved"
     return "\n".join(lines) + "\n"
 
 
 def excel_with_title(frame: pd.DataFrame, path: str) -> None:
-    """The sheet as a lab exports it from Excel: a title row and a blank row above the header."""
+    "''The sheet as a lab exports it from Excel: a title row and a blank row above the header.''"
     with pd.ExcelWriter(path) as writer:
         pd.DataFrame([["Cohort 2 — mice and groups"]]).to_excel(writer, header=False, index=False)
         frame.to_excel(writer, index=False, startrow=2)
@@ -373,7 +418,7 @@ def _(tmp):
 
 
 def summary_files(edit: Callable[[pd.DataFrame], pd.DataFrame]) -> list[Path]:
-    """The two-group study's summary table as CSV text (edited) and its sample sheet."""
+    "''The two-group study's summary table as CSV text (edited) and its sample sheet.''"
     raw = pd.read_excel(
         REPO / "data" / "example_two_group" / "treadmill" / "endurance_log.xlsx",
         dtype=str,
@@ -491,8 +536,18 @@ summary_case(
 )
 
 
+summary_case(
+    "summary-distance-absurd",
+    set_cell(5, "Distance run (m)", "65650"),
+    "data/summary.csv line 7 (mouse M002, session week1), column 'Distance run (m)': distance "
+    "65650 m is outside the plausible range 10–10000 m — correct the value, widen "
+    "treadmill.plausible_ranges.distance_m if it is right, or set treadmill.implausible: flag to "
+    "exclude such tests from the statistics",
+)
+
+
 def flagged_row(tests: pd.DataFrame, qc: pd.DataFrame) -> str:
-    """The QC row of the implausible value, after checking its test is out of the statistics."""
+    "''The QC row of the implausible value, after checking its test is out of the statistics.''"
     rows = qc[qc["check"] == "implausible value"]
     assert len(rows) == 1, rows
     row = rows.iloc[0]
@@ -611,7 +666,7 @@ def run_log_study(**settings) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def rescale_column(position: int, factor: float):
-    """Multiply one column of every data row of a stage log (after its # header and header)."""
+    "''Multiply one column of every data row of a stage log (after its # header and header).''"
 
     def edit(lines):
         for index, line in enumerate(lines):
@@ -641,14 +696,14 @@ LOG_FIX = (
 log_case(
     "log-speeds-in-km-h",
     rescale_column(2, 60 / 1000),
-    "data/logs/M002_d6.csv (mouse M002, session d6), column 'speed_m_min': speed at exhaustion "
+    "data/logs/M002_d6.csv (mouse M002, session d6), column 'speed_m_min': top belt speed "
     "1.8 m/min is outside the plausible range 5–100 m/min; it looks like km/h or m/s: enter "
     "m/min — " + LOG_FIX.format("speed_m_min"),
 )
 log_case(
     "log-speeds-in-m-s",
     rescale_column(2, 1 / 60),
-    "data/logs/M002_d6.csv (mouse M002, session d6), column 'speed_m_min': speed at exhaustion "
+    "data/logs/M002_d6.csv (mouse M002, session d6), column 'speed_m_min': top belt speed "
     "0.5 m/min is outside the plausible range 5–100 m/min; it looks like km/h or m/s: enter "
     "m/min — " + LOG_FIX.format("speed_m_min"),
 )
@@ -662,7 +717,7 @@ log_case(
 log_case(
     "log-speeds-in-km-h-flagged",
     rescale_column(2, 60 / 1000),
-    "M002 d6: data/logs/M002_d6.csv, column 'speed_m_min': speed at exhaustion 1.8 m/min is "
+    "M002 d6: data/logs/M002_d6.csv, column 'speed_m_min': top belt speed 1.8 m/min is "
     "outside the plausible range 5–100 m/min; it looks like km/h or m/s: enter m/min [excluded "
     "from statistics and figures]",
     outcome=FLAGGED,
@@ -676,6 +731,14 @@ log_case(
     "seconds [excluded from statistics and figures]",
     outcome=FLAGGED,
     implausible="flag",
+)
+log_case(
+    "log-one-stage-speed-typo",
+    lambda lines: lines.__setitem__(12, lines[12].replace(",22.5,", ",225,")),
+    "data/logs/M002_d6.csv (mouse M002, session d6), column 'speed_m_min': top belt speed 225 "
+    "m/min is outside the plausible range 5–100 m/min — correct the value, widen "
+    "treadmill.plausible_ranges.speed_m_min if it is right, or set treadmill.implausible: flag "
+    "to exclude such tests from the statistics",
 )
 log_case(
     "log-negative-speed",
@@ -950,7 +1013,7 @@ def test_snakemake_job_names_the_users_sheet_not_its_validated_copy(tmp_path):
 
 
 def test_a_configfile_snakemake_cannot_parse_is_named_by_the_checker(tmp_path, monkeypatch, capsys):
-    """Snakemake parses --configfile before the workflow runs; the checker names the line."""
+    "''Snakemake parses --configfile before the workflow runs; the checker names the line.''"
     from exneuro.yaml_files import main
 
     monkeypatch.chdir(tmp_path)

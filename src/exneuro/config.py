@@ -58,6 +58,14 @@ def _key_path(parts) -> str:
     return text
 
 
+#: Schema patterns in words.
+PATTERN_WORDS = {
+    "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "is not a date written YYYY-MM-DD (e.g. 2025-12-03)",
+    "^[A-Za-z0-9_.-]+$": "may hold only letters, digits, '_', '.' and '-' (it names files)",
+    "^[A-Za-z0-9_-]+$": "may hold only letters, digits, '_' and '-' (it names files)",
+}
+
+
 def _describe(error, label: str) -> str:
     """One line for one schema violation; ``label`` names the key or column being validated."""
     if error.validator == "additionalProperties":
@@ -87,6 +95,8 @@ def _describe(error, label: str) -> str:
             f"{label} is {len(error.instance)} characters long, more than "
             f"{error.validator_value} — shorten it (it names result files)"
         )
+    if error.validator == "pattern" and error.validator_value in PATTERN_WORDS:
+        return f"{label} = {error.instance!r} {PATTERN_WORDS[error.validator_value]}"
     if error.validator == "pattern":
         return (
             f"{label} = {error.instance!r} does not match the expected form {error.validator_value}"
@@ -315,7 +325,7 @@ def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping)
             problems.append(f"{where(str(path), line, mouse=shown)}: {problem}")
         records.append(record)
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError(_one_line(problems))
     if not records:
         needing = [s for s in SHEET_SECTIONS if config.get(s) and config[s].get("enabled", True)]
         if needing:
@@ -329,8 +339,19 @@ def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping)
     filled = pd.DataFrame.from_records(records).astype("string")
     problems = list(_sheet_design_problems(filled, lines, str(path), config))
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError(_one_line(problems))
     return filled
+
+
+def _one_line(problems: list[str]) -> str:
+    """The sheet's first problem, saying how many rows share it and how many others follow:
+    one line however many rows repeat a mistake (a capitalised sex, a renamed cohort)."""
+    place, problem = problems[0].split(": ", 1)
+    same = sum(p.split(": ", 1)[1] == problem for p in problems[1:])
+    other = len(problems) - 1 - same
+    notes = [f"the same on {same} more row{'s' * (same > 1)}"] if same else []
+    notes += [f"{other} other problem{'s' * (other > 1)} in the sheet"] if other else []
+    return f"{place}: {problem}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _sheet_header_problems(

@@ -123,6 +123,7 @@ def compute_tests(
     )
     _apply_exclusions(tests, treadmill, qc_rows)
     qc_rows.extend(apply_policy(tests, implausible_values(tests, treadmill), treadmill, _qc))
+    tests = tests.drop(columns="stage_peak_speed_m_min", errors="ignore")
     _check_duration(tests, treadmill)
     tests = tests.drop(columns="excluded_reason")
     _flag_outliers(tests, treadmill["outliers"]["robust_z_threshold"], qc_rows)
@@ -191,6 +192,10 @@ def _metrics_from_logs(
         records.append(stage_log_metrics(stages))
     computed = pd.DataFrame.from_records(records, index=tests.index)
     computed["metrics_source"] = "stage log"
+    # for the plausibility check only (a typo in one stage's speed), dropped after it
+    computed["stage_peak_speed_m_min"] = [
+        logs[(row.mouse, row.session)]["speed_m_min"].max() for row in tests.itertuples()
+    ]
     tolerance = treadmill["cross_check_tolerance"]
     pairs = {
         "summary_distance_m": "distance_m",

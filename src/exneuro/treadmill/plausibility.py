@@ -152,7 +152,7 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
         checks += [
             ("time_to_exhaustion_s", "time_to_exhaustion_s", log_columns["elapsed_s"], "log"),
             ("distance_m", "distance_m", log_columns["speed_m_min"], "log"),
-            ("speed_m_min", "max_speed_m_min", log_columns["speed_m_min"], "log"),
+            ("speed_m_min", "stage_peak_speed_m_min", log_columns["speed_m_min"], "log"),
         ]
     ranges = treadmill["plausible_ranges"]
     for quantity, name, column, origin in checks:
@@ -163,6 +163,8 @@ def _out_of_range(tests: pd.DataFrame, treadmill: Mapping) -> Iterator[dict]:
             test = tests.loc[index]
             value = float(test[name])
             label, unit = QUANTITIES[quantity]
+            if name == "stage_peak_speed_m_min":
+                label = "top belt speed"
             text = (
                 f"{label} {value:g} {unit} is outside the plausible range {low:g}–{high:g} {unit}"
             )
