@@ -70,7 +70,7 @@ try:
         else {}
     )
 except ExneuroError as error:
-    sys.exit(f"Photometry recordings sheet error:\n{error}")
+    sys.exit(f"Error: {error}")
 PHOTOMETRY_SESSIONS = list(RECORDINGS)
 
 TABLES = list(config["tables"])
