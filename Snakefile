@@ -14,6 +14,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from exneuro.errors import ExneuroError
 from exneuro.workflow import guard_the_run, use_library_source, use_this_python
+from exneuro.yaml_files import read_config_file, shown_path
 
 use_library_source(Path(workflow.basedir) / "src")
 use_this_python()
@@ -24,6 +25,15 @@ if workflow.is_main_process:
         guard_the_run(sys.argv)
     except ExneuroError as error:
         sys.exit(f"Error: {error}")
+
+
+# The config files read here first, so that a mistake (invalid YAML, a tab, a key written twice,
+# an empty file) stops with one line naming the file, line and column.
+try:
+    for config_path in workflow.overwrite_configfiles or ["config/config.yaml"]:
+        read_config_file(shown_path(config_path))
+except ExneuroError as error:
+    sys.exit(f"Error: {error}")
 
 
 # The example study's config, unless another is given with --configfile: the given config then

@@ -11,7 +11,7 @@ def main(snakemake):
         snakemake.params.ephys,
         read_validated_sheet(snakemake.input.samples),
         list(snakemake.input.abf),
-        sheet_path=snakemake.input.samples,
+        sheet_path=snakemake.params.sheet,
     )
     for name in ("steps", "cells", "events"):
         write_table(tables[name], snakemake.output[name])

@@ -12,7 +12,7 @@ def main(snakemake):
         section,
         read_validated_sheet(snakemake.input.samples),
         snakemake.input.counts[0],
-        snakemake.input.samples,
+        snakemake.params.sheet,
     )
     results = differential_expression(counts, samples, section)
     for contrast, path in zip(section["contrasts"], snakemake.output, strict=True):

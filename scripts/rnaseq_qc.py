@@ -12,7 +12,7 @@ def main(snakemake):
         section,
         read_validated_sheet(snakemake.input.samples),
         snakemake.input.counts[0],
-        snakemake.input.samples,
+        snakemake.params.sheet,
     )
     tables = qc_tables(counts, samples, section)
     for name in ("size_factors", "tmm", "library_sizes", "pca", "pca_variance", "outliers"):

@@ -12,7 +12,7 @@ def main(snakemake):
         list(snakemake.input.logs),
         read_validated_sheet(snakemake.input.samples),
         snakemake.params.treadmill,
-        sheet_path=snakemake.input.samples,
+        sheet_path=snakemake.params.sheet,
     )
     write_table(tests, snakemake.output.tests)
     write_table(tests, snakemake.output.table)

@@ -109,7 +109,10 @@ def test_unknown_sheet_column_is_refused_with_suggestion(tmp_path, example_confi
         lines[0] = lines[0].replace("genotype", "genotyp")
 
     path = _sheet_with(tmp_path, rename)
-    with pytest.raises(ConfigError, match=r"unknown key 'genotyp' — did you mean 'genotype'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"samples\.tsv line 1, column 'genotyp': unknown column — did you mean 'genotype'\?",
+    ):
         read_sample_sheet(path, sheet_schema, example_config)
 
 
@@ -145,7 +148,7 @@ def test_sheet_row_without_data_is_refused(tmp_path, example_config, sheet_schem
 
     with pytest.raises(
         InputDataError,
-        match=r"samples\.tsv line 6: mouse M005 has no test in .* "
+        match=r"samples\.tsv: mouse M005 has no test in .* "
         r"— add its tests, or give the reason it has none in the 'excluded_reason'",
     ):
         _metrics(tmp_path, example_config, sheet_schema, edit_summary=drop_m005)

@@ -227,8 +227,11 @@ def test_header_only_sample_sheet_has_no_mice_and_an_empty_file_is_named(
 ):
     header_only = tmp_path / "samples.tsv"
     header_only.write_text("mouse_id\tcohort\tsex\tgroup\n")
-    sheet = read_sample_sheet(header_only, sheet_schema, example_config)
+    tables_only = {key: example_config[key] for key in ("study", "groups", "cohorts")}
+    sheet = read_sample_sheet(header_only, sheet_schema, tables_only)
     assert sheet.empty and "excluded_reason" in sheet.columns
+    with pytest.raises(ConfigError, match="samples.tsv: the sample sheet has a header but no"):
+        read_sample_sheet(header_only, sheet_schema, example_config)
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
     with pytest.raises(ConfigError, match="empty.tsv: the sample sheet is empty"):

@@ -16,33 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from jsonschema import Draft202012Validator, validators
 
 from exneuro.errors import ConfigError, where
 from exneuro.paper.catalogue import paper_problems
+from exneuro.sample_sheet import read_sheet_cells
+from exneuro.treadmill.plausibility import fill_plausible_ranges
+from exneuro.yaml_files import read_yaml
 
-SHEET_HEADER_LINES = 1
 #: Analysis sections that read mice from the sample sheet.
-SHEET_SECTIONS = (
-    "treadmill",
-    "photometry",
-    "ephys",
-    "spines",
-    "histology",
-    "rnaseq",
-)  # a sheet row's line number = its index + 1 (header) + 1 (1-based)
+SHEET_SECTIONS = ("treadmill", "photometry", "ephys", "spines", "histology", "rnaseq")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file into a dict, with a clear error when it is not valid YAML."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+    """Read a YAML file (a schema) into a dict; a mistake is a :class:`ConfigError` naming the
+    file, line and column (:func:`exneuro.yaml_files.read_yaml`)."""
+    return read_yaml(path) or {}
 
 
 def _with_defaults(validator_class):
@@ -69,6 +58,14 @@ def _key_path(parts) -> str:
     return text
 
 
+#: Schema patterns in words.
+PATTERN_WORDS = {
+    "^$|^[0-9]{4}-[0-9]{2}-[0-9]{2}$": "is not a date written YYYY-MM-DD (e.g. 2025-12-03)",
+    "^[A-Za-z0-9_.-]+$": "may hold only letters, digits, '_', '.' and '-' (it names files)",
+    "^[A-Za-z0-9_-]+$": "may hold only letters, digits, '_' and '-' (it names files)",
+}
+
+
 def _describe(error, label: str) -> str:
     """One line for one schema violation; ``label`` names the key or column being validated."""
     if error.validator == "additionalProperties":
@@ -93,6 +90,13 @@ def _describe(error, label: str) -> str:
     if error.validator == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value)
         return f"{label} = {error.instance!r} is not allowed; expected one of: {allowed}"
+    if error.validator == "maxLength":
+        return (
+            f"{label} is {len(error.instance)} characters long, more than "
+            f"{error.validator_value} — shorten it (it names result files)"
+        )
+    if error.validator == "pattern" and error.validator_value in PATTERN_WORDS:
+        return f"{label} = {error.instance!r} {PATTERN_WORDS[error.validator_value]}"
     if error.validator == "pattern":
         return (
             f"{label} = {error.instance!r} does not match the expected form {error.validator_value}"
@@ -119,7 +123,9 @@ def validate_config(config: Mapping, schema: Mapping, source: str) -> dict[str, 
     problems = list(_schema_errors(filled, schema))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
-    problems = list(_design_problems(filled)) + list(paper_problems(filled))
+    if filled.get("treadmill"):  # each range left null takes the species' default
+        problems += fill_plausible_ranges(filled["treadmill"], filled["study"]["species"])
+    problems += list(_design_problems(filled)) + list(paper_problems(filled))
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
     for cohort in filled["cohorts"]:  # the control first: drawn first, every contrast's reference
@@ -311,48 +317,80 @@ def _treadmill_problems(treadmill: Mapping) -> Iterator[str]:
 
 
 def read_sample_sheet(path: str | Path | None, schema: Mapping, config: Mapping) -> pd.DataFrame:
-    """Read and validate the sample sheet (TSV, one row per mouse) against schema and config.
+    """Read and validate the sample sheet (one row per mouse) against schema and config.
 
-    Returns the sheet with defaults filled, one row per mouse, every column as text. Errors name
-    the sheet's line (the header is line 1) and column. Without a sheet (``path`` None, a
-    tables-only study) or with a header-only sheet, the sheet has the schema's columns and no
-    row.
+    The sheet is tab-separated text, a CSV or an Excel sheet (:func:`read_sheet_cells`). Returns
+    it with defaults filled, one row per mouse, every column as text. Errors name the sheet's
+    line (as the user's editor numbers it) and column. Without a sheet (``path`` None, a
+    tables-only study) the sheet has the schema's columns and no row; a sheet without a mouse is
+    an error when an analysis reads mice from it.
     """
     columns = list(schema["properties"])
     if path is None:
         return pd.DataFrame(columns=columns).astype("string")
-    try:
-        sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: sample sheet not found (config key 'samples')") from None
-    except pd.errors.EmptyDataError:
-        raise ConfigError(
-            f"{path}: the sample sheet is empty — write a header line (mouse_id, cohort, sex, "
-            "group) and one row per mouse, or remove the config key 'samples'"
-        ) from None
-    sheet.columns = [column.strip() for column in sheet.columns]
-    problems = []
+    sheet, lines = read_sheet_cells(path)
+    problems = list(_sheet_header_problems(list(sheet.columns), schema, path, sheet.attrs))
+    if problems:
+        raise ConfigError(problems[0])
     records = []
-    for index, row in enumerate(sheet.to_dict("records")):
+    for line, row in zip(lines, sheet.to_dict("records"), strict=True):
         record = {key: value.strip() for key, value in row.items()}
-        line = index + SHEET_HEADER_LINES + 1
+        mouse = record.get("mouse_id")
+        shown = mouse if mouse is None or len(mouse) <= 64 else f"{mouse[:24]}…"
         for problem in _schema_errors(record, schema):
-            problems.append(f"{where(str(path), line, mouse=record.get('mouse_id'))}: {problem}")
+            problems.append(f"{where(str(path), line, mouse=shown)}: {problem}")
         records.append(record)
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError(_one_line(problems))
     if not records:
+        needing = [s for s in SHEET_SECTIONS if config.get(s) and config[s].get("enabled", True)]
+        if needing:
+            raise ConfigError(
+                f"{path}: the sample sheet has a header but no mouse — {', '.join(needing)} "
+                "read(s) mice from it: add one row per mouse below the header"
+            )
         return pd.DataFrame(columns=list(dict.fromkeys([*sheet.columns, *columns]))).astype(
             "string"
         )
     filled = pd.DataFrame.from_records(records).astype("string")
     problems = [
-        *_sheet_design_problems(filled, str(path), config),
+        *_sheet_design_problems(filled, lines, str(path), config),
         *_model_factor_problems(filled, str(path), config),
     ]
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError(_one_line(problems))
     return filled
+
+
+def _one_line(problems: list[str]) -> str:
+    """The sheet's first problem, saying how many rows share it and how many others follow:
+    one line however many rows repeat a mistake (a capitalised sex, a renamed cohort)."""
+    place, problem = problems[0].split(": ", 1)
+    same = sum(p.split(": ", 1)[1] == problem for p in problems[1:])
+    other = len(problems) - 1 - same
+    notes = [f"the same on {same} more row{'s' * (same > 1)}"] if same else []
+    notes += [f"{other} other problem{'s' * (other > 1)} in the sheet"] if other else []
+    return f"{place}: {problem}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _sheet_header_problems(
+    header: list[str], schema: Mapping, path: str | Path, attrs: Mapping
+) -> Iterator[str]:
+    """A header's unknown or missing columns, once for the sheet (not once per row)."""
+    place = f"{path} line {attrs.get('header_line', 1)}"
+    known = list(schema["properties"])
+    patterns = list(schema.get("patternProperties", {}))
+    for column in header:
+        if column in known or any(re.search(pattern, column) for pattern in patterns):
+            continue
+        close = difflib.get_close_matches(column, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else "prefix a lab's own column with 'x_'"
+        yield f"{place}, column '{column}': unknown column — {hint} (columns: config/README.md)"
+    for column in schema.get("required", []):
+        if column not in header:
+            yield (
+                f"{place}: no column '{column}' — the header needs {', '.join(schema['required'])}"
+            )
 
 
 def modality_cohorts(config: Mapping, section: str) -> list[str]:
@@ -400,12 +438,13 @@ def _model_factor_problems(sheet: pd.DataFrame, path: str, config: Mapping) -> I
                 )
 
 
-def _sheet_design_problems(sheet: pd.DataFrame, path: str, config: Mapping) -> Iterator[str]:
+def _sheet_design_problems(
+    sheet: pd.DataFrame, lines: list[int], path: str, config: Mapping
+) -> Iterator[str]:
     cohorts = {cohort["id"]: cohort for cohort in config["cohorts"]}
     sessions = [s["id"] for s in config.get("treadmill", {}).get("sessions", [])]
     first_line = {}
-    for index, row in sheet.iterrows():
-        line = int(index) + SHEET_HEADER_LINES + 1
+    for line, (_, row) in zip(lines, sheet.iterrows(), strict=True):
         mouse = row["mouse_id"]
         if mouse in first_line:
             yield (
@@ -430,4 +469,34 @@ def _sheet_design_problems(sheet: pd.DataFrame, path: str, config: Mapping) -> I
             yield (
                 f"{where(path, line, 'removed_after_session', mouse)}: unknown session "
                 f"'{removed}' — expected one of: {', '.join(sessions)}"
+            )
+    yield from _treadmill_groups_without_mice(sheet, path, config)
+
+
+def _treadmill_groups_without_mice(
+    sheet: pd.DataFrame, path: str, config: Mapping
+) -> Iterator[str]:
+    """A declared group of a treadmill cohort without an included mouse: the cohort's models
+    compare its groups at every session, and with a group missing their design is rank
+    deficient (one group left is no comparison at all)."""
+    treadmill = config.get("treadmill") or {}
+    if not treadmill or not treadmill.get("enabled", True):
+        return
+    cohorts = {cohort["id"]: cohort for cohort in config["cohorts"]}
+    included = sheet[sheet["excluded_reason"] == ""]
+    for cohort_id in treadmill.get("cohorts") or list(cohorts):
+        mice = sheet[sheet["cohort"] == cohort_id]
+        groups = cohorts[cohort_id]["groups"] if cohort_id in cohorts else []
+        if mice.empty or len(groups) < 2:
+            continue
+        present = set(included.loc[included["cohort"] == cohort_id, "group"])
+        for group in groups:
+            if group in present:
+                continue
+            listed = int((mice["group"] == group).sum())
+            state = f"has only excluded mice ({listed})" if listed else "has no mouse"
+            yield (
+                f"{path}: group '{group}' of treadmill cohort '{cohort_id}' {state} — its models "
+                f"compare the groups {', '.join(groups)}; add the group's mice, or remove "
+                f"'{group}' from the cohort's groups in the config"
             )

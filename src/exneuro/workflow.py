@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -193,9 +194,10 @@ def run(snakemake, main: Callable[..., None]) -> None:
     """Run ``main(snakemake)`` with logging to the job's log file and one-line errors.
 
     A problem with the user's data or config (:class:`ExneuroError`) is written to the log and to
-    stderr as one line and ends the job with exit code 1; any other exception is a bug and keeps
-    its traceback. Lab tables are read with the study's ``lab_tables`` settings when the rule
-    passes them as a param.
+    stderr as one line and ends the job with exit code 1. Any other exception (a bug, or an input
+    no check foresaw) is one line on stderr too, naming the job's log, which keeps the full
+    traceback (stderr gets it only when the job has no log). Lab tables are read with the study's
+    ``lab_tables`` settings when the rule passes them as a param.
     """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
@@ -211,4 +213,18 @@ def run(snakemake, main: Callable[..., None]) -> None:
             main(snakemake)
     except ExneuroError as error:
         logging.getLogger("exneuro").error("%s", error)
+        sys.exit(1)
+    except Exception as error:
+        if not snakemake.log:
+            raise
+        summary = (str(error).strip().splitlines() or [""])[0]
+        logging.getLogger("exneuro").error(
+            "unexpected %s: %s — not a message of this workflow: please report it with the "
+            "traceback in %s",
+            type(error).__name__,
+            summary,
+            snakemake.log[0],
+        )
+        with open(snakemake.log[0], "a", encoding="utf-8") as log:
+            log.write(traceback.format_exc())
         sys.exit(1)

@@ -15,9 +15,12 @@ from exneuro.errors import ExneuroError
 from exneuro.paper.catalogue import CATALOGUE, figure_inputs
 from exneuro.photometry.sessions import read_recordings, session_records
 from exneuro.workflow import in_report, report_files, source_digest
+from exneuro.yaml_files import shown_path
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
-CONFIG_SOURCE = (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+CONFIG_SOURCE = shown_path(
+    (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
+)
 
 try:
     config = validate_config(
@@ -27,9 +30,11 @@ try:
         config.get("samples"), load_yaml(SCHEMAS / "samples.schema.yaml"), config
     )
 except ConfigError as error:
-    sys.exit(f"Configuration error:\n{error}")
+    sys.exit(f"Error: {error}")
 
 OUT = config["output_dir"]
+#: The user's sample sheet, named in messages (jobs read the validated copy in OUT/config).
+SHEET_PATH = config.get("samples")
 COHORTS = [cohort["id"] for cohort in config["cohorts"]]
 TREADMILL_ON = bool(config.get("treadmill")) and config["treadmill"]["enabled"]
 TREADMILL_COHORTS = modality_cohorts(config, "treadmill") if TREADMILL_ON else []
@@ -66,7 +71,7 @@ try:
         else {}
     )
 except ExneuroError as error:
-    sys.exit(f"Photometry recordings sheet error:\n{error}")
+    sys.exit(f"Error: {error}")
 PHOTOMETRY_SESSIONS = list(RECORDINGS)
 
 TABLES = list(config["tables"])
@@ -90,6 +95,8 @@ TREADMILL_KEYS = {
         "stage_log_columns",
         "metrics_source",
         "cross_check_tolerance",
+        "plausible_ranges",
+        "implausible",
         "sessions",
         "baseline_session",
         "protocols",
@@ -125,7 +132,9 @@ def sheet_params():
     """The part of the config the sample sheet is validated against."""
     return {key: config[key] for key in ("cohorts", "groups")} | {
         "treadmill": (
-            {"sessions": config["treadmill"]["sessions"]} if TREADMILL_ON else {}
+            {key: config["treadmill"][key] for key in ("sessions", "cohorts")}
+            if TREADMILL_ON
+            else {}
         )
     }
 

@@ -20,6 +20,7 @@ rule ephys_tables:
         mem_mb=1000,
         runtime=15,
     params:
+        sheet=SHEET_PATH,
         ephys=section_params("ephys", exclude=["statistics"]),
         lab_tables=config["lab_tables"],
         code=code_version("cellular"),

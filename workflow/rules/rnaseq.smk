@@ -27,6 +27,7 @@ rule rnaseq_qc:
         mem_mb=4000,
         runtime=60,
     params:
+        sheet=SHEET_PATH,
         rnaseq=section_params("rnaseq", exclude=["figures"]),
         lab_tables=config["lab_tables"],
         code=code_version("rnaseq"),
@@ -78,6 +79,7 @@ rule rnaseq_de:
         mem_mb=4000,
         runtime=60,
     params:
+        sheet=SHEET_PATH,
         rnaseq=section_params("rnaseq", exclude=["figures"]),
         lab_tables=config["lab_tables"],
         code=code_version("rnaseq"),

@@ -18,6 +18,7 @@ rule treadmill_metrics:
         mem_mb=1000,
         runtime=15,
     params:
+        sheet=SHEET_PATH,
         treadmill=treadmill_params("metrics"),
         lab_tables=config["lab_tables"],
         code=code_version("treadmill"),

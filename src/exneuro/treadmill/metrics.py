@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import data_error
+from exneuro.treadmill.plausibility import apply_policy, implausible_values
 from exneuro.treadmill.protocol import (
     expand_protocol,
     integrate_stages,
@@ -66,12 +67,10 @@ def check_against_sheet(
     included = sheet[sheet["excluded_reason"] == ""]
     without_data = included[~included["mouse_id"].isin(summary["mouse"])]
     if len(without_data):
-        index = int(without_data.index[0])
         raise data_error(
             sheet_path,
             f"mouse {without_data['mouse_id'].iloc[0]} has no test in {summary_path}",
             "add its tests, or give the reason it has none in the 'excluded_reason' column",
-            line=index + 2,
         )
 
 
@@ -111,7 +110,6 @@ def compute_tests(
     else:
         computed = _metrics_from_protocols(tests, treadmill)
     tests = pd.concat([tests, computed], axis=1)
-    _check_duration(tests, treadmill)
     columns = metric_columns(treadmill["work_definition"])
     if treadmill["work_definition"] == "vertical":
         tests[columns["work"]] = work_from_vertical(
@@ -124,6 +122,9 @@ def compute_tests(
         {name: p["exhaustion_criterion"] for name, p in treadmill["protocols"].items()}
     )
     _apply_exclusions(tests, treadmill, qc_rows)
+    qc_rows.extend(apply_policy(tests, implausible_values(tests, treadmill), treadmill, _qc))
+    tests = tests.drop(columns="stage_peak_speed_m_min", errors="ignore")
+    _check_duration(tests, treadmill)
     tests = tests.drop(columns="excluded_reason")
     _flag_outliers(tests, treadmill["outliers"]["robust_z_threshold"], qc_rows)
     sessions = [s["id"] for s in treadmill["sessions"]]
@@ -191,6 +192,10 @@ def _metrics_from_logs(
         records.append(stage_log_metrics(stages))
     computed = pd.DataFrame.from_records(records, index=tests.index)
     computed["metrics_source"] = "stage log"
+    # for the plausibility check only (a typo in one stage's speed), dropped after it
+    computed["stage_peak_speed_m_min"] = [
+        logs[(row.mouse, row.session)]["speed_m_min"].max() for row in tests.itertuples()
+    ]
     tolerance = treadmill["cross_check_tolerance"]
     pairs = {
         "summary_distance_m": "distance_m",

@@ -90,5 +90,22 @@ def test_metrics(
         else None
     )
     tests, qc = compute_tests(summary, sheet, treadmill, logs)
+    _require_tests_per_group(tests, summary_path)
     columns = list(metric_columns(treadmill["work_definition"]).values())
     return add_baseline_change(tests, columns, treadmill["baseline_session"]), qc
+
+
+def _require_tests_per_group(tests: pd.DataFrame, summary_path: str) -> None:
+    """Every group of every cohort keeps at least one test for the statistics: a group whose
+    tests are all excluded (in the config, or as implausible values with ``implausible: flag``)
+    leaves nothing to compare."""
+    included = tests.loc[~tests["excluded"], ["cohort", "group"]].drop_duplicates()
+    kept = set(zip(included["cohort"], included["group"], strict=True))
+    for (cohort, group), rows in tests.groupby(["cohort", "group"], sort=False):
+        if (cohort, group) not in kept:
+            raise data_error(
+                summary_path,
+                f"every test of group '{group}' in cohort '{cohort}' is excluded ({len(rows)} "
+                f"tests; the first: {rows['exclusion_reason'].iloc[0]})",
+                "correct the values or the exclusions: the statistics need each group's tests",
+            )
