@@ -209,7 +209,7 @@ def run(snakemake, main: Callable[..., None]) -> None:
     from exneuro.lab_tables import using_table_format
 
     try:
-        with using_table_format(getattr(snakemake.params, "lab_tables", None)):
+        with using_table_format(getattr(getattr(snakemake, "params", None), "lab_tables", None)):
             main(snakemake)
     except ExneuroError as error:
         logging.getLogger("exneuro").error("%s", error)
