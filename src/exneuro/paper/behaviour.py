@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from exneuro.declared import factor_levels
+from exneuro.declared_design import factor_levels
 from exneuro.figures.declared import level_colours, plot_bars, plot_line, posthoc_rows
 from exneuro.figures.style import title_above_legend
 from exneuro.figures.treadmill import (
