@@ -13,8 +13,8 @@ from exneuro.figures.rnaseq import (
     gene_expression,
     pca_plot,
     venn2,
-    volcano,
 )
+from exneuro.figures.rnaseq_genes import volcano
 from exneuro.paper.panels import Panel, Study, choose, panel_kind
 
 SAMPLES = "rnaseq/samples.tsv"
