@@ -16,8 +16,9 @@ from exneuro.figures.photometry import (
     plot_window_metric,
     window_title,
 )
+from exneuro.figures.registry import draws
 from exneuro.figures.style import legend_above, title_above_legend
-from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
+from exneuro.paper.panels import Panel, Study, choose, group_n_text
 
 ALIGNED = "photometry/aligned.parquet"
 METRICS = "photometry/metrics.tsv"
@@ -51,7 +52,7 @@ def _days(panel: Mapping, traces: pd.DataFrame) -> list:
     return [choose(day, available, "photometry day") for day in asked]
 
 
-@panel_kind("photometry_trace")
+@draws("photometry_trace")
 def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     """One group's ΔF/F across the session, first vs last day, mean ± SEM, run shaded."""
     traces = _traces(study)
@@ -79,7 +80,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted)
 
 
-@panel_kind("photometry_heatmap")
+@draws("photometry_heatmap")
 def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     """Every mouse × time on one day (default the last), grouped by group."""
     traces = _traces(study)
@@ -92,7 +93,7 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted)
 
 
-@panel_kind("photometry_window")
+@draws("photometry_window")
 def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     """A window metric across training days: mice as lines, mean ± SEM, contrast stars."""
     settings = study.section("photometry")
@@ -154,7 +155,7 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows, caveats=caveats)
 
 
-@panel_kind("photometry_peri_event")
+@draws("photometry_peri_event")
 def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
     """Mean waveform ± bootstrap CI around a run event, significant intervals as bars."""
     settings = study.section("photometry")
@@ -189,7 +190,7 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows, n_by_group=n)
 
 
-@panel_kind("photometry_qc")
+@draws("photometry_qc")
 def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
     """Recording QC: control-fit R² against the residual motion artifact, thresholds dashed."""
     settings = study.section("photometry")["qc"]

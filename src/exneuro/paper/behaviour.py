@@ -9,6 +9,7 @@ import pandas as pd
 
 from exneuro.declared_design import factor_levels
 from exneuro.figures.declared import level_colours, plot_bars, plot_line, posthoc_rows
+from exneuro.figures.registry import draws
 from exneuro.figures.style import title_above_legend
 from exneuro.figures.treadmill import (
     change_label,
@@ -18,7 +19,7 @@ from exneuro.figures.treadmill import (
     plot_course,
     plot_points,
 )
-from exneuro.paper.panels import Panel, Study, choose, mice_per_group, panel_kind, require
+from exneuro.paper.panels import Panel, Study, choose, mice_per_group, require
 from exneuro.treadmill.metrics import metric_columns
 
 TESTS = "treadmill/tests.parquet"
@@ -38,7 +39,7 @@ def _cohort_tests(panel: Mapping, study: Study):
     return cohort, data, column, sessions, labels
 
 
-@panel_kind("treadmill_course")
+@draws("treadmill_course")
 def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
     """Endurance at every test: mice as thin lines, group mean ± SEM, post-hoc stars."""
     cohort, data, column, sessions, labels = _cohort_tests(panel, study)
@@ -70,7 +71,7 @@ def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, pd.concat([omnibus, posthoc]), marked, n, caveats)
 
 
-@panel_kind("treadmill_gain")
+@draws("treadmill_gain")
 def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
     """% change from baseline at one test (default the last): bars mean ± SEM, every mouse."""
     cohort, data, column, sessions, labels = _cohort_tests(panel, study)
@@ -105,7 +106,7 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows, marked, n, (caveat,) if caveat else ())
 
 
-@panel_kind("table_plot")
+@draws("table_plot")
 def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     """A declared table's outcome as its declared figure ('line' or 'bars'), one split; the
     post-hoc stars of a line figure whenever its legend reports post-hoc contrasts."""

@@ -19,10 +19,11 @@ import yaml
 
 from exneuro.figures.checks import CHECK_DPI, PanelCheck, check_figure
 from exneuro.figures.legend import STAR_KEY, counts_text, describe_tests, tested_n
+from exneuro.figures.registry import DRAW
 from exneuro.figures.style import apply_style, mm, save_with_source_data
 from exneuro.io import write_table
 from exneuro.paper import activity, behaviour, cellular, overview, transcriptome  # noqa: F401
-from exneuro.paper.panels import DRAW, Panel, PanelError, Study
+from exneuro.paper.panels import Panel, PanelError, Study
 
 ONE_AND_HALF_MM = 114.0
 
