@@ -293,7 +293,8 @@ def paper_settings(wildcards):
     """Groups, cohorts and the analysis sections the job's figure draws from (only those, so
     that editing another section does not re-render it)."""
     sections = {
-        PANEL_TYPES[p["plot"]].section for p in PAPER_FIGURES[wildcards.figure]["panels"]
+        PANEL_TYPES[p["plot"]].section
+        for p in PAPER_FIGURES[wildcards.figure]["panels"]
     }
     settings = {"groups": config["groups"], "cohorts": config["cohorts"]}
     settings.update({name: config[name] for name in sorted(sections) if name in config})
