@@ -1,6 +1,6 @@
 """Volcano and MA plots of a facility's precomputed DE tables, with their source data."""
 
-from exneuro.figures.rnaseq import contrast_figures
+from exneuro.figures.rnaseq_genes import contrast_figures
 from exneuro.io import read_named_tables
 from exneuro.workflow import run
 

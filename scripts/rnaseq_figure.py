@@ -4,10 +4,10 @@ genes, key genes) and the volcano and MA plots of every contrast, with their sou
 from exneuro.figures.rnaseq import (
     condition_labels,
     conditions_in_order,
-    contrast_figures,
     contrast_label,
     overview_figure,
 )
+from exneuro.figures.rnaseq_genes import contrast_figures
 from exneuro.io import read_named_tables, read_table
 from exneuro.rnaseq import pipeline
 from exneuro.workflow import run

@@ -1,6 +1,7 @@
 """The RNA-seq sample QC figure (library sizes, sample distances, PCA), with its source data."""
 
-from exneuro.figures.rnaseq import condition_labels, conditions_in_order, qc_figure
+from exneuro.figures.rnaseq import condition_labels, conditions_in_order
+from exneuro.figures.rnaseq_qc import qc_figure
 from exneuro.io import read_table
 from exneuro.workflow import run
 

@@ -7,6 +7,7 @@ import copy
 
 import pandas as pd
 import pytest
+from conftest import REPO
 
 from exneuro.config import ConfigError, validate_config
 from exneuro.figures.legend import (
@@ -18,9 +19,11 @@ from exneuro.figures.legend import (
     n_text,
     statistic_text,
 )
-from exneuro.paper.catalogue import CATALOGUE, figure_inputs
+from exneuro.figures.registry import DRAW, PANEL_TYPES, draws, panel_type
+from exneuro.paper.catalogue import figure_inputs
 from exneuro.paper.compose import draw_panels, figure_width_mm, legend_text
-from exneuro.paper.panels import DRAW, Panel, PanelError, Study
+from exneuro.paper.panels import Panel, PanelError, Study
+from exneuro.schema_doc import with_panel_types
 
 # A row as the statistics table holds it: the example's silencing cohort, distance, group x
 # session of the mixed-design ANOVA with its Greenhouse-Geisser correction.
@@ -124,13 +127,32 @@ def test_legend_has_a_sentence_per_panel_with_its_n_and_tests():
     assert text.rstrip().endswith("ns, not significant.")
 
 
-def test_catalogue_schema_and_drawing_code_list_the_same_panel_kinds(config_schema):
+def test_every_declared_panel_type_is_drawn_and_in_the_schema(config_schema):
     panel = config_schema["properties"]["paper"]["properties"]["figures"]["items"]
     kinds = panel["properties"]["panels"]["items"]["properties"]["plot"]["enum"]
     options = set(panel["properties"]["panels"]["items"]["properties"])
-    assert set(kinds) == set(CATALOGUE) == set(DRAW)
-    for name, spec in CATALOGUE.items():
-        assert set(spec.required) | set(spec.optional) <= options, name
+    assert kinds == list(PANEL_TYPES)  # written by python -m exneuro.schema_doc
+    assert set(DRAW) == set(PANEL_TYPES)
+    for name, kind in PANEL_TYPES.items():
+        assert set(kind.options) <= options, name
+        assert kind.draws, name
+
+
+def test_a_drawing_of_an_undeclared_panel_type_is_refused():
+    with pytest.raises(KeyError, match="'rnaseq_heatmap' is drawn but not declared"):
+        draws("rnaseq_heatmap")
+
+
+def test_a_panel_type_declared_twice_is_refused():
+    with pytest.raises(ValueError, match="'ephys_fi' is declared twice"):
+        panel_type("ephys_fi", section="ephys")(lambda panel: [])
+
+
+def test_the_schema_s_panel_types_are_generated_from_the_registry():
+    schema = (REPO / "workflow" / "schemas" / "config.schema.yaml").read_text(encoding="utf-8")
+    assert with_panel_types(schema) == schema
+    stale = schema.replace("rnaseq_gene, ", "")
+    assert stale != schema and with_panel_types(stale) == schema
 
 
 def test_widths_are_cell_press_columns(example_config):

@@ -12,6 +12,7 @@ import pytest
 
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures import rnaseq as rnaseq_figures
+from exneuro.figures.rnaseq_genes import contrast_figure
 from exneuro.rnaseq import de, normalize, readers, summary
 from exneuro.simulate.rnaseq import RnaseqEffects, rnaseq_mice, simulate_counts, write_rnaseq
 
@@ -576,7 +577,7 @@ def test_figures_return_source_data_and_same_bytes(simulated, simulated_vst, tmp
     )
     written = []
     for run in ("a", "b"):  # the same input gives the same bytes
-        contrast = rnaseq_figures.contrast_figure(
+        contrast = contrast_figure(
             results["training_control"],
             "Training (control)",
             style,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,7 +25,6 @@ __all__ = [
     "read_table",
     "require_columns",
     "write_table",
-    "write_workbook",
 ]
 
 
@@ -96,37 +93,6 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_parquet(path, index=False)
     else:
         frame.to_csv(path, sep="\t", index=False, float_format="%.10g", lineterminator="\n")
-
-
-#: Zip timestamp and document date of every workbook written (the same bytes for the same data).
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-FIXED_DOCUMENT_DATE = b"1980-01-01T00:00:00Z"
-
-
-def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
-    """An Excel workbook with one sheet per table (names cut to Excel's 31 characters), with
-    reproducible bytes: openpyxl stamps the document and every zip entry with the current time,
-    so the entries are rewritten with a fixed time and the document's dates fixed."""
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=str(name)[:31], index=False)
-    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for entry in source.infolist():
-            data = source.read(entry.filename)
-            if entry.filename == "docProps/core.xml":
-                data = re.sub(
-                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                    rb"\g<1>" + FIXED_DOCUMENT_DATE + rb"\g<2>",
-                    data,
-                )
-            fixed = zipfile.ZipInfo(entry.filename, date_time=FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = entry.external_attr
-            out.writestr(fixed, data)
 
 
 #: Columns of identifiers: read back as the text they were written as ('1001', '007'), never

@@ -2,7 +2,9 @@
 
 The schemas are the single source of every key's meaning, type, default and allowed values; the
 README's reference section is generated from them (``python -m exneuro.schema_doc``) and a test
-fails when it is out of date.
+fails when it is out of date. The panel types are the panel registry's
+(:mod:`exneuro.figures.registry`): the same command writes their list into the schema (the
+allowed values of a paper panel's ``plot``) and their catalogue into the README.
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from exneuro.config import load_yaml
+from exneuro.figures.registry import PANEL_TYPES, catalogue_markdown
+from exneuro.paper import catalogue  # noqa: F401  (declares every panel type)
 
 BEGIN = "<!-- reference: generated from workflow/schemas by `make docs`; do not edit by hand -->"
 END = "<!-- end of generated reference -->"
+#: The allowed values of a paper panel's ``plot`` in the config schema (one line, generated).
+PLOT_ENUM = re.compile(
+    r"(\n(?P<indent> *)plot:\n(?:(?P=indent) +[^\n]*\n)*?(?P=indent) +enum: )\[[^\]\n]*\]"
+)
 
 
 def _type(schema: Mapping) -> str:
@@ -71,6 +79,13 @@ def render(config_schema: Mapping, sheet_schema: Mapping) -> str:
         "",
         *_section("Config keys", "key", config_schema),
         *_section("Sample-sheet columns", "column", sheet_schema),
+        "### Panel types",
+        "",
+        "The values of `paper.figures[].panels[].plot`: what each draws, the config section it",
+        "needs (enabled) and its options besides `letter`, `at` and `span`.",
+        "",
+        catalogue_markdown(),
+        "",
         END,
     ]
     return "\n".join(lines)
@@ -88,6 +103,27 @@ def update_readme(readme: Path, schemas: Path) -> bool:
     return updated != text
 
 
+def with_panel_types(schema_text: str) -> str:
+    """The config schema's text with the registry's panel types as the values of ``plot``."""
+    listed = ", ".join(PANEL_TYPES)
+    updated, count = PLOT_ENUM.subn(lambda m: f"{m.group(1)}[{listed}]", schema_text)
+    if count != 1:
+        raise ValueError("the config schema has no single 'plot' key with an enum line")
+    return updated
+
+
+def update_schema(schema: Path) -> bool:
+    """Write the registry's panel types into the config schema; return whether it changed."""
+    text = schema.read_text(encoding="utf-8")
+    updated = with_panel_types(text)
+    schema.write_text(updated, encoding="utf-8")
+    return updated != text
+
+
 if __name__ == "__main__":
-    changed = update_readme(Path("config/README.md"), Path("workflow/schemas"))
-    sys.stdout.write("config/README.md updated\n" if changed else "config/README.md up to date\n")
+    schemas = Path("workflow/schemas")
+    for path, changed in (
+        (schemas / "config.schema.yaml", update_schema(schemas / "config.schema.yaml")),
+        (Path("config/README.md"), update_readme(Path("config/README.md"), schemas)),
+    ):
+        sys.stdout.write(f"{path} {'updated' if changed else 'up to date'}\n")

@@ -12,7 +12,8 @@ from exneuro.config import (
     validate_config,
 )
 from exneuro.errors import ExneuroError
-from exneuro.paper.catalogue import CATALOGUE, figure_inputs
+from exneuro.figures.registry import PANEL_TYPES
+from exneuro.paper.catalogue import figure_inputs
 from exneuro.photometry.sessions import read_recordings, session_records
 from exneuro.workflow import in_report, report_files, source_digest
 from exneuro.yaml_files import shown_path
@@ -302,7 +303,8 @@ def paper_settings(wildcards):
     """Groups, cohorts and the analysis sections the job's figure draws from (only those, so
     that editing another section does not re-render it)."""
     sections = {
-        CATALOGUE[p["plot"]].section for p in PAPER_FIGURES[wildcards.figure]["panels"]
+        PANEL_TYPES[p["plot"]].section
+        for p in PAPER_FIGURES[wildcards.figure]["panels"]
     }
     settings = {
         "groups": config["groups"],

@@ -37,7 +37,9 @@ from exneuro.stats.table import significance_stars
 
 MARK = re.compile(r"^(\*{1,4}|ns)$")
 MATHTEXT = re.compile(r"\$[^$]*\$")
-#: Overlaps smaller than this many pixels (at the check's 100 dpi) are not reported.
+#: Resolution at which the checker draws and measures a figure.
+CHECK_DPI = 100
+#: Overlaps smaller than this many pixels (at the check's resolution) are not reported.
 TOLERANCE_PX = 0.5
 
 
@@ -308,7 +310,7 @@ def check_figure(
     those containing one of the ``allowed`` substrings (documented exceptions)."""
     if not isinstance(figure.canvas, FigureCanvasAgg):
         FigureCanvasAgg(figure)  # a closed figure keeps a bare canvas; measure with Agg
-    figure.set_dpi(100)
+    figure.set_dpi(CHECK_DPI)
     texts = drawn_texts(figure)
     problems = (
         mark_problems(texts, statistics, panels)

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from exneuro.declared import factor_levels
+from exneuro.declared_design import factor_levels
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,

@@ -1,11 +1,12 @@
-"""RNA-seq panels: volcano, MA, heatmap of top genes, DE counts, overlap, key genes, PCA.
+"""RNA-seq panels of the study: PCA, DE counts, overlap, heatmap of top genes, key genes, and the
+overview figure composing them; condition colours and labels shared by every RNA-seq figure.
 
 Each panel function draws on a matplotlib axis and returns the source data of what it drew
-(one row per point, bar, cell or label); :func:`contrast_figure` and :func:`overview_figure`
-compose them and write the figure in every format plus ``panel_<letter>.tsv`` beside it.
-Everything is deterministic: no random jitter, labels placed by a fixed rule (top genes by
-adjusted p, stacked on the side of their point and pushed apart vertically), clustering by a
-deterministic average-linkage tree.
+(one row per point, bar, cell or label); :func:`overview_figure` composes them and writes the
+figure in every format plus ``panel_<letter>.tsv`` beside it. The volcano and MA plots of each
+contrast are in :mod:`exneuro.figures.rnaseq_genes`, the sample QC figure in
+:mod:`exneuro.figures.rnaseq_qc`. Everything is deterministic: no random jitter, clustering by
+a deterministic average-linkage tree.
 
 Colours: each group keeps its config colour; within a group, sedentary (or any first level of a
 second factor) is drawn as a lighter tint of it and trained in the full colour.
@@ -14,7 +15,6 @@ second factor) is drawn as a lighter tint of it and trained in the full colour.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.patches import Circle
 
+from exneuro.figures.rnaseq_genes import DOWN, UP
 from exneuro.figures.style import (
     apply_style,
     legend_above,
@@ -31,10 +32,6 @@ from exneuro.figures.style import (
 )
 from exneuro.figures.treadmill import spread_offsets
 from exneuro.rnaseq.pipeline import condition_order
-from exneuro.rnaseq.summary import call_de, top_genes
-
-UP, DOWN, NOT_DE = "#B2182B", "#2166AC", "#BDBDBD"
-P_FLOOR = 1e-300
 
 
 def tint(colour: str, amount: float = 0.55) -> str:
@@ -59,75 +56,6 @@ def condition_colours(
         light = any(level in condition.split("_") or level == condition for level in light_levels)
         colours[condition] = tint(base) if light else base
     return colours
-
-
-def _spread_labels(targets: np.ndarray, min_gap: float, low: float, high: float) -> np.ndarray:
-    """Label positions near ``targets`` (sorted order kept) at least ``min_gap`` apart, inside
-    [low, high]: a forward then a backward pass — deterministic, no iteration to converge."""
-    order = np.argsort(targets, kind="stable")
-    placed = np.asarray(targets, float)[order].copy()
-    for i in range(1, len(placed)):
-        placed[i] = max(placed[i], placed[i - 1] + min_gap)
-    if len(placed) and placed[-1] > high:
-        placed[-1] = high
-        for i in range(len(placed) - 2, -1, -1):
-            placed[i] = min(placed[i], placed[i + 1] - min_gap)
-    placed = np.maximum(placed, low)
-    result = np.empty_like(placed)
-    result[order] = placed
-    return result
-
-
-def _label_points(axis, x, y, labels, x_side: np.ndarray) -> pd.DataFrame:
-    """Write ``labels`` in two columns inside the axes — points left of centre labelled from
-    the left edge, the others from the right edge — near their point's height, pushed apart by
-    a line of text and kept below the counts written at the top, each joined to its point by a
-    hairline. Nothing lands on the tick labels outside the axes."""
-    if len(labels) == 0:
-        return pd.DataFrame(columns=["label", "x", "y", "label_x", "label_y"])
-    to_axes = axis.transAxes.inverted().transform
-    points = to_axes(axis.transData.transform(np.column_stack([x, y])))
-    size = plt.rcParams["font.size"] - 1.5
-    height_pt = axis.get_position().height * axis.figure.get_figheight() * 72
-    height_pt = max(height_pt, 1.0)
-    # the layout still narrows the axes after drawing: room for a line and a half per label
-    gap, top = 2.6 * size / height_pt, 1 - 4.5 * size / height_pt
-    rows = []
-    for side in (-1, 1):
-        inside = np.flatnonzero(x_side == side)
-        inside = inside[: int((top - 0.04) / gap) + 1]  # as many as fit, best first
-        if not len(inside):
-            continue
-        label_y = _spread_labels(points[inside, 1], gap, 0.04, top)
-        label_x = np.full(len(inside), 0.03 if side < 0 else 0.97)
-        for k, i in enumerate(inside):
-            axis.annotate(
-                labels[i],
-                xy=(x[i], y[i]),
-                xytext=(label_x[k], label_y[k]),
-                textcoords="axes fraction",
-                ha="left" if side < 0 else "right",
-                va="center",
-                fontsize=size,
-                fontstyle="italic",
-                arrowprops={
-                    "arrowstyle": "-",
-                    "lw": 0.3,
-                    "color": "0.3",
-                    "shrinkA": 0,
-                    "shrinkB": 1,
-                },
-            )
-            rows.append(
-                {
-                    "label": labels[i],
-                    "x": x[i],
-                    "y": y[i],
-                    "label_x": label_x[k],
-                    "label_y": label_y[k],
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 def condition_label(level: str, groups: Sequence[Mapping]) -> str:
@@ -156,128 +84,8 @@ def contrast_label(contrast: Mapping, groups: Sequence[Mapping]) -> str:
     return f"{level} vs {reference}"
 
 
-def _names(table: pd.DataFrame, gene_names: pd.Series | None) -> pd.Series:
-    ids = table["gene_id"].astype(str)
-    if gene_names is None:
-        return ids
-    return ids.map(gene_names.astype(str)).fillna(ids)
-
-
-def volcano(
-    axis,
-    table: pd.DataFrame,
-    alpha: float = 0.05,
-    lfc_threshold: float = 0.0,
-    n_labels: int = 10,
-    gene_names: pd.Series | None = None,
-    title: str | None = None,
-) -> pd.DataFrame:
-    """Volcano plot: log2 fold change against -log10 p, DE genes (padj < alpha, |LFC| >=
-    threshold) in red (up) and blue (down), the ``n_labels`` top genes by padj named.
-
-    Returns one row per gene drawn (genes with no p-value — Cook's outliers, all-zero — are not
-    drawn) with x, y, direction and whether it is labelled.
-    """
-    data = table.dropna(subset=["pvalue", "log2FoldChange"]).copy()
-    data["gene_name"] = _names(data, gene_names).to_numpy()
-    data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
-    data["x"] = data["log2FoldChange"]
-    data["y"] = -np.log10(np.maximum(data["pvalue"], P_FLOOR))
-    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
-    order = np.argsort(data["direction"] != "", kind="stable")  # DE genes drawn on top
-    axis.scatter(
-        data["x"].to_numpy()[order],
-        data["y"].to_numpy()[order],
-        s=2,
-        c=colour.to_numpy()[order],
-        linewidths=0,
-        rasterized=True,
-    )
-    if lfc_threshold > 0:
-        for sign in (-1, 1):
-            axis.axvline(sign * lfc_threshold, color="0.5", lw=0.4, ls="--")
-    axis.set_xlabel("log$_2$ fold change")
-    axis.set_ylabel("$-$log$_{10}$ p")
-    limit = float(np.nanmax(np.abs(data["x"]))) * 1.1 if len(data) else 1.0
-    axis.set_xlim(-limit, limit)
-    axis.set_ylim(0, float(data["y"].max()) * 1.08 if len(data) else 1.0)
-    if title:
-        axis.set_title(title)
-    top = top_genes(data[data["direction"] != ""], n_labels)
-    labelled = _label_points(
-        axis,
-        top["x"].to_numpy(),
-        top["y"].to_numpy(),
-        top["gene_name"].tolist(),
-        np.where(top["x"].to_numpy() < 0, -1, 1),
-    )
-    n_up, n_down = int((data["direction"] == "up").sum()), int((data["direction"] == "down").sum())
-    axis.text(0.02, 0.98, f"{n_down} down", transform=axis.transAxes, color=DOWN, va="top")
-    axis.text(0.98, 0.98, f"{n_up} up", transform=axis.transAxes, color=UP, va="top", ha="right")
-    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
-        labelled["label"]
-    )
-    source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
-    return source.merge(
-        labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
-        on="gene_name",
-        how="left",
-    ).reset_index(drop=True)
-
-
-def ma_plot(
-    axis,
-    table: pd.DataFrame,
-    alpha: float = 0.05,
-    lfc_threshold: float = 0.0,
-    n_labels: int = 10,
-    gene_names: pd.Series | None = None,
-    title: str | None = None,
-) -> pd.DataFrame:
-    """MA plot: mean of normalized counts (log10) against log2 fold change — the shrunk fold
-    change when the table has one (as DESeq2's ``plotMA`` after ``lfcShrink``), DE genes coloured
-    and the top genes named. Returns one row per gene drawn."""
-    column = "log2FoldChange_shrunk" if "log2FoldChange_shrunk" in table else "log2FoldChange"
-    data = table[table["baseMean"] > 0].dropna(subset=[column]).copy()
-    data["gene_name"] = _names(data, gene_names).to_numpy()
-    data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
-    data["x"] = np.log10(data["baseMean"])
-    data["y"] = data[column]
-    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
-    order = np.argsort(data["direction"] != "", kind="stable")
-    axis.scatter(
-        data["x"].to_numpy()[order],
-        data["y"].to_numpy()[order],
-        s=2,
-        c=colour.to_numpy()[order],
-        linewidths=0,
-        rasterized=True,
-    )
-    axis.axhline(0, color="0.3", lw=0.5)
-    axis.set_xlabel("log$_{10}$ mean of normalized counts")
-    axis.set_ylabel("log$_2$ fold change" + (" (shrunk)" if column.endswith("shrunk") else ""))
-    if title:
-        axis.set_title(title)
-    top = top_genes(data[data["direction"] != ""], n_labels)
-    labelled = _label_points(
-        axis,
-        top["x"].to_numpy(),
-        top["y"].to_numpy(),
-        top["gene_name"].tolist(),
-        np.where(top["x"].to_numpy() < float(data["x"].median()), -1, 1),
-    )
-    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
-        labelled["label"]
-    )
-    source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
-    return source.merge(
-        labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
-        on="gene_name",
-        how="left",
-    ).reset_index(drop=True)
-
-
-def _sample_order(samples: pd.DataFrame, column: str, order: Sequence[str]) -> list[str]:
+def sample_order(samples: pd.DataFrame, column: str, order: Sequence[str]) -> list[str]:
+    """Sample names grouped by their condition in ``order`` (then by name), as figures show them."""
     rank = {level: k for k, level in enumerate(order)}
     frame = pd.DataFrame(
         {
@@ -304,8 +112,8 @@ def heatmap(
     correlation (deterministic), and a bar of group colours above. Returns one row per cell."""
     from scipy.cluster.hierarchy import leaves_list, linkage
 
-    sample_order = _sample_order(samples, column, order)
-    values = vst.loc[list(genes), sample_order].to_numpy(float)
+    ordered_samples = sample_order(samples, column, order)
+    values = vst.loc[list(genes), ordered_samples].to_numpy(float)
     sd = values.std(axis=1, ddof=1, keepdims=True)
     z = (values - values.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
     if len(genes) > 2:
@@ -336,7 +144,7 @@ def heatmap(
     axis.tick_params(length=0)
     for spine in axis.spines.values():
         spine.set_visible(False)
-    group_of = samples[column].astype(str).reindex(sample_order).to_numpy()
+    group_of = samples[column].astype(str).reindex(ordered_samples).to_numpy()
     bar = axis.inset_axes([0, 1.01, 1, 0.04])
     bar.imshow(
         np.array([[to_rgb(colours.get(g, "0.5")) for g in group_of]]),
@@ -359,13 +167,15 @@ def heatmap(
     colourbar = axis.figure.colorbar(image, cax=colourbar_axis)
     colourbar.set_label("z (VST)", fontsize=plt.rcParams["font.size"] - 2)
     colourbar.ax.tick_params(labelsize=plt.rcParams["font.size"] - 2)
-    cells = pd.DataFrame(z, columns=sample_order)
+    cells = pd.DataFrame(z, columns=ordered_samples)
     cells.insert(0, "gene_id", gene_ids)
     cells.insert(1, "gene_name", names)
     cells["row"] = np.arange(len(cells))
     long = cells.melt(id_vars=["row", "gene_id", "gene_name"], var_name="sample", value_name="z")
-    long["group"] = long["sample"].map(dict(zip(sample_order, group_of, strict=True)))
-    vst_values = pd.DataFrame(vst.loc[gene_ids, sample_order].to_numpy(float), columns=sample_order)
+    long["group"] = long["sample"].map(dict(zip(ordered_samples, group_of, strict=True)))
+    vst_values = pd.DataFrame(
+        vst.loc[gene_ids, ordered_samples].to_numpy(float), columns=ordered_samples
+    )
     vst_values["row"] = np.arange(len(cells))
     long["vst"] = vst_values.melt(id_vars="row", var_name="sample")["value"].to_numpy()
     return long
@@ -585,32 +395,6 @@ def pca_plot(
     return data[["sample", "level", "PC1", "PC2", "colour"]]
 
 
-def contrast_figure(
-    table: pd.DataFrame,
-    title: str,
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    *,
-    alpha: float = 0.05,
-    lfc_threshold: float = 0.0,
-    n_labels: int = 10,
-    gene_names: pd.Series | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Volcano (A) and MA (B) plot of one contrast, written with their source data."""
-    apply_style(style["font_size_pt"])
-    figure, axes = plt.subplots(1, 2, figsize=(mm(style.get("full_width_mm", 174.0)), mm(62)))
-    source = {
-        "A": volcano(axes[0], table, alpha, lfc_threshold, n_labels, gene_names, title),
-        "B": ma_plot(axes[1], table, alpha, lfc_threshold, n_labels, gene_names, title),
-    }
-    for axis, letter in zip(axes, "AB", strict=True):
-        panel_label(axis, letter)
-    figure.tight_layout(w_pad=2.0)
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
-    return source
-
-
 def overview_figure(
     *,
     scores: pd.DataFrame,
@@ -694,116 +478,3 @@ def overview_figure(
     figure.tight_layout(h_pad=1.5, w_pad=1.5)
     save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     return source
-
-
-def _sample_ticks(axis, names: Sequence[str], rotation: float = 0, max_names: int = 24) -> None:
-    """Sample names as tick labels, every k-th one when there are more than ``max_names`` (a
-    figure column has no room for 50 names), in a small font."""
-    step = max(1, int(np.ceil(len(names) / max_names)))
-    positions = np.arange(0, len(names), step)
-    axis.set_ticks(positions, [names[k] for k in positions], rotation=rotation)
-    axis.set_tick_params(labelsize=plt.rcParams["font.size"] - 2.5)
-
-
-def library_size_bars(
-    axis,
-    sizes: pd.DataFrame,
-    samples: pd.DataFrame,
-    column: str,
-    order: Sequence[str],
-    colours: Mapping[str, str],
-) -> pd.DataFrame:
-    """Library size (million reads) of every sample, grouped and coloured by condition."""
-    ordered = _sample_order(samples, column, order)
-    table = sizes.set_index("sample").loc[ordered].reset_index()
-    table["condition"] = [samples.at[s, column] for s in ordered]
-    axis.bar(
-        np.arange(len(table)),
-        table["library_size"] / 1e6,
-        color=[colours.get(c, "#999999") for c in table["condition"]],
-        width=0.8,
-        lw=0,
-    )
-    _sample_ticks(axis.xaxis, list(table["sample"]), rotation=90)
-    axis.set_ylabel("Library size (million reads)")
-    return table
-
-
-def distance_heatmap(
-    axis, distances: pd.DataFrame, samples: pd.DataFrame, column: str, order: Sequence[str]
-) -> pd.DataFrame:
-    """Sample-to-sample Euclidean distances of the VST matrix, samples grouped by condition."""
-    ordered = _sample_order(samples, column, order)
-    matrix = distances.loc[ordered, ordered]
-    values = matrix.to_numpy(float).copy()
-    np.fill_diagonal(values, np.nan)  # the zero diagonal would swamp the colour scale
-    image = axis.imshow(
-        values,
-        cmap="viridis_r",
-        interpolation="nearest",
-        vmin=np.nanmin(values),
-        vmax=np.nanmax(values),
-    )
-    _sample_ticks(axis.xaxis, ordered, rotation=90)
-    _sample_ticks(axis.yaxis, ordered)
-    axis.figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02, label="Euclidean distance (VST)")
-    return matrix.rename_axis("sample").reset_index()
-
-
-def qc_figure(
-    *,
-    library_sizes: pd.DataFrame,
-    distances: pd.DataFrame,
-    scores: pd.DataFrame,
-    variance: pd.DataFrame,
-    samples: pd.DataFrame,
-    column: str,
-    order: Sequence[str],
-    colours: Mapping[str, str],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    labels: Mapping[str, str] | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Sample QC: library sizes (A), sample-to-sample distances (B) and the PCA (C)."""
-    apply_style(style["font_size_pt"])
-    figure = plt.figure(figsize=(mm(style["full_width_mm"]), mm(80)))
-    grid = figure.add_gridspec(1, 3, width_ratios=[1.2, 1.3, 1])
-    axes = [figure.add_subplot(grid[0, i]) for i in range(3)]
-    source = {
-        "A": library_size_bars(axes[0], library_sizes, samples, column, order, colours),
-        "B": distance_heatmap(axes[1], distances, samples, column, order),
-        "C": pca_plot(axes[2], scores, variance, samples, column, order, colours, labels),
-    }
-    for axis, letter in zip(axes, source, strict=True):
-        panel_label(axis, letter)
-    figure.tight_layout()
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
-    return source
-
-
-def contrast_figures(
-    results: Mapping[str, pd.DataFrame],
-    style: Mapping,
-    folder: str | Path,
-    alpha: float,
-    lfc_threshold: float,
-    n_labels: int,
-    gene_names: pd.Series | None = None,
-    titles: Mapping[str, str] | None = None,
-) -> None:
-    """Volcano and MA plots of every contrast into ``folder`` (``<contrast>.<format>`` and
-    ``<contrast>_source_data/``), titled by ``titles`` (contrast -> readable name)."""
-    folder = Path(folder)
-    for name, table in results.items():
-        contrast_figure(
-            table,
-            (titles or {}).get(name, name.replace("_", " ")),
-            style,
-            [str(folder / f"{name}.{fmt}") for fmt in style["formats"]],
-            str(folder / f"{name}_source_data"),
-            alpha=alpha,
-            lfc_threshold=lfc_threshold,
-            n_labels=n_labels,
-            gene_names=gene_names,
-        )

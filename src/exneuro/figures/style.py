@@ -23,7 +23,8 @@ import pandas as pd
 from matplotlib import font_manager
 
 from exneuro.figures.checks import check_figure
-from exneuro.io import write_table, write_workbook
+from exneuro.figures.workbook import write_workbook
+from exneuro.io import write_table
 
 MM_PER_INCH = 25.4
 FONT_DIR = Path(__file__).with_name("fonts")

@@ -24,8 +24,9 @@ from exneuro.figures.photometry_metric import (
     window_bounds,
     window_phrase,
 )
+from exneuro.figures.registry import draws
 from exneuro.figures.style import legend_above, title_above_legend
-from exneuro.paper.panels import Panel, Study, choose, group_n_text, panel_kind
+from exneuro.paper.panels import Panel, Study, choose, group_n_text
 
 ALIGNED = "photometry/aligned.parquet"
 METRICS = "photometry/metrics.tsv"
@@ -97,7 +98,7 @@ def failed_qc_sentence(study: Study, group: str, days: list) -> str:
     )
 
 
-@panel_kind("photometry_trace")
+@draws("photometry_trace")
 def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     """One group's ΔF/F around an event (the run, a cue ...) or over the whole session, first
     vs last day, mean ± SEM."""
@@ -129,7 +130,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, caveats=(failed_qc_sentence(study, group, days),))
 
 
-@panel_kind("photometry_heatmap")
+@draws("photometry_heatmap")
 def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     """Every mouse × time on one day (default the last), grouped by group, aligned as the
     trace panels (``event``)."""
@@ -162,7 +163,7 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted)
 
 
-@panel_kind("photometry_window")
+@draws("photometry_window")
 def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     """A window metric across training days: mice as lines, mean ± SEM, contrast stars."""
     settings = study.section("photometry")
@@ -225,7 +226,7 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows, caveats=caveats)
 
 
-@panel_kind("photometry_peri_event")
+@draws("photometry_peri_event")
 def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
     """Mean waveform ± bootstrap CI around an event (run onset or offset, cue, lick ...),
     significant intervals as bars."""
@@ -261,7 +262,7 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows, n_by_group=n)
 
 
-@panel_kind("photometry_qc")
+@draws("photometry_qc")
 def photometry_qc(axis, panel: Mapping, study: Study) -> Panel:
     """Recording QC: control-fit R² against the residual motion artifact, thresholds dashed."""
     settings = study.section("photometry")["qc"]

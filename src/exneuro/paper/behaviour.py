@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from exneuro.declared import factor_levels
+from exneuro.declared_design import factor_levels
 from exneuro.figures.declared import level_colours, plot_bars, plot_line, posthoc_rows
+from exneuro.figures.registry import draws
 from exneuro.figures.style import title_above_legend
 from exneuro.figures.treadmill import (
     change_label,
@@ -19,7 +20,7 @@ from exneuro.figures.treadmill import (
     plot_points,
 )
 from exneuro.model_factors import declared_factors
-from exneuro.paper.panels import Panel, Study, choose, mice_per_group, panel_kind, require
+from exneuro.paper.panels import Panel, Study, choose, mice_per_group, require
 from exneuro.treadmill.metrics import metric_columns
 
 TESTS = "treadmill/tests.parquet"
@@ -51,7 +52,7 @@ def _by(split: str | None) -> str:
     return f", each {split} apart (marker shape and line style)" if split else ""
 
 
-@panel_kind("treadmill_course")
+@draws("treadmill_course")
 def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
     """Endurance at every test: mice as thin lines, group mean ± SEM, post-hoc stars."""
     cohort, data, column, sessions, labels = _cohort_tests(panel, study)
@@ -93,7 +94,7 @@ def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, pd.concat([omnibus, posthoc]), marked, n, caveats)
 
 
-@panel_kind("treadmill_gain")
+@draws("treadmill_gain")
 def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
     """% change from baseline at one test (default the last): bars mean ± SEM, every mouse."""
     cohort, data, column, sessions, labels = _cohort_tests(panel, study)
@@ -129,7 +130,7 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows, marked, n, (caveat,) if caveat else ())
 
 
-@panel_kind("table_plot")
+@draws("table_plot")
 def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     """A declared table's outcome as its declared figure ('line' or 'bars'), one split; the
     post-hoc stars of a line figure whenever its legend reports post-hoc contrasts."""

@@ -1,4 +1,5 @@
-"""What each kind of paper panel needs: its config section, options and result files.
+"""Every panel type, declared in the panel registry (:mod:`exneuro.figures.registry`): its config
+section, options and the result files it reads; and the check of the config's paper figures.
 
 Kept free of plotting imports: the workflow reads it while building the job graph (to give each
 figure job exactly the files its panels read) and the config check uses it to name a wrong or
@@ -7,71 +8,150 @@ missing panel option before anything runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+
+from exneuro.figures.registry import PANEL_TYPES, panel_type
 
 STATISTICS = "statistics/statistics.tsv"
 TREADMILL = ["treadmill/tests.parquet"]
 PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv"]
-WIDTHS = ("single", "one_and_half", "full")
+RNASEQ_SAMPLES = "rnaseq/samples.tsv"
 
 
-@dataclass(frozen=True)
-class PanelSpec:
-    """A panel kind's config section (must be enabled), options and the files it reads."""
-
-    section: str
-    files: Sequence[str] | Callable[[Mapping], Sequence[str]]
-    required: tuple[str, ...] = ()
-    optional: tuple[str, ...] = ()
-
-    def inputs(self, panel: Mapping) -> list[str]:
-        return list(self.files(panel) if callable(self.files) else self.files)
+@panel_type(
+    "treadmill_course", section="treadmill", required=("cohort",), optional=("metric", "test")
+)
+def treadmill_course(panel: Mapping) -> list[str]:
+    """Outcome at every test, mice and mean ± SEM, post-hoc stars (omnibus: the mixed model's,
+    `test` to choose another)."""
+    return TREADMILL
 
 
-CATALOGUE: dict[str, PanelSpec] = {
-    "treadmill_course": PanelSpec("treadmill", TREADMILL, ("cohort",), ("metric", "test")),
-    "treadmill_gain": PanelSpec("treadmill", TREADMILL, ("cohort",), ("metric", "session")),
-    "table_plot": PanelSpec(
-        "tables",
-        lambda panel: [f"tables/{panel['table']}/data.tsv"],
-        ("table",),
-        ("outcome", "split", "title", "test"),
-    ),
-    "photometry_trace": PanelSpec("photometry", PHOTOMETRY_TRACES, ("group",), ("days", "event")),
-    "photometry_heatmap": PanelSpec("photometry", PHOTOMETRY_TRACES, (), ("day", "event")),
-    "photometry_window": PanelSpec(
-        "photometry", ["photometry/metrics.tsv", "photometry/qc.tsv"], (), ("window", "metric")
-    ),
-    "photometry_peri_event": PanelSpec(
-        "photometry",
-        ["photometry/waveforms.tsv", "photometry/significant_intervals.tsv"],
-        (),
-        ("event", "day"),
-    ),
-    "photometry_qc": PanelSpec("photometry", ["photometry/qc.tsv"]),
-    "ephys_fi": PanelSpec("ephys", ["ephys/steps.parquet"]),
-    "ephys_property": PanelSpec("ephys", ["ephys/cells.parquet"], ("outcome",), ("test",)),
-    "ephys_cdf": PanelSpec("ephys", ["ephys/events.parquet"], ("value",)),
-    "spine_density": PanelSpec(
-        "spines", ["spines/segment_density.parquet"], (), ("spine_type", "test")
-    ),
-    "histology_percent": PanelSpec("histology", ["histology/sections.tsv"], ("marker",)),
-    "rnaseq_volcano": PanelSpec(
-        "rnaseq",
-        lambda panel: [f"rnaseq/de/{panel['contrast']}.tsv", "rnaseq/gene_names.tsv"],
-        ("contrast",),
-        ("title",),
-    ),
-    "rnaseq_overlap": PanelSpec("rnaseq", ["rnaseq/overlap.tsv"]),
-    "rnaseq_de_counts": PanelSpec("rnaseq", ["rnaseq/de_counts.tsv"]),
-    "rnaseq_pca": PanelSpec(
-        "rnaseq", ["rnaseq/qc/pca.tsv", "rnaseq/qc/pca_variance.tsv", "rnaseq/samples.tsv"]
-    ),
-    "rnaseq_gene": PanelSpec("rnaseq", ["rnaseq/gene_panel.tsv", "rnaseq/samples.tsv"], ("gene",)),
-    "statistics_table": PanelSpec("statistics", [], (), ("select",)),
-    "effect_sizes": PanelSpec("statistics", [], (), ("select",)),
-}
+@panel_type(
+    "treadmill_gain", section="treadmill", required=("cohort",), optional=("metric", "session")
+)
+def treadmill_gain(panel: Mapping) -> list[str]:
+    """% change from baseline at a test (default the last), bars and mice."""
+    return TREADMILL
+
+
+@panel_type(
+    "table_plot",
+    section="tables",
+    required=("table",),
+    optional=("outcome", "split", "title", "test"),
+)
+def table_plot(panel: Mapping) -> list[str]:
+    """A declared table's outcome as its own figure draws it (`line` or `bars`; post-hoc stars
+    when its rows include `emm_contrast`)."""
+    return [f"tables/{panel['table']}/data.tsv"]
+
+
+@panel_type(
+    "photometry_trace", section="photometry", required=("group",), optional=("days", "event")
+)
+def photometry_trace(panel: Mapping) -> list[str]:
+    """One group's ΔF/F around the run, an event (cue, lick …) or over the whole session, first
+    vs last day."""
+    return PHOTOMETRY_TRACES
+
+
+@panel_type("photometry_heatmap", section="photometry", optional=("day", "event"))
+def photometry_heatmap(panel: Mapping) -> list[str]:
+    """Every mouse × time on one day (default the last), aligned as the traces (`event`)."""
+    return PHOTOMETRY_TRACES
+
+
+@panel_type("photometry_window", section="photometry", optional=("window", "metric"))
+def photometry_window(panel: Mapping) -> list[str]:
+    """A window metric across training days with contrast stars."""
+    return ["photometry/metrics.tsv", "photometry/qc.tsv"]
+
+
+@panel_type("photometry_peri_event", section="photometry", optional=("event", "day"))
+def photometry_peri_event(panel: Mapping) -> list[str]:
+    """Waveforms ± CI around any declared event, with the significant intervals."""
+    return ["photometry/waveforms.tsv", "photometry/significant_intervals.tsv"]
+
+
+@panel_type("photometry_qc", section="photometry")
+def photometry_qc(panel: Mapping) -> list[str]:
+    """Control-fit R² against residual motion, thresholds, exclusions."""
+    return ["photometry/qc.tsv"]
+
+
+@panel_type("ephys_fi", section="ephys")
+def ephys_fi(panel: Mapping) -> list[str]:
+    """F–I curves, mouse means and mean ± SEM of mice."""
+    return ["ephys/steps.parquet"]
+
+
+@panel_type("ephys_property", section="ephys", required=("outcome",), optional=("test",))
+def ephys_property(panel: Mapping) -> list[str]:
+    """One per-cell property as a SuperPlot."""
+    return ["ephys/cells.parquet"]
+
+
+@panel_type("ephys_cdf", section="ephys", required=("value",))
+def ephys_cdf(panel: Mapping) -> list[str]:
+    """Cumulative distribution of sEPSC intervals or amplitudes per group."""
+    return ["ephys/events.parquet"]
+
+
+@panel_type("spine_density", section="spines", optional=("spine_type", "test"))
+def spine_density(panel: Mapping) -> list[str]:
+    """Spine density (all or one type) as a SuperPlot."""
+    return ["spines/segment_density.parquet"]
+
+
+@panel_type("histology_percent", section="histology", required=("marker",))
+def histology_percent(panel: Mapping) -> list[str]:
+    """% marker-positive labelled neurons as a SuperPlot."""
+    return ["histology/sections.tsv"]
+
+
+@panel_type("rnaseq_volcano", section="rnaseq", required=("contrast",), optional=("title",))
+def rnaseq_volcano(panel: Mapping) -> list[str]:
+    """Volcano plot of one contrast, DE genes coloured, the top genes named."""
+    return [f"rnaseq/de/{panel['contrast']}.tsv", "rnaseq/gene_names.tsv"]
+
+
+@panel_type("rnaseq_overlap", section="rnaseq")
+def rnaseq_overlap(panel: Mapping) -> list[str]:
+    """Area-proportional Venn of the training response kept and lost under the manipulation."""
+    return ["rnaseq/overlap.tsv"]
+
+
+@panel_type("rnaseq_de_counts", section="rnaseq")
+def rnaseq_de_counts(panel: Mapping) -> list[str]:
+    """Number of DE genes per contrast, up and down."""
+    return ["rnaseq/de_counts.tsv"]
+
+
+@panel_type("rnaseq_pca", section="rnaseq")
+def rnaseq_pca(panel: Mapping) -> list[str]:
+    """PCA of the variance-stabilized counts, samples coloured by condition."""
+    return ["rnaseq/qc/pca.tsv", "rnaseq/qc/pca_variance.tsv", RNASEQ_SAMPLES]
+
+
+@panel_type("rnaseq_gene", section="rnaseq", required=("gene",))
+def rnaseq_gene(panel: Mapping) -> list[str]:
+    """Normalized counts of one gene, every mouse a point, bars mean ± SEM."""
+    return ["rnaseq/gene_panel.tsv", RNASEQ_SAMPLES]
+
+
+@panel_type("statistics_table", section="statistics", optional=("select",))
+def statistics_table(panel: Mapping) -> list[str]:
+    """Selected statistics rows as a table (`select`: column → value or list)."""
+    return []
+
+
+@panel_type("effect_sizes", section="statistics", optional=("select",))
+def effect_sizes(panel: Mapping) -> list[str]:
+    """Estimates of the selected statistics rows with their confidence intervals."""
+    return []
+
+
 PLACEMENT = ("letter", "plot", "at", "span")
 
 
@@ -79,7 +159,7 @@ def figure_inputs(figure: Mapping) -> list[str]:
     """Result files (relative to the output folder) the figure's panels read, statistics first."""
     files = [STATISTICS]
     for panel in figure["panels"]:
-        files += CATALOGUE[panel["plot"]].inputs(panel)
+        files += PANEL_TYPES[panel["plot"]].inputs(panel)
     return list(dict.fromkeys(files))
 
 
@@ -160,7 +240,7 @@ def paper_problems(config: Mapping) -> Iterator[str]:
         for p_index, problem in _grid_problems(figure):
             yield f"{where}.panels[{p_index}]: {problem}"
         for p_index, panel in enumerate(figure["panels"]):
-            spec = CATALOGUE[panel["plot"]]
+            spec = PANEL_TYPES[panel["plot"]]
             at = f"{where}.panels[{p_index}] (letter {panel['letter']}, plot {panel['plot']})"
             if not _section_on(config, spec.section):
                 yield f"{at}: needs the '{spec.section}' section, which is absent or disabled"

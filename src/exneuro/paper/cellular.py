@@ -15,8 +15,9 @@ from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.figures.declared import level_colours
 from exneuro.figures.ephys import AXIS_LABELS, plot_cdf, plot_fi
 from exneuro.figures.legend import is_singular
+from exneuro.figures.registry import draws
 from exneuro.figures.superplot import superplot
-from exneuro.paper.panels import Panel, Study, choose, mice_per_group, panel_kind
+from exneuro.paper.panels import Panel, Study, choose, mice_per_group
 from exneuro.stats.table import subset_label
 
 STEPS = "ephys/steps.parquet"
@@ -53,7 +54,7 @@ def _mouse_superplot(axis, data, value, order, colours, study, rows, weight, yla
     )
 
 
-@panel_kind("ephys_fi")
+@draws("ephys_fi")
 def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
     """Firing rate against injected current: mice as thin lines, mean ± SEM of mice."""
     cohort, order, colours, subset = _cohort(study, "ephys")
@@ -82,7 +83,7 @@ def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows)
 
 
-@panel_kind("ephys_property")
+@draws("ephys_property")
 def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
     """One per-cell property (rheobase, input resistance, sEPSC frequency...) as a SuperPlot."""
     cohort, order, colours, subset = _cohort(study, "ephys")
@@ -116,7 +117,7 @@ def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source.assign(outcome=outcome), plotted, rows, marked.iloc[:1], n, caveats)
 
 
-@panel_kind("ephys_cdf")
+@draws("ephys_cdf")
 def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
     """Cumulative distribution of sEPSC inter-event intervals or amplitudes per group."""
     cohort, order, colours, subset = _cohort(study, "ephys")
@@ -148,7 +149,7 @@ def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted, rows)
 
 
-@panel_kind("spine_density")
+@draws("spine_density")
 def spine_density(axis, panel: Mapping, study: Study) -> Panel:
     """Spine density of one type (default all spines) as a SuperPlot of segments in mice."""
     cohort, order, colours, subset = _cohort(study, "spines")
@@ -177,7 +178,7 @@ def spine_density(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source.assign(spine_type=spine_type), plotted, rows, rows.iloc[:1], n)
 
 
-@panel_kind("histology_percent")
+@draws("histology_percent")
 def histology_percent(axis, panel: Mapping, study: Study) -> Panel:
     """% marker-positive among labelled neurons, sections within mice as a SuperPlot."""
     cohort, order, colours, subset = _cohort(study, "histology")

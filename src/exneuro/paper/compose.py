@@ -4,8 +4,8 @@ reports, its legend and its layout and style as declared (``layout.yaml`` beside
 data: the config snapshot leaves figure sections to the figure jobs).
 
 Widths: 'single' (85 mm), 'one_and_half' (114 mm) and 'full' (174 mm) columns of Cell Press, or
-a number of millimetres. The grid is placed with matplotlib's constrained layout, which is
-deterministic: the same tables and declaration give the same bytes.
+a number of millimetres. The grid is placed with matplotlib's constrained layout, run once and
+kept for every format; it is deterministic: the same tables and declaration give the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
-from exneuro.figures.checks import PanelCheck, check_figure
+from exneuro.figures.checks import CHECK_DPI, PanelCheck, check_figure
 from exneuro.figures.legend import (
     STAR_KEY,
     counts_text,
@@ -25,10 +25,11 @@ from exneuro.figures.legend import (
     in_animal_words,
     tested_n,
 )
+from exneuro.figures.registry import DRAW
 from exneuro.figures.style import apply_style, mm, save_with_source_data
 from exneuro.io import write_table
 from exneuro.paper import activity, behaviour, cellular, overview, transcriptome  # noqa: F401
-from exneuro.paper.panels import DRAW, Panel, PanelError, Study
+from exneuro.paper.panels import Panel, PanelError, Study
 
 ONE_AND_HALF_MM = 114.0
 
@@ -82,6 +83,19 @@ def draw_panels(declaration: Mapping, study: Study, style: Mapping):
             pad=getattr(axis, "title_pad", None),
         )
     return figure, panels, axes
+
+
+def fix_layout(figure) -> None:
+    """Lay the figure out once (constrained layout) and keep that layout.
+
+    matplotlib otherwise lays a constrained figure out again, in a draw of its own, before
+    every format it saves and before the checker's drawing: four layout passes of the whole
+    figure for one result. Measured at the checker's resolution, so that every format has the
+    very layout the checker examines.
+    """
+    figure.set_dpi(CHECK_DPI)
+    figure.get_layout_engine().execute(figure)
+    figure.set_layout_engine(None)
 
 
 def legend_text(
@@ -144,6 +158,7 @@ def paper_figure(
 ) -> dict[str, Panel]:
     """Draw and write one declared figure with its source data, statistics rows and legend."""
     figure, panels, axes = draw_panels(declaration, study, style)
+    fix_layout(figure)
     source = {letter: panel.source for letter, panel in panels.items()}
     save_with_source_data(
         figure, figure_paths, style["png_dpi"], source, source_data_dir, check=False

@@ -11,8 +11,9 @@ import pandas as pd
 from matplotlib import transforms
 
 from exneuro.figures.legend import in_animal_words, statistic_text, term_text
+from exneuro.figures.registry import draws
 from exneuro.figures.treadmill import AXIS_LABELS, metric_name
-from exneuro.paper.panels import Panel, Study, panel_kind, require
+from exneuro.paper.panels import Panel, Study, require
 
 COLUMNS = ["analysis", "outcome", "subset", "test", "term"]
 CHANGE = "_pct_change"
@@ -44,7 +45,7 @@ def _selected(panel: Mapping, study: Study) -> pd.DataFrame:
     return rows
 
 
-@panel_kind("statistics_table")
+@draws("statistics_table")
 def statistics_table(axis, panel: Mapping, study: Study) -> Panel:
     """The selected rows of the statistics table as a table: test, statistic (df), p, n."""
     rows = _selected(panel, study)
@@ -115,7 +116,7 @@ def _plain_p(p: float) -> str:
     return "" if pd.isna(p) else (f"{p:.2g}" if p < 1e-3 else f"{p:.3f}")
 
 
-@panel_kind("effect_sizes")
+@draws("effect_sizes")
 def effect_sizes(axis, panel: Mapping, study: Study) -> Panel:
     """Forest plot of the selected rows' estimates with their confidence intervals."""
     rows = _selected(panel, study)

@@ -1,7 +1,7 @@
 """How panels draw: the :class:`Study` they read and the :class:`Panel` they return.
 
-A panel kind (declared in :mod:`exneuro.paper.catalogue`) is registered with :func:`panel_kind`;
-its drawing function receives the matplotlib
+A panel type is declared in :mod:`exneuro.paper.catalogue` and its drawing registered with
+:func:`exneuro.figures.registry.draws`; the drawing function receives the matplotlib
 axis, the panel's declaration from the config and the :class:`Study` (the result tables it asked
 for, the statistics table and the config settings) and returns a :class:`Panel`: the exact
 numbers drawn (source data), a sentence saying what is plotted, and the statistics rows the
@@ -10,7 +10,7 @@ legend reports. Stars and n are read from the statistics table, never recomputed
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -18,7 +18,7 @@ import pandas as pd
 from exneuro.errors import ExneuroError
 from exneuro.figures.legend import DEFAULT_ANIMAL
 from exneuro.figures.style import group_palette
-from exneuro.paper.catalogue import CATALOGUE
+from exneuro.paper import catalogue  # noqa: F401  (declares the panel types drawings register)
 
 
 class PanelError(ExneuroError):
@@ -103,23 +103,6 @@ class Study:
             values = value if isinstance(value, list | tuple) else [value]
             mask &= self.statistics[column].astype(str).isin([str(v) for v in values])
         return self.statistics[mask]
-
-
-#: Drawing function of each panel kind of :data:`exneuro.paper.catalogue.CATALOGUE`.
-DRAW: dict[str, Callable[[object, Mapping, Study], Panel]] = {}
-
-
-def panel_kind(name: str):
-    """Register the decorated function as the drawing of panel kind ``name`` (whose options and
-    files the catalogue declares)."""
-    if name not in CATALOGUE:
-        raise KeyError(f"panel kind '{name}' is missing from the catalogue")
-
-    def register(draw):
-        DRAW[name] = draw
-        return draw
-
-    return register
 
 
 def require(condition: bool, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from exneuro.figures.registry import draws
 from exneuro.figures.rnaseq import (
     condition_label,
     conditions_in_order,
@@ -13,9 +14,9 @@ from exneuro.figures.rnaseq import (
     gene_expression,
     pca_plot,
     venn2,
-    volcano,
 )
-from exneuro.paper.panels import Panel, Study, choose, panel_kind
+from exneuro.figures.rnaseq_genes import volcano
+from exneuro.paper.panels import Panel, Study, choose
 
 SAMPLES = "rnaseq/samples.tsv"
 GENE_NAMES = "rnaseq/gene_names.tsv"
@@ -43,7 +44,7 @@ def _contrast_labels(study: Study) -> dict[str, str]:
     }
 
 
-@panel_kind("rnaseq_volcano")
+@draws("rnaseq_volcano")
 def rnaseq_volcano(axis, panel: Mapping, study: Study) -> Panel:
     """Volcano plot of one contrast: DE genes coloured, the top genes named."""
     section = study.section("rnaseq")
@@ -70,7 +71,7 @@ def rnaseq_volcano(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source.assign(contrast=contrast), plotted)
 
 
-@panel_kind("rnaseq_overlap")
+@draws("rnaseq_overlap")
 def rnaseq_overlap(axis, panel: Mapping, study: Study) -> Panel:
     """Area-proportional Venn of the training response kept and lost under the manipulation."""
     row = study.table(OVERLAP).iloc[0]
@@ -95,7 +96,7 @@ def rnaseq_overlap(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted)
 
 
-@panel_kind("rnaseq_de_counts")
+@draws("rnaseq_de_counts")
 def rnaseq_de_counts(axis, panel: Mapping, study: Study) -> Panel:
     """Number of DE genes per contrast, up and down."""
     counts = study.table(DE_COUNTS)
@@ -107,7 +108,7 @@ def rnaseq_de_counts(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted)
 
 
-@panel_kind("rnaseq_pca")
+@draws("rnaseq_pca")
 def rnaseq_pca(axis, panel: Mapping, study: Study) -> Panel:
     """PCA of the variance-stabilized counts, samples coloured by condition."""
     column, order, colours, labels = _conditions(study)
@@ -119,7 +120,7 @@ def rnaseq_pca(axis, panel: Mapping, study: Study) -> Panel:
     return Panel(source, plotted)
 
 
-@panel_kind("rnaseq_gene")
+@draws("rnaseq_gene")
 def rnaseq_gene(axis, panel: Mapping, study: Study) -> Panel:
     """Normalized counts of one gene: every mouse a point, bars mean ± SEM."""
     column, order, colours, labels = _conditions(study)
