@@ -20,7 +20,7 @@ rule ephys_tables:
         mem_mb=1000,
         runtime=15,
     params:
-        ephys=section_params("ephys", exclude=["statistics"]),
+        ephys=section_params("ephys_tables", "ephys"),
         code=code_version("cellular"),
     script:
         "../../scripts/ephys_tables.py"
@@ -41,8 +41,8 @@ rule ephys_statistics:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("ephys"),
-        statistics=section_params("ephys", only=["statistics"]),
+        cohort=section_cohort("ephys_statistics", "ephys"),
+        statistics=section_params("ephys_statistics", "ephys"),
         code=code_version("cellular", "stats"),
     script:
         "../../scripts/ephys_statistics.py"
@@ -69,10 +69,10 @@ rule ephys_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("ephys"),
-        statistics=section_params("ephys", only=["statistics"]),
-        groups=config["groups"],
-        style=config["figures"],
+        cohort=section_cohort("ephys_figure", "ephys"),
+        statistics=section_params("ephys_figure", "ephys"),
+        groups=owned("ephys_figure", "groups"),
+        style=owned("ephys_figure", "figures"),
         code=code_version("cellular", "figures"),
     script:
         "../../scripts/ephys_figure.py"

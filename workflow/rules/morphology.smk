@@ -19,7 +19,7 @@ rule spine_tables:
         mem_mb=1000,
         runtime=15,
     params:
-        spines=section_params("spines", exclude=["statistics"]),
+        spines=section_params("spine_tables", "spines"),
         code=code_version("cellular"),
     script:
         "../../scripts/spine_tables.py"
@@ -38,8 +38,8 @@ rule spine_statistics:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("spines"),
-        spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
+        cohort=section_cohort("spine_statistics", "spines"),
+        spines=section_params("spine_statistics", "spines"),
         code=code_version("cellular", "stats"),
     script:
         "../../scripts/spine_statistics.py"
@@ -64,10 +64,10 @@ rule spine_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("spines"),
-        spines=section_params("spines", only=["spine_types", "per_um"]),
-        groups=config["groups"],
-        style=config["figures"],
+        cohort=section_cohort("spine_figure", "spines"),
+        spines=section_params("spine_figure", "spines"),
+        groups=owned("spine_figure", "groups"),
+        style=owned("spine_figure", "figures"),
         code=code_version("cellular", "figures"),
     script:
         "../../scripts/spine_figure.py"
@@ -89,8 +89,8 @@ rule histology:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("histology"),
-        histology=section_params("histology"),
+        cohort=section_cohort("histology", "histology"),
+        histology=section_params("histology", "histology"),
         code=code_version("cellular", "stats"),
     script:
         "../../scripts/histology.py"
@@ -116,10 +116,10 @@ rule histology_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("histology"),
-        histology=section_params("histology", only=["labelled_name"]),
-        groups=config["groups"],
-        style=config["figures"],
+        cohort=section_cohort("histology_figure", "histology"),
+        histology=section_params("histology_figure", "histology"),
+        groups=owned("histology_figure", "groups"),
+        style=owned("histology_figure", "figures"),
         code=code_version("cellular", "figures"),
     script:
         "../../scripts/histology_figure.py"

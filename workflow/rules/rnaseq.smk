@@ -27,7 +27,7 @@ rule rnaseq_qc:
         mem_mb=4000,
         runtime=60,
     params:
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
+        rnaseq=section_params("rnaseq_qc", "rnaseq"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_qc.py"
@@ -55,9 +55,9 @@ rule rnaseq_qc_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq", only=["colour_column"]),
-        groups=section_groups("rnaseq"),
-        style=config["figures"],
+        rnaseq=section_params("rnaseq_qc_figure", "rnaseq"),
+        groups=section_groups("rnaseq_qc_figure", "rnaseq"),
+        style=owned("rnaseq_qc_figure", "figures"),
         code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_qc_figure.py"
@@ -77,7 +77,7 @@ rule rnaseq_de:
         mem_mb=4000,
         runtime=60,
     params:
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
+        rnaseq=section_params("rnaseq_de", "rnaseq"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_de.py"
@@ -105,7 +105,7 @@ rule rnaseq_summary:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
+        rnaseq=section_params("rnaseq_summary", "rnaseq"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_summary.py"
@@ -138,12 +138,9 @@ rule rnaseq_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params(
-            "rnaseq",
-            only=["contrasts", "alpha", "lfc_threshold", "colour_column", "figures"],
-        ),
-        groups=section_groups("rnaseq"),
-        style=config["figures"],
+        rnaseq=section_params("rnaseq_figure", "rnaseq"),
+        groups=section_groups("rnaseq_figure", "rnaseq"),
+        style=owned("rnaseq_figure", "figures"),
         code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_figure.py"
@@ -165,7 +162,7 @@ rule rnaseq_facility:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
+        rnaseq=section_params("rnaseq_facility", "rnaseq"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_facility.py"
@@ -185,8 +182,8 @@ rule rnaseq_facility_figure:
         runtime=15,
     params:
         contrasts=FACILITY_DE,
-        rnaseq=section_params("rnaseq", only=["alpha", "lfc_threshold", "figures"]),
-        style=config["figures"],
+        rnaseq=section_params("rnaseq_facility_figure", "rnaseq"),
+        style=owned("rnaseq_facility_figure", "figures"),
         code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_facility_figure.py"

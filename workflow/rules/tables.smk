@@ -17,7 +17,7 @@ rule declared_table:
         runtime=15,
     params:
         key="{table}",
-        declaration=table_declaration,
+        declaration=table_declaration("declared_table"),
         code=code_version("declared.py", "declared_design.py", "not_tested.py", "stats"),
     script:
         "../../scripts/declared_table.py"
@@ -42,9 +42,9 @@ rule declared_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        declaration=table_declaration,
-        groups=config["groups"],
-        style=config["figures"],
+        declaration=table_declaration("declared_figure"),
+        groups=owned("declared_figure", "groups"),
+        style=owned("declared_figure", "figures"),
         code=code_version("declared_design.py", "figures"),
     script:
         "../../scripts/declared_figure.py"

@@ -18,7 +18,7 @@ rule treadmill_metrics:
         mem_mb=1000,
         runtime=15,
     params:
-        treadmill=treadmill_params("metrics"),
+        treadmill=section_params("treadmill_metrics", "treadmill"),
         code=code_version("treadmill"),
     script:
         "../../scripts/treadmill_metrics.py"
@@ -41,7 +41,7 @@ rule treadmill_statistics:
         runtime=15,
     params:
         cohort=cohort_config,
-        treadmill=treadmill_params("statistics"),
+        treadmill=section_params("treadmill_statistics", "treadmill"),
         code=code_version("treadmill", "not_tested.py", "stats"),
     script:
         "../../scripts/treadmill_statistics.py"
@@ -68,9 +68,9 @@ rule treadmill_figure:
         runtime=15,
     params:
         cohort=cohort_config,
-        groups=config["groups"],
-        treadmill=treadmill_params("statistics"),
-        style=config["figures"],
+        groups=owned("treadmill_figure", "groups"),
+        treadmill=section_params("treadmill_figure", "treadmill"),
+        style=owned("treadmill_figure", "figures"),
         code=code_version("treadmill", "figures"),
     script:
         "../../scripts/treadmill_figure.py"
