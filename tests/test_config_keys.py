@@ -83,7 +83,14 @@ def test_rnaseq_analysis_rules_get_no_figure_key(example_config, owners):
         settings = owned_part(example_config, owners, rule, "rnaseq")
         assert "design" in dict(settings) and "figures" not in dict(settings), rule
     figure = owned_part(example_config, owners, "rnaseq_figure", "rnaseq")
-    assert set(figure) == {"contrasts", "alpha", "lfc_threshold", "colour_column", "figures", "cohort"}
+    assert set(figure) == {
+        "contrasts",
+        "alpha",
+        "lfc_threshold",
+        "colour_column",
+        "figures",
+        "cohort",
+    }
 
 
 def test_params_of_a_rule_owning_nothing_of_a_section_stop_the_plan(example_config, owners):

@@ -16,6 +16,8 @@ import pytest
 from conftest import REPO
 from scipy import stats
 
+from exneuro.config_files import load_config
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SHIPPED_CONFIGS = ["config/config.yaml", "config/two_group/config.yaml"]
 PROJECT_PARTS = [
@@ -304,7 +306,7 @@ def test_every_result_is_byte_identical_when_rerun_from_scratch(project_copy):
 def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
     import yaml
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     del config["treadmill"]
     figures = config["paper"]["figures"]
     config["paper"]["figures"] = [
@@ -367,7 +369,7 @@ def photometry_copy(project_copy) -> Path:
     damaged patch cord among them), run once in the project copy."""
     import yaml
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     for section in ("treadmill", "ephys", "spines", "histology", "rnaseq", "statistics"):
         del config[section]
     config["tables"] = {}

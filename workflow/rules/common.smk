@@ -9,6 +9,7 @@ from exneuro.config_keys import (
     owned_part,
     owned_table,
 )
+from exneuro.config_files import config_label, merge_included
 from exneuro.config import (
     ConfigError,
     load_yaml,
@@ -31,7 +32,10 @@ CONFIG_SCHEMA = load_yaml(SCHEMAS / "config.schema.yaml")
 OWNERS = key_owners(CONFIG_SCHEMA)
 
 try:
-    config = validate_config(config, CONFIG_SCHEMA, str(CONFIG_SOURCE))
+    # the files the config includes (study, analysis, paper) merged into it, in place: the
+    # report reads the merged config too
+    CONFIG_FILES = merge_included(config, CONFIG_SOURCE)
+    config = validate_config(config, CONFIG_SCHEMA, config_label(CONFIG_FILES))
     SAMPLES = read_sample_sheet(
         config.get("samples"), load_yaml(SCHEMAS / "samples.schema.yaml"), config
     )
