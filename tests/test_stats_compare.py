@@ -138,6 +138,7 @@ def test_adjust_pvalues_shape_errors_and_labels():
     assert compare.correction_label("fdr_bh", 10) == "Benjamini-Hochberg FDR (10 tests)"
     assert compare.correction_label("holm-sidak", 1) == "Holm-Sidak (1 test)"
     assert compare.correction_label("none", 5) == "none"
+    assert compare.correction_label("dunnett", 3) == "Dunnett (multivariate t, 3 tests)"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 STATISTICS = "statistics/statistics.tsv"
 TREADMILL = ["treadmill/tests.parquet"]
 PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv"]
-WIDTHS = ("single", "one_and_half", "full")
 
 
 @dataclass(frozen=True)
