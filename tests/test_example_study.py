@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO
+from study_snapshots import difference
 from test_workflow import SNAKEMAKE, copy_project, planned_jobs
 
 from exneuro.config_files import load_config
@@ -115,6 +116,10 @@ def test_every_declared_figure_is_drawn_with_a_legend_sentence_per_panel(example
         assert letters == [panel["letter"] for panel in figure["panels"]], figure["id"]
         workbook = pd.read_excel(folder / f"{figure['id']}_source_data/source_data.xlsx", None)
         assert sorted(workbook) == sorted(f"panel_{p['letter']}" for p in figure["panels"])
+
+
+def test_example_numbers_equal_their_snapshot(example_runs):
+    assert not (changed := difference(example_runs[0] / "results", "example")), changed
 
 
 def test_figure_statistics_are_rows_of_the_study_table(example_runs):

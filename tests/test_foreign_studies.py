@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO
+from study_snapshots import difference
 from test_workflow import copy_project, snakemake
 
 from exneuro.config import load_yaml, table_design, validate_config
@@ -37,6 +38,7 @@ def run_study(name: str, root: Path) -> Path:
         if (problems := pd.read_csv(path, sep="\t")["problem"].tolist())
     }
     assert findings == {}
+    assert not (changed := difference(results, name)), changed
     return results
 
 

@@ -13,7 +13,6 @@ the same genes with LFC 0 / p 1, and fold changes and p-values to 1e-4.
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import numpy as np

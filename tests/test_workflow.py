@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from scipy import stats
+from study_snapshots import difference
 
 from exneuro.config_files import load_config
 
@@ -182,6 +183,10 @@ def test_end_to_end_figure_source_data_match_the_tests(project_copy):
     )
     pdf = _results(project_copy) / "figures/treadmill/stimulation_replication.pdf"
     assert pdf.read_bytes().startswith(b"%PDF") and b"CreationDate" not in pdf.read_bytes()
+
+
+def test_two_group_numbers_equal_their_snapshot(project_copy):
+    assert not (changed := difference(_results(project_copy), "two_group")), changed
 
 
 def test_second_run_does_nothing(project_copy):
