@@ -97,7 +97,7 @@ def _run(name: str, root: Path) -> Path:
     from exneuro.config_files import load_config
 
     if name not in SHIPPED:
-        return run_study(name, root)
+        return run_study(name, root, snapshot=False)
     copy_project(root)
     result = snakemake("--cores", "2", "--configfile", SHIPPED[name], cwd=root)
     if result.returncode != 0:
