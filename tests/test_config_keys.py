@@ -137,3 +137,12 @@ def test_table_declarations_give_the_figure_key_to_the_figure_only(example_confi
     with pytest.raises(ConfigError, match="'tables.glucose.figure'"):
         analysis.get("figure")
     assert owned_table(declaration, owners, "declared_figure", "glucose")["figure"] == "line"
+
+
+def test_paper_figures_own_every_section_their_panels_draw_from(owners):
+    from exneuro.paper.catalogue import CATALOGUE
+
+    for section in {spec.section for spec in CATALOGUE.values()}:
+        keys = [key for key in owners if key == section or key.startswith(f"{section}.")]
+        assert keys, section
+        assert all("paper_figure" in owners[key] for key in keys), section
