@@ -146,3 +146,15 @@ def test_paper_figures_own_every_section_their_panels_draw_from(owners):
         keys = [key for key in owners if key == section or key.startswith(f"{section}.")]
         assert keys, section
         assert all("paper_figure" in owners[key] for key in keys), section
+
+
+def test_the_config_snapshot_leaves_out_the_keys_only_figures_read(example_config, owners):
+    from exneuro.config_keys import analysis_part
+
+    part = analysis_part(example_config, owners)
+    assert "figures" not in part and "paper" not in part
+    assert "figure" not in part["photometry"] and "figures" not in part["rnaseq"]
+    assert all("figure" not in table for table in part["tables"].values())
+    assert part["photometry"]["preprocessing"] == example_config["photometry"]["preprocessing"]
+    assert part["tables"]["glucose"]["tests"] == example_config["tables"]["glucose"]["tests"]
+    assert part["groups"] == example_config["groups"]

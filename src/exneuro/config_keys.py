@@ -168,3 +168,28 @@ def figure_only(owners: Mapping[str, tuple[str, ...]], key: str) -> bool:
     """Whether only figure steps (``*_figure``) and the planner read ``key``."""
     readers = [rule for rule in owners.get(key, ()) if rule != PLANNER]
     return bool(readers) and all(rule.endswith("_figure") for rule in readers)
+
+
+def analysis_part(config: Mapping, owners: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """The config without the keys only figure steps read (style, layout, a modality figure's
+    panels): what the config snapshot records, so that editing a figure key reruns figures only.
+    """
+    part: dict[str, Any] = {}
+    for name, value in config.items():
+        if figure_only(owners, name):
+            continue
+        prefix = f"{name}.{ANY_TABLE}" if f"{name}.{ANY_TABLE}." in _prefixes(owners) else name
+        if name in owners or not isinstance(value, Mapping):
+            part[name] = value
+        elif prefix == name:
+            part[name] = {k: v for k, v in value.items() if not figure_only(owners, f"{name}.{k}")}
+        else:  # one declaration per table
+            part[name] = {
+                key: {k: v for k, v in table.items() if not figure_only(owners, f"{prefix}.{k}")}
+                for key, table in value.items()
+            }
+    return part
+
+
+def _prefixes(owners: Mapping[str, tuple[str, ...]]) -> set[str]:
+    return {key.rsplit(".", 1)[0] + "." for key in owners if "." in key}

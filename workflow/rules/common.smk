@@ -4,7 +4,7 @@ import json
 
 from exneuro.config_keys import (
     SCHEMA_FILE,
-    figure_only,
+    analysis_part,
     key_owners,
     owned_part,
     owned_table,
@@ -283,7 +283,7 @@ def statistics_parts():
 def analysis_config():
     """The config as the snapshot records it: every key but figure style and layout (recorded by
     the figure jobs themselves, so that a style-only change reruns figures alone)."""
-    return {k: v for k, v in config.items() if not figure_only(OWNERS, k)}
+    return analysis_part(config, OWNERS)
 
 
 PAPER_FIGURES = {figure["id"]: figure for figure in config["paper"]["figures"]}
