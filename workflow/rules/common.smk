@@ -1,4 +1,5 @@
-"""Config and sample-sheet loading, and the input functions the rules share."""
+"""Config and sample-sheet loading, each rule's share of the config (its params, from the
+schema's x-read-by lists), and the input functions the rules share."""
 
 import json
 
@@ -91,14 +92,14 @@ wildcard_constraints:
 
 
 def owned(step, section):
-    """The part of config key ``section`` that ``rule`` reads, as the schema's x-read-by lists
-    say (see exneuro.config_keys): a changed key reruns exactly the rules that read it.
+    """The part of config key ``section`` that rule ``step`` reads, as the schema's x-read-by
+    lists say (see exneuro.config_keys): a changed key reruns exactly the rules that read it.
     """
     return owned_part(config, OWNERS, step, section)
 
 
 def reads(step, *keys):
-    """Check that ``rule`` owns ``keys`` (a param derived from them, such as a cohort entry)."""
+    """Check that rule ``step`` owns ``keys`` (a param derived from them: a cohort entry)."""
     for key in keys:
         if step not in OWNERS[key]:
             sys.exit(
@@ -120,7 +121,7 @@ def sheet_params():
 
 
 def section_params(step, section):
-    """The keys of one analysis section that ``rule`` reads ({} when the section is off)."""
+    """The keys of one analysis section that rule ``step`` reads ({} when it is off)."""
     return owned(step, section) if section_on(section) else {}
 
 
@@ -241,7 +242,7 @@ def raw_inputs(wildcards):
 
 
 def table_declaration(step):
-    """An input function: the declaration of the job's table as ``rule`` reads it, with the
+    """An input function: the declaration of the job's table as rule ``step`` reads it, with the
     study's group order (control groups first) for a factor whose levels are groups."""
     reads(step, "groups", "cohorts")
 
