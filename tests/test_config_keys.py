@@ -158,3 +158,4 @@ def test_the_config_snapshot_leaves_out_the_keys_only_figures_read(example_confi
     assert part["photometry"]["preprocessing"] == example_config["photometry"]["preprocessing"]
     assert part["tables"]["glucose"]["tests"] == example_config["tables"]["glucose"]["tests"]
     assert part["groups"] == example_config["groups"]
+    assert part["treadmill"]["enabled"] and part["photometry"]["enabled"]

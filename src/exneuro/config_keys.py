@@ -165,8 +165,14 @@ def owned_table(
 
 
 def figure_only(owners: Mapping[str, tuple[str, ...]], key: str) -> bool:
-    """Whether only figure steps (``*_figure``) and the planner read ``key``."""
+    """Whether only figure steps (``*_figure``) and the planner read ``key``.
+
+    A key of an analysis section that only the paper figures read, as part of the whole section
+    (``x-section-read-by``; e.g. ``treadmill.enabled``), is not counted as a figure key.
+    """
     readers = [rule for rule in owners.get(key, ()) if rule != PLANNER]
+    if "." in key and readers == ["paper_figure"]:
+        return False
     return bool(readers) and all(rule.endswith("_figure") for rule in readers)
 
 
