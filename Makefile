@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
 CORES ?= 2
 
-.PHONY: run test test-e2e report setup lint format example-data docs clean slurm-test
+.PHONY: run test test-e2e report setup lint format example-data docs clean slurm-test snapshots
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
@@ -65,3 +65,8 @@ clean:
 # Regenerate the key and column reference of config/README.md from the schemas.
 docs: setup
 	$(BIN)/python -m exneuro.schema_doc
+
+# Regenerate the snapshots of every study's numbers (tests/snapshots/) after a deliberate change:
+# runs each study once (the example takes minutes), then shows the diff to review before committing.
+snapshots: setup
+	$(BIN)/python tests/study_snapshots.py

@@ -145,7 +145,9 @@ def read_rates(files: list[str]) -> tuple[float, float, str]:
 
 def dag_of(n_recordings: int, folder: Path) -> float:
     """Dry-run seconds of the photometry DAG of ``n_recordings`` empty placeholder files."""
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    from exneuro.config_files import load_config
+
+    config = load_config(ROOT / "config" / "config.yaml")  # with the files it includes
     for section in ("treadmill", "ephys", "spines", "histology", "rnaseq", "paper"):
         config.pop(section, None)
     config["tables"] = {}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from exneuro.config import load_yaml, validate_config
+from exneuro.config_files import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "workflow" / "schemas"
@@ -25,7 +26,7 @@ def sheet_schema() -> dict:
 
 @pytest.fixture(scope="session")
 def raw_example_config() -> dict:
-    return load_yaml(REPO / "config" / "config.yaml")
+    return load_config(REPO / "config" / "config.yaml")
 
 
 @pytest.fixture()

@@ -15,7 +15,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO
+from study_snapshots import difference
 from test_workflow import SNAKEMAKE, copy_project, planned_jobs
+
+from exneuro.config_files import load_config
 
 pytestmark = pytest.mark.e2e
 
@@ -103,9 +106,7 @@ def test_run_killed_at_several_points_resumes_to_the_same_bytes(example_runs, tm
 
 
 def test_every_declared_figure_is_drawn_with_a_legend_sentence_per_panel(example_runs):
-    import yaml
-
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config = load_config(REPO / "config/config.yaml")
     folder = example_runs[0] / "results" / "paper"
     for figure in config["paper"]["figures"]:
         for suffix in ("pdf", "svg", "png"):
@@ -115,6 +116,10 @@ def test_every_declared_figure_is_drawn_with_a_legend_sentence_per_panel(example
         assert letters == [panel["letter"] for panel in figure["panels"]], figure["id"]
         workbook = pd.read_excel(folder / f"{figure['id']}_source_data/source_data.xlsx", None)
         assert sorted(workbook) == sorted(f"panel_{p['letter']}" for p in figure["panels"])
+
+
+def test_example_numbers_equal_their_snapshot(example_runs):
+    assert not (changed := difference(example_runs[0] / "results", "example")), changed
 
 
 def test_figure_statistics_are_rows_of_the_study_table(example_runs):
@@ -131,21 +136,57 @@ def test_figure_statistics_are_rows_of_the_study_table(example_runs):
         assert same.all(), path.name
 
 
+def _jobs_after_editing(root: Path, name: str, old: str, new: str) -> dict[str, int]:
+    """The jobs a dry run plans after one edit of the example's config file ``name`` (restored
+    after)."""
+    path = root / "config" / name
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+    try:
+        return planned_jobs(cwd=root)
+    finally:
+        path.write_text(text)
+
+
 def test_style_change_reruns_only_figure_jobs_of_the_whole_study(example_runs):
-    root = example_runs[0]
-    config = (root / "config/config.yaml").read_text()
-    edited = root / "config/style.yaml"
-    edited.write_text(config.replace("  font_size_pt: 7\n", "  font_size_pt: 6\n", 1))
-    jobs = planned_jobs("--configfile", str(edited), cwd=root)
+    jobs = _jobs_after_editing(
+        example_runs[0], "paper.yaml", "font_size_pt: 7\n", "font_size_pt: 6\n"
+    )
     assert set(jobs) <= FIGURE_RULES and jobs["paper_figure"] == 8
 
 
 def test_layout_change_of_one_figure_rerenders_it_alone(example_runs):
-    root = example_runs[0]
-    config = (root / "config/config.yaml").read_text()
-    edited = root / "config/layout.yaml"
-    edited.write_text(config.replace("      height_mm: 165\n", "      height_mm: 150\n", 1))
-    assert planned_jobs("--configfile", str(edited), cwd=root) == {"paper_figure": 1, "all": 1}
+    jobs = _jobs_after_editing(
+        example_runs[0], "paper.yaml", "      height_mm: 165\n", "      height_mm: 150\n"
+    )
+    assert jobs == {"paper_figure": 1, "all": 1}
+
+
+#: A figure key of each modality: (file, old text, new text, the figure rule that must rerun).
+FIGURE_KEY_EDITS = {
+    "photometry": (
+        "paper.yaml",
+        "figure: {window: post_0_15, metric: mean_dff}",
+        "figure: {window: post_0_15, metric: mean_z}",
+        "photometry_figure",
+    ),
+    "rnaseq": (
+        "analysis.yaml",
+        "  colour_column:",
+        "  figures: {n_labels: 5}\n  colour_column:",
+        "rnaseq_figure",
+    ),
+    "tables": ("analysis.yaml", "    figure: bars\n", "    figure: line\n", "declared_figure"),
+    "treadmill": ("paper.yaml", "  png_dpi: 600\n", "  png_dpi: 300\n", "treadmill_figure"),
+}
+
+
+@pytest.mark.parametrize("modality", sorted(FIGURE_KEY_EDITS))
+def test_a_figure_key_of_each_modality_reruns_figure_jobs_only(example_runs, modality):
+    name, old, new, rule = FIGURE_KEY_EDITS[modality]
+    jobs = _jobs_after_editing(example_runs[0], name, old, new)
+    assert rule in jobs and set(jobs) <= FIGURE_RULES, jobs
 
 
 def test_every_figure_of_the_example_passes_the_figure_checker(example_runs):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import REPO
+from study_snapshots import difference
 from test_workflow import copy_project, snakemake
 
 from exneuro.config import load_yaml, table_design, validate_config
@@ -22,8 +23,9 @@ from exneuro.declared_design import factor_levels, read_declared_table
 STUDIES = REPO / "tests" / "studies"
 
 
-def run_study(name: str, root: Path) -> Path:
-    """Run the study's config in a copy of the project; its results folder."""
+def run_study(name: str, root: Path, snapshot: bool = True) -> Path:
+    """Run the study's config in a copy of the project; its results folder. Its numbers are
+    compared with its snapshot (``snapshot=False``: when the snapshot is being rewritten)."""
     copy_project(root)
     shutil.copytree(STUDIES / name, root / "tests" / "studies" / name)
     config = f"tests/studies/{name}/config.yaml"
@@ -38,6 +40,7 @@ def run_study(name: str, root: Path) -> Path:
         if (problems := pd.read_csv(path, sep="\t")["problem"].tolist())
     }
     assert findings == {}
+    assert not (snapshot and (changed := difference(results, name))), changed
     return results
 
 

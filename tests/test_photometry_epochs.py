@@ -189,22 +189,6 @@ def _only_coverage() -> dict:
     }
 
 
-def test_peri_event_matrix_aligns_by_index_and_reports_dropped_events():
-    fs = 10.0
-    t = np.arange(0, 100, 1 / fs)
-    peri = pe.peri_event_matrix(
-        t, t.copy(), [3.0, 20.0, 21.0, 50.0, 98.0], fs, (-5, 10), None, "none", min_interval_s=2
-    )
-    assert list(peri.event_times_s) == [20.0, 50.0]
-    assert np.allclose(peri.values, peri.event_times_s[:, None] + peri.lags_s[None, :])
-    reasons = dict(zip(peri.dropped["event_time_s"], peri.dropped["reason"], strict=True))
-    assert "beyond the recording" in reasons[3.0] and "beyond the recording" in reasons[98.0]
-    assert "previous event" in reasons[21.0]
-    subtracted = pe.peri_event_matrix(t, t.copy(), [20.0, 50.0], fs, (-5, 10), (-5, 0))
-    assert np.allclose(subtracted.values[:, subtracted.lags_s < 0].mean(axis=1), 0)
-    assert len(subtracted.to_frame()) == 2 * len(subtracted.lags_s)
-
-
 def _trials(n: int, fs: float, planted: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Smooth noise (3 Hz low-pass, SD 1) with an optional step of 1.5 from 2 to 5 s."""
     rng = np.random.default_rng(seed)
@@ -299,9 +283,9 @@ def study() -> dict:
         metrics.append(epoch_metrics(table, onset, offset, windows).assign(**labels))
         trace = pe.binned_trace(table["time_s"], table["dff"], onset, 10.0, (-300, 1800))
         traces.append(trace.rename(columns={"value": "dff"}).assign(**labels))
-        peri = pe.peri_event_matrix(
-            table["time_s"], table["dff"], [onset], 2.0, (-120, 300), (-120, 0)
-        )
+        # the onset trial at 2 Hz, minus its mean before onset
+        peri = pe.binned_trace(table["time_s"], table["dff"], onset, 0.5, (-120, 300))
+        peri["value"] -= peri.loc[peri["time_s"] < 0, "value"].mean()
         onset_trials.append((truth["group"], day, peri))
         truths.append(truth)
     return {
@@ -348,8 +332,8 @@ def test_planted_training_effect_is_recovered_by_epoch_statistics(study):
 def _figure_inputs(study: dict) -> dict:
     summaries, intervals = [], []
     for group in ("control", "silenced"):
-        rows = [p.values[0] for g, day, p in study["onset"] if g == group and day == DAYS[-1]]
-        lags = study["onset"][0][2].lags_s
+        rows = [p["value"] for g, day, p in study["onset"] if g == group and day == DAYS[-1]]
+        lags = study["onset"][0][2]["time_s"].to_numpy()
         table, found = pe.waveform_test(
             np.vstack(rows), lags, 2.0, "bootstrap", seed=5, min_duration_s=10
         )

@@ -7,6 +7,7 @@ import yaml
 from conftest import REPO
 
 from exneuro.config import load_yaml, validate_config
+from exneuro.config_files import load_config
 from exneuro.schema_doc import BEGIN, END, render
 from exneuro.simulate.design import DESIGNS
 from exneuro.simulate.study import write_study
@@ -17,7 +18,7 @@ SHIPPED = {"example": "config/config.yaml", "two_group": "config/two_group/confi
 def test_bundled_example_data_regenerate_identically(tmp_path, config_schema, monkeypatch):
     monkeypatch.chdir(tmp_path)  # every relative path of the configs now lands in tmp_path
     for design, path in SHIPPED.items():
-        config = validate_config(load_yaml(REPO / path), config_schema, path)
+        config = validate_config(load_config(REPO / path), config_schema, path)
         write_study(DESIGNS[design], config)
     generated = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert len(generated) > 300

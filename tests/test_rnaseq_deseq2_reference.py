@@ -12,6 +12,7 @@ the same genes with LFC 0 / p 1, and fold changes and p-values to 1e-4.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +61,23 @@ def pasilla_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
     return counts, sheet.loc[counts.columns, ["condition", "type"]]
 
 
+def r_console_counts(section: str) -> dict[str, int]:
+    """The numbers of genes at padj < 0.1 (and < 0.05) that R printed for one section of the
+    reference run (``reference_R_output.txt``: A no pre-filter, B pre-filter, C ~ type + ...)."""
+    text = (PASILLA / "reference_R_output.txt").read_text()
+    block = re.search(rf"== {section} .*?n padj<0\.1: (\d+)(?:  n padj<0\.05: (\d+))?", text, re.S)
+    return {"0.1": int(block.group(1))} | ({"0.05": int(block.group(2))} if block.group(2) else {})
+
+
 @pytest.mark.parametrize(
-    ("design", "min_total_count", "reference"),
+    ("design", "min_total_count", "reference", "console"),
     [
-        ("~ condition", 10, "ref_deseq2_condition_prefilter10.csv.gz"),
-        ("~ condition", 0, "ref_deseq2_condition_nofilter.csv.gz"),
-        ("~ type + condition", 10, "ref_deseq2_type+condition_prefilter10.csv.gz"),
+        ("~ condition", 10, "ref_deseq2_condition_prefilter10.csv.gz", "B"),
+        ("~ condition", 0, "ref_deseq2_condition_nofilter.csv.gz", "A"),
+        ("~ type + condition", 10, "ref_deseq2_type+condition_prefilter10.csv.gz", "C"),
     ],
 )
-def test_pasilla_equals_deseq2(design, min_total_count, reference):
+def test_pasilla_equals_deseq2(design, min_total_count, reference, console):
     counts, sheet = pasilla_inputs()
     spec = {"name": "knockdown", "factor": "condition", "level": "treated",
             "reference": "untreated"}  # fmt: skip
@@ -84,6 +93,10 @@ def test_pasilla_equals_deseq2(design, min_total_count, reference):
     ref = pd.read_csv(PASILLA / reference, index_col="gene_id")
     assert len(tables["knockdown"]) == len(ref)
     assert_matches_deseq2(tables["knockdown"], ref, alpha=0.1)
+    # the very numbers of DE genes R printed (1054 / 1061 / 1343 at padj < 0.1)
+    padj = tables["knockdown"]["padj"]
+    printed = r_console_counts(console)
+    assert {level: int((padj < float(level)).sum()) for level in printed} == printed
 
 
 def multifactor_tables(fit_type: str = "parametric") -> dict[str, pd.DataFrame]:

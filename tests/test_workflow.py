@@ -15,6 +15,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from scipy import stats
+from study_snapshots import difference
+
+from exneuro.config_files import load_config
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SHIPPED_CONFIGS = ["config/config.yaml", "config/two_group/config.yaml"]
@@ -182,6 +185,10 @@ def test_end_to_end_figure_source_data_match_the_tests(project_copy):
     assert pdf.read_bytes().startswith(b"%PDF") and b"CreationDate" not in pdf.read_bytes()
 
 
+def test_two_group_numbers_equal_their_snapshot(project_copy):
+    assert not (changed := difference(_results(project_copy), "two_group")), changed
+
+
 def test_second_run_does_nothing(project_copy):
     assert planned_jobs("--configfile", "config/two_group/config.yaml", cwd=project_copy) == {}
 
@@ -304,7 +311,7 @@ def test_every_result_is_byte_identical_when_rerun_from_scratch(project_copy):
 def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
     import yaml
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     del config["treadmill"]
     figures = config["paper"]["figures"]
     config["paper"]["figures"] = [
@@ -367,7 +374,7 @@ def photometry_copy(project_copy) -> Path:
     damaged patch cord among them), run once in the project copy."""
     import yaml
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     for section in ("treadmill", "ephys", "spines", "histology", "rnaseq", "statistics"):
         del config[section]
     config["tables"] = {}

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from exneuro.config import load_yaml
+from exneuro.config_keys import READ_BY
 from exneuro.figures.registry import PANEL_TYPES, catalogue_markdown
 from exneuro.paper import catalogue  # noqa: F401  (declares every panel type)
 
@@ -41,6 +42,12 @@ def _cell(text: object) -> str:
     return re.sub(r"\s+", " ", str(text)).replace("|", "\\|").strip()
 
 
+def _readers(schema: Mapping) -> str:
+    """The steps that read a key (a change reruns them), from its ``x-read-by`` list."""
+    rules = schema.get(READ_BY)
+    return f" *Read by:* {', '.join(f'`{rule}`' for rule in rules)}." if rules else ""
+
+
 def _rows(schema: Mapping, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
     required = set(schema.get("required", []))
     for name, sub in schema.get("properties", {}).items():
@@ -50,7 +57,7 @@ def _rows(schema: Mapping, prefix: str = "") -> Iterator[tuple[str, str, str, st
             if name in required
             else (f"`{json.dumps(sub['default'])}`" if "default" in sub else "")
         )
-        yield key, _type(sub), default, sub.get("description", "")
+        yield key, _type(sub), default, sub.get("description", "") + _readers(sub)
         if "properties" in sub:
             yield from _rows(sub, f"{key}.")
         items = sub.get("items", {})

@@ -1,7 +1,16 @@
-"""Config and sample-sheet loading, and the input functions the rules share."""
+"""Config and sample-sheet loading, each rule's share of the config (its params, from the
+schema's x-read-by lists), and the input functions the rules share."""
 
 import json
 
+from exneuro.config_keys import (
+    SCHEMA_FILE,
+    analysis_part,
+    key_owners,
+    owned_part,
+    owned_table,
+)
+from exneuro.config_files import config_label, merge_included
 from exneuro.config import (
     ConfigError,
     load_yaml,
@@ -23,10 +32,15 @@ CONFIG_SOURCE = shown_path(
     (workflow.overwrite_configfiles or ["config/config.yaml"])[-1]
 )
 
+CONFIG_SCHEMA = load_yaml(SCHEMAS / "config.schema.yaml")
+#: Config key -> the rules that read it (the schema's x-read-by lists).
+OWNERS = key_owners(CONFIG_SCHEMA)
+
 try:
-    config = validate_config(
-        config, load_yaml(SCHEMAS / "config.schema.yaml"), str(CONFIG_SOURCE)
-    )
+    # the files the config includes (study, analysis, paper) merged into it, in place: the
+    # report reads the merged config too
+    CONFIG_FILES = merge_included(config, CONFIG_SOURCE)
+    config = validate_config(config, CONFIG_SCHEMA, config_label(CONFIG_FILES))
     SAMPLES = read_sample_sheet(
         config.get("samples"), load_yaml(SCHEMAS / "samples.schema.yaml"), config
     )
@@ -84,44 +98,20 @@ wildcard_constraints:
     session="[^/]+",
 
 
-TREADMILL_KEYS = {
-    "metrics": [
-        "cohorts",
-        "summary_table",
-        "summary_columns",
-        "missing_values",
-        "time_to_exhaustion_unit",
-        "incline_unit",
-        "stage_logs",
-        "stage_log_columns",
-        "metrics_source",
-        "cross_check_tolerance",
-        "plausible_ranges",
-        "implausible",
-        "sessions",
-        "baseline_session",
-        "protocols",
-        "work_definition",
-        "exclude_tests",
-        "outliers",
-    ],
-    "statistics": [
-        "sessions",
-        "baseline_session",
-        "work_definition",
-        "statistics",
-        "adaptation",
-        "responders",
-    ],
-}
+def owned(step, section):
+    """The part of config key ``section`` that rule ``step`` reads, as the schema's x-read-by
+    lists say (see exneuro.config_keys): a changed key reruns exactly the rules that read it.
+    """
+    return owned_part(config, OWNERS, step, section)
 
 
-def treadmill_params(step):
-    """The part of the treadmill config one step reads, so that a changed parameter reruns
-    that step and what follows from it, nothing else."""
-    if not TREADMILL_ON:
-        return {}
-    return {key: config["treadmill"][key] for key in TREADMILL_KEYS[step]}
+def reads(step, *keys):
+    """Check that rule ``step`` owns ``keys`` (a param derived from them: a cohort entry)."""
+    for key in keys:
+        if step not in OWNERS[key]:
+            sys.exit(
+                f"{SCHEMA_FILE}: rule '{step}' reads '{key}', whose x-read-by omits it"
+            )
 
 
 def sample_sheet_input(wildcards):
@@ -131,31 +121,33 @@ def sample_sheet_input(wildcards):
 
 def sheet_params():
     """The part of the config the sample sheet is validated against."""
-    return {key: config[key] for key in ("cohorts", "groups")} | {
-        "treadmill": (
-            {key: config["treadmill"][key] for key in ("sessions", "cohorts")}
-            if TREADMILL_ON
-            else {}
-        )
+    step = "validated_samples"
+    return {key: owned(step, key) for key in ("cohorts", "groups")} | {
+        "treadmill": dict(owned(step, "treadmill")) if TREADMILL_ON else {}
     }
 
 
-def section_params(section, only=None, exclude=()):
-    """Part of one analysis section of the config, for a rule's params (reruns follow it)."""
-    if not section_on(section):
-        return {}
-    keys = only or [key for key in config[section] if key not in exclude]
-    return {key: config[section][key] for key in keys}
+def section_params(step, section):
+    """The keys of one analysis section that rule ``step`` reads ({} when it is off)."""
+    return owned(step, section) if section_on(section) else {}
 
 
-def section_groups(section):
+#: The settings one recording's job reads, serialized once (10,000 jobs share them).
+PHOTOMETRY_SESSION_SETTINGS = json.dumps(
+    section_params("photometry_session", "photometry"), sort_keys=True
+)
+
+
+def section_groups(step, section):
     """The config's groups with the section's cohort first, its control group leading."""
+    reads(step, "groups", "cohorts", f"{section}.cohort")
     cohort = config[section]["cohort"] if section_on(section) else None
     return groups_in_cohort_order(config, cohort)
 
 
-def section_cohort(section):
+def section_cohort(step, section):
     """The cohort entry (groups, control group) an analysis section names."""
+    reads(step, "cohorts", f"{section}.cohort")
     if not section_on(section):
         return {}
     return next(c for c in config["cohorts"] if c["id"] == config[section]["cohort"])
@@ -199,7 +191,7 @@ def code_version(*parts):
 
 
 def cohort_config(wildcards):
-    """The config entry of the cohort in the job's wildcards."""
+    """The config entry of the cohort in the job's wildcards (a param of rules owning cohorts)."""
     return next(c for c in config["cohorts"] if c["id"] == wildcards.cohort)
 
 
@@ -223,7 +215,7 @@ def photometry_session_params(wildcards):
     settings it reads (a change to either reruns it). The settings are serialized once.
     """
     row = json.dumps(RECORDINGS[wildcards.session], sort_keys=True)
-    return f'{{"recording": {row}, "settings": {PHOTOMETRY_SESSION_SETTINGS_JSON}}}'
+    return f'{{"recording": {row}, "settings": {PHOTOMETRY_SESSION_SETTINGS}}}'
 
 
 def photometry_session_folders(wildcards):
@@ -256,10 +248,16 @@ def raw_inputs(wildcards):
     return sorted({str(path) for path in files})
 
 
-def table_declaration(wildcards):
-    """The config declaration of the table in the job's wildcards, with the study's group
-    order (control groups first) for a factor whose levels are groups."""
-    return table_design(config, wildcards.table)
+def table_declaration(step):
+    """An input function: the declaration of the job's table as rule ``step`` reads it, with the
+    study's group order (control groups first) for a factor whose levels are groups."""
+    reads(step, "groups", "cohorts")
+
+    def declaration(wildcards):
+        design = table_design(config, wildcards.table)
+        return owned_table(design, OWNERS, step, wildcards.table)
+
+    return declaration
 
 
 def declared_table_file(wildcards):
@@ -290,7 +288,12 @@ def statistics_parts():
     return parts
 
 
-FIGURE_SECTIONS = ("figures", "paper")
+def analysis_config():
+    """The config as the snapshot records it: every key but figure style and layout (recorded by
+    the figure jobs themselves, so that a style-only change reruns figures alone)."""
+    return analysis_part(config, OWNERS)
+
+
 PAPER_FIGURES = {figure["id"]: figure for figure in config["paper"]["figures"]}
 
 
@@ -302,20 +305,21 @@ def paper_figure_inputs(wildcards):
 def paper_settings(wildcards):
     """Groups, cohorts and the analysis sections the job's figure draws from (only those, so
     that editing another section does not re-render it)."""
+    step = "paper_figure"
     sections = {
         PANEL_TYPES[p["plot"]].section
         for p in PAPER_FIGURES[wildcards.figure]["panels"]
     }
-    settings = {
-        "groups": config["groups"],
-        "cohorts": config["cohorts"],
-        "animal": config["study"]["animal"],
-    }
-    settings.update({name: config[name] for name in sorted(sections) if name in config})
+    settings = {key: owned(step, key) for key in ("groups", "cohorts")}
+    for name in sorted(sections - {"tables"}):
+        if name in config:
+            settings[name] = owned(step, name)
+    settings["animal"] = owned(step, "study")["animal"]
     # each table with the study's group order, as its own figure draws it
-    if "tables" in settings:
+    if "tables" in sections and "tables" in config:
         settings["tables"] = {
-            key: table_design(config, key) for key in config["tables"]
+            key: owned_table(table_design(config, key), OWNERS, step, key)
+            for key in config["tables"]
         }
     return settings
 

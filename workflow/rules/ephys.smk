@@ -21,8 +21,8 @@ rule ephys_tables:
         runtime=15,
     params:
         sheet=SHEET_PATH,
-        ephys=section_params("ephys", exclude=["statistics"]),
-        lab_tables=config["lab_tables"],
+        ephys=section_params("ephys_tables", "ephys"),
+        lab_tables=owned("ephys_tables", "lab_tables"),
         code=code_version("cellular"),
     script:
         "../../scripts/ephys_tables.py"
@@ -44,8 +44,8 @@ rule ephys_statistics:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("ephys"),
-        statistics=section_params("ephys", only=["statistics"]),
+        cohort=section_cohort("ephys_statistics", "ephys"),
+        statistics=section_params("ephys_statistics", "ephys"),
         code=code_version("cellular", "stats", "model_factors.py"),
     script:
         "../../scripts/ephys_statistics.py"
@@ -73,11 +73,11 @@ rule ephys_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("ephys"),
-        statistics=section_params("ephys", only=["statistics"]),
-        groups=config["groups"],
-        animals=config["study"]["animal"]["plural"],
-        style=config["figures"],
+        cohort=section_cohort("ephys_figure", "ephys"),
+        statistics=section_params("ephys_figure", "ephys"),
+        groups=owned("ephys_figure", "groups"),
+        animals=owned("ephys_figure", "study")["animal"]["plural"],
+        style=owned("ephys_figure", "figures"),
         code=code_version("cellular", "figures", "model_factors.py"),
     script:
         "../../scripts/ephys_figure.py"

@@ -19,8 +19,8 @@ rule spine_tables:
         mem_mb=1000,
         runtime=15,
     params:
-        spines=section_params("spines", exclude=["statistics"]),
-        lab_tables=config["lab_tables"],
+        spines=section_params("spine_tables", "spines"),
+        lab_tables=owned("spine_tables", "lab_tables"),
         code=code_version("cellular"),
     script:
         "../../scripts/spine_tables.py"
@@ -39,8 +39,8 @@ rule spine_statistics:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("spines"),
-        spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
+        cohort=section_cohort("spine_statistics", "spines"),
+        spines=section_params("spine_statistics", "spines"),
         code=code_version("cellular", "stats", "model_factors.py"),
     script:
         "../../scripts/spine_statistics.py"
@@ -65,11 +65,11 @@ rule spine_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("spines"),
-        spines=section_params("spines", only=["spine_types", "per_um", "statistics"]),
-        groups=config["groups"],
-        animals=config["study"]["animal"]["plural"],
-        style=config["figures"],
+        cohort=section_cohort("spine_figure", "spines"),
+        spines=section_params("spine_figure", "spines"),
+        groups=owned("spine_figure", "groups"),
+        animals=owned("spine_figure", "study")["animal"]["plural"],
+        style=owned("spine_figure", "figures"),
         code=code_version("cellular", "figures", "model_factors.py"),
     script:
         "../../scripts/spine_figure.py"
@@ -91,9 +91,9 @@ rule histology:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("histology"),
-        histology=section_params("histology"),
-        lab_tables=config["lab_tables"],
+        cohort=section_cohort("histology", "histology"),
+        histology=section_params("histology", "histology"),
+        lab_tables=owned("histology", "lab_tables"),
         code=code_version("cellular", "stats", "model_factors.py"),
     script:
         "../../scripts/histology.py"
@@ -119,11 +119,11 @@ rule histology_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        cohort=section_cohort("histology"),
-        histology=section_params("histology", only=["labelled_name", "statistics"]),
-        groups=config["groups"],
-        animals=config["study"]["animal"]["plural"],
-        style=config["figures"],
+        cohort=section_cohort("histology_figure", "histology"),
+        histology=section_params("histology_figure", "histology"),
+        groups=owned("histology_figure", "groups"),
+        animals=owned("histology_figure", "study")["animal"]["plural"],
+        style=owned("histology_figure", "figures"),
         code=code_version("cellular", "figures", "model_factors.py"),
     script:
         "../../scripts/histology_figure.py"

@@ -22,7 +22,7 @@ rule paper_figure:
     params:
         figure=lambda wildcards: PAPER_FIGURES[wildcards.figure],
         settings=paper_settings,
-        style=config["figures"],
+        style=owned("paper_figure", "figures"),
         tables=lambda wildcards: figure_inputs(PAPER_FIGURES[wildcards.figure]),
         code=code_version("paper", "figures", "model_factors.py"),
     script:

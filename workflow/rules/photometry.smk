@@ -8,26 +8,6 @@ aligned traces, QC figure): one output per job keeps the DAG of 10,000 recording
 #: One recording's entry point, called by a shell command (see the script's docstring).
 SESSION_SCRIPT = str(Path(workflow.basedir) / "scripts" / "photometry_session.py")
 
-#: The settings one recording's job reads.
-PHOTOMETRY_SESSION_SETTINGS = section_params(
-    "photometry",
-    only=[
-        "readers",
-        "run_event",
-        "preprocessing",
-        "baseline_window",
-        "windows",
-        "min_window_coverage",
-        "traces",
-        "peri_event",
-        "exclude_segments",
-        "export_nwb",
-    ],
-)
-PHOTOMETRY_SESSION_SETTINGS_JSON = json.dumps(
-    PHOTOMETRY_SESSION_SETTINGS, sort_keys=True
-)
-
 
 rule photometry_session:
     input:
@@ -73,9 +53,7 @@ rule photometry_combine:
         mem_mb=4000,
         runtime=30,
     params:
-        photometry=section_params(
-            "photometry", exclude=["statistics", "figure", "enabled"]
-        ),
+        photometry=section_params("photometry_combine", "photometry"),
         code=code_version("photometry"),
     script:
         "../../scripts/photometry_combine.py"
@@ -98,9 +76,9 @@ rule photometry_statistics:
         mem_mb=2000,
         runtime=30,
     params:
-        cohort=section_cohort("photometry"),
-        photometry=section_params("photometry", only=["statistics", "peri_event"]),
-        code=code_version("photometry", "not_tested.py", "model_factors.py", "stats"),
+        cohort=section_cohort("photometry_statistics", "photometry"),
+        photometry=section_params("photometry_statistics", "photometry"),
+        code=code_version("photometry", "not_tested.py", "stats", "model_factors.py"),
     script:
         "../../scripts/photometry_statistics.py"
 
@@ -129,12 +107,10 @@ rule photometry_figure:
         mem_mb=2000,
         runtime=30,
     params:
-        cohort=section_cohort("photometry"),
-        photometry=section_params(
-            "photometry", only=["figure", "peri_event", "run_event", "statistics"]
-        ),
-        groups=section_groups("photometry"),
-        style=config["figures"],
+        cohort=section_cohort("photometry_figure", "photometry"),
+        photometry=section_params("photometry_figure", "photometry"),
+        groups=section_groups("photometry_figure", "photometry"),
+        style=owned("photometry_figure", "figures"),
         code=code_version("figures", "model_factors.py"),
     script:
         "../../scripts/photometry_figure.py"

@@ -28,8 +28,8 @@ rule rnaseq_qc:
         runtime=60,
     params:
         sheet=SHEET_PATH,
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
-        lab_tables=config["lab_tables"],
+        rnaseq=section_params("rnaseq_qc", "rnaseq"),
+        lab_tables=owned("rnaseq_qc", "lab_tables"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_qc.py"
@@ -57,9 +57,9 @@ rule rnaseq_qc_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq", only=["colour_column"]),
-        groups=section_groups("rnaseq"),
-        style=config["figures"],
+        rnaseq=section_params("rnaseq_qc_figure", "rnaseq"),
+        groups=section_groups("rnaseq_qc_figure", "rnaseq"),
+        style=owned("rnaseq_qc_figure", "figures"),
         code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_qc_figure.py"
@@ -80,8 +80,8 @@ rule rnaseq_de:
         runtime=60,
     params:
         sheet=SHEET_PATH,
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
-        lab_tables=config["lab_tables"],
+        rnaseq=section_params("rnaseq_de", "rnaseq"),
+        lab_tables=owned("rnaseq_de", "lab_tables"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_de.py"
@@ -109,8 +109,8 @@ rule rnaseq_summary:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
-        lab_tables=config["lab_tables"],
+        rnaseq=section_params("rnaseq_summary", "rnaseq"),
+        lab_tables=owned("rnaseq_summary", "lab_tables"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_summary.py"
@@ -143,12 +143,9 @@ rule rnaseq_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params(
-            "rnaseq",
-            only=["contrasts", "alpha", "lfc_threshold", "colour_column", "figures"],
-        ),
-        groups=section_groups("rnaseq"),
-        style=config["figures"],
+        rnaseq=section_params("rnaseq_figure", "rnaseq"),
+        groups=section_groups("rnaseq_figure", "rnaseq"),
+        style=owned("rnaseq_figure", "figures"),
         code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_figure.py"
@@ -170,8 +167,8 @@ rule rnaseq_facility:
         mem_mb=1000,
         runtime=15,
     params:
-        rnaseq=section_params("rnaseq", exclude=["figures"]),
-        lab_tables=config["lab_tables"],
+        rnaseq=section_params("rnaseq_facility", "rnaseq"),
+        lab_tables=owned("rnaseq_facility", "lab_tables"),
         code=code_version("rnaseq"),
     script:
         "../../scripts/rnaseq_facility.py"
@@ -191,8 +188,8 @@ rule rnaseq_facility_figure:
         runtime=15,
     params:
         contrasts=FACILITY_DE,
-        rnaseq=section_params("rnaseq", only=["alpha", "lfc_threshold", "figures"]),
-        style=config["figures"],
+        rnaseq=section_params("rnaseq_facility_figure", "rnaseq"),
+        style=owned("rnaseq_facility_figure", "figures"),
         code=code_version("rnaseq", "figures"),
     script:
         "../../scripts/rnaseq_facility_figure.py"

@@ -35,8 +35,7 @@ rule config_snapshot:
         runtime=15,
     params:
         # figure style and layout are recorded by the figure jobs (paper/*_source_data/layout.yaml)
-        # so that a style-only change reruns figures alone
-        config={k: v for k, v in config.items() if k not in FIGURE_SECTIONS},
+        config=analysis_config(),
         code=code_version(),
     script:
         "../../scripts/config_snapshot.py"
@@ -56,7 +55,7 @@ rule statistics_table:
         runtime=15,
     params:
         code=code_version("stats"),
-        families=config.get("statistics", {}).get("families", []),
+        families=(owned("statistics_table", "statistics") or {}).get("families", []),
     script:
         "../../scripts/statistics_table.py"
 

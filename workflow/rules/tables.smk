@@ -17,8 +17,8 @@ rule declared_table:
         runtime=15,
     params:
         key="{table}",
-        declaration=table_declaration,
-        lab_tables=config["lab_tables"],
+        declaration=table_declaration("declared_table"),
+        lab_tables=owned("declared_table", "lab_tables"),
         code=code_version("declared.py", "declared_design.py", "not_tested.py", "stats"),
     script:
         "../../scripts/declared_table.py"
@@ -43,9 +43,9 @@ rule declared_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        declaration=table_declaration,
-        groups=config["groups"],
-        style=config["figures"],
+        declaration=table_declaration("declared_figure"),
+        groups=owned("declared_figure", "groups"),
+        style=owned("declared_figure", "figures"),
         code=code_version("declared_design.py", "figures"),
     script:
         "../../scripts/declared_figure.py"

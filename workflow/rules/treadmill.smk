@@ -19,8 +19,8 @@ rule treadmill_metrics:
         runtime=15,
     params:
         sheet=SHEET_PATH,
-        treadmill=treadmill_params("metrics"),
-        lab_tables=config["lab_tables"],
+        treadmill=section_params("treadmill_metrics", "treadmill"),
+        lab_tables=owned("treadmill_metrics", "lab_tables"),
         code=code_version("treadmill"),
     script:
         "../../scripts/treadmill_metrics.py"
@@ -44,8 +44,8 @@ rule treadmill_statistics:
         runtime=15,
     params:
         cohort=cohort_config,
-        treadmill=treadmill_params("statistics"),
-        code=code_version("treadmill", "not_tested.py", "model_factors.py", "stats"),
+        treadmill=section_params("treadmill_statistics", "treadmill"),
+        code=code_version("treadmill", "not_tested.py", "stats", "model_factors.py"),
     script:
         "../../scripts/treadmill_statistics.py"
 
@@ -72,9 +72,9 @@ rule treadmill_figure:
         runtime=15,
     params:
         cohort=cohort_config,
-        groups=config["groups"],
-        treadmill=treadmill_params("statistics"),
-        style=config["figures"],
+        groups=owned("treadmill_figure", "groups"),
+        treadmill=section_params("treadmill_figure", "treadmill"),
+        style=owned("treadmill_figure", "figures"),
         code=code_version("treadmill", "figures", "model_factors.py"),
     script:
         "../../scripts/treadmill_figure.py"

@@ -1,11 +1,7 @@
-"""Peri-event matrices, bootstrapped confidence intervals and permutation tests of waveforms.
+"""Bootstrapped confidence intervals and permutation tests of peri-event waveforms.
 
-Alignment (notes §2.7): event ``e`` at time ``t_e`` maps to sample ``i_e = round((t_e − t₀)·fs)``
-and its window to ``i_e + k`` for ``k = round(pre·fs) … round(post·fs)``; the matrix is built in
-one fancy-indexing step. Events whose window leaves the recording are dropped (or kept as NaN),
-and events closer than ``min_interval_s`` to the previous kept event are dropped (GuPPy
-``timeInterval``); every dropped event is listed with its reason. Per trial, the window can be
-left as is, baseline-subtracted (mean over ``baseline_s``) or z-scored against the baseline.
+The waveforms are the recordings' binned traces around each event (:func:`binned_trace`: one
+time axis for sessions of any rate), each trial a row of a trials x lags matrix.
 
 Waveform statistics follow Jean-Richard-dit-Bressel, Clifford & McNally (2020, *Front. Mol.
 Neurosci.* 13:14, doi:10.3389/fnmol.2020.00014; code philjrdb/ERTsimulation):
@@ -28,122 +24,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from exneuro.errors import ConfigError, InputDataError
 
-NORMALIZATIONS = ("none", "subtract", "zscore")
-
-
-@dataclass(frozen=True)
-class PeriEvent:
-    """Trials × lags matrix around events.
-
-    ``values`` (n_events × n_lags), ``lags_s`` (seconds from the event), ``event_times_s`` of the
-    kept events (rows of ``values``), ``dropped`` (``event_time_s``, ``reason``).
-    """
-
-    values: np.ndarray
-    lags_s: np.ndarray
-    event_times_s: np.ndarray
-    dropped: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """Tidy form: ``event`` (row number), ``event_time_s``, ``lag_s``, ``value``."""
-        n_events, n_lags = self.values.shape
-        return pd.DataFrame(
-            {
-                "event": np.repeat(np.arange(n_events), n_lags),
-                "event_time_s": np.repeat(self.event_times_s, n_lags),
-                "lag_s": np.tile(self.lags_s, n_events),
-                "value": self.values.ravel(),
-            }
-        )
-
 
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
-def _lag_mask(lags_s: np.ndarray, window_s: Sequence[float], what: str) -> np.ndarray:
-    start, end = window_s
-    mask = (lags_s >= start) & (lags_s < end)
-    if not np.any(mask):
-        raise ConfigError(f"{what} {start:g}-{end:g} s holds no sample of the peri-event window")
-    return mask
-
-
-def peri_event_matrix(
-    time_s: np.ndarray,
-    values: np.ndarray,
-    event_times_s: Sequence[float],
-    fs_hz: float,
-    window_s: tuple[float, float] = (-10.0, 20.0),
-    baseline_s: tuple[float, float] | None = (-5.0, 0.0),
-    normalize: str = "subtract",
-    min_interval_s: float | None = None,
-    edge: str = "drop",
-) -> PeriEvent:
-    """Trials × lags matrix of ``values`` around each event (uniform sampling at ``fs_hz``).
-
-    ``normalize``: ``none``; ``subtract`` (minus the trial's mean over ``baseline_s``, lags in
-    seconds); ``zscore`` ((x − mean_B)/SD_B per trial, population SD; pMAT's per-trial z).
-    ``edge='drop'`` drops events whose window leaves the recording; ``'nan'`` keeps them with
-    NaN outside. ``min_interval_s`` drops events closer than that to the previous kept event.
-    """
-    if normalize not in NORMALIZATIONS:
-        raise ConfigError(f"peri-event normalize {normalize!r}; choose one of {NORMALIZATIONS}")
-    if edge not in ("drop", "nan"):
-        raise ConfigError(f"peri-event edge {edge!r}; choose drop or nan")
-    t = np.asarray(time_s, dtype=float)
-    x = np.asarray(values, dtype=float)
-    events = np.sort(np.asarray(event_times_s, dtype=float))
-    k0, k1 = int(round(window_s[0] * fs_hz)), int(round(window_s[1] * fs_hz))
-    if k1 <= k0:
-        raise ConfigError(f"peri-event window {window_s} must end after it starts")
-    offsets = np.arange(k0, k1 + 1)
-    lags = offsets / fs_hz
-    dropped: list[tuple[float, str]] = []
-    keep = np.ones(events.size, dtype=bool)
-    if min_interval_s is not None and events.size:
-        last = -np.inf
-        for j, time in enumerate(events):  # over events, not samples
-            if time - last < min_interval_s:
-                keep[j] = False
-                dropped.append((float(time), f"within {min_interval_s:g} s of the previous event"))
-            else:
-                last = time
-    centre = np.rint((events - t[0]) * fs_hz).astype(np.int64)
-    index = centre[:, None] + offsets[None, :]
-    outside = (index < 0) | (index >= x.size)
-    partial = outside.any(axis=1)
-    if edge == "drop":
-        for time in events[keep & partial]:
-            dropped.append((float(time), "window extends beyond the recording"))
-        keep &= ~partial
-    index, outside, events = index[keep], outside[keep], events[keep]
-    matrix = x[np.clip(index, 0, x.size - 1)]
-    matrix[outside] = np.nan
-    if normalize != "none":
-        if baseline_s is None:
-            raise ConfigError(f"peri-event normalize {normalize!r} needs baseline_s")
-        base = matrix[:, _lag_mask(lags, baseline_s, "peri-event baseline")]
-        matrix = matrix - np.nanmean(base, axis=1, keepdims=True)
-        if normalize == "zscore":
-            sd = np.nanstd(base, axis=1, keepdims=True)
-            if np.any(sd == 0):
-                raise InputDataError("a peri-event baseline has SD 0; cannot z-score it")
-            matrix = matrix / sd
-    return PeriEvent(
-        values=matrix,
-        lags_s=lags,
-        event_times_s=events,
-        dropped=pd.DataFrame(dropped, columns=["event_time_s", "reason"]),
-    )
 
 
 def _complete(matrix: np.ndarray, what: str) -> np.ndarray:

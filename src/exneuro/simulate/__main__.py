@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from exneuro.config import load_yaml, validate_config
+from exneuro.config_files import load_config
 from exneuro.simulate.design import DESIGNS
 from exneuro.simulate.scale import write_scale_study
 from exneuro.simulate.study import write_study
@@ -36,7 +37,7 @@ def main() -> None:
         )
         print(f"wrote the scaled study: run it with --configfile {config}")
         return
-    config = validate_config(load_yaml(args.target), load_yaml(SCHEMA), args.target)
+    config = validate_config(load_config(args.target), load_yaml(SCHEMA), args.target)
     truth = write_study(DESIGNS[args.design], config, jobs=args.jobs)
     print(f"wrote the '{args.design}' study: sample sheet {truth['samples']}")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from exneuro.config import load_yaml, validate_config
+from exneuro.config_files import load_config
 from exneuro.simulate.design import EXAMPLE
 from exneuro.simulate.photometry import PhotometryEffects
 from exneuro.simulate.photometry_study import PhotometryDesign
@@ -28,7 +29,7 @@ BASELINE_S, RECOVERY_S = 600.0, 3600.0
 def scale_config(example: Path, folder: Path, last_day: int) -> dict:
     """The example config with every path moved under ``folder``, settings for 1 kHz data, and
     paper panels that name a photometry day pointed at the scaled study's last day."""
-    text = example.read_text(encoding="utf-8")
+    text = yaml.safe_dump(load_config(example), sort_keys=False)
     text = text.replace("data/example/", f"{folder}/data/")
     for name in ("samples.tsv", "photometry_recordings.tsv"):
         text = text.replace(f"config/{name}", f"{folder}/config/{name}")

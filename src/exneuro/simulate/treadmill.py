@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from exneuro.simulate.design import StudyDesign
-from exneuro.treadmill.protocol import expand_protocol, integrate_stages, time_for_distance
+from exneuro.simulate.protocol import (
+    GradedProtocol,
+    distance_at,
+    stage_at,
+    stage_table,
+    time_for_distance,
+)
 
 
 def simulate_tests(
@@ -77,25 +83,23 @@ def write_treadmill_files(tests: pd.DataFrame, design: StudyDesign, treadmill: M
     """Write the summary table and stage logs at the config's paths; return what was written."""
     protocol_id = next(iter(treadmill["protocols"]))
     protocol = treadmill["protocols"][protocol_id]
-    unit = treadmill.get("incline_unit", "degrees")
-    stages = expand_protocol(protocol, incline_unit=unit)
-    # the lab's files carry inclines in the lab's unit: the protocol's numbers, unconverted
-    raw_inclines = expand_protocol(protocol, incline_unit="degrees")["incline_deg"].to_numpy()
-    time_s = np.round(time_for_distance(stages, tests["capacity_m"].to_numpy()))
-    reached = integrate_stages(
-        stages["start_s"], stages["speed_m_min"], stages["incline_deg"], time_s
-    )
+    # the simulator's own closed form, not the analysis's integrator; the lab's files carry
+    # inclines in the lab's unit: the protocol's numbers, unconverted
+    graded = GradedProtocol.from_config(protocol)
+    time_s = np.round(time_for_distance(graded, tests["capacity_m"].to_numpy()))
+    final = stage_at(graded, time_s)
     tests = tests.assign(
         time_to_exhaustion_s=time_s,
-        distance_m=reached["distance_m"],
-        max_speed_m_min=reached["max_speed_m_min"],
-        final_stage=reached["final_stage"],
+        distance_m=distance_at(graded, time_s),
+        max_speed_m_min=final["speed_m_min"],
+        final_stage=final["stage"],
+        final_incline=final["incline"],
         protocol=protocol_id,
     )
-    tests["final_incline"] = raw_inclines[tests["final_stage"].to_numpy() - 1]
     written = {"summary_table": _write_summary(tests, design, treadmill)}
     if treadmill.get("stage_logs"):
-        written["stage_logs"] = _write_stage_logs(tests, stages, raw_inclines, treadmill)
+        stages = stage_table(graded, int(tests["final_stage"].max()))
+        written["stage_logs"] = _write_stage_logs(tests, stages, treadmill)
     return {"files": written, "tests": tests}
 
 
@@ -133,9 +137,7 @@ def _write_summary(tests: pd.DataFrame, design: StudyDesign, treadmill: Mapping)
     return str(path)
 
 
-def _write_stage_logs(
-    tests: pd.DataFrame, stages: pd.DataFrame, raw_inclines: np.ndarray, treadmill: Mapping
-) -> list[str]:
+def _write_stage_logs(tests: pd.DataFrame, stages: pd.DataFrame, treadmill: Mapping) -> list[str]:
     columns = treadmill["stage_log_columns"]
     paths = []
     for test in tests.itertuples():
@@ -145,7 +147,7 @@ def _write_stage_logs(
                 columns["elapsed_s"]: stages["start_s"].to_numpy()[:n_stages].astype(int),
                 columns["stage"]: stages["stage"].to_numpy()[:n_stages],
                 columns["speed_m_min"]: stages["speed_m_min"].to_numpy()[:n_stages],
-                columns["incline"]: raw_inclines[:n_stages],
+                columns["incline"]: stages["incline"].to_numpy()[:n_stages],
                 columns["event"]: "stage_start",
             }
         )

@@ -9,6 +9,8 @@ from numpy.typing import ArrayLike
 # Multiplicity
 # ------------------------------------------------------------------------------------------------
 
+#: Corrections from the joint (multivariate t) distribution of the contrasts (posthoc.py).
+MULTIVARIATE_T = {"dunnett": "Dunnett"}
 #: Method name -> label used in the ``correction`` column.
 PADJUST_METHODS: dict[str, str] = {
     "sidak": "Sidak",
@@ -79,9 +81,13 @@ def adjust_pvalues(p: ArrayLike, method: str) -> np.ndarray:
 
 
 def correction_label(method: str, m: int) -> str:
-    """Text for the ``correction`` column, e.g. ``'Sidak (4 tests)'``; ``'none'`` for no method."""
+    """Text for the ``correction`` column, e.g. ``'Sidak (4 tests)'``, ``'Dunnett (multivariate
+    t, 3 tests)'``; ``'none'`` for no method."""
+    tests = f"{int(m)} test{'s' if int(m) != 1 else ''}"
+    if method in MULTIVARIATE_T:
+        return f"{MULTIVARIATE_T[method]} (multivariate t, {tests})"
     if method not in PADJUST_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {list(PADJUST_METHODS)}")
     if method == "none":
         return "none"
-    return f"{PADJUST_METHODS[method]} ({int(m)} test{'s' if int(m) != 1 else ''})"
+    return f"{PADJUST_METHODS[method]} ({tests})"

@@ -45,10 +45,10 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from exneuro.stats import compare, lmm_inference, mixed
+from exneuro.stats.multiplicity import MULTIVARIATE_T, correction_label
 from exneuro.stats.table import subset_label
 
 SIMULTANEOUS = {"sidak": "Sidak", "bonferroni": "Bonferroni"}
-MULTIVARIATE_T = {"dunnett": "Dunnett"}
 CORRECTIONS = (*compare.PADJUST_METHODS, *MULTIVARIATE_T)
 
 MVT_SEED = 20240611
@@ -64,14 +64,6 @@ def family_ci_level(method: str, n_tests: int, level: float) -> float:
     if method == "bonferroni":
         return 1.0 - (1.0 - level) / n_tests
     return level
-
-
-def correction_label(method: str, n_tests: int) -> str:
-    """:func:`exneuro.stats.compare.correction_label`, and 'Dunnett (multivariate t, 3 tests)'."""
-    if method in MULTIVARIATE_T:
-        tests = f"{n_tests} test{'s' if n_tests != 1 else ''}"
-        return f"{MULTIVARIATE_T[method]} (multivariate t, {tests})"
-    return compare.correction_label(method, n_tests)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 GRAVITY_M_S2 = 9.80665
-STAGE_COLUMNS = ["stage", "start_s", "duration_s", "speed_m_min", "incline_deg"]
 
 
 def incline_to_degrees(incline: np.ndarray | float, unit: str) -> np.ndarray:
