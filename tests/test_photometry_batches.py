@@ -218,3 +218,31 @@ def test_a_recording_job_does_not_import_libraries_only_other_recordings_need():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['exneuro.photometry.session']"
+
+
+def test_binned_traces_are_streamed_chunk_by_chunk_into_the_same_table(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from exneuro.photometry.stacking import stack_tables, write_flagged_aligned
+
+    folders = []
+    for number in range(5):
+        folder = tmp_path / f"S{number}"
+        folder.mkdir()
+        pd.DataFrame(
+            {
+                "session": f"S{number}",
+                "alignment": "run_onset",
+                "time_s": np.arange(3.0),
+                "value": np.arange(3.0) * number,
+            }
+        ).to_parquet(folder / "aligned.parquet", index=False)
+        folders.append(folder)
+    included = {"S0": True, "S1": False, "S2": True, "S3": True, "S4": False}
+    write_flagged_aligned(folders, included, tmp_path / "aligned.parquet", chunk=2)
+    written = pd.read_parquet(tmp_path / "aligned.parquet")
+    expected = stack_tables(folders, "aligned")
+    expected["included"] = expected["session"].map(included)
+    pd.testing.assert_frame_equal(written, expected)
+    assert written["value"].tolist()[3:6] == [0.0, 1.0, 2.0]  # S1 in its place
