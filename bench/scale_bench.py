@@ -187,9 +187,11 @@ def cohort_stage(folder: Path, args: argparse.Namespace, template: Path, n: int)
     }
     row = {"sessions": len(sheet)}
     for name, target in steps.items():
+        cpu = cpu_seconds()
         row[f"{name}_s"], row[f"{name}_peak_MB"] = timed_run(
             [*snakemake(config, 1, target), *rules]
         )
+        row[f"{name}_cpu_s"] = cpu_seconds() - cpu
     shutil.rmtree(study)
     return row
 
@@ -221,8 +223,9 @@ def read_rates(files: list[str]) -> tuple[float, float, str]:
     return reader_rate, dd_rate, cache
 
 
-def dag_of(n_recordings: int, folder: Path) -> float:
-    """Dry-run seconds of the photometry DAG of ``n_recordings`` empty placeholder files."""
+def dag_of(n_recordings: int, folder: Path, per_job: int | None) -> tuple[float, float]:
+    """Dry-run wall and CPU seconds of the photometry DAG of ``n_recordings`` empty placeholder
+    files, ``per_job`` recordings per job (None: the config's default)."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     for section in ("treadmill", "ephys", "spines", "histology", "rnaseq", "paper"):
         config.pop(section, None)
@@ -249,10 +252,13 @@ def dag_of(n_recordings: int, folder: Path) -> float:
     pd.DataFrame(rows[:n_recordings]).to_csv(folder / "recordings.tsv", sep="\t", index=False)
     config.update(samples=str(folder / "samples.tsv"), output_dir=str(folder / "results"))
     config["photometry"].update(recordings=str(folder / "recordings.tsv"), exclude_sessions=[])
+    if per_job is not None:
+        config["photometry"]["recordings_per_job"] = per_job
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    cpu = cpu_seconds()
     wall, _ = timed_run(snakemake(path, 1, dry=True))
-    return wall
+    return wall, cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -303,7 +309,8 @@ def main() -> None:
             print(
                 f"photometry cohort at {cohort['sessions']} sessions: "
                 + ", ".join(
-                    f"{step} {cohort[f'{step}_s']:.1f} s (peak {cohort[f'{step}_peak_MB']:.0f} MB)"
+                    f"{step} {cohort[f'{step}_s']:.1f} s ({cohort[f'{step}_cpu_s']:.1f} CPU-s, "
+                    f"peak {cohort[f'{step}_peak_MB']:.0f} MB)"
                     for step in ("combine", "statistics", "figure")
                 ),
                 flush=True,
@@ -318,8 +325,11 @@ def main() -> None:
             f"dd {dd:.0f} MB/s ({reader / dd:.0%} of dd)"
         )
     if args.dag_recordings:
-        seconds = dag_of(args.dag_recordings, folder / "dag")
-        print(f"dry run of a DAG of {args.dag_recordings} recordings: {seconds:.1f} s")
+        seconds, cpu = dag_of(args.dag_recordings, folder / "dag", args.per_job)
+        print(
+            f"dry run of a DAG of {args.dag_recordings} recordings: {seconds:.1f} s "
+            f"({cpu:.1f} CPU-s)"
+        )
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def test_scale_benchmark_runs_every_stage_the_cohort_the_reader_rate_and_the_dag
         "--dag-recordings", "40",
     )  # fmt: skip
     assert any(line.startswith("read rate of the .ppd files") for line in lines)
-    assert lines[-1].startswith("dry run of a DAG of 40 recordings")
+    assert lines[-1].startswith("dry run of a DAG of 40 recordings") and "CPU-s" in lines[-1]
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["factor", "mice"])
     row = dict(zip(lines[header].split(), lines[header + 1].split(), strict=True))
     assert int(row["recordings"]) == 12 and float(row["total_s"]) > 0
