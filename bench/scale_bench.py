@@ -2,28 +2,36 @@
 
 Usage: python bench/scale_bench.py [--mice 24] [--sessions 8] [--minutes 90] [--rate 1000]
                                    [--genes 20000] [--factors 1 2 4] [--cores 2]
+                                   [--per-job N] [--cohort-sessions 1000]
                                    [--folder DIR] [--dag-recordings 10000]
 
 For each factor f, a study with f x ``--mice`` photometry mice (``--sessions`` recordings each,
 ``--minutes`` at ``--rate`` Hz, as pyPhotometry .ppd files) is simulated into ``DIR/f<f>`` and
 analysed from scratch in stages, each a separate Snakemake run timed with GNU time:
 
-1. ``recordings``: every per-recording job (read, preprocess, metrics, QC figure);
+1. ``recordings``: every recording job (read, preprocess, metrics, QC figure), ``--per-job``
+   recordings per job (``photometry.recordings_per_job``; default: the config's default);
 2. ``photometry``: combine, statistics and figure of the photometry cohort;
 3. ``rest``: everything else (treadmill, cellular, RNA-seq, the statistics table).
 
 Printed per factor: recordings, raw MB, wall time per stage and in total, the largest resident
-memory of any process of the stage (a job or Snakemake itself), photometry MB/s and samples/s
-of the recordings stage, and the dry-run time of the whole DAG. Then the exponent b of
-``total wall ~ recordings^b`` (1 = linear), the read rate of the .ppd reader against a raw
-sequential read of the same files with ``dd``, and the dry-run time of a DAG of
-``--dag-recordings`` recordings (empty placeholder files).
+memory of any process of the stage (a job or Snakemake itself), the recordings stage's cost per
+recording in core-seconds (stage wall x cores / recordings, as a lab would pay for it, and the
+CPU seconds all its processes used / recordings, which a busy machine does not inflate), MB/s
+and samples/s. Then the exponents b of ``wall ~ recordings^b`` (1 = linear); the photometry
+cohort's combine, statistics and figure steps on ``--cohort-sessions`` sessions (their recording
+folders made from one analysed recording, with noise, so that no recording is preprocessed):
+time and peak memory of each; the read rate of the .ppd reader against a raw sequential read of
+the same files with ``dd``; and the dry-run time of a DAG of ``--dag-recordings`` recordings
+(empty placeholder files).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +44,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of every finished child process of this one (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed_run(command: list[str]) -> tuple[float, float]:
@@ -61,10 +75,17 @@ def snakemake(config: Path, cores: int, *targets: str, dry: bool = False) -> lis
     return [SNAKEMAKE, *targets, *options, *(["-n"] if dry else [])]
 
 
-def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
-    study = folder / f"f{factor}"
-    mice = args.mice * factor
-    started = time.perf_counter()
+def with_per_job(config: Path, per_job: int | None) -> None:
+    """Set ``photometry.recordings_per_job`` in the study's config (None: leave the default)."""
+    if per_job is None:
+        return
+    data = yaml.safe_load(config.read_text())
+    data["photometry"]["recordings_per_job"] = per_job
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def simulate(study: Path, mice: int, args: argparse.Namespace, minutes: float, rate: float):
+    """Simulate the scaled study into ``study``; exits with its error."""
     simulated = subprocess.run(
         [
             sys.executable,
@@ -74,8 +95,8 @@ def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
             str(study),
             f"--mice={mice}",
             f"--sessions={args.sessions}",
-            f"--minutes={args.minutes}",
-            f"--rate={args.rate}",
+            f"--minutes={minutes}",
+            f"--rate={rate}",
             f"--genes={args.genes}",
             f"--jobs={args.cores}",
         ],
@@ -86,8 +107,16 @@ def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
     )
     if simulated.returncode != 0:
         sys.exit(f"simulating the study failed: {simulated.stderr.strip().splitlines()[-1]}")
+
+
+def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
+    study = folder / f"f{factor}"
+    mice = args.mice * factor
+    started = time.perf_counter()
+    simulate(study, mice, args, args.minutes, args.rate)
     simulate_s = time.perf_counter() - started
     config = study / "config" / "config.yaml"
+    with_per_job(config, args.per_job)
     out = yaml.safe_load(config.read_text())["output_dir"]
     sheet = pd.read_csv(study / "config" / "photometry_recordings.tsv", sep="\t")
     sessions = [
@@ -106,13 +135,64 @@ def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
     row["dry_run_s"] = dag_s
     total = 0.0
     for name, command in stages.items():
+        cpu = cpu_seconds()
         wall, peak = timed_run(command)
         row[f"{name}_s"], row[f"{name}_peak_MB"] = wall, peak
+        row[f"{name}_cpu_s"] = cpu_seconds() - cpu
         total += wall
     row["total_s"] = total
+    row["core_s_per_recording"] = row["recordings_s"] * args.cores / len(sheet)
+    row["cpu_s_per_recording"] = row["recordings_cpu_s"] / len(sheet)
     samples = len(sheet) * args.minutes * 60 * args.rate
     row["MB_per_s"] = raw_mb / row["recordings_s"]
     row["Msamples_per_s"] = samples / row["recordings_s"] / 1e6
+    return row
+
+
+#: Tables of a recording the cohort's steps read (its trace is read by none of them).
+COHORT_TABLES = ("qc", "metrics", "aligned", "anomalies", "faults")
+
+
+def cohort_stage(folder: Path, args: argparse.Namespace, template: Path, n: int) -> dict:
+    """Time and peak memory of the photometry cohort's combine, statistics and figure steps on
+    ``n`` sessions (``n / --sessions`` mice): a study of short raw files is simulated, and each
+    session's folder is made from the analysed recording ``template`` with its identity and
+    noise on its values (metrics and binned traces), so that no recording is preprocessed."""
+    study = folder / f"cohort{n}"
+    mice = max(6, 2 * math.ceil(n / args.sessions / 2))
+    simulate(study, mice, args, 72.0, 1.0)
+    config = study / "config" / "config.yaml"
+    with_per_job(config, args.per_job)
+    out = Path(yaml.safe_load(config.read_text())["output_dir"])
+    sheet = pd.read_csv(study / "config" / "photometry_recordings.tsv", sep="\t")
+    samples = pd.read_csv(study / "config" / "samples.tsv", sep="\t").set_index("mouse_id")
+    tables = {name: pd.read_parquet(template / f"{name}.parquet") for name in COHORT_TABLES}
+    rng = np.random.default_rng(1)
+    for mouse, day in zip(sheet["mouse"], sheet["day"], strict=True):
+        session = f"{mouse}_d{day}"
+        identity = {"session": session, "mouse": mouse, "group": samples.loc[mouse, "group"]}
+        target = out / "photometry" / "sessions" / session
+        target.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            table = table.assign(**identity, day=int(day))
+            if name in ("metrics", "aligned"):
+                table["value"] = table["value"] * rng.normal(1.0, 0.2, len(table))
+            table.to_parquet(target / f"{name}.parquet", index=False)
+    rules = ["--allowed-rules", "validated_samples", "photometry_combine", "photometry_statistics"]
+    rules += ["photometry_figure"]
+    steps = {
+        "combine": f"{out}/photometry/qc.tsv",
+        "statistics": f"{out}/photometry/statistics.tsv",
+        "figure": f"{out}/figures/photometry/photometry.pdf",
+    }
+    row = {"sessions": len(sheet)}
+    for name, target in steps.items():
+        cpu = cpu_seconds()
+        row[f"{name}_s"], row[f"{name}_peak_MB"] = timed_run(
+            [*snakemake(config, 1, target), *rules]
+        )
+        row[f"{name}_cpu_s"] = cpu_seconds() - cpu
+    shutil.rmtree(study)
     return row
 
 
@@ -143,8 +223,9 @@ def read_rates(files: list[str]) -> tuple[float, float, str]:
     return reader_rate, dd_rate, cache
 
 
-def dag_of(n_recordings: int, folder: Path) -> float:
-    """Dry-run seconds of the photometry DAG of ``n_recordings`` empty placeholder files."""
+def dag_of(n_recordings: int, folder: Path, per_job: int | None) -> tuple[float, float]:
+    """Dry-run wall and CPU seconds of the photometry DAG of ``n_recordings`` empty placeholder
+    files, ``per_job`` recordings per job (None: the config's default)."""
     from exneuro.config_files import load_config
 
     config = load_config(ROOT / "config" / "config.yaml")  # with the files it includes
@@ -173,10 +254,13 @@ def dag_of(n_recordings: int, folder: Path) -> float:
     pd.DataFrame(rows[:n_recordings]).to_csv(folder / "recordings.tsv", sep="\t", index=False)
     config.update(samples=str(folder / "samples.tsv"), output_dir=str(folder / "results"))
     config["photometry"].update(recordings=str(folder / "recordings.tsv"), exclude_sessions=[])
+    if per_job is not None:
+        config["photometry"]["recordings_per_job"] = per_job
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    cpu = cpu_seconds()
     wall, _ = timed_run(snakemake(path, 1, dry=True))
-    return wall
+    return wall, cpu_seconds() - cpu
 
 
 def main() -> None:
@@ -190,6 +274,8 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--folder", type=Path, default=None)
     parser.add_argument("--dag-recordings", type=int, default=10000)
+    parser.add_argument("--per-job", type=int, default=None, help="recordings per job")
+    parser.add_argument("--cohort-sessions", type=int, nargs="*", default=[1000])
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.mkdtemp(prefix="exneuro-scale-"))
     print(f"studies in {folder}; {args.cores} cores")
@@ -200,13 +286,37 @@ def main() -> None:
     table = pd.DataFrame(rows)
     if rows:
         print("\n" + table.round(2).to_string(index=False))
+    for row in rows:
+        print(
+            f"recordings stage at {row['recordings']} recordings: "
+            f"{row['core_s_per_recording']:.3f} core-s per recording (wall x {args.cores} cores "
+            f"/ recordings), {row['cpu_s_per_recording']:.3f} CPU-s per recording"
+        )
     if len(table) > 1:
         slope = np.polyfit(np.log(table["recordings"]), np.log(table["total_s"]), 1)[0]
         per = np.polyfit(np.log(table["recordings"]), np.log(table["recordings_s"]), 1)[0]
+        cpu = np.polyfit(np.log(table["recordings"]), np.log(table["recordings_cpu_s"]), 1)[0]
         print(
             f"\nscaling exponent (total wall ~ recordings^b): b = {slope:.2f}; "
-            f"recordings stage b = {per:.2f}"
+            f"recordings stage b = {per:.2f} (wall), {cpu:.2f} (CPU)"
         )
+    if rows:
+        template = next(
+            (
+                ROOT / folder / f"f{args.factors[0]}" / "results" / "photometry" / "sessions"
+            ).iterdir()
+        )
+        for n in args.cohort_sessions:
+            cohort = cohort_stage(folder, args, template, n)
+            print(
+                f"photometry cohort at {cohort['sessions']} sessions: "
+                + ", ".join(
+                    f"{step} {cohort[f'{step}_s']:.1f} s ({cohort[f'{step}_cpu_s']:.1f} CPU-s, "
+                    f"peak {cohort[f'{step}_peak_MB']:.0f} MB)"
+                    for step in ("combine", "statistics", "figure")
+                ),
+                flush=True,
+            )
     if rows:
         sheet = pd.read_csv(
             folder / f"f{args.factors[0]}" / "config" / "photometry_recordings.tsv", sep="\t"
@@ -217,8 +327,11 @@ def main() -> None:
             f"dd {dd:.0f} MB/s ({reader / dd:.0%} of dd)"
         )
     if args.dag_recordings:
-        seconds = dag_of(args.dag_recordings, folder / "dag")
-        print(f"dry run of a DAG of {args.dag_recordings} recordings: {seconds:.1f} s")
+        seconds, cpu = dag_of(args.dag_recordings, folder / "dag", args.per_job)
+        print(
+            f"dry run of a DAG of {args.dag_recordings} recordings: {seconds:.1f} s "
+            f"({cpu:.1f} CPU-s)"
+        )
 
 
 if __name__ == "__main__":

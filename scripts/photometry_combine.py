@@ -1,4 +1,6 @@
-"""All photometry sessions in one set of tables, QC flags and exclusions applied (not deleted)."""
+"""All photometry sessions in one set of tables, QC flags and exclusions applied (not deleted).
+
+The binned traces of every recording are streamed into one file, never all held in memory."""
 
 from pathlib import Path
 
@@ -8,6 +10,7 @@ import yaml
 from exneuro.io import read_table, write_table
 from exneuro.photometry.pipeline import combine_sessions
 from exneuro.photometry.preprocess import resolve_settings
+from exneuro.photometry.stacking import stack_tables, write_flagged_aligned
 from exneuro.workflow import run
 
 
@@ -15,10 +18,7 @@ def main(snakemake):
     settings = snakemake.params.photometry
     folders = [Path(folder) for folder in snakemake.input.sessions]
     stacked = {
-        name: pd.concat(
-            [read_table(folder / f"{name}.parquet") for folder in folders], ignore_index=True
-        )
-        for name in ("qc", "metrics", "aligned", "anomalies", "faults")
+        name: stack_tables(folders, name) for name in ("qc", "metrics", "anomalies", "faults")
     }
     samples = read_table(snakemake.input.samples)
     excluded = samples.loc[
@@ -28,14 +28,15 @@ def main(snakemake):
     tables = combine_sessions(
         stacked["qc"],
         stacked["metrics"],
-        stacked["aligned"],
+        pd.DataFrame({"session": []}),  # the binned traces are flagged chunk by chunk below
         settings["qc"],
         settings["exclude_sessions"],
         dict(zip(excluded["mouse_id"], excluded["excluded_reason"], strict=True)),
     )
     write_table(tables["qc"], snakemake.output.qc)
     write_table(tables["metrics"], snakemake.output.metrics)
-    write_table(tables["aligned"], snakemake.output.aligned)
+    included = dict(zip(tables["qc"]["session"], tables["qc"]["included"], strict=True))
+    write_flagged_aligned(folders, included, snakemake.output.aligned)
     write_table(stacked["anomalies"], snakemake.output.anomalies)
     write_table(stacked["faults"], snakemake.output.faults)
     record = {

@@ -1,5 +1,7 @@
 """The photometry figure: session traces, heatmap, window metric across days, peri-event test."""
 
+import pandas as pd
+
 from exneuro.config import read_validated_sheet
 from exneuro.figures.photometry import study_photometry_figure
 from exneuro.io import read_table
@@ -9,7 +11,10 @@ from exneuro.workflow import run
 
 def main(snakemake):
     study_photometry_figure(
-        read_table(snakemake.input.aligned),
+        # only the rows drawn: the included sessions' ΔF/F
+        pd.read_parquet(
+            snakemake.input.aligned, filters=[("included", "==", True), ("column", "==", "dff")]
+        ),
         read_table(snakemake.input.metrics),
         read_table(snakemake.input.qc),
         read_table(snakemake.input.waveforms),

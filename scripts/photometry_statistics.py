@@ -1,5 +1,7 @@
 """Group x day statistics of the photometry window metrics, and the peri-event waveform tests."""
 
+import pandas as pd
+
 from exneuro.config import read_validated_sheet
 from exneuro.io import read_table, write_table
 from exneuro.photometry.pipeline import photometry_statistics
@@ -10,7 +12,11 @@ def main(snakemake):
     settings = snakemake.params.photometry
     statistics, waveforms, intervals = photometry_statistics(
         read_table(snakemake.input.metrics),
-        read_table(snakemake.input.aligned),
+        # only the rows the waveform tests use: included sessions, the tested column
+        pd.read_parquet(
+            snakemake.input.aligned,
+            filters=[("included", "==", True), ("column", "==", settings["peri_event"]["column"])],
+        ),
         snakemake.params.cohort,
         settings["statistics"],
         settings["peri_event"],

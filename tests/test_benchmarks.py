@@ -68,16 +68,21 @@ def test_rnaseq_benchmark_times_every_step_and_finds_the_planted_genes():
 
 
 @pytest.mark.e2e
-def test_scale_benchmark_runs_every_stage_the_reader_rate_and_the_dag():
+def test_scale_benchmark_runs_every_stage_the_cohort_the_reader_rate_and_the_dag():
     lines = run_benchmark(
         "scale_bench.py", "--mice", "6", "--sessions", "2", "--minutes", "75", "--rate", "20",
-        "--genes", "2100", "--factors", "1", "--dag-recordings", "40",
+        "--genes", "2100", "--factors", "1", "--per-job", "4", "--cohort-sessions", "40",
+        "--dag-recordings", "40",
     )  # fmt: skip
     assert any(line.startswith("read rate of the .ppd files") for line in lines)
-    assert lines[-1].startswith("dry run of a DAG of 40 recordings")
+    assert lines[-1].startswith("dry run of a DAG of 40 recordings") and "CPU-s" in lines[-1]
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["factor", "mice"])
     row = dict(zip(lines[header].split(), lines[header + 1].split(), strict=True))
     assert int(row["recordings"]) == 12 and float(row["total_s"]) > 0
+    cost = next(line for line in lines if line.startswith("recordings stage at 12 recordings"))
+    assert float(cost.split(": ")[1].split()[0]) > 0 and "CPU-s per recording" in cost
+    cohort = next(line for line in lines if line.startswith("photometry cohort at 40 sessions"))
+    assert all(f"{step} " in cohort for step in ("combine", "statistics", "figure")), cohort
 
 
 @pytest.mark.slow

@@ -1,6 +1,5 @@
-"""Recording jobs in batches: the photometry part of a study, run with one recording per job and
-with several recordings per job (Snakemake job groups, ``--group-components``), gives the same
-files byte for byte, and the batched run does bundle the recordings."""
+"""Recording jobs in batches: which recordings share a job, and that a batch's process writes
+what one job per recording writes, byte for byte (``photometry.recordings_per_job``)."""
 
 from __future__ import annotations
 
@@ -12,9 +11,116 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from exneuro.config import load_yaml, read_sample_sheet, validate_config
+from exneuro.errors import ExneuroError
+from exneuro.photometry.recording_job import (
+    analyse_batch,
+    analyse_recording,
+    batch_rule_names,
+    recording_batches,
+)
+from exneuro.photometry.sessions import read_recordings, session_records
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 #: Targets of the photometry part, up to the cohort's tables.
 COMBINED = ["qc.tsv", "metrics.tsv", "aligned.parquet", "anomalies.tsv", "faults.tsv"]
+NAMES = [f"M{mouse:04d}_d{day}" for mouse in range(1250) for day in range(1, 9)]
+
+
+def test_batches_hold_every_recording_once_about_the_asked_number_each():
+    batches = recording_batches(NAMES, 20)
+    assert sorted(name for batch in batches for name in batch) == sorted(NAMES)
+    assert 10_000 / 20 * 0.85 < len(batches) < 10_000 / 20 * 1.15
+    assert recording_batches(NAMES[:50], 1) == [[name] for name in sorted(NAMES[:50])]
+    assert recording_batches(list(reversed(NAMES)), 20) == batches  # the sheet's order is free
+    with pytest.raises(ValueError, match="at least 1"):
+        recording_batches(NAMES, 0)
+
+
+@pytest.mark.parametrize("position", [0, 1234, 5678, 9999])
+def test_a_new_recording_changes_only_the_batch_it_joins(position):
+    before = recording_batches(NAMES[:position] + NAMES[position + 1 :], 20)
+    after = recording_batches(NAMES, 20)
+    new = NAMES[position]
+    changed_before = [b for b in before if b not in after]
+    changed_after = [b for b in after if b not in before]
+    assert len(changed_before) <= 1 and 1 <= len(changed_after) <= 2
+    # the changed batches hold exactly the old batch's recordings and the new one
+    assert sorted(sum(changed_after, [])) == sorted(sum(changed_before, []) + [new])
+
+
+def test_batch_rule_names_are_unique_identifiers_after_the_first_recording():
+    names = batch_rule_names([["M1-d1", "M1-d2"], ["M1_d1x"], ["M1.d1"]])
+    assert names == [
+        "photometry_batch_M1_d1",
+        "photometry_batch_M1_d1x",
+        "photometry_batch_M1_d1_2",
+    ]
+    assert all(name.isidentifier() for name in names)
+
+
+@pytest.fixture(scope="module")
+def example_recordings() -> tuple[list[dict], dict]:
+    """Three recordings of the example study (two .ppd, one Neurophotometrics with its TTL
+    file) as the workflow passes them to a job, and the settings a recording reads."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    schemas = REPO / "workflow" / "schemas"
+    config = validate_config(config, load_yaml(schemas / "config.schema.yaml"), "config.yaml")
+    samples = read_sample_sheet(
+        config["samples"], load_yaml(schemas / "samples.schema.yaml"), config
+    )
+    section = config["photometry"]
+    records = session_records(
+        read_recordings(
+            section["recordings"], section["recording_columns"], samples, section["cohort"]
+        )
+    )
+    rows = [records[name] for name in ("M094_d1", "M094_d8")]
+    rows.append(next(row for row in records.values() if row["ttl_file"]))
+    return rows, section
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by relative path."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_batch_writes_what_one_job_per_recording_writes(
+    example_recordings, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(REPO)  # the sheet's paths are relative to the project
+    rows, settings = example_recordings
+    for row in rows:
+        analyse_recording(row, settings, tmp_path / "single" / row["session"])
+    folders = [tmp_path / "batch" / row["session"] for row in rows]
+    logs = [tmp_path / "logs" / f"{row['session']}.log" for row in rows]
+    analyse_batch(rows, settings, folders, logs)
+    single, batch = tree(tmp_path / "single"), tree(tmp_path / "batch")
+    assert len(single) == 3 * 7 and single.keys() == batch.keys()  # 6 tables and the QC figure
+    assert [name for name in single if single[name] != batch[name]] == []
+    assert all(log.exists() for log in logs)
+
+
+def test_a_failing_recording_stops_its_batch_with_its_error_in_its_own_log(
+    example_recordings, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(REPO)
+    rows, settings = example_recordings
+    broken = {**rows[1], "file": "data/example/photometry/ppd/missing.ppd"}
+    folders = [tmp_path / name for name in ("first", "broken", "third")]
+    logs = [tmp_path / f"{name}.log" for name in ("first", "broken", "third")]
+    with pytest.raises(ExneuroError, match="missing.ppd"):
+        analyse_batch([rows[0], broken, rows[2]], settings, folders, logs)
+    assert (folders[0] / "qc.png").exists() and not folders[2].exists()
+    message = logs[1].read_text().splitlines()
+    assert len(message) == 1 and message[0].startswith("ERROR ") and "missing.ppd" in message[0]
+    assert logs[0].read_text() == "" and not logs[2].exists()
 
 
 def simulate(folder: Path) -> Path:
@@ -28,32 +134,36 @@ def simulate(folder: Path) -> Path:
     return folder / "config" / "config.yaml"
 
 
-def run_photometry(config: Path, results: Path, batch_size: int) -> str:
-    """Run the photometry part with ``batch_size`` recordings per group job; the plan (log of a
-    dry run made first: a local run does not print its group jobs)."""
-    text = config.read_text()
-    study = config.with_name(f"batch_{batch_size}.yaml")
-    study.write_text(re.sub(r"(?m)^output_dir: .*$", f"output_dir: {results}", text))
+def study_config(config: Path, results: Path, per_job: int) -> Path:
+    """The study's config with its results in ``results`` and ``per_job`` recordings per job."""
+    text = re.sub(r"(?m)^output_dir: .*$", f"output_dir: {results}", config.read_text())
+    text = re.sub(r"(?m)^photometry:\n", f"photometry:\n  recordings_per_job: {per_job}\n", text)
+    study = config.with_name(f"batch_{per_job}.yaml")
+    study.write_text(text)
+    return study
+
+
+def run_photometry(config: Path, results: Path, per_job: int) -> dict[str, int]:
+    """Run the photometry part with ``per_job`` recordings per job; the planned jobs by rule
+    (from a dry run made first)."""
     targets = [str(results / "photometry" / name) for name in COMBINED]
-    command = [SNAKEMAKE, *targets, "--configfile", str(study), "--cores", "2"]
-    command += ["--group-components", f"photometry_recordings={batch_size}"]
-    logs = []
+    command = [SNAKEMAKE, *targets, "--configfile", str(study_config(config, results, per_job))]
+    command += ["--cores", "2"]
+    plans = []
     for dry in (["-n"], []):
         result = subprocess.run(
             command + dry, cwd=REPO, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        logs.append(result.stderr + result.stdout)
-    return logs[0]
+        plans.append(result.stderr + result.stdout)
+    return jobs_by_rule(plans[0])
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` by relative path."""
-    return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
+def jobs_by_rule(log: str) -> dict[str, int]:
+    """Rule -> planned jobs, from the job stats of a dry run's log."""
+    table = re.search(r"Job stats:\n(.*?)\ntotal", log, re.S)
+    rows = [line.split() for line in table.group(1).splitlines()[2:]] if table else []
+    return {name: int(count) for name, count in rows}
 
 
 @pytest.mark.e2e
@@ -61,37 +171,37 @@ def test_batched_recording_jobs_give_byte_identical_photometry_results(tmp_path)
     config = simulate(tmp_path / "study")
     single_plan = run_photometry(config, tmp_path / "single", 1)
     batched_plan = run_photometry(config, tmp_path / "batched", 4)
-
-    def members(log: str) -> list[int]:
-        """Recordings per group job, from Snakemake's log."""
-        parts = re.split(r"Group job photometry_recordings", log)[1:]
-        return [part.split("Group job")[0].count("rule photometry_session:") for part in parts]
-
-    assert sorted(members(batched_plan)) == [2, 4]  # 6 recordings in jobs of at most 4
-    assert all(n == 1 for n in members(single_plan))
+    sheet = (tmp_path / "study" / "config" / "photometry_recordings.tsv").read_text()
+    sessions = [f"{m}_d{d}" for m, d, *_ in (line.split("\t") for line in sheet.splitlines()[1:])]
+    batches = recording_batches(sessions, 4)
+    assert single_plan["photometry_session"] == 6
+    assert {k: v for k, v in batched_plan.items() if k.startswith("photometry_batch_")} == {
+        name: 1 for name in batch_rule_names(batches)
+    }
     single = tree(tmp_path / "single" / "photometry")
     batched = tree(tmp_path / "batched" / "photometry")
     assert len([name for name in single if name.endswith("/qc.png")]) == 6
     assert single.keys() == batched.keys()
-    differing = [name for name in single if single[name] != batched[name]]
-    assert differing == []
+    assert [name for name in single if single[name] != batched[name]] == []
     logs = tree(tmp_path / "batched" / "logs" / "photometry" / "sessions")
     assert len(logs) == 6  # one log per recording, batched or not
 
-    raw = sorted((tmp_path / "study" / "data" / "photometry").rglob("*.ppd"))[0]
-    raw.touch()  # one recording re-exported: only its job reruns, not its whole batch
+    raw = Path(sheet.splitlines()[1].split("\t")[2])
+    raw.touch()  # one recording re-exported: its batch reruns, no other
     study = config.with_name("batch_4.yaml")
     targets = [str(tmp_path / "batched" / "photometry" / name) for name in COMBINED]
     plan = subprocess.run(
-        [SNAKEMAKE, *targets, "--configfile", str(study), "--cores", "1", "-n"]
-        + ["--group-components", "photometry_recordings=4"],
+        [SNAKEMAKE, *targets, "--configfile", str(study), "--cores", "1", "-n"],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
     )
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert (plan.stdout + plan.stderr).count("rule photometry_session:") == 1
+    rerun = {k: v for k, v in jobs_by_rule(plan.stdout + plan.stderr).items() if "batch" in k}
+    first = f"{sheet.splitlines()[1].split(chr(9))[0]}_d{sheet.splitlines()[1].split(chr(9))[1]}"
+    owner = next(n for n, b in zip(batch_rule_names(batches), batches, strict=True) if first in b)
+    assert rerun == {owner: 1}
 
 
 def test_a_recording_job_does_not_import_libraries_only_other_recordings_need():
@@ -108,3 +218,31 @@ def test_a_recording_job_does_not_import_libraries_only_other_recordings_need():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['exneuro.photometry.session']"
+
+
+def test_binned_traces_are_streamed_chunk_by_chunk_into_the_same_table(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from exneuro.photometry.stacking import stack_tables, write_flagged_aligned
+
+    folders = []
+    for number in range(5):
+        folder = tmp_path / f"S{number}"
+        folder.mkdir()
+        pd.DataFrame(
+            {
+                "session": f"S{number}",
+                "alignment": "run_onset",
+                "time_s": np.arange(3.0),
+                "value": np.arange(3.0) * number,
+            }
+        ).to_parquet(folder / "aligned.parquet", index=False)
+        folders.append(folder)
+    included = {"S0": True, "S1": False, "S2": True, "S3": True, "S4": False}
+    write_flagged_aligned(folders, included, tmp_path / "aligned.parquet", chunk=2)
+    written = pd.read_parquet(tmp_path / "aligned.parquet")
+    expected = stack_tables(folders, "aligned")
+    expected["included"] = expected["session"].map(included)
+    pd.testing.assert_frame_equal(written, expected)
+    assert written["value"].tolist()[3:6] == [0.0, 1.0, 2.0]  # S1 in its place

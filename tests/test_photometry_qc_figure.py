@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from PIL import Image, ImageDraw
 
 from exneuro.figures import photometry_qc
 from exneuro.photometry.epochs import epoch_metrics
@@ -31,18 +32,48 @@ def test_qc_figure_names_faults_and_never_prints_empty_units_or_nan(tmp_path, mo
         anomalies=pd.DataFrame(),
         metadata={"units": ""},
     )
-    drawn = {}
-    monkeypatch.setattr(
-        photometry_qc, "save_figure", lambda figure, *args: drawn.setdefault("figure", figure)
+    texts = []
+    draw_text = ImageDraw.ImageDraw.text
+
+    def recorded(self, xy, text, *args, **kwargs):
+        texts.append(text)
+        return draw_text(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", recorded)
+    image = photometry_qc.session_qc_figure(
+        recording, table, row, tmp_path / "qc.png", faults=faults
     )
-    photometry_qc.session_qc_figure(recording, table, row, tmp_path / "qc.png", faults=faults)
-    figure = drawn["figure"]
-    title = figure._suptitle.get_text()
-    assert figure.axes[0].get_ylabel() == "Raw (a.u.)"
+    assert "Raw (a.u.)" in texts
+    title = " ".join(photometry_qc.qc_title(row, faults))
+    assert title.split(" ")[0] in texts[0] and texts[1] == "disconnected 800-900 s"
     assert "SNR n/a" in title and "nan" not in title
-    assert "disconnected 800-900 s" in title
-    shaded = [p for p in figure.axes[2].patches if p.get_facecolor()[:3] != (0.9, 0.9, 0.9)]
-    assert len(shaded) == 1  # the disconnection, beside the grey run
+    assert Image.open(tmp_path / "qc.png").tobytes() == image.tobytes()
+    pixels = np.asarray(image)
+    width, height = image.size
+    left, right = round(0.07 * width), round(0.98 * width)
+
+    def column(seconds: float) -> np.ndarray:
+        """The lower half of the ΔF/F panel's pixel column at ``seconds`` (0-20 min drawn)."""
+        x = round(left + seconds / 1200 * (right - left))
+        return pixels[round(0.72 * height) : round(0.85 * height), x]
+
+    left_out, grey = photometry_qc.INK["left out"], photometry_qc.INK["fit window"]
+    assert (column(850) == left_out).sum() > 10  # the disconnection is shaded
+    assert (column(1000) == left_out).sum() == 0 and (column(1000) == grey).sum() == 0
+    assert (column(500) == grey).sum() > 10 and (column(500) == left_out).sum() == 0  # the run
+
+
+def test_envelope_keeps_each_columns_extremes_and_skips_gaps():
+    t = np.arange(100.0)
+    values = np.where((t >= 40) & (t < 60), np.nan, np.sin(t))
+    values[7] = 5.0
+    columns, low, high = photometry_qc.envelope(t, values, 0.0, 100.0, 10)
+    assert list(columns) == [0, 1, 2, 3, 6, 7, 8, 9]  # columns 4 and 5 hold only NaN
+    assert high[0] == 5.0 and low[1] == np.sin(np.arange(10, 20)).min()
+    shuffled = np.random.default_rng(0).permutation(100)  # time out of order: same envelope
+    again = photometry_qc.envelope(t[shuffled], values[shuffled], 0.0, 100.0, 10)
+    for expected, found in zip((columns, low, high), again, strict=True):
+        np.testing.assert_array_equal(expected, found)
 
 
 def test_window_metrics_skip_left_out_samples():

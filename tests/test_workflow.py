@@ -384,6 +384,7 @@ def photometry_copy(project_copy) -> Path:
     kept = sheet[sheet["mouse"].isin(["M094", "M095", "M096", "M098", "M099", "M100", "M104"])]
     kept.iloc[:-1].to_csv(project_copy / "config/some_mice.tsv", sep="\t", index=False)
     config["photometry"]["recordings"] = "config/some_mice.tsv"
+    config["photometry"]["recordings_per_job"] = 4  # four batches of 5, 6, 8 and 1 recordings
     path = project_copy / "config/photometry_only.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     result = snakemake("--cores", "2", "--configfile", str(path), cwd=project_copy)
@@ -429,7 +430,7 @@ def test_end_to_end_photometry_tables_figure_and_exclusion(photometry_copy):
     assert f"group × day: F(2, {interaction['df_den']:.1f}) = " in legend
 
 
-def test_a_new_photometry_session_reruns_only_its_job_and_the_aggregates(photometry_copy):
+def test_a_new_photometry_session_reruns_only_its_batch_and_the_aggregates(photometry_copy):
     sheet = pd.read_csv(photometry_copy / "config/photometry_recordings.tsv", sep="\t", dtype=str)
     some = pd.read_csv(photometry_copy / "config/some_mice.tsv", sep="\t", dtype=str)
     added = pd.concat([some, sheet[sheet["mouse"] == "M104"].iloc[[-1]]])
@@ -438,9 +439,9 @@ def test_a_new_photometry_session_reruns_only_its_job_and_the_aggregates(photome
         jobs = planned_jobs("--configfile", "config/photometry_only.yaml", cwd=photometry_copy)
     finally:
         some.to_csv(photometry_copy / "config/some_mice.tsv", sep="\t", index=False)
-    assert jobs["photometry_session"] == 1
-    assert set(jobs) == {
-        "photometry_session",
+    batches = {rule: n for rule, n in jobs.items() if rule.startswith("photometry_batch_")}
+    assert batches == {"photometry_batch_M104_d4": 1}  # the batch the new one joined, no other
+    assert set(jobs) - set(batches) == {
         "photometry_combine",
         "photometry_statistics",
         "photometry_figure",

@@ -8,7 +8,8 @@
 #      temporary slurm.conf (SLURM_CONF; the system's /etc/slurm is neither needed nor
 #      touched) with one node and the partition `debug`;
 #   3. copies the project into two temporary working copies and runs the bundled example
-#      study once locally and once through SLURM with profiles/slurm;
+#      study (photometry recordings in batches of about 8) once locally and once through
+#      SLURM with profiles/slurm, and checks that each batch was one SLURM job;
 #   4. compares the two results/ trees file by file.
 # On exit it stops exactly the daemons it started and removes its temporary folder
 # (set KEEP_TMP=1 to keep the folder for inspection).
@@ -258,6 +259,11 @@ else
     tar --exclude=./.git --exclude=./.venv --exclude=./results --exclude=./.snakemake \
         --exclude=./.pytest_cache --exclude=./.ruff_cache -cf - . | tar -xf - -C "$TMP/local"
 fi
+# Photometry recordings in batches of about 8 (six batches of the example's 36 recordings), so
+# that the SLURM run shows each batch submitted as one job; both runs use the same setting.
+sed -i 's/^photometry:$/photometry:\n  recordings_per_job: 8/' "$TMP/local/config/config.yaml"
+grep -q '^  recordings_per_job: 8$' "$TMP/local/config/config.yaml" ||
+    fail "could not set photometry.recordings_per_job in the copy's config/config.yaml."
 # The second copy is made from the first, so both runs start from the same bytes even
 # while the project is being edited.
 cp -a "$TMP/local/." "$TMP/slurm/"
@@ -316,6 +322,15 @@ SLURM_STATES=$(squeue -h --states=all -o %T | sort | uniq -c | awk '{printf "%s%
 grep -q "Falling back to 'sacct'" "$TMP/slurm.log" &&
     fail "the plugin fell back to sacct instead of squeue (check MinJobAge)."
 
+# Each batch of recordings is one SLURM job: the batches the local run planned (its job stats)
+# against the SLURM jobs whose comment names a batch rule (the plugin's rule_<rule>_... comment).
+PLANNED_BATCHES=$(sed -n '/^Job stats:/,/^total/p' "$TMP/local.log" | grep -c '^photometry_batch_' || true)
+SUBMITTED_BATCHES=$(squeue -h --states=all -o %k | grep -c '^rule_photometry_batch_' || true)
+echo "photometry recordings: ${PLANNED_BATCHES} batches planned, ${SUBMITTED_BATCHES} batch jobs submitted to SLURM"
+[ "$PLANNED_BATCHES" -gt 1 ] || fail "the example's recordings did not form several batches."
+[ "$SUBMITTED_BATCHES" = "$PLANNED_BATCHES" ] ||
+    fail "each batch of recordings should be one SLURM job: ${PLANNED_BATCHES} batches, ${SUBMITTED_BATCHES} jobs."
+
 # ---------------------------------------------------------------- comparison
 say "Comparing results/ of both runs"
 # Paths (relative to results/, shell patterns) that may differ between the runs, with why.
@@ -366,6 +381,7 @@ fi
 say "Summary"
 echo "local run:  ${LOCAL_SECONDS} s wall time (${LOCAL_STEPS:-?})"
 echo "SLURM run:  ${SLURM_SECONDS} s wall time (${SLURM_STEPS:-?}), ${SLURM_JOBS} SLURM jobs submitted (states of all jobs on the test cluster: ${SLURM_STATES})"
+echo "photometry: ${SUBMITTED_BATCHES} batches of recordings, one SLURM job each"
 echo "results/:   ${compared} files compared byte for byte, ${#excluded[@]} excluded, ${#differing[@]} differing"
 if [ "${#differing[@]}" -gt 0 ]; then
     echo "Differing files:" >&2

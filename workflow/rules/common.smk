@@ -218,6 +218,21 @@ def photometry_session_params(wildcards):
     return f'{{"recording": {row}, "settings": {PHOTOMETRY_SESSION_SETTINGS}}}'
 
 
+def photometry_batch_files(members):
+    """The raw files (and TTL files) of a batch's recordings."""
+    rows = [RECORDINGS[session] for session in members]
+    return [row["file"] for row in rows] + [
+        row["ttl_file"] for row in rows if row["ttl_file"]
+    ]
+
+
+def photometry_batch_params(members):
+    """The params of a batch's job as a JSON object: its recordings' rows and the settings they
+    read (a change to either reruns the batch, and only it)."""
+    rows = ", ".join(json.dumps(RECORDINGS[s], sort_keys=True) for s in members)
+    return f'{{"recordings": [{rows}], "settings": {PHOTOMETRY_SESSION_SETTINGS}}}'
+
+
 def photometry_session_folders(wildcards):
     """The output folder of every session in the recordings sheet."""
     return [f"{OUT}/photometry/sessions/{session}" for session in PHOTOMETRY_SESSIONS]

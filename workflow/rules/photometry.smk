@@ -1,37 +1,69 @@
-"""Fiber photometry: one job per recording (read, preprocess, measure), then the study's tables,
-statistics and figure.
+"""Fiber photometry: recording jobs (read, preprocess, measure; one recording or a batch of them
+per job), then the study's tables, statistics and figure.
 
-Each recording's job writes one folder (processed trace, window metrics, QC row, anomalies,
-aligned traces, QC figure): one output per job keeps the DAG of 10,000 recordings quick to build.
+Each recording is written to its own folder (processed trace, window metrics, QC row, anomalies,
+aligned traces, QC figure) with its own log, batched or not: one output per recording keeps the
+DAG of 10,000 recordings quick to build.
 """
+
+from exneuro.photometry.recording_job import batch_rule_names, recording_batches
 
 #: One recording's entry point, called by a shell command (see the script's docstring).
 SESSION_SCRIPT = str(Path(workflow.basedir) / "scripts" / "photometry_session.py")
 
+#: Recordings per job (on average; ``recording_batches``), 1 = a job per recording.
+RECORDINGS_PER_JOB = config["photometry"]["recordings_per_job"] if PHOTOMETRY_ON else 1
+#: The code a recording's job runs: a change to it reruns every recording.
+RECORDING_CODE = code_version("photometry", "figures/photometry_qc")
 
-rule photometry_session:
-    input:
-        unpack(photometry_session_files),
-    output:
-        directory(f"{OUT}/photometry/sessions/{{session}}"),
-    log:
-        f"{OUT}/logs/photometry/sessions/{{session}}.log",
-    # On a cluster, `group-components: [photometry_recordings=N]` (profiles/slurm) submits N
-    # recordings as one scheduler job; each keeps its own output, log and rerun decision.
-    group:
-        "photometry_recordings"
-    conda:
-        "../../envs/exneuro.yaml"
-    resources:
-        # measured: 490 MB peak for a 75-min 1 kHz .ppd file of 18 MB (raw arrays, filtered copies)
-        mem_mb=lambda wildcards, input: int(400 + 15 * input.size_mb),
-        runtime=10,
-    params:
-        script=SESSION_SCRIPT,
-        job=photometry_session_params,
-        code=code_version("photometry", "figures/photometry_qc"),
-    shell:
-        "python {params.script:q} --params {params.job:q} --log {log:q} {output:q}"
+if RECORDINGS_PER_JOB == 1:
+
+    rule photometry_session:
+        input:
+            unpack(photometry_session_files),
+        output:
+            directory(f"{OUT}/photometry/sessions/{{session}}"),
+        log:
+            f"{OUT}/logs/photometry/sessions/{{session}}.log",
+        conda:
+            "../../envs/exneuro.yaml"
+        resources:
+            # measured: 490 MB peak for a 75-min 1 kHz .ppd file of 18 MB (raw arrays, filtered copies)
+            mem_mb=lambda wildcards, input: int(400 + 15 * input.size_mb),
+            runtime=10,
+        params:
+            script=SESSION_SCRIPT,
+            job=photometry_session_params,
+            code=RECORDING_CODE,
+        shell:
+            "python {params.script:q} --params {params.job:q} --log {log:q} {output:q}"
+
+else:
+    # One rule per batch (a rule's outputs cannot depend on a wildcard's value): one job, one
+    # process, one scheduler job each; the outputs and logs of its recordings are those of the
+    # one-recording rule. Memory is that of the largest recording (analysed one after the other).
+    PHOTOMETRY_BATCHES = recording_batches(PHOTOMETRY_SESSIONS, RECORDINGS_PER_JOB)
+    for name, members in zip(batch_rule_names(PHOTOMETRY_BATCHES), PHOTOMETRY_BATCHES):
+
+        rule:
+            name:
+                name
+            input:
+                photometry_batch_files(members),
+            output:
+                [directory(f"{OUT}/photometry/sessions/{s}") for s in members],
+            log:
+                [f"{OUT}/logs/photometry/sessions/{s}.log" for s in members],
+            conda:
+                "../../envs/exneuro.yaml"
+            resources:
+                mem_mb=lambda wildcards, input: int(400 + 15 * max(input.size_files_mb)),
+                runtime=10 + len(members),
+            params:
+                job=photometry_batch_params(members),
+                code=RECORDING_CODE,
+            script:
+                "../../scripts/photometry_batch.py"
 
 
 rule photometry_combine:

@@ -1,0 +1,147 @@
+"""Recording jobs: one recording analysed into its folder, and recordings grouped into batches
+that one job (one Python process) analyses in turn.
+
+Starting a Python process with this job's libraries costs more than a second, preprocessing a
+75-min recording a tenth of that: a study of thousands of recordings spends its time starting
+processes unless one process analyses many recordings. :func:`recording_batches` fixes which
+recordings share a job so that a new recording reruns one batch, not all of them;
+:func:`analyse_batch` runs a batch with each recording's own log.
+
+This module imports only what every recording needs (no statistics engine, no NWB or HDF5
+library unless a recording asks for it), so that each job starts quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from exneuro.figures.photometry_qc import session_qc_figure
+from exneuro.photometry.session import SESSION_TABLES, load_session, process_session
+from exneuro.provenance import sha256
+
+
+def starts_batch(session: str, per_job: int) -> bool:
+    """Whether ``session`` opens a new batch: the first 8 bytes of the SHA-256 of its name are
+    a multiple of ``per_job`` (true for every recording when ``per_job`` is 1)."""
+    digest = hashlib.sha256(session.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % per_job == 0
+
+
+def recording_batches(sessions: Sequence[str], per_job: int) -> list[list[str]]:
+    """The recordings split into batches of ``per_job`` on average, in name order.
+
+    Content-defined boundaries (as rsync and backup tools cut files into chunks): a batch ends
+    just before a recording that :func:`starts_batch`. Whether a recording opens a batch depends
+    on its own name only, so adding a recording changes the batch it falls into and no other
+    (or splits that one batch in two when it opens one), and removing one changes its own batch.
+    Fixed-size slices of the list would shift every batch after an insertion and rerun them all.
+    Sizes vary around ``per_job`` (geometric: the largest of n/``per_job`` batches is about
+    ``per_job`` × ln(n/``per_job``)); each recording is analysed alone in its turn, so a batch's
+    memory is that of its largest recording whatever its size.
+    """
+    if per_job < 1:
+        raise ValueError(f"recordings per job must be at least 1, not {per_job}")
+    batches: list[list[str]] = []
+    for session in sorted(sessions):
+        if not batches or starts_batch(session, per_job):
+            batches.append([session])
+        else:
+            batches[-1].append(session)
+    return batches
+
+
+def batch_rule_names(batches: Sequence[Sequence[str]]) -> list[str]:
+    """A Snakemake rule name per batch, after its first recording (``photometry_batch_M01_d1``;
+    characters other than letters, digits and ``_`` become ``_``, and a name taken twice gets
+    its batch's number), so that logs and scheduler jobs say which recordings they hold."""
+    names: list[str] = []
+    for number, members in enumerate(batches):
+        name = "photometry_batch_" + re.sub(r"\W", "_", members[0], flags=re.ASCII)
+        names.append(f"{name}_{number}" if name in names else name)
+    return names
+
+
+def write_recording_table(frame: pd.DataFrame, path: Path) -> None:
+    """One of a recording's tables as Parquet, without dictionary encoding: Arrow's default
+    tries a dictionary for every column, which for a trace's unique floats costs four fifths of
+    the write and makes a larger file (same values read back)."""
+    frame.to_parquet(path, index=False, use_dictionary=False)
+
+
+def analyse_recording(row: Mapping[str, Any], settings: Mapping[str, Any], folder: Path) -> None:
+    """Read, preprocess and measure one recording; write its tables, its QC figure (and NWB
+    file when ``settings['export_nwb']``) into ``folder``.
+
+    ``row``: the recording's row of the recordings sheet
+    (:func:`exneuro.photometry.sessions.session_records`); ``settings``: the photometry settings
+    a recording reads. The raw files' sizes and SHA-256 go into the QC row (provenance, hashed
+    here while the file is in the page cache).
+    """
+    recording, onset, offset, source = load_session(row, settings["readers"], settings["run_event"])
+    identity = {key: row[key] for key in ("session", "mouse", "group", "day")}
+    tables = process_session(recording, onset, offset, settings, identity)
+    tables["qc"]["run_times_from"] = source
+    for key in ("file", "ttl_file"):
+        path = row[key]
+        tables["qc"][key] = path
+        tables["qc"][f"{key}_bytes"] = Path(path).stat().st_size if path else 0
+        tables["qc"][f"{key}_sha256"] = sha256(path) if path else ""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SESSION_TABLES:
+        write_recording_table(tables[name], folder / f"{name}.parquet")
+    if settings.get("export_nwb"):
+        from exneuro.photometry.nwb import write_session_nwb
+
+        record = {
+            key: settings[key] for key in ("preprocessing", "baseline_window", "exclude_segments")
+        }
+        write_session_nwb(
+            folder / "session.nwb",
+            tables["trace"],
+            tables["qc"].iloc[0].to_dict(),
+            tables["faults"],
+            recording.events,
+            record,
+            identity,
+        )
+    session_qc_figure(
+        recording, tables["trace"], tables["qc"].iloc[0], folder / "qc.png", faults=tables["faults"]
+    )
+
+
+def analyse_batch(
+    rows: Sequence[Mapping[str, Any]],
+    settings: Mapping[str, Any],
+    folders: Sequence[str | Path],
+    logs: Sequence[str | Path],
+) -> None:
+    """Analyse each recording of a batch in turn (:func:`analyse_recording`), each with its own
+    log file: what a job of one recording would write, recording by recording.
+
+    The first recording that fails stops the batch: its error is written to its own log and
+    raised to the caller (:func:`exneuro.workflow.run` reports it as one line); the batch's job
+    then fails as one recording's job would.
+    """
+    if not len(rows) == len(folders) == len(logs):
+        raise ValueError("a batch needs one output folder and one log per recording")
+    root = logging.getLogger()
+    for row, folder, log in zip(rows, folders, logs, strict=True):
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log, mode="w", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root.addHandler(handler)
+        try:
+            analyse_recording(row, settings, Path(folder))
+        except Exception as error:  # into this recording's log only; the caller reports it
+            handler.stream.write(f"ERROR {error}\n")
+            raise
+        finally:
+            root.removeHandler(handler)
+            handler.close()
