@@ -106,7 +106,7 @@ def owned(step, section):
 
 
 def reads(step, *keys):
-    """Check that rule ``step`` owns ``keys`` (a param derived from them: a cohort entry)."""
+    """Check that step ``step`` owns ``keys`` (a param derived from them: a cohort entry)."""
     for key in keys:
         if step not in OWNERS[key]:
             sys.exit(
