@@ -13,7 +13,12 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from exneuro.errors import ExneuroError
-from exneuro.workflow import guard_the_run, use_library_source, use_this_python
+from exneuro.workflow import (
+    guard_the_run,
+    results_folder_fault,
+    use_library_source,
+    use_this_python,
+)
 from exneuro.yaml_files import read_config_file, shown_path
 
 use_library_source(Path(workflow.basedir) / "src")
@@ -61,3 +66,11 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+# A run that failed because the results folder is full, read-only or forbidden says so in one
+# line (Snakemake's own message names only the folder it could not create).
+onerror:
+    fault = results_folder_fault(OUT)
+    if fault:
+        print(f"Error: {fault}", file=sys.stderr)
