@@ -4,6 +4,7 @@ Run `make run` (or `snakemake` in the project's environment) from this folder. A
 `snakemake --configfile path/to/its/config.yaml`.
 """
 
+import atexit
 import sys
 from pathlib import Path
 
@@ -15,7 +16,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from exneuro.errors import ExneuroError
 from exneuro.workflow import (
     guard_the_run,
-    results_folder_fault,
+    is_run,
+    report_results_folder_fault,
     use_library_source,
     use_this_python,
 )
@@ -68,9 +70,8 @@ rule all:
         all_outputs(),
 
 
-# A run that failed because the results folder is full, read-only or forbidden says so in one
-# line (Snakemake's own message names only the folder it could not create).
-onerror:
-    fault = results_folder_fault(OUT)
-    if fault:
-        print(f"Error: {fault}", file=sys.stderr)
+# A run stopped by a full, read-only or forbidden results folder says so in one line, whichever
+# step found it (Snakemake's own message, when it cannot create a job's output folder, names
+# only the folder).
+if workflow.is_main_process and is_run(sys.argv):
+    atexit.register(report_results_folder_fault, OUT)

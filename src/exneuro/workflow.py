@@ -231,14 +231,15 @@ def output_folder(outputs: Iterable[str]) -> str:
 def results_folder_fault(folder: str | Path) -> str | None:
     """One line when the results folder cannot be written (full, read-only, forbidden), else None.
 
-    Called when a run fails: Snakemake itself stops with its own words when it cannot create a
+    Checked when a run ends: Snakemake itself stops with its own words when it cannot create a
     job's output folder; this names the cause and the fix. A small probe file is written (4 KiB,
-    so a full disk shows) and removed.
+    so a full disk shows) and removed; a folder not created yet is no fault.
     """
     folder = Path(folder)
     probe = folder / ".exneuro-write-probe"
+    if not folder.is_dir():
+        return None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         with open(probe, "wb") as handle:
             handle.write(b"\0" * 4096)
             handle.flush()
@@ -249,6 +250,13 @@ def results_folder_fault(folder: str | Path) -> str | None:
         with contextlib.suppress(OSError):
             probe.unlink()
     return None
+
+
+def report_results_folder_fault(folder: str | Path) -> None:
+    """Print :func:`results_folder_fault`'s line, if any, as the run's last words."""
+    fault = results_folder_fault(folder)
+    if fault:
+        print(f"Error: {fault}", file=sys.stderr)
 
 
 def _log_handlers(log: str | None) -> list[logging.Handler]:
