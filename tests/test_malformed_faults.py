@@ -160,6 +160,16 @@ def test_storage_fault_names_the_file_or_the_jobs_folder():
         assert storage_fault(wrapped, ["results/s/t.parquet"]) == RESULTS_FULL.format(
             folder="results/s"
         )
+    forbidden = OSError(errno.EACCES, "Permission denied", "results/s/paper/a.pdf")
+    assert storage_fault(forbidden, ["results/s/paper/a.pdf"]) == (
+        "results/s/paper/a.pdf: permission denied — give this user write access to it and rerun "
+        "the same command; finished results are kept"
+    )
+    unreadable = OSError(errno.EACCES, "Permission denied", "data/summary.csv")
+    assert storage_fault(unreadable, ["results/s/t.tsv"]) == (
+        "data/summary.csv: permission denied — give this user read access to it and rerun the "
+        "same command; finished results are kept"
+    )
     assert storage_fault(OSError(errno.ENOENT, "No such file"), ["results/x"]) is None
     assert storage_fault(ValueError("bad"), ["results/x"]) is None
 

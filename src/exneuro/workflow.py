@@ -206,20 +206,31 @@ def storage_fault(error: BaseException, outputs: Iterable[str]) -> str | None:
     """One line for a full, read-only or forbidden results folder, or None for another error.
 
     The fault is found on the error or on what caused it (a writer library may wrap the
-    ``OSError``); it names the file the system names, else the job's output folder. Snakemake
-    removes the outputs of a failed job, and outputs are rewritten whole by the next run, so
-    the same command resumes once the cause is fixed.
+    ``OSError``); it names the file the system names, else the job's output folder (``outputs``:
+    the files the job writes). A forbidden file outside the job's output folders is an input:
+    the fix is read access. Snakemake removes the outputs of a failed job, and outputs are
+    rewritten whole by the next run, so the same command resumes once the cause is fixed.
     """
+    outputs = [str(path) for path in outputs]
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in STORAGE_FAULTS:
             problem, fix = STORAGE_FAULTS[seen.errno]
             where = seen.filename or output_folder(outputs)
+            if seen.errno in (errno.EACCES, errno.EPERM) and not _written(where, outputs):
+                fix = "give this user read access to it"
             return (
                 f"{where}: {problem} — {fix} and rerun the same command; finished results are kept"
             )
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _written(path: str | os.PathLike, outputs: list[str]) -> bool:
+    """Whether ``path`` is in (or is) the folder of one of ``outputs``."""
+    target = Path(os.path.abspath(path))
+    folders = {Path(os.path.abspath(os.path.dirname(out) or ".")) for out in outputs}
+    return any(target == folder or folder in target.parents for folder in folders)
 
 
 def output_folder(outputs: Iterable[str]) -> str:
@@ -302,7 +313,7 @@ def run(snakemake, main: Callable[..., None]) -> None:
         logging.getLogger("exneuro").error("%s", error)
         sys.exit(1)
     except Exception as error:
-        fault = storage_fault(error, outputs)
+        fault = storage_fault(error, [*outputs, *([log] if log else [])])
         if fault is not None:
             logging.getLogger("exneuro").error("%s", fault)
             sys.exit(1)
