@@ -202,14 +202,17 @@ STORAGE_FAULTS = {
 }
 
 
-def storage_fault(error: BaseException, outputs: Iterable[str]) -> str | None:
+def storage_fault(
+    error: BaseException, outputs: Iterable[str], log: str | None = None
+) -> str | None:
     """One line for a full, read-only or forbidden results folder, or None for another error.
 
     The fault is found on the error or on what caused it (a writer library may wrap the
     ``OSError``); it names the file the system names, else the job's output folder (``outputs``:
-    the files the job writes). A forbidden file outside the job's output folders is an input:
-    the fix is read access. Snakemake removes the outputs of a failed job, and outputs are
-    rewritten whole by the next run, so the same command resumes once the cause is fixed.
+    the files the job writes). A forbidden file outside the folders of the outputs and the
+    ``log`` is an input: the fix is read access. Snakemake removes the outputs of a failed
+    job, and outputs are rewritten whole by the next run, so the same command resumes once the
+    cause is fixed.
     """
     outputs = [str(path) for path in outputs]
     seen: BaseException | None = error
@@ -217,7 +220,8 @@ def storage_fault(error: BaseException, outputs: Iterable[str]) -> str | None:
         if isinstance(seen, OSError) and seen.errno in STORAGE_FAULTS:
             problem, fix = STORAGE_FAULTS[seen.errno]
             where = seen.filename or output_folder(outputs)
-            if seen.errno in (errno.EACCES, errno.EPERM) and not _written(where, outputs):
+            written = [*outputs, *([log] if log else [])]
+            if seen.errno in (errno.EACCES, errno.EPERM) and not _written(where, written):
                 fix = "give this user read access to it"
             return (
                 f"{where}: {problem} — {fix} and rerun the same command; finished results are kept"
@@ -296,7 +300,7 @@ def run(snakemake, main: Callable[..., None]) -> None:
     try:
         handlers = _log_handlers(log)
     except OSError as error:
-        fault = storage_fault(error, [log])
+        fault = storage_fault(error, [log], log)
         if fault is None:
             raise
         print(f"ERROR {fault}", file=sys.stderr)
@@ -313,7 +317,7 @@ def run(snakemake, main: Callable[..., None]) -> None:
         logging.getLogger("exneuro").error("%s", error)
         sys.exit(1)
     except Exception as error:
-        fault = storage_fault(error, [*outputs, *([log] if log else [])])
+        fault = storage_fault(error, outputs, log)
         if fault is not None:
             logging.getLogger("exneuro").error("%s", fault)
             sys.exit(1)
