@@ -113,7 +113,12 @@ RESULTS_READ_ONLY = (
 
 CASES: list[Case] = [
     *(Case(id, kind, CLEAR_STOP, expected) for id, (kind, expected, _, _) in READER_CASES.items()),
-    Case("faults-results-disk-full", RESULTS_KIND, CLEAR_STOP, RESULTS_FULL),
+    Case(
+        "faults-results-disk-full",
+        RESULTS_KIND,
+        CLEAR_STOP,
+        RESULTS_FULL.format(folder="results/two_group/paper"),
+    ),
     Case("faults-results-read-only", RESULTS_KIND, CLEAR_STOP, RESULTS_READ_ONLY),
 ]
 
