@@ -4,6 +4,7 @@ Run `make run` (or `snakemake` in the project's environment) from this folder. A
 `snakemake --configfile path/to/its/config.yaml`.
 """
 
+import atexit
 import sys
 from pathlib import Path
 
@@ -13,7 +14,13 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from exneuro.errors import ExneuroError
-from exneuro.workflow import guard_the_run, use_library_source, use_this_python
+from exneuro.workflow import (
+    guard_the_run,
+    is_run,
+    report_results_folder_fault,
+    use_library_source,
+    use_this_python,
+)
 from exneuro.yaml_files import read_config_file, shown_path
 
 use_library_source(Path(workflow.basedir) / "src")
@@ -61,3 +68,10 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+# A run stopped by a full, read-only or forbidden results folder says so in one line, whichever
+# step found it (Snakemake's own message, when it cannot create a job's output folder, names
+# only the folder).
+if workflow.is_main_process and is_run(sys.argv):
+    atexit.register(report_results_folder_fault, OUT)

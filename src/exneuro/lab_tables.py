@@ -105,13 +105,17 @@ def read_lab_table(
     path = Path(path)
     if not path.exists():
         raise data_error(str(path), "file not found", "check the path in the config")
+    if path.stat().st_size == 0:
+        raise data_error(str(path), "the file is empty", "export the table again, with its header")
     if path.suffix.lower() in EXCEL_SUFFIXES:
         rows, lines = _excel_rows(path)
         separator = None
     else:
         rows, lines, separator = _text_rows(path, comment)
     if not rows:
-        raise data_error(str(path), "the file is empty", "export the table again, with its header")
+        blank = separator is None or not _decoded_text(path).strip()
+        problem = "the file is empty" if blank else "only comment lines, no table"
+        raise data_error(str(path), problem, "export the table again, with its header")
     header_at = _header_index(rows, [str(c).strip() for c in expected])
     header = [cell.strip() for cell in rows[header_at]]
     body, body_lines = rows[header_at + 1 :], lines[header_at + 1 :]
@@ -168,7 +172,8 @@ def _excel_rows(path: Path) -> tuple[list[list[str]], list[int]]:
     return [r for r, _ in kept], [line for _, line in kept]
 
 
-def _text_rows(path: Path, comment: str | None) -> tuple[list[list[str]], list[int], str]:
+def _decoded_text(path: Path) -> str:
+    """The text of a (possibly gzipped) text table: UTF-8, else Latin-1."""
     try:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
@@ -178,10 +183,13 @@ def _text_rows(path: Path, comment: str | None) -> tuple[list[list[str]], list[i
             "copy or download it again (gzip -t checks a file)",
         ) from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = data.decode("latin-1")  # Excel's 'CSV' on Windows
-    raw = text.splitlines()
+        return data.decode("latin-1")  # Excel's 'CSV' on Windows
+
+
+def _text_rows(path: Path, comment: str | None) -> tuple[list[list[str]], list[int], str]:
+    raw = _decoded_text(path).splitlines()
     first = 0
     while comment and first < len(raw) and raw[first].startswith(comment):
         first += 1

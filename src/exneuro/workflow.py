@@ -3,6 +3,8 @@ and the source digest that makes a changed analysis rerun."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -190,19 +192,119 @@ def source_digest(parts: Iterable[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+#: Faults of the disk the results are written to: what happened, and what the user does.
+STORAGE_FAULTS = {
+    errno.ENOSPC: ("no space left on device", "free space"),
+    errno.EDQUOT: ("disk quota exceeded", "free space or raise the quota"),
+    errno.EROFS: ("the folder is read-only", "make it writable"),
+    errno.EACCES: ("permission denied", "give this user write access to it"),
+    errno.EPERM: ("permission denied", "give this user write access to it"),
+}
+
+
+def storage_fault(
+    error: BaseException, outputs: Iterable[str], log: str | None = None
+) -> str | None:
+    """One line for a full, read-only or forbidden results folder, or None for another error.
+
+    The fault is found on the error or on what caused it (a writer library may wrap the
+    ``OSError``); it names the file the system names, else the job's output folder (``outputs``:
+    the files the job writes). A forbidden file outside the folders of the outputs and the
+    ``log`` is an input: the fix is read access. Snakemake removes the outputs of a failed
+    job, and outputs are rewritten whole by the next run, so the same command resumes once the
+    cause is fixed.
+    """
+    outputs = [str(path) for path in outputs]
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in STORAGE_FAULTS:
+            problem, fix = STORAGE_FAULTS[seen.errno]
+            where = seen.filename or output_folder(outputs)
+            written = [*outputs, *([log] if log else [])]
+            if seen.errno in (errno.EACCES, errno.EPERM) and not _written(where, written):
+                fix = "give this user read access to it"
+            return (
+                f"{where}: {problem} — {fix} and rerun the same command; finished results are kept"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _written(path: str | os.PathLike, outputs: list[str]) -> bool:
+    """Whether ``path`` is in (or is) the folder of one of ``outputs``."""
+    target = Path(os.path.abspath(path))
+    folders = {Path(os.path.abspath(os.path.dirname(out) or ".")) for out in outputs}
+    return any(target == folder or folder in target.parents for folder in folders)
+
+
+def output_folder(outputs: Iterable[str]) -> str:
+    """The folder holding every output of a job (as the user sees it: relative)."""
+    folders = [os.path.dirname(str(path)) or "." for path in outputs]
+    return os.path.commonpath(folders) if folders else "the results folder"
+
+
+def results_folder_fault(folder: str | Path) -> str | None:
+    """One line when the results folder cannot be written (full, read-only, forbidden), else None.
+
+    Checked when a run ends: Snakemake itself stops with its own words when it cannot create a
+    job's output folder; this names the cause and the fix. A small probe file is written (4 KiB,
+    so a full disk shows) and removed; a folder not created yet is no fault.
+    """
+    folder = Path(folder)
+    probe = folder / ".exneuro-write-probe"
+    if not folder.is_dir():
+        return None
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        return storage_fault(OSError(error.errno, error.strerror), [f"{folder}/"])
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
+
+
+def report_results_folder_fault(folder: str | Path) -> None:
+    """Print :func:`results_folder_fault`'s line, if any, as the run's last words."""
+    fault = results_folder_fault(folder)
+    if fault:
+        print(f"Error: {fault}", file=sys.stderr)
+
+
+def _log_handlers(log: str | None) -> list[logging.Handler]:
+    """stderr, and the job's log file when there is one (created with its folder)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log, mode="w", encoding="utf-8"))
+    return handlers
+
+
 def run(snakemake, main: Callable[..., None]) -> None:
     """Run ``main(snakemake)`` with logging to the job's log file and one-line errors.
 
     A problem with the user's data or config (:class:`ExneuroError`) is written to the log and to
-    stderr as one line and ends the job with exit code 1. Any other exception (a bug, or an input
-    no check foresaw) is one line on stderr too, naming the job's log, which keeps the full
-    traceback (stderr gets it only when the job has no log). Lab tables are read with the study's
-    ``lab_tables`` settings when the rule passes them as a param.
+    stderr as one line and ends the job with exit code 1. So is a full, read-only or forbidden
+    results folder (:func:`storage_fault`): a log that cannot be written any more is skipped
+    quietly. Any other exception (a bug, or an input no check foresaw) is one line on stderr
+    too, naming the job's log, which keeps the full traceback (stderr gets it only when the job
+    has no log). Lab tables are read with the study's ``lab_tables`` settings when the rule
+    passes them as a param.
     """
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if snakemake.log:
-        Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
+    log = snakemake.log[0] if snakemake.log else None
+    outputs = list(getattr(snakemake, "output", []) or [])
+    logging.raiseExceptions = False  # a full disk must not print a traceback per log line
+    try:
+        handlers = _log_handlers(log)
+    except OSError as error:
+        fault = storage_fault(error, [log], log)
+        if fault is None:
+            raise
+        print(f"ERROR {fault}", file=sys.stderr)
+        sys.exit(1)
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(message)s", handlers=handlers, force=True
     )
@@ -215,7 +317,11 @@ def run(snakemake, main: Callable[..., None]) -> None:
         logging.getLogger("exneuro").error("%s", error)
         sys.exit(1)
     except Exception as error:
-        if not snakemake.log:
+        fault = storage_fault(error, outputs, log)
+        if fault is not None:
+            logging.getLogger("exneuro").error("%s", fault)
+            sys.exit(1)
+        if not log:
             raise
         summary = (str(error).strip().splitlines() or [""])[0]
         logging.getLogger("exneuro").error(
@@ -223,8 +329,8 @@ def run(snakemake, main: Callable[..., None]) -> None:
             "traceback in %s",
             type(error).__name__,
             summary,
-            snakemake.log[0],
+            log,
         )
-        with open(snakemake.log[0], "a", encoding="utf-8") as log:
-            log.write(traceback.format_exc())
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(traceback.format_exc())
         sys.exit(1)

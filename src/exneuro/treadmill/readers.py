@@ -164,6 +164,12 @@ def read_stage_log(
             "the log must end with exactly one 'exhausted' event",
             "a test without exhaustion cannot give a time to exhaustion; exclude it in the config",
         )
+    if len(event) == 1:
+        raise data_error(
+            path,
+            f"no stage_start row before the 'exhausted' event (line {lines[0]})",
+            "add a stage_start row for every stage run, from the first one at 0 s",
+        )
     stages = pd.DataFrame(
         {
             "elapsed_s": elapsed[:-1],
