@@ -29,7 +29,8 @@ from test_malformed_inputs import (
     write,
 )
 
-from exneuro.config import load_yaml, read_sample_sheet, validate_config
+from exneuro.config import read_sample_sheet, validate_config
+from exneuro.config_files import load_config
 from exneuro.treadmill.pipeline import test_metrics as treadmill_metrics
 
 # --- read correctly, not just refused ---------------------------------------------------------
@@ -78,7 +79,7 @@ def test_a_rat_study_takes_rat_body_masses(tmp_path, monkeypatch):
 )
 def test_the_shipped_treadmill_studies_are_plausible(config_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    config = validate_config(load_yaml(config_path), CONFIG_SCHEMA, config_path)
+    config = validate_config(load_config(config_path), CONFIG_SCHEMA, config_path)
     treadmill = config["treadmill"]
     pattern = treadmill["stage_logs"]
     logs = (

@@ -63,9 +63,9 @@ def test_batch_rule_names_are_unique_identifiers_after_the_first_recording():
 def example_recordings() -> tuple[list[dict], dict]:
     """Three recordings of the example study (two .ppd, one Neurophotometrics with its TTL
     file) as the workflow passes them to a job, and the settings a recording reads."""
-    import yaml
+    from exneuro.config_files import load_config
 
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     schemas = REPO / "workflow" / "schemas"
     config = validate_config(config, load_yaml(schemas / "config.schema.yaml"), "config.yaml")
     samples = read_sample_sheet(

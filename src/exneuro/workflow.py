@@ -308,6 +308,8 @@ def run(snakemake, main: Callable[..., None]) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(message)s", handlers=handlers, force=True
     )
+    # the font subsetter's notes (one line per glyph table) are not the job's messages
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     from exneuro.lab_tables import using_table_format
 
     try:
