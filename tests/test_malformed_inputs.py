@@ -20,6 +20,7 @@ from conftest import REPO, SCHEMAS
 from malformed import CLEAR_STOP, FLAGGED, Case, assert_one_line, digests
 
 from exneuro.config import load_yaml, read_sample_sheet, validate_config
+from exneuro.config_files import load_config
 from exneuro.errors import ExneuroError
 from exneuro.treadmill.pipeline import test_metrics as treadmill_metrics
 from exneuro.yaml_files import read_config_file
@@ -655,7 +656,7 @@ def stage_log_files(edit_log: Callable[[list[str]], None] | None = None) -> list
 
 
 def run_log_study(**settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    config = validate_config(load_yaml(REPO / CONFIG), CONFIG_SCHEMA, CONFIG)
+    config = validate_config(load_config(REPO / CONFIG), CONFIG_SCHEMA, CONFIG)
     treadmill = {**config["treadmill"], "summary_table": SUMMARY, "stage_logs": LOGS, **settings}
     config["samples"] = SHEET
     sheet = read_sample_sheet(SHEET, SHEET_SCHEMA, config)
