@@ -1,0 +1,138 @@
+"""The photometry figure of a study with sex as a fixed factor: session traces one mean per
+group x sex x day, heatmap rows grouped by sex within group, window metric per group x sex,
+and the waveform panel saying it pools the sexes; the figure checker finds nothing."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from exneuro.figures.photometry import photometry_figure, plot_peri_event, plot_session_traces
+from exneuro.io import read_table
+
+GROUPS = [
+    {"id": "control", "label": "Control", "color": "#4D4D4D"},
+    {"id": "trained", "label": "Trained", "color": "#D55E00"},
+]
+STYLE = {"font_size_pt": 7, "png_dpi": 100, "full_width_mm": 174}
+#: Planted ΔF/F offsets: females +4 %, males -4 %, trained +2 % more on the last day.
+SEX_OFFSET = {"female": 0.04, "male": -0.04}
+
+
+def sexed_study() -> dict[str, pd.DataFrame]:
+    """Twelve mice (3 per group x sex), days 1 and 7, a 60-s grid from -600 to 1800 s."""
+    mice = pd.DataFrame(
+        {
+            "mouse": [f"m{i:02d}" for i in range(12)],
+            "group": ["control"] * 6 + ["trained"] * 6,
+            "sex": (["female"] * 3 + ["male"] * 3) * 2,
+        }
+    )
+    times = np.arange(-600.0, 1800.0 + 1, 60.0)
+    grid = mice.merge(pd.DataFrame({"day": [1, 7]}), how="cross").merge(
+        pd.DataFrame({"time_s": times}), how="cross"
+    )
+    rng = np.random.default_rng(3)
+    trained_late = (grid["group"] == "trained") & (grid["day"] == 7)
+    grid["dff"] = (
+        grid["sex"].map(SEX_OFFSET) + 0.02 * trained_late + rng.normal(0.0, 0.005, len(grid))
+    )
+    metrics = (
+        grid[grid["time_s"].between(0, 900)]
+        .groupby(["mouse", "group", "sex", "day"], as_index=False)["dff"]
+        .mean()
+        .rename(columns={"dff": "value"})
+        .assign(window="post_0_15", metric="mean_dff")
+    )
+    lags = np.arange(-5.0, 5.01, 1.0)
+    peri = pd.DataFrame(
+        {
+            "group": np.repeat(["control", "trained"], len(lags)),
+            "lag_s": np.tile(lags, 2),
+            "mean": 0.01,
+            "ci_low": 0.0,
+            "ci_high": 0.02,
+        }
+    )
+    intervals = pd.DataFrame({"group": ["trained"], "start_s": [1.0], "end_s": [3.0]})
+    return {"traces": grid, "metrics": metrics, "peri": peri, "intervals": intervals}
+
+
+def draw(tmp_path, split):
+    study = sexed_study()
+    traces = study["traces"] if split else study["traces"].drop(columns="sex")
+    metrics = study["metrics"] if split else study["metrics"].drop(columns="sex")
+    paths = [str(tmp_path / "photometry.png")]
+    source = photometry_figure(
+        traces,
+        metrics,
+        study["peri"],
+        study["intervals"],
+        GROUPS,
+        STYLE,
+        paths,
+        str(tmp_path / "source"),
+        run_duration_s=600.0,
+        split=split,
+    )
+    return study, source
+
+
+def test_traces_and_heatmap_draw_each_sex_apart(tmp_path):
+    study, source = draw(tmp_path, "sex")
+    assert read_table(tmp_path / "source" / "checks.tsv").empty
+    traces = study["traces"]
+    for letter, group in (("A", "control"), ("B", "trained")):
+        drawn = source[letter]
+        # one mean per sex x day x time: 2 x 2 x 41 rows, 3 mice each, none over both sexes
+        assert len(drawn) == 2 * 2 * 41
+        assert set(drawn["n_mice"]) == {3}
+        expected = traces[traces["group"] == group].groupby(["sex", "day", "time_s"])["dff"].mean()
+        got = drawn.set_index(["sex", "day", "time_s"])["mean"]
+        assert got.sort_index().to_numpy() == pytest.approx(expected.sort_index().to_numpy())
+        # the planted sex difference (8 %) is what separates the two lines
+        by_sex = drawn.groupby("sex")["mean"].mean()
+        assert by_sex["female"] - by_sex["male"] == pytest.approx(0.08, abs=0.005)
+    heatmap = source["C"].drop_duplicates("mouse")
+    # rows: control females, control males, trained females, trained males
+    assert (
+        list(zip(heatmap["group"], heatmap["sex"], strict=True))
+        == [("control", "female")] * 3
+        + [("control", "male")] * 3
+        + [("trained", "female")] * 3
+        + [("trained", "male")] * 3
+    )
+    window = source["D"][source["D"]["kind"] == "group"]
+    assert len(window) == 2 * 2 * 2  # group x sex x day
+
+
+def test_legends_name_the_sex_of_every_line_and_the_pooled_waveforms():
+    study = sexed_study()
+    fig, (left, right) = plt.subplots(1, 2)
+    plot_session_traces(left, study["traces"], "control", [1, 7], "#4D4D4D", 600, split="sex")
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    assert labels == ["Day 1, female", "Day 1, male", "Day 7, female", "Day 7, male"]
+    styles = [line.get_linestyle() for line in left.get_legend().get_lines()]
+    assert styles[0] != styles[1] and styles[0] == styles[2]
+    plot_peri_event(
+        right,
+        study["peri"],
+        study["intervals"],
+        ["control", "trained"],
+        {g["id"]: g["color"] for g in GROUPS},
+        {g["id"]: g["label"] for g in GROUPS},
+        pooled="sex",
+    )
+    assert right.get_legend().get_title().get_text() == "sex pooled"
+    plt.close(fig)
+
+
+def test_without_a_split_the_figure_draws_as_before(tmp_path):
+    study, source = draw(tmp_path, None)
+    drawn = source["A"]
+    assert list(drawn.columns) == ["group", "day", "time_s", "mean", "sem", "n_mice"]
+    assert set(drawn["n_mice"]) == {6}  # both sexes in one mean: none was declared
+    assert list(source["C"].columns) == ["mouse", "group", "day", "time_s", "dff"]
+    assert read_table(tmp_path / "source" / "checks.tsv").empty
