@@ -136,3 +136,105 @@ def test_without_a_split_the_figure_draws_as_before(tmp_path):
     assert set(drawn["n_mice"]) == {6}  # both sexes in one mean: none was declared
     assert list(source["C"].columns) == ["mouse", "group", "day", "time_s", "dff"]
     assert read_table(tmp_path / "source" / "checks.tsv").empty
+
+
+def sexed_paper_study(fixed: list[str]):
+    """The study of :func:`sexed_study` as the paper's panels read it (results + sample sheet)."""
+    from exneuro.paper.panels import Study
+
+    study = sexed_study()
+    traces = study["traces"]
+    aligned = traces.drop(columns="sex").rename(columns={"dff": "value"})
+    aligned = aligned.assign(alignment="run_onset", column="dff", included=True)
+    sessions = traces[["mouse", "group", "day"]].drop_duplicates()
+    qc = sessions.assign(
+        included=True, qc_pass=True, qc_reasons="", run_onset_s=0.0, run_offset_s=600.0
+    )
+    sheet = (
+        traces[["mouse", "sex"]]
+        .drop_duplicates()
+        .rename(columns={"mouse": "mouse_id"})
+        .astype("string")
+    )
+    settings = {
+        "groups": GROUPS,
+        "cohorts": [
+            {
+                "id": "c",
+                "groups": ["control", "trained"],
+                "control_group": "control",
+                "model_factors": {"fixed": fixed},
+            }
+        ],
+        "photometry": {
+            "cohort": "c",
+            "run_event": "run",
+            "peri_event": {"events": ["offset"]},
+            "statistics": {},
+            "figure": {"window": "post_0_15", "metric": "mean_dff"},
+        },
+    }
+    tables = {
+        "photometry/aligned.parquet": aligned,
+        "photometry/qc.tsv": qc,
+        "photometry/metrics.tsv": study["metrics"].drop(columns="sex").assign(included=True),
+        "config/samples.tsv": sheet,
+    }
+    return Study(tables, pd.DataFrame(columns=["analysis", "outcome", "subset", "test"]), settings)
+
+
+@pytest.mark.parametrize("fixed", [["sex"], []])
+def test_paper_trace_heatmap_and_window_panels_draw_each_sex_apart(fixed):
+    from exneuro.figures.checks import check_figure
+    from exneuro.paper.activity import photometry_heatmap, photometry_trace, photometry_window
+
+    study = sexed_paper_study(fixed)
+    figure, axes = plt.subplots(1, 3, figsize=(9, 3))
+    trace = photometry_trace(axes[0], {"group": "trained"}, study)
+    heatmap = photometry_heatmap(axes[1], {}, study)
+    window = photometry_window(axes[2], {}, study)
+    figure.subplots_adjust(top=0.7, wspace=0.6)
+    assert check_figure(figure) == []
+    plt.close(figure)
+    means = window.source[window.source["kind"] == "group"]
+    if fixed:
+        assert len(trace.source) == 2 * 2 * 41 and set(trace.source["n_mice"]) == {3}
+        assert trace.plotted.count("each sex apart") == 1
+        assert "grouped by sex within group" in heatmap.plotted
+        assert (
+            heatmap.source.drop_duplicates("mouse")["sex"].tolist()[:6]
+            == ["female"] * 3 + ["male"] * 3
+        )
+        assert len(means) == 2 * 2 * 2 and "each sex apart" in window.plotted
+    else:  # nothing declared: as before, one mean per group and day
+        assert "sex" not in trace.source and set(trace.source["n_mice"]) == {6}
+        assert "sex" not in heatmap.source and len(means) == 2 * 2
+        assert "apart" not in trace.plotted + heatmap.plotted + window.plotted
+
+
+def test_paper_waveform_panel_says_it_pools_the_sexes():
+    from exneuro.paper.activity import photometry_peri_event
+    from exneuro.paper.panels import Study
+
+    study = sexed_paper_study(["sex"])
+    peri = sexed_study()["peri"].assign(event="offset", day=7)
+    intervals = sexed_study()["intervals"].assign(event="offset", day=7)
+    settings = dict(study.settings)
+    settings["photometry"] = {
+        **settings["photometry"],
+        "peri_event": {"events": ["offset"], "method": "bootstrap", "min_duration_s": 1.0},
+    }
+    tables = {
+        "photometry/waveforms.tsv": peri,
+        "photometry/significant_intervals.tsv": intervals,
+    }
+    figure, axis = plt.subplots()
+    pooled = photometry_peri_event(axis, {}, Study(tables, study.statistics, settings))
+    assert pooled.caveats == (
+        "The waveforms pool the mice of every sex: their test does not include sex (only the "
+        "window-metric models do).",
+    )
+    settings["cohorts"] = [{**settings["cohorts"][0], "model_factors": {}}]
+    plain = photometry_peri_event(axis, {}, Study(tables, study.statistics, settings))
+    assert plain.caveats == ()
+    plt.close(figure)

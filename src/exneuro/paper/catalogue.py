@@ -14,7 +14,9 @@ from exneuro.figures.registry import PANEL_TYPES, panel_type
 
 STATISTICS = "statistics/statistics.tsv"
 TREADMILL = ["treadmill/tests.parquet"]
-PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv"]
+#: The validated sample sheet: the model factors (sex ...) a photometry panel is drawn apart by.
+SAMPLE_SHEET = "config/samples.tsv"
+PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv", SAMPLE_SHEET]
 RNASEQ_SAMPLES = "rnaseq/samples.tsv"
 
 
@@ -65,7 +67,7 @@ def photometry_heatmap(panel: Mapping) -> list[str]:
 @panel_type("photometry_window", section="photometry", optional=("window", "metric"))
 def photometry_window(panel: Mapping) -> list[str]:
     """A window metric across training days with contrast stars."""
-    return ["photometry/metrics.tsv", "photometry/qc.tsv"]
+    return ["photometry/metrics.tsv", "photometry/qc.tsv", SAMPLE_SHEET]
 
 
 @panel_type("photometry_peri_event", section="photometry", optional=("event", "day"))

@@ -62,8 +62,10 @@ class Study:
 
         A declared table (``tables/<key>/data.tsv``) is read with the types of its declaration
         (levels such as week 1 stay the text the statistics saw), not with types guessed from
-        its values: a level read as the number 1 would match no level '1' and draw nothing.
+        its values: a level read as the number 1 would match no level '1' and draw nothing;
+        likewise the sample sheet.
         """
+        from exneuro.config import read_validated_sheet
         from exneuro.declared_design import read_declared_data
         from exneuro.io import read_table
 
@@ -73,6 +75,8 @@ class Study:
             parts = name.split("/")
             if len(parts) == 3 and parts[0] == "tables" and parts[2] == "data.tsv":
                 tables[name] = read_declared_data(path, declared[parts[1]])
+            elif name == "config/samples.tsv":  # every column text, as the jobs read it
+                tables[name] = read_validated_sheet(path)
             else:
                 tables[name] = read_table(path)
         return cls(tables, tables["statistics/statistics.tsv"], settings)
