@@ -27,9 +27,7 @@ from exneuro.figures.photometry_metric import (
 from exneuro.figures.registry import draws
 from exneuro.figures.style import legend_above, title_above_legend
 from exneuro.figures.treadmill import split_levels
-from exneuro.model_factors import attach_sheet_columns, declared_factors
-from exneuro.paper.catalogue import SAMPLE_SHEET
-from exneuro.paper.panels import Panel, Study, choose, group_n_text
+from exneuro.paper.panels import Panel, Study, choose, declared_split, group_n_text, with_split
 
 ALIGNED = "photometry/aligned.parquet"
 METRICS = "photometry/metrics.tsv"
@@ -54,23 +52,6 @@ def trace_events(photometry: Mapping) -> list[str]:
     """The events a trace or heatmap panel can be aligned to (its ``event`` option)."""
     whole = "run" if photometry["run_event"] is not None else "session"
     return [whole, *photometry["peri_event"]["events"]]
-
-
-def declared_split(study: Study) -> str | None:
-    """The first fixed model factor of the photometry models (e.g. sex), or None."""
-    settings = study.section("photometry")
-    cohort = study.cohort(settings["cohort"])
-    return (declared_factors(cohort, settings.get("statistics"))["fixed"] or [None])[0]
-
-
-def with_split(study: Study, table: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """``table`` with the split factor's column joined from the sample sheet (by mouse), and
-    the factor; (``table``, None) when none is declared or the data hold one level of it."""
-    split = declared_split(study)
-    if split is None or SAMPLE_SHEET not in study.tables:
-        return table, None
-    table = attach_sheet_columns(table, study.table(SAMPLE_SHEET), [split])
-    return (table, split) if split_levels(table, split) != [None] else (table, None)
 
 
 def _apart(split: str | None) -> str:
@@ -127,7 +108,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     """One group's ΔF/F around an event (the run, a cue ...) or over the whole session, first
     vs last day, mean ± SEM."""
     traces, alignment = _traces(study, panel)
-    traces, split = with_split(study, traces)
+    traces, split = with_split(study, "photometry", traces)
     group = choose(panel["group"], sorted(traces["group"].unique()), "photometry group")
     days = _days(panel, traces)
     unit_s = time_unit_s(traces)
@@ -162,7 +143,7 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     """Every mouse × time on one day (default the last), grouped by group, aligned as the
     trace panels (``event``)."""
     traces, alignment = _traces(study, panel)
-    traces, split = with_split(study, traces)
+    traces, split = with_split(study, "photometry", traces)
     days = sorted(traces["day"].unique().tolist())
     day = choose(panel.get("day", days[-1]), days, "photometry day")
     order = _order(study)
@@ -200,7 +181,7 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     """A window metric across training days: mice as lines, mean ± SEM, contrast stars."""
     settings = study.section("photometry")
     metrics = study.table(METRICS)
-    metrics, split = with_split(study, metrics[metrics["included"].astype(bool)])
+    metrics, split = with_split(study, "photometry", metrics[metrics["included"].astype(bool)])
     window = choose(
         panel.get("window", settings["figure"]["window"]),
         list(dict.fromkeys(metrics["window"])),
@@ -293,7 +274,7 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
         f"{peri_event['min_duration_s']:g} s where the group differs from its baseline (colour)"
         + (" or the groups differ (black)" if len(order) > 1 else "")
     )
-    split = declared_split(study)
+    split = declared_split(study, "photometry")
     caveats = ()
     if split:
         caveats = (

@@ -97,7 +97,7 @@ def ephys_property(panel: Mapping) -> list[str]:
 @panel_type("ephys_cdf", section="ephys", required=("value",))
 def ephys_cdf(panel: Mapping) -> list[str]:
     """Cumulative distribution of sEPSC intervals or amplitudes per group."""
-    return ["ephys/events.parquet"]
+    return ["ephys/events.parquet", SAMPLE_SHEET]
 
 
 @panel_type("spine_density", section="spines", optional=("spine_type", "test"))

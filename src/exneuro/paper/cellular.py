@@ -17,7 +17,7 @@ from exneuro.figures.ephys import AXIS_LABELS, plot_cdf, plot_fi
 from exneuro.figures.legend import is_singular
 from exneuro.figures.registry import draws
 from exneuro.figures.superplot import superplot
-from exneuro.paper.panels import Panel, Study, choose, mice_per_group
+from exneuro.paper.panels import Panel, Study, choose, mice_per_group, with_split
 from exneuro.stats.table import subset_label
 
 STEPS = "ephys/steps.parquet"
@@ -128,6 +128,7 @@ def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
     pooled = pooled_distribution(
         table, value, "group", settings["per_cell"], settings["min_events"]
     )
+    pooled, split = with_split(study, "ephys", pooled)
     outcome = DISTRIBUTIONS[value]
     source = plot_cdf(
         axis,
@@ -139,6 +140,7 @@ def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
         colours,
         study.labels,
         {"cohort": cohort["id"]},
+        split,
     )
     rows = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test="ks_2samp")
     plotted = (
@@ -146,7 +148,11 @@ def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
         "pooled over cells, "
         f"every cell contributing {pooled.attrs.get('per_cell')} quantiles"
     )
-    return Panel(source, plotted, rows)
+    caveats = ()
+    if split:
+        plotted += f", each {split} apart (line style)"
+        caveats = (f"The Kolmogorov–Smirnov tests compare the groups with every {split} pooled.",)
+    return Panel(source, plotted, rows, caveats=caveats)
 
 
 @draws("spine_density")
