@@ -44,6 +44,7 @@ def main(snakemake):
             recording.events,
             record,
             identity,
+            **settings["nwb_subject"],
         )
     session_qc_figure(
         recording, tables["trace"], tables["qc"].iloc[0], folder / "qc.png", faults=tables["faults"]

@@ -24,6 +24,12 @@ PHOTOMETRY_SESSION_SETTINGS = section_params(
         "export_nwb",
     ],
 )
+# the NWB files name the subject's species
+if PHOTOMETRY_SESSION_SETTINGS.get("export_nwb"):
+    PHOTOMETRY_SESSION_SETTINGS["nwb_subject"] = {
+        "species": config["study"]["species"],
+        "animal": config["study"]["animal"]["singular"],
+    }
 PHOTOMETRY_SESSION_SETTINGS_JSON = json.dumps(
     PHOTOMETRY_SESSION_SETTINGS, sort_keys=True
 )
