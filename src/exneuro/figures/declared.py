@@ -205,7 +205,8 @@ def plot_bars(
             mean = values.mean() if len(values) else np.nan
             sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
             x = index + (k - (len(combinations) - 1) / 2.0) * width
-            axis.bar(x, mean, width=width * 0.9, color=colours[group], alpha=0.35, lw=0)
+            bar_width = width if len(combinations) == 1 else width * 0.9  # a gap between levels
+            axis.bar(x, mean, width=bar_width, color=colours[group], alpha=0.35, lw=0)
             axis.errorbar(x, mean, yerr=sem, color="black", capsize=2, lw=0.8, zorder=3)
             axis.scatter(
                 x + spread_offsets(values, 0.28 * width / 0.6),
