@@ -85,13 +85,13 @@ def photometry_qc(panel: Mapping) -> list[str]:
 @panel_type("ephys_fi", section="ephys")
 def ephys_fi(panel: Mapping) -> list[str]:
     """F–I curves, mouse means and mean ± SEM of mice."""
-    return ["ephys/steps.parquet"]
+    return ["ephys/steps.parquet", SAMPLE_SHEET]
 
 
 @panel_type("ephys_property", section="ephys", required=("outcome",), optional=("test",))
 def ephys_property(panel: Mapping) -> list[str]:
     """One per-cell property as a SuperPlot."""
-    return ["ephys/cells.parquet"]
+    return ["ephys/cells.parquet", SAMPLE_SHEET]
 
 
 @panel_type("ephys_cdf", section="ephys", required=("value",))
@@ -103,13 +103,13 @@ def ephys_cdf(panel: Mapping) -> list[str]:
 @panel_type("spine_density", section="spines", optional=("spine_type", "test"))
 def spine_density(panel: Mapping) -> list[str]:
     """Spine density (all or one type) as a SuperPlot."""
-    return ["spines/segment_density.parquet"]
+    return ["spines/segment_density.parquet", SAMPLE_SHEET]
 
 
 @panel_type("histology_percent", section="histology", required=("marker",))
 def histology_percent(panel: Mapping) -> list[str]:
     """% marker-positive labelled neurons as a SuperPlot."""
-    return ["histology/sections.tsv"]
+    return ["histology/sections.tsv", SAMPLE_SHEET]
 
 
 @panel_type("rnaseq_volcano", section="rnaseq", required=("contrast",), optional=("title",))
