@@ -113,9 +113,13 @@ def test_legends_name_the_sex_of_every_line_and_the_pooled_waveforms():
     fig, (left, right) = plt.subplots(1, 2)
     plot_session_traces(left, study["traces"], "control", [1, 7], "#4D4D4D", 600, split="sex")
     labels = [t.get_text() for t in left.get_legend().get_texts()]
-    assert labels == ["Day 1, female", "Day 1, male", "Day 7, female", "Day 7, male"]
+    # the days by shade, the sexes by line style: each a short entry of its own
+    assert labels == ["Day 1", "Day 7", "female", "male"]
     styles = [line.get_linestyle() for line in left.get_legend().get_lines()]
-    assert styles[0] != styles[1] and styles[0] == styles[2]
+    assert styles[2] != styles[3]
+    drawn = [line for line in left.get_lines() if len(line.get_xdata())]
+    # four traces (2 days x 2 sexes) and the zero line; female and male of a day differ in style
+    assert len(drawn) == 5
     plot_peri_event(
         right,
         study["peri"],
@@ -238,3 +242,44 @@ def test_paper_waveform_panel_says_it_pools_the_sexes():
     plain = photometry_peri_event(axis, {}, Study(tables, study.statistics, settings))
     assert plain.caveats == ()
     plt.close(figure)
+
+
+@pytest.mark.slow
+def test_cue_study_with_sex_declared_draws_each_sex_apart_end_to_end(tmp_path):
+    """The one-group cue study (2 female, 2 male mice) with sex declared as a model factor, run
+    from its config: the workflow's photometry figure and the paper's panels split by sex, the
+    figure checker finds nothing, and the legend says what pools the sexes."""
+    import shutil
+
+    import yaml
+    from test_foreign_studies import STUDIES
+    from test_workflow import copy_project, snakemake
+
+    copy_project(tmp_path)
+    study = tmp_path / "tests" / "studies" / "cue_photometry"
+    shutil.copytree(STUDIES / "cue_photometry", study)
+    config = yaml.safe_load((study / "config.yaml").read_text())
+    config["cohorts"][0]["model_factors"] = {"fixed": ["sex"]}
+    (study / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(
+        "--cores", "2", "--configfile", "tests/studies/cue_photometry/config.yaml", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "results" / "cue_photometry"
+    problems = [
+        problem
+        for path in sorted(results.rglob("checks.tsv"))
+        for problem in read_table(path)["problem"].tolist()
+    ]
+    assert problems == []
+    figure = results / "figures" / "photometry" / "photometry_source_data"
+    traces = read_table(figure / "panel_A.tsv")
+    assert sorted(traces["sex"].unique()) == ["female", "male"]
+    assert set(traces["n_mice"]) == {2}  # two mice of each sex, never the four together
+    paper = results / "paper" / "cue_responses_source_data"
+    assert sorted(read_table(paper / "panel_A.tsv")["sex"].unique()) == ["female", "male"]
+    heatmap = read_table(paper / "panel_B.tsv").drop_duplicates("mouse")
+    assert heatmap["sex"].tolist() == sorted(heatmap["sex"], key=heatmap["sex"].tolist().index)
+    legend = (results / "paper" / "cue_responses_legend.md").read_text()
+    assert "each sex apart" in legend
+    assert "The waveforms pool the mice of every sex" in legend

@@ -123,6 +123,12 @@ def _lighter(colour: str, amount: float = 0.55) -> tuple[float, float, float]:
     return tuple(rgb + (1.0 - rgb) * amount)
 
 
+def trace_legend_columns(days: Sequence, split: str | None) -> int:
+    """Columns of a trace panel's legend: one per day, or with a split (days and levels as
+    separate entries, short enough for a narrow panel) a column of days and one of levels."""
+    return 2 if split else len(days)
+
+
 def plot_session_traces(
     axis,
     traces: pd.DataFrame,
@@ -140,7 +146,7 @@ def plot_session_traces(
     Time 0 is the run onset, the event ``x_label`` names, or the session's first sample; the
     time axis in units of ``unit_s`` seconds (60: minutes). ``split`` (a column of ``traces``,
     a fixed model factor such as sex): one mean per day x level, the levels told apart by line
-    style and named in the legend, so that no drawn mean mixes them."""
+    style and named in the legend (the days by shade), so that no drawn mean mixes them."""
     data = traces[(traces["group"] == group) & traces["day"].isin(list(days))]
     levels = split_levels(data, split)
     split = split if levels != [None] else None
@@ -160,13 +166,17 @@ def plot_session_traces(
             y = part["mean"].to_numpy() * 100
             err = part["sem"].to_numpy() * 100
             axis.fill_between(x, y - err, y + err, color=shade, alpha=0.3, lw=0, zorder=1)
-            label = f"Day {day}" + (f", {level}" if split else "")
+            label = None if split else f"Day {day}"
             axis.plot(x, y, color=shade, lw=0.7, ls=SPLIT_LINES[k], label=label, zorder=2)
+        if split:  # legend entries: the day's shade, then (below) the levels' line styles
+            axis.plot([], [], color=shade, lw=0.7, label=f"Day {day}")
+    for k, level in enumerate(levels if split else []):
+        axis.plot([], [], color="0.35", lw=0.7, ls=SPLIT_LINES[k], label=level)
     axis.axhline(0, color="black", lw=0.4, zorder=0)
     axis.set_xlabel(x_label)
     axis.set_ylabel("ΔF/F (%)")
-    # the traces fill the axes
-    legend_above(axis, ncols=len(levels) if split else len(days), handlelength=1.0)
+    # the traces fill the axes; with a split, a column of days beside a column of levels
+    legend_above(axis, ncols=trace_legend_columns(days, split), handlelength=1.0)
     if title:
         title_above_legend(axis, title)
     columns = ["group", *([split] if split else []), "day", "time_s", "mean", "sem", "n_mice"]

@@ -107,8 +107,11 @@ def plot_heatmap(
     colourbar = axis.figure.colorbar(image, ax=axis, fraction=0.06, pad=0.02)
     colourbar.set_label("ΔF/F (%)")
     colourbar.outline.set_linewidth(0.5)
+    ranks = {"group": order, **({split: level_rank} if split else {})}
+    # rows in drawing order: group, level of the split, mouse
     return long[columns].sort_values(
-        ["group", "mouse", "time_s"], key=lambda s: s.map(order) if s.name == "group" else s
+        ["group", *([split] if split else []), "mouse", "time_s"],
+        key=lambda s: s.map(ranks[s.name]) if s.name in ranks else s,
     )
 
 

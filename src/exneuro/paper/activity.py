@@ -17,6 +17,7 @@ from exneuro.figures.photometry import (
     time_label,
     time_unit_s,
     trace_alignment,
+    trace_legend_columns,
 )
 from exneuro.figures.photometry_metric import (
     METRIC_LABELS,
@@ -26,7 +27,6 @@ from exneuro.figures.photometry_metric import (
 )
 from exneuro.figures.registry import draws
 from exneuro.figures.style import legend_above, title_above_legend
-from exneuro.figures.treadmill import split_levels
 from exneuro.paper.panels import Panel, Study, choose, declared_split, group_n_text, with_split
 
 ALIGNED = "photometry/aligned.parquet"
@@ -125,7 +125,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
         split,
     )
     # the days' traces fill the axes
-    legend_above(axis, ncols=len(split_levels(traces, split)) if split else len(days))
+    legend_above(axis, ncols=trace_legend_columns(days, split))
     title_above_legend(axis, axis.get_title())
     mice = traces[traces["group"] == group]
     n = ", ".join(
