@@ -176,9 +176,39 @@ def test_processed_session_exports_to_nwb_exactly(tmp_path):
         assert (run["event"], run["start_time"], run["stop_time"]) == ("run", 300.0, 700.0)
         assert json.loads(nwbfile.notes)["settings"] == {"preprocessing": settings}
         assert nwbfile.subject.subject_id == "M1"
+        assert nwbfile.subject.species == "Mus musculus"  # the default of study.species
+        assert nwbfile.session_description.startswith("Processed fiber photometry of mouse M1,")
     critical = [
         m
         for m in inspect_nwbfile(nwbfile_path=str(path))
         if m.importance in (Importance.CRITICAL, Importance.ERROR)
     ]
     assert critical == []
+
+
+def test_nwb_subject_is_the_study_s_species(tmp_path):
+    fs = 20.0
+    sim = simulate_session(PhotometryEffects(), np.random.default_rng(1), fs, 600, 200, 400, 0.05)
+    sim = plant_faults(sim, np.random.default_rng(2), disconnections_s=[(500.0, 520.0)])
+    trace, qc = preprocess_session(
+        sim["time_s"], sim["signal"], sim["control"], fs, {"zscore": "baseline"}, (0, 200)
+    )
+    events = pd.DataFrame(
+        {"name": ["run"], "time_s": [200.0], "duration_s": [200.0], "source": ["sheet"]}
+    )
+    identity = {"session": "R1_d1", "mouse": "R1", "group": "SED", "day": 1}
+    path = write_session_nwb(
+        tmp_path / "session.nwb",
+        trace,
+        qc,
+        pd.DataFrame(qc["faults"]),
+        events,
+        {},
+        identity,
+        species="Rattus norvegicus",
+        animal="rat",
+    )
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        nwbfile = io.read()
+        assert nwbfile.subject.species == "Rattus norvegicus"
+        assert nwbfile.session_description.startswith("Processed fiber photometry of rat R1,")

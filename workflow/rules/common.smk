@@ -132,10 +132,21 @@ def section_params(step, section):
     return owned(step, section) if section_on(section) else {}
 
 
+def photometry_session_settings(step="photometry_session"):
+    """The settings one recording's job reads; with an NWB export, the subject's species and
+    the study's word for one animal."""
+    settings = dict(section_params(step, "photometry"))
+    if settings.get("export_nwb"):
+        study = owned(step, "study")
+        settings["nwb_subject"] = {
+            "species": study["species"],
+            "animal": study["animal"]["singular"],
+        }
+    return settings
+
+
 #: The settings one recording's job reads, serialized once (10,000 jobs share them).
-PHOTOMETRY_SESSION_SETTINGS = json.dumps(
-    section_params("photometry_session", "photometry"), sort_keys=True
-)
+PHOTOMETRY_SESSION_SETTINGS = json.dumps(photometry_session_settings(), sort_keys=True)
 
 
 def section_groups(step, section):

@@ -5,9 +5,10 @@ Panel A: F–I curve, firing rate at each depolarizing step. Each mouse's curve 
 cells (thin lines); the group curve is the **mean ± SEM over mice** (n = mice, the experimental
 unit — not over cells, which would shrink the error bars by pseudoreplication). Stars: the mixed
 model's group contrast at each current (``emm_contrast`` rows, adjusted p).
-Panels B, C: cumulative distributions of sEPSC inter-event intervals and amplitudes per group,
-every cell contributing the same number of values (equal-weight pool); the KS D and p printed
-on the panel are descriptive (events are not independent).
+Panels B, C: cumulative distributions of sEPSC inter-event intervals and amplitudes per group
+(per group x level of a fixed model factor such as sex, when declared), every cell contributing
+the same number of values (equal-weight pool); the KS D and p printed on the panel are
+descriptive (events are not independent).
 Panels D onwards: one SuperPlot per per-cell property (:func:`exneuro.figures.superplot.superplot`,
 Lord et al. 2020): cells as small points coloured by mouse, mouse means as large points, mean ±
 SEM of the mouse means; stars from the mixed model's group contrast.
@@ -23,6 +24,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
 from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
@@ -34,6 +36,7 @@ from exneuro.figures.style import (
     mm,
     panel_label,
     save_with_source_data,
+    title_above_legend,
 )
 from exneuro.figures.superplot import superplot
 from exneuro.figures.treadmill import SPLIT_LINES, SPLIT_MARKERS, split_levels
@@ -187,17 +190,50 @@ def plot_fi(axis, steps, statistics, order, colours, labels, context, min_curren
     return pd.concat(records, ignore_index=True)
 
 
-def plot_cdf(axis, pooled, value, outcome, statistics, order, colours, labels, context):
+def plot_cdf(
+    axis,
+    pooled,
+    value,
+    outcome,
+    statistics,
+    order,
+    colours,
+    labels,
+    context,
+    split=None,
+    level_order=None,
+):
+    """Cumulative fraction of the equal-weight pool per group (``pooled``:
+    :func:`exneuro.cellular.ephys.pooled_distribution`), the KS D and p of each group against
+    the first printed as descriptive. ``split`` (a column of ``pooled``, a fixed model factor
+    such as sex): one curve per group x level in the group's colour, the levels' line styles
+    named in the legend (the fraction counted within the level); the KS rows, which pool the
+    levels, say so. ``level_order``: the levels in drawing order (default: first appearance),
+    so that every panel of a figure gives a level the same line style."""
+    per_cell = pooled.attrs.get("per_cell")
+    levels = split_levels(pooled, split)
+    if level_order is not None and levels != [None]:
+        levels = [level for level in level_order if level in levels]
+    split = split if levels != [None] else None
+    if split:
+        pooled = pooled.assign(**{split: pooled[split].astype(str)})
+        pooled = pooled.sort_values(["group", split, value], kind="stable")
+        within = pooled.groupby(["group", split])
+        pooled = pooled.assign(ecdf=(within.cumcount() + 1) / within[value].transform("size"))
     for group in order:
-        part = pooled[pooled["group"] == group]
-        axis.step(
-            part[value],
-            part["ecdf"],
-            where="post",
-            color=colours[group],
-            lw=0.9,
-            label=labels[group],
-        )
+        for k, level in enumerate(levels):
+            part = pooled[pooled["group"] == group]
+            if split:
+                part = part[part[split] == level]
+            axis.step(
+                part[value],
+                part["ecdf"],
+                where="post",
+                color=colours[group],
+                lw=0.9,
+                ls=SPLIT_LINES[k],
+                label=None if split else labels[group],
+            )
     axis.set_xlim(0, float(pooled[value].quantile(0.99)) if len(pooled) else 1)
     axis.set_ylim(0, 1.02)
     axis.set_xlabel(AXIS_LABELS[value])
@@ -218,14 +254,32 @@ def plot_cdf(axis, pooled, value, outcome, statistics, order, colours, labels, c
         axis.text(
             0.98,
             0.04,
-            "\n".join(texts) + "\n(descriptive)",
+            "\n".join(texts) + (f"\n(descriptive, {split} pooled)" if split else "\n(descriptive)"),
             transform=axis.transAxes,
             ha="right",
             va="bottom",
             fontsize=plt.rcParams["font.size"] - 1,
         )
-    per_cell = pooled.attrs.get("per_cell")
-    axis.set_title(f"{per_cell} values per cell" if per_cell else "", fontsize=6)
+    title = f"{per_cell} values per cell" if per_cell else ""
+    if split:  # the levels' line styles above the plot (colours: the groups, as in panel A)
+        handles = [
+            Line2D([], [], color="black", lw=0.9, ls=SPLIT_LINES[k], label=level)
+            for k, level in enumerate(levels)
+        ]
+        legend = axis.legend(
+            handles=handles,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.01),
+            borderaxespad=0.0,
+            ncols=len(levels),
+            handlelength=1.6,
+            columnspacing=1.0,
+            title=split,
+        )
+        legend.rows = 2  # its title and one row of levels, cleared by the panel title
+        title_above_legend(axis, title, fontsize=6)
+    else:
+        axis.set_title(title, fontsize=6)
     return pooled.assign(per_cell=per_cell)
 
 
@@ -251,8 +305,9 @@ def ephys_figure(
 ) -> None:
     """Draw and save the ephys figure and one source-data table per panel.
 
-    ``split`` (a fixed model factor, e.g. sex, read from ``sheet``) draws the F–I curves and the
-    SuperPlots per group x level, so that no drawn mean mixes the levels.
+    ``split`` (a fixed model factor, e.g. sex, read from ``sheet``) draws the F–I curves, the
+    sEPSC distributions and the SuperPlots per group x level, so that no drawn mean or curve
+    mixes the levels.
 
     ``steps`` (cell × step), ``cells`` (per cell) and ``events`` (per sEPSC) carry ``group``;
     ``statistics`` holds the rows of :func:`exneuro.cellular.ephys_stats.ephys_statistics` made
@@ -285,8 +340,22 @@ def ephys_figure(
         for k, (value, outcome) in enumerate(DISTRIBUTIONS.items()):
             axis = figure.add_subplot(grid[0, 2 + k])
             pooled = pooled_distribution(tables[value], value, "group", per_cell, min_events)
+            if split:  # the pool's attributes (values per cell) kept
+                attrs = dict(pooled.attrs)
+                pooled = attach_sheet_columns(pooled, sheet, [split])
+                pooled.attrs = attrs
             source[chr(letter)] = plot_cdf(
-                axis, pooled, value, outcome, statistics, order, colours, labels, context
+                axis,
+                pooled,
+                value,
+                outcome,
+                statistics,
+                order,
+                colours,
+                labels,
+                context,
+                split,
+                split_levels(steps, split),
             )
             panel_label(axis, chr(letter))
             letter += 1

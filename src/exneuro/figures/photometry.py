@@ -33,8 +33,8 @@ import pandas as pd
 from matplotlib import colors as mcolors
 from matplotlib import transforms
 
+from exneuro.figures.photometry_heatmap import plot_heatmap
 from exneuro.figures.photometry_metric import (
-    QC_FAILED,
     mean_sem,
     plot_window_metric,
 )
@@ -46,6 +46,7 @@ from exneuro.figures.style import (
     save_with_source_data,
     title_above_legend,
 )
+from exneuro.figures.treadmill import SPLIT_LINES, split_levels
 from exneuro.model_factors import attach_sheet_columns
 
 
@@ -122,6 +123,12 @@ def _lighter(colour: str, amount: float = 0.55) -> tuple[float, float, float]:
     return tuple(rgb + (1.0 - rgb) * amount)
 
 
+def trace_legend_columns(days: Sequence, split: str | None) -> int:
+    """Columns of a trace panel's legend: one per day, or with a split (days and levels as
+    separate entries, short enough for a narrow panel) a column of days and one of levels."""
+    return 2 if split else len(days)
+
+
 def plot_session_traces(
     axis,
     traces: pd.DataFrame,
@@ -132,115 +139,48 @@ def plot_session_traces(
     title: str | None = None,
     x_label: str = "Time from run onset (min)",
     unit_s: float = 60.0,
+    split: str | None = None,
 ) -> pd.DataFrame:
     """Mean ± SEM across mice of ΔF/F (%) over the session on each of ``days`` (first day light,
     last day in the group colour); the run from 0 to ``run_duration_s`` shaded (0: no run).
     Time 0 is the run onset, the event ``x_label`` names, or the session's first sample; the
-    time axis in units of ``unit_s`` seconds (60: minutes)."""
+    time axis in units of ``unit_s`` seconds (60: minutes). ``split`` (a column of ``traces``,
+    a fixed model factor such as sex): one mean per day x level, the levels told apart by line
+    style and named in the legend (the days by shade), so that no drawn mean mixes them."""
     data = traces[(traces["group"] == group) & traces["day"].isin(list(days))]
-    summary = mean_sem(data, ["day", "time_s"], "dff")
+    levels = split_levels(data, split)
+    split = split if levels != [None] else None
+    keys = [*([split] if split else []), "day", "time_s"]
+    summary = mean_sem(
+        data.assign(**{split: data[split].astype(str)}) if split else data, keys, "dff"
+    )
     if run_duration_s > 0:
         axis.axvspan(0, run_duration_s / unit_s, color="0.9", lw=0, zorder=0)
     for index, day in enumerate(days):
-        part = summary[summary["day"] == day]
         shade = _lighter(colour) if index == 0 and len(days) > 1 else mcolors.to_rgb(colour)
-        x = part["time_s"].to_numpy() / unit_s
-        y = part["mean"].to_numpy() * 100
-        err = part["sem"].to_numpy() * 100
-        axis.fill_between(x, y - err, y + err, color=shade, alpha=0.3, lw=0, zorder=1)
-        axis.plot(x, y, color=shade, lw=0.7, label=f"Day {day}", zorder=2)
+        for k, level in enumerate(levels):
+            part = summary[summary["day"] == day]
+            if split:
+                part = part[part[split] == level]
+            x = part["time_s"].to_numpy() / unit_s
+            y = part["mean"].to_numpy() * 100
+            err = part["sem"].to_numpy() * 100
+            axis.fill_between(x, y - err, y + err, color=shade, alpha=0.3, lw=0, zorder=1)
+            label = None if split else f"Day {day}"
+            axis.plot(x, y, color=shade, lw=0.7, ls=SPLIT_LINES[k], label=label, zorder=2)
+        if split:  # legend entries: the day's shade, then (below) the levels' line styles
+            axis.plot([], [], color=shade, lw=0.7, label=f"Day {day}")
+    for k, level in enumerate(levels if split else []):
+        axis.plot([], [], color="0.35", lw=0.7, ls=SPLIT_LINES[k], label=level)
     axis.axhline(0, color="black", lw=0.4, zorder=0)
     axis.set_xlabel(x_label)
     axis.set_ylabel("ΔF/F (%)")
-    legend_above(axis, ncols=len(days), handlelength=1.0)  # the traces fill the axes
+    # the traces fill the axes; with a split, a column of days beside a column of levels
+    legend_above(axis, ncols=trace_legend_columns(days, split), handlelength=1.0)
     if title:
         title_above_legend(axis, title)
-    return summary.assign(group=group)[["group", "day", "time_s", "mean", "sem", "n_mice"]]
-
-
-def plot_heatmap(
-    axis,
-    traces: pd.DataFrame,
-    day,
-    group_order: Sequence[str],
-    labels: Mapping[str, str],
-    run_duration_s: float | None = None,
-    failed_qc: Mapping[str, str] | None = None,
-    x_label: str = "Time from run onset (min)",
-    unit_s: float = 60.0,
-    zero_is_event: bool = True,
-) -> pd.DataFrame:
-    """Mice × time heatmap of ΔF/F (%) on ``day``, mice grouped in ``group_order`` (symmetric
-    diverging colour scale at the 99th percentile of |ΔF/F|); the event at time 0 (unless
-    ``zero_is_event`` is False: whole sessions) and the run's end dashed. Spans
-    left out of a session (disconnected, excluded) stay blank. ``failed_qc`` (mouse → QC reasons
-    of its session on ``day``): those rows are marked with a red cross at the right edge and the
-    source data gain a ``qc_failed`` column."""
-    data = traces[traces["day"] == day]
-    order = {group: index for index, group in enumerate(group_order)}
-    mice = (
-        data[["mouse", "group"]]
-        .drop_duplicates()
-        .assign(rank=lambda f: f["group"].map(order))
-        .sort_values(["rank", "mouse"])
-    )
-    wide = data.pivot_table(index="mouse", columns="time_s", values="dff", aggfunc="mean")
-    wide = wide.reindex(mice["mouse"])
-    values = wide.to_numpy() * 100
-    times = wide.columns.to_numpy(float) / unit_s
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0
-    limit = float(np.nanpercentile(np.abs(values), 99)) if np.isfinite(values).any() else 1.0
-    image = axis.imshow(
-        values,
-        aspect="auto",
-        interpolation="nearest",
-        cmap="RdBu_r",
-        vmin=-limit,
-        vmax=limit,
-        extent=(times[0] - step / 2, times[-1] + step / 2, len(mice), 0),
-    )
-    counts = mice["group"].value_counts().reindex(list(group_order)).fillna(0).astype(int)
-    bounds = np.cumsum(counts.to_numpy())
-    for bound in bounds[:-1]:
-        axis.axhline(bound, color="black", lw=0.6)
-    centres = bounds - counts.to_numpy() / 2.0
-    shown = counts.to_numpy() > 0
-    axis.set_yticks(
-        centres[shown],
-        [labels.get(g, g) for g in counts.index[shown]],
-        rotation=90,
-        va="center",
-    )
-    axis.tick_params(axis="y", length=0)
-    edges = [0.0] if zero_is_event else []
-    edges += [run_duration_s / unit_s] if run_duration_s else []
-    for edge in edges:
-        axis.axvline(edge, color="black", lw=0.5, ls="--")
-    axis.set_xlabel(x_label)
-    axis.set_title(f"Day {day}")
-    columns = ["mouse", "group", "day", "time_s", "dff"]
-    long = data.merge(mice[["mouse"]], on="mouse")
-    if failed_qc is not None:
-        rows = np.flatnonzero(mice["mouse"].isin(list(failed_qc)).to_numpy())
-        if rows.size:
-            axis.plot(
-                np.full(rows.size, times[-1] + step / 2),
-                rows + 0.5,
-                "x",
-                color=QC_FAILED,
-                ms=3,
-                clip_on=False,
-                label="failed QC",
-            )
-            axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.08), handlelength=0.8)
-        long = long.assign(qc_failed=long["mouse"].map(dict(failed_qc)).fillna(""))
-        columns.append("qc_failed")
-    colourbar = axis.figure.colorbar(image, ax=axis, fraction=0.06, pad=0.02)
-    colourbar.set_label("ΔF/F (%)")
-    colourbar.outline.set_linewidth(0.5)
-    return long[columns].sort_values(
-        ["group", "mouse", "time_s"], key=lambda s: s.map(order) if s.name == "group" else s
-    )
+    columns = ["group", *([split] if split else []), "day", "time_s", "mean", "sem", "n_mice"]
+    return summary.assign(group=group)[columns]
 
 
 def plot_peri_event(
@@ -253,11 +193,13 @@ def plot_peri_event(
     event_label: str = "Run offset",
     ylabel: str = "ΔF/F (%, baseline-subtracted)",
     scale: float = 100.0,
+    pooled: str | None = None,
 ) -> pd.DataFrame:
     """Mean waveform ± bootstrap CI around the event per group, significant intervals as bars
     above the traces: one row per group (against its pre-event baseline, in the group's colour),
     then one black row per group comparison (``intervals`` rows whose ``group`` is not a group,
-    e.g. ``silenced - control``)."""
+    e.g. ``silenced - control``). ``pooled`` (a model factor such as sex that the waveform test
+    does not include): the legend's title says the waveforms pool its levels."""
     top = float(np.nanmax(summary["ci_high"])) * scale if len(summary) else 1.0
     bottom = float(np.nanmin(summary["ci_low"])) * scale if len(summary) else 0.0
     span = max(top - bottom, 1e-12)
@@ -311,7 +253,7 @@ def plot_peri_event(
     axis.axhline(0, color="black", lw=0.4)
     axis.set_xlabel(f"Time from {event_label.lower()} (s)")
     axis.set_ylabel(ylabel)
-    legend_above(axis, ncols=len(group_order))
+    legend_above(axis, ncols=len(group_order), title=f"{pooled} pooled" if pooled else None)
     drawn = summary[summary["group"].isin(list(group_order))].copy()
     drawn = drawn.assign(kind="waveform")
     marks = intervals.assign(kind="significant")
@@ -343,8 +285,10 @@ def photometry_figure(
 
     ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): included sessions that failed QC, marked
     in the heatmap. ``alignment``: what time 0 of the traces is (default the run onset,
-    :func:`trace_alignment`). ``split`` (a column of ``metrics``, a fixed model factor such as
-    sex) draws the window-metric means per group x level.
+    :func:`trace_alignment`). ``split`` (a column of ``traces`` and ``metrics``, a fixed model
+    factor such as sex) draws the session traces and the window-metric means per group x
+    level and groups the heatmap's rows by level; the waveforms, whose test does not include
+    it, say in their legend that they pool its levels.
 
     Top row: session traces of each group (first vs last of ``days``, default the first and
     last training day) and the heatmap of the last day. Bottom row: ``metric`` in ``window``
@@ -387,6 +331,7 @@ def photometry_figure(
             labels[group],
             trace_label,
             unit_s,
+            split,
         )
         _panel_label(axis, letter)
     axis = figure.add_subplot(top[0, len(order)])
@@ -406,6 +351,7 @@ def photometry_figure(
         trace_label,
         unit_s,
         alignment.zero_is_event,
+        split,
     )
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 0])
@@ -426,11 +372,14 @@ def photometry_figure(
     _panel_label(axis, letter)
     axis = figure.add_subplot(bottom[0, 1])
     letter = next(letters)
+    pooled = split if split and split_levels(metrics, split) != [None] else None
     source[letter] = plot_peri_event(
-        axis, peri_summary, intervals, order, colours, labels, event_label
+        axis, peri_summary, intervals, order, colours, labels, event_label, pooled=pooled
     )
     _panel_label(axis, letter)
-    figure.subplots_adjust(left=0.08, right=0.93, top=0.93, bottom=0.1)
+    # a split doubles the rows of the trace legends: room for them above
+    top_edge = 0.88 if pooled else 0.93
+    figure.subplots_adjust(left=0.08, right=0.93, top=top_edge, bottom=0.1)
     save_with_source_data(figure, figure_paths, style.get("png_dpi", 600), source, source_data_dir)
     return source
 
@@ -452,7 +401,8 @@ def study_photometry_figure(
     sheet: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """:func:`photometry_figure` from the workflow's tables (included sessions only); ``split``
-    names a sample-sheet column (of ``sheet``) the window metric is drawn apart by.
+    names a sample-sheet column (of ``sheet``) the traces, heatmap and window metric are drawn
+    apart by.
 
     ``settings``: the config's photometry ``figure``, ``peri_event`` and ``run_event`` (null:
     sessions without a run; the trace panels show the mean trace around the first event, or
@@ -478,6 +428,7 @@ def study_photometry_figure(
     metrics = metrics[metrics["included"].astype(bool)]
     if split:
         metrics = attach_sheet_columns(metrics, sheet, [split])
+        traces = attach_sheet_columns(traces, sheet, [split])
     return photometry_figure(
         traces,
         metrics,

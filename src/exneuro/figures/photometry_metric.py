@@ -117,8 +117,9 @@ def plot_window_metric(
     ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): sessions that failed QC but stay in the
     analysis, each marked with a cross at its value; the source data name their reasons.
     ``split`` (a column of ``metrics``, a fixed factor of the model such as sex): one mean per
-    group x level, told apart by marker and line style (the stars stay the group contrasts,
-    averaged over the levels as the model averages them)."""
+    group x level, told apart by marker and line style, the legend naming the groups' colours
+    and the levels' markers (the stars stay the group contrasts, averaged over the levels as
+    the model averages them)."""
     data = metrics[(metrics["window"] == window) & (metrics["metric"] == metric)].copy()
     scale = 100.0 if metric in PERCENT_METRICS else 1.0
     data["shown"] = data["value"] * scale
@@ -160,12 +161,26 @@ def plot_window_metric(
             lw=1.0,
             capsize=1.5,
             elinewidth=0.6,
-            label=labels.get(group, group) + (f", {level}" if split else ""),
+            label=None if split else labels.get(group, group),
             zorder=3,
         )
         records.append(
             summary.assign(group=group, **({split: level} if split else {}), kind="group")
         )
+    if split:  # legend entries: each group's colour, then each level's marker and line style
+        for group in group_order:
+            axis.plot([], [], color=colours[group], lw=1.0, label=labels.get(group, group))
+        for k, level in enumerate(levels):
+            axis.plot(
+                [],
+                [],
+                color="0.35",
+                marker=SPLIT_MARKERS[k],
+                ls=SPLIT_LINES[k],
+                ms=2.5,
+                lw=1.0,
+                label=level,
+            )
     top = float(np.nanmax(data["shown"])) if len(data) else 1.0
     span = top - float(np.nanmin(data["shown"])) if len(data) else 1.0
     stars_drawn = []
@@ -212,7 +227,8 @@ def plot_window_metric(
     axis.set_xlabel("Training day")
     axis.set_ylabel(METRIC_LABELS.get(metric, metric))
     # mice and means fill the axes
-    legend_above(axis, ncols=len(levels) if split else len(group_order) + 1)
+    entries = len(axis.get_legend_handles_labels()[1])
+    legend_above(axis, ncols=min(entries, 4) if split else len(group_order) + 1)
     title_above_legend(axis, window_title(window, *window_bounds(metrics, window)))
     table = pd.concat(
         [mice.assign(kind="mouse"), pd.concat(records).rename(columns={"mean": "value"})],

@@ -17,6 +17,7 @@ from exneuro.figures.photometry import (
     time_label,
     time_unit_s,
     trace_alignment,
+    trace_legend_columns,
 )
 from exneuro.figures.photometry_metric import (
     METRIC_LABELS,
@@ -26,7 +27,7 @@ from exneuro.figures.photometry_metric import (
 )
 from exneuro.figures.registry import draws
 from exneuro.figures.style import legend_above, title_above_legend
-from exneuro.paper.panels import Panel, Study, choose, group_n_text
+from exneuro.paper.panels import Panel, Study, choose, declared_split, group_n_text, with_split
 
 ALIGNED = "photometry/aligned.parquet"
 METRICS = "photometry/metrics.tsv"
@@ -51,6 +52,10 @@ def trace_events(photometry: Mapping) -> list[str]:
     """The events a trace or heatmap panel can be aligned to (its ``event`` option)."""
     whole = "run" if photometry["run_event"] is not None else "session"
     return [whole, *photometry["peri_event"]["events"]]
+
+
+def _apart(split: str | None) -> str:
+    return f", each {split} apart (line style)" if split else ""
 
 
 def _traces(study: Study, panel: Mapping) -> tuple[pd.DataFrame, TraceAlignment]:
@@ -103,6 +108,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     """One group's ΔF/F around an event (the run, a cue ...) or over the whole session, first
     vs last day, mean ± SEM."""
     traces, alignment = _traces(study, panel)
+    traces, split = with_split(study, "photometry", traces)
     group = choose(panel["group"], sorted(traces["group"].unique()), "photometry group")
     days = _days(panel, traces)
     unit_s = time_unit_s(traces)
@@ -116,8 +122,10 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
         study.labels[group],
         time_label(alignment.x_label, unit_s),
         unit_s,
+        split,
     )
-    legend_above(axis, ncols=len(days))  # the days' traces fill the axes
+    # the days' traces fill the axes
+    legend_above(axis, ncols=trace_legend_columns(days, split))
     title_above_legend(axis, axis.get_title())
     mice = traces[traces["group"] == group]
     n = ", ".join(
@@ -125,7 +133,7 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     )
     plotted = (
         f"ΔF/F of {study.labels[group]} mice {alignment.phrase} on days "
-        f"{' and '.join(str(d) for d in days)}; mean ± SEM across mice ({n})"
+        f"{' and '.join(str(d) for d in days)}; mean ± SEM across mice{_apart(split)} ({n})"
     )
     return Panel(source, plotted, caveats=(failed_qc_sentence(study, group, days),))
 
@@ -135,6 +143,7 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     """Every mouse × time on one day (default the last), grouped by group, aligned as the
     trace panels (``event``)."""
     traces, alignment = _traces(study, panel)
+    traces, split = with_split(study, "photometry", traces)
     days = sorted(traces["day"].unique().tolist())
     day = choose(panel.get("day", days[-1]), days, "photometry day")
     order = _order(study)
@@ -151,14 +160,18 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
         time_label(alignment.x_label, unit_s),
         unit_s,
         alignment.zero_is_event,
+        split=split,
     )
     n = group_n_text(traces[traces["day"] == day], order, study.labels)
+    rows_by = (
+        f"one row per mouse, grouped by {split} within group" if split else "one row per mouse"
+    )
     if run_s:
-        plotted = f"ΔF/F of every mouse on day {day}, one row per mouse, run dashed ({n})"
+        plotted = f"ΔF/F of every mouse on day {day}, {rows_by}, run dashed ({n})"
     else:
         event = alignment.x_label.removeprefix("Time from ")
         marks = f"; {event} at 0 dashed" if alignment.zero_is_event else ""
-        plotted = f"ΔF/F of every mouse on day {day} {alignment.phrase}, one row per mouse{marks}"
+        plotted = f"ΔF/F of every mouse on day {day} {alignment.phrase}, {rows_by}{marks}"
         plotted += f" ({n})"
     return Panel(source, plotted)
 
@@ -168,7 +181,7 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
     """A window metric across training days: mice as lines, mean ± SEM, contrast stars."""
     settings = study.section("photometry")
     metrics = study.table(METRICS)
-    metrics = metrics[metrics["included"].astype(bool)]
+    metrics, split = with_split(study, "photometry", metrics[metrics["included"].astype(bool)])
     window = choose(
         panel.get("window", settings["figure"]["window"]),
         list(dict.fromkeys(metrics["window"])),
@@ -194,6 +207,7 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
         study.statistics,
         cohort["control_group"],
         failed[["mouse", "day", "qc_reasons"]],
+        split,
     )
     subset = f"cohort={cohort['id']}; window={window}"
     days = sorted(metrics["day"].unique().tolist())
@@ -213,6 +227,7 @@ def photometry_window(axis, panel: Mapping, study: Study) -> Panel:
         f"{label} {window_phrase(window, *window_bounds(metrics, window))} on each training "
         "day; thin lines, individual "
         "mice; circles, mean ± SEM"
+        + (f", each {split} apart (marker shape and line style)" if split else "")
     )
     shown = failed.merge(metrics[["mouse", "day"]].drop_duplicates(), on=["mouse", "day"])
     caveats = ()
@@ -259,7 +274,14 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
         f"{peri_event['min_duration_s']:g} s where the group differs from its baseline (colour)"
         + (" or the groups differ (black)" if len(order) > 1 else "")
     )
-    return Panel(source, plotted, rows, n_by_group=n)
+    split = declared_split(study, "photometry")
+    caveats = ()
+    if split:
+        caveats = (
+            f"The waveforms pool the mice of every {split}: their test does not include "
+            f"{split} (only the window-metric models do).",
+        )
+    return Panel(source, plotted, rows, n_by_group=n, caveats=caveats)
 
 
 @draws("photometry_qc")

@@ -187,6 +187,10 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     axis.set_ylabel(label)
     if panel.get("title"):
         title_above_legend(axis, panel["title"])
+    apart = declaration["between"][1:]
+    if apart:  # one mean per group x level (figures.declared): the legend says which
+        shown += f", each {', '.join(apart)} apart"
+        shown += " (marker shape and line style)" if declaration["figure"] != "bars" else ""
     plotted = f"{label}; {shown}"
     subject = declaration["subject"]
     n = None

@@ -14,7 +14,9 @@ from exneuro.figures.registry import PANEL_TYPES, panel_type
 
 STATISTICS = "statistics/statistics.tsv"
 TREADMILL = ["treadmill/tests.parquet"]
-PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv"]
+#: The validated sample sheet: the model factors (sex ...) a photometry panel is drawn apart by.
+SAMPLE_SHEET = "config/samples.tsv"
+PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv", SAMPLE_SHEET]
 RNASEQ_SAMPLES = "rnaseq/samples.tsv"
 
 
@@ -65,7 +67,7 @@ def photometry_heatmap(panel: Mapping) -> list[str]:
 @panel_type("photometry_window", section="photometry", optional=("window", "metric"))
 def photometry_window(panel: Mapping) -> list[str]:
     """A window metric across training days with contrast stars."""
-    return ["photometry/metrics.tsv", "photometry/qc.tsv"]
+    return ["photometry/metrics.tsv", "photometry/qc.tsv", SAMPLE_SHEET]
 
 
 @panel_type("photometry_peri_event", section="photometry", optional=("event", "day"))
@@ -83,31 +85,31 @@ def photometry_qc(panel: Mapping) -> list[str]:
 @panel_type("ephys_fi", section="ephys")
 def ephys_fi(panel: Mapping) -> list[str]:
     """F–I curves, mouse means and mean ± SEM of mice."""
-    return ["ephys/steps.parquet"]
+    return ["ephys/steps.parquet", SAMPLE_SHEET]
 
 
 @panel_type("ephys_property", section="ephys", required=("outcome",), optional=("test",))
 def ephys_property(panel: Mapping) -> list[str]:
     """One per-cell property as a SuperPlot."""
-    return ["ephys/cells.parquet"]
+    return ["ephys/cells.parquet", SAMPLE_SHEET]
 
 
 @panel_type("ephys_cdf", section="ephys", required=("value",))
 def ephys_cdf(panel: Mapping) -> list[str]:
     """Cumulative distribution of sEPSC intervals or amplitudes per group."""
-    return ["ephys/events.parquet"]
+    return ["ephys/events.parquet", SAMPLE_SHEET]
 
 
 @panel_type("spine_density", section="spines", optional=("spine_type", "test"))
 def spine_density(panel: Mapping) -> list[str]:
     """Spine density (all or one type) as a SuperPlot."""
-    return ["spines/segment_density.parquet"]
+    return ["spines/segment_density.parquet", SAMPLE_SHEET]
 
 
 @panel_type("histology_percent", section="histology", required=("marker",))
 def histology_percent(panel: Mapping) -> list[str]:
     """% marker-positive labelled neurons as a SuperPlot."""
-    return ["histology/sections.tsv"]
+    return ["histology/sections.tsv", SAMPLE_SHEET]
 
 
 @panel_type("rnaseq_volcano", section="rnaseq", required=("contrast",), optional=("title",))

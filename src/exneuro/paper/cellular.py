@@ -16,8 +16,9 @@ from exneuro.figures.declared import level_colours
 from exneuro.figures.ephys import AXIS_LABELS, plot_cdf, plot_fi
 from exneuro.figures.legend import is_singular
 from exneuro.figures.registry import draws
+from exneuro.figures.style import title_above_legend
 from exneuro.figures.superplot import superplot
-from exneuro.paper.panels import Panel, Study, choose, mice_per_group
+from exneuro.paper.panels import Panel, Study, choose, mice_per_group, with_split
 from exneuro.stats.table import subset_label
 
 STEPS = "ephys/steps.parquet"
@@ -36,8 +37,9 @@ def _cohort(study: Study, section: str) -> tuple[Mapping, list[str], dict[str, s
     return cohort, order, level_colours(order, study.settings["groups"]), f"cohort={cohort['id']}"
 
 
-def _mouse_superplot(axis, data, value, order, colours, study, rows, weight, ylabel):
-    """SuperPlot of ``value`` with mice as the unit; stars from the first of ``rows``."""
+def _mouse_superplot(axis, data, value, order, colours, study, rows, weight, ylabel, split):
+    """SuperPlot of ``value`` with mice as the unit; stars from the first of ``rows``; one mean
+    per group x level of ``split`` (e.g. sex) when given."""
     return superplot(
         axis,
         data,
@@ -50,8 +52,13 @@ def _mouse_superplot(axis, data, value, order, colours, study, rows, weight, yla
         statistics_row=rows.iloc[0] if len(rows) else None,
         weight=weight,
         ylabel=ylabel,
+        split=split,
         animals=study.animal["plural"],
     )
+
+
+def _apart(split: str | None, how: str = "marker shape") -> str:
+    return f", each {split} apart ({how})" if split else ""
 
 
 @draws("ephys_fi")
@@ -59,7 +66,7 @@ def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
     """Firing rate against injected current: mice as thin lines, mean ± SEM of mice."""
     cohort, order, colours, subset = _cohort(study, "ephys")
     settings = study.section("ephys")["statistics"]
-    steps = study.table(STEPS)
+    steps, split = with_split(study, "ephys", study.table(STEPS))
     source = plot_fi(
         axis,
         steps,
@@ -69,6 +76,7 @@ def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
         study.labels,
         {"cohort": cohort["id"]},
         settings["min_current_pa"],
+        split,
     )
     rows = pd.concat(
         [
@@ -78,7 +86,7 @@ def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
     )
     plotted = (
         "Firing rate at each current step; thin lines, mouse means of their cells; circles, "
-        "mean ± SEM of mice"
+        f"mean ± SEM of mice{_apart(split, 'marker shape and line style')}"
     )
     return Panel(source, plotted, rows)
 
@@ -87,7 +95,7 @@ def ephys_fi(axis, panel: Mapping, study: Study) -> Panel:
 def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
     """One per-cell property (rheobase, input resistance, sEPSC frequency...) as a SuperPlot."""
     cohort, order, colours, subset = _cohort(study, "ephys")
-    cells = study.table(CELLS)
+    cells, split = with_split(study, "ephys", study.table(CELLS))
     outcome = choose(panel["outcome"], [c for c in CELL_OUTCOMES if c in cells.columns], "outcome")
     test = panel.get("test", "emm_contrast")
     term = f"{order[1]} - {order[0]}"
@@ -108,11 +116,12 @@ def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
         )
     data = cells.dropna(subset=[outcome])
     ylabel = AXIS_LABELS.get(outcome, outcome)
-    source = _mouse_superplot(axis, data, outcome, order, colours, study, rows, None, ylabel)
+    source = _mouse_superplot(axis, data, outcome, order, colours, study, rows, None, ylabel, split)
     marked = rows
     if test == "emm_contrast" or caveats:  # the model's group F test, then the stars' test
         rows = pd.concat([model, rows])
     plotted = f"{AXIS_LABELS.get(outcome, outcome)}; {SUPERPLOT.format(unit='cells')}"
+    plotted += _apart(split)
     n = mice_per_group(data, order)
     return Panel(source.assign(outcome=outcome), plotted, rows, marked.iloc[:1], n, caveats)
 
@@ -128,6 +137,7 @@ def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
     pooled = pooled_distribution(
         table, value, "group", settings["per_cell"], settings["min_events"]
     )
+    pooled, split = with_split(study, "ephys", pooled)
     outcome = DISTRIBUTIONS[value]
     source = plot_cdf(
         axis,
@@ -139,6 +149,7 @@ def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
         colours,
         study.labels,
         {"cohort": cohort["id"]},
+        split,
     )
     rows = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test="ks_2samp")
     plotted = (
@@ -146,7 +157,11 @@ def ephys_cdf(axis, panel: Mapping, study: Study) -> Panel:
         "pooled over cells, "
         f"every cell contributing {pooled.attrs.get('per_cell')} quantiles"
     )
-    return Panel(source, plotted, rows)
+    caveats = ()
+    if split:
+        plotted += f", each {split} apart (line style)"
+        caveats = (f"The Kolmogorov–Smirnov tests compare the groups with every {split} pooled.",)
+    return Panel(source, plotted, rows, caveats=caveats)
 
 
 @draws("spine_density")
@@ -154,7 +169,7 @@ def spine_density(axis, panel: Mapping, study: Study) -> Panel:
     """Spine density of one type (default all spines) as a SuperPlot of segments in mice."""
     cohort, order, colours, subset = _cohort(study, "spines")
     settings = study.section("spines")
-    density = study.table(SPINES)
+    density, split = with_split(study, "spines", study.table(SPINES))
     spine_type = choose(
         panel.get("spine_type", TOTAL), list(dict.fromkeys(density["spine_type"])), "spine type"
     )
@@ -167,13 +182,17 @@ def spine_density(axis, panel: Mapping, study: Study) -> Panel:
     )
     part = density[density["spine_type"] == spine_type]
     ylabel = f"Spines per {settings['per_um']:g} µm"
-    source = _mouse_superplot(axis, part, column, order, colours, study, rows, "length_um", ylabel)
+    source = _mouse_superplot(
+        axis, part, column, order, colours, study, rows, "length_um", ylabel, split
+    )
     n = mice_per_group(part, order)
-    axis.set_title("All spines" if spine_type == TOTAL else spine_type.capitalize())
+    title = "All spines" if spine_type == TOTAL else spine_type.capitalize()
+    title_above_legend(axis, title) if split else axis.set_title(title)
     kind = "spines" if spine_type == TOTAL else f"{spine_type} spines"
     plotted = (
         f"Density of {kind} per {settings['per_um']:g} µm of dendrite; "
         f"{SUPERPLOT.format(unit='dendritic segments')}, mouse means weighted by segment length"
+        + _apart(split)
     )
     return Panel(source.assign(spine_type=spine_type), plotted, rows, rows.iloc[:1], n)
 
@@ -183,7 +202,7 @@ def histology_percent(axis, panel: Mapping, study: Study) -> Panel:
     """% marker-positive among labelled neurons, sections within mice as a SuperPlot."""
     cohort, order, colours, subset = _cohort(study, "histology")
     labelled = study.section("histology")["labelled_name"]
-    sections = study.table(SECTIONS)
+    sections, split = with_split(study, "histology", study.table(SECTIONS))
     marker = choose(panel["marker"], list(dict.fromkeys(sections["marker"])), "marker")
     per_section = section_percent(sections)
     part = per_section[(per_section["marker"] == marker) & (per_section["n_labelled"] > 0)]
@@ -194,12 +213,12 @@ def histology_percent(axis, panel: Mapping, study: Study) -> Panel:
     )
     ylabel = f"{marker}+ among {labelled} cells (%)"
     source = _mouse_superplot(
-        axis, part, "percent_positive", order, colours, study, rows, "n_labelled", ylabel
+        axis, part, "percent_positive", order, colours, study, rows, "n_labelled", ylabel, split
     )
-    axis.set_title(marker)
+    title_above_legend(axis, marker) if split else axis.set_title(marker)
     plotted = (
         f"{marker}+ among {labelled} neurons (%); {SUPERPLOT.format(unit='sections')}, mouse "
-        "values pooled over sections"
+        "values pooled over sections" + _apart(split)
     )
     n = mice_per_group(part, order)
     return Panel(source.assign(marker=marker), plotted, rows, rows.iloc[:1], n)

@@ -19,6 +19,7 @@ from exneuro.errors import ExneuroError
 from exneuro.figures.legend import DEFAULT_ANIMAL
 from exneuro.figures.style import group_palette
 from exneuro.paper import catalogue  # noqa: F401  (declares the panel types drawings register)
+from exneuro.paper.catalogue import SAMPLE_SHEET
 
 
 class PanelError(ExneuroError):
@@ -62,8 +63,10 @@ class Study:
 
         A declared table (``tables/<key>/data.tsv``) is read with the types of its declaration
         (levels such as week 1 stay the text the statistics saw), not with types guessed from
-        its values: a level read as the number 1 would match no level '1' and draw nothing.
+        its values: a level read as the number 1 would match no level '1' and draw nothing;
+        likewise the sample sheet.
         """
+        from exneuro.config import read_validated_sheet
         from exneuro.declared_design import read_declared_data
         from exneuro.io import read_table
 
@@ -73,6 +76,8 @@ class Study:
             parts = name.split("/")
             if len(parts) == 3 and parts[0] == "tables" and parts[2] == "data.tsv":
                 tables[name] = read_declared_data(path, declared[parts[1]])
+            elif name == "config/samples.tsv":  # every column text, as the jobs read it
+                tables[name] = read_validated_sheet(path)
             else:
                 tables[name] = read_table(path)
         return cls(tables, tables["statistics/statistics.tsv"], settings)
@@ -133,3 +138,26 @@ def group_n_text(table: pd.DataFrame, order: Sequence[str], labels: Mapping[str,
     counts = table.drop_duplicates(["group", "mouse"]).groupby("group")["mouse"].size()
     parts = [f"{int(counts.get(g, 0))} {labels.get(g, g)}" for g in order]
     return f"n = {', '.join(parts)} mice"
+
+
+def declared_split(study: Study, section: str) -> str | None:
+    """The first fixed model factor (e.g. sex) of the models of ``section`` (its cohort's
+    ``model_factors`` or its ``statistics.model_factors``), or None."""
+    from exneuro.model_factors import declared_factors
+
+    settings = study.section(section)
+    cohort = study.cohort(settings["cohort"])
+    return (declared_factors(cohort, settings.get("statistics"))["fixed"] or [None])[0]
+
+
+def with_split(study: Study, section: str, table: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """``table`` with the split factor's column joined from the sample sheet (by mouse), and
+    the factor; (``table``, None) when none is declared or the data hold one level of it."""
+    from exneuro.model_factors import attach_sheet_columns
+
+    split = declared_split(study, section)
+    if split is None or SAMPLE_SHEET not in study.tables:
+        return table, None
+    joined = attach_sheet_columns(table, study.table(SAMPLE_SHEET), [split])
+    joined.attrs = dict(table.attrs)  # e.g. the values per cell of a pooled distribution
+    return (joined, split) if joined[split].nunique() > 1 else (table, None)

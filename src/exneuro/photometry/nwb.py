@@ -199,9 +199,14 @@ def write_session_nwb(
     settings: Mapping[str, Any],
     identity: Mapping[str, Any],
     session_start: datetime | None = None,
+    species: str = "Mus musculus",
+    animal: str = "mouse",
 ) -> Path:
     """Write one processed session as NWB (module docstring); returns the path.
 
+    ``species``: the subject's species as NWB asks for it (Latin binomial, the config's
+    ``study.species``); ``animal``: the study's word for one animal (``study.animal``), in the
+    session description.
     ``identity``: ``session``, ``mouse`` (the NWB subject), ``group``, ``day``. ``qc``: the
     session's QC record (numbers, text and booleans are kept; other values as text).
     ``session_start`` defaults to the Unix epoch in UTC (a processed export carries no clock
@@ -215,7 +220,7 @@ def write_session_nwb(
     start = session_start or datetime(1970, 1, 1, tzinfo=UTC)
     nwbfile = NWBFile(
         session_description=(
-            f"Processed fiber photometry of mouse {identity['mouse']}, group "
+            f"Processed fiber photometry of {animal} {identity['mouse']}, group "
             f"{identity.get('group', '')}, day {identity.get('day', '')}: ΔF/F and z-score after "
             "signal-fault checks, filtering and the control fit"
         ),
@@ -225,7 +230,7 @@ def write_session_nwb(
         notes=json.dumps({"settings": settings}, sort_keys=True, default=str),
         subject=Subject(
             subject_id=str(identity["mouse"]),
-            species="Mus musculus",
+            species=species,
             description=f"group {identity.get('group', '')}",
             age="P90D/",
             sex="U",

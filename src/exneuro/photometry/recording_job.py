@@ -110,6 +110,7 @@ def analyse_recording(row: Mapping[str, Any], settings: Mapping[str, Any], folde
             recording.events,
             record,
             identity,
+            **settings["nwb_subject"],
         )
     session_qc_figure(
         recording, tables["trace"], tables["qc"].iloc[0], folder / "qc.png", faults=tables["faults"]
