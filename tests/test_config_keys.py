@@ -28,13 +28,15 @@ OWNED_HELPERS = ("owned", "section_params", "section_cohort", "section_groups", 
 
 
 def workflow_rules() -> dict[str, str]:
-    """Rule name -> its text, from every .smk file."""
+    """Rule name -> its text (dedented), from every .smk file; a rule declared inside an ``if``
+    block (the one-recording photometry rule) counts too."""
     rules = {}
     for path in sorted(RULES_DIR.glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", path.read_text()):
-            match = re.match(r"rule (\w+):", block)
+        for block in re.split(r"(?m)^(?= *rule \w+:)", path.read_text()):
+            match = re.match(r"( *)rule (\w+):", block)
             if match:
-                rules[match.group(1)] = block
+                indent = len(match.group(1))
+                rules[match.group(2)] = re.sub(rf"(?m)^ {{{indent}}}", "", block)
     return rules
 
 
@@ -132,11 +134,11 @@ def test_owned_settings_travel_to_the_script_unchanged(example_config, owners):
 
 def test_table_declarations_give_the_figure_key_to_the_figure_only(example_config, owners):
     declaration = {**example_config["tables"]["glucose"], "group_order": ["control"]}
-    analysis = owned_table(declaration, owners, "declared_table", "glucose")
+    analysis = owned_table(declaration, owners, "table_statistics", "glucose")
     assert "figure" not in dict(analysis) and analysis["group_order"] == ["control"]
     with pytest.raises(ConfigError, match="'tables.glucose.figure'"):
         analysis.get("figure")
-    assert owned_table(declaration, owners, "declared_figure", "glucose")["figure"] == "line"
+    assert owned_table(declaration, owners, "table_figure", "glucose")["figure"] == "line"
 
 
 def test_paper_figures_own_every_section_their_panels_draw_from(owners):

@@ -9,9 +9,9 @@ import pytest
 from conftest import REPO
 
 from exneuro.config import load_yaml, table_design, validate_config
-from exneuro.declared_design import read_declared_table
-from exneuro.figures.declared import declared_figure
+from exneuro.figures.tables import table_figure
 from exneuro.io import read_table
+from exneuro.tables.design import read_declared_table
 
 STUDY = REPO / "tests" / "studies" / "rat_training"
 STYLE = {"font_size_pt": 7, "png_dpi": 100, "single_column_mm": 85, "full_width_mm": 174}
@@ -28,7 +28,7 @@ def rat_table(config_schema, key: str, **changes) -> tuple[dict, dict]:
 
 def draw(tmp_path, design, config):
     data = read_declared_table(design, None, design.get("file"))
-    declared_figure(
+    table_figure(
         data,
         pd.DataFrame(columns=["analysis", "outcome", "subset", "test", "term", "p_adj"]),
         design,
@@ -91,8 +91,8 @@ def test_one_between_factor_draws_as_before(tmp_path, config_schema):
 def test_the_legend_names_group_and_sex_of_every_mean(config_schema):
     import matplotlib.pyplot as plt
 
-    from exneuro.declared_design import factor_levels
-    from exneuro.figures.declared import level_colours, plot_line
+    from exneuro.figures.tables import level_colours, plot_line
+    from exneuro.tables.design import factor_levels
 
     design, config = rat_table(config_schema, "vo2max")
     data = read_declared_table(design, None, design["file"])

@@ -30,7 +30,7 @@ FIGURE_RULES = {
     "photometry_figure",
     "rnaseq_figure",
     "rnaseq_qc_figure",
-    "declared_figure",
+    "table_figure",
     "paper_figure",
     "all",
 }
@@ -177,7 +177,7 @@ FIGURE_KEY_EDITS = {
         "  figures: {n_labels: 5}\n  colour_column:",
         "rnaseq_figure",
     ),
-    "tables": ("analysis.yaml", "    figure: bars\n", "    figure: line\n", "declared_figure"),
+    "tables": ("analysis.yaml", "    figure: bars\n", "    figure: line\n", "table_figure"),
     "treadmill": ("paper.yaml", "  png_dpi: 600\n", "  png_dpi: 300\n", "treadmill_figure"),
 }
 

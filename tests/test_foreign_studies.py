@@ -18,7 +18,7 @@ from study_snapshots import difference
 from test_workflow import copy_project, snakemake
 
 from exneuro.config import load_yaml, table_design, validate_config
-from exneuro.declared_design import factor_levels, read_declared_table
+from exneuro.tables.design import factor_levels, read_declared_table
 
 STUDIES = REPO / "tests" / "studies"
 

@@ -22,7 +22,7 @@ from malformed import CLEAR_STOP, FLAGGED, Case, assert_one_line, digests
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.photometry.qc import qc_flags
 from exneuro.photometry.readers import read_photometry
-from exneuro.photometry.session import process_session, read_event_table
+from exneuro.photometry.recording import process_session, read_event_table
 from exneuro.simulate.photometry_files import PPD_VOLTS_PER_DIVISION, write_npm, write_ppd
 
 FS = 10.0

@@ -14,8 +14,8 @@ from test_workflow import copy_project, snakemake
 
 from exneuro.config import load_yaml, validate_config
 from exneuro.errors import ExneuroError
-from exneuro.photometry.session import load_session
-from exneuro.photometry.sessions import read_recordings
+from exneuro.photometry.recording import load_session
+from exneuro.photometry.recordings_sheet import read_recordings
 
 STUDY = REPO / "tests" / "studies" / "cue_photometry"
 SHEET = "{sheet}"

@@ -30,11 +30,11 @@ from exneuro.cellular.morphology_stats import histology_statistics, spine_statis
 from exneuro.cellular.nested import join_sample_sheet
 from exneuro.cellular.spines import read_segment_table, segment_density
 from exneuro.config import validate_config
-from exneuro.declared import declared_statistics
-from exneuro.declared_design import read_declared_table
 from exneuro.errors import ExneuroError
 from exneuro.lab_tables import using_table_format
 from exneuro.rnaseq import readers as rnaseq
+from exneuro.tables.design import read_declared_table
+from exneuro.tables.statistics import declared_statistics
 from exneuro.treadmill.readers import read_stage_log, read_summary_table
 
 DECLARED = "declared table"

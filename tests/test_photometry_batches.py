@@ -19,7 +19,7 @@ from exneuro.photometry.recording_job import (
     batch_rule_names,
     recording_batches,
 )
-from exneuro.photometry.sessions import read_recordings, session_records
+from exneuro.photometry.recordings_sheet import read_recordings, session_records
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 #: Targets of the photometry part, up to the cohort's tables.
@@ -210,14 +210,14 @@ def test_a_recording_job_does_not_import_libraries_only_other_recordings_need():
     time in every one of thousands of jobs."""
     code = (
         "import runpy, sys; runpy.run_path('scripts/photometry_session.py'); "
-        "print(sorted({'h5py', 'pybaselines', 'pynwb', 'exneuro.photometry.session'} "
+        "print(sorted({'h5py', 'pybaselines', 'pynwb', 'exneuro.photometry.recording'} "
         "& set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['exneuro.photometry.session']"
+    assert result.stdout.strip() == "['exneuro.photometry.recording']"
 
 
 def test_binned_traces_are_streamed_chunk_by_chunk_into_the_same_table(tmp_path):

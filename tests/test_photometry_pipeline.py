@@ -17,8 +17,8 @@ import pytest
 
 from exneuro.errors import InputDataError
 from exneuro.photometry.pipeline import combine_sessions, photometry_statistics
-from exneuro.photometry.session import load_session, process_session
-from exneuro.photometry.sessions import read_recordings
+from exneuro.photometry.recording import load_session, process_session
+from exneuro.photometry.recordings_sheet import read_recordings
 from exneuro.simulate.photometry import PhotometryEffects
 from exneuro.simulate.photometry_study import PhotometryDesign, photometry_mice, write_photometry
 

@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO
 
 from exneuro.config import load_yaml, validate_config
-from exneuro.photometry.session import load_session, process_session
-from exneuro.photometry.sessions import read_recordings
+from exneuro.photometry.recording import load_session, process_session
+from exneuro.photometry.recordings_sheet import read_recordings
 
 STUDY = REPO / "tests" / "studies" / "cue_photometry"
 PLANTED = [30.0, 60.0, 90.0, 120.0, 150.0, 180.0, 210.0]

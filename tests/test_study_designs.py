@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from exneuro.config import ConfigError, read_sample_sheet, table_design, validate_config
-from exneuro.declared import declared_statistics
-from exneuro.declared_design import factor_levels, read_declared_table
 from exneuro.errors import InputDataError
+from exneuro.tables.design import factor_levels, read_declared_table
+from exneuro.tables.statistics import declared_statistics
 
 STUDY = {
     "study": {"id": "designs", "title": "designs"},
@@ -335,7 +335,7 @@ def test_a_subject_excluded_from_one_table_only_is_named_in_its_rows(config_sche
 def test_table_without_within_factor_draws_bars_for_the_line_figure(
     config_schema, example_config, tmp_path
 ):
-    from exneuro.figures.declared import declared_figure
+    from exneuro.figures.tables import table_figure
 
     text = "mouse,group,bdnf\nm1,TRN,5\nm2,TRN,6\nm3,TRN,7\nm4,VEH,3\nm5,VEH,4\nm6,VEH,3.5\n"
     _, declaration = study_table(
@@ -344,7 +344,7 @@ def test_table_without_within_factor_draws_bars_for_the_line_figure(
     assert declaration["figure"] == "line"
     data = read_declared_table(declaration, None, "t")
     stats = declared_statistics(data, declaration, "t")
-    declared_figure(
+    table_figure(
         data,
         stats,
         declaration,

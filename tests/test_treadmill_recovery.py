@@ -225,7 +225,7 @@ PHYSIOLOGY = yaml.safe_load((REPO / "data" / "example" / "ground_truth.yaml").re
 @pytest.fixture(scope="module")
 def declared_example(example_config, request):
     """Statistics of every table the example config declares, read from the bundled files."""
-    from exneuro.declared import declared_statistics, read_declared_table
+    from exneuro.tables.statistics import declared_statistics, read_declared_table
 
     sheet = read_sample_sheet(
         REPO / example_config["samples"], request.getfixturevalue("sheet_schema"), example_config

@@ -320,7 +320,7 @@ def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
     path = tmp_path / "tables_only.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     jobs = planned_jobs("--configfile", str(path), cwd=REPO)
-    assert jobs["declared_table"] == 3
+    assert jobs["table_statistics"] == 3
     assert not any(rule.startswith("treadmill") for rule in jobs)
     assert jobs["paper_figure"] == len(config["paper"]["figures"]) == 5
 

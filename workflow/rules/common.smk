@@ -23,7 +23,7 @@ from exneuro.config import (
 from exneuro.errors import ExneuroError
 from exneuro.figures.registry import PANEL_TYPES
 from exneuro.paper.catalogue import figure_inputs
-from exneuro.photometry.sessions import read_recordings, session_records
+from exneuro.photometry.recordings_sheet import read_recordings, session_records
 from exneuro.workflow import in_report, report_files, source_digest
 from exneuro.yaml_files import shown_path
 
@@ -170,7 +170,7 @@ def ephys_inputs(wildcards):
     return [config["ephys"][key] for key in keys if config["ephys"].get(key)]
 
 
-def morphology_inputs(section, keys):
+def section_files(section, keys):
     """The files of a section's keys that the config sets (an input list for its rule)."""
     if not section_on(section):
         return []
@@ -263,9 +263,9 @@ def raw_inputs(wildcards):
         ]
     if EPHYS_ON:
         files += ephys_inputs(wildcards) + ephys_abf_files(wildcards)
-    files += morphology_inputs("spines", ["segment_table", "spine_table"])
-    files += morphology_inputs("histology", ["section_table"])
-    files += morphology_inputs("rnaseq", ["counts", "gene_sets", "gene_annotation"])
+    files += section_files("spines", ["segment_table", "spine_table"])
+    files += section_files("histology", ["section_table"])
+    files += section_files("rnaseq", ["counts", "gene_sets", "gene_annotation"])
     if FACILITY_DE:
         files += facility_de_files(wildcards)
     files += [config["tables"][table]["file"] for table in TABLES]

@@ -3,7 +3,7 @@
 
 rule spine_tables:
     input:
-        tables=morphology_inputs("spines", ["segment_table", "spine_table"]),
+        tables=section_files("spines", ["segment_table", "spine_table"]),
         samples=f"{OUT}/config/samples.tsv",
     output:
         density=f"{OUT}/spines/segment_density.parquet",
@@ -77,7 +77,7 @@ rule spine_figure:
 
 rule histology:
     input:
-        tables=morphology_inputs("histology", ["section_table"]),
+        tables=section_files("histology", ["section_table"]),
         samples=f"{OUT}/config/samples.tsv",
     output:
         sections=f"{OUT}/histology/sections.tsv",

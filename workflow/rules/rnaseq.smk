@@ -3,8 +3,8 @@
 
 rule rnaseq_qc:
     input:
-        counts=morphology_inputs("rnaseq", ["counts"]),
-        annotation=morphology_inputs("rnaseq", ["gene_annotation"]),
+        counts=section_files("rnaseq", ["counts"]),
+        annotation=section_files("rnaseq", ["gene_annotation"]),
         samples=f"{OUT}/config/samples.tsv",
     output:
         size_factors=f"{OUT}/rnaseq/qc/size_factors.tsv",
@@ -67,7 +67,7 @@ rule rnaseq_qc_figure:
 
 rule rnaseq_de:
     input:
-        counts=morphology_inputs("rnaseq", ["counts"]),
+        counts=section_files("rnaseq", ["counts"]),
         samples=f"{OUT}/config/samples.tsv",
     output:
         expand(f"{OUT}/rnaseq/de/{{contrast}}.tsv", contrast=RNASEQ_CONTRASTS),
@@ -93,7 +93,7 @@ rule rnaseq_summary:
         normalized=f"{OUT}/rnaseq/normalized_counts.parquet",
         sample_table=f"{OUT}/rnaseq/samples.tsv",
         gene_names=f"{OUT}/rnaseq/gene_names.tsv",
-        gene_sets=morphology_inputs("rnaseq", ["gene_sets"]),
+        gene_sets=section_files("rnaseq", ["gene_sets"]),
     output:
         stats=f"{OUT}/rnaseq/statistics.tsv",
         de_counts=f"{OUT}/rnaseq/de_counts.tsv",

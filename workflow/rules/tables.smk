@@ -1,7 +1,7 @@
 """Tables a lab declares in the config: statistics and a standard figure for each."""
 
 
-rule declared_table:
+rule table_statistics:
     input:
         table=declared_table_file,
         samples=f"{OUT}/config/samples.tsv",
@@ -17,14 +17,14 @@ rule declared_table:
         runtime=15,
     params:
         key="{table}",
-        declaration=table_declaration("declared_table"),
-        lab_tables=owned("declared_table", "lab_tables"),
-        code=code_version("declared.py", "declared_design.py", "not_tested.py", "stats"),
+        declaration=table_declaration("table_statistics"),
+        lab_tables=owned("table_statistics", "lab_tables"),
+        code=code_version("tables", "not_tested.py", "stats"),
     script:
-        "../../scripts/declared_table.py"
+        "../../scripts/table_statistics.py"
 
 
-rule declared_figure:
+rule table_figure:
     input:
         data=f"{OUT}/tables/{{table}}/data.tsv",
         stats=f"{OUT}/tables/{{table}}/statistics.tsv",
@@ -43,9 +43,9 @@ rule declared_figure:
         mem_mb=1000,
         runtime=15,
     params:
-        declaration=table_declaration("declared_figure"),
-        groups=owned("declared_figure", "groups"),
-        style=owned("declared_figure", "figures"),
-        code=code_version("declared_design.py", "figures"),
+        declaration=table_declaration("table_figure"),
+        groups=owned("table_figure", "groups"),
+        style=owned("table_figure", "figures"),
+        code=code_version("tables/design.py", "figures"),
     script:
-        "../../scripts/declared_figure.py"
+        "../../scripts/table_figure.py"

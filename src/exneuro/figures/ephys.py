@@ -28,7 +28,6 @@ from matplotlib.lines import Line2D
 
 from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
 from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
-from exneuro.figures.declared import level_colours
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,
@@ -39,6 +38,7 @@ from exneuro.figures.style import (
     title_above_legend,
 )
 from exneuro.figures.superplot import superplot
+from exneuro.figures.tables import level_colours
 from exneuro.figures.treadmill import SPLIT_LINES, SPLIT_MARKERS, split_levels
 from exneuro.model_factors import attach_sheet_columns
 from exneuro.stats.table import subset_label

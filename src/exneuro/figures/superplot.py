@@ -21,7 +21,6 @@ from matplotlib.colors import to_hex, to_rgb
 
 from exneuro.cellular.histology import section_percent
 from exneuro.cellular.spines import TOTAL, density_column
-from exneuro.figures.declared import level_colours
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,
@@ -30,6 +29,7 @@ from exneuro.figures.style import (
     panel_label,
     save_with_source_data,
 )
+from exneuro.figures.tables import level_colours
 from exneuro.figures.treadmill import SPLIT_MARKERS, find_row, split_levels, spread_offsets
 from exneuro.stats.table import subset_label
 

@@ -7,10 +7,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from exneuro.declared_design import factor_levels
-from exneuro.figures.declared import level_colours, plot_bars, plot_line, posthoc_rows
 from exneuro.figures.registry import draws
 from exneuro.figures.style import title_above_legend
+from exneuro.figures.tables import level_colours, plot_bars, plot_line, posthoc_rows
 from exneuro.figures.treadmill import (
     change_label,
     gain_test_rows,
@@ -21,6 +20,7 @@ from exneuro.figures.treadmill import (
 )
 from exneuro.model_factors import declared_factors
 from exneuro.paper.panels import Panel, Study, choose, mice_per_group, require
+from exneuro.tables.design import factor_levels
 from exneuro.treadmill.metrics import metric_columns
 
 TESTS = "treadmill/tests.parquet"
@@ -188,7 +188,7 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     if panel.get("title"):
         title_above_legend(axis, panel["title"])
     apart = declaration["between"][1:]
-    if apart:  # one mean per group x level (figures.declared): the legend says which
+    if apart:  # one mean per group x level (figures.tables): the legend says which
         shown += f", each {', '.join(apart)} apart"
         shown += " (marker shape and line style)" if declaration["figure"] != "bars" else ""
     plotted = f"{label}; {shown}"

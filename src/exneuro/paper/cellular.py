@@ -12,12 +12,12 @@ from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
 from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
 from exneuro.cellular.histology import section_percent
 from exneuro.cellular.spines import TOTAL, density_column
-from exneuro.figures.declared import level_colours
 from exneuro.figures.ephys import AXIS_LABELS, plot_cdf, plot_fi
 from exneuro.figures.legend import is_singular
 from exneuro.figures.registry import draws
 from exneuro.figures.style import title_above_legend
 from exneuro.figures.superplot import superplot
+from exneuro.figures.tables import level_colours
 from exneuro.paper.panels import Panel, Study, choose, mice_per_group, with_split
 from exneuro.stats.table import subset_label
 

@@ -67,8 +67,8 @@ class Study:
         likewise the sample sheet.
         """
         from exneuro.config import read_validated_sheet
-        from exneuro.declared_design import read_declared_data
         from exneuro.io import read_table
+        from exneuro.tables.design import read_declared_data
 
         declared = settings.get("tables", {})
         tables = {}

@@ -1,6 +1,6 @@
 """Photometry across the study: every recording's tables together, then the statistics.
 
-* :func:`combine_sessions` stacks the sessions (:mod:`exneuro.photometry.session`), applies the
+* :func:`combine_sessions` stacks the sessions (:mod:`exneuro.photometry.recording`), applies the
   QC thresholds and the config's exclusions (flagged, never deleted), and keeps the reasons.
 * :func:`photometry_statistics` tests the window metrics (group × day) and the waveforms
   (across mice: each group against its pre-event baseline, each group against control).

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from exneuro.figures.photometry_qc import session_qc_figure
-from exneuro.photometry.session import SESSION_TABLES, load_session, process_session
+from exneuro.photometry.recording import SESSION_TABLES, load_session, process_session
 from exneuro.provenance import sha256
 
 
@@ -80,9 +80,9 @@ def analyse_recording(row: Mapping[str, Any], settings: Mapping[str, Any], folde
     file when ``settings['export_nwb']``) into ``folder``.
 
     ``row``: the recording's row of the recordings sheet
-    (:func:`exneuro.photometry.sessions.session_records`); ``settings``: the photometry settings
-    a recording reads. The raw files' sizes and SHA-256 go into the QC row (provenance, hashed
-    here while the file is in the page cache).
+    (:func:`exneuro.photometry.recordings_sheet.session_records`); ``settings``: the photometry
+    settings a recording reads. The raw files' sizes and SHA-256 go into the QC row
+    (provenance, hashed here while the file is in the page cache).
     """
     recording, onset, offset, source = load_session(row, settings["readers"], settings["run_event"])
     identity = {key: row[key] for key in ("session", "mouse", "group", "day")}

@@ -1,14 +1,14 @@
 """The standard figure of one table declared in the config, with its source data."""
 
-from exneuro.declared_design import read_declared_data
-from exneuro.figures.declared import declared_figure
+from exneuro.figures.tables import table_figure
 from exneuro.io import read_table
+from exneuro.tables.design import read_declared_data
 from exneuro.workflow import run
 
 
 def main(snakemake):
     declaration = snakemake.params.declaration
-    declared_figure(
+    table_figure(
         read_declared_data(snakemake.input.data, declaration),
         read_table(snakemake.input.stats),
         declaration,

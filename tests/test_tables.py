@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 from exneuro.config import ConfigError, validate_config
-from exneuro.declared import declared_statistics, fit_declared_lmm
-from exneuro.declared_design import factor_levels, read_declared_table
 from exneuro.errors import InputDataError
 from exneuro.stats import mixed
+from exneuro.tables.design import factor_levels, read_declared_table
+from exneuro.tables.statistics import declared_statistics, fit_declared_lmm
 
 REFERENCE = Path(__file__).parent / "reference"
 MINIMAL = {

@@ -95,9 +95,9 @@ def load_session(
 ) -> tuple[Recording, float, float, str]:
     """Read one session; return the recording, run onset and offset (s) and where they came from.
 
-    ``row``: a row of :func:`exneuro.photometry.sessions.read_recordings` (run times NaN or None
-    when the recording's run event marks the run; an ``events_file`` and the times typed in the
-    sheet, whose named events join the recording's own). ``readers``: the config's reader
+    ``row``: a row of :func:`exneuro.photometry.recordings_sheet.read_recordings` (run times NaN
+    or None when the recording's run event marks the run; an ``events_file`` and the times typed
+    in the sheet, whose named events join the recording's own). ``readers``: the config's reader
     settings by format. ``run_event`` None: the sessions have no run (onset and offset NaN,
     source 'no run').
     """

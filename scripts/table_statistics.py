@@ -1,9 +1,9 @@
 """Statistics of one table declared in the config, and the table as analysed."""
 
 from exneuro.config import read_validated_sheet
-from exneuro.declared import declared_statistics
-from exneuro.declared_design import read_declared_table
 from exneuro.io import write_table
+from exneuro.tables.design import read_declared_table
+from exneuro.tables.statistics import declared_statistics
 from exneuro.workflow import run
 
 

@@ -3,7 +3,7 @@
 Body mass over weeks, blood glucose over a tolerance test, serum BDNF, Fos counts per section: a
 lab names the file, the subject column, the within- and between-subject factors, covariates,
 nested units and outcomes, and the tests to run. The table is read and checked, and its levels
-ordered, by :mod:`exneuro.declared_design`; this module runs the requested tests through the
+ordered, by :mod:`exneuro.tables.design`; this module runs the requested tests through the
 shared statistics engine, and writes a "not tested" row with the reason for a test the data
 cannot support (one subject in a group, one level in a split, an empty cell).
 """
@@ -16,12 +16,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from exneuro.declared_design import factor_levels, read_declared_data, read_declared_table
 from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, label_rows, subset_label
+from exneuro.tables.design import factor_levels, read_declared_data, read_declared_table
 
 #: The declared-table API: its statistics here, reading and level order from declared_design.
 __all__ = [

@@ -18,7 +18,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from exneuro.declared_design import factor_levels
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,
@@ -30,6 +29,7 @@ from exneuro.figures.style import (
     title_above_legend,
 )
 from exneuro.figures.treadmill import SPLIT_LINES, SPLIT_MARKERS, find_row, spread_offsets
+from exneuro.tables.design import factor_levels
 
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
 
@@ -259,7 +259,7 @@ def plot_bars(
     return pd.concat([subjects, pd.DataFrame(records)], ignore_index=True)
 
 
-def declared_figure(
+def table_figure(
     data: pd.DataFrame,
     statistics: pd.DataFrame,
     declaration: Mapping,
