@@ -205,7 +205,7 @@ CASES = [
         "ttl/events file",
         CLEAR_STOP,
         "{f}: no column 'event' (configured for 'event name') — columns found: name, t; fix the "
-        "column name in the config",
+        "column name in the config or the file's header",
     ),
     Case(
         "photometry-csv-misspelt-column",
