@@ -98,6 +98,21 @@ def _names(table: pd.DataFrame, gene_names: pd.Series | None) -> pd.Series:
     return ids.map(gene_names.astype(str)).fillna(ids)
 
 
+def _scatter_genes(axis, data: pd.DataFrame) -> None:
+    """Every gene as a small dot at (``x``, ``y``) coloured by its ``direction``, the DE genes
+    drawn last so that none hides under the unchanged ones."""
+    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
+    order = np.argsort(data["direction"] != "", kind="stable")
+    axis.scatter(
+        data["x"].to_numpy()[order],
+        data["y"].to_numpy()[order],
+        s=2,
+        c=colour.to_numpy()[order],
+        linewidths=0,
+        rasterized=True,
+    )
+
+
 def _label_top_genes(axis, data: pd.DataFrame, n_labels: int, split_x: float) -> pd.DataFrame:
     """Name the ``n_labels`` top DE genes of a drawn plot, labels pushed left of points with
     x below ``split_x`` and right otherwise; returns the plot's source data, one row per gene,
@@ -141,16 +156,7 @@ def volcano(
     data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
     data["x"] = data["log2FoldChange"]
     data["y"] = -np.log10(np.maximum(data["pvalue"], P_FLOOR))
-    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
-    order = np.argsort(data["direction"] != "", kind="stable")  # DE genes drawn on top
-    axis.scatter(
-        data["x"].to_numpy()[order],
-        data["y"].to_numpy()[order],
-        s=2,
-        c=colour.to_numpy()[order],
-        linewidths=0,
-        rasterized=True,
-    )
+    _scatter_genes(axis, data)
     if lfc_threshold > 0:
         for sign in (-1, 1):
             axis.axvline(sign * lfc_threshold, color="0.5", lw=0.4, ls="--")
@@ -186,16 +192,7 @@ def ma_plot(
     data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
     data["x"] = np.log10(data["baseMean"])
     data["y"] = data[column]
-    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
-    order = np.argsort(data["direction"] != "", kind="stable")
-    axis.scatter(
-        data["x"].to_numpy()[order],
-        data["y"].to_numpy()[order],
-        s=2,
-        c=colour.to_numpy()[order],
-        linewidths=0,
-        rasterized=True,
-    )
+    _scatter_genes(axis, data)
     axis.axhline(0, color="0.3", lw=0.5)
     axis.set_xlabel("log$_{10}$ mean of normalized counts")
     axis.set_ylabel("log$_2$ fold change" + (" (shrunk)" if column.endswith("shrunk") else ""))
