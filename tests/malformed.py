@@ -19,6 +19,27 @@ CLEAR_STOP = "clear stop"
 FLAGGED = "handled and flagged"
 OUTCOMES = (CLEAR_STOP, FLAGGED)
 
+#: The treadmill readers' column mappings for a lab whose headers are the pipeline's own names
+#: (the summary table's, then the stage log's), for the cases that break those files.
+SUMMARY_COLUMNS = {
+    "mouse": "mouse",
+    "date": "date",
+    "session": "session",
+    "protocol": "protocol",
+    "time_to_exhaustion": "time_to_exhaustion",
+    "distance_m": "distance_m",
+    "final_speed_m_min": "final_speed_m_min",
+    "incline": "incline",
+    "body_mass_g": "body_mass_g",
+}
+STAGE_COLUMNS = {
+    "elapsed_s": "elapsed_s",
+    "stage": "stage",
+    "speed_m_min": "speed_m_min",
+    "incline": "incline",
+    "event": "event",
+}
+
 
 @dataclass(frozen=True)
 class Case:

@@ -5,9 +5,7 @@ Snakemake, the user sees the corpus's one line with no traceback."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +26,7 @@ from test_malformed_inputs import (
     two_group_config,
     write,
 )
+from test_workflow import SNAKEMAKE, copy_project
 
 from exneuro.config import read_sample_sheet, validate_config
 from exneuro.config_files import load_config
@@ -95,19 +94,6 @@ def test_the_shipped_treadmill_studies_are_plausible(config_path, monkeypatch):
 
 # --- through Snakemake: the user sees the one line and no traceback ---------------------------
 
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-PROJECT_PARTS = ["Snakefile", "workflow", "scripts", "src", "config", "data", "profiles", "envs"]
-
-
-def project_copy(root: Path) -> Path:
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / part)
-    return root
-
 
 def snakemake(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -128,13 +114,13 @@ def user_sees(result: subprocess.CompletedProcess, line: str) -> None:
 
 
 def test_snakemake_names_the_line_of_a_tab_in_the_config(tmp_path):
-    root = project_copy(tmp_path)
+    root = copy_project(tmp_path)
     (root / CONFIG).write_text("study:\n  id: x\n\ttitle: y\n")
     user_sees(snakemake(root, "-n"), f"Error: {expected('inputs-config-tab-indent')}")
 
 
 def test_snakemake_names_a_key_written_twice_in_a_given_configfile(tmp_path):
-    root = project_copy(tmp_path)
+    root = copy_project(tmp_path)
     text = (root / "config/two_group/config.yaml").read_text()
     (root / "other.yaml").write_text(
         text.replace(
@@ -152,7 +138,7 @@ def test_snakemake_names_a_key_written_twice_in_a_given_configfile(tmp_path):
 
 
 def test_snakemake_names_the_separator_of_the_users_sheet(tmp_path):
-    root = project_copy(tmp_path)
+    root = copy_project(tmp_path)
     sheet = root / "config/two_group/samples.tsv"
     sheet.write_text(sheet.read_text().replace("\t", ","))
     result = snakemake(root, "-n", "--configfile", "config/two_group/config.yaml")
@@ -165,7 +151,7 @@ def test_snakemake_names_the_separator_of_the_users_sheet(tmp_path):
 
 
 def test_snakemake_job_stops_on_minutes_read_as_seconds_with_one_line(tmp_path):
-    root = project_copy(tmp_path)
+    root = copy_project(tmp_path)
     config = root / "config/two_group/config.yaml"
     config.write_text(
         config.read_text().replace("time_to_exhaustion_unit: min", "time_to_exhaustion_unit: s")
@@ -252,7 +238,7 @@ def test_a_flagged_test_is_out_of_the_group_statistics(tmp_path, monkeypatch):
 
 
 def test_snakemake_job_names_the_users_sheet_not_its_validated_copy(tmp_path):
-    root = project_copy(tmp_path)
+    root = copy_project(tmp_path)
     sheet = root / "config/two_group/samples.tsv"
     lines = sheet.read_text().splitlines(keepends=True)
     sheet.write_text("".join(line for line in lines if not line.startswith("M002\t")))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from malformed import CLEAR_STOP, Case, assert_one_line, digests
+from malformed import CLEAR_STOP, STAGE_COLUMNS, SUMMARY_COLUMNS, Case, assert_one_line, digests
 from test_workflow import SNAKEMAKE, copy_project
 
 from exneuro.errors import ExneuroError
@@ -32,24 +32,6 @@ SUMMARY_KIND = "treadmill summary"
 STAGE_LOG_KIND = "treadmill stage log"
 RESULTS_KIND = "results folder"
 
-SUMMARY_COLUMNS = {
-    "mouse": "mouse",
-    "date": "date",
-    "session": "session",
-    "protocol": "protocol",
-    "time_to_exhaustion": "time_to_exhaustion",
-    "distance_m": "distance_m",
-    "final_speed_m_min": "final_speed_m_min",
-    "incline": "incline",
-    "body_mass_g": "body_mass_g",
-}
-STAGE_COLUMNS = {
-    "elapsed_s": "elapsed_s",
-    "stage": "stage",
-    "speed_m_min": "speed_m_min",
-    "incline": "incline",
-    "event": "event",
-}
 STAGE_HEADER = "elapsed_s,stage,speed_m_min,incline,event\n"
 EMPTY = "the file is empty — export the table again, with its header"
 

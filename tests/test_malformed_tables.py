@@ -20,7 +20,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from malformed import CLEAR_STOP, FLAGGED, Case, assert_one_line, digests
+from malformed import (
+    CLEAR_STOP,
+    FLAGGED,
+    STAGE_COLUMNS,
+    SUMMARY_COLUMNS,
+    Case,
+    assert_one_line,
+    digests,
+)
 
 from exneuro.cellular import ephys
 from exneuro.cellular.ephys_pipeline import ephys_tables
@@ -77,24 +85,6 @@ SECTION_COLUMNS = {
     "positives": {"Fos": "Fos+"},
 }
 DE_COLUMNS = {"gene_id": "gene_id", "log2FoldChange": "log2FoldChange", "padj": "padj"}
-SUMMARY_COLUMNS = {
-    "mouse": "mouse",
-    "date": "date",
-    "session": "session",
-    "protocol": "protocol",
-    "time_to_exhaustion": "time_to_exhaustion",
-    "distance_m": "distance_m",
-    "final_speed_m_min": "final_speed_m_min",
-    "incline": "incline",
-    "body_mass_g": "body_mass_g",
-}
-STAGE_COLUMNS = {
-    "elapsed_s": "elapsed_s",
-    "stage": "stage",
-    "speed_m_min": "speed_m_min",
-    "incline": "incline",
-    "event": "event",
-}
 
 
 def _schema() -> dict:

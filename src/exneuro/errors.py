@@ -43,3 +43,13 @@ def data_error(
     if fix:
         message += f" — {fix}"
     return InputDataError(message)
+
+
+def damaged_gzip_error(file: str, error: Exception) -> InputDataError:
+    """The one-line error for a gzipped input that cannot be decompressed (truncated download,
+    damaged copy): names the file and the decompressor's reason, and how to check it."""
+    return data_error(
+        file,
+        f"the gzip file is truncated or damaged ({error})",
+        "copy or download it again (gzip -t checks a file)",
+    )

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exneuro.errors import data_error
+from exneuro.errors import damaged_gzip_error, data_error
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 #: Cell texts that mean "no value" in every lab table unless the config says otherwise.
@@ -177,11 +177,7 @@ def _decoded_text(path: Path) -> str:
     try:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
-        raise data_error(
-            str(path),
-            f"the gzip file is truncated or damaged ({error})",
-            "copy or download it again (gzip -t checks a file)",
-        ) from None
+        raise damaged_gzip_error(str(path), error) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

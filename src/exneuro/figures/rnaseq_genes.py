@@ -98,6 +98,44 @@ def _names(table: pd.DataFrame, gene_names: pd.Series | None) -> pd.Series:
     return ids.map(gene_names.astype(str)).fillna(ids)
 
 
+def _scatter_genes(axis, data: pd.DataFrame) -> None:
+    """Every gene as a small dot at (``x``, ``y``) coloured by its ``direction``, the DE genes
+    drawn last so that none hides under the unchanged ones."""
+    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
+    order = np.argsort(data["direction"] != "", kind="stable")
+    axis.scatter(
+        data["x"].to_numpy()[order],
+        data["y"].to_numpy()[order],
+        s=2,
+        c=colour.to_numpy()[order],
+        linewidths=0,
+        rasterized=True,
+    )
+
+
+def _label_top_genes(axis, data: pd.DataFrame, n_labels: int, split_x: float) -> pd.DataFrame:
+    """Name the ``n_labels`` top DE genes of a drawn plot, labels pushed left of points with
+    x below ``split_x`` and right otherwise; returns the plot's source data, one row per gene,
+    with whether it was labelled and where its label stands."""
+    top = top_genes(data[data["direction"] != ""], n_labels)
+    labelled = _label_points(
+        axis,
+        top["x"].to_numpy(),
+        top["y"].to_numpy(),
+        top["gene_name"].tolist(),
+        np.where(top["x"].to_numpy() < split_x, -1, 1),
+    )
+    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
+        labelled["label"]
+    )
+    source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
+    return source.merge(
+        labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
+        on="gene_name",
+        how="left",
+    ).reset_index(drop=True)
+
+
 def volcano(
     axis,
     table: pd.DataFrame,
@@ -118,16 +156,7 @@ def volcano(
     data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
     data["x"] = data["log2FoldChange"]
     data["y"] = -np.log10(np.maximum(data["pvalue"], P_FLOOR))
-    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
-    order = np.argsort(data["direction"] != "", kind="stable")  # DE genes drawn on top
-    axis.scatter(
-        data["x"].to_numpy()[order],
-        data["y"].to_numpy()[order],
-        s=2,
-        c=colour.to_numpy()[order],
-        linewidths=0,
-        rasterized=True,
-    )
+    _scatter_genes(axis, data)
     if lfc_threshold > 0:
         for sign in (-1, 1):
             axis.axvline(sign * lfc_threshold, color="0.5", lw=0.4, ls="--")
@@ -138,26 +167,11 @@ def volcano(
     axis.set_ylim(0, float(data["y"].max()) * 1.08 if len(data) else 1.0)
     if title:
         axis.set_title(title)
-    top = top_genes(data[data["direction"] != ""], n_labels)
-    labelled = _label_points(
-        axis,
-        top["x"].to_numpy(),
-        top["y"].to_numpy(),
-        top["gene_name"].tolist(),
-        np.where(top["x"].to_numpy() < 0, -1, 1),
-    )
+    source = _label_top_genes(axis, data, n_labels, split_x=0.0)
     n_up, n_down = int((data["direction"] == "up").sum()), int((data["direction"] == "down").sum())
     axis.text(0.02, 0.98, f"{n_down} down", transform=axis.transAxes, color=DOWN, va="top")
     axis.text(0.98, 0.98, f"{n_up} up", transform=axis.transAxes, color=UP, va="top", ha="right")
-    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
-        labelled["label"]
-    )
-    source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
-    return source.merge(
-        labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
-        on="gene_name",
-        how="left",
-    ).reset_index(drop=True)
+    return source
 
 
 def ma_plot(
@@ -178,38 +192,13 @@ def ma_plot(
     data["direction"] = call_de(data, alpha, lfc_threshold).to_numpy()
     data["x"] = np.log10(data["baseMean"])
     data["y"] = data[column]
-    colour = data["direction"].map({"up": UP, "down": DOWN, "": NOT_DE})
-    order = np.argsort(data["direction"] != "", kind="stable")
-    axis.scatter(
-        data["x"].to_numpy()[order],
-        data["y"].to_numpy()[order],
-        s=2,
-        c=colour.to_numpy()[order],
-        linewidths=0,
-        rasterized=True,
-    )
+    _scatter_genes(axis, data)
     axis.axhline(0, color="0.3", lw=0.5)
     axis.set_xlabel("log$_{10}$ mean of normalized counts")
     axis.set_ylabel("log$_2$ fold change" + (" (shrunk)" if column.endswith("shrunk") else ""))
     if title:
         axis.set_title(title)
-    top = top_genes(data[data["direction"] != ""], n_labels)
-    labelled = _label_points(
-        axis,
-        top["x"].to_numpy(),
-        top["y"].to_numpy(),
-        top["gene_name"].tolist(),
-        np.where(top["x"].to_numpy() < float(data["x"].median()), -1, 1),
-    )
-    data["labelled"] = data["gene_id"].isin(top["gene_id"]) & data["gene_name"].isin(
-        labelled["label"]
-    )
-    source = data[["gene_id", "gene_name", "x", "y", "padj", "direction", "labelled"]]
-    return source.merge(
-        labelled.rename(columns={"label": "gene_name"})[["gene_name", "label_x", "label_y"]],
-        on="gene_name",
-        how="left",
-    ).reset_index(drop=True)
+    return _label_top_genes(axis, data, n_labels, split_x=float(data["x"].median()))
 
 
 def contrast_figure(

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from exneuro.errors import data_error
+from exneuro.errors import damaged_gzip_error, data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
 
 FEATURECOUNTS_ANNOTATION = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
@@ -72,11 +72,7 @@ def _open_text(path: Path) -> list[str]:
             with gzip.open(path, "rt", encoding="utf-8-sig") as handle:
                 return handle.read().splitlines()
         except (OSError, EOFError, zlib.error) as error:
-            raise data_error(
-                str(path),
-                f"the gzip file is truncated or damaged ({error})",
-                "copy or download it again (gzip -t checks a file)",
-            ) from None
+            raise damaged_gzip_error(str(path), error) from None
     return path.read_text(encoding="utf-8-sig").splitlines()
 
 
