@@ -261,9 +261,9 @@ else
 fi
 # Photometry recordings in batches of about 8 (six batches of the example's 36 recordings), so
 # that the SLURM run shows each batch submitted as one job; both runs use the same setting.
-sed -i 's/^photometry:$/photometry:\n  recordings_per_job: 8/' "$TMP/local/config/config.yaml"
-grep -q '^  recordings_per_job: 8$' "$TMP/local/config/config.yaml" ||
-    fail "could not set photometry.recordings_per_job in the copy's config/config.yaml."
+sed -i 's/^photometry:$/photometry:\n  recordings_per_job: 8/' "$TMP/local/config/analysis.yaml"
+grep -q '^  recordings_per_job: 8$' "$TMP/local/config/analysis.yaml" ||
+    fail "could not set photometry.recordings_per_job in the copy's config/analysis.yaml."
 # The second copy is made from the first, so both runs start from the same bytes even
 # while the project is being edited.
 cp -a "$TMP/local/." "$TMP/slurm/"
