@@ -13,12 +13,8 @@ from conftest import REPO
 
 from exneuro.config import load_yaml, read_sample_sheet, validate_config
 from exneuro.errors import ExneuroError
-from exneuro.photometry.recording_job import (
-    analyse_batch,
-    analyse_recording,
-    batch_rule_names,
-    recording_batches,
-)
+from exneuro.photometry.batches import batch_rule_names, recording_batches
+from exneuro.photometry.recording_job import analyse_batch, analyse_recording
 from exneuro.photometry.recordings_sheet import read_recordings, session_records
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

@@ -6,7 +6,7 @@ aligned traces, QC figure) with its own log, batched or not: one output per reco
 DAG of 10,000 recordings quick to build.
 """
 
-from exneuro.photometry.recording_job import batch_rule_names, recording_batches
+from exneuro.photometry.batches import batch_rule_names, recording_batches
 
 #: One recording's entry point, called by a shell command (see the script's docstring).
 SESSION_SCRIPT = str(Path(workflow.basedir) / "scripts" / "photometry_session.py")
