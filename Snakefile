@@ -17,6 +17,7 @@ from exneuro.errors import ExneuroError
 from exneuro.workflow import (
     guard_the_run,
     is_run,
+    quiet_storage_tracebacks,
     report_results_folder_fault,
     use_library_source,
     use_this_python,
@@ -74,4 +75,5 @@ rule all:
 # step found it (Snakemake's own message, when it cannot create a job's output folder, names
 # only the folder).
 if workflow.is_main_process and is_run(sys.argv):
+    quiet_storage_tracebacks()
     atexit.register(report_results_folder_fault, OUT)

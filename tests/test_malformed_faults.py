@@ -12,6 +12,7 @@ byte for byte to the uninterrupted run's.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import subprocess
@@ -287,3 +288,22 @@ def test_a_folder_turned_read_only_mid_run_stops_with_one_line_and_resumes(unint
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     _same_as_uninterrupted(results, uninterrupted)
+
+
+def test_snakemake_traceback_on_an_unwritable_results_folder_becomes_one_line():
+    from exneuro.workflow import StorageTracebackFilter
+
+    crash = (
+        'Traceback (most recent call last):\n  File "snakemake/cli.py", line 2316, in '
+        "args_to_api\n    dag_api.execute_workflow(\nPermissionError: [Errno 13] Permission "
+        "denied: 'results/two_group/treadmill/tests.tsv'\n"
+    )
+    record = logging.LogRecord("snakemake.logging", logging.ERROR, "", 0, crash, (), None)
+    assert StorageTracebackFilter().filter(record)
+    assert record.getMessage() == (
+        "Snakemake stopped: Permission denied: 'results/two_group/treadmill/tests.tsv'"
+    )
+    other = "Traceback (most recent call last):\nKeyError: 'mouse'\n"
+    record = logging.LogRecord("snakemake.logging", logging.ERROR, "", 0, other, (), None)
+    StorageTracebackFilter().filter(record)
+    assert record.getMessage() == other  # a bug keeps its traceback

@@ -8,6 +8,7 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -265,6 +266,27 @@ def results_folder_fault(folder: str | Path) -> str | None:
         with contextlib.suppress(OSError):
             probe.unlink()
     return None
+
+
+class StorageTracebackFilter(logging.Filter):
+    """Snakemake's own traceback when it cannot write the results folder (e.g. it cannot remove
+    a failed job's outputs from a folder turned read-only) becomes one line: the run's last line
+    (:func:`report_results_folder_fault`) names the folder and the fix."""
+
+    PATTERN = re.compile(r"(PermissionError|OSError): \[Errno (\d+)\] ([^\n]*)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        found = self.PATTERN.search(text) if "Traceback" in text else None
+        if found and int(found.group(2)) in STORAGE_FAULTS:
+            record.msg = f"Snakemake stopped: {found.group(3)}"
+            record.args = ()
+        return True
+
+
+def quiet_storage_tracebacks() -> None:
+    """Attach :class:`StorageTracebackFilter` to Snakemake's logger (the main process only)."""
+    logging.getLogger("snakemake.logging").addFilter(StorageTracebackFilter())
 
 
 def report_results_folder_fault(folder: str | Path) -> None:
