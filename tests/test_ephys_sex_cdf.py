@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_nested_sex import ephys_shaped
+from test_nested_sex import GROUPS, ephys_shaped
 
 from exneuro.cellular.ephys_stats import ephys_statistics
 from exneuro.figures.ephys import ephys_figure
 
-GROUPS = [
-    {"id": "control", "label": "Control", "color": "#4D4D4D"},
-    {"id": "exercise", "label": "Exercise", "color": "#0072B2"},
-]
 #: Planted sEPSC amplitudes: females 10 pA, males 30 pA (+5 pA with exercise).
 AMPLITUDE = {"female": 10.0, "male": 30.0}
 

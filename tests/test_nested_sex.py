@@ -18,6 +18,11 @@ from exneuro.figures.superplot import spine_figure
 REFERENCE = REPO / "tests" / "reference" / "nested_sex"
 LEVELS = ["mouse", "neuron", "segment"]
 LABELS = ("control", "exercise")
+#: The two groups of the figure tests (ids, labels, colours).
+GROUPS = [
+    {"id": "control", "label": "Control", "color": "#4D4D4D"},
+    {"id": "exercise", "label": "Exercise", "color": "#0072B2"},
+]
 
 
 def segments() -> pd.DataFrame:
@@ -200,10 +205,6 @@ def test_spine_figure_draws_each_sex_apart_with_stars_from_the_contrast_row(tmp_
         subset={"cohort": "c"},
         model_factors={"fixed": ["sex"]},
     )
-    groups = [
-        {"id": "control", "label": "Control", "color": "#4D4D4D"},
-        {"id": "exercise", "label": "Exercise", "color": "#0072B2"},
-    ]
     style = {"font_size_pt": 7, "full_width_mm": 90, "png_dpi": 100}
     source = tmp_path / "source"
     spine_figure(
@@ -211,7 +212,7 @@ def test_spine_figure_draws_each_sex_apart_with_stars_from_the_contrast_row(tmp_
         stats,
         [],
         list(LABELS),
-        groups,
+        GROUPS,
         style,
         [str(tmp_path / "f.png")],
         str(source),
@@ -240,10 +241,6 @@ def test_ephys_figure_draws_each_sex_apart(tmp_path):
         sheet=sheet,
         model_factors={"fixed": ["sex"]},
     )
-    groups = [
-        {"id": "control", "label": "Control", "color": "#4D4D4D"},
-        {"id": "exercise", "label": "Exercise", "color": "#0072B2"},
-    ]
     style = {"font_size_pt": 7, "full_width_mm": 180, "png_dpi": 100}
     source = tmp_path / "source"
     ephys_figure(
@@ -251,7 +248,7 @@ def test_ephys_figure_draws_each_sex_apart(tmp_path):
         cells,
         None,
         stats,
-        groups,
+        GROUPS,
         "control",
         style,
         [str(tmp_path / "f.png")],
