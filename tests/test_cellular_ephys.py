@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exneuro.cellular import abf, ephys, ephys_stats
+from exneuro.cellular import abf, ephys, ephys_stats, fi_curve, sepsc
 from exneuro.cellular.ephys_pipeline import ephys_tables
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures.ephys import ephys_figure
@@ -68,9 +68,9 @@ M2,c3,20,0,250
 M2,c3,40,0,250
 """,
     )
-    steps = ephys.read_step_table(path, STEP_COLUMNS)
+    steps = fi_curve.read_step_table(path, STEP_COLUMNS)
     assert steps.loc[steps["cell"] == "c1", "firing_rate_hz"].tolist() == [0, 0, 0, 4, 12, 20]
-    features = ephys.fi_features(steps).set_index("cell")
+    features = fi_curve.fi_features(steps).set_index("cell")
     assert features.loc["c1", "rheobase_pa"] == 40
     assert features.loc["c1", "max_rate_hz"] == 20
     assert features.loc["c1", "fi_slope_hz_per_pa"] == pytest.approx(0.4)  # (20 - 4) / 40
@@ -80,24 +80,24 @@ M2,c3,40,0,250
     assert np.isnan(features.loc["c3", "rheobase_pa"])
     assert np.isnan(features.loc["c3", "fi_slope_hz_per_pa"])
     assert "tested up to 40 pA" in features.loc["c3", "rheobase_note"]
-    first_two = ephys.fi_features(steps, fit_steps=2).set_index("cell")
+    first_two = fi_curve.fi_features(steps, fit_steps=2).set_index("cell")
     assert first_two.loc["c1", "fi_slope_hz_per_pa"] == pytest.approx(0.4)  # (12 - 4) / 20
 
 
 def test_rheobase_ignores_spikes_at_hyperpolarizing_steps(tmp_path):
     # a rebound spike during a negative step is not a rheobase
     path = step_csv(tmp_path, "M1,c1,-40,1,500\nM1,c1,10,0,500\nM1,c1,20,1,500")
-    features = ephys.fi_features(ephys.read_step_table(path, STEP_COLUMNS))
+    features = fi_curve.fi_features(fi_curve.read_step_table(path, STEP_COLUMNS))
     assert features["rheobase_pa"].iloc[0] == 20
 
 
 def test_step_duration_can_come_from_the_protocol(tmp_path):
     path = write_csv(tmp_path / "s.csv", "Mouse,Cell,I (pA),APs\nM1,c1,40,5")
     columns = {k: v for k, v in STEP_COLUMNS.items() if k != "step_duration_ms"}
-    steps = ephys.read_step_table(path, columns, step_duration_ms=1000)
+    steps = fi_curve.read_step_table(path, columns, step_duration_ms=1000)
     assert steps["firing_rate_hz"].iloc[0] == 5
     with pytest.raises(InputDataError, match="no column configured for step_duration_ms"):
-        ephys.read_step_table(path, columns)
+        fi_curve.read_step_table(path, columns)
 
 
 @pytest.mark.parametrize(
@@ -115,20 +115,20 @@ def test_step_duration_can_come_from_the_protocol(tmp_path):
 def test_bad_step_tables_stop_with_one_clear_line(tmp_path, rows, message):
     path = step_csv(tmp_path, rows)
     with pytest.raises(InputDataError, match=message) as caught:
-        ephys.read_step_table(path, STEP_COLUMNS)
+        fi_curve.read_step_table(path, STEP_COLUMNS)
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_cells_numbered_within_mice_are_allowed_when_declared(tmp_path):
     path = step_csv(tmp_path, "M1,1,20,1,500\nM2,1,20,0,500")
-    steps = ephys.read_step_table(path, STEP_COLUMNS, cell_ids="mouse")
-    assert len(ephys.fi_features(steps)) == 2
+    steps = fi_curve.read_step_table(path, STEP_COLUMNS, cell_ids="mouse")
+    assert len(fi_curve.fi_features(steps)) == 2
 
 
 def test_a_missing_configured_column_is_named(tmp_path):
     path = step_csv(tmp_path, "M1,c1,20,1,500")
     with pytest.raises(InputDataError, match="no column 'Spikes' \\(configured for 'n_spikes'\\)"):
-        ephys.read_step_table(path, {**STEP_COLUMNS, "n_spikes": "Spikes"})
+        fi_curve.read_step_table(path, {**STEP_COLUMNS, "n_spikes": "Spikes"})
 
 
 def test_cell_properties_reject_a_dropped_minus_sign(tmp_path):
@@ -146,24 +146,24 @@ EVENT_COLUMNS = {"mouse": "Mouse", "cell": "Cell", "time_s": "t", "amplitude_pa"
 
 
 def test_sepsc_summary_counts_silent_cells_and_keeps_intervals_within_cells(tmp_path):
-    events = ephys.read_sepsc_events(
+    events = sepsc.read_sepsc_events(
         write_csv(
             tmp_path / "e.csv",
             "Mouse,Cell,t,Amp\nM1,c1,1.0,-10\nM1,c1,3.0,-20\nM1,c1,4.0,-12\nM1,c2,0.5,-8",
         ),
         EVENT_COLUMNS,
     )
-    durations = ephys.read_recording_durations(
+    durations = sepsc.read_recording_durations(
         write_csv(tmp_path / "d.csv", "Mouse,Cell,Dur\nM1,c1,10\nM1,c2,5\nM2,c3,20"),
         {"mouse": "Mouse", "cell": "Cell", "recording_duration_s": "Dur"},
     )
-    per_cell = ephys.sepsc_per_cell(events, durations).set_index("cell")
+    per_cell = sepsc.sepsc_per_cell(events, durations).set_index("cell")
     assert per_cell["n_events"].tolist() == [3, 1, 0]
     assert per_cell["sepsc_frequency_hz"].tolist() == [0.3, 0.2, 0.0]
     assert per_cell.loc["c1", "sepsc_amplitude_median_pa"] == 12  # magnitudes of inward currents
     assert per_cell.loc["c1", "sepsc_iei_median_s"] == 1.5  # intervals 2.0 and 1.0
     assert np.isnan(per_cell.loc["c3", "sepsc_amplitude_median_pa"])
-    assert ephys.inter_event_intervals(events)["iei_s"].tolist() == [2.0, 1.0]
+    assert sepsc.inter_event_intervals(events)["iei_s"].tolist() == [2.0, 1.0]
 
 
 @pytest.mark.parametrize(
@@ -177,22 +177,22 @@ def test_sepsc_summary_counts_silent_cells_and_keeps_intervals_within_cells(tmp_
 def test_bad_event_tables_stop_with_one_clear_line(tmp_path, text, message):
     path = write_csv(tmp_path / "e.csv", "Mouse,Cell,t,Amp\n" + text)
     with pytest.raises(InputDataError, match=message):
-        ephys.read_sepsc_events(path, EVENT_COLUMNS)
+        sepsc.read_sepsc_events(path, EVENT_COLUMNS)
 
 
 def test_events_without_a_recording_duration_or_after_its_end_are_errors(tmp_path):
-    events = ephys.read_sepsc_events(
+    events = sepsc.read_sepsc_events(
         write_csv(tmp_path / "e.csv", "Mouse,Cell,t,Amp\nM1,c1,1.0,10\nM1,c2,8.0,9"),
         EVENT_COLUMNS,
     )
     durations = pd.DataFrame({"mouse": ["M1"], "cell": ["c1"], "recording_duration_s": [5.0]})
     with pytest.raises(InputDataError, match="cell c2 .* has sEPSC events but no recording"):
-        ephys.sepsc_per_cell(events, durations)
+        sepsc.sepsc_per_cell(events, durations)
     durations = pd.DataFrame(
         {"mouse": ["M1", "M1"], "cell": ["c1", "c2"], "recording_duration_s": [5.0, 5.0]}
     )
     with pytest.raises(InputDataError, match="cell c2 has an event at 8 s, after the end"):
-        ephys.sepsc_per_cell(events, durations)
+        sepsc.sepsc_per_cell(events, durations)
 
 
 def test_equal_weight_pool_gives_every_cell_the_same_number_of_values():
@@ -211,12 +211,12 @@ def test_equal_weight_pool_gives_every_cell_the_same_number_of_values():
             for cell, n in sizes.items()
         ]
     )
-    pooled = ephys.pooled_distribution(events, "amplitude_pa", min_values=10)
+    pooled = sepsc.pooled_distribution(events, "amplitude_pa", min_values=10)
     assert pooled.groupby("cell").size().to_dict() == {"c1": 25, "c2": 25, "c3": 25}
     assert pooled.attrs["dropped_cells"] == ["M2/c4"]
     c2 = np.sort(events.loc[events["cell"] == "c2", "amplitude_pa"].to_numpy())
     assert np.allclose(np.sort(pooled.loc[pooled["cell"] == "c2", "amplitude_pa"]), c2)
-    fixed = ephys.pooled_distribution(events, "amplitude_pa", per_cell=7)
+    fixed = sepsc.pooled_distribution(events, "amplitude_pa", per_cell=7)
     assert set(fixed.groupby("cell").size()) == {7}
     assert fixed.groupby("group")["ecdf"].max().tolist() == [1.0, 1.0]
 
@@ -231,16 +231,16 @@ def study(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ephys")
     truth = write_ephys(effects, mice, folder, np.random.default_rng(20260212))
     steps = ephys.attach_groups(
-        ephys.read_step_table(folder / FILES["steps"], STEP_HEADERS), mice, "steps"
+        fi_curve.read_step_table(folder / FILES["steps"], STEP_HEADERS), mice, "steps"
     )
     properties = ephys.read_cell_properties(folder / FILES["properties"], PROPERTY_HEADERS)
     events = ephys.attach_groups(
-        ephys.read_sepsc_events(folder / FILES["events"], EVENT_HEADERS), mice, "events"
+        sepsc.read_sepsc_events(folder / FILES["events"], EVENT_HEADERS), mice, "events"
     )
-    durations = ephys.read_recording_durations(folder / FILES["recordings"], RECORDING_HEADERS)
+    durations = sepsc.read_recording_durations(folder / FILES["recordings"], RECORDING_HEADERS)
     cells = ephys.attach_groups(
         ephys.cell_table(
-            ephys.fi_features(steps), properties, ephys.sepsc_per_cell(events, durations)
+            fi_curve.fi_features(steps), properties, sepsc.sepsc_per_cell(events, durations)
         ),
         mice,
         "cells",
@@ -274,13 +274,13 @@ def test_simulated_files_are_small_and_the_same_for_a_seed(study, tmp_path):
 
 def test_abf_route_agrees_with_the_exported_table(study):
     protocol = study["truth"]["protocol"]
-    table_features = ephys.fi_features(study["steps"]).set_index("cell")
+    table_features = fi_curve.fi_features(study["steps"]).set_index("cell")
     for name, planted in study["truth"]["abf_cells"].items():
         steps, cell = abf.read_abf_steps(study["folder"] / "abf" / name, protocol)
         table = study["steps"][study["steps"]["cell"] == planted["cell"]]
         assert steps["n_spikes"].tolist() == table["n_spikes"].tolist() == planted["n_spikes"]
         assert steps["current_pa"].tolist() == table["current_pa"].tolist()
-        features = ephys.fi_features(steps).iloc[0]
+        features = fi_curve.fi_features(steps).iloc[0]
         assert features["rheobase_pa"] == table_features.loc[planted["cell"], "rheobase_pa"]
         assert features["fi_slope_hz_per_pa"] == pytest.approx(
             table_features.loc[planted["cell"], "fi_slope_hz_per_pa"]
@@ -310,15 +310,15 @@ def test_abf_cells_complete_the_table_and_disagreements_are_listed(study):
     name, planted = next(iter(study["truth"]["abf_cells"].items()))
     abf_steps, abf_cell = abf.read_abf_steps(study["folder"] / "abf" / name, protocol)
     table = study["steps"].drop(columns="group")
-    steps, qc = ephys.combine_steps(table, abf_steps)
+    steps, qc = fi_curve.combine_steps(table, abf_steps)
     assert qc.empty and len(steps) == len(table)
     edited = table.copy()
     edited.loc[(edited["cell"] == planted["cell"]) & (edited["current_pa"] == 130), "n_spikes"] += 1
     without = edited[edited["cell"] != planted["cell"]]
-    steps, qc = ephys.combine_steps(edited, abf_steps)
+    steps, qc = fi_curve.combine_steps(edited, abf_steps)
     assert qc[["cell", "current_pa"]].values.tolist() == [[planted["cell"], 130]]
     assert qc["detail"].iloc[0].startswith("table ")
-    steps, qc = ephys.combine_steps(without, abf_steps)
+    steps, qc = fi_curve.combine_steps(without, abf_steps)
     assert qc.empty and len(steps) == len(table)  # the abf cell fills the gap
     exported = study["cells"][["mouse", "cell", "input_resistance_mohm"]].copy()
     exported.loc[exported["cell"] == planted["cell"], "input_resistance_mohm"] = np.nan

@@ -10,7 +10,7 @@ import pyabf
 import pytest
 from conftest import REPO
 
-from exneuro.cellular import abf, ephys, passive
+from exneuro.cellular import abf, fi_curve, passive
 from exneuro.cellular.ephys_pipeline import ephys_tables
 from exneuro.cellular.passive import input_resistance_mohm
 from exneuro.cellular.protocol import protocol_from_command
@@ -76,7 +76,7 @@ def test_depolarization_block_counts_two_and_leaves_the_fi_fit(measured, referen
     assert steps.loc[[16, 17, 18], "n_spikes"].tolist() == [2, 2, 2]  # IPFX 2, prominence 2
     assert steps.loc[[16, 17, 18], "depolarization_block"].all()
     assert not steps.loc[:15, "depolarization_block"].any()
-    features = ephys.fi_features(steps.reset_index()).iloc[0]
+    features = fi_curve.fi_features(steps.reset_index()).iloc[0]
     assert features["block_from_pa"] == 1500
     assert features["max_rate_hz"] == 32.0  # 16 spikes in 0.5 s at 1000 pA; a crossing rule: 320
     assert features["rheobase_pa"] == 100
@@ -91,7 +91,7 @@ def test_slow_late_spikes_count_and_the_model_cell_never_fires(measured):
     assert steps.loc[[14, 15], "n_spikes"].tolist() == [20, 21]  # IPFX at 20 mV/ms: 17 and 12
     model, cell = measured["2020_03_02_0000"]
     assert model["n_spikes"].sum() == 0  # eFEL's 0 mV rule: 1-2 "spikes" in 9 sweeps
-    features = ephys.fi_features(model).iloc[0]
+    features = fi_curve.fi_features(model).iloc[0]
     assert np.isnan(features["rheobase_pa"]) and "tested up to 550 pA" in features["rheobase_note"]
     assert np.isnan(cell["spike_threshold_mv"])
     assert cell["input_resistance_mohm"] == pytest.approx(503.0, rel=0.005)

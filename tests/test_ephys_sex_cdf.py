@@ -70,7 +70,7 @@ def test_cdf_panels_draw_one_curve_per_group_and_sex(tmp_path):
 def test_cdf_legend_names_group_and_sex_and_ks_says_it_pools():
     import matplotlib.pyplot as plt
 
-    from exneuro.cellular.ephys import pooled_distribution
+    from exneuro.cellular.sepsc import pooled_distribution
     from exneuro.figures.ephys import plot_cdf
 
     _, cells, sheet = ephys_shaped()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pyabf.abfWriter import writeABF1
 
-from exneuro.cellular import abf, ephys, spikes
+from exneuro.cellular import abf, fi_curve, spikes
 from exneuro.cellular.protocol import declared_protocol, protocol_from_command
 from exneuro.errors import InputDataError
 from exneuro.simulate.ephys_recording import PlantedRecording, planted_recording
@@ -133,12 +133,12 @@ def test_fi_fit_and_maximum_rate_stop_at_block():
             "depolarization_block": [False, False, False, False, True, True],
         }
     )
-    features = ephys.fi_features(steps).iloc[0]
+    features = fi_curve.fi_features(steps).iloc[0]
     assert features["block_from_pa"] == 400
     assert features["max_rate_hz"] == 30
     assert features["fi_slope_hz_per_pa"] == pytest.approx(0.1)
     assert features["n_suprathreshold_steps"] == 3
-    blind = ephys.fi_features(steps.drop(columns="depolarization_block")).iloc[0]
+    blind = fi_curve.fi_features(steps.drop(columns="depolarization_block")).iloc[0]
     assert np.isnan(blind["block_from_pa"]) and blind["fi_slope_hz_per_pa"] < 0.05
 
 
@@ -242,7 +242,7 @@ def test_planted_block_small_spikes_and_prepulse_are_measured_right():
     sweeps, spike_rows, cell = abf.analyse_sweeps(voltage, planted.fs_hz, protocol)
     assert sweeps["n_spikes"].tolist() == truth["n_spikes"] == [0, 0, 1, 3, 6, 2, 2]
     assert sweeps["depolarization_block"].tolist() == [False] * 5 + [True] * 2
-    features = ephys.fi_features(sweeps.assign(mouse="M1", cell="c1")).iloc[0]
+    features = fi_curve.fi_features(sweeps.assign(mouse="M1", cell="c1")).iloc[0]
     assert features["block_from_pa"] == truth["block_from_pa"]
     assert features["max_rate_hz"] == 12.0 and features["n_suprathreshold_steps"] == 3
     # small spikes: they peak at +2 mV and pass 0 mV at under 20 mV/ms, yet rise at ~40 mV/ms

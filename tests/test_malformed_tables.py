@@ -30,7 +30,7 @@ from malformed import (
     digests,
 )
 
-from exneuro.cellular import ephys
+from exneuro.cellular import ephys, fi_curve
 from exneuro.cellular.ephys_pipeline import ephys_tables
 from exneuro.cellular.ephys_stats import cell_property_statistics, fi_curve_statistics
 from exneuro.cellular.morphology_pipeline import histology_tables
@@ -184,7 +184,7 @@ def one_mouse_ephys() -> str:
 
 
 def one_mouse_fi() -> str:
-    steps = ephys.read_step_table("data/steps.csv", STEP_COLUMNS)
+    steps = fi_curve.read_step_table("data/steps.csv", STEP_COLUMNS)
     steps["group"] = steps["mouse"].map(dict(zip(SHEET["mouse_id"], SHEET["group"], strict=True)))
     stats = fi_curve_statistics(steps, "ctl")
     return " | ".join(dict.fromkeys(stats["notes"]))
@@ -397,7 +397,7 @@ ENTRIES = [
         "data/steps.csv line 3, column 'Spikes': 'n.d.' is a missing-value code — this column "
         "needs a value on every row: enter it, or remove the row",
         {"data/steps.csv": GOOD_STEPS.replace("40,3,500", "40,n.d.,500")},
-        lambda: ephys.read_step_table("data/steps.csv", STEP_COLUMNS),
+        lambda: fi_curve.read_step_table("data/steps.csv", STEP_COLUMNS),
     ),
     _stop(
         "tables-ephys-misnamed-column",
@@ -414,7 +414,7 @@ ENTRIES = [
         "data/steps.csv: the header (line 1) has no data rows below it — fill in the table, or "
         "remove it from the config",
         {"data/steps.csv": GOOD_STEPS.splitlines()[0] + "\n"},
-        lambda: ephys.read_step_table("data/steps.csv", STEP_COLUMNS),
+        lambda: fi_curve.read_step_table("data/steps.csv", STEP_COLUMNS),
     ),
     _stop(
         "tables-ephys-title-row-without-header",

@@ -303,7 +303,7 @@ def analyse_abf(
 
     1. one row per sweep: ``mouse``, ``cell``, ``sweep``, ``current_pa``, ``n_spikes``,
        ``step_duration_ms``, ``firing_rate_hz`` (the columns of
-       :func:`exneuro.cellular.ephys.read_step_table`), the firing pattern,
+       :func:`exneuro.cellular.fi_curve.read_step_table`), the firing pattern,
        ``depolarization_block``, ``baseline_mv``, ``steady_state_mv``, ``protocol`` and
        ``source_file``;
     2. one row per spike inside the step (``sweep`` and

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from exneuro.cellular import abf, ephys
+from exneuro.cellular import abf, ephys, fi_curve, sepsc
 from exneuro.errors import ConfigError
 
 QC_COLUMNS = ["mouse", "cell", "current_pa", "check", "detail", "action"]
@@ -31,7 +31,8 @@ def _abf_steps(paths: Sequence[str], settings: Mapping) -> tuple[pd.DataFrame, p
         steps.append(file_steps)
         cells.append(cell)
     if not steps:
-        return pd.DataFrame(columns=ephys.STEP_COLUMNS), pd.DataFrame(columns=abf.ABF_CELL_COLUMNS)
+        no_steps = pd.DataFrame(columns=fi_curve.STEP_COLUMNS)
+        return no_steps, pd.DataFrame(columns=abf.ABF_CELL_COLUMNS)
     return pd.concat(steps, ignore_index=True), pd.concat(cells, ignore_index=True)
 
 
@@ -97,14 +98,14 @@ def ephys_tables(
         abf_steps, abf_cells = _abf_steps(abf_paths, section["abf"])
         qc = pd.concat([qc, _baseline_qc(abf_cells)], ignore_index=True)
     if section.get("step_table"):
-        steps = ephys.read_step_table(
+        steps = fi_curve.read_step_table(
             section["step_table"],
             section["step_columns"],
             section["step_duration_ms"],
             cell_ids=ids,
         )
         if abf_cells is not None and len(abf_cells):
-            steps, compared = ephys.combine_steps(steps, abf_steps)
+            steps, compared = fi_curve.combine_steps(steps, abf_steps)
             qc = pd.concat([compared, qc], ignore_index=True)
     else:
         steps = abf_steps
@@ -119,21 +120,21 @@ def ephys_tables(
         qc = pd.concat([qc, _missing_qc(properties)], ignore_index=True)
     events = durations = None
     if section.get("sepsc_events"):
-        events = ephys.read_sepsc_events(
+        events = sepsc.read_sepsc_events(
             section["sepsc_events"],
             section["event_columns"],
             section["event_time_unit"],
             cell_ids=ids,
         )
         if section.get("sepsc_recordings"):
-            durations = ephys.read_recording_durations(
+            durations = sepsc.read_recording_durations(
                 section["sepsc_recordings"],
                 section["recording_columns"],
                 section["event_time_unit"],
                 cell_ids=ids,
             )
-    per_cell = ephys.sepsc_per_cell(events, durations) if events is not None else None
-    features = ephys.fi_features(steps, section.get("fi_fit_steps"))
+    per_cell = sepsc.sepsc_per_cell(events, durations) if events is not None else None
+    features = fi_curve.fi_features(steps, section.get("fi_fit_steps"))
     cells = ephys.cell_table(features, properties, abf_cells, per_cell)
     attach = {"sheet": sheet, "sheet_path": sheet_path}
     return {

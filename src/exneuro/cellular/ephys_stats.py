@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
+from exneuro.cellular.sepsc import inter_event_intervals, pooled_distribution
 from exneuro.model_factors import (
     NO_FACTORS,
     ModelFactors,

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
 from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
+from exneuro.cellular.sepsc import inter_event_intervals, pooled_distribution
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,
@@ -204,7 +204,7 @@ def plot_cdf(
     level_order=None,
 ):
     """Cumulative fraction of the equal-weight pool per group (``pooled``:
-    :func:`exneuro.cellular.ephys.pooled_distribution`), the KS D and p of each group against
+    :func:`exneuro.cellular.sepsc.pooled_distribution`), the KS D and p of each group against
     the first printed as descriptive. ``split`` (a column of ``pooled``, a fixed model factor
     such as sex): one curve per group x level in the group's colour, the levels' line styles
     named in the legend (the fraction counted within the level); the KS rows, which pool the
