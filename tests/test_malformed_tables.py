@@ -36,7 +36,8 @@ from exneuro.cellular.ephys_stats import cell_property_statistics, fi_curve_stat
 from exneuro.cellular.morphology_pipeline import histology_tables
 from exneuro.cellular.morphology_stats import histology_statistics, spine_statistics
 from exneuro.cellular.nested import join_sample_sheet
-from exneuro.cellular.spines import read_segment_table, segment_density
+from exneuro.cellular.spine_density import segment_density
+from exneuro.cellular.spines import read_segment_table
 from exneuro.config import validate_config
 from exneuro.errors import ExneuroError
 from exneuro.lab_tables import using_table_format

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from exneuro.cellular import histology, spines
+from exneuro.cellular import histology, spine_classification, spine_density, spines
 from exneuro.cellular.nested import join_sample_sheet
 
 QC_COLUMNS = ["mouse", "neuron", "segment", "spine_type", "segment_table", "spine_table"]
@@ -34,11 +34,11 @@ def spine_tables(section: Mapping, sheet: pd.DataFrame) -> dict[str, pd.DataFram
         neuron_ids=section["neuron_ids"],
     )
     segments = _cohort_rows(segments, sheet, section["cohort"], section["segment_table"])
-    density = spines.segment_density(segments, types, section["per_um"])
+    density = spine_density.segment_density(segments, types, section["per_um"])
     tables = {
         "density": density,
-        "neurons": spines.neuron_density(density, section["per_um"]),
-        "mice": spines.mouse_density(density, section["per_um"]),
+        "neurons": spine_density.neuron_density(density, section["per_um"]),
+        "mice": spine_density.mouse_density(density, section["per_um"]),
         "classified": pd.DataFrame(),
         "qc": pd.DataFrame(columns=QC_COLUMNS),
     }
@@ -47,7 +47,9 @@ def spine_tables(section: Mapping, sheet: pd.DataFrame) -> dict[str, pd.DataFram
         table = spines.read_spine_table(
             section["spine_table"], section["spine_columns"], neuron_ids=section["neuron_ids"]
         )
-        classified = spines.classify_spine_table(table, rules["criteria"], rules["source"], types)
+        classified = spine_classification.classify_spine_table(
+            table, rules["criteria"], rules["source"], types
+        )
         tables["classified"] = classified
         tables["qc"] = _compare_counts(classified, segments, types)
     return tables
@@ -58,7 +60,9 @@ def _compare_counts(classified: pd.DataFrame, segments: pd.DataFrame, types) -> 
     segments the spine table covers."""
     keys = ["mouse", "neuron", "segment"]
     covered = segments.merge(classified[keys].drop_duplicates(), on=keys)
-    from_spines = spines.spine_counts_per_segment(classified, types, covered[[*keys, "length_um"]])
+    from_spines = spine_classification.spine_counts_per_segment(
+        classified, types, covered[[*keys, "length_um"]]
+    )
     both = covered.merge(from_spines, on=keys, suffixes=("_segment_table", "_spine_table"))
     rows = []
     for spine_type in types:

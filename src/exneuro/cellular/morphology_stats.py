@@ -38,7 +38,7 @@ def spine_statistics(
 ) -> pd.DataFrame:
     """:func:`nested_group_statistics` of segment spine density, per spine type and in total.
 
-    ``density`` is the long table of :func:`exneuro.cellular.spines.segment_density` with the
+    ``density`` is the long table of :func:`exneuro.cellular.spine_density.segment_density` with the
     group column joined. Rows are labelled ``analysis='spines'``, ``outcome='density_per_10um'``
     and ``subset='spine_type=<type>'`` (after any ``subset`` levels, e.g. ``cohort``). The
     cluster-level test uses each mouse's length-weighted density (all its dendrite pooled).

@@ -294,7 +294,7 @@ def spine_figure(
 ) -> None:
     """Spine density SuperPlots: panel A all spines, then one panel per spine type.
 
-    ``density`` is the long segment table of :func:`exneuro.cellular.spines.segment_density`
+    ``density`` is the long segment table of :func:`exneuro.cellular.spine_density.segment_density`
     with the group joined; points are segments, large points each mouse's length-weighted
     density, bars mean ± SEM of mice. Stars from the ``star_test`` rows (default the mixed
     model) of ``statistics`` (analysis 'spines', subset 'spine_type=<type>'); ``split`` (a fixed

@@ -14,7 +14,7 @@ mouse and neuron effects shared by all types (mean-one lognormal factors, so the
 density is d exactly), and a gamma-Poisson mixture of shape k for segment-to-segment
 overdispersion. For a subset of neurons each counted spine also gets a morphology row, drawn
 inside the region of its type under the default classification rules of
-:mod:`exneuro.cellular.spines`, so that classifying them recovers the counts exactly.
+:mod:`exneuro.cellular.spine_classification`, so that classifying them recovers the counts exactly.
 
 Histology. In each section, SF1+ cells ~ Poisson(c) and positive cells ~ Binomial(SF1+, p) with
 logit p = logit(p[group, marker]) + mouse effect + section effect (normal on the logit scale).
