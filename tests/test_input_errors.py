@@ -1,7 +1,8 @@
-"""What the user gets around the malformed-input corpus (``test_malformed_inputs.py``): sheets
-saved by spreadsheet programs read as the TSV, plausible values of the shipped studies pass, a
-flagged test stays out of the statistics, a job's unexpected error is one line, and, through
-Snakemake, the user sees the corpus's one line with no traceback."""
+"""What the user gets around the malformed-input corpus (``test_malformed_config.py``,
+``test_malformed_treadmill.py``): sheets saved by spreadsheet programs read as the TSV,
+plausible values of the shipped studies pass, a flagged test stays out of the statistics, a
+job's unexpected error is one line, and, through Snakemake, the user sees the corpus's one line
+with no traceback."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from malformed import assert_one_line, digests
-from test_malformed_inputs import (
-    CASES,
+from study_inputs import (
     CONFIG,
     CONFIG_SCHEMA,
     FIX,
@@ -26,6 +26,7 @@ from test_malformed_inputs import (
     two_group_config,
     write,
 )
+from test_malformed_config import CASES
 from test_workflow import SNAKEMAKE, copy_project
 
 from exneuro.config import read_sample_sheet, validate_config
