@@ -3,67 +3,25 @@
 Every expected number below is copied from the README of the reference folder named in the test
 (tests/reference/<case>/README.md), except in ``test_two_between_two_within_matches_afex``,
 whose values were computed with R afex 1.2-1 ``aov_ez`` on the data generated in that test.
+The statistics-table rows and the input errors: ``test_stats_anova_rows_and_errors.py``.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from anova_references import (
+    BUGS_WITHIN,
+    REF,
+    bugs,
+    check,
+    pingouin,
+    rm_anova_wide_long,
+    sleepstudy,
+)
 
-from exneuro.stats.anova import AnovaResult, rm_anova
-from exneuro.stats.table import STAT_COLUMNS
-
-REF = Path(__file__).parent / "reference"
-
-
-def close(actual: float, expected: float, rel: float = 1e-4) -> bool:
-    """True if ``actual`` matches a printed reference value.
-
-    The tolerance is ``rel`` relative, or half a unit in the last printed digit of ``expected``
-    when the reference was printed with too few digits for ``rel`` (e.g. JASP's 0.1668): the
-    test then asserts that our value rounds to the printed one.
-    """
-    half_unit = 0.5 * 10.0 ** Decimal(repr(float(expected))).as_tuple().exponent
-    tolerance = max(rel * abs(expected), half_unit) * (1 + 1e-9)
-    return abs(actual - expected) <= tolerance
-
-
-def check(result: AnovaResult, expected: dict[str, dict[str, float]]) -> None:
-    """Assert every (term, column) reference number; report all mismatches at once."""
-    table = result.table.set_index("term")
-    assert set(expected) <= set(table.index), f"terms {list(table.index)}"
-    bad = [
-        f"{term}.{column}: got {table.loc[term, column]!r}, expected {value!r}"
-        for term, columns in expected.items()
-        for column, value in columns.items()
-        if not close(table.loc[term, column], value)
-    ]
-    assert not bad, "\n".join(bad)
-
-
-# ------------------------------------------------------------------------------ data loaders
-
-
-def sleepstudy() -> pd.DataFrame:
-    return pd.read_csv(REF / "sleepstudy" / "sleepstudy.csv")
-
-
-def pingouin(name: str) -> pd.DataFrame:
-    return pd.read_csv(REF / "pingouin_jasp_refs" / name, encoding="utf-8-sig")
-
-
-def rm_anova_wide_long() -> pd.DataFrame:
-    wide = pingouin("rm_anova_wide.csv").rename_axis("Subject").reset_index()
-    return wide.melt(id_vars="Subject", var_name="Time", value_name="Scores")
-
-
-def bugs() -> pd.DataFrame:
-    return pd.read_csv(REF / "bugs_ryan2013" / "bugs_ryan2013.csv")
-
+from exneuro.stats.anova import rm_anova
 
 # ------------------------------------------------------------------------------ sleepstudy
 
@@ -346,9 +304,6 @@ def test_maxwell_delaney_12_1_two_way_within_afex():
 # ------------------------------------------------------------------------------ bugs
 
 
-BUGS_WITHIN = ["Disgustingness", "Frighteningness"]
-
-
 def test_bugs_two_way_within_listwise_afex():
     result = rm_anova(bugs(), "DesireToKill", "Subject", within=BUGS_WITHIN)
     assert (result.n_subjects, result.n_dropped) == (88, 5)
@@ -493,112 +448,3 @@ def test_row_order_and_categorical_levels_do_not_change_results():
         reference.table.drop(columns="term").to_numpy(float),
         rtol=1e-10,
     )
-
-
-# ------------------------------------------------------------------------------ to_stats
-
-
-def test_to_stats_columns_and_values():
-    result = rm_anova(pingouin("mixed_anova.csv"), "Scores", "Subject", ["Time"], ["Group"])
-    stats = result.to_stats()
-    assert list(stats.columns) == list(STAT_COLUMNS)
-    assert stats["term"].tolist() == ["Group", "Time", "Group:Time"]
-    table = result.table.set_index("term")
-    rows = stats.set_index("term")
-    time = rows.loc["Time"]
-    assert time["test"] == "mixed_anova"
-    assert time["model"] == "Scores ~ Group * Time, Error(Subject/Time); type III SS"
-    assert (time["statistic_name"], time["df_num"], time["df_den"]) == ("F", 2.0, 116.0)
-    assert time["statistic"] == table.loc["Time", "F"]
-    assert time["p"] == table.loc["Time", "p"]
-    assert time["p_adj"] == table.loc["Time", "p_gg"]
-    assert close(time["p_adj"], 0.02044)
-    assert time["correction"] == "Greenhouse-Geisser"
-    assert time["epsilon"] == table.loc["Time", "eps_gg"]
-    assert (time["effect_size_name"], time["effect_size_alt_name"]) == (
-        "partial eta^2",
-        "generalized eta^2",
-    )
-    assert close(time["effect_size"], 0.06493)
-    assert close(time["effect_size_alt"], 0.04234)
-    assert (time["n_mice"], time["n_obs"], time["n_excluded"]) == (60, 180, 0)
-    assert time["n_by_group"] == "Control=30; Meditation=30"
-    assert "type III SS" in time["notes"]
-    # sphericity statistics are columns of the row, equal to the ANOVA table's (R's numbers)
-    for column in ("mauchly_w", "mauchly_p", "eps_gg", "eps_hf", "p_gg", "p_hf"):
-        assert time[column] == table.loc["Time", column]
-    assert np.isnan(rows.loc["Group", "mauchly_w"])
-    group = rows.loc["Group"]
-    assert group["p_adj"] == group["p"]
-    assert np.isnan(group["epsilon"])
-    assert group["correction"].startswith("none")
-
-    hf = result.to_stats("huynh-feldt").set_index("term").loc["Time"]
-    assert hf["p_adj"] == table.loc["Time", "p_hf"]
-    assert hf["epsilon"] == 1.0  # HF 1.0337 capped at 1
-    none = result.to_stats("none").set_index("term").loc["Time"]
-    assert (none["p_adj"], none["correction"]) == (none["p"], "none")
-    with pytest.raises(ValueError, match="correction"):
-        result.to_stats("bonferroni")
-
-
-def test_to_stats_within_only_one_df_term():
-    result = rm_anova(bugs(), "DesireToKill", "Subject", within=BUGS_WITHIN)
-    stats = result.to_stats()
-    assert stats["test"].eq("rm_anova").all()
-    assert stats["correction"].eq("none (1 df)").all()
-    assert stats["p_adj"].equals(stats["p"])
-    assert stats["n_by_group"].eq("all=88").all()
-    assert stats["n_obs"].eq(88 * 4).all()
-    assert stats["model"].iloc[0] == (
-        "DesireToKill ~ Disgustingness * Frighteningness, "
-        "Error(Subject/(Disgustingness * Frighteningness)); type III SS"
-    )
-
-
-# ------------------------------------------------------------------------------ input errors
-
-
-def test_duplicate_subject_cell_raises_naming_subject_and_cell():
-    data = pingouin("mixed_anova.csv")
-    duplicate = data[(data["Subject"] == 7) & (data["Time"] == "June")]
-    with pytest.raises(ValueError, match=r"subject 7 .*Time=June"):
-        rm_anova(pd.concat([data, duplicate]), "Scores", "Subject", ["Time"], ["Group"])
-
-
-def test_subject_in_two_between_groups_raises_naming_it():
-    data = pingouin("mixed_anova.csv")
-    data.loc[(data["Subject"] == 12) & (data["Time"] == "June"), "Group"] = "Meditation"
-    assert data.loc[data["Subject"] == 12, "Group"].nunique() == 2
-    with pytest.raises(ValueError, match=r"subject 12 .*'Group'"):
-        rm_anova(data, "Scores", "Subject", ["Time"], ["Group"])
-
-
-def test_one_level_factor_raises_naming_it():
-    data = pingouin("mixed_anova.csv").assign(Site="lab1")
-    with pytest.raises(ValueError, match=r"factor 'Site' has 1 level"):
-        rm_anova(data, "Scores", "Subject", ["Time"], ["Site"])
-    june = data[data["Time"] == "June"]
-    with pytest.raises(ValueError, match=r"factor 'Time' has 1 level"):
-        rm_anova(june, "Scores", "Subject", ["Time"])
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"within": ["Time"], "ss_type": 1}, "ss_type"),
-        ({"within": ["Tme"]}, "not in data"),
-        ({}, "at least one"),
-    ],
-)
-def test_bad_arguments_raise(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        rm_anova(pingouin("mixed_anova.csv"), "Scores", "Subject", **kwargs)
-
-
-def test_empty_between_cell_raises():
-    data = pingouin("mixed_anova.csv")
-    data["Site"] = np.where(data["Subject"] % 2 == 0, "s1", "s2")
-    data.loc[(data["Group"] == "Control") & (data["Site"] == "s2"), "Scores"] = np.nan
-    with pytest.raises(ValueError, match="Group=Control, Site=s2"):
-        rm_anova(data, "Scores", "Subject", ["Time"], ["Group", "Site"])
