@@ -16,6 +16,8 @@ from malformed import Case
 from malformed_files import check_scenario, stop
 
 from exneuro.rnaseq import readers as rnaseq
+from exneuro.rnaseq.precomputed_de import read_de_table
+from exneuro.rnaseq.samples import match_samples
 
 COUNTS = "rnaseq counts"
 DE_TABLE = "rnaseq summary"
@@ -29,7 +31,7 @@ def count_matrix(path: str = "data/counts.tsv"):
 def zero_sample() -> None:
     table = count_matrix()
     sheet = pd.DataFrame({"mouse_id": ["M1", "M2", "M3"], "rna": ["S1", "S2", "S3"]})
-    rnaseq.match_samples(table.counts, sheet, "rna", counts_path="data/counts.tsv")
+    match_samples(table.counts, sheet, "rna", counts_path="data/counts.tsv")
 
 
 def truncated_gzip() -> bytes:
@@ -91,7 +93,7 @@ ENTRIES = [
         "commas ('0,01', line 2) — use one decimal mark in the whole table (or declare "
         "lab_tables.decimal)",
         {"data/de.csv": "gene_id;log2FoldChange;padj\nG1;1,5;0,01\nG2;-0,2;0.5\n"},
-        lambda: rnaseq.read_de_table("data/de.csv", DE_COLUMNS),
+        lambda: read_de_table("data/de.csv", DE_COLUMNS),
     ),
     stop(
         "tables-rnaseq-de-misnamed-column",
@@ -100,7 +102,7 @@ ENTRIES = [
         "columns found: gene_id, log2FoldChange, p_adj; fix the column name in the config or "
         "the file's header",
         {"data/de.csv": "gene_id,log2FoldChange,p_adj\nG1,1.5,0.01\n"},
-        lambda: rnaseq.read_de_table("data/de.csv", DE_COLUMNS),
+        lambda: read_de_table("data/de.csv", DE_COLUMNS),
     ),
     stop(
         "tables-rnaseq-de-header-only",
@@ -108,7 +110,7 @@ ENTRIES = [
         "data/de.csv: the header (line 1) has no data rows below it — fill in the table, or "
         "remove it from the config",
         {"data/de.csv": "gene_id,log2FoldChange,padj\n"},
-        lambda: rnaseq.read_de_table("data/de.csv", DE_COLUMNS),
+        lambda: read_de_table("data/de.csv", DE_COLUMNS),
     ),
 ]
 

@@ -14,6 +14,8 @@ from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures import rnaseq as rnaseq_figures
 from exneuro.figures.rnaseq_genes import contrast_figure
 from exneuro.rnaseq import de, normalize, readers, summary
+from exneuro.rnaseq.precomputed_de import read_de_table
+from exneuro.rnaseq.samples import match_samples
 from exneuro.simulate.rnaseq import RnaseqEffects, rnaseq_mice, simulate_counts, write_rnaseq
 
 PASILLA = Path(__file__).parent / "reference" / "pasilla_rnaseq"
@@ -30,7 +32,7 @@ def pasilla_counts_and_sheet() -> tuple[pd.DataFrame, pd.DataFrame]:
     table = readers.read_counts(PASILLA / "pasilla_gene_counts.tsv", format="matrix")
     sheet = pd.read_csv(PASILLA / "pasilla_sample_annotation.csv", dtype=str)
     sheet["sample"] = sheet["file"].str.replace("fb$", "", regex=True)
-    return readers.match_samples(table.counts, sheet, "sample")
+    return match_samples(table.counts, sheet, "sample")
 
 
 @pytest.fixture(scope="module")
@@ -191,14 +193,14 @@ def test_samples_missing_on_either_side_are_named():
     counts = pd.DataFrame({"S1": [1], "S2": [2], "S3": [3]}, index=["G1"])
     sheet = pd.DataFrame({"mouse_id": ["M1", "M2", "M3"], "rnaseq_sample": ["S1", "S2", ""]})
     with pytest.raises(InputDataError, match=r"in the counts but not in the sheet.*: S3"):
-        readers.match_samples(counts, sheet, "rnaseq_sample")
-    matched, rows = readers.match_samples(counts, sheet, "rnaseq_sample", exclude=["S3"])
+        match_samples(counts, sheet, "rnaseq_sample")
+    matched, rows = match_samples(counts, sheet, "rnaseq_sample", exclude=["S3"])
     assert list(matched.columns) == ["S1", "S2"] and rows.loc["S2", "mouse_id"] == "M2"
     sheet.loc[2, "rnaseq_sample"] = "S9"
     with pytest.raises(InputDataError, match=r"in column 'rnaseq_sample' but not in .*: S9"):
-        readers.match_samples(counts.drop(columns="S3"), sheet, "rnaseq_sample")
+        match_samples(counts.drop(columns="S3"), sheet, "rnaseq_sample")
     with pytest.raises(InputDataError, match=r"no column 'library'"):
-        readers.match_samples(counts, sheet, "library")
+        match_samples(counts, sheet, "library")
 
 
 def test_htseq_files_with_different_genes_are_named(tmp_path):
@@ -217,14 +219,14 @@ def test_de_table_reader_maps_columns_and_checks_p(tmp_path):
         "padj": "FDR",
         "baseMean": "Mean",
     }
-    table = readers.read_de_table(write(tmp_path / "de.csv", text), columns)
+    table = read_de_table(write(tmp_path / "de.csv", text), columns)
     assert list(table.columns) == ["gene_id", "baseMean", "log2FoldChange", "pvalue", "padj"]
     assert np.isnan(table.loc[1, "padj"]) and table.loc[0, "log2FoldChange"] == 1.5
     with pytest.raises(InputDataError, match=r"no column 'Padj' \(configured for 'padj'\)"):
-        readers.read_de_table(tmp_path / "de.csv", {**columns, "padj": "Padj"})
+        read_de_table(tmp_path / "de.csv", {**columns, "padj": "Padj"})
     bad = write(tmp_path / "bad.csv", "Gene,FC,P,FDR,Mean\nE1,1,3.2,0.5,1\n")
     with pytest.raises(InputDataError, match=r"line 2, column 'P'.*outside 0-1"):
-        readers.read_de_table(bad, columns)
+        read_de_table(bad, columns)
 
 
 # ---------------------------------------------------------------- simulated training response
@@ -274,7 +276,7 @@ def simulated(tmp_path_factory) -> dict:
     truth_summary = write_rnaseq(SMALL, rnaseq_mice(SMALL), folder, np.random.default_rng(7))
     table = readers.read_counts(folder / "salmon.merged.gene_counts.tsv")
     sheet = pd.read_csv(folder / "rnaseq_samples.tsv", sep="\t", dtype=str)
-    counts, samples = readers.match_samples(table.counts, sheet, "rnaseq_sample")
+    counts, samples = match_samples(table.counts, sheet, "rnaseq_sample")
     results = de.run_deseq2(
         counts, samples, "~ batch + group_training", CONTRASTS, alpha=0.05, lfc_shrink=True
     )

@@ -13,6 +13,8 @@ from scipy import stats as scipy_stats
 
 from exneuro.errors import ConfigError
 from exneuro.rnaseq import de, normalize, readers, summary
+from exneuro.rnaseq.precomputed_de import read_de_table
+from exneuro.rnaseq.samples import match_samples
 from exneuro.stats.table import stats_frame
 
 
@@ -29,7 +31,7 @@ def load_counts(
         round_estimated_counts=section["round_estimated_counts"],
     )
     cohort = sheet[sheet["cohort"] == section["cohort"]]
-    counts, samples = readers.match_samples(
+    counts, samples = match_samples(
         table.counts,
         cohort,
         section["sample_column"],
@@ -224,7 +226,7 @@ def condition_order(samples: pd.DataFrame, section: Mapping, groups: list[str]) 
 def facility_tables(section: Mapping) -> dict[str, pd.DataFrame]:
     """A facility's precomputed DE tables, in the columns of our own DE results."""
     return {
-        name: readers.read_de_table(entry["path"], entry["columns"])
+        name: read_de_table(entry["path"], entry["columns"])
         for name, entry in section["precomputed_de"].items()
     }
 

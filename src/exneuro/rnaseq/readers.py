@@ -22,11 +22,8 @@ values rounded) so that the workflow can log it. Supported:
 - A plain genes x samples table (CSV/TSV, optionally gzipped): the first column (or a named one)
   is the gene id; an optional gene name column; every other column is a sample.
 
-:func:`match_samples` joins the matrix to the sample sheet through a configured column (e.g.
-``rnaseq_sample``): a sample in the counts but not in the sheet, or a sheet row whose sample is
-absent from the counts, stops the run with both lists named. :func:`read_de_table` reads a
-sequencing facility's precomputed per-contrast DE table into the columns
-:func:`exneuro.rnaseq.de.run_deseq2` writes.
+The matrix is joined to the sample sheet by :func:`exneuro.rnaseq.samples.match_samples`; a
+sequencing facility's precomputed DE tables are read by :mod:`exneuro.rnaseq.precomputed_de`.
 """
 
 from __future__ import annotations
@@ -43,7 +40,6 @@ import numpy as np
 import pandas as pd
 
 from exneuro.errors import damaged_gzip_error, data_error
-from exneuro.io import parse_numbers, read_lab_table, require_columns
 
 FEATURECOUNTS_ANNOTATION = ["Geneid", "Chr", "Start", "End", "Strand", "Length"]
 HTSEQ_SUMMARY_PREFIX = "__"
@@ -117,7 +113,8 @@ def _read_text_table(
     return table.loc[~blank].reset_index(drop=True), skipped
 
 
-def _check_gene_ids(table: pd.DataFrame, column: str, path: str) -> None:
+def check_gene_ids(table: pd.DataFrame, column: str, path: str) -> None:
+    """Stop on an empty or duplicated gene id, naming its line(s) and how many are duplicated."""
     ids = table[column].str.strip()
     if (ids == "").any():
         first = int(np.argmax((ids == "").to_numpy()))
@@ -241,7 +238,7 @@ def read_featurecounts(path: str | Path, sample_regex: str = DEFAULT_SAMPLE_REGE
     _check_sample_names(
         samples, str(path), f"sample names from the BAM columns by '{sample_regex}'"
     )
-    _check_gene_ids(table, "Geneid", str(path))
+    check_gene_ids(table, "Geneid", str(path))
     counts, notes = _parse_counts(table, bam_columns, "Geneid", str(path), round_estimated=False)
     counts.columns = pd.Index(samples, name="sample")
     names = pd.Series(counts.index, index=counts.index, name="gene_name")
@@ -265,7 +262,7 @@ def read_nfcore_counts(path: str | Path, round_estimated_counts: bool = True) ->
     name_column = next((c for c in NFCORE_NAME_COLUMNS if c in table.columns), None)
     samples = [c for c in table.columns if c not in ("gene_id", name_column, "_line")]
     _check_sample_names(samples, str(path), "header")
-    _check_gene_ids(table, "gene_id", str(path))
+    check_gene_ids(table, "gene_id", str(path))
     counts, notes = _parse_counts(
         table, samples, "gene_id", str(path), round_estimated=round_estimated_counts
     )
@@ -307,7 +304,7 @@ def read_htseq_counts(
         is_summary = table["gene_id"].str.startswith(HTSEQ_SUMMARY_PREFIX)
         summary[sample] = int(pd.to_numeric(table.loc[is_summary, "count"], errors="coerce").sum())
         table = table.loc[~is_summary].reset_index(drop=True)
-        _check_gene_ids(table, "gene_id", str(file))
+        check_gene_ids(table, "gene_id", str(file))
         ids = table["gene_id"].str.strip().to_numpy()
         if genes is None:
             genes, first_path = ids, str(file)
@@ -357,7 +354,7 @@ def read_count_matrix(
     if not samples:
         raise data_error(str(path), "no sample columns", "one column per sample is expected")
     _check_sample_names(samples, str(path), "header")
-    _check_gene_ids(table, gene_id_column, str(path))
+    check_gene_ids(table, gene_id_column, str(path))
     counts, notes = _parse_counts(
         table, samples, gene_id_column, str(path), round_estimated=round_estimated_counts
     )
@@ -439,129 +436,3 @@ def read_gene_names(
         index=pd.Index(table[id_column].str.strip().to_numpy(), name="gene_id"),
         name="gene_name",
     )
-
-
-def match_samples(
-    counts: pd.DataFrame,
-    sheet: pd.DataFrame,
-    column: str,
-    *,
-    counts_path: str = "counts",
-    sheet_path: str = "sample sheet",
-    exclude: Sequence[str] = (),
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Join count columns to sample-sheet rows through the sheet's ``column``.
-
-    Sheet rows with an empty ``column`` are mice that were not sequenced and are left out.
-    ``exclude`` lists count samples to leave out on purpose (say why in the config). Any other
-    sample in the counts without a sheet row, or sheet row without a count column, stops with
-    every such name listed. Returns the counts with columns in sheet order and the sheet rows
-    indexed by sample name.
-    """
-    if column not in sheet.columns:
-        raise data_error(
-            sheet_path,
-            f"no column '{column}' to match the RNA-seq samples",
-            "add it (the sample name in the count file for each mouse) or fix rnaseq "
-            "sample_column in the config",
-        )
-    names = sheet[column].astype(str).str.strip()
-    sequenced = sheet.loc[names != ""].copy()
-    sequenced.index = pd.Index(names[names != ""], name="sample")
-    if sequenced.index.duplicated().any():
-        twice = sequenced.index[sequenced.index.duplicated()][0]
-        raise data_error(
-            sheet_path,
-            f"RNA-seq sample '{twice}' is given to more than one mouse",
-            "each sequenced sample belongs to one row",
-            column=column,
-        )
-    unknown_exclusions = sorted(set(exclude) - set(counts.columns))
-    if unknown_exclusions:
-        raise data_error(
-            counts_path,
-            f"excluded sample(s) not in the counts: {', '.join(unknown_exclusions)}",
-            "fix rnaseq exclude_samples in the config",
-        )
-    counts = counts.drop(columns=list(exclude))
-    sequenced = sequenced.drop(index=[s for s in exclude if s in sequenced.index])
-    extra = [s for s in counts.columns if s not in sequenced.index]
-    missing = [s for s in sequenced.index if s not in counts.columns]
-    if extra:
-        raise data_error(
-            counts_path,
-            f"sample(s) in the counts but not in the sheet's '{column}': {', '.join(extra)}",
-            f"add them to {sheet_path} or list them under rnaseq exclude_samples",
-        )
-    if missing:
-        raise data_error(
-            sheet_path,
-            f"sample(s) in column '{column}' but not in {counts_path}: {', '.join(missing)}",
-            "fix the sample names, or leave the cell empty for mice that were not sequenced",
-            column=column,
-        )
-    counts = counts[list(sequenced.index)]
-    empty = counts.columns[counts.sum(axis=0).to_numpy() == 0]
-    if len(empty):
-        raise data_error(
-            counts_path,
-            f"sample(s) with no reads (every count is 0): {', '.join(map(str, empty))}",
-            "check that the right file or column was exported, or leave the sample out with "
-            "rnaseq exclude_samples (its size factor would be 0)",
-        )
-    return counts, sequenced
-
-
-DE_REQUIRED = ("gene_id", "log2FoldChange", "padj")
-DE_OPTIONAL = ("gene_name", "baseMean", "pvalue", "lfcSE", "stat")
-
-
-def read_de_table(path: str | Path, columns: Mapping[str, str]) -> pd.DataFrame:
-    """Read a facility's precomputed DE table for one contrast.
-
-    ``columns`` maps our names to the file's: ``gene_id``, ``log2FoldChange``, ``padj``
-    (required) and ``pvalue``, ``baseMean``, ``gene_name``, ``lfcSE``, ``stat`` (optional). 'NA'
-    and empty cells are missing values (DESeq2 writes NA for filtered genes), as are the
-    study's missing-value codes; the file is read as every lab table is (separator, decimal
-    mark, title rows: :func:`exneuro.lab_tables.read_lab_table`). Returns those
-    columns under our names, the same as :func:`exneuro.rnaseq.de.run_deseq2`'s tables.
-    """
-    path = Path(path)
-    unknown = sorted(set(columns) - set(DE_REQUIRED) - set(DE_OPTIONAL))
-    if unknown:
-        raise data_error(
-            str(path),
-            f"unknown DE column key(s) {', '.join(unknown)}",
-            f"use {', '.join(DE_REQUIRED + DE_OPTIONAL)}",
-        )
-    missing_keys = [k for k in DE_REQUIRED if k not in columns]
-    if missing_keys:
-        raise data_error(
-            str(path),
-            f"no column configured for {', '.join(missing_keys)}",
-            "map them under the DE table's columns in the config",
-        )
-    table = read_lab_table(path, expected=list(columns.values()))
-    require_columns(table, dict(columns), str(path))
-    _check_gene_ids(table, columns["gene_id"], str(path))
-    out = pd.DataFrame({"gene_id": table[columns["gene_id"]].str.strip()})
-    if "gene_name" in columns:
-        out["gene_name"] = table[columns["gene_name"]].str.strip()
-    for key in ("baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"):
-        if key not in columns:
-            continue
-        column = columns[key]
-        values = parse_numbers(table, column, str(path), required=False, missing=NA_TEXT)
-        if key in ("pvalue", "padj"):
-            outside = (values < 0) | (values > 1)
-            if outside.any():
-                first = int(np.argmax(outside))
-                raise data_error(
-                    str(path),
-                    f"{key} {values[first]:g} is outside 0-1",
-                    "map the p-value column, not a -log10 p-value or a statistic",
-                    line=int(table["_line"].iloc[first]),
-                    column=column,
-                )
-        out[key] = values
-    return out.reset_index(drop=True)
