@@ -14,8 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exneuro.cellular import morphology_stats, nested, spine_classification, spine_density
+from exneuro.cellular import morphology_stats, nested
 from exneuro.cellular import spines as sp
+from exneuro.cellular.spine_classification import (
+    DEFAULT_CRITERIA,
+    classify_spine_table,
+    classify_spines,
+    spine_counts_per_segment,
+)
+from exneuro.cellular.spine_density import mouse_density, neuron_density, segment_density
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures.superplot import mouse_shades, spine_figure, superplot
 from exneuro.simulate import spines as sim
@@ -115,8 +122,8 @@ def test_bad_segment_tables_stop_with_file_line_and_column(tmp_path, rows, expec
 def test_neurons_numbered_within_each_mouse_are_allowed_when_configured(tmp_path):
     rows = [*GOOD_ROWS, "M2,c1,s1,12,1,1,1"]
     table = sp.read_segment_table(write(tmp_path, rows), COLUMNS, TYPES, neuron_ids="per_mouse")
-    density = spine_density.segment_density(table, TYPES)
-    neurons = spine_density.neuron_density(density)
+    density = segment_density(table, TYPES)
+    neurons = neuron_density(density)
     assert len(neurons[neurons["spine_type"] == "total"]) == 4  # (M1, c1) and (M2, c1) differ
 
 
@@ -138,7 +145,7 @@ def test_missing_column_and_bad_mapping_are_named(tmp_path):
 
 
 def test_segment_density_is_count_per_length_times_10(segments):
-    density = spine_density.segment_density(segments, TYPES)
+    density = segment_density(segments, TYPES)
     assert list(density.columns) == [
         "mouse",
         "neuron",
@@ -152,20 +159,20 @@ def test_segment_density_is_count_per_length_times_10(segments):
     got = dict(zip(first["spine_type"], first["density_per_10um"], strict=True))
     assert got == pytest.approx({"thin": 1.5, "stubby": 0.5, "mushroom": 0.0, "total": 2.0})
     assert list(dict.fromkeys(density["spine_type"])) == [*TYPES, "total"]
-    per_um = spine_density.segment_density(segments, TYPES, per_um=1.0)
+    per_um = segment_density(segments, TYPES, per_um=1.0)
     assert per_um["density_per_1um"].to_numpy() == pytest.approx(
         density["density_per_10um"].to_numpy() / 10
     )
 
 
 def test_neuron_and_mouse_densities_are_length_weighted(segments):
-    density = spine_density.segment_density(segments, TYPES)
-    neurons = spine_density.neuron_density(density).set_index(["neuron", "spine_type"])
+    density = segment_density(segments, TYPES)
+    neurons = neuron_density(density).set_index(["neuron", "spine_type"])
     # neuron c1: thin 3 + 1 spines on 20 + 10 µm = 4/30*10 (not the mean of 1.5 and 1.0)
     assert neurons.loc[("c1", "thin"), "density_per_10um"] == pytest.approx(4 / 30 * 10)
     assert neurons.loc[("c1", "total"), "n_segments"] == 2
     assert neurons.loc[("c1", "total"), "length_um"] == 30
-    mice = spine_density.mouse_density(density).set_index(["mouse", "spine_type"])
+    mice = mouse_density(density).set_index(["mouse", "spine_type"])
     # mouse M1: total 4 + 1 + 12 spines on 60 µm
     assert mice.loc[("M1", "total"), "density_per_10um"] == pytest.approx(17 / 60 * 10)
     assert mice.loc[("M1", "total"), "n_neurons"] == 2
@@ -177,9 +184,9 @@ def test_neuron_and_mouse_densities_are_length_weighted(segments):
 
 def test_group_column_is_carried_to_every_level(segments):
     sheet = pd.DataFrame({"mouse_id": ["M1", "M2"], "group": ["a", "b"], "excluded_reason": ""})
-    density = nested.join_sample_sheet(spine_density.segment_density(segments, TYPES), sheet)
-    assert set(spine_density.mouse_density(density)["group"]) == {"a", "b"}
-    assert "group" in spine_density.neuron_density(density).columns
+    density = nested.join_sample_sheet(segment_density(segments, TYPES), sheet)
+    assert set(mouse_density(density)["group"]) == {"a", "b"}
+    assert "group" in neuron_density(density).columns
 
 
 def test_mouse_missing_from_sample_sheet_is_named(segments):
@@ -215,9 +222,7 @@ HAND_SPINES = spine_frame(
 
 
 def test_classification_follows_ordered_rules():
-    types = spine_classification.classify_spines(
-        HAND_SPINES, spine_classification.DEFAULT_CRITERIA, "Risher 2014", sp.DEFAULT_SPINE_TYPES
-    )
+    types = classify_spines(HAND_SPINES, DEFAULT_CRITERIA, "Risher 2014", sp.DEFAULT_SPINE_TYPES)
     assert types.tolist() == [
         "filopodia",
         "mushroom",
@@ -231,24 +236,16 @@ def test_classification_follows_ordered_rules():
 
 
 def test_rule_order_changes_the_result():
-    stubby_first = [
-        spine_classification.DEFAULT_CRITERIA[2],
-        spine_classification.DEFAULT_CRITERIA[1],
-        {"type": "thin", "when": {}},
-    ]
-    types = spine_classification.classify_spines(HAND_SPINES, stubby_first, "custom")
+    stubby_first = [DEFAULT_CRITERIA[2], DEFAULT_CRITERIA[1], {"type": "thin", "when": {}}]
+    types = classify_spines(HAND_SPINES, stubby_first, "custom")
     assert types.iloc[4] == "stubby"
 
 
 def test_classified_table_records_the_published_source():
-    table = spine_classification.classify_spine_table(
-        HAND_SPINES, source="Harris et al. 1992 J Neurosci 12:2685"
-    )
+    table = classify_spine_table(HAND_SPINES, source="Harris et al. 1992 J Neurosci 12:2685")
     assert set(table["classification_source"]) == {"Harris et al. 1992 J Neurosci 12:2685"}
     with pytest.raises(ConfigError, match="published source"):
-        spine_classification.classify_spines(
-            HAND_SPINES, spine_classification.DEFAULT_CRITERIA, " "
-        )
+        classify_spines(HAND_SPINES, DEFAULT_CRITERIA, " ")
 
 
 def test_derived_length_to_head_ratio_can_define_stubby():
@@ -257,23 +254,17 @@ def test_derived_length_to_head_ratio_can_define_stubby():
         {"type": "thin", "when": {}},
     ]
     spines = spine_frame([("M1", "c1", "s1", 0.6, 0.0, 0.5), ("M1", "c1", "s1", 0.3, 1.0, 1.3)])
-    assert spine_classification.classify_spines(spines, rules, "ratio").tolist() == [
-        "stubby",
-        "thin",
-    ]
+    assert classify_spines(spines, rules, "ratio").tolist() == ["stubby", "thin"]
 
 
 def test_spine_matching_no_rule_is_named_with_its_line():
-    rules = [
-        spine_classification.DEFAULT_CRITERIA[1],
-        spine_classification.DEFAULT_CRITERIA[2],
-    ]  # no catch-all
+    rules = [DEFAULT_CRITERIA[1], DEFAULT_CRITERIA[2]]  # no catch-all
     with pytest.raises(
         InputDataError,
         match=r"spine table line 2: spine on segment 's1' of neuron 'c1' \(mouse M1; head_width_um "
         r"0.2, neck_length_um 2.3, length_um 2.5\) matches no classification rule \(4 such",
     ):
-        spine_classification.classify_spines(HAND_SPINES, rules, "x")
+        classify_spines(HAND_SPINES, rules, "x")
 
 
 @pytest.mark.parametrize(
@@ -288,12 +279,12 @@ def test_spine_matching_no_rule_is_named_with_its_line():
 )
 def test_bad_classification_rules_are_config_errors(rule, expected):
     with pytest.raises(ConfigError, match=expected):
-        spine_classification.classify_spines(HAND_SPINES, [rule], "x", sp.DEFAULT_SPINE_TYPES)
+        classify_spines(HAND_SPINES, [rule], "x", sp.DEFAULT_SPINE_TYPES)
 
 
 def test_spine_counts_per_segment_match_the_segment_table_shape(segments):
-    spines = spine_classification.classify_spine_table(HAND_SPINES)
-    counts = spine_classification.spine_counts_per_segment(spines, sp.DEFAULT_SPINE_TYPES, segments)
+    spines = classify_spine_table(HAND_SPINES)
+    counts = spine_counts_per_segment(spines, sp.DEFAULT_SPINE_TYPES, segments)
     # only neuron c1 was analysed spine by spine: its two segments, zeros where no spine
     assert counts[["mouse", "neuron", "segment"]].values.tolist() == [
         ["M1", "c1", "s1"],
@@ -304,15 +295,15 @@ def test_spine_counts_per_segment_match_the_segment_table_shape(segments):
         [0, 1, 1, 1],
         [2, 0, 1, 1],
     ]
-    density = spine_density.segment_density(counts, sp.DEFAULT_SPINE_TYPES)
+    density = segment_density(counts, sp.DEFAULT_SPINE_TYPES)
     assert density.loc[density["spine_type"] == "total", "count"].tolist() == [3, 4]
 
 
 def test_spine_on_untraced_segment_is_an_error(segments):
-    spines = spine_classification.classify_spine_table(HAND_SPINES)
+    spines = classify_spine_table(HAND_SPINES)
     spines.loc[0, "segment"] = "s7"
     with pytest.raises(InputDataError, match=r"line 2.*segment 's7'.*no traced length"):
-        spine_classification.spine_counts_per_segment(spines, sp.DEFAULT_SPINE_TYPES, segments)
+        spine_counts_per_segment(spines, sp.DEFAULT_SPINE_TYPES, segments)
 
 
 def test_spine_table_reader_checks_measurements(tmp_path):
@@ -454,10 +445,10 @@ def test_spine_cluster_test_uses_length_weighted_mouse_density(segments):
     extra["neuron"] = extra["neuron"] + "x"
     extra["thin_count"] = extra["thin_count"] * 2 + 1
     both = pd.concat([segments, extra], ignore_index=True)
-    density = nested.join_sample_sheet(spine_density.segment_density(both, TYPES), sheet)
+    density = nested.join_sample_sheet(segment_density(both, TYPES), sheet)
     rows = morphology_stats.spine_statistics(density, ("a", "b"), spine_types=TYPES, n_boot=200)
     cluster = rows[(rows["test"] == "welch_t_mouse_means") & (rows["subset"] == "spine_type=thin")]
-    mice = spine_density.mouse_density(density)
+    mice = mouse_density(density)
     thin = mice[mice["spine_type"] == "thin"].set_index("mouse")["density_per_10um"]
     expected = compare.two_group_test(thin[["M1", "M2"]], thin[["M3", "M4"]], labels=("a", "b"))
     assert cluster["estimate"].iloc[0] == pytest.approx(expected["estimate"].iloc[0])
@@ -480,9 +471,7 @@ def simulated(tmp_path_factory):
     segments = sp.read_segment_table(
         folder / sim.SEGMENT_FILE, sim.SEGMENT_HEADERS, sim.SPINE_TYPES
     )
-    density = nested.join_sample_sheet(
-        spine_density.segment_density(segments, sim.SPINE_TYPES), mice
-    )
+    density = nested.join_sample_sheet(segment_density(segments, sim.SPINE_TYPES), mice)
     return folder, effects, mice, truth, segments, density
 
 
@@ -500,8 +489,8 @@ def test_simulator_is_deterministic_and_small(simulated, tmp_path):
 def test_classifying_simulated_spines_recovers_the_segment_counts(simulated):
     folder, _, _, _, segments, _ = simulated
     spines = sp.read_spine_table(folder / sim.SPINE_FILE, sim.SPINE_HEADERS)
-    classified = spine_classification.classify_spine_table(spines, spine_types=sim.SPINE_TYPES)
-    counts = spine_classification.spine_counts_per_segment(classified, sim.SPINE_TYPES, segments)
+    classified = classify_spine_table(spines, spine_types=sim.SPINE_TYPES)
+    counts = spine_counts_per_segment(classified, sim.SPINE_TYPES, segments)
     assert counts["neuron"].nunique() == 12 * sim.SpineEffects().morphology_neurons_per_mouse
     merged = counts.merge(segments, on=["mouse", "neuron", "segment"], suffixes=("", "_file"))
     assert len(merged) == len(counts)
@@ -522,7 +511,7 @@ def test_planted_doubling_of_spine_density_is_recovered(simulated):
         assert total.loc[test, "ci_low"] <= planted <= total.loc[test, "ci_high"], test
     assert total.loc["lmm", "p"] < 0.01
     assert total.loc["welch_t_mouse_means", "p"] < 0.01
-    mice = spine_density.mouse_density(density)
+    mice = mouse_density(density)
     means = mice[mice["spine_type"] == "total"].groupby("group")["density_per_10um"].mean()
     ratio = means[effects.groups[1]] / means[effects.groups[0]]
     print(f"\nrecovered trained/sedentary total density ratio {ratio:.2f} (planted 2.00)")
@@ -568,7 +557,7 @@ def test_superplot_returns_every_point_drawn(simulated):
     plt.close(figure)
     assert (source["kind"] == "cell").sum() == len(total)
     assert (source["kind"] == "mouse").sum() == 12
-    pooled = spine_density.mouse_density(density)
+    pooled = mouse_density(density)
     pooled = pooled[pooled["spine_type"] == "total"].set_index("mouse")["density_per_10um"]
     mice = source[source["kind"] == "mouse"].set_index("mouse")["value"]
     assert mice.to_numpy() == pytest.approx(pooled[mice.index].to_numpy())
