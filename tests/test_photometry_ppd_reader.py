@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recordings import kinds, only
+from photometry_recordings import kinds, only
 
 from exneuro.errors import InputDataError
 from exneuro.photometry.readers import read_ppd

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tdt
-from recordings import kinds, only
+from photometry_recordings import kinds, only
 
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.photometry.readers import (
