@@ -56,9 +56,13 @@ def ttl_events(
     duration = np.full(len(rises), np.nan)
     duration[has_fall] = t[falls[nxt[has_fall]]] - t[rises[has_fall]]
     return pd.DataFrame(
-        {"name": name, "time_s": t[rises], "duration_s": duration, "source": source},
-        columns=list(EVENT_COLUMNS),
-    ).astype({"name": object, "time_s": float, "duration_s": float, "source": object})
+        {
+            "name": np.full(len(rises), name, dtype=object),
+            "time_s": t[rises],
+            "duration_s": duration,
+            "source": np.full(len(rises), source, dtype=object),
+        }
+    )
 
 
 def make_events(name: Any, time_s: Any, duration_s: Any = np.nan, source: Any = "") -> pd.DataFrame:

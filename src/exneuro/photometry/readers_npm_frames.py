@@ -1,0 +1,137 @@
+"""Neurophotometrics camera frames: the LED-state bit field and the pairing of interleaved LEDs.
+
+The LED state is a bit field (int-brain-lab/ibl-photometry ``neurophotometrics.py`` LED_STATES;
+notes §2.1): bit 1 = 415 nm, 2 = 470 nm, 4 = 560 nm; the higher bits are I/O lines (+8 Output 1,
++16 Output 0, +32 stimulation, +64/+128 GPIO 2/3, +256 Input 1, +512 Input 0).
+
+Each wavelength is on every other frame, so a signal frame is bracketed by the last control frame
+at or before it and the first at or after it, by frame order (a timestamp glitch cannot mis-pair
+frames). With frame masks that bracket is a running count, not a search: for signal frame *f*,
+with ``n(f)`` the number of control frames up to and including *f*, the previous control is
+number ``n(f) - 1`` and the next is ``n(f) - 1`` when *f* is itself a control frame (an LED pair
+lit together, state 5), else ``n(f)`` — the same pairs as
+:func:`~exneuro.photometry.readers_core.align_control`'s binary search, in one pass over the
+frames. The pairing depends on the frames only, so it is computed once per LED pair and applied
+to every fibre's values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from exneuro.errors import data_error
+
+#: LED bits of the Flags/LedState field (the three low bits).
+LED_BITS = {415: 1, 470: 2, 560: 4}
+
+#: I/O bits of the Flags/LedState field above the LED bits.
+IO_BITS = {
+    "Output1": 8,
+    "Output0": 16,
+    "Stimulation": 32,
+    "GPIO2": 64,
+    "GPIO3": 128,
+    "Input1": 256,
+    "Input0": 512,
+}
+
+#: Every bit a Neurophotometrics LED state can carry; anything above is an unknown state.
+KNOWN_BITS = 7 | sum(IO_BITS.values())
+
+
+def led_states(path: Path, values: np.ndarray, lines: np.ndarray, column: str) -> np.ndarray:
+    """The LED state of every frame as 16-bit integers (every known state is below 1024); a
+    value that is no known bit field (negative, fractional, empty, or with a bit above 512) is an
+    error naming its line."""
+    with np.errstate(invalid="ignore"):  # NaN, inf, out of range: some integer, never equal
+        as_int = values.astype(np.int16)
+    # a fraction, NaN, inf or a value beyond 16 bits differs from its cast; a negative integer
+    # has all high bits set
+    bad = (as_int != values) | ((as_int & ~KNOWN_BITS) != 0)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise data_error(
+            str(path),
+            f"unknown LED state '{values[row]:g}' (expected 1=415 nm, 2=470 nm, 4=560 nm plus "
+            "I/O bits 8-512)",
+            "check that the column is the LED state of a Neurophotometrics file",
+            line=int(lines[row]),
+            column=column,
+        )
+    return as_int
+
+
+def states_seen(state: np.ndarray) -> list[int]:
+    """The distinct LED states, ascending (a count per possible state: states are < 1024)."""
+    return np.flatnonzero(np.bincount(state, minlength=1)).tolist()
+
+
+@dataclass(frozen=True)
+class FramePairing:
+    """Where one LED pair's control is taken for each signal frame.
+
+    ``keep`` marks the signal frames (in order) with the needed control neighbour(s);
+    ``positions`` are the kept signal frames; ``low``/``high`` the control frames that bracket
+    them (the same frame for ``previous``/``next``); ``weight`` places the signal frame's time
+    between the two control frames' times; ``invalid`` marks brackets whose timestamps do not
+    increase (no interpolation possible: NaN).
+    """
+
+    keep: np.ndarray
+    positions: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    weight: np.ndarray | None
+    invalid: np.ndarray | None
+
+    def control_at_signal(self, values: np.ndarray) -> np.ndarray:
+        """A fibre's control column (one value per frame) placed on the kept signal frames:
+        c_lo + w (c_hi - c_lo), as :func:`~exneuro.photometry.readers_core.align_control`."""
+        low = values[self.low]
+        if self.weight is None:
+            return low
+        placed = values[self.high]  # in place, the same operations: low + w * (high - low)
+        placed -= low
+        placed *= self.weight
+        placed += low
+        placed[self.invalid] = np.nan
+        return placed
+
+
+def pair_frames(
+    signal: np.ndarray, control: np.ndarray, t_frames: np.ndarray, how: str
+) -> FramePairing:
+    """Pair the signal frames (boolean mask ``signal``) with the control frames (mask
+    ``control``) by frame order, for ``how`` = interpolate, previous or next."""
+    # control frames up to and including each signal frame (32-bit when it fits: half the memory)
+    count_type = np.int32 if len(control) < 2**31 else np.int64
+    previous = np.cumsum(control, dtype=count_type)[signal]
+    previous -= 1
+    following = previous + ~control[signal]  # the same frame when it is also a control frame
+    total = int(np.count_nonzero(control))
+    if how == "previous":
+        keep = previous >= 0
+        following = previous
+    elif how == "next":
+        keep = following < total
+        previous = following
+    else:
+        keep = (previous >= 0) & (following < total)
+    positions = np.flatnonzero(signal)[keep]
+    control_frames = np.flatnonzero(control)
+    low, high = control_frames[previous[keep]], control_frames[following[keep]]
+    if how != "interpolate":
+        return FramePairing(keep, positions, low, high, None, None)
+    t_low = t_frames[low]
+    span = t_frames[high]
+    span -= t_low
+    weight = t_frames[positions]
+    weight -= t_low
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight /= span
+    weight[span <= 0] = 0.0  # timestamps are finite: not (span > 0) is span <= 0
+    invalid = (span < 0) | (weight < 0) | (weight > 1) | ((span == 0) & (low != high))
+    return FramePairing(keep, positions, low, high, weight, invalid)
