@@ -70,7 +70,7 @@ from exneuro.photometry.readers_npm_frames import (
     FramePairing,
     led_states,
     pair_frames,
-    states_seen,
+    state_counts,
 )
 from exneuro.photometry.readers_npm_ttl import TIME_COLUMNS, read_npm_ttl
 from exneuro.photometry.readers_text import (
@@ -183,7 +183,7 @@ def read_neurophotometrics(
     frame_mask = {415: lit[415] & ~lit[470], 470: lit[470] & ~lit[415], 560: lit[560]}
 
     events = _events(path, ttl, cfg, state, t_frames, t_raw, time_column, led_column)
-    seen = states_seen(state)
+    seen, without_led = state_counts(state)
     base_meta = {
         "source_file": str(path),
         "format": "Neurophotometrics CSV",
@@ -195,7 +195,7 @@ def read_neurophotometrics(
         "led_column": led_column,
         "led_states_seen": seen,
         "n_frames": int(len(state)),
-        "n_frames_without_led": int((led == 0).sum()),
+        "n_frames_without_led": without_led,
         "frame_rate_hz": frame_rate,
         "control_alignment": cfg["control_alignment"],
         "ttl_file": "" if ttl is None else str(ttl),
@@ -212,6 +212,7 @@ def read_neurophotometrics(
     )
     out = {}
     limits = saturation_limits(cfg["saturation"], reader)
+    checks_limits = np.isfinite(list(limits.values())).any()
     for region, spec in regions.items():
         signal_nm, control_nm = spec["signal_nm"], spec["control_nm"]
         nm_source = spec["signal_nm_source"]
@@ -266,19 +267,20 @@ def read_neurophotometrics(
                 "the control cannot be interpolated there: the timestamps go backwards at line "
                 f"{session.back_line}, see the time_backwards row; not a missing sample"
             )
-        tables = [
-            *pair.frame_tables,
-            channel_anomalies(
-                signal,
-                control,
-                pair.time_s,
-                limits,
-                lines=lines[pair.pairing.positions],
-                units="a.u.",
-                control_cause=control_cause,
-            ),
-            pair.events_outside,
-        ]
+        tables = [*pair.frame_tables]
+        if checks_limits or not (np.isfinite(signal).all() and np.isfinite(control).all()):
+            tables.append(
+                channel_anomalies(
+                    signal,
+                    control,
+                    pair.time_s,
+                    limits,
+                    lines=lines[pair.pairing.positions],
+                    units="a.u.",
+                    control_cause=control_cause,
+                )
+            )
+        tables.append(pair.events_outside)
         out[region] = Recording(
             region=region,
             time_s=pair.time_s.copy(),
@@ -294,7 +296,7 @@ def read_neurophotometrics(
                 "control_column": spec["control_column"],
                 "led_nm": {"signal": signal_nm, "control": control_nm},
                 "signal_nm_source": nm_source,
-                "n_edge_samples_dropped": int((~pair.pairing.keep).sum()),
+                "n_edge_samples_dropped": pair.pairing.dropped,
             },
         ).validate()
     return out

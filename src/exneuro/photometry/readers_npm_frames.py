@@ -64,24 +64,26 @@ def led_states(path: Path, values: np.ndarray, lines: np.ndarray, column: str) -
     return as_int
 
 
-def states_seen(state: np.ndarray) -> list[int]:
-    """The distinct LED states, ascending (a count per possible state: states are < 1024)."""
-    return np.flatnonzero(np.bincount(state, minlength=1)).tolist()
+def state_counts(state: np.ndarray) -> tuple[list[int], int]:
+    """The distinct LED states, ascending, and the number of frames without an LED lit (states
+    that are multiples of 8), from one count per possible state (states are < 1024)."""
+    counts = np.bincount(state, minlength=1)
+    return np.flatnonzero(counts).tolist(), int(counts[::8].sum())
 
 
 @dataclass(frozen=True)
 class FramePairing:
     """Where one LED pair's control is taken for each signal frame.
 
-    ``keep`` marks the signal frames (in order) with the needed control neighbour(s);
-    ``positions`` are the kept signal frames; ``low``/``high`` the control frames that bracket
-    them (the same frame for ``previous``/``next``); ``weight`` places the signal frame's time
-    between the two control frames' times; ``invalid`` marks brackets whose timestamps do not
-    increase (no interpolation possible: NaN).
+    ``positions`` are the signal frames that have the needed control neighbour(s) (``dropped``
+    at the edges have not); ``low``/``high`` the control frames that bracket them (the same frame
+    for ``previous``/``next``); ``weight`` places the signal frame's time between the two control
+    frames' times; ``invalid`` marks brackets whose timestamps do not increase (no interpolation
+    possible: NaN).
     """
 
-    keep: np.ndarray
     positions: np.ndarray
+    dropped: int
     low: np.ndarray
     high: np.ndarray
     weight: np.ndarray | None
@@ -105,26 +107,32 @@ def pair_frames(
     signal: np.ndarray, control: np.ndarray, t_frames: np.ndarray, how: str
 ) -> FramePairing:
     """Pair the signal frames (boolean mask ``signal``) with the control frames (mask
-    ``control``) by frame order, for ``how`` = interpolate, previous or next."""
+    ``control``) by frame order, for ``how`` = interpolate, previous or next.
+
+    Both bracket numbers grow with the signal frame, so the signal frames that have a control
+    frame before them are the last ones and those with one after them the first ones: the kept
+    frames are one run, taken as a slice.
+    """
+    signal_frames = np.flatnonzero(signal)
+    control_frames = np.flatnonzero(control)
     # control frames up to and including each signal frame (32-bit when it fits: half the memory)
     count_type = np.int32 if len(control) < 2**31 else np.int64
-    previous = np.cumsum(control, dtype=count_type)[signal]
+    previous = np.cumsum(control, dtype=count_type)[signal_frames]
     previous -= 1
-    following = previous + ~control[signal]  # the same frame when it is also a control frame
-    total = int(np.count_nonzero(control))
+    following = previous + ~control[signal_frames]  # itself when also a control frame
+    first = int(np.searchsorted(previous, 0)) if how != "next" else 0
+    last = int(np.searchsorted(following, len(control_frames)))
+    last = max(last, first) if how != "previous" else len(signal_frames)
+    kept = slice(first, last)
     if how == "previous":
-        keep = previous >= 0
         following = previous
     elif how == "next":
-        keep = following < total
         previous = following
-    else:
-        keep = (previous >= 0) & (following < total)
-    positions = np.flatnonzero(signal)[keep]
-    control_frames = np.flatnonzero(control)
-    low, high = control_frames[previous[keep]], control_frames[following[keep]]
+    positions = signal_frames[kept]
+    low, high = control_frames[previous[kept]], control_frames[following[kept]]
+    dropped = len(signal_frames) - len(positions)
     if how != "interpolate":
-        return FramePairing(keep, positions, low, high, None, None)
+        return FramePairing(positions, dropped, low, high, None, None)
     t_low = t_frames[low]
     span = t_frames[high]
     span -= t_low
@@ -134,4 +142,4 @@ def pair_frames(
         weight /= span
     weight[span <= 0] = 0.0  # timestamps are finite: not (span > 0) is span <= 0
     invalid = (span < 0) | (weight < 0) | (weight > 1) | ((span == 0) & (low != high))
-    return FramePairing(keep, positions, low, high, weight, invalid)
+    return FramePairing(positions, dropped, low, high, weight, invalid)
