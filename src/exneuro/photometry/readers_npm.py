@@ -340,7 +340,7 @@ class _Frames:
                 self.masks[signal_nm], self.masks[control_nm], self.t_frames, self.alignment
             )
             time_s = self.t_frames[pairing.positions]
-            to_sample = sample_mapper(pairing.positions)
+            to_sample = sample_mapper(pairing.position_array)
             tables, jumps = [], None
             if self.counter is not None:
                 counter_rows, jumps = frame_counter_anomalies(

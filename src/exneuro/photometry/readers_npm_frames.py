@@ -71,6 +71,10 @@ def state_counts(state: np.ndarray) -> tuple[list[int], int]:
     return np.flatnonzero(counts).tolist(), int(counts[::8].sum())
 
 
+#: Frames as an index array, or as a slice when they are every p-th frame (a view, no copy).
+Frames = np.ndarray | slice
+
+
 @dataclass(frozen=True)
 class FramePairing:
     """Where one LED pair's control is taken for each signal frame.
@@ -79,24 +83,31 @@ class FramePairing:
     at the edges have not); ``low``/``high`` the control frames that bracket them (the same frame
     for ``previous``/``next``); ``weight`` places the signal frame's time between the two control
     frames' times; ``invalid`` marks brackets whose timestamps do not increase (no interpolation
-    possible: NaN).
+    possible: NaN). In a steady LED cycle the three are slices.
     """
 
-    positions: np.ndarray
+    positions: Frames
     dropped: int
-    low: np.ndarray
-    high: np.ndarray
+    low: Frames
+    high: Frames
     weight: np.ndarray | None
     invalid: np.ndarray | None
 
+    @property
+    def position_array(self) -> np.ndarray:
+        """The kept signal frames as an index array."""
+        if isinstance(self.positions, slice):
+            return np.arange(self.positions.start, self.positions.stop, self.positions.step)
+        return self.positions
+
     def control_at_signal(self, values: np.ndarray) -> np.ndarray:
         """A fibre's control column (one value per frame) placed on the kept signal frames:
-        c_lo + w (c_hi - c_lo), as :func:`~exneuro.photometry.readers_core.align_control`."""
+        c_lo + w (c_hi - c_lo), as :func:`~exneuro.photometry.readers_core.align_control`
+        (a view of ``values`` for ``previous``/``next`` in a steady cycle)."""
         low = values[self.low]
         if self.weight is None:
             return low
-        placed = values[self.high]  # in place, the same operations: low + w * (high - low)
-        placed -= low
+        placed = np.subtract(values[self.high], low)  # the same operations, in place after
         placed *= self.weight
         placed += low
         placed[self.invalid] = np.nan
@@ -111,8 +122,27 @@ def pair_frames(
 
     Both bracket numbers grow with the signal frame, so the signal frames that have a control
     frame before them are the last ones and those with one after them the first ones: the kept
-    frames are one run, taken as a slice.
+    frames are one run. In a steady cycle (both LEDs every p-th frame) the brackets are slices.
     """
+    brackets = _steady_brackets(signal, control, how) or _counted_brackets(signal, control, how)
+    positions, dropped, low, high, same_frame = brackets
+    if how != "interpolate":
+        return FramePairing(positions, dropped, low, high, None, None)
+    t_low = t_frames[low]
+    span = np.subtract(t_frames[high], t_low)
+    weight = np.subtract(t_frames[positions], t_low)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight /= span
+    weight[span <= 0] = 0.0  # timestamps are finite: not (span > 0) is span <= 0
+    invalid = (span < 0) | (weight < 0) | (weight > 1) | ((span == 0) & ~same_frame)
+    return FramePairing(positions, dropped, low, high, weight, invalid)
+
+
+def _counted_brackets(
+    signal: np.ndarray, control: np.ndarray, how: str
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """Kept signal frames, how many were dropped, their bracketing control frames and whether
+    the two are the same frame, from the running count of control frames (any LED sequence)."""
     signal_frames = np.flatnonzero(signal)
     control_frames = np.flatnonzero(control)
     # control frames up to and including each signal frame (32-bit when it fits: half the memory)
@@ -130,16 +160,60 @@ def pair_frames(
         previous = following
     positions = signal_frames[kept]
     low, high = control_frames[previous[kept]], control_frames[following[kept]]
-    dropped = len(signal_frames) - len(positions)
-    if how != "interpolate":
-        return FramePairing(positions, dropped, low, high, None, None)
-    t_low = t_frames[low]
-    span = t_frames[high]
-    span -= t_low
-    weight = t_frames[positions]
-    weight -= t_low
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weight /= span
-    weight[span <= 0] = 0.0  # timestamps are finite: not (span > 0) is span <= 0
-    invalid = (span < 0) | (weight < 0) | (weight > 1) | ((span == 0) & (low != high))
-    return FramePairing(positions, dropped, low, high, weight, invalid)
+    return positions, len(signal_frames) - len(positions), low, high, low == high
+
+
+def _steady_brackets(
+    signal: np.ndarray, control: np.ndarray, how: str
+) -> tuple[slice, int, slice, slice, np.bool_] | None:
+    """:func:`_counted_brackets` as slices when signal frames s_i = s_0 + i p and control frames
+    c_j = c_0 + j p share one period p (no frame dropped, no LED skipped); None otherwise.
+
+    With d = s_0 - c_0, the control frames at or before s_i are j <= i + floor(d / p), those
+    before it j < i + ceil(d / p): signal frame i is bracketed by control frames i + floor(d / p)
+    and i + ceil(d / p) while both exist. None too when the edge clips a previous/next bracket
+    (the signal LED lit beyond the control LED's frames), where the count is the general answer.
+    """
+    signal_frames, control_frames = _every_pth(signal), _every_pth(control)
+    if signal_frames is None or control_frames is None:
+        return None
+    (s0, m, p), (c0, k, q) = signal_frames, control_frames
+    if p != q:
+        return None
+    below, above = (s0 - c0) // p, -((c0 - s0) // p)  # floor and ceil of d / p
+    first = max(0, -below) if how != "next" else 0
+    last = min(m, k - above) if how != "previous" else m
+    if (how == "previous" and m - 1 + below > k - 1) or (how == "next" and above < 0):
+        return None
+    if how == "previous":
+        above = below
+    elif how == "next":
+        below = above
+    if last <= first:
+        return None
+
+    def frames(start: int) -> slice:
+        return slice(start + first * p, start + (last - 1) * p + 1, p)
+
+    return (
+        frames(s0),
+        m - (last - first),
+        frames(c0 + below * p),
+        frames(c0 + above * p),
+        np.bool_(below == above),
+    )
+
+
+def _every_pth(mask: np.ndarray) -> tuple[int, int, int] | None:
+    """(first frame, count, period) when the frames of ``mask`` are every p-th frame from the
+    first; None otherwise (fewer than two frames, or any irregularity)."""
+    count = int(np.count_nonzero(mask))
+    if count < 2:
+        return None
+    first = int(np.argmax(mask))
+    period = int(np.argmax(mask[first + 1 :])) + 1
+    last = first + (count - 1) * period
+    # count frames in the progression, all lit, and as many in all: no other frame is lit
+    if last >= len(mask) or not mask[first : last + 1 : period].all():
+        return None
+    return first, count, period
