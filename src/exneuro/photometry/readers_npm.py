@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +42,6 @@ import pandas as pd
 from exneuro.errors import ConfigError, data_error
 from exneuro.photometry.readers_anomalies import (
     channel_anomalies,
-    frame_counter_anomalies,
-    timing_anomalies,
 )
 from exneuro.photometry.readers_core import (
     Recording,
@@ -54,22 +50,19 @@ from exneuro.photometry.readers_core import (
     closest_hint,
     concat_anomalies,
     median_rate,
-    sample_mapper,
     saturation_limits,
     time_unit_factor,
     with_defaults,
 )
 from exneuro.photometry.readers_events import (
     concat_events,
-    events_outside,
     ttl_events,
 )
 from exneuro.photometry.readers_npm_frames import (
     IO_BITS,
     LED_BITS,
-    FramePairing,
+    DecodedFrames,
     led_states,
-    pair_frames,
     state_counts,
 )
 from exneuro.photometry.readers_npm_ttl import TIME_COLUMNS, read_npm_ttl
@@ -201,7 +194,7 @@ def read_neurophotometrics(
         "ttl_file": "" if ttl is None else str(ttl),
         **_detector_range(path, data, [spec["column"] for spec in regions.values()]),
     }
-    session = _Frames(
+    session = DecodedFrames(
         t_frames=t_frames,
         lines=lines,
         counter=data.get("FrameCounter") if has_counter else None,
@@ -300,65 +293,6 @@ def read_neurophotometrics(
             },
         ).validate()
     return out
-
-
-@dataclass(frozen=True)
-class _LedPair:
-    """What every fibre read with one signal/control LED pair shares: the frame pairing, the
-    signal frames' times and rate, and the frame-level anomaly and event rows on those samples."""
-
-    pairing: FramePairing
-    time_s: np.ndarray
-    fs_hz: float
-    frame_tables: list[pd.DataFrame]
-    events_outside: pd.DataFrame
-
-
-@dataclass
-class _Frames:
-    """The decoded frames of one file; :meth:`led_pair` pairs them once per LED pair."""
-
-    t_frames: np.ndarray
-    lines: np.ndarray
-    counter: np.ndarray | None
-    masks: Mapping[int, np.ndarray]
-    alignment: str
-    gap_factor: float
-    events: pd.DataFrame
-    pairs: dict[tuple[int, int], _LedPair] = field(default_factory=dict)
-
-    @cached_property
-    def back_line(self) -> int | None:
-        """File line of the first frame whose timestamp goes backwards (None when none does)."""
-        back = np.flatnonzero(self.t_frames[1:] < self.t_frames[:-1])
-        return int(self.lines[back[0] + 1]) if back.size else None
-
-    def led_pair(self, signal_nm: int, control_nm: int) -> _LedPair:
-        key = (signal_nm, control_nm)
-        if key not in self.pairs:
-            pairing = pair_frames(
-                self.masks[signal_nm], self.masks[control_nm], self.t_frames, self.alignment
-            )
-            time_s = self.t_frames[pairing.positions]
-            to_sample = sample_mapper(pairing.position_array)
-            tables, jumps = [], None
-            if self.counter is not None:
-                counter_rows, jumps = frame_counter_anomalies(
-                    self.counter, self.t_frames, lines=self.lines, sample_of=to_sample
-                )
-                tables.append(counter_rows)
-            timing = timing_anomalies(
-                self.t_frames,
-                self.gap_factor,
-                lines=self.lines,
-                sample_of=to_sample,
-                skip_gaps_at=jumps,
-            )
-            outside = events_outside(self.events, time_s) if time_s.size else None
-            self.pairs[key] = _LedPair(
-                pairing, time_s, median_rate(time_s), [*tables, timing], outside
-            )
-        return self.pairs[key]
 
 
 def _detector_range(

@@ -11,18 +11,26 @@ with ``n(f)`` the number of control frames up to and including *f*, the previous
 number ``n(f) - 1`` and the next is ``n(f) - 1`` when *f* is itself a control frame (an LED pair
 lit together, state 5), else ``n(f)`` — the same pairs as
 :func:`~exneuro.photometry.readers_core.align_control`'s binary search, in one pass over the
-frames. The pairing depends on the frames only, so it is computed once per LED pair and applied
-to every fibre's values.
+frames. In a steady cycle (each LED every p-th frame: no frame dropped) the brackets are
+arithmetic and are taken as slices, views without an index array. The pairing depends on the
+frames only, so :class:`DecodedFrames` computes it once per LED pair, with the frame-level QC
+(frame counter, timing), and every fibre read with that pair reuses it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from exneuro.errors import data_error
+from exneuro.photometry.readers_anomalies import frame_counter_anomalies, timing_anomalies
+from exneuro.photometry.readers_core import median_rate, sample_mapper
+from exneuro.photometry.readers_events import events_outside
 
 #: LED bits of the Flags/LedState field (the three low bits).
 LED_BITS = {415: 1, 470: 2, 560: 4}
@@ -72,7 +80,7 @@ def state_counts(state: np.ndarray) -> tuple[list[int], int]:
 
 
 #: Frames as an index array, or as a slice when they are every p-th frame (a view, no copy).
-Frames = np.ndarray | slice
+FrameIndex = np.ndarray | slice
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,10 @@ class FramePairing:
     possible: NaN). In a steady LED cycle the three are slices.
     """
 
-    positions: Frames
+    positions: FrameIndex
     dropped: int
-    low: Frames
-    high: Frames
+    low: FrameIndex
+    high: FrameIndex
     weight: np.ndarray | None
     invalid: np.ndarray | None
 
@@ -112,6 +120,70 @@ class FramePairing:
         placed += low
         placed[self.invalid] = np.nan
         return placed
+
+
+@dataclass(frozen=True)
+class LedPair:
+    """What every fibre read with one signal/control LED pair shares: the frame pairing, the
+    signal frames' times and rate, and the frame-level anomaly and event rows on those samples."""
+
+    pairing: FramePairing
+    time_s: np.ndarray
+    fs_hz: float
+    frame_tables: list[pd.DataFrame]
+    events_outside: pd.DataFrame
+
+
+@dataclass
+class DecodedFrames:
+    """The decoded frames of one file: times from the first frame, file lines, frame counter,
+    the frames of each wavelength; :meth:`led_pair` pairs them once per LED pair."""
+
+    t_frames: np.ndarray
+    lines: np.ndarray
+    counter: np.ndarray | None
+    masks: Mapping[int, np.ndarray]
+    alignment: str
+    gap_factor: float
+    events: pd.DataFrame
+    pairs: dict[tuple[int, int], LedPair] = field(default_factory=dict)
+
+    @cached_property
+    def back_line(self) -> int | None:
+        """File line of the first frame whose timestamp goes backwards (None when none does)."""
+        back = np.flatnonzero(self.t_frames[1:] < self.t_frames[:-1])
+        return int(self.lines[back[0] + 1]) if back.size else None
+
+    def led_pair(self, signal_nm: int, control_nm: int) -> LedPair:
+        """The pairing of one signal/control LED pair, with its frame-level QC rows."""
+        key = (signal_nm, control_nm)
+        if key not in self.pairs:
+            pairing = pair_frames(
+                self.masks[signal_nm], self.masks[control_nm], self.t_frames, self.alignment
+            )
+            time_s = self.t_frames[pairing.positions]
+            to_sample = sample_mapper(pairing.position_array)
+            tables, jumps = [], None
+            if self.counter is not None:
+                counter_rows, jumps = frame_counter_anomalies(
+                    self.counter, self.t_frames, lines=self.lines, sample_of=to_sample
+                )
+                tables.append(counter_rows)
+            timing = timing_anomalies(
+                self.t_frames,
+                self.gap_factor,
+                lines=self.lines,
+                sample_of=to_sample,
+                skip_gaps_at=jumps,
+            )
+            self.pairs[key] = LedPair(
+                pairing,
+                time_s,
+                median_rate(time_s),
+                [*tables, timing],
+                events_outside(self.events, time_s),
+            )
+        return self.pairs[key]
 
 
 def pair_frames(
