@@ -50,6 +50,8 @@ def ttl_events(
         return empty_events()
     edges = np.flatnonzero(high[1:] != high[:-1]) + 1  # one pass; edges are few
     rises = edges[high[edges]]
+    if not rises.size:
+        return empty_events()
     falls = edges[~high[edges]]
     nxt = np.searchsorted(falls, rises)
     has_fall = nxt < len(falls)
