@@ -1,24 +1,30 @@
 """Read speed and peak memory of the photometry readers on hour-long recordings.
 
 Usage: python bench/photometry_readers_bench.py [--minutes 60] [--rate 1000] [--repeats 3]
+[--cold-repeats 5] [--only neurophotometrics]
 
 Writes, to a temporary folder, one recording of ``--minutes`` per format — two channels at
 ``--rate`` Hz as a generic CSV, a Doric CSV (two-line header) and a pyPhotometry .ppd
-(2EX_2EM_continuous, v1.0 header), a Neurophotometrics FP3002 CSV at 40 frames/s (415/470 nm
-interleaved, two fibres, TTL bits in LedState) — and builds a TDT ``read_block``-shaped object at
-1017.25 Hz in memory. Each reader then runs in its own Python process, so that its peak resident
-memory (Linux ``VmHWM``) is its own: the number printed is that peak, and beside it the process's
-peak after importing the library (and, for TDT, loading the streams), before reading. Time is
-the best of ``--repeats`` reads (the file is in the OS cache: this is parsing speed, not disk
-speed). MB/s is the file size over that time; samples/s counts time points of the signal decoded
-per second (each with its control).
+(2EX_2EM_continuous, v1.0 header), a Neurophotometrics FP3002 CSV at 40 frames/s (20 per LED,
+415/470 nm interleaved, two fibres, TTL bits in LedState) and a second one 1.25 times as long
+(75 minutes by default) — and builds a TDT ``read_block``-shaped object at 1017.25 Hz in memory.
+``--only`` keeps the readers of one format. Each reader then runs in its own Python process, so
+that its peak resident memory (Linux ``VmHWM``) is its own: the number printed is that peak, and
+beside it the process's peak after importing the library (and, for TDT, loading the streams),
+before reading. Time is the best of ``--repeats`` reads (the file is in the OS cache: this is
+parsing speed, not disk speed), with the CPU time of that read beside it (all threads: more than
+the time when the parser runs on several cores). MB/s is the file size over that time;
+samples/s counts time points of the signal decoded per second (each with its control).
 
 Beside it, for every reader of a file, the cold-cache rate: the page cache is dropped
 (``sync; echo 3 > /proc/sys/vm/drop_caches``, as root) and ``dd`` reads the file (its wall time,
 process start included); after its warm reads the reader's process drops the cache and reads the
-file once more, timed (imports and first-call costs are not counted). The ratio reader/dd says
-how close the reader comes to reading the bytes off the disk. Without the right to drop the
-cache both are warm reads, and the header says so.
+file once more, timed (imports and first-call costs are not counted). Both are repeated
+``--cold-repeats`` times, alternating dd and reader so that both see the same machine, and the
+medians are printed: one cold read of a 10 MB file lasts tens of milliseconds, and a single one
+moves by half with whatever else the machine does. The ratio reader/dd says how close the reader
+comes to reading the bytes off the disk. Without the right to drop the cache both are warm
+reads, and the header says so.
 """
 
 from __future__ import annotations
@@ -140,23 +146,11 @@ def write_files(folder: Path, minutes: float, rate: float) -> dict[str, dict]:
     ppd.write_bytes(len(header).to_bytes(2, "little") + header + words.astype("<u2").tobytes())
     jobs["pyPhotometry .ppd"] = {"format": "ppd", "path": str(ppd), "config": {}}
 
-    frames = int(minutes * 60 * 40)
-    led = np.resize([1, 2], frames) | np.where((np.arange(frames) // 1200) % 2 == 1, 512, 0)
-    led |= 16  # Output 0 high throughout
-    g0, g1 = traces(frames, rng)
-    npm = folder / "npm.csv"
-    write_csv(
-        npm,
-        {
-            "FrameCounter": np.arange(frames),
-            "SystemTimestamp": 81234.5 + np.arange(frames) / 40,
-            "LedState": led,
-            "ComputerTimestamp": 4.2e7 + np.arange(frames) * 25.0,
-            "Region0G": 3000 * g0,
-            "Region1G": 3000 * g1,
-        },
-    )
-    jobs["Neurophotometrics CSV"] = {"format": "neurophotometrics", "path": str(npm), "config": {}}
+    for npm_minutes in (minutes, minutes * 1.25):  # an hour and a 75-min session by default
+        label = "Neurophotometrics CSV" if npm_minutes == minutes else f"NPM {npm_minutes:g} min"
+        npm = folder / f"npm_{npm_minutes:g}min.csv"
+        write_npm(npm, npm_minutes, rng)
+        jobs[label] = {"format": "neurophotometrics", "path": str(npm), "config": {}}
 
     n_tdt = int(minutes * 60 * 24414.0625 / 24)
     s_tdt, c_tdt = traces(n_tdt, rng)
@@ -168,6 +162,26 @@ def write_files(folder: Path, minutes: float, rate: float) -> dict[str, dict]:
         "config": {"signal": "_465A", "control": "_405A"},
     }
     return jobs
+
+
+def write_npm(path: Path, minutes: float, rng: np.random.Generator) -> None:
+    """An FP3002 export at 40 frames/s (20 per LED, 415/470 nm interleaved), two green fibres,
+    Output 0 high throughout and Input 0 high every other 30 s."""
+    frames = int(minutes * 60 * 40)
+    led = np.resize([1, 2], frames) | np.where((np.arange(frames) // 1200) % 2 == 1, 512, 0)
+    led |= 16  # Output 0 high throughout
+    g0, g1 = traces(frames, rng)
+    write_csv(
+        path,
+        {
+            "FrameCounter": np.arange(frames),
+            "SystemTimestamp": 81234.5 + np.arange(frames) / 40,
+            "LedState": led,
+            "ComputerTimestamp": 4.2e7 + np.arange(frames) * 25.0,
+            "Region0G": 3000 * g0,
+            "Region1G": 3000 * g1,
+        },
+    )
 
 
 def tdt_object(npz: str):
@@ -205,31 +219,41 @@ def dd_seconds(path: str) -> float:
     return time.perf_counter() - start
 
 
-def run_one(job: dict, repeats: int) -> dict:
-    """Child process: read the file ``repeats`` times (best time and memory), then once more
-    after dropping the page cache (cold; warm again when the cache cannot be dropped)."""
+def run_one(job: dict, repeats: int, cold_repeats: int) -> dict:
+    """Child process: read the file ``repeats`` times (best time and memory, and the CPU time
+    of the best read), then ``cold_repeats`` times: drop the page cache, ``dd`` the file, drop
+    it again, read it (cold; warm again when the cache cannot be dropped)."""
     from exneuro.photometry.readers import read_photometry
 
     source = tdt_object(job["path"]) if job["format"] == "tdt" else job["path"]
     before = peak_rss_mb()
-    best = np.inf
+    best, best_cpu = np.inf, np.inf
     recordings = None
     for _ in range(repeats):
         recordings = None  # free the previous result: the peak is that of one read
+        start, start_cpu = time.perf_counter(), time.process_time()
+        recordings = read_photometry(source, job["format"], job["config"])
+        elapsed = time.perf_counter() - start
+        if elapsed < best:
+            best, best_cpu = elapsed, time.process_time() - start_cpu
+    cold, dd = [], []
+    for _ in range(cold_repeats):
+        recordings = None
+        if job["format"] != "tdt":  # TDT is read from an object in memory: no file to dd
+            drop_caches()
+            dd.append(dd_seconds(job["path"]))
+        drop_caches()
         start = time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
-        best = min(best, time.perf_counter() - start)
-    recordings = None
-    drop_caches()
-    start = time.perf_counter()
-    recordings = read_photometry(source, job["format"], job["config"])
-    cold = time.perf_counter() - start
+        cold.append(time.perf_counter() - start)
     samples = sum(r.n_samples for r in recordings.values())
     anomalies = sum(len(r.anomalies) for r in recordings.values())
     events = sum(len(r.events) for r in recordings.values())
     return {
-        "cold_seconds": cold,
+        "cold_seconds": float(np.median(cold)),
+        "dd_seconds": float(np.median(dd)) if dd else np.nan,
         "seconds": best,
+        "cpu_seconds": best_cpu,
         "samples": samples,
         "fibres": len(recordings),
         "anomalies": anomalies,
@@ -245,6 +269,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--cold-repeats",
+        type=int,
+        default=5,
+        help="cold reads (and dd reads) per file; their medians are printed",
+    )
+    parser.add_argument("--only", help="run only the readers of this format (e.g. ppd)")
+    parser.add_argument(
         "--warm",
         action="store_true",
         help="do not drop the page cache (the test suite's smoke run: no effect on the machine)",
@@ -252,7 +283,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(json.loads(args.child), args.repeats)))
+        print(json.dumps(run_one(json.loads(args.child), args.repeats, args.cold_repeats)))
         return
 
     print(
@@ -266,28 +297,30 @@ def main() -> None:
         print(f"files written in {time.perf_counter() - start:.1f} s\n")
         cold = drop_caches()
         print(
-            "cold cache: page cache dropped before dd and before the reader's cold read"
+            f"cold cache: page cache dropped before dd and before the reader's cold read; "
+            f"medians of {args.cold_repeats} of each, alternating"
             if cold
             else "warm cache: the page cache was not dropped (--warm, or not root); dd and the "
             "'cold' read are warm reads"
         )
         print(
-            f"{'reader':<26s}{'file MB':>9s}{'read s':>8s}{'MB/s':>8s}{'samples/s':>12s}"
+            f"{'reader':<26s}{'file MB':>9s}{'read s':>8s}{'CPU s':>7s}{'MB/s':>8s}"
+            f"{'samples/s':>12s}"
             f"{'samples':>11s}{'peak RSS MB':>13s}{'(before)':>10s}"
             f"{'cold MB/s':>11s}{'dd MB/s':>9s}{'of dd':>7s}"
         )
         for label, job in jobs.items():
+            if args.only and job["format"] != args.only:
+                continue
             size_mb = Path(job["path"]).stat().st_size / 1e6
-            dd_rate = np.nan
-            if job["format"] != "tdt":  # TDT is read from an object in memory: no file to dd
-                drop_caches()
-                dd_rate = size_mb / dd_seconds(job["path"])
             child = subprocess.run(
                 [
                     sys.executable,
                     __file__,
                     "--repeats",
                     str(args.repeats),
+                    "--cold-repeats",
+                    str(args.cold_repeats),
                     *(["--warm"] if args.warm else []),
                     "--child",
                     json.dumps(job),
@@ -298,8 +331,9 @@ def main() -> None:
             )
             result = json.loads(child.stdout.strip().splitlines()[-1])
             cold_rate = size_mb / result["cold_seconds"]
+            dd_rate = size_mb / result["dd_seconds"]
             print(
-                f"{label:<26s}{size_mb:9.1f}{result['seconds']:8.2f}"
+                f"{label:<26s}{size_mb:9.1f}{result['seconds']:8.3f}{result['cpu_seconds']:7.3f}"
                 f"{size_mb / result['seconds']:8.1f}{result['samples'] / result['seconds']:12.3g}"
                 f"{result['samples']:11d}{result['peak_rss_mb']:13.0f}"
                 f"{result['rss_before_mb']:10.0f}"

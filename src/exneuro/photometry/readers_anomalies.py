@@ -54,7 +54,7 @@ def timing_anomalies(
     to_sample = sample_of or (lambda rows: rows)
     step = np.diff(t)
     positive = step[step > 0]
-    median = float(np.median(positive)) if positive.size else np.nan
+    median = float(np.median(positive, overwrite_input=True)) if positive.size else np.nan
     tables = []
 
     back = np.flatnonzero(step < 0) + 1

@@ -387,5 +387,7 @@ def sample_mapper(signal_pos: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 def median_rate(time_s: np.ndarray) -> float:
     """1 / median positive interval: the nominal rate of a timestamped channel."""
     step = np.diff(np.asarray(time_s, dtype=float))
-    step = step[step > 0]
-    return float(1.0 / np.median(step)) if step.size else np.nan
+    positive = step > 0
+    if not positive.all():  # the usual strictly increasing time needs no copy
+        step = step[positive]
+    return float(1.0 / np.median(step, overwrite_input=True)) if step.size else np.nan

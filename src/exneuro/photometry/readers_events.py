@@ -50,15 +50,21 @@ def ttl_events(
         return empty_events()
     edges = np.flatnonzero(high[1:] != high[:-1]) + 1  # one pass; edges are few
     rises = edges[high[edges]]
+    if not rises.size:
+        return empty_events()
     falls = edges[~high[edges]]
     nxt = np.searchsorted(falls, rises)
     has_fall = nxt < len(falls)
     duration = np.full(len(rises), np.nan)
     duration[has_fall] = t[falls[nxt[has_fall]]] - t[rises[has_fall]]
     return pd.DataFrame(
-        {"name": name, "time_s": t[rises], "duration_s": duration, "source": source},
-        columns=list(EVENT_COLUMNS),
-    ).astype({"name": object, "time_s": float, "duration_s": float, "source": object})
+        {
+            "name": np.full(len(rises), name, dtype=object),
+            "time_s": t[rises],
+            "duration_s": duration,
+            "source": np.full(len(rises), source, dtype=object),
+        }
+    )
 
 
 def make_events(name: Any, time_s: Any, duration_s: Any = np.nan, source: Any = "") -> pd.DataFrame:
@@ -81,6 +87,9 @@ def concat_events(tables: list[pd.DataFrame]) -> pd.DataFrame:
     if not tables:
         return empty_events()
     stacked = pd.concat(tables, ignore_index=True)
+    times = stacked["time_s"].to_numpy()
+    if (times[1:] > times[:-1]).all():  # already in order, without ties or NaN (one TTL line)
+        return stacked
     return stacked.sort_values(["time_s", "name"], kind="stable").reset_index(drop=True)
 
 
@@ -153,11 +162,16 @@ def with_events(recording: Recording, events: pd.DataFrame) -> Recording:
 
 
 def events_outside(events: pd.DataFrame, time_s: np.ndarray, fix: str = "") -> pd.DataFrame:
-    """Anomaly rows for events that fall outside the recorded time span."""
-    if not len(events):
+    """Anomaly rows for events that fall outside the recorded time span (none for a recording
+    without samples: that one is refused as such)."""
+    if not len(events) or not len(time_s):
         return empty_anomalies()
     t0, t1 = float(np.min(time_s)), float(np.max(time_s))
-    outside = events.loc[(events["time_s"] < t0) | (events["time_s"] > t1)]
+    times = events["time_s"].to_numpy()
+    beyond = (times < t0) | (times > t1)
+    if not beyond.any():
+        return empty_anomalies()
+    outside = events.loc[beyond]
     return anomaly_table(
         "event_outside_recording",
         "events",

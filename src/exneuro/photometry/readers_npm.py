@@ -42,26 +42,28 @@ import pandas as pd
 from exneuro.errors import ConfigError, data_error
 from exneuro.photometry.readers_anomalies import (
     channel_anomalies,
-    frame_counter_anomalies,
-    timing_anomalies,
 )
 from exneuro.photometry.readers_core import (
     Recording,
-    align_control,
     as_index,
     check_alignment,
     closest_hint,
     concat_anomalies,
     median_rate,
-    sample_mapper,
     saturation_limits,
     time_unit_factor,
     with_defaults,
 )
 from exneuro.photometry.readers_events import (
     concat_events,
-    events_outside,
     ttl_events,
+)
+from exneuro.photometry.readers_npm_frames import (
+    IO_BITS,
+    LED_BITS,
+    DecodedFrames,
+    led_states,
+    state_counts,
 )
 from exneuro.photometry.readers_npm_ttl import TIME_COLUMNS, read_npm_ttl
 from exneuro.photometry.readers_text import (
@@ -70,24 +72,6 @@ from exneuro.photometry.readers_text import (
     require,
     table_header,
 )
-
-#: LED bits of the Flags/LedState field (the three low bits).
-LED_BITS = {415: 1, 470: 2, 560: 4}
-
-#: I/O bits of the Flags/LedState field above the LED bits.
-IO_BITS = {
-    "Output1": 8,
-    "Output0": 16,
-    "Stimulation": 32,
-    "GPIO2": 64,
-    "GPIO3": 128,
-    "Input1": 256,
-    "Input0": 512,
-}
-
-#: Every bit a Neurophotometrics LED state can carry; anything above is an unknown state.
-KNOWN_BITS = 7 | sum(IO_BITS.values())
-
 
 #: Keys of the Neurophotometrics config and their defaults.
 NPM_DEFAULTS: dict[str, Any] = {
@@ -102,6 +86,9 @@ NPM_DEFAULTS: dict[str, Any] = {
     "ttl_time_column": "auto",
     "led_state_events": None,
 }
+
+#: Where a signal frame's control frame must be, by control_alignment.
+_SIDES = {"interpolate": "on both sides", "previous": "before it", "next": "after it"}
 
 _REGION = re.compile(r"^(?:Region(\d+)([GR])|([GR])(\d+))$")
 
@@ -163,26 +150,33 @@ def read_neurophotometrics(
     data, lines = read_columns(path, names, list(dict.fromkeys(wanted.values())), sep=sep)
 
     t_raw, state_raw = data[time_column], data[led_column]
-    filled = np.logical_or.reduce([np.isfinite(v) for v in data.values()])
-    frames = np.flatnonzero(filled)
-    if frames.size == 0:
-        raise data_error(str(path), "no frames under the header", "check the export")
-    rows = as_index(frames)  # every row filled (the usual case): views, no copies
-    _check_cells(path, t_raw[rows], lines[rows], time_column, "time")
-    state = _led_states(path, state_raw[rows], lines[rows], led_column)
+    if np.isfinite(t_raw).all():  # every row a frame (the usual case): views, no copies
+        rows = slice(0, len(t_raw))
+        if not len(t_raw):
+            raise data_error(str(path), "no frames under the header", "check the export")
+    else:  # blank lines, or a frame without its time
+        filled = np.logical_or.reduce([np.isfinite(v) for v in data.values()])
+        frames = np.flatnonzero(filled)
+        if frames.size == 0:
+            raise data_error(str(path), "no frames under the header", "check the export")
+        rows = as_index(frames)
+        _check_cells(path, t_raw[rows], lines[rows], time_column, "time")
+    state = led_states(path, state_raw[rows], lines[rows], led_column)
     t_raw, lines = t_raw[rows], lines[rows]
     data = {k: v[rows] for k, v in data.items()}
     origin = float(t_raw[0])
-    t_frames = (t_raw - origin) * scale
-    _check_frame_interval(path, t_frames, time_column, cfg["time_unit"])
+    t_frames = t_raw - origin
+    if scale != 1.0:  # seconds already: x * 1.0 is x
+        t_frames *= scale
+    frame_rate = _check_frame_interval(path, t_frames, time_column, cfg["time_unit"])
 
     led = state & 7
     lit = {nm: (led & bit) > 0 for nm, bit in LED_BITS.items()}
     green_both = lit[415] & lit[470]
     frame_mask = {415: lit[415] & ~lit[470], 470: lit[470] & ~lit[415], 560: lit[560]}
 
-    counter_anomalies, jumps = None, None
     events = _events(path, ttl, cfg, state, t_frames, t_raw, time_column, led_column)
+    seen, without_led = state_counts(state)
     base_meta = {
         "source_file": str(path),
         "format": "Neurophotometrics CSV",
@@ -192,19 +186,26 @@ def read_neurophotometrics(
         "time_unit": cfg["time_unit"],
         "time_origin": origin,
         "led_column": led_column,
-        "led_states_seen": sorted(int(v) for v in np.unique(state)),
+        "led_states_seen": seen,
         "n_frames": int(len(state)),
-        "n_frames_without_led": int((led == 0).sum()),
-        "frame_rate_hz": median_rate(t_frames),
+        "n_frames_without_led": without_led,
+        "frame_rate_hz": frame_rate,
         "control_alignment": cfg["control_alignment"],
         "ttl_file": "" if ttl is None else str(ttl),
+        **_detector_range(path, data, [spec["column"] for spec in regions.values()]),
     }
-    roi_values = np.concatenate([data[spec["column"]] for spec in regions.values()])
-    roi_values = roi_values[np.isfinite(roi_values)]
-    base_meta["detector_floor"] = float(roi_values.min())
-    base_meta["detector_full_scale"] = 1.0 if roi_values.max() <= 1.0 else None
+    session = DecodedFrames(
+        t_frames=t_frames,
+        lines=lines,
+        counter=data.get("FrameCounter") if has_counter else None,
+        masks=frame_mask,
+        alignment=cfg["control_alignment"],
+        gap_factor=cfg["gap_factor"],
+        events=events,
+    )
     out = {}
     limits = saturation_limits(cfg["saturation"], reader)
+    checks_limits = np.isfinite(list(limits.values())).any()
     for region, spec in regions.items():
         signal_nm, control_nm = spec["signal_nm"], spec["control_nm"]
         nm_source = spec["signal_nm_source"]
@@ -224,67 +225,63 @@ def read_neurophotometrics(
                 line=int(lines[row]),
                 column=led_column,
             )
-        sig_frames = np.flatnonzero(frame_mask[signal_nm])
-        ctl_frames = np.flatnonzero(frame_mask[control_nm])
-        seen = ", ".join(str(v) for v in base_meta["led_states_seen"])
-        if ctl_frames.size == 0:
+        states = ", ".join(map(str, seen))
+        if not frame_mask[control_nm].any():
             raise data_error(
                 str(path),
                 f"region '{region}': no control channel — no frame has the {control_nm} nm LED "
-                f"on (LED states in the file: {seen})",
+                f"on (LED states in the file: {states})",
                 "record with the isosbestic LED interleaved, or set control_nm to the LED used",
                 column=led_column,
             )
-        if sig_frames.size == 0:
+        if not frame_mask[signal_nm].any():
             raise data_error(
                 str(path),
                 f"region '{region}': no frame has the {signal_nm} nm LED on (LED states in the "
-                f"file: {seen})",
+                f"file: {states})",
                 "set signal_nm to the excitation LED used",
                 column=led_column,
             )
-        keep, control = align_control(
-            sig_frames,
-            t_frames[sig_frames],
-            ctl_frames,
-            t_frames[ctl_frames],
-            data[spec["control_column"]][ctl_frames],
-            cfg["control_alignment"],
-        )
-        positions = sig_frames[keep]
-        time_s = t_frames[positions]
-        signal = data[spec["column"]][positions]
-        to_sample = sample_mapper(positions)
-        if has_counter:
-            counter_anomalies, jumps = frame_counter_anomalies(
-                data["FrameCounter"], t_frames, lines=lines, sample_of=to_sample
+        pair = session.led_pair(signal_nm, control_nm)
+        if pair.time_s.size == 0:
+            raise data_error(
+                str(path),
+                f"region '{region}': no {signal_nm} nm frame has a {control_nm} nm frame "
+                f"{_SIDES[cfg['control_alignment']]} to take its control from",
+                "the recording is too short, or the LEDs were not interleaved",
+                column=led_column,
             )
-        tables = [
-            counter_anomalies if has_counter else None,
-            timing_anomalies(
-                t_frames, cfg["gap_factor"], lines=lines, sample_of=to_sample, skip_gaps_at=jumps
-            ),
-            channel_anomalies(
-                signal,
-                control,
-                time_s,
-                limits,
-                lines=lines[positions],
-                units="a.u.",
-                control_cause=_interpolation_cause(
-                    t_frames, lines, data[spec["control_column"]][ctl_frames]
-                ),
-            ),
-            events_outside(events, time_s),
-        ]
+        raw_control = data[spec["control_column"]]
+        control = pair.pairing.control_at_signal(raw_control)
+        signal = data[spec["column"]][pair.pairing.positions]
+        control_cause = ""
+        if session.back_line is not None and np.isfinite(raw_control[frame_mask[control_nm]]).all():
+            control_cause = (
+                "the control cannot be interpolated there: the timestamps go backwards at line "
+                f"{session.back_line}, see the time_backwards row; not a missing sample"
+            )
+        tables = [*pair.frame_tables]
+        if checks_limits or not (np.isfinite(signal).all() and np.isfinite(control).all()):
+            tables.append(
+                channel_anomalies(
+                    signal,
+                    control,
+                    pair.time_s,
+                    limits,
+                    lines=lines[pair.pairing.positions],
+                    units="a.u.",
+                    control_cause=control_cause,
+                )
+            )
+        tables.append(pair.events_outside)
         out[region] = Recording(
             region=region,
-            time_s=np.ascontiguousarray(time_s, dtype=np.float64),
+            time_s=pair.time_s.copy(),
             signal=np.ascontiguousarray(signal, dtype=np.float64),
             control=np.ascontiguousarray(control, dtype=np.float64),
-            fs_hz=median_rate(time_s),
+            fs_hz=pair.fs_hz,
             events=events,
-            anomalies=concat_anomalies([t for t in tables if t is not None]),
+            anomalies=concat_anomalies(tables),
             metadata={
                 **base_meta,
                 "region": region,
@@ -292,24 +289,35 @@ def read_neurophotometrics(
                 "control_column": spec["control_column"],
                 "led_nm": {"signal": signal_nm, "control": control_nm},
                 "signal_nm_source": nm_source,
-                "n_edge_samples_dropped": int((~keep).sum()),
+                "n_edge_samples_dropped": pair.pairing.dropped,
             },
         ).validate()
     return out
 
 
-def _interpolation_cause(t_frames: np.ndarray, lines: np.ndarray, raw_control: np.ndarray) -> str:
-    """Why the aligned control has NaN when no control cell is empty: the frame timestamps go
-    backwards (named with the line), so no interpolation is possible there."""
-    if not np.isfinite(raw_control).all():
-        return ""
-    back = np.flatnonzero(t_frames[1:] < t_frames[:-1])
-    if not back.size:
-        return ""
-    return (
-        "the control cannot be interpolated there: the timestamps go backwards at line "
-        f"{int(lines[back[0] + 1])}, see the time_backwards row; not a missing sample"
-    )
+def _detector_range(
+    path: Path, data: Mapping[str, np.ndarray], columns: list[str]
+) -> dict[str, float | None]:
+    """The detector's range for the fault checks: ``detector_floor``, the lowest finite value of
+    the fibre columns (the camera's black level: frames without LED, a dark ROI), and
+    ``detector_full_scale`` 1.0 when the values are normalised to the camera range (all <= 1)."""
+    low, high = np.inf, -np.inf
+    for column in dict.fromkeys(columns):
+        values = data[column]
+        lo, hi = values.min(), values.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # empty cells: the finite values only
+            values = values[np.isfinite(values)]
+            if not values.size:
+                continue
+            lo, hi = values.min(), values.max()
+        low, high = min(low, float(lo)), max(high, float(hi))
+    if not np.isfinite(low):
+        raise data_error(
+            str(path),
+            f"no values in the fibre column(s) {', '.join(dict.fromkeys(columns))}",
+            "check the column mapping under regions, or re-export the file",
+        )
+    return {"detector_floor": low, "detector_full_scale": 1.0 if high <= 1.0 else None}
 
 
 def _colour(column: str) -> str:
@@ -379,27 +387,9 @@ def _check_cells(path: Path, values: np.ndarray, lines: np.ndarray, column: str,
         )
 
 
-def _led_states(path: Path, values: np.ndarray, lines: np.ndarray, column: str) -> np.ndarray:
-    """The LED state of every frame as integers; a value that is no known bit field is an error."""
-    finite = np.isfinite(values)
-    integral = finite & (values >= 0) & (np.floor(values) == values)
-    as_int = np.where(integral, values, 0).astype(np.int64)
-    bad = ~integral | ((as_int & ~KNOWN_BITS) != 0)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise data_error(
-            str(path),
-            f"unknown LED state '{values[row]:g}' (expected 1=415 nm, 2=470 nm, 4=560 nm plus "
-            "I/O bits 8-512)",
-            "check that the column is the LED state of a Neurophotometrics file",
-            line=int(lines[row]),
-            column=column,
-        )
-    return as_int
-
-
-def _check_frame_interval(path: Path, t_frames: np.ndarray, column: str, unit: str) -> None:
-    """Camera systems run at 1-1000 frames/s; anything else means a wrong time unit."""
+def _check_frame_interval(path: Path, t_frames: np.ndarray, column: str, unit: str) -> float:
+    """The frame rate (1 / median positive interval); camera systems run at 1-1000 frames/s,
+    anything else means a wrong time unit."""
     rate = median_rate(t_frames)
     if not np.isfinite(rate):
         raise data_error(str(path), "fewer than two distinct frame timestamps", column=column)
@@ -412,6 +402,7 @@ def _check_frame_interval(path: Path, t_frames: np.ndarray, column: str, unit: s
             f"set time_unit to the unit of '{column}' (probably '{suggestion}')",
             column=column,
         )
+    return rate
 
 
 def _events(
