@@ -1,6 +1,7 @@
 """Read speed and peak memory of the photometry readers on hour-long recordings.
 
 Usage: python bench/photometry_readers_bench.py [--minutes 60] [--rate 1000] [--repeats 3]
+[--cold-repeats 5] [--ppd-sizes 75x100] [--formats ppd ...]
 
 Writes, to a temporary folder, one recording of ``--minutes`` per format — two channels at
 ``--rate`` Hz as a generic CSV, a Doric CSV (two-line header) and a pyPhotometry .ppd
@@ -16,9 +17,15 @@ per second (each with its control).
 Beside it, for every reader of a file, the cold-cache rate: the page cache is dropped
 (``sync; echo 3 > /proc/sys/vm/drop_caches``, as root) and ``dd`` reads the file (its wall time,
 process start included); after its warm reads the reader's process drops the cache and reads the
-file once more, timed (imports and first-call costs are not counted). The ratio reader/dd says
-how close the reader comes to reading the bytes off the disk. Without the right to drop the
-cache both are warm reads, and the header says so.
+file once more, timed (imports and first-call costs are not counted). Both are repeated
+``--cold-repeats`` times and the medians are printed, so one disturbed read does not decide. The
+ratio reader/dd says how close the reader comes to reading the bytes off the disk. Without the
+right to drop the cache both are warm reads, and the header says so.
+
+The .ppd reader is measured at more than one size (``--ppd-sizes``, default 75 min at 100 Hz, the
+size of a scale-benchmark recording, besides ``--minutes`` at ``--rate``): at small sizes fixed
+costs per call dominate, for the reader and for ``dd`` alike. ``dd``'s own start-up (its wall time
+on an empty input) is printed last, so that its share of dd's time at each size can be seen.
 """
 
 from __future__ import annotations
@@ -78,7 +85,44 @@ def write_csv(path: Path, columns: dict[str, np.ndarray], first_line: str = "") 
         pacsv.write_csv(table, path, write_options=options)
 
 
-def write_files(folder: Path, minutes: float, rate: float) -> dict[str, dict]:
+def write_ppd(path: Path, minutes: float, rate: float, rng: np.random.Generator) -> Path:
+    """A pyPhotometry 1.0 file (2EX_2EM_continuous): two channels, a 30 s on/off TTL on
+    digital input 1."""
+    n = int(minutes * 60 * rate)
+    signal, control = traces(n, rng)
+    ttl = ((np.arange(n) / rate % 60) > 30).astype(np.int64)
+    header = json.dumps(
+        {
+            "subject_ID": "m1",
+            "date_time": "2026-01-05T10:00:00",
+            "mode": "2EX_2EM_continuous",
+            "sampling_rate": int(rate),
+            "volts_per_division": [VPD, VPD],
+            "n_analog_signals": 2,
+            "n_digital_signals": 2,
+            "version": "1.0.2",
+        }
+    ).encode()
+    adc = np.column_stack([signal, control]) / VPD
+    words = (adc.astype(np.uint16) << 1) | np.column_stack([ttl, np.zeros(n, int)]).astype(
+        np.uint16
+    )
+    path.write_bytes(len(header).to_bytes(2, "little") + header + words.astype("<u2").tobytes())
+    return path
+
+
+def ppd_size(text: str) -> tuple[float, float]:
+    """``MINUTESxRATE`` (``75x100``) as (minutes, Hz)."""
+    minutes, _, rate = text.partition("x")
+    try:
+        return float(minutes), float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not MINUTESxRATE, e.g. 75x100") from None
+
+
+def write_files(
+    folder: Path, minutes: float, rate: float, ppd_sizes: list[tuple[float, float]] = ()
+) -> dict[str, dict]:
     """Write every benchmark file; return {reader: {path, config, ...}}."""
     rng = np.random.default_rng(20260105)
     n = int(minutes * 60 * rate)
@@ -120,25 +164,14 @@ def write_files(folder: Path, minutes: float, rate: float) -> dict[str, dict]:
         },
     }
 
-    ppd = folder / "mouse.ppd"
-    header = json.dumps(
-        {
-            "subject_ID": "m1",
-            "date_time": "2026-01-05T10:00:00",
-            "mode": "2EX_2EM_continuous",
-            "sampling_rate": int(rate),
-            "volts_per_division": [VPD, VPD],
-            "n_analog_signals": 2,
-            "n_digital_signals": 2,
-            "version": "1.0.2",
-        }
-    ).encode()
-    adc = np.column_stack([signal, control]) / VPD
-    words = (adc.astype(np.uint16) << 1) | np.column_stack([ttl, np.zeros(n, int)]).astype(
-        np.uint16
-    )
-    ppd.write_bytes(len(header).to_bytes(2, "little") + header + words.astype("<u2").tobytes())
+    ppd_rng = np.random.default_rng(20260106)
+    ppd = write_ppd(folder / "mouse.ppd", minutes, rate, ppd_rng)
     jobs["pyPhotometry .ppd"] = {"format": "ppd", "path": str(ppd), "config": {}}
+    for size_minutes, size_rate in ppd_sizes:
+        name = f"mouse_{size_minutes:g}x{size_rate:g}.ppd"
+        path = write_ppd(folder / name, size_minutes, size_rate, ppd_rng)
+        label = f"  .ppd {size_minutes:g} min {size_rate:g} Hz"
+        jobs[label] = {"format": "ppd", "path": str(path), "config": {}}
 
     frames = int(minutes * 60 * 40)
     led = np.resize([1, 2], frames) | np.where((np.arange(frames) // 1200) % 2 == 1, 512, 0)
@@ -205,9 +238,19 @@ def dd_seconds(path: str) -> float:
     return time.perf_counter() - start
 
 
-def run_one(job: dict, repeats: int) -> dict:
-    """Child process: read the file ``repeats`` times (best time and memory), then once more
-    after dropping the page cache (cold; warm again when the cache cannot be dropped)."""
+def cold_dd_seconds(path: str, repeats: int) -> float:
+    """Median wall time of ``dd`` reading ``path``, the page cache dropped before each read."""
+    times = []
+    for _ in range(repeats):
+        drop_caches()
+        times.append(dd_seconds(path))
+    return float(np.median(times))
+
+
+def run_one(job: dict, repeats: int, cold_repeats: int = 1) -> dict:
+    """Child process: read the file ``repeats`` times (best time and memory), then
+    ``cold_repeats`` times more, each after dropping the page cache (cold; warm again when the
+    cache cannot be dropped): the median of those."""
     from exneuro.photometry.readers import read_photometry
 
     source = tdt_object(job["path"]) if job["format"] == "tdt" else job["path"]
@@ -219,11 +262,14 @@ def run_one(job: dict, repeats: int) -> dict:
         start = time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
         best = min(best, time.perf_counter() - start)
-    recordings = None
-    drop_caches()
-    start = time.perf_counter()
-    recordings = read_photometry(source, job["format"], job["config"])
-    cold = time.perf_counter() - start
+    cold_times = []
+    for _ in range(cold_repeats):
+        recordings = None
+        drop_caches()
+        start = time.perf_counter()
+        recordings = read_photometry(source, job["format"], job["config"])
+        cold_times.append(time.perf_counter() - start)
+    cold = float(np.median(cold_times))
     samples = sum(r.n_samples for r in recordings.values())
     anomalies = sum(len(r.anomalies) for r in recordings.values())
     events = sum(len(r.events) for r in recordings.values())
@@ -245,6 +291,26 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--cold-repeats",
+        type=int,
+        default=5,
+        help="cold reads of each file by dd and by the reader; the medians are printed",
+    )
+    parser.add_argument(
+        "--ppd-sizes",
+        type=ppd_size,
+        nargs="*",
+        default=[(75.0, 100.0)],
+        metavar="MINUTESxRATE",
+        help="more .ppd recordings to read, besides --minutes at --rate (default 75x100)",
+    )
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        choices=["csv", "doric", "ppd", "neurophotometrics", "tdt"],
+        help="read only these formats (default: every format)",
+    )
+    parser.add_argument(
         "--warm",
         action="store_true",
         help="do not drop the page cache (the test suite's smoke run: no effect on the machine)",
@@ -252,7 +318,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_one(json.loads(args.child), args.repeats)))
+        print(json.dumps(run_one(json.loads(args.child), args.repeats, args.cold_repeats)))
         return
 
     print(
@@ -262,7 +328,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        jobs = write_files(Path(folder), args.minutes, args.rate)
+        jobs = write_files(Path(folder), args.minutes, args.rate, args.ppd_sizes)
+        if args.formats:
+            jobs = {label: job for label, job in jobs.items() if job["format"] in args.formats}
         print(f"files written in {time.perf_counter() - start:.1f} s\n")
         cold = drop_caches()
         print(
@@ -280,14 +348,15 @@ def main() -> None:
             size_mb = Path(job["path"]).stat().st_size / 1e6
             dd_rate = np.nan
             if job["format"] != "tdt":  # TDT is read from an object in memory: no file to dd
-                drop_caches()
-                dd_rate = size_mb / dd_seconds(job["path"])
+                dd_rate = size_mb / cold_dd_seconds(job["path"], args.cold_repeats)
             child = subprocess.run(
                 [
                     sys.executable,
                     __file__,
                     "--repeats",
                     str(args.repeats),
+                    "--cold-repeats",
+                    str(args.cold_repeats),
                     *(["--warm"] if args.warm else []),
                     "--child",
                     json.dumps(job),
@@ -306,6 +375,11 @@ def main() -> None:
                 f"{cold_rate:11.1f}{dd_rate:9.0f}{cold_rate / dd_rate:7.0%}",
                 flush=True,
             )
+        start_up = cold_dd_seconds("/dev/null", args.cold_repeats)
+        print(
+            f"dd start-up (an empty input, median of {args.cold_repeats}): "
+            f"{start_up * 1e3:.1f} ms; the cold columns are medians of {args.cold_repeats} reads"
+        )
 
 
 if __name__ == "__main__":

@@ -22,10 +22,10 @@ import numpy as np
 
 from exneuro.errors import data_error
 
-#: Acquisition cycles decoded per step: 64 k cycles of two words is 256 kB of words and 512 kB
-#: per float64 channel, well inside a core's L2 cache; the Python cost per step (about twenty
-#: NumPy calls) stays under 2 % of the decode.
-CHUNK_CYCLES = 1 << 16
+#: Acquisition cycles decoded per step: 32 k cycles of two words is 128 kB of words and 256 kB
+#: per float64 channel, inside a core's L2 cache with the scratch arrays; the Python cost per
+#: step (about twenty NumPy calls) stays near 2 % of the decode.
+CHUNK_CYCLES = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,7 @@ def decode_samples(
     steps = np.arange(min(CHUNK_CYCLES, n_cycles), dtype=np.float64)
     on_word = np.empty(len(steps), dtype=np.uint16)
     off_word = np.empty(len(steps), dtype=np.uint16)
-    changed = np.empty(len(steps), dtype=np.uint8)
-    edges: list[list[np.ndarray]] = [[] for _ in range(layout.digital_inputs)]
+    level_changes = _LevelChanges(layout, len(steps))
     highest, has_zero = 0, False
     cycle_bytes = 2 * layout.words_per_cycle
     buffer = memoryview(raw)
@@ -123,6 +122,7 @@ def decode_samples(
         size = stop - start
         highest = max(highest, int(chunk.max()))
         has_zero = has_zero or int(chunk.min()) == 0
+        level_changes.add(cycles, start, stop)
         on, off = on_word[:size], off_word[:size]
         for slot, values in enumerate(volts):
             out = values[start:stop]
@@ -136,41 +136,54 @@ def decode_samples(
         time_s = cycle_time_s[start:stop]
         np.add(steps[:size], start, out=time_s)
         np.divide(time_s, channel_hz, out=time_s)
-        for digital, found in enumerate(edges):
-            _level_changes(cycles, start, stop, digital * layout.stride, on, changed, found)
     return PpdSamples(
         words=words,
         cycles=cycles,
         volts=volts,
         cycle_time_s=cycle_time_s,
-        digital_edges=tuple(
-            np.concatenate(found) if found else np.array([], dtype=np.intp) for found in edges
-        ),
+        digital_edges=level_changes.edges(),
         highest_word=highest,
         has_zero_word=has_zero,
     )
 
 
-def _level_changes(
-    cycles: np.ndarray,
-    start: int,
-    stop: int,
-    column: int,
-    scratch: np.ndarray,
-    changed: np.ndarray,
-    found: list,
-) -> None:
-    """Append the cycles in ``start:stop`` whose digital bit (``word & 1`` of ``column``) differs
-    from the cycle before, comparing the chunk's first cycle with the previous chunk's last.
-    ``scratch`` (uint16) and ``changed`` (uint8) hold at least a chunk; a line that does not change
-    in the chunk costs one count of a byte array, not a search."""
-    words = cycles[max(start - 1, 0) : stop, column]
-    flips = scratch[: len(words) - 1]
-    np.bitwise_xor(words[1:], words[:-1], out=flips)
-    bits = changed[: len(flips)]
-    np.bitwise_and(flips, 1, out=bits, casting="unsafe")
-    if np.count_nonzero(bits):
-        found.append(np.flatnonzero(bits.view(bool)) + max(start, 1))
+class _LevelChanges:
+    """Where the digital inputs change level, found chunk by chunk.
+
+    Each word is compared with the word of the same slot one cycle before (XOR of the chunk's
+    words with themselves shifted by one cycle: contiguous, whatever the layout), the lowest bit
+    kept for the digital inputs' words only, and the rare changes located after one count of a
+    byte array. Edges are few, so a chunk without any costs three passes over its words.
+    """
+
+    def __init__(self, layout: PpdWordLayout, chunk_cycles: int) -> None:
+        self.width = layout.words_per_cycle
+        self.columns = [digital * layout.stride for digital in range(layout.digital_inputs)]
+        in_cycle = np.zeros(self.width, dtype=np.uint16)
+        in_cycle[self.columns] = 1
+        self.mask = np.tile(in_cycle, chunk_cycles)
+        self.flips = np.empty(len(self.mask), dtype=np.uint16)
+        self.changed = np.empty(len(self.mask), dtype=np.uint8)
+        self.found: list[np.ndarray] = []
+
+    def add(self, cycles: np.ndarray, start: int, stop: int) -> None:
+        """Look at cycles ``start:stop`` (the first against the cycle before it)."""
+        if not self.columns:
+            return
+        before = max(start - 1, 0)
+        words = cycles[before:stop].reshape(-1)
+        size = len(words) - self.width
+        flips, changed = self.flips[:size], self.changed[:size]
+        np.bitwise_xor(words[self.width :], words[: -self.width], out=flips)
+        np.bitwise_and(flips, self.mask[:size], out=changed, casting="unsafe")
+        if np.count_nonzero(changed):
+            self.found.append(np.flatnonzero(changed.view(bool)) + (before + 1) * self.width)
+
+    def edges(self) -> tuple[np.ndarray, ...]:
+        """Per digital input, the sorted cycles whose level differs from the cycle before."""
+        words = np.concatenate(self.found) if self.found else np.array([], dtype=np.intp)
+        cycle, column = np.divmod(words, self.width)
+        return tuple(cycle[column == wanted] for wanted in self.columns)
 
 
 def _advise_sequential(handle: BinaryIO) -> None:
