@@ -45,29 +45,25 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
 from exneuro.photometry.readers_core import (
-    EVENT_COLUMNS,
     Recording,
     align_control,
-    anomaly_table,
     as_index,
     check_alignment,
     closest_hint,
     concat_anomalies,
-    empty_anomalies,
-    empty_events,
-    runs,
     with_defaults,
 )
-from exneuro.photometry.readers_events import pulses, sorted_events
 from exneuro.photometry.readers_ppd_decode import (
-    PpdSamples,
     PpdWordLayout,
+    clipping,
     decode_samples,
+    digital_events,
     read_exactly,
+    truncation,
+    zero_filled,
 )
 
 
@@ -239,15 +235,15 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
     adc_max = float(header.get("ADC_max_value", 1 << 15)) if version >= _PAIRED_FROM else 2**15
     clip = 0.98 * adc_max
     saturation_checked = paired or not layout.pulsed
-    tables = [_truncation(len(samples.words) - cycles.size, payload_bytes, time_s)]
+    tables = [truncation(len(samples.words) - cycles.size, payload_bytes, time_s)]
     if samples.has_zero_word:  # a zero-filled cycle needs zero words
-        tables.append(_zero_filled(cycles, times(s_slot), to_sample))
+        tables.append(zero_filled(cycles, times(s_slot), to_sample))
     if saturation_checked and (samples.highest_word >> 1) > clip:  # else nothing can clip
         for channel, slot in (("signal", s_slot), ("control", c_slot)):
             peak = np.maximum(adc(slot), adc(slot, baseline=True)) if paired else adc(slot)
-            tables.append(_clipping(peak, clip, channel, times(slot), to_sample))
+            tables.append(clipping(peak, clip, channel, times(slot), to_sample))
 
-    events = _digital_events(samples, shared, offset, stride, cfg["digital_names"] or {}, path.name)
+    events = digital_events(samples, shared, offset, stride, cfg["digital_names"] or {}, path.name)
     metadata = {
         "source_file": str(path),
         "format": "pyPhotometry .ppd",
@@ -290,35 +286,6 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
         extra={k: np.ascontiguousarray(v, dtype=np.float64) for k, v in extra.items()},
     ).validate()
     return {recording.region: recording}
-
-
-def _digital_events(
-    samples: PpdSamples,
-    shared: np.ndarray,
-    offset: Mapping[int, float],
-    stride: int,
-    digital_names: Mapping[str, str],
-    file_name: str,
-) -> pd.DataFrame:
-    """The pulses of every digital input (rides in the lowest bit of its slot's LED-on words) as
-    one events table: onset at the rising edge, duration to the falling edge (NaN when still high
-    at the end), times on the slot's clock (``k / rate`` plus the slot's timer offset)."""
-    columns: dict[str, list] = {"name": [], "time_s": [], "duration_s": [], "source": []}
-    for digital, edges in enumerate(samples.digital_edges):
-        high = (samples.cycles[edges, digital * stride] & 1).astype(bool)
-        rises, ends = pulses(edges, high)
-        has_fall = ends >= 0
-        onset = shared[rises] + offset[digital]
-        duration = np.full(len(rises), np.nan)
-        duration[has_fall] = (shared[ends[has_fall]] + offset[digital]) - onset[has_fall]
-        label = f"digital_{digital + 1}"
-        columns["name"].append(np.full(len(rises), digital_names.get(label, label), dtype=object))
-        columns["time_s"].append(onset)
-        columns["duration_s"].append(duration)
-        columns["source"].append(np.full(len(rises), f"{file_name}:{label}", dtype=object))
-    if not columns["time_s"]:
-        return empty_events()
-    return sorted_events(*(np.concatenate(columns[key]) for key in EVENT_COLUMNS))
 
 
 def _sampling_rate(header: Mapping[str, Any], path: Path) -> float:
@@ -452,65 +419,3 @@ def _volts_per_division(header: Mapping[str, Any], layout: PpdLayout, path: Path
         per_input[i] if i < len(per_input) else per_input[0] for i in range(layout.analog_inputs)
     ]
     return np.array(inputs * layout.colours_per_input, dtype=np.float64)
-
-
-def _truncation(extra_words: int, payload_bytes: int, time_s: np.ndarray) -> pd.DataFrame:
-    """A file that ends inside a sample (the recording was cut): report what was ignored."""
-    extra_bytes = extra_words * 2 + payload_bytes % 2
-    if not extra_bytes:
-        return empty_anomalies()
-    return anomaly_table(
-        "truncated",
-        "file",
-        len(time_s) - 1,
-        time_s[-1],
-        None,
-        f"the file ends {extra_bytes} byte(s) into a sample; the partial sample was ignored",
-    )
-
-
-def _clipping(
-    peak: np.ndarray, clip: float, channel: str, time_s: np.ndarray, to_sample: Any
-) -> pd.DataFrame:
-    """Runs of samples above 98 % of the ADC range (pyPhotometry's own clipping rule)."""
-    if not peak.size or peak.max() <= clip:  # the usual case, in one pass
-        return empty_anomalies()
-    starts, lengths = runs(peak > clip)
-    highest = np.maximum.reduceat(peak, starts)
-    return anomaly_table(
-        "saturation",
-        channel,
-        to_sample(starts),
-        time_s[starts],
-        None,
-        [
-            f"{n} sample(s) above 98 % of the ADC range ({clip:g} counts; highest {int(h)})"
-            for n, h in zip(lengths, highest, strict=True)
-        ],
-    )
-
-
-def _zero_filled(cycles: np.ndarray, time_s: np.ndarray, to_sample: Any) -> pd.DataFrame:
-    """Cycles whose words are all zero: chunks the GUI zero-filled after a USB loss."""
-    width = cycles.shape[1]
-    if width in (1, 2, 4):  # a cycle as one 16/32/64-bit integer: one comparison per cycle
-        zero = cycles.reshape(-1).view(f"<u{2 * width}") == 0
-    else:  # column by column: much faster than any(axis=1) on short rows
-        zero = cycles[:, 0] == 0
-        for column in range(1, width):
-            zero &= cycles[:, column] == 0
-    if not zero.any():
-        return empty_anomalies()
-    starts, lengths = runs(zero)
-    return anomaly_table(
-        "dropped_frames",
-        "signal+control",
-        to_sample(starts),
-        time_s[starts],
-        None,
-        [
-            f"{n} sample(s) with every word zero: a chunk lost on the USB link and zero-filled by "
-            "the acquisition software (values are not measurements)"
-            for n in lengths
-        ],
-    )
