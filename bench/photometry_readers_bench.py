@@ -238,6 +238,12 @@ def dd_seconds(path: str) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cold_dd_seconds(path: str, repeats: int) -> float:
     """Median wall time of ``dd`` reading ``path``, the page cache dropped before each read."""
     times = []
@@ -262,19 +268,20 @@ def run_one(job: dict, repeats: int, cold_repeats: int = 1) -> dict:
         start = time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
         best = min(best, time.perf_counter() - start)
-    cold_times = []
+    cold_times, cold_cpu = [], []
     for _ in range(cold_repeats):
         recordings = None
         drop_caches()
-        start = time.perf_counter()
+        cpu, start = cpu_seconds(), time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
         cold_times.append(time.perf_counter() - start)
-    cold = float(np.median(cold_times))
+        cold_cpu.append(cpu_seconds() - cpu)
     samples = sum(r.n_samples for r in recordings.values())
     anomalies = sum(len(r.anomalies) for r in recordings.values())
     events = sum(len(r.events) for r in recordings.values())
     return {
-        "cold_seconds": cold,
+        "cold_seconds": float(np.median(cold_times)),
+        "cold_cpu_seconds": float(np.median(cold_cpu)),
         "seconds": best,
         "samples": samples,
         "fibres": len(recordings),
@@ -344,11 +351,13 @@ def main() -> None:
             f"{'samples':>11s}{'peak RSS MB':>13s}{'(before)':>10s}"
             f"{'cold MB/s':>11s}{'dd MB/s':>9s}{'of dd':>7s}"
         )
+        details = []
         for label, job in jobs.items():
             size_mb = Path(job["path"]).stat().st_size / 1e6
-            dd_rate = np.nan
+            dd_rate = dd_time = np.nan
             if job["format"] != "tdt":  # TDT is read from an object in memory: no file to dd
-                dd_rate = size_mb / cold_dd_seconds(job["path"], args.cold_repeats)
+                dd_time = cold_dd_seconds(job["path"], args.cold_repeats)
+                dd_rate = size_mb / dd_time
             child = subprocess.run(
                 [
                     sys.executable,
@@ -375,11 +384,22 @@ def main() -> None:
                 f"{cold_rate:11.1f}{dd_rate:9.0f}{cold_rate / dd_rate:7.0%}",
                 flush=True,
             )
+            details.append((label, size_mb, result, dd_time))
         start_up = cold_dd_seconds("/dev/null", args.cold_repeats)
         print(
-            f"dd start-up (an empty input, median of {args.cold_repeats}): "
+            f"\ndd start-up (an empty input, median of {args.cold_repeats}): "
             f"{start_up * 1e3:.1f} ms; the cold columns are medians of {args.cold_repeats} reads"
         )
+        for label, size_mb, result, dd_time in details:
+            if np.isnan(dd_time):
+                continue
+            reading = max(dd_time - start_up, 1e-6)  # dd's time without its start-up
+            print(
+                f"{label.strip()}: cold read {result['cold_seconds'] * 1e3:.1f} ms "
+                f"(CPU {result['cold_cpu_seconds'] * 1e3:.1f} ms), dd {dd_time * 1e3:.1f} ms; "
+                f"without dd's start-up dd reads {size_mb / reading:.0f} MB/s and the reader "
+                f"is at {reading / result['cold_seconds']:.0%} of it"
+            )
 
 
 if __name__ == "__main__":

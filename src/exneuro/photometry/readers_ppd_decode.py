@@ -120,8 +120,7 @@ def decode_samples(
     outputs = np.empty((layout.n_slots + 1, n_cycles))
     volts, cycle_time_s = tuple(outputs[:-1]), outputs[-1]
     steps = np.arange(min(CHUNK_CYCLES, n_cycles), dtype=np.float64)
-    on_word = np.empty(len(steps), dtype=np.uint16)
-    off_word = np.empty(len(steps), dtype=np.uint16)
+    adc_values = np.empty(len(steps) * layout.words_per_cycle, dtype=np.uint16)
     level_changes = _LevelChanges(layout, len(steps))
     highest, has_zero = 0, False
     cycle_bytes = 2 * layout.words_per_cycle
@@ -136,16 +135,14 @@ def decode_samples(
         highest = max(highest, int(chunk.max()))
         has_zero = has_zero or int(chunk.min()) == 0
         level_changes.add(cycles, start, stop)
-        on, off = on_word[:size], off_word[:size]
+        adc = adc_values[: size * layout.words_per_cycle].reshape(chunk.shape)
+        np.right_shift(chunk, 1, out=adc)  # every word at once: contiguous
         for slot, values in enumerate(volts):
             out = values[start:stop]
-            np.right_shift(chunk[:, slot * layout.stride], 1, out=on)
-            if layout.paired:
-                np.right_shift(chunk[:, slot * layout.stride + 1], 1, out=off)
-                np.subtract(on, off, out=out, dtype=np.float64)
-                np.multiply(out, volts_per_division[slot], out=out)
-            else:
-                np.multiply(on, volts_per_division[slot], out=out, dtype=np.float64)
+            np.copyto(out, adc[:, slot * layout.stride])
+            if layout.paired:  # LED on - LED off
+                np.subtract(out, adc[:, slot * layout.stride + 1], out=out)
+            np.multiply(out, volts_per_division[slot], out=out)
         time_s = cycle_time_s[start:stop]
         np.add(steps[:size], start, out=time_s)
         np.divide(time_s, channel_hz, out=time_s)
