@@ -186,8 +186,11 @@ class _LevelChanges:
         flips, changed = self.flips[:size], self.changed[:size]
         np.bitwise_xor(words[self.width :], words[: -self.width], out=flips)
         np.bitwise_and(flips, self.mask[:size], out=changed, casting="unsafe")
-        if np.count_nonzero(changed):
-            self.found.append(np.flatnonzero(changed.view(bool)) + (before + 1) * self.width)
+        flags = changed.view(bool)
+        count = np.count_nonzero(flags)
+        if count:  # usually one edge: argmax stops at it
+            at = np.flatnonzero(flags) if count > 1 else np.array([np.argmax(flags)])
+            self.found.append(at + (before + 1) * self.width)
 
     def edges(self) -> tuple[np.ndarray, ...]:
         """Per digital input, the sorted cycles whose level differs from the cycle before."""
