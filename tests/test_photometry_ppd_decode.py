@@ -149,8 +149,10 @@ def runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
     return found
 
 
-def reference(path: Path, spec: Spec) -> dict:
-    """Decode ``path`` directly from its specification (whole arrays, plain loops)."""
+def reference(path: Path, spec: Spec, how: str = "interpolate", swap: bool = False) -> dict:
+    """Decode ``path`` directly from its specification (whole arrays, plain loops); ``how`` the
+    control alignment of the pulsed modes; ``swap``: analog_2 is the signal, analog_1 the
+    control (two-slot modes)."""
     raw = path.read_bytes()
     size = int.from_bytes(raw[:2], "little")
     payload = raw[2 + size :]
@@ -171,16 +173,22 @@ def reference(path: Path, spec: Spec) -> dict:
     offset = {slot: slot / timer_hz if spec.pulsed else 0.0 for slot in range(n_slots)}
     k = np.arange(n, dtype=np.float64)
     times = [k / channel_hz + offset[slot] if spec.pulsed else k / channel_hz for slot in offset]
-    signal_slot, control_slot = 0, spec.control_slot
-    if spec.pulsed:  # a control read before (previous cycle) and after each signal reading
-        kept = np.arange(1, n) if control_slot > signal_slot else np.arange(0, n - 1)
+    signal_slot, control_slot = (1, 0) if swap else (0, spec.control_slot)
+    # pulsed: a slot read after the signal in a cycle has its reading before a signal sample in
+    # the previous cycle (none for the first) and the one after it in the same cycle; a slot read
+    # before the signal, the reverse (none after the last)
+    if control_slot > signal_slot:
+        first, last = {"interpolate": (1, n), "previous": (1, n), "next": (0, n)}[how]
     else:
-        kept = np.arange(n)
+        first, last = {"interpolate": (0, n - 1), "previous": (0, n), "next": (0, n - 1)}[how]
+    kept = np.arange(first, last) if spec.pulsed else np.arange(n)
 
     def on_signal_times(slot: int, values: np.ndarray) -> np.ndarray:
         if not spec.pulsed:
             return values
         lo, hi = (kept - 1, kept) if slot > signal_slot else (kept, kept + 1)
+        if how != "interpolate":
+            return values[lo if how == "previous" else hi]
         weight = (times[signal_slot][kept] - times[slot][lo]) / (times[slot][hi] - times[slot][lo])
         return values[lo] + weight * (values[hi] - values[lo])
 
@@ -229,16 +237,37 @@ def reference(path: Path, spec: Spec) -> dict:
     }
 
 
+@pytest.mark.parametrize("how", ["interpolate", "previous", "next"])
 @pytest.mark.parametrize("chunk_cycles", [1, 7, 64, readers_ppd_decode.CHUNK_CYCLES])
 @pytest.mark.parametrize("version", list(SPECS))
 def test_chunked_decode_equals_the_direct_decode_exactly(
-    tmp_path, monkeypatch, version, chunk_cycles
+    tmp_path, monkeypatch, version, chunk_cycles, how
 ):
     spec = SPECS[version]
+    if not spec.pulsed and how != "interpolate":
+        pytest.skip("simultaneous channels: no alignment")
     path = build(tmp_path / "planted.ppd", spec)
     monkeypatch.setattr(readers_ppd_decode, "CHUNK_CYCLES", chunk_cycles)
-    (recording,) = read_ppd(path).values()
-    expected = reference(path, spec)
+    (recording,) = read_ppd(path, {"control_alignment": how}).values()
+    expected = reference(path, spec, how)
+    check(recording, expected, spec)
+
+
+@pytest.mark.parametrize("how", ["interpolate", "previous", "next"])
+@pytest.mark.parametrize(
+    "version", ["0.2 time division (number version)", "1.1.0 pulsed, LED-on and LED-off words"]
+)
+def test_a_control_read_before_the_signal_is_aligned_exactly(tmp_path, monkeypatch, version, how):
+    spec = SPECS[version]
+    path = build(tmp_path / "planted.ppd", spec)
+    monkeypatch.setattr(readers_ppd_decode, "CHUNK_CYCLES", 7)
+    config = {"control_alignment": how, "signal": "analog_2", "control": "analog_1"}
+    (recording,) = read_ppd(path, config).values()
+    check(recording, reference(path, spec, how, swap=True), spec)
+
+
+def check(recording, expected: dict, spec: Spec) -> None:
+    """The recording equals the reference decode: arrays bit for bit, events, anomaly rows."""
     for name in ("time_s", "signal", "control"):
         np.testing.assert_array_equal(getattr(recording, name), expected[name], err_msg=name)
     assert recording.extra.keys() == expected["extra"].keys()

@@ -49,8 +49,6 @@ import numpy as np
 from exneuro.errors import ConfigError, data_error
 from exneuro.photometry.readers_core import (
     Recording,
-    align_control,
-    as_index,
     check_alignment,
     closest_hint,
     concat_anomalies,
@@ -58,6 +56,7 @@ from exneuro.photometry.readers_core import (
 )
 from exneuro.photometry.readers_ppd_decode import (
     PpdWordLayout,
+    align_interleaved,
     clipping,
     decode_samples,
     digital_events,
@@ -192,29 +191,25 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
     offset = {slot: (slot / timer_hz if layout.pulsed else 0.0) for slot in range(n_slots)}
     shared = samples.cycle_time_s  # t_k = k / rate
 
+    slot_times: dict[int, np.ndarray] = {}
+
     def times(slot: int) -> np.ndarray:
         """Sample times of a slot: shared if continuous, offset by its timer tick if pulsed."""
-        return shared + offset[slot] if layout.pulsed else shared
+        if slot not in slot_times:
+            slot_times[slot] = shared + offset[slot] if layout.pulsed else shared
+        return slot_times[slot]
 
-    def aligned(slot: int, values: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        """Values of a slot on the signal's samples (interleaved: interpolated or paired; the
-        samples kept, None when all are)."""
+    def aligned(slot: int, values: np.ndarray) -> tuple[slice, np.ndarray]:
+        """Values of a slot on the signal's samples (interleaved: interpolated or paired), and
+        the signal's cycles that have them."""
         if not layout.pulsed:
-            return None, values
-        cycle_pos = np.arange(n_cycles, dtype=np.int64) * n_slots
-        return align_control(
-            cycle_pos + s_slot,
-            times(s_slot),
-            cycle_pos + slot,
-            times(slot),
-            values,
-            cfg["control_alignment"],
+            return slice(0, n_cycles), values
+        return align_interleaved(
+            s_slot, slot, times(s_slot), times(slot), values, cfg["control_alignment"]
         )
 
     volts = samples.volts
-    keep, control = aligned(c_slot, volts[c_slot])
-    kept_cycles = np.flatnonzero(keep) if layout.pulsed else None
-    kept = as_index(kept_cycles) if layout.pulsed else slice(None)
+    kept, control = aligned(c_slot, volts[c_slot])
     time_s = times(s_slot)[kept]
     signal = volts[s_slot][kept]
     extra = {}
@@ -228,9 +223,8 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
         extra["control_led_off"] = aligned(c_slot, adc(c_slot, baseline=True) * vpd[c_slot])[1]
 
     def to_sample(cycle: np.ndarray) -> np.ndarray:
-        if kept_cycles is None:  # continuous modes keep every cycle
-            return np.asarray(cycle)
-        return np.minimum(np.searchsorted(kept_cycles, cycle), len(kept_cycles) - 1)
+        """The first kept sample at or after each cycle (the last one past the end)."""
+        return np.clip(np.asarray(cycle) - kept.start, 0, len(time_s) - 1)
 
     adc_max = float(header.get("ADC_max_value", 1 << 15)) if version >= _PAIRED_FROM else 2**15
     clip = 0.98 * adc_max

@@ -207,6 +207,40 @@ def _advise_sequential(handle: BinaryIO) -> None:
             os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
 
+def align_interleaved(
+    signal_slot: int,
+    slot: int,
+    signal_t: np.ndarray,
+    slot_t: np.ndarray,
+    values: np.ndarray,
+    how: str,
+) -> tuple[slice, np.ndarray]:
+    """Place a time-division slot's readings on the signal's samples: what
+    :func:`~exneuro.photometry.readers_core.align_control` computes, bit for bit, for the regular
+    interleave of pulsed .ppd files, where the neighbours are known without a search.
+
+    A slot read after the signal within a cycle has its previous reading one cycle earlier and
+    its next one in the same cycle; a slot read before it, the reverse. ``how``: ``previous`` /
+    ``next`` take that reading; ``interpolate`` weighs the two, c_prev + w (c_next - c_prev) with
+    w = (t_signal - t_prev) / (t_next - t_prev), NaN where the weight is not in [0, 1]. Returns
+    the signal cycles that have the needed neighbours (a slice) and the values there.
+    """
+    n = len(values)
+    read_after = slot > signal_slot
+    if how == "previous":
+        return (slice(1, n), values[:-1]) if read_after else (slice(0, n), values)
+    if how == "next":
+        return (slice(0, n), values) if read_after else (slice(0, n - 1), values[1:])
+    kept = slice(1, n) if read_after else slice(0, n - 1)
+    t_lo, t_hi = slot_t[:-1], slot_t[1:]
+    span = t_hi - t_lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(span > 0, (signal_t[kept] - t_lo) / span, 0.0)
+    result = values[:-1] + weight * (values[1:] - values[:-1])
+    bad = (span <= 0) | (weight < 0) | (weight > 1)  # the two neighbours are distinct readings
+    return kept, np.where(bad, np.nan, result)
+
+
 def digital_events(
     samples: PpdSamples,
     shared: np.ndarray,
