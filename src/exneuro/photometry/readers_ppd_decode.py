@@ -232,13 +232,39 @@ def align_interleaved(
     if how == "next":
         return (slice(0, n), values) if read_after else (slice(0, n - 1), values[1:])
     kept = slice(1, n) if read_after else slice(0, n - 1)
-    t_lo, t_hi = slot_t[:-1], slot_t[1:]
-    span = t_hi - t_lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weight = np.where(span > 0, (signal_t[kept] - t_lo) / span, 0.0)
-    result = values[:-1] + weight * (values[1:] - values[:-1])
-    bad = (span <= 0) | (weight < 0) | (weight > 1)  # the two neighbours are distinct readings
-    return kept, np.where(bad, np.nan, result)
+    return kept, _interpolate(signal_t[kept], slot_t[:-1], slot_t[1:], values[:-1], values[1:])
+
+
+def _interpolate(
+    t: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """lo + w (hi - lo) with w = (t - t_lo) / (t_hi - t_lo) (0 where the span is not positive),
+    NaN where the span is not positive or w is outside [0, 1]; block by block, so that the
+    intermediate arrays stay in the cache."""
+    result = np.empty(len(t))
+    size = min(CHUNK_CYCLES, len(t))
+    span, weight = np.empty(size), np.empty(size)
+    flags, bad = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
+    for start in range(0, len(t), CHUNK_CYCLES):
+        stop = min(start + CHUNK_CYCLES, len(t))
+        part = slice(start, stop)
+        s, w = span[: stop - start], weight[: stop - start]
+        positive, wrong = flags[: stop - start], bad[: stop - start]
+        np.subtract(t_hi[part], t_lo[part], out=s)
+        np.subtract(t[part], t_lo[part], out=w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(w, s, out=w)
+        np.greater(s, 0, out=positive)
+        np.copyto(w, 0.0, where=~positive)
+        out = result[part]
+        np.subtract(hi[part], lo[part], out=out)
+        np.multiply(w, out, out=out)
+        np.add(lo[part], out, out=out)
+        np.logical_not(positive, out=wrong)  # the two neighbours are distinct readings
+        wrong |= w < 0
+        wrong |= w > 1
+        np.copyto(out, np.nan, where=wrong)
+    return result
 
 
 def digital_events(
