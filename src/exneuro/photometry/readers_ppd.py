@@ -195,8 +195,8 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
 
     def times(slot: int) -> np.ndarray:
         """Sample times of a slot: shared if continuous, offset by its timer tick if pulsed."""
-        if slot not in slot_times:
-            slot_times[slot] = shared + offset[slot] if layout.pulsed else shared
+        if slot not in slot_times:  # no offset: the cycle times themselves (k / rate + 0.0)
+            slot_times[slot] = shared + offset[slot] if offset[slot] else shared
         return slot_times[slot]
 
     def aligned(slot: int, values: np.ndarray) -> tuple[slice, np.ndarray]:
