@@ -199,28 +199,30 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
             slot_times[slot] = shared + offset[slot] if offset[slot] else shared
         return slot_times[slot]
 
-    def aligned(slot: int, values: np.ndarray) -> tuple[slice, np.ndarray]:
-        """Values of a slot on the signal's samples (interleaved: interpolated or paired), and
-        the signal's cycles that have them."""
+    def aligned(slot: int, *channels: np.ndarray) -> tuple[slice, list[np.ndarray]]:
+        """Channels read at a slot's times on the signal's samples (interleaved: interpolated
+        or paired), and the signal's cycles that have them."""
         if not layout.pulsed:
-            return slice(0, n_cycles), values
+            return slice(0, n_cycles), list(channels)
         return align_interleaved(
-            s_slot, slot, times(s_slot), times(slot), values, cfg["control_alignment"]
+            s_slot, slot, times(s_slot), times(slot), channels, cfg["control_alignment"]
         )
 
     volts = samples.volts
-    kept, control = aligned(c_slot, volts[c_slot])
+    control_channels = [volts[c_slot]]
+    if paired:  # the raw LED-on and LED-off readings, placed like the control
+        control_channels += [adc(c_slot) * vpd[c_slot], adc(c_slot, baseline=True) * vpd[c_slot]]
+    kept, (control, *control_led) = aligned(c_slot, *control_channels)
     time_s = times(s_slot)[kept]
     signal = volts[s_slot][kept]
     extra = {}
     for slot, name in enumerate(names):
         if slot not in (s_slot, c_slot):
-            extra[name] = aligned(slot, volts[slot])[1]
+            extra[name] = aligned(slot, volts[slot])[1][0]
     if paired:
         extra["signal_led_on"] = adc(s_slot)[kept] * vpd[s_slot]
         extra["signal_led_off"] = adc(s_slot, baseline=True)[kept] * vpd[s_slot]
-        extra["control_led_on"] = aligned(c_slot, adc(c_slot) * vpd[c_slot])[1]
-        extra["control_led_off"] = aligned(c_slot, adc(c_slot, baseline=True) * vpd[c_slot])[1]
+        extra["control_led_on"], extra["control_led_off"] = control_led
 
     def to_sample(cycle: np.ndarray) -> np.ndarray:
         """The first kept sample at or after each cycle (the last one past the end)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -212,10 +212,11 @@ def align_interleaved(
     slot: int,
     signal_t: np.ndarray,
     slot_t: np.ndarray,
-    values: np.ndarray,
+    channels: Sequence[np.ndarray],
     how: str,
-) -> tuple[slice, np.ndarray]:
-    """Place a time-division slot's readings on the signal's samples: what
+) -> tuple[slice, list[np.ndarray]]:
+    """Place a time-division slot's readings (``channels``: values read at ``slot_t``, e.g. its
+    volts and its raw LED-on and LED-off readings) on the signal's samples: what
     :func:`~exneuro.photometry.readers_core.align_control` computes, bit for bit, for the regular
     interleave of pulsed .ppd files, where the neighbours are known without a search.
 
@@ -223,31 +224,36 @@ def align_interleaved(
     its next one in the same cycle; a slot read before it, the reverse. ``how``: ``previous`` /
     ``next`` take that reading; ``interpolate`` weighs the two, c_prev + w (c_next - c_prev) with
     w = (t_signal - t_prev) / (t_next - t_prev), NaN where the weight is not in [0, 1]. Returns
-    the signal cycles that have the needed neighbours (a slice) and the values there.
+    the signal cycles that have the needed neighbours (a slice) and each channel there.
     """
-    n = len(values)
+    n = len(slot_t)
     read_after = slot > signal_slot
     if how == "previous":
-        return (slice(1, n), values[:-1]) if read_after else (slice(0, n), values)
+        if read_after:
+            return slice(1, n), [values[:-1] for values in channels]
+        return slice(0, n), list(channels)
     if how == "next":
-        return (slice(0, n), values) if read_after else (slice(0, n - 1), values[1:])
+        if read_after:
+            return slice(0, n), list(channels)
+        return slice(0, n - 1), [values[1:] for values in channels]
     kept = slice(1, n) if read_after else slice(0, n - 1)
-    return kept, _interpolate(signal_t[kept], slot_t[:-1], slot_t[1:], values[:-1], values[1:])
+    return kept, _interpolate(signal_t[kept], slot_t[:-1], slot_t[1:], channels)
 
 
 def _interpolate(
-    t: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> np.ndarray:
-    """lo + w (hi - lo) with w = (t - t_lo) / (t_hi - t_lo) (0 where the span is not positive),
-    NaN where the span is not positive or w is outside [0, 1]; block by block, so that the
-    intermediate arrays stay in the cache."""
-    result = np.empty(len(t))
+    t: np.ndarray, t_lo: np.ndarray, t_hi: np.ndarray, channels: Sequence[np.ndarray]
+) -> list[np.ndarray]:
+    """Per channel c (read at ``t_lo`` then ``t_hi``): c_lo + w (c_hi - c_lo) with
+    w = (t - t_lo) / (t_hi - t_lo) (0 where the span is not positive), NaN where the span is not
+    positive or w is outside [0, 1]. Block by block, so that the intermediate arrays stay in the
+    cache; the weights are computed once for every channel."""
+    results = [np.empty(len(t)) for _ in channels]
     size = min(CHUNK_CYCLES, len(t))
     span, weight = np.empty(size), np.empty(size)
     flags, bad = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
     for start in range(0, len(t), CHUNK_CYCLES):
         stop = min(start + CHUNK_CYCLES, len(t))
-        part = slice(start, stop)
+        part, later = slice(start, stop), slice(start + 1, stop + 1)
         s, w = span[: stop - start], weight[: stop - start]
         positive, wrong = flags[: stop - start], bad[: stop - start]
         np.subtract(t_hi[part], t_lo[part], out=s)
@@ -256,15 +262,16 @@ def _interpolate(
             np.divide(w, s, out=w)
         np.greater(s, 0, out=positive)
         np.copyto(w, 0.0, where=~positive)
-        out = result[part]
-        np.subtract(hi[part], lo[part], out=out)
-        np.multiply(w, out, out=out)
-        np.add(lo[part], out, out=out)
         np.logical_not(positive, out=wrong)  # the two neighbours are distinct readings
         wrong |= w < 0
         wrong |= w > 1
-        np.copyto(out, np.nan, where=wrong)
-    return result
+        for values, result in zip(channels, results, strict=True):
+            out = result[part]
+            np.subtract(values[later], values[part], out=out)
+            np.multiply(w, out, out=out)
+            np.add(values[part], out, out=out)
+            np.copyto(out, np.nan, where=wrong)
+    return results
 
 
 def digital_events(
