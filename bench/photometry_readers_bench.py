@@ -393,12 +393,17 @@ def main() -> None:
         for label, size_mb, result, dd_time in details:
             if np.isnan(dd_time):
                 continue
-            reading = max(dd_time - start_up, 1e-6)  # dd's time without its start-up
+            reading = dd_time - start_up  # dd's time without its start-up
+            without = (
+                f"without dd's start-up dd reads {size_mb / reading:.0f} MB/s and the reader is "
+                f"at {reading / result['cold_seconds']:.0%} of it"
+                if reading > 0.1 * dd_time
+                else "dd's start-up is most of its time here: no rate without it"
+            )
             print(
                 f"{label.strip()}: cold read {result['cold_seconds'] * 1e3:.1f} ms "
                 f"(CPU {result['cold_cpu_seconds'] * 1e3:.1f} ms), dd {dd_time * 1e3:.1f} ms; "
-                f"without dd's start-up dd reads {size_mb / reading:.0f} MB/s and the reader "
-                f"is at {reading / result['cold_seconds']:.0%} of it"
+                + without
             )
 
 
