@@ -1,30 +1,31 @@
 """Read speed and peak memory of the photometry readers on hour-long recordings.
 
 Usage: python bench/photometry_readers_bench.py [--minutes 60] [--rate 1000] [--repeats 3]
-[--cold-repeats 5] [--only neurophotometrics]
+[--cold-repeats 5] [--ppd-sizes 75x100] [--formats ppd ...]
 
 Writes, to a temporary folder, one recording of ``--minutes`` per format — two channels at
 ``--rate`` Hz as a generic CSV, a Doric CSV (two-line header) and a pyPhotometry .ppd
-(2EX_2EM_continuous, v1.0 header), a Neurophotometrics FP3002 CSV at 40 frames/s (20 per LED,
-415/470 nm interleaved, two fibres, TTL bits in LedState) and a second one 1.25 times as long
-(75 minutes by default) — and builds a TDT ``read_block``-shaped object at 1017.25 Hz in memory.
-``--only`` keeps the readers of one format. Each reader then runs in its own Python process, so
-that its peak resident memory (Linux ``VmHWM``) is its own: the number printed is that peak, and
-beside it the process's peak after importing the library (and, for TDT, loading the streams),
-before reading. Time is the best of ``--repeats`` reads (the file is in the OS cache: this is
-parsing speed, not disk speed), with the CPU time of that read beside it (all threads: more than
-the time when the parser runs on several cores). MB/s is the file size over that time;
-samples/s counts time points of the signal decoded per second (each with its control).
+(2EX_2EM_continuous, v1.0 header), a Neurophotometrics FP3002 CSV at 40 frames/s (415/470 nm
+interleaved, two fibres, TTL bits in LedState) — and builds a TDT ``read_block``-shaped object at
+1017.25 Hz in memory. Each reader then runs in its own Python process, so that its peak resident
+memory (Linux ``VmHWM``) is its own: the number printed is that peak, and beside it the process's
+peak after importing the library (and, for TDT, loading the streams), before reading. Time is
+the best of ``--repeats`` reads (the file is in the OS cache: this is parsing speed, not disk
+speed). MB/s is the file size over that time; samples/s counts time points of the signal decoded
+per second (each with its control).
 
 Beside it, for every reader of a file, the cold-cache rate: the page cache is dropped
 (``sync; echo 3 > /proc/sys/vm/drop_caches``, as root) and ``dd`` reads the file (its wall time,
 process start included); after its warm reads the reader's process drops the cache and reads the
 file once more, timed (imports and first-call costs are not counted). Both are repeated
-``--cold-repeats`` times, alternating dd and reader so that both see the same machine, and the
-medians are printed: one cold read of a 10 MB file lasts tens of milliseconds, and a single one
-moves by half with whatever else the machine does. The ratio reader/dd says how close the reader
-comes to reading the bytes off the disk. Without the right to drop the cache both are warm
-reads, and the header says so.
+``--cold-repeats`` times and the medians are printed, so one disturbed read does not decide. The
+ratio reader/dd says how close the reader comes to reading the bytes off the disk. Without the
+right to drop the cache both are warm reads, and the header says so.
+
+The .ppd reader is measured at more than one size (``--ppd-sizes``, default 75 min at 100 Hz, the
+size of a scale-benchmark recording, besides ``--minutes`` at ``--rate``): at small sizes fixed
+costs per call dominate, for the reader and for ``dd`` alike. ``dd``'s own start-up (its wall time
+on an empty input) is printed last, so that its share of dd's time at each size can be seen.
 """
 
 from __future__ import annotations
@@ -84,7 +85,44 @@ def write_csv(path: Path, columns: dict[str, np.ndarray], first_line: str = "") 
         pacsv.write_csv(table, path, write_options=options)
 
 
-def write_files(folder: Path, minutes: float, rate: float) -> dict[str, dict]:
+def write_ppd(path: Path, minutes: float, rate: float, rng: np.random.Generator) -> Path:
+    """A pyPhotometry 1.0 file (2EX_2EM_continuous): two channels, a 30 s on/off TTL on
+    digital input 1."""
+    n = int(minutes * 60 * rate)
+    signal, control = traces(n, rng)
+    ttl = ((np.arange(n) / rate % 60) > 30).astype(np.int64)
+    header = json.dumps(
+        {
+            "subject_ID": "m1",
+            "date_time": "2026-01-05T10:00:00",
+            "mode": "2EX_2EM_continuous",
+            "sampling_rate": int(rate),
+            "volts_per_division": [VPD, VPD],
+            "n_analog_signals": 2,
+            "n_digital_signals": 2,
+            "version": "1.0.2",
+        }
+    ).encode()
+    adc = np.column_stack([signal, control]) / VPD
+    words = (adc.astype(np.uint16) << 1) | np.column_stack([ttl, np.zeros(n, int)]).astype(
+        np.uint16
+    )
+    path.write_bytes(len(header).to_bytes(2, "little") + header + words.astype("<u2").tobytes())
+    return path
+
+
+def ppd_size(text: str) -> tuple[float, float]:
+    """``MINUTESxRATE`` (``75x100``) as (minutes, Hz)."""
+    minutes, _, rate = text.partition("x")
+    try:
+        return float(minutes), float(rate)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not MINUTESxRATE, e.g. 75x100") from None
+
+
+def write_files(
+    folder: Path, minutes: float, rate: float, ppd_sizes: list[tuple[float, float]] = ()
+) -> dict[str, dict]:
     """Write every benchmark file; return {reader: {path, config, ...}}."""
     rng = np.random.default_rng(20260105)
     n = int(minutes * 60 * rate)
@@ -126,25 +164,14 @@ def write_files(folder: Path, minutes: float, rate: float) -> dict[str, dict]:
         },
     }
 
-    ppd = folder / "mouse.ppd"
-    header = json.dumps(
-        {
-            "subject_ID": "m1",
-            "date_time": "2026-01-05T10:00:00",
-            "mode": "2EX_2EM_continuous",
-            "sampling_rate": int(rate),
-            "volts_per_division": [VPD, VPD],
-            "n_analog_signals": 2,
-            "n_digital_signals": 2,
-            "version": "1.0.2",
-        }
-    ).encode()
-    adc = np.column_stack([signal, control]) / VPD
-    words = (adc.astype(np.uint16) << 1) | np.column_stack([ttl, np.zeros(n, int)]).astype(
-        np.uint16
-    )
-    ppd.write_bytes(len(header).to_bytes(2, "little") + header + words.astype("<u2").tobytes())
+    ppd_rng = np.random.default_rng(20260106)
+    ppd = write_ppd(folder / "mouse.ppd", minutes, rate, ppd_rng)
     jobs["pyPhotometry .ppd"] = {"format": "ppd", "path": str(ppd), "config": {}}
+    for size_minutes, size_rate in ppd_sizes:
+        name = f"mouse_{size_minutes:g}x{size_rate:g}.ppd"
+        path = write_ppd(folder / name, size_minutes, size_rate, ppd_rng)
+        label = f"  .ppd {size_minutes:g} min {size_rate:g} Hz"
+        jobs[label] = {"format": "ppd", "path": str(path), "config": {}}
 
     for npm_minutes in (minutes, minutes * 1.25):  # an hour and a 75-min session by default
         label = "Neurophotometrics CSV" if npm_minutes == minutes else f"NPM {npm_minutes:g} min"
@@ -219,41 +246,51 @@ def dd_seconds(path: str) -> float:
     return time.perf_counter() - start
 
 
-def run_one(job: dict, repeats: int, cold_repeats: int) -> dict:
-    """Child process: read the file ``repeats`` times (best time and memory, and the CPU time
-    of the best read), then ``cold_repeats`` times: drop the page cache, ``dd`` the file, drop
-    it again, read it (cold; warm again when the cache cannot be dropped)."""
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cold_dd_seconds(path: str, repeats: int) -> float:
+    """Median wall time of ``dd`` reading ``path``, the page cache dropped before each read."""
+    times = []
+    for _ in range(repeats):
+        drop_caches()
+        times.append(dd_seconds(path))
+    return float(np.median(times))
+
+
+def run_one(job: dict, repeats: int, cold_repeats: int = 1) -> dict:
+    """Child process: read the file ``repeats`` times (best time and memory), then
+    ``cold_repeats`` times more, each after dropping the page cache (cold; warm again when the
+    cache cannot be dropped): the median of those."""
     from exneuro.photometry.readers import read_photometry
 
     source = tdt_object(job["path"]) if job["format"] == "tdt" else job["path"]
     before = peak_rss_mb()
-    best, best_cpu = np.inf, np.inf
+    best = np.inf
     recordings = None
     for _ in range(repeats):
         recordings = None  # free the previous result: the peak is that of one read
-        start, start_cpu = time.perf_counter(), time.process_time()
-        recordings = read_photometry(source, job["format"], job["config"])
-        elapsed = time.perf_counter() - start
-        if elapsed < best:
-            best, best_cpu = elapsed, time.process_time() - start_cpu
-    cold, dd = [], []
-    for _ in range(cold_repeats):
-        recordings = None
-        if job["format"] != "tdt":  # TDT is read from an object in memory: no file to dd
-            drop_caches()
-            dd.append(dd_seconds(job["path"]))
-        drop_caches()
         start = time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
-        cold.append(time.perf_counter() - start)
+        best = min(best, time.perf_counter() - start)
+    cold_times, cold_cpu = [], []
+    for _ in range(cold_repeats):
+        recordings = None
+        drop_caches()
+        cpu, start = cpu_seconds(), time.perf_counter()
+        recordings = read_photometry(source, job["format"], job["config"])
+        cold_times.append(time.perf_counter() - start)
+        cold_cpu.append(cpu_seconds() - cpu)
     samples = sum(r.n_samples for r in recordings.values())
     anomalies = sum(len(r.anomalies) for r in recordings.values())
     events = sum(len(r.events) for r in recordings.values())
     return {
-        "cold_seconds": float(np.median(cold)),
-        "dd_seconds": float(np.median(dd)) if dd else np.nan,
+        "cold_seconds": float(np.median(cold_times)),
+        "cold_cpu_seconds": float(np.median(cold_cpu)),
         "seconds": best,
-        "cpu_seconds": best_cpu,
         "samples": samples,
         "fibres": len(recordings),
         "anomalies": anomalies,
@@ -272,9 +309,22 @@ def main() -> None:
         "--cold-repeats",
         type=int,
         default=5,
-        help="cold reads (and dd reads) per file; their medians are printed",
+        help="cold reads of each file by dd and by the reader; the medians are printed",
     )
-    parser.add_argument("--only", help="run only the readers of this format (e.g. ppd)")
+    parser.add_argument(
+        "--ppd-sizes",
+        type=ppd_size,
+        nargs="*",
+        default=[(75.0, 100.0)],
+        metavar="MINUTESxRATE",
+        help="more .ppd recordings to read, besides --minutes at --rate (default 75x100)",
+    )
+    parser.add_argument(
+        "--formats",
+        nargs="+",
+        choices=["csv", "doric", "ppd", "neurophotometrics", "tdt"],
+        help="read only these formats (default: every format)",
+    )
     parser.add_argument(
         "--warm",
         action="store_true",
@@ -293,26 +343,29 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        jobs = write_files(Path(folder), args.minutes, args.rate)
+        jobs = write_files(Path(folder), args.minutes, args.rate, args.ppd_sizes)
+        if args.formats:
+            jobs = {label: job for label, job in jobs.items() if job["format"] in args.formats}
         print(f"files written in {time.perf_counter() - start:.1f} s\n")
         cold = drop_caches()
         print(
-            f"cold cache: page cache dropped before dd and before the reader's cold read; "
-            f"medians of {args.cold_repeats} of each, alternating"
+            "cold cache: page cache dropped before dd and before the reader's cold read"
             if cold
             else "warm cache: the page cache was not dropped (--warm, or not root); dd and the "
             "'cold' read are warm reads"
         )
         print(
-            f"{'reader':<26s}{'file MB':>9s}{'read s':>8s}{'CPU s':>7s}{'MB/s':>8s}"
-            f"{'samples/s':>12s}"
+            f"{'reader':<26s}{'file MB':>9s}{'read s':>8s}{'MB/s':>8s}{'samples/s':>12s}"
             f"{'samples':>11s}{'peak RSS MB':>13s}{'(before)':>10s}"
             f"{'cold MB/s':>11s}{'dd MB/s':>9s}{'of dd':>7s}"
         )
+        details = []
         for label, job in jobs.items():
-            if args.only and job["format"] != args.only:
-                continue
             size_mb = Path(job["path"]).stat().st_size / 1e6
+            dd_rate = dd_time = np.nan
+            if job["format"] != "tdt":  # TDT is read from an object in memory: no file to dd
+                dd_time = cold_dd_seconds(job["path"], args.cold_repeats)
+                dd_rate = size_mb / dd_time
             child = subprocess.run(
                 [
                     sys.executable,
@@ -331,14 +384,34 @@ def main() -> None:
             )
             result = json.loads(child.stdout.strip().splitlines()[-1])
             cold_rate = size_mb / result["cold_seconds"]
-            dd_rate = size_mb / result["dd_seconds"]
             print(
-                f"{label:<26s}{size_mb:9.1f}{result['seconds']:8.3f}{result['cpu_seconds']:7.3f}"
+                f"{label:<26s}{size_mb:9.1f}{result['seconds']:8.2f}"
                 f"{size_mb / result['seconds']:8.1f}{result['samples'] / result['seconds']:12.3g}"
                 f"{result['samples']:11d}{result['peak_rss_mb']:13.0f}"
                 f"{result['rss_before_mb']:10.0f}"
                 f"{cold_rate:11.1f}{dd_rate:9.0f}{cold_rate / dd_rate:7.0%}",
                 flush=True,
+            )
+            details.append((label, size_mb, result, dd_time))
+        start_up = cold_dd_seconds("/dev/null", args.cold_repeats)
+        print(
+            f"\ndd start-up (an empty input, median of {args.cold_repeats}): "
+            f"{start_up * 1e3:.1f} ms; the cold columns are medians of {args.cold_repeats} reads"
+        )
+        for label, size_mb, result, dd_time in details:
+            if np.isnan(dd_time):
+                continue
+            reading = dd_time - start_up  # dd's time without its start-up
+            without = (
+                f"without dd's start-up dd reads {size_mb / reading:.0f} MB/s and the reader is "
+                f"at {reading / result['cold_seconds']:.0%} of it"
+                if reading > 0.1 * dd_time
+                else "dd's start-up is most of its time here: no rate without it"
+            )
+            print(
+                f"{label.strip()}: cold read {result['cold_seconds'] * 1e3:.1f} ms "
+                f"(CPU {result['cold_cpu_seconds'] * 1e3:.1f} ms), dd {dd_time * 1e3:.1f} ms; "
+                + without
             )
 
 

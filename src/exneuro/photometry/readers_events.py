@@ -49,20 +49,54 @@ def ttl_events(
     if len(high) < 2:
         return empty_events()
     edges = np.flatnonzero(high[1:] != high[:-1]) + 1  # one pass; edges are few
-    rises = edges[high[edges]]
+    rises, ends = pulses(edges, high[edges])
     if not rises.size:
         return empty_events()
-    falls = edges[~high[edges]]
-    nxt = np.searchsorted(falls, rises)
-    has_fall = nxt < len(falls)
+    has_fall = ends >= 0
     duration = np.full(len(rises), np.nan)
-    duration[has_fall] = t[falls[nxt[has_fall]]] - t[rises[has_fall]]
+    duration[has_fall] = t[ends[has_fall]] - t[rises[has_fall]]
     return pd.DataFrame(
         {
             "name": np.full(len(rises), name, dtype=object),
             "time_s": t[rises],
             "duration_s": duration,
             "source": np.full(len(rises), source, dtype=object),
+        }
+    )
+
+
+def pulses(edges: np.ndarray, high_at_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pulses of a digital line from its level changes: the sample of each rising edge and of
+    the falling edge that ends it (-1 when the line is still high at the end).
+
+    ``edges`` are the sorted samples whose level differs from the sample before; ``high_at_edges``
+    the level there (True: a rise). A line high from the first sample has no rise before its first
+    fall, so that fall ends no pulse.
+    """
+    rises = edges[high_at_edges]
+    falls = edges[~high_at_edges]
+    following = np.searchsorted(falls, rises)
+    has_fall = following < len(falls)
+    ends = np.full(len(rises), -1, dtype=np.int64)
+    ends[has_fall] = falls[following[has_fall]]
+    return rises, ends
+
+
+def sorted_events(
+    name: np.ndarray, time_s: np.ndarray, duration_s: np.ndarray, source: np.ndarray
+) -> pd.DataFrame:
+    """An events table from per-event arrays, ordered by time then name (stable) — the table
+    :func:`concat_events` makes from per-channel tables, built in one step: a reader with several
+    digital lines makes one table instead of one per line plus their concatenation."""
+    if not len(time_s):
+        return empty_events()
+    order = np.lexsort((np.asarray(name, dtype=str), time_s))
+    return pd.DataFrame(
+        {
+            "name": np.asarray(name, dtype=object)[order],
+            "time_s": np.asarray(time_s, dtype=np.float64)[order],
+            "duration_s": np.asarray(duration_s, dtype=np.float64)[order],
+            "source": np.asarray(source, dtype=object)[order],
         }
     )
 

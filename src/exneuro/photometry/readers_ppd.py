@@ -38,30 +38,31 @@ control fit needs (notes §2.2).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
-import pandas as pd
 
 from exneuro.errors import ConfigError, data_error
 from exneuro.photometry.readers_core import (
     Recording,
-    align_control,
-    anomaly_table,
-    as_index,
     check_alignment,
     closest_hint,
     concat_anomalies,
-    empty_anomalies,
-    runs,
     with_defaults,
 )
-from exneuro.photometry.readers_events import (
-    concat_events,
-    ttl_events,
+from exneuro.photometry.readers_ppd_decode import (
+    PpdWordLayout,
+    align_interleaved,
+    clipping,
+    decode_samples,
+    digital_events,
+    read_exactly,
+    truncation,
+    zero_filled,
 )
 
 
@@ -131,143 +132,114 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
     path = Path(path)
     if not path.is_file():
         raise data_error(str(path), "pyPhotometry file not found", "check the path in the config")
-    raw = path.read_bytes()
-    header, payload, version = _read_header(raw, path)
-    layout, mode = _layout(header, cfg, path)
-    try:
-        rate = float(header["sampling_rate"])
-    except (TypeError, ValueError):
-        rate = float("nan")
-    if not rate > 0 or not np.isfinite(rate):
-        raise data_error(
-            str(path),
-            f"sampling_rate {header['sampling_rate']!r} in the .ppd header is not a positive "
-            "number",
-            "copy the file again from the acquisition PC",
-        )
-    paired = layout.pulsed and version >= _PAIRED_FROM
-    n_slots = layout.analog_inputs * layout.colours_per_input
-    words_per_cycle = n_slots * (2 if paired else 1)
-    if "n_analog_signals" in header and cfg["layout"] is None:
-        declared = int(header["n_analog_signals"])
-        if declared != layout.analog_inputs:
+    with open(path, "rb", buffering=0) as handle:
+        header, version, payload_bytes = _read_header(handle, path)
+        layout, mode = _layout(header, cfg, path)
+        rate = _sampling_rate(header, path)
+        paired = layout.pulsed and version >= _PAIRED_FROM
+        n_slots = layout.analog_inputs * layout.colours_per_input
+        words_per_cycle = n_slots * (2 if paired else 1)
+        if "n_analog_signals" in header and cfg["layout"] is None:
+            declared = int(header["n_analog_signals"])
+            if declared != layout.analog_inputs:
+                raise data_error(
+                    str(path),
+                    f"the header declares {declared} analog signals but mode '{mode}' has "
+                    f"{layout.analog_inputs}",
+                    "the file is damaged or from a modified firmware; declare its layout in the "
+                    "config",
+                )
+        n_cycles = payload_bytes // 2 // words_per_cycle
+        if n_cycles < 2:
             raise data_error(
                 str(path),
-                f"the header declares {declared} analog signals but mode '{mode}' has "
-                f"{layout.analog_inputs}",
-                "the file is damaged or from a modified firmware; declare its layout in the config",
+                f"only {n_cycles} complete sample(s) after the header",
+                "the recording is empty or was stopped at once",
             )
-
-    words = np.frombuffer(payload, dtype="<u2", count=len(payload) // 2)  # a view, no copy
-    n_cycles = len(words) // words_per_cycle
-    if n_cycles < 2:
-        raise data_error(
+        vpd = _volts_per_division(header, layout, path)
+        names = [f"analog_{slot + 1}" for slot in range(n_slots)]
+        signal_name = cfg["signal"]
+        control_name = cfg["control"] or DEFAULT_CONTROL.get(mode, "analog_2")
+        for key, name in (("signal", signal_name), ("control", control_name)):
+            if name not in names:
+                raise ConfigError(
+                    f"pyPhotometry config: {key} '{name}' is not a channel of mode '{mode}' "
+                    f"({', '.join(names)}){closest_hint(str(name), names)} — fix "
+                    f"photometry.readers.ppd.{key}"
+                )
+        if signal_name == control_name:
+            raise ConfigError("pyPhotometry config: signal and control are the same channel")
+        channel_hz = rate / layout.colours_per_input
+        n_digital = min(int(header.get("n_digital_signals", 2)), layout.analog_inputs)
+        samples = decode_samples(
+            handle,
+            payload_bytes,
+            PpdWordLayout(words_per_cycle, n_slots, paired, n_digital),
+            vpd,
+            channel_hz,
             str(path),
-            f"only {n_cycles} complete sample(s) after the header",
-            "the recording is empty or was stopped at once",
         )
-    cycles = words[: n_cycles * words_per_cycle].reshape(n_cycles, words_per_cycle)
+    s_slot, c_slot = names.index(signal_name), names.index(control_name)
+    cycles = samples.cycles
     stride = 2 if paired else 1
-    vpd = _volts_per_division(header, layout, path)
 
     def adc(slot: int, baseline: bool = False) -> np.ndarray:
         """ADC values (top 15 bits) of one slot's LED-on (or LED-off baseline) words."""
         return cycles[:, slot * stride + int(baseline)] >> 1
 
-    def volts(slot: int) -> np.ndarray:
-        """on - off (paired files) or the stored value, times volts per division."""
-        values = adc(slot).astype(np.float64)
-        if paired:
-            values -= adc(slot, baseline=True)
-        values *= vpd[slot]
-        return values
-
-    names = [f"analog_{slot + 1}" for slot in range(n_slots)]
-    signal_name = cfg["signal"]
-    control_name = cfg["control"] or DEFAULT_CONTROL.get(mode, "analog_2")
-    for key, name in (("signal", signal_name), ("control", control_name)):
-        if name not in names:
-            raise ConfigError(
-                f"pyPhotometry config: {key} '{name}' is not a channel of mode '{mode}' "
-                f"({', '.join(names)}){closest_hint(str(name), names)} — fix "
-                f"photometry.readers.ppd.{key}"
-            )
-    if signal_name == control_name:
-        raise ConfigError("pyPhotometry config: signal and control are the same channel")
-    s_slot, c_slot = names.index(signal_name), names.index(control_name)
-
     timer_hz = rate * layout.analog_inputs
-    channel_hz = rate / layout.colours_per_input
     offset = {slot: (slot / timer_hz if layout.pulsed else 0.0) for slot in range(n_slots)}
-    shared = np.arange(n_cycles, dtype=np.float64)
-    shared /= channel_hz  # t_k = k / rate
+    shared = samples.cycle_time_s  # t_k = k / rate
+
+    slot_times: dict[int, np.ndarray] = {}
 
     def times(slot: int) -> np.ndarray:
         """Sample times of a slot: shared if continuous, offset by its timer tick if pulsed."""
-        return shared + offset[slot] if layout.pulsed else shared
+        if slot not in slot_times:  # no offset: the cycle times themselves (k / rate + 0.0)
+            slot_times[slot] = shared + offset[slot] if offset[slot] else shared
+        return slot_times[slot]
 
-    def aligned(slot: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values of a slot on the signal's samples (interleaved: interpolated or paired)."""
+    def aligned(slot: int, *channels: np.ndarray) -> tuple[slice, list[np.ndarray]]:
+        """Channels read at a slot's times on the signal's samples (interleaved: interpolated
+        or paired), and the signal's cycles that have them."""
         if not layout.pulsed:
-            return np.ones(n_cycles, dtype=bool), values
-        cycle_pos = np.arange(n_cycles, dtype=np.int64) * n_slots
-        return align_control(
-            cycle_pos + s_slot,
-            times(s_slot),
-            cycle_pos + slot,
-            times(slot),
-            values,
-            cfg["control_alignment"],
+            return slice(0, n_cycles), list(channels)
+        return align_interleaved(
+            s_slot, slot, times(s_slot), times(slot), channels, cfg["control_alignment"]
         )
 
-    keep, control = aligned(c_slot, volts(c_slot))
-    kept_cycles = np.flatnonzero(keep) if layout.pulsed else None
-    kept = as_index(kept_cycles) if layout.pulsed else slice(None)
+    volts = samples.volts
+    control_channels = [volts[c_slot]]
+    if paired:  # the raw LED-on and LED-off readings, placed like the control
+        control_channels += [adc(c_slot) * vpd[c_slot], adc(c_slot, baseline=True) * vpd[c_slot]]
+    kept, (control, *control_led) = aligned(c_slot, *control_channels)
     time_s = times(s_slot)[kept]
-    signal = volts(s_slot)[kept]
+    signal = volts[s_slot][kept]
     extra = {}
     for slot, name in enumerate(names):
         if slot not in (s_slot, c_slot):
-            extra[name] = aligned(slot, volts(slot))[1]
+            extra[name] = aligned(slot, volts[slot])[1][0]
     if paired:
         extra["signal_led_on"] = adc(s_slot)[kept] * vpd[s_slot]
         extra["signal_led_off"] = adc(s_slot, baseline=True)[kept] * vpd[s_slot]
-        extra["control_led_on"] = aligned(c_slot, adc(c_slot) * vpd[c_slot])[1]
-        extra["control_led_off"] = aligned(c_slot, adc(c_slot, baseline=True) * vpd[c_slot])[1]
+        extra["control_led_on"], extra["control_led_off"] = control_led
 
     def to_sample(cycle: np.ndarray) -> np.ndarray:
-        if kept_cycles is None:  # continuous modes keep every cycle
-            return np.asarray(cycle)
-        return np.minimum(np.searchsorted(kept_cycles, cycle), len(kept_cycles) - 1)
+        """The first kept sample at or after each cycle (the last one past the end)."""
+        return np.clip(np.asarray(cycle) - kept.start, 0, len(time_s) - 1)
 
     adc_max = float(header.get("ADC_max_value", 1 << 15)) if version >= _PAIRED_FROM else 2**15
     clip = 0.98 * adc_max
     saturation_checked = paired or not layout.pulsed
-    tables = [
-        _truncation(len(words) - n_cycles * words_per_cycle, len(payload), time_s),
-        _zero_filled(cycles, times(s_slot), to_sample),
-    ]
-    if saturation_checked:
+    tables = [truncation(len(samples.words) - cycles.size, payload_bytes, time_s)]
+    if samples.has_zero_word:  # a zero-filled cycle needs zero words
+        tables.append(zero_filled(cycles, times(s_slot), to_sample))
+    if saturation_checked and (samples.highest_word >> 1) > clip:  # else nothing can clip
         for channel, slot in (("signal", s_slot), ("control", c_slot)):
-            words_on = cycles[:, slot * stride]
-            if not paired and (int(words_on.max()) >> 1) <= clip:  # none clipped: one pass
-                continue
-            peak = np.maximum(adc(slot), adc(slot, baseline=True)) if paired else words_on >> 1
-            tables.append(_clipping(peak, clip, channel, times(slot), to_sample))
+            peak = np.maximum(adc(slot), adc(slot, baseline=True)) if paired else adc(slot)
+            tables.append(clipping(peak, clip, channel, times(slot), to_sample))
 
-    digital_names = cfg["digital_names"] or {}
-    n_digital = min(int(header.get("n_digital_signals", 2)), layout.analog_inputs)
-    events = concat_events(
-        [
-            ttl_events(
-                times(d),
-                _digital_bit(cycles[:, d * stride]),
-                digital_names.get(f"digital_{d + 1}", f"digital_{d + 1}"),
-                source=f"{path.name}:digital_{d + 1}",
-            )
-            for d in range(n_digital)
-        ]
-    )
+    events = digital_events(samples, shared, offset, stride, cfg["digital_names"] or {}, path.name)
     metadata = {
         "source_file": str(path),
         "format": "pyPhotometry .ppd",
@@ -312,12 +284,20 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
     return {recording.region: recording}
 
 
-def _digital_bit(words: np.ndarray) -> np.ndarray:
-    """The digital input in the lowest bit of each word, as booleans (the low byte first: a
-    quarter of the memory traffic of masking the 16-bit words)."""
-    bits = words.astype(np.uint8)
-    bits &= 1
-    return bits.view(bool)
+def _sampling_rate(header: Mapping[str, Any], path: Path) -> float:
+    """The header's sampling rate, a positive finite number (the samples carry no timestamps)."""
+    try:
+        rate = float(header["sampling_rate"])
+    except (TypeError, ValueError):
+        rate = float("nan")
+    if not rate > 0 or not np.isfinite(rate):
+        raise data_error(
+            str(path),
+            f"sampling_rate {header['sampling_rate']!r} in the .ppd header is not a positive "
+            "number",
+            "copy the file again from the acquisition PC",
+        )
+    return rate
 
 
 def parse_version(value: Any) -> tuple[int, ...]:
@@ -326,20 +306,25 @@ def parse_version(value: Any) -> tuple[int, ...]:
     return tuple(int(p) for p in parts if p.isdigit())
 
 
-def _read_header(raw: bytes, path: Path) -> tuple[dict[str, Any], memoryview, tuple[int, ...]]:
-    """Header dict, the sample bytes (a view: no copy of the file) and the version, for every
-    header generation."""
-    if len(raw) < 2:
+def _read_header(handle: BinaryIO, path: Path) -> tuple[dict[str, Any], tuple[int, ...], int]:
+    """Header dict, version and the number of sample bytes after the header, for every header
+    generation; ``handle`` is left at the first sample byte."""
+    file_bytes = os.fstat(handle.fileno()).st_size
+    if file_bytes < 2:
         raise data_error(str(path), "the .ppd file is empty", "re-copy it from the acquisition PC")
-    size = int.from_bytes(raw[:2], "little")
-    if size == 0 or 2 + size > len(raw):
+    prefix = bytearray(2)
+    read_exactly(handle, memoryview(prefix), str(path))
+    size = int.from_bytes(prefix, "little")
+    if size == 0 or 2 + size > file_bytes:
         raise data_error(
             str(path),
             f"not a pyPhotometry .ppd file: the header length prefix ({size} bytes) does not fit "
-            f"the file ({len(raw)} bytes)",
+            f"the file ({file_bytes} bytes)",
             "check that this is a .ppd file written by pyPhotometry",
         )
-    block = raw[2 : 2 + size]
+    block = bytearray(size)
+    read_exactly(handle, memoryview(block), str(path))
+    block = bytes(block)
     broken = None
     try:
         header = json.loads(block.decode("utf-8"))
@@ -370,7 +355,7 @@ def _read_header(raw: bytes, path: Path) -> tuple[dict[str, Any], memoryview, tu
             "42-byte header of 2018 files",
             "check that this is a .ppd file written by pyPhotometry",
         )
-    return header, memoryview(raw)[2 + size :], parse_version(header.get("version"))
+    return header, parse_version(header.get("version")), file_bytes - 2 - size
 
 
 def _legacy_header(block: bytes, path: Path) -> dict[str, Any] | None:
@@ -430,65 +415,3 @@ def _volts_per_division(header: Mapping[str, Any], layout: PpdLayout, path: Path
         per_input[i] if i < len(per_input) else per_input[0] for i in range(layout.analog_inputs)
     ]
     return np.array(inputs * layout.colours_per_input, dtype=np.float64)
-
-
-def _truncation(extra_words: int, payload_bytes: int, time_s: np.ndarray) -> pd.DataFrame:
-    """A file that ends inside a sample (the recording was cut): report what was ignored."""
-    extra_bytes = extra_words * 2 + payload_bytes % 2
-    if not extra_bytes:
-        return empty_anomalies()
-    return anomaly_table(
-        "truncated",
-        "file",
-        len(time_s) - 1,
-        time_s[-1],
-        None,
-        f"the file ends {extra_bytes} byte(s) into a sample; the partial sample was ignored",
-    )
-
-
-def _clipping(
-    peak: np.ndarray, clip: float, channel: str, time_s: np.ndarray, to_sample: Any
-) -> pd.DataFrame:
-    """Runs of samples above 98 % of the ADC range (pyPhotometry's own clipping rule)."""
-    if not peak.size or peak.max() <= clip:  # the usual case, in one pass
-        return empty_anomalies()
-    starts, lengths = runs(peak > clip)
-    highest = np.maximum.reduceat(peak, starts)
-    return anomaly_table(
-        "saturation",
-        channel,
-        to_sample(starts),
-        time_s[starts],
-        None,
-        [
-            f"{n} sample(s) above 98 % of the ADC range ({clip:g} counts; highest {int(h)})"
-            for n, h in zip(lengths, highest, strict=True)
-        ],
-    )
-
-
-def _zero_filled(cycles: np.ndarray, time_s: np.ndarray, to_sample: Any) -> pd.DataFrame:
-    """Cycles whose words are all zero: chunks the GUI zero-filled after a USB loss."""
-    width = cycles.shape[1]
-    if width in (1, 2, 4):  # a cycle as one 16/32/64-bit integer: one comparison per cycle
-        zero = cycles.reshape(-1).view(f"<u{2 * width}") == 0
-    else:  # column by column: much faster than any(axis=1) on short rows
-        zero = cycles[:, 0] == 0
-        for column in range(1, width):
-            zero &= cycles[:, column] == 0
-    if not zero.any():
-        return empty_anomalies()
-    starts, lengths = runs(zero)
-    return anomaly_table(
-        "dropped_frames",
-        "signal+control",
-        to_sample(starts),
-        time_s[starts],
-        None,
-        [
-            f"{n} sample(s) with every word zero: a chunk lost on the USB link and zero-filled by "
-            "the acquisition software (values are not measurements)"
-            for n in lengths
-        ],
-    )
