@@ -212,19 +212,21 @@ def library_code():
 
 
 def check_code_digests(rules):
-    """Stop, naming the rule and the fix, when a rule running a script (``script:``, or a shell
-    command running ``params.script``) does not pass that script's digest as ``code``: a
-    copied rule keeping another script's digest would not rerun when its own code changes.
+    """Stop, naming the step and the fix, when a step that runs a script (its ``script``, or
+    the ``params.script`` its shell command runs) does not pass that script's digest as
+    ``code``: a copied step keeping another script's digest would not rerun when its own code
+    changes.
     """
-    for rule in rules:
-        script = rule.script or getattr(rule.params, "script", None)
+    for step in rules:
+        script = step.script or getattr(step.params, "script", None)
         if script is None:
             continue
-        folder = Path(rule.basedir.get_path_or_uri(True))
-        if getattr(rule.params, "code", None) != script_digest(folder / script):
+        folder = Path(step.basedir.get_path_or_uri(True))
+        if getattr(step.params, "code", None) != script_digest(folder / script):
             sys.exit(
-                f"Error: {shown_path(rule.snakefile)}: rule '{rule.name}' runs {script} but its "
-                f'params do not pass its code digest: add code=script_code("{script}")'
+                f"Error: {shown_path(step.snakefile)}: rule '{step.name}' runs {script} but "
+                "its params do not pass its code digest"
+                f': add code=script_code("{script}")'
             )
 
 
