@@ -83,6 +83,12 @@ def test_a_file_that_only_parses_whole_is_parsed_whole():
     assert "exneuro.stats.mixed" in imported_modules(source)
 
 
+def test_source_that_does_not_compile_gives_the_imports_found_line_by_line():
+    # the job running it fails with Python's message; planning the workflow does not
+    source = "from exneuro.stats import mixed\nimport the tables\ndef broken(:\n"
+    assert imported_modules(source) == {"exneuro", "exneuro.stats", "exneuro.stats.mixed"}
+
+
 def test_closure_follows_imports_through_other_modules():
     # model_factors reaches the mixed-model engine through stats.mixed
     closure = module_closure({"exneuro.model_factors"})
@@ -247,4 +253,16 @@ def test_rule_passing_another_scripts_digest_stops_with_one_line(tmp_path):
         "but its params do not pass its code digest: add "
         'code=script_code("../../scripts/paper_figure.py")'
     ) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_digest_of_a_missing_script_stops_with_one_line(tmp_path):
+    root = copy_project(tmp_path)
+    rules = root / "workflow" / "rules" / "paper.smk"
+    own = 'script_code("../../scripts/paper_figure.py")'
+    rules.write_text(rules.read_text().replace(own, 'script_code("../../scripts/paper.py")'))
+    result = snakemake("-n", "--cores", "1", "--configfile", TWO_GROUP, cwd=root)
+    assert result.returncode == 1
+    expected = 'Error: script_code("../../scripts/paper.py"): there is no file scripts/paper.py'
+    assert expected in result.stderr
     assert "Traceback" not in result.stderr

@@ -25,6 +25,7 @@ a string literal (``Path(__file__).with_name("fonts")``).
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import re
@@ -44,17 +45,21 @@ STRING_LITERAL = re.compile(r"""["']([^"'\n]+)["']""")
 
 
 def import_statements(source: str) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement of ``source``: at module level, in functions, in branches."""
-    statements = []
+    """Every import statement of ``source``: at module level, in functions, in branches.
+
+    Source that does not compile gives the statements found line by line (its job fails on it
+    anyway, with Python's own message): planning the workflow does not stop on it.
+    """
+    statements: list[ast.AST] = []
+    whole_file = False
     for match in IMPORT_LINE.finditer(source):
         try:
             statements += ast.parse(match.group(0).strip()).body
         except SyntaxError:
-            return [
-                node
-                for node in ast.walk(ast.parse(source))
-                if isinstance(node, (ast.Import, ast.ImportFrom))
-            ]
+            whole_file = True
+    if whole_file:
+        with contextlib.suppress(SyntaxError):
+            statements = list(ast.walk(ast.parse(source)))
     return [node for node in statements if isinstance(node, (ast.Import, ast.ImportFrom))]
 
 

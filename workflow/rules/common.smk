@@ -203,7 +203,10 @@ def script_code(script):
     ``script`` as the rule's ``script:`` names it (relative to the rule file), or absolute. A
     params entry, so that an edit reruns exactly the jobs that run the edited code.
     """
-    return script_digest(Path(workflow.current_basedir.get_path_or_uri(True)) / script)
+    path = Path(workflow.current_basedir.get_path_or_uri(True)) / script
+    if not path.is_file():
+        sys.exit(f'Error: script_code("{script}"): there is no file {shown_path(path)}')
+    return script_digest(path)
 
 
 def library_code():
