@@ -19,7 +19,9 @@ runs, never smaller (``tests/test_code_digests.py`` checks it contains every mod
 of each script loads). Parsed imports and file digests are cached for the life of the process.
 
 A module's data files are the non-Python files and folders beside it whose name appears in it as
-a string literal (``Path(__file__).with_name("fonts")``).
+a string literal (``Path(__file__).with_name("fonts")``). The config schemas are not part of a
+digest: jobs receive the config through their params, defaults filled in (a changed default
+changes the params), and the sample sheet's schema is an input of the one job that reads it.
 """
 
 from __future__ import annotations
