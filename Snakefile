@@ -71,6 +71,10 @@ rule all:
         all_outputs(),
 
 
+# Every rule running a script passes the digest of the code that script runs.
+check_code_digests(workflow.rules)
+
+
 # A run stopped by a full, read-only or forbidden results folder says so in one line, whichever
 # step found it (Snakemake's own message, when it cannot create a job's output folder, names
 # only the folder).

@@ -9,7 +9,8 @@ def main(snakemake):
     hashed = [read_table(path) for path in snakemake.input.recordings]
     write_table(input_hashes(snakemake.input.raw, hashed), snakemake.output.inputs)
     write_table(software_versions(snakemake.input.lock), snakemake.output.software)
-    write_table(code_state(snakemake.params.folder, snakemake.params.code), snakemake.output.code)
+    code = code_state(snakemake.params.folder, snakemake.params.library)
+    write_table(code, snakemake.output.code)
 
 
 run(snakemake, main)

@@ -1,11 +1,10 @@
-"""Glue for the Snakemake ``script:`` entry points: logging to the job's log, clear failures,
-and the source digest that makes a changed analysis rerun."""
+"""Glue for the Snakemake ``script:`` entry points: logging to the job's log and clear failures
+(the digest that makes changed code rerun is :mod:`exneuro.code_digest`)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import logging
 import os
 import re
@@ -15,18 +14,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from exneuro.errors import ExneuroError
-
-PACKAGE_ROOT = Path(__file__).resolve().parent
-#: Modules every analysis depends on; a change to any of them reruns everything.
-CORE_MODULES = (
-    "__init__.py",
-    "errors.py",
-    "io.py",
-    "lab_tables.py",
-    "lab_numbers.py",
-    "config.py",
-    "workflow.py",
-)
 
 
 def use_library_source(source: str | Path) -> None:
@@ -172,25 +159,6 @@ def report_files(stem: str, formats: list[str], caption: str, category: str) -> 
         in_report(f"{stem}.{fmt}", caption, category) if fmt == shown else f"{stem}.{fmt}"
         for fmt in formats
     ]
-
-
-def source_digest(parts: Iterable[str]) -> str:
-    """SHA-256 (first 16 hex digits) of the library source an analysis depends on.
-
-    ``parts`` are sub-packages or modules of :mod:`exneuro` (e.g. ``["treadmill", "stats"]``);
-    the core modules are always included. Snakemake's ``code`` trigger hashes only the script
-    itself, so every rule passes this digest as a ``params:`` entry: editing the analysis code
-    reruns exactly the jobs that use it.
-    """
-    files: set[Path] = {PACKAGE_ROOT / name for name in CORE_MODULES}
-    for part in parts:
-        target = PACKAGE_ROOT / part
-        files |= set(target.rglob("*.py")) if target.is_dir() else {target.with_suffix(".py")}
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 #: Faults of the disk the results are written to: what happened, and what the user does.

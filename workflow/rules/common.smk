@@ -24,7 +24,8 @@ from exneuro.errors import ExneuroError
 from exneuro.figures.registry import PANEL_TYPES
 from exneuro.paper.catalogue import figure_inputs
 from exneuro.photometry.recordings_sheet import read_recordings, session_records
-from exneuro.workflow import in_report, report_files, source_digest
+from exneuro.code_digest import library_digest, script_digest
+from exneuro.workflow import in_report, report_files
 from exneuro.yaml_files import shown_path
 
 SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
@@ -196,9 +197,40 @@ def figure_files(stem, caption, category):
     return report_files(stem, config["figures"]["formats"], caption, category)
 
 
-def code_version(*parts):
-    """Digest of the library code a rule runs; a params entry, so changed code reruns the rule."""
-    return source_digest(parts)
+def script_code(script):
+    """The digest of the code a rule's script runs: the script, every library module it can
+    import (found by reading the source: exneuro.code_digest) and the package data they read.
+    ``script`` as the rule's ``script:`` names it (relative to the rule file), or absolute. A
+    params entry, so that an edit reruns exactly the jobs that run the edited code.
+    """
+    path = Path(workflow.current_basedir.get_path_or_uri(True)) / script
+    if not path.is_file():
+        sys.exit(f'Error: script_code("{script}"): there is no file {shown_path(path)}')
+    return script_digest(path)
+
+
+def library_code():
+    """The digest of the whole library, as the provenance table records it."""
+    return library_digest()
+
+
+def check_code_digests(rules):
+    """Stop, naming the step and the fix, when a step that runs a script (its ``script``, or
+    the ``params.script`` its shell command runs) does not pass that script's digest as
+    ``code``: a copied step keeping another script's digest would not rerun when its own code
+    changes.
+    """
+    for step in rules:
+        script = step.script or getattr(step.params, "script", None)
+        if script is None:
+            continue
+        folder = Path(step.basedir.get_path_or_uri(True))
+        if getattr(step.params, "code", None) != script_digest(folder / script):
+            sys.exit(
+                f"Error: {shown_path(step.snakefile)}: rule '{step.name}' runs {script} but "
+                "its params do not pass its code digest"
+                f': add code=script_code("{script}")'
+            )
 
 
 def cohort_config(wildcards):

@@ -23,7 +23,7 @@ rule ephys_tables:
         sheet=SHEET_PATH,
         ephys=section_params("ephys_tables", "ephys"),
         lab_tables=owned("ephys_tables", "lab_tables"),
-        code=code_version("cellular"),
+        code=script_code("../../scripts/ephys_tables.py"),
     script:
         "../../scripts/ephys_tables.py"
 
@@ -46,7 +46,7 @@ rule ephys_statistics:
     params:
         cohort=section_cohort("ephys_statistics", "ephys"),
         statistics=section_params("ephys_statistics", "ephys"),
-        code=code_version("cellular", "stats", "model_factors.py"),
+        code=script_code("../../scripts/ephys_statistics.py"),
     script:
         "../../scripts/ephys_statistics.py"
 
@@ -78,6 +78,6 @@ rule ephys_figure:
         groups=owned("ephys_figure", "groups"),
         animals=owned("ephys_figure", "study")["animal"]["plural"],
         style=owned("ephys_figure", "figures"),
-        code=code_version("cellular", "figures", "model_factors.py"),
+        code=script_code("../../scripts/ephys_figure.py"),
     script:
         "../../scripts/ephys_figure.py"

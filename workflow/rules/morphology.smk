@@ -21,7 +21,7 @@ rule spine_tables:
     params:
         spines=section_params("spine_tables", "spines"),
         lab_tables=owned("spine_tables", "lab_tables"),
-        code=code_version("cellular"),
+        code=script_code("../../scripts/spine_tables.py"),
     script:
         "../../scripts/spine_tables.py"
 
@@ -41,7 +41,7 @@ rule spine_statistics:
     params:
         cohort=section_cohort("spine_statistics", "spines"),
         spines=section_params("spine_statistics", "spines"),
-        code=code_version("cellular", "stats", "model_factors.py"),
+        code=script_code("../../scripts/spine_statistics.py"),
     script:
         "../../scripts/spine_statistics.py"
 
@@ -70,7 +70,7 @@ rule spine_figure:
         groups=owned("spine_figure", "groups"),
         animals=owned("spine_figure", "study")["animal"]["plural"],
         style=owned("spine_figure", "figures"),
-        code=code_version("cellular", "figures", "model_factors.py"),
+        code=script_code("../../scripts/spine_figure.py"),
     script:
         "../../scripts/spine_figure.py"
 
@@ -94,7 +94,7 @@ rule histology:
         cohort=section_cohort("histology", "histology"),
         histology=section_params("histology", "histology"),
         lab_tables=owned("histology", "lab_tables"),
-        code=code_version("cellular", "stats", "model_factors.py"),
+        code=script_code("../../scripts/histology.py"),
     script:
         "../../scripts/histology.py"
 
@@ -124,6 +124,6 @@ rule histology_figure:
         groups=owned("histology_figure", "groups"),
         animals=owned("histology_figure", "study")["animal"]["plural"],
         style=owned("histology_figure", "figures"),
-        code=code_version("cellular", "figures", "model_factors.py"),
+        code=script_code("../../scripts/histology_figure.py"),
     script:
         "../../scripts/histology_figure.py"

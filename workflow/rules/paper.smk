@@ -24,6 +24,6 @@ rule paper_figure:
         settings=paper_settings,
         style=owned("paper_figure", "figures"),
         tables=lambda wildcards: figure_inputs(PAPER_FIGURES[wildcards.figure]),
-        code=code_version("paper", "figures", "model_factors.py"),
+        code=script_code("../../scripts/paper_figure.py"),
     script:
         "../../scripts/paper_figure.py"

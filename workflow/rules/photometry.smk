@@ -13,8 +13,6 @@ SESSION_SCRIPT = str(Path(workflow.basedir) / "scripts" / "photometry_session.py
 
 #: Recordings per job (on average; ``recording_batches``), 1 = a job per recording.
 RECORDINGS_PER_JOB = config["photometry"]["recordings_per_job"] if PHOTOMETRY_ON else 1
-#: The code a recording's job runs: a change to it reruns every recording.
-RECORDING_CODE = code_version("photometry", "figures/photometry_qc")
 
 if RECORDINGS_PER_JOB == 1:
 
@@ -34,7 +32,7 @@ if RECORDINGS_PER_JOB == 1:
         params:
             script=SESSION_SCRIPT,
             job=photometry_session_params,
-            code=RECORDING_CODE,
+            code=script_code(SESSION_SCRIPT),
         shell:
             "python {params.script:q} --params {params.job:q} --log {log:q} {output:q}"
 
@@ -61,7 +59,7 @@ else:
                 runtime=10 + len(members),
             params:
                 job=photometry_batch_params(members),
-                code=RECORDING_CODE,
+                code=script_code("../../scripts/photometry_batch.py"),
             script:
                 "../../scripts/photometry_batch.py"
 
@@ -86,7 +84,7 @@ rule photometry_combine:
         runtime=30,
     params:
         photometry=section_params("photometry_combine", "photometry"),
-        code=code_version("photometry"),
+        code=script_code("../../scripts/photometry_combine.py"),
     script:
         "../../scripts/photometry_combine.py"
 
@@ -110,7 +108,7 @@ rule photometry_statistics:
     params:
         cohort=section_cohort("photometry_statistics", "photometry"),
         photometry=section_params("photometry_statistics", "photometry"),
-        code=code_version("photometry", "not_tested.py", "stats", "model_factors.py"),
+        code=script_code("../../scripts/photometry_statistics.py"),
     script:
         "../../scripts/photometry_statistics.py"
 
@@ -143,6 +141,6 @@ rule photometry_figure:
         photometry=section_params("photometry_figure", "photometry"),
         groups=section_groups("photometry_figure", "photometry"),
         style=owned("photometry_figure", "figures"),
-        code=code_version("figures", "model_factors.py"),
+        code=script_code("../../scripts/photometry_figure.py"),
     script:
         "../../scripts/photometry_figure.py"

@@ -30,7 +30,7 @@ rule rnaseq_qc:
         sheet=SHEET_PATH,
         rnaseq=section_params("rnaseq_qc", "rnaseq"),
         lab_tables=owned("rnaseq_qc", "lab_tables"),
-        code=code_version("rnaseq"),
+        code=script_code("../../scripts/rnaseq_qc.py"),
     script:
         "../../scripts/rnaseq_qc.py"
 
@@ -60,7 +60,7 @@ rule rnaseq_qc_figure:
         rnaseq=section_params("rnaseq_qc_figure", "rnaseq"),
         groups=section_groups("rnaseq_qc_figure", "rnaseq"),
         style=owned("rnaseq_qc_figure", "figures"),
-        code=code_version("rnaseq", "figures"),
+        code=script_code("../../scripts/rnaseq_qc_figure.py"),
     script:
         "../../scripts/rnaseq_qc_figure.py"
 
@@ -82,7 +82,7 @@ rule rnaseq_de:
         sheet=SHEET_PATH,
         rnaseq=section_params("rnaseq_de", "rnaseq"),
         lab_tables=owned("rnaseq_de", "lab_tables"),
-        code=code_version("rnaseq"),
+        code=script_code("../../scripts/rnaseq_de.py"),
     script:
         "../../scripts/rnaseq_de.py"
 
@@ -111,7 +111,7 @@ rule rnaseq_summary:
     params:
         rnaseq=section_params("rnaseq_summary", "rnaseq"),
         lab_tables=owned("rnaseq_summary", "lab_tables"),
-        code=code_version("rnaseq"),
+        code=script_code("../../scripts/rnaseq_summary.py"),
     script:
         "../../scripts/rnaseq_summary.py"
 
@@ -146,7 +146,7 @@ rule rnaseq_figure:
         rnaseq=section_params("rnaseq_figure", "rnaseq"),
         groups=section_groups("rnaseq_figure", "rnaseq"),
         style=owned("rnaseq_figure", "figures"),
-        code=code_version("rnaseq", "figures"),
+        code=script_code("../../scripts/rnaseq_figure.py"),
     script:
         "../../scripts/rnaseq_figure.py"
 
@@ -169,7 +169,7 @@ rule rnaseq_facility:
     params:
         rnaseq=section_params("rnaseq_facility", "rnaseq"),
         lab_tables=owned("rnaseq_facility", "lab_tables"),
-        code=code_version("rnaseq"),
+        code=script_code("../../scripts/rnaseq_facility.py"),
     script:
         "../../scripts/rnaseq_facility.py"
 
@@ -190,6 +190,6 @@ rule rnaseq_facility_figure:
         contrasts=FACILITY_DE,
         rnaseq=section_params("rnaseq_facility_figure", "rnaseq"),
         style=owned("rnaseq_facility_figure", "figures"),
-        code=code_version("rnaseq", "figures"),
+        code=script_code("../../scripts/rnaseq_facility_figure.py"),
     script:
         "../../scripts/rnaseq_facility_figure.py"

@@ -18,7 +18,7 @@ rule validated_samples:
         runtime=15,
     params:
         design=sheet_params(),
-        code=code_version(),
+        code=script_code("../../scripts/validated_samples.py"),
     script:
         "../../scripts/validated_samples.py"
 
@@ -36,7 +36,7 @@ rule config_snapshot:
     params:
         # figure style and layout are recorded by the figure jobs (paper/*_source_data/layout.yaml)
         config=analysis_config(),
-        code=code_version(),
+        code=script_code("../../scripts/config_snapshot.py"),
     script:
         "../../scripts/config_snapshot.py"
 
@@ -54,7 +54,7 @@ rule statistics_table:
         mem_mb=1000,
         runtime=15,
     params:
-        code=code_version("stats"),
+        code=script_code("../../scripts/statistics_table.py"),
         families=(owned("statistics_table", "statistics") or {}).get("families", []),
     script:
         "../../scripts/statistics_table.py"
@@ -78,6 +78,7 @@ rule provenance:
         runtime=30,
     params:
         folder=lambda wildcards, input: str(Path(input.lock).parent),
-        code=code_version("."),
+        library=library_code(),
+        code=script_code("../../scripts/provenance.py"),
     script:
         "../../scripts/provenance.py"

@@ -19,7 +19,7 @@ rule table_statistics:
         key="{table}",
         declaration=table_declaration("table_statistics"),
         lab_tables=owned("table_statistics", "lab_tables"),
-        code=code_version("tables", "not_tested.py", "stats"),
+        code=script_code("../../scripts/table_statistics.py"),
     script:
         "../../scripts/table_statistics.py"
 
@@ -46,6 +46,6 @@ rule table_figure:
         declaration=table_declaration("table_figure"),
         groups=owned("table_figure", "groups"),
         style=owned("table_figure", "figures"),
-        code=code_version("tables/design.py", "figures"),
+        code=script_code("../../scripts/table_figure.py"),
     script:
         "../../scripts/table_figure.py"

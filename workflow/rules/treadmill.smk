@@ -21,7 +21,7 @@ rule treadmill_metrics:
         sheet=SHEET_PATH,
         treadmill=section_params("treadmill_metrics", "treadmill"),
         lab_tables=owned("treadmill_metrics", "lab_tables"),
-        code=code_version("treadmill"),
+        code=script_code("../../scripts/treadmill_metrics.py"),
     script:
         "../../scripts/treadmill_metrics.py"
 
@@ -45,7 +45,7 @@ rule treadmill_statistics:
     params:
         cohort=cohort_config,
         treadmill=section_params("treadmill_statistics", "treadmill"),
-        code=code_version("treadmill", "not_tested.py", "stats", "model_factors.py"),
+        code=script_code("../../scripts/treadmill_statistics.py"),
     script:
         "../../scripts/treadmill_statistics.py"
 
@@ -75,6 +75,6 @@ rule treadmill_figure:
         groups=owned("treadmill_figure", "groups"),
         treadmill=section_params("treadmill_figure", "treadmill"),
         style=owned("treadmill_figure", "figures"),
-        code=code_version("treadmill", "figures", "model_factors.py"),
+        code=script_code("../../scripts/treadmill_figure.py"),
     script:
         "../../scripts/treadmill_figure.py"
