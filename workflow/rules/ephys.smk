@@ -78,6 +78,6 @@ rule ephys_figure:
         groups=owned("ephys_figure", "groups"),
         animals=owned("ephys_figure", "study")["animal"]["plural"],
         style=owned("ephys_figure", "figures"),
-        code=code_version("cellular", "figures", "model_factors.py"),
+        code=code_version("cellular", "figures", "paper", "model_factors.py"),
     script:
         "../../scripts/ephys_figure.py"

@@ -70,7 +70,7 @@ rule spine_figure:
         groups=owned("spine_figure", "groups"),
         animals=owned("spine_figure", "study")["animal"]["plural"],
         style=owned("spine_figure", "figures"),
-        code=code_version("cellular", "figures", "model_factors.py"),
+        code=code_version("cellular", "figures", "paper", "model_factors.py"),
     script:
         "../../scripts/spine_figure.py"
 
@@ -124,6 +124,6 @@ rule histology_figure:
         groups=owned("histology_figure", "groups"),
         animals=owned("histology_figure", "study")["animal"]["plural"],
         style=owned("histology_figure", "figures"),
-        code=code_version("cellular", "figures", "model_factors.py"),
+        code=code_version("cellular", "figures", "paper", "model_factors.py"),
     script:
         "../../scripts/histology_figure.py"

@@ -46,6 +46,6 @@ rule table_figure:
         declaration=table_declaration("table_figure"),
         groups=owned("table_figure", "groups"),
         style=owned("table_figure", "figures"),
-        code=code_version("tables/design.py", "figures"),
+        code=code_version("tables/design.py", "figures", "paper", "model_factors.py"),
     script:
         "../../scripts/table_figure.py"

@@ -75,6 +75,6 @@ rule treadmill_figure:
         groups=owned("treadmill_figure", "groups"),
         treadmill=section_params("treadmill_figure", "treadmill"),
         style=owned("treadmill_figure", "figures"),
-        code=code_version("treadmill", "figures", "model_factors.py"),
+        code=code_version("treadmill", "figures", "paper", "model_factors.py"),
     script:
         "../../scripts/treadmill_figure.py"

@@ -37,6 +37,13 @@ def treadmill_gain(panel: Mapping) -> list[str]:
     return TREADMILL
 
 
+@panel_type("treadmill_adaptation", section="treadmill", required=("cohort",))
+def treadmill_adaptation(panel: Mapping) -> list[str]:
+    """Fitted rise of each mouse's adaptation curve (%), the mice whose fit converged, with the
+    two-group test of the rise."""
+    return [f"treadmill/{panel['cohort']}/adaptation.tsv", SAMPLE_SHEET]
+
+
 @panel_type(
     "table_plot",
     section="tables",
