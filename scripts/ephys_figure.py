@@ -3,7 +3,7 @@
 from exneuro.config import read_validated_sheet
 from exneuro.io import read_table
 from exneuro.model_factors import declared_factors
-from exneuro.paper.standard import ephys_figure
+from exneuro.paper.standard.cellular import ephys_figure
 from exneuro.workflow import run
 
 

@@ -3,7 +3,7 @@ source data."""
 
 from exneuro.io import read_table
 from exneuro.model_factors import declared_factors
-from exneuro.paper.standard import histology_figure
+from exneuro.paper.standard.cellular import histology_figure
 from exneuro.workflow import run
 
 

@@ -2,7 +2,7 @@
 
 from exneuro.io import read_table
 from exneuro.model_factors import declared_factors
-from exneuro.paper.standard import spine_figure
+from exneuro.paper.standard.cellular import spine_figure
 from exneuro.workflow import run
 
 

@@ -1,7 +1,7 @@
 """The standard figure of one table declared in the config, with its source data."""
 
 from exneuro.io import read_table
-from exneuro.paper.standard import table_figure
+from exneuro.paper.standard.behaviour import table_figure
 from exneuro.tables.design import read_declared_data
 from exneuro.workflow import run
 

@@ -2,7 +2,7 @@
 
 from exneuro.config import read_validated_sheet
 from exneuro.io import read_table
-from exneuro.paper.standard import cohort_figure
+from exneuro.paper.standard.behaviour import cohort_figure
 from exneuro.workflow import run
 
 

@@ -9,7 +9,7 @@ import pytest
 from exneuro.cellular import histology as hi
 from exneuro.cellular import morphology_stats, nested
 from exneuro.errors import ConfigError, InputDataError
-from exneuro.paper.standard import histology_figure
+from exneuro.paper.standard.cellular import histology_figure
 from exneuro.simulate import spines as sim
 
 WIDE = {

@@ -18,7 +18,7 @@ from exneuro.cellular import morphology_stats, nested
 from exneuro.cellular import spines as sp
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures.superplot import mouse_shades, superplot
-from exneuro.paper.standard import spine_figure
+from exneuro.paper.standard.cellular import spine_figure
 from exneuro.simulate import spines as sim
 from exneuro.stats import compare
 from exneuro.stats.table import significance_stars

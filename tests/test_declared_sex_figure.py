@@ -10,7 +10,7 @@ from conftest import REPO
 
 from exneuro.config import load_yaml, table_design, validate_config
 from exneuro.io import read_table
-from exneuro.paper.standard import table_figure
+from exneuro.paper.standard.behaviour import table_figure
 from exneuro.tables.design import read_declared_table
 
 STUDY = REPO / "tests" / "studies" / "rat_training"

@@ -22,7 +22,7 @@ from exneuro.figures.legend import describe_tests
 from exneuro.model_factors import NO_FACTORS, declared_factors, usable_factors
 from exneuro.paper.behaviour import treadmill_course
 from exneuro.paper.panels import Study
-from exneuro.paper.standard import cohort_figure
+from exneuro.paper.standard.behaviour import cohort_figure
 from exneuro.treadmill.analysis import cohort_statistics, outcome_statistics
 
 REFERENCE = REPO / "tests" / "reference" / "treadmill_sex"

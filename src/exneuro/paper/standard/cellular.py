@@ -1,15 +1,5 @@
-"""The standard figure of each analysis, declared as a paper figure is and drawn by the same
-composer (:func:`exneuro.paper.compose.compose_figure`), through the one panel registry
-(:mod:`exneuro.figures.registry`).
-
-Each ``*_layout`` function builds the figure's declaration in code (a grid, then its panels
-with their ``plot`` type and options, exactly the shape of a ``paper.figures`` entry), so every
-panel an analysis's own figure draws is a panel type a paper figure can use too. Each figure
-function gathers the tables the panels read into a :class:`~exneuro.paper.panels.Study`, named
-by their path in the output folder as the panel types declare them, with the analysis's own
-statistics table, and composes the figure: its files, one source-data table per panel and the
-checker's findings.
-"""
+"""The standard figures of cellular analyses: spine densities, marker-positive neurons and
+slice electrophysiology, cells or segments drawn inside their mouse."""
 
 from __future__ import annotations
 
@@ -23,123 +13,7 @@ from exneuro.paper.catalogue import SAMPLE_SHEET
 from exneuro.paper.cellular import CELLS, EVENTS, SECTIONS, SPINES, STEPS
 from exneuro.paper.compose import compose_figure
 from exneuro.paper.panels import Study
-
-#: Height of one row of panels of a standard figure (mm).
-ROW_MM = 52.0
-
-
-def _letter(index: int) -> str:
-    return chr(ord("A") + index)
-
-
-def treadmill_layout(cohort_id: str) -> dict:
-    """A cohort's endurance figure: the outcome across training (A), the gain from baseline at
-    the last test (B) and the fitted rise of each mouse's adaptation curve (C)."""
-    panels = ("treadmill_course", "treadmill_gain", "treadmill_adaptation")
-    return {
-        "id": f"treadmill_{cohort_id}",
-        "title": f"Endurance of cohort {cohort_id}",
-        "width": "full",
-        "height_mm": 58.0,
-        "rows": 1,
-        "columns": 3,
-        "column_widths": [2.2, 1.0, 1.0],
-        "panels": [
-            {"letter": _letter(i), "plot": plot, "at": [0, i], "cohort": cohort_id}
-            for i, plot in enumerate(panels)
-        ],
-    }
-
-
-def cohort_figure(
-    tests: pd.DataFrame,
-    statistics: pd.DataFrame,
-    adaptation: pd.DataFrame,
-    cohort: Mapping,
-    groups: Sequence[Mapping],
-    treadmill: Mapping,
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    sheet: pd.DataFrame | None = None,
-) -> None:
-    """Draw and save the cohort's endurance figure with one source-data table per panel; with
-    a fixed model factor declared (e.g. sex), every panel is split by its first one."""
-    tables = {
-        "treadmill/tests.parquet": tests,
-        f"treadmill/{cohort['id']}/adaptation.tsv": adaptation,
-    }
-    if sheet is not None:
-        tables[SAMPLE_SHEET] = sheet
-    settings = {"groups": list(groups), "cohorts": [cohort], "treadmill": treadmill}
-    compose_figure(
-        treadmill_layout(cohort["id"]),
-        Study(tables, statistics, settings),
-        style,
-        figure_paths,
-        source_data_dir,
-        where=f"the endurance figure of cohort {cohort['id']}",
-    )
-
-
-def table_layout(key: str, data: pd.DataFrame, declaration: Mapping) -> dict:
-    """A declared table's figure: a panel per outcome and level of ``split_by`` (e.g. each
-    cohort), a row per level; a single outcome puts the levels side by side."""
-    splits = list(declaration["split_by"])
-    keys = [key for key, _ in data.groupby(splits, sort=True)] if splits else [()]
-    levels = [tuple(str(v) for v in (k if isinstance(k, tuple) else (k,))) for k in keys]
-    outcomes = list(declaration["outcomes"])
-    side_by_side = len(outcomes) == 1
-    rows, columns = (1, len(levels)) if side_by_side else (len(levels), len(outcomes))
-    panels = []
-    for row, values in enumerate(levels):
-        split = dict(zip(splits, values, strict=True))
-        title = "; ".join(f"{k}: {v}" for k, v in split.items()).replace("_", " ")
-        for column, outcome in enumerate(outcomes):
-            at = [0, row] if side_by_side else [row, column]
-            panel = {
-                "letter": _letter(at[0] * columns + at[1]),
-                "plot": "table_plot",
-                "at": at,
-                "table": key,
-                "outcome": outcome,
-            }
-            if split:
-                panel |= {"split": split, "title": title}
-            panels.append(panel)
-    return {
-        "id": f"table_{key}",
-        "title": f"Table {key}",
-        "width": "single" if columns <= 2 else "full",
-        "height_mm": ROW_MM * rows,
-        "rows": rows,
-        "columns": columns,
-        "panels": panels,
-    }
-
-
-def table_figure(
-    data: pd.DataFrame,
-    statistics: pd.DataFrame,
-    declaration: Mapping,
-    groups: Sequence[Mapping],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    *,
-    key: str,
-) -> None:
-    """Draw the declared table ``key``'s standard figure and write one source-data table per
-    panel."""
-    settings = {"groups": list(groups), "cohorts": [], "tables": {key: declaration}}
-    compose_figure(
-        table_layout(key, data, declaration),
-        Study({f"tables/{key}/data.tsv": data}, statistics, settings),
-        style,
-        figure_paths,
-        source_data_dir,
-        where=f"the figure of table {key}",
-    )
+from exneuro.paper.standard import ROW_MM, letter
 
 
 def _cellular_settings(
@@ -176,7 +50,7 @@ def spine_layout(cohort_id: str, spine_types: Sequence[str]) -> dict:
         "rows": 1,
         "columns": len(kinds),
         "panels": [
-            {"letter": _letter(i), "plot": "spine_density", "at": [0, i], "spine_type": kind}
+            {"letter": letter(i), "plot": "spine_density", "at": [0, i], "spine_type": kind}
             for i, kind in enumerate(kinds)
         ],
     }
@@ -227,7 +101,7 @@ def histology_layout(cohort_id: str, markers: Sequence[str]) -> dict:
         "rows": 1,
         "columns": len(markers),
         "panels": [
-            {"letter": _letter(i), "plot": "histology_percent", "at": [0, i], "marker": marker}
+            {"letter": letter(i), "plot": "histology_percent", "at": [0, i], "marker": marker}
             for i, marker in enumerate(markers)
         ],
     }
@@ -274,12 +148,12 @@ def ephys_layout(cohort_id: str, properties: Sequence[str], with_events: bool) -
     panels = [{"letter": "A", "plot": "ephys_fi", "at": [0, 0], "span": [1, 2]}]
     if with_events:
         panels += [
-            {"letter": _letter(1 + k), "plot": "ephys_cdf", "at": [0, 2 + k], "value": value}
+            {"letter": letter(1 + k), "plot": "ephys_cdf", "at": [0, 2 + k], "value": value}
             for k, value in enumerate(DISTRIBUTIONS)
         ]
     panels += [
         {
-            "letter": _letter(len(panels) + k),
+            "letter": letter(len(panels) + k),
             "plot": "ephys_property",
             "at": [1 + k // 4, k % 4],
             "outcome": outcome,
