@@ -143,6 +143,6 @@ rule photometry_figure:
         photometry=section_params("photometry_figure", "photometry"),
         groups=section_groups("photometry_figure", "photometry"),
         style=owned("photometry_figure", "figures"),
-        code=code_version("figures", "model_factors.py"),
+        code=code_version("figures", "paper", "model_factors.py"),
     script:
         "../../scripts/photometry_figure.py"
