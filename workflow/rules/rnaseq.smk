@@ -60,7 +60,7 @@ rule rnaseq_qc_figure:
         rnaseq=section_params("rnaseq_qc_figure", "rnaseq"),
         groups=section_groups("rnaseq_qc_figure", "rnaseq"),
         style=owned("rnaseq_qc_figure", "figures"),
-        code=code_version("rnaseq", "figures"),
+        code=code_version("rnaseq", "figures", "paper"),
     script:
         "../../scripts/rnaseq_qc_figure.py"
 
@@ -146,7 +146,7 @@ rule rnaseq_figure:
         rnaseq=section_params("rnaseq_figure", "rnaseq"),
         groups=section_groups("rnaseq_figure", "rnaseq"),
         style=owned("rnaseq_figure", "figures"),
-        code=code_version("rnaseq", "figures"),
+        code=code_version("rnaseq", "figures", "paper"),
     script:
         "../../scripts/rnaseq_figure.py"
 
@@ -190,6 +190,6 @@ rule rnaseq_facility_figure:
         contrasts=FACILITY_DE,
         rnaseq=section_params("rnaseq_facility_figure", "rnaseq"),
         style=owned("rnaseq_facility_figure", "figures"),
-        code=code_version("rnaseq", "figures"),
+        code=code_version("rnaseq", "figures", "paper"),
     script:
         "../../scripts/rnaseq_facility_figure.py"
