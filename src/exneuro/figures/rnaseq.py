@@ -345,11 +345,6 @@ def gene_expression(
     return pd.DataFrame(records)
 
 
-def condition_labels(levels: Sequence[str], groups: Sequence[Mapping]) -> dict[str, str]:
-    """Each condition level's readable label (:func:`condition_label`)."""
-    return {level: condition_label(level, groups) for level in levels}
-
-
 def conditions_in_order(
     samples: pd.DataFrame, section: Mapping, groups: Sequence[Mapping]
 ) -> tuple[list[str], dict[str, str]]:

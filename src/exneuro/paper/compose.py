@@ -161,9 +161,7 @@ def compose_figure(
     figure, panels, axes = draw_panels(declaration, study, style, where)
     fix_layout(figure)
     source = {letter: panel.source for letter, panel in panels.items()}
-    save_with_source_data(
-        figure, figure_paths, style["png_dpi"], source, source_data_dir, check=False
-    )
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     checks = [
         PanelCheck(letter, axes[letter], panel.marked, panel.n_by_group, drawn_mice(panel))
         for letter, panel in panels.items()

@@ -96,11 +96,16 @@ def contrast_layout(contrast: str, title: str, n_labels: int, facility: bool = F
     }
 
 
-def _study(tables: Mapping[str, pd.DataFrame], section: Mapping, groups: Sequence[Mapping]):
+def _study(
+    tables: Mapping[str, pd.DataFrame],
+    section: Mapping,
+    groups: Sequence[Mapping],
+    cohort: str | None = None,
+) -> Study:
     """The study the RNA-seq panels read: the tables, no statistics rows (a DE table is its own
-    statistics), the groups and the rnaseq section with the sequenced cohort."""
-    ids = [g["id"] for g in groups]
-    cohorts = [{"id": section["cohort"], "groups": ids}] if "cohort" in section else []
+    statistics), the groups and the rnaseq section; ``cohort``: the sequenced cohort (the
+    overlap panel's colours), when a panel needs it."""
+    cohorts = [{"id": cohort, "groups": [g["id"] for g in groups]}] if cohort else []
     statistics = pd.DataFrame(columns=["analysis", "outcome", "subset", "test", "term", "p_adj"])
     return Study(
         tables, statistics, {"groups": list(groups), "cohorts": cohorts, "rnaseq": section}
@@ -121,7 +126,7 @@ def overview_figure(
     first = section["contrasts"][0]["name"]
     panels = compose_figure(
         overview_layout(first, genes),
-        _study(tables, section, groups),
+        _study(tables, section, groups, section["cohort"]),
         style,
         figure_paths,
         source_data_dir,
