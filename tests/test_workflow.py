@@ -346,7 +346,7 @@ def test_an_analysis_figure_panel_type_draws_in_a_paper_figure(
     pd.testing.assert_series_equal(drawn.sort_index(), fitted.sort_index(), check_names=False)
     table = pd.read_csv(results / "statistics/statistics.tsv", sep="\t")
     welch = table[
-        (table["analysis"] == "treadmill adaptation") & (table["subset"] == f"cohort={cohort}")
+        (table["outcome"] == "distance_m rise_percent") & (table["subset"] == f"cohort={cohort}")
     ]
     reported = pd.read_csv(tmp_path / "statistics.tsv", sep="\t")
     assert len(welch) == 1 and reported["statistic"].tolist() == welch["statistic"].tolist()
