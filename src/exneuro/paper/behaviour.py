@@ -224,9 +224,11 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     else:
         marks = {}
         if "emm_contrast" in set(rows["test"]) or "emm_contrast" in named:
+            # group contrasts at each level: a post-hoc family over another factor (e.g. pre vs
+            # post within each group) has no star on the line, unless the panel asked for one
             marks = posthoc_rows(rows, outcome, declaration, levels, subset)
             require(
-                bool(marks),
+                bool(marks) or "emm_contrast" not in named,
                 f"test 'emm_contrast' is named but the table '{key}' has no post-hoc contrasts "
                 f"of '{outcome}' over its first within factor (declare 'posthoc' in the table)",
             )
