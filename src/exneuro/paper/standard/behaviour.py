@@ -67,8 +67,8 @@ def table_layout(key: str, data: pd.DataFrame, declaration: Mapping) -> dict:
     """A declared table's figure: a panel per outcome and level of ``split_by`` (e.g. each
     cohort), a row per level; a single outcome puts the levels side by side."""
     splits = list(declaration["split_by"])
-    keys = [key for key, _ in data.groupby(splits, sort=True)] if splits else [()]
-    levels = [tuple(str(v) for v in (k if isinstance(k, tuple) else (k,))) for k in keys]
+    parts = [values for values, _ in data.groupby(splits, sort=True)] if splits else [()]
+    levels = [tuple(str(v) for v in (p if isinstance(p, tuple) else (p,))) for p in parts]
     outcomes = list(declaration["outcomes"])
     side_by_side = len(outcomes) == 1
     rows, columns = (1, len(levels)) if side_by_side else (len(levels), len(outcomes))
