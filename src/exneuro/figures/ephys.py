@@ -1,15 +1,16 @@
-"""Slice electrophysiology figure: F–I curves, per-cell properties as SuperPlots, sEPSC
-distributions.
+"""Slice electrophysiology plots: F–I curves, sEPSC distributions (the per-cell properties are
+SuperPlots, :mod:`exneuro.figures.superplot`); the figure is declared in
+:mod:`exneuro.paper.standard.cellular`.
 
-Panel A: F–I curve, firing rate at each depolarizing step. Each mouse's curve is the mean of its
+F–I curve, firing rate at each depolarizing step. Each mouse's curve is the mean of its
 cells (thin lines); the group curve is the **mean ± SEM over mice** (n = mice, the experimental
 unit — not over cells, which would shrink the error bars by pseudoreplication). Stars: the mixed
 model's group contrast at each current (``emm_contrast`` rows, adjusted p).
-Panels B, C: cumulative distributions of sEPSC inter-event intervals and amplitudes per group
+sEPSC panels: cumulative distributions of sEPSC inter-event intervals and amplitudes per group
 (per group x level of a fixed model factor such as sex, when declared), every cell contributing
 the same number of values (equal-weight pool); the KS D and p printed on the panel are
 descriptive (events are not independent).
-Panels D onwards: one SuperPlot per per-cell property (:func:`exneuro.figures.superplot.superplot`,
+Per-cell panels: one SuperPlot per per-cell property (:func:`exneuro.figures.superplot.superplot`,
 Lord et al. 2020): cells as small points coloured by mouse, mouse means as large points, mean ±
 SEM of the mouse means; stars from the mixed model's group contrast.
 

@@ -1,4 +1,4 @@
-"""SuperPlots of nested data, and the spine and histology figures built from them.
+"""SuperPlots of nested data (the spine, histology and per-cell ephys panels draw them).
 
 A SuperPlot (Lord, Velle, Mullins & Fritz-Laylin 2020, *J Cell Biol* 219:e202001064) shows every
 cell (here: every dendritic segment or section) as a small point coloured by the mouse it came

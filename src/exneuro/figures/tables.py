@@ -1,4 +1,5 @@
-"""The standard figure of a declared table: one panel per outcome (and per split, e.g. cohort).
+"""Plots of a declared table's outcome (its figure declares one panel per outcome and split,
+:mod:`exneuro.paper.standard.behaviour`; the panel type is ``table_plot``).
 
 'line': the outcome over the first within factor (or covariate), every subject as a thin line,
 group mean +/- SEM on top. 'bars': group mean +/- SEM with every subject as a point (nested units

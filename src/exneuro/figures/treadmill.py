@@ -1,10 +1,12 @@
-"""Endurance figure of one cohort: performance across training, gain from baseline, adaptation.
+"""Endurance plots of one cohort: performance across training, gain from baseline, adaptation.
 
-Panel A: the primary outcome at every test, each mouse as a thin line, group mean +/- SEM on top,
-stars for the post-hoc group difference at each session. Panel B: % change from baseline at the
-last test, bars (mean +/- SEM) with every mouse. Panel C: the fitted rise of each mouse's
-adaptation curve. Stars and n come from the statistics table, never recomputed here; every panel's
-numbers are written as source data beside the figure.
+:func:`plot_course`: the primary outcome at every test, each mouse as a thin line, group mean
++/- SEM on top, stars for the post-hoc group difference at each session. :func:`plot_points`:
+a value per mouse (% change from baseline at a test, the fitted rise of each mouse's adaptation
+curve) as points with the group mean +/- SEM and the two-group test's bracket. Stars and n come
+from the statistics table, never recomputed here. The panel types that draw them are in
+:mod:`exneuro.paper.behaviour`; a cohort's endurance figure is declared in
+:mod:`exneuro.paper.standard.behaviour`.
 """
 
 from __future__ import annotations
