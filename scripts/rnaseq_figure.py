@@ -30,6 +30,7 @@ def main(snakemake):
     overview_figure(
         tables,
         section,
+        snakemake.params.cohort,
         groups,
         style,
         list(snakemake.output.figures),

@@ -581,6 +581,7 @@ def test_figures_return_source_data_and_same_bytes(simulated, simulated_vst, tmp
     source = overview_figure(
         tables,
         section,
+        {"id": "muscle", "groups": ["control", "silenced"], "control_group": "control"},
         groups,
         style,
         [str(tmp_path / "overview.png"), str(tmp_path / "overview.svg")],

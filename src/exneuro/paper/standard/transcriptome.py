@@ -100,12 +100,12 @@ def _study(
     tables: Mapping[str, pd.DataFrame],
     section: Mapping,
     groups: Sequence[Mapping],
-    cohort: str | None = None,
+    cohort: Mapping | None = None,
 ) -> Study:
     """The study the RNA-seq panels read: the tables, no statistics rows (a DE table is its own
-    statistics), the groups and the rnaseq section; ``cohort``: the sequenced cohort (the
-    overlap panel's colours), when a panel needs it."""
-    cohorts = [{"id": cohort, "groups": [g["id"] for g in groups]}] if cohort else []
+    statistics), the groups and the rnaseq section; ``cohort``: the sequenced cohort's entry
+    (its groups colour the overlap panel), when a panel needs it."""
+    cohorts = [cohort] if cohort else []
     statistics = pd.DataFrame(columns=["analysis", "outcome", "subset", "test", "term", "p_adj"])
     return Study(
         tables, statistics, {"groups": list(groups), "cohorts": cohorts, "rnaseq": section}
@@ -115,18 +115,20 @@ def _study(
 def overview_figure(
     tables: Mapping[str, pd.DataFrame],
     section: Mapping,
+    cohort: Mapping,
     groups: Sequence[Mapping],
     style: Mapping,
     figure_paths: Sequence[str],
     source_data_dir: str,
 ) -> dict[str, pd.DataFrame]:
-    """Draw and save the RNA-seq overview (:func:`overview_layout`) from the result tables,
-    named by their path in the output folder; return each panel's source data."""
+    """Draw and save the RNA-seq overview (:func:`overview_layout`) of the sequenced ``cohort``
+    (its config entry) from the result tables, named by their path in the output folder; return
+    each panel's source data."""
     genes = list(dict.fromkeys(tables[GENE_PANEL]["gene_name"]))
     first = section["contrasts"][0]["name"]
     panels = compose_figure(
         overview_layout(first, genes),
-        _study(tables, section, groups, section["cohort"]),
+        _study(tables, section, groups, cohort),
         style,
         figure_paths,
         source_data_dir,
