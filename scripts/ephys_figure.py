@@ -1,9 +1,9 @@
 """The electrophysiology figure, with its source data."""
 
 from exneuro.config import read_validated_sheet
-from exneuro.figures.ephys import ephys_figure
 from exneuro.io import read_table
 from exneuro.model_factors import declared_factors
+from exneuro.paper.standard.cellular import ephys_figure
 from exneuro.workflow import run
 
 

@@ -1,9 +1,9 @@
 """SuperPlots of percent marker-positive labelled neurons, one panel per marker, with their
 source data."""
 
-from exneuro.figures.superplot import histology_figure
 from exneuro.io import read_table
 from exneuro.model_factors import declared_factors
+from exneuro.paper.standard.cellular import histology_figure
 from exneuro.workflow import run
 
 

@@ -3,14 +3,13 @@
 import pandas as pd
 
 from exneuro.config import read_validated_sheet
-from exneuro.figures.photometry import study_photometry_figure
 from exneuro.io import read_table
-from exneuro.model_factors import declared_factors
+from exneuro.paper.standard.activity import photometry_figure
 from exneuro.workflow import run
 
 
 def main(snakemake):
-    study_photometry_figure(
+    photometry_figure(
         # only the rows drawn: the included sessions' ΔF/F
         pd.read_parquet(
             snakemake.input.aligned, filters=[("included", "==", True), ("column", "==", "dff")]
@@ -20,18 +19,12 @@ def main(snakemake):
         read_table(snakemake.input.waveforms),
         read_table(snakemake.input.intervals),
         read_table(snakemake.input.stats),
-        snakemake.params.cohort["control_group"],
+        snakemake.params.cohort,
         snakemake.params.photometry,
         snakemake.params.groups,
         snakemake.params.style,
         list(snakemake.output.figures),
         snakemake.output.source_data,
-        split=(
-            declared_factors(snakemake.params.cohort, snakemake.params.photometry["statistics"])[
-                "fixed"
-            ]
-            or [None]
-        )[0],
         sheet=read_validated_sheet(snakemake.input.samples),
     )
 

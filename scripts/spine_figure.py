@@ -1,8 +1,8 @@
 """SuperPlots of spine density, total and by type, with their source data."""
 
-from exneuro.figures.superplot import spine_figure
 from exneuro.io import read_table
 from exneuro.model_factors import declared_factors
+from exneuro.paper.standard.cellular import spine_figure
 from exneuro.workflow import run
 
 

@@ -1,7 +1,7 @@
 """The standard figure of one table declared in the config, with its source data."""
 
-from exneuro.figures.tables import table_figure
 from exneuro.io import read_table
+from exneuro.paper.standard.behaviour import table_figure
 from exneuro.tables.design import read_declared_data
 from exneuro.workflow import run
 
@@ -16,6 +16,7 @@ def main(snakemake):
         snakemake.params.style,
         list(snakemake.output.figures),
         snakemake.output.source_data,
+        key=snakemake.wildcards.table,
     )
 
 

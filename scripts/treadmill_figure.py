@@ -1,8 +1,8 @@
 """The endurance figure of one cohort, with its source data."""
 
 from exneuro.config import read_validated_sheet
-from exneuro.figures.treadmill import cohort_figure
 from exneuro.io import read_table
+from exneuro.paper.standard.behaviour import cohort_figure
 from exneuro.workflow import run
 
 

@@ -14,7 +14,7 @@ import pytest
 from exneuro.cellular import abf, ephys, ephys_stats, fi_curve, sepsc
 from exneuro.cellular.ephys_pipeline import ephys_tables
 from exneuro.errors import ConfigError, InputDataError
-from exneuro.figures.ephys import ephys_figure
+from exneuro.paper.standard.cellular import ephys_figure
 from exneuro.simulate.ephys import (
     EVENT_HEADERS,
     FILES,

@@ -9,7 +9,7 @@ import pytest
 from exneuro.cellular import histology as hi
 from exneuro.cellular import morphology_stats, nested
 from exneuro.errors import ConfigError, InputDataError
-from exneuro.figures.superplot import histology_figure
+from exneuro.paper.standard.cellular import histology_figure
 from exneuro.simulate import spines as sim
 
 WIDE = {
@@ -152,7 +152,9 @@ def test_planted_fos_increase_is_recovered(simulated):
 
 def test_histology_figure_writes_the_same_bytes_twice(simulated, tmp_path):
     _, effects, _, _, sections = simulated
-    stats = morphology_stats.histology_statistics(hi.percent_positive(sections), effects.groups)
+    stats = morphology_stats.histology_statistics(
+        hi.percent_positive(sections), effects.groups, subset={"cohort": "c"}
+    )
     groups = [{"id": "sedentary", "label": "Sedentary", "color": "#4D4D4D"}]
     style = {"font_size_pt": 7, "png_dpi": 150, "single_column_mm": 85}
     outputs = []
@@ -160,7 +162,7 @@ def test_histology_figure_writes_the_same_bytes_twice(simulated, tmp_path):
         paths = [str(tmp_path / run / f"histology.{fmt}") for fmt in ("pdf", "svg", "png")]
         histology_figure(
             sections, stats, ["Fos", "Bdnf"], list(effects.groups), groups, style, paths,
-            str(tmp_path / run / "source"),
+            str(tmp_path / run / "source"), subset={"cohort": "c"},
         )  # fmt: skip
         outputs.append(
             [(tmp_path / run / f"histology.{fmt}").read_bytes() for fmt in ("pdf", "svg", "png")]

@@ -24,7 +24,8 @@ from exneuro.cellular.spine_classification import (
 )
 from exneuro.cellular.spine_density import mouse_density, neuron_density, segment_density
 from exneuro.errors import ConfigError, InputDataError
-from exneuro.figures.superplot import mouse_shades, spine_figure, superplot
+from exneuro.figures.superplot import mouse_shades, superplot
+from exneuro.paper.standard.cellular import spine_figure
 from exneuro.simulate import spines as sim
 from exneuro.stats import compare
 from exneuro.stats.table import significance_stars
@@ -572,7 +573,12 @@ def test_superplot_returns_every_point_drawn(simulated):
 def test_spine_figure_writes_the_same_bytes_twice(simulated, tmp_path):
     _, effects, _, _, _, density = simulated
     stats = morphology_stats.spine_statistics(
-        density, effects.groups, spine_types=sim.SPINE_TYPES, n_boot=200, analyses=["cluster"]
+        density,
+        effects.groups,
+        spine_types=sim.SPINE_TYPES,
+        n_boot=200,
+        analyses=["cluster"],
+        subset={"cohort": "c"},
     )
     stats.loc[stats["test"] == "welch_t_mouse_means", "test"] = "lmm"  # stars from these rows
     outputs = []
@@ -587,6 +593,7 @@ def test_spine_figure_writes_the_same_bytes_twice(simulated, tmp_path):
             STYLE,
             paths,
             str(tmp_path / run / "source"),
+            subset={"cohort": "c"},
         )
         outputs.append(
             [(tmp_path / run / f"spines.{fmt}").read_bytes() for fmt in ("pdf", "svg", "png")]
@@ -596,7 +603,9 @@ def test_spine_figure_writes_the_same_bytes_twice(simulated, tmp_path):
     panel_a = pd.read_csv(tmp_path / "a" / "source" / "panel_A.tsv", sep="\t")
     assert set(panel_a["spine_type"]) == {"total"}
     assert (panel_a["kind"] == "cell").sum() == (density["spine_type"] == "total").sum()
-    row = stats[(stats["test"] == "lmm") & (stats["subset"] == "spine_type=total")].iloc[0]
+    row = stats[(stats["test"] == "lmm") & (stats["subset"] == "cohort=c; spine_type=total")].iloc[
+        0
+    ]
     stars = significance_stars(row["p_adj"])
     assert stars.startswith("*")
     assert f">{stars}<".encode() in outputs[0][1]  # the stars of the statistics row, in the SVG

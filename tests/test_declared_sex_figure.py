@@ -9,8 +9,8 @@ import pytest
 from conftest import REPO
 
 from exneuro.config import load_yaml, table_design, validate_config
-from exneuro.figures.tables import table_figure
 from exneuro.io import read_table
+from exneuro.paper.standard.behaviour import table_figure
 from exneuro.tables.design import read_declared_table
 
 STUDY = REPO / "tests" / "studies" / "rat_training"
@@ -36,6 +36,7 @@ def draw(tmp_path, design, config):
         STYLE,
         [str(tmp_path / "figure.png")],
         str(tmp_path / "source"),
+        key="body_mass",
     )
     source = read_table(tmp_path / "source" / "panel_A.tsv")
     assert read_table(tmp_path / "source" / "checks.tsv").empty

@@ -9,7 +9,7 @@ import pytest
 from test_nested_sex import GROUPS, ephys_shaped
 
 from exneuro.cellular.ephys_stats import ephys_statistics
-from exneuro.figures.ephys import ephys_figure
+from exneuro.paper.standard.cellular import ephys_figure
 
 #: Planted sEPSC amplitudes: females 10 pA, males 30 pA (+5 pA with exercise).
 AMPLITUDE = {"female": 10.0, "male": 30.0}

@@ -12,8 +12,7 @@ from exneuro.cellular.ephys_stats import ephys_statistics
 from exneuro.cellular.morphology_stats import histology_statistics, spine_statistics
 from exneuro.cellular.nested import nested_group_statistics
 from exneuro.errors import InputDataError
-from exneuro.figures.ephys import ephys_figure
-from exneuro.figures.superplot import spine_figure
+from exneuro.paper.standard.cellular import ephys_figure, spine_figure
 
 REFERENCE = REPO / "tests" / "reference" / "nested_sex"
 LEVELS = ["mouse", "neuron", "segment"]

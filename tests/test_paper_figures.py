@@ -139,8 +139,8 @@ def test_every_declared_panel_type_is_drawn_and_in_the_schema(config_schema):
 
 
 def test_a_drawing_of_an_undeclared_panel_type_is_refused():
-    with pytest.raises(KeyError, match="'rnaseq_heatmap' is drawn but not declared"):
-        draws("rnaseq_heatmap")
+    with pytest.raises(KeyError, match="'rnaseq_sashimi' is drawn but not declared"):
+        draws("rnaseq_sashimi")
 
 
 def test_a_panel_type_declared_twice_is_refused():

@@ -10,7 +10,7 @@ import pytest
 from scipy import signal
 
 from exneuro.errors import ConfigError
-from exneuro.figures.photometry import photometry_figure
+from exneuro.paper.standard.activity import photometry_figure
 from exneuro.photometry import peri_event as pe
 from exneuro.photometry.epoch_stats import epoch_statistics
 from exneuro.photometry.epochs import coverage_shortfalls, epoch_metrics, interval_integral
@@ -340,11 +340,20 @@ def _figure_inputs(study: dict) -> dict:
         summaries.append(table.assign(group=group))
         intervals.append(found.assign(group=group))
     statistics = epoch_statistics(study["metrics"], "control", ["mean_dff"], ["post_0_15"])
+    traces = study["traces"]
+    sessions = traces[["mouse", "group", "day"]].drop_duplicates()
+    onset = {"event": "onset", "day": DAYS[-1]}
+    # the tables as the workflow writes them: every session included, the run 10 min long
     return {
-        "traces": study["traces"],
-        "metrics": study["metrics"],
-        "peri_summary": pd.concat(summaries, ignore_index=True),
-        "intervals": pd.concat(intervals, ignore_index=True),
+        "aligned": traces.rename(columns={"dff": "value"}).assign(
+            alignment="run_onset", column="dff", included=True
+        ),
+        "metrics": study["metrics"].assign(included=True),
+        "qc": sessions.assign(
+            included=True, qc_pass=True, qc_reasons="", run_onset_s=0.0, run_offset_s=600.0
+        ),
+        "waveforms": pd.concat(summaries, ignore_index=True).assign(**onset),
+        "intervals": pd.concat(intervals, ignore_index=True).assign(**onset),
         "statistics": statistics,
     }
 
@@ -362,15 +371,18 @@ def test_photometry_figure_is_byte_identical_across_runs(study, tmp_path):
         folder = tmp_path / run
         paths = [str(folder / f"photometry.{ext}") for ext in ("pdf", "svg", "png")]
         source = photometry_figure(
+            **inputs,
+            cohort={"id": "c", "groups": ["control", "silenced"], "control_group": "control"},
+            settings={
+                "run_event": "run",
+                "peri_event": {"events": ["onset"], "method": "bootstrap", "min_duration_s": 10},
+                "figure": {"window": "post_0_15", "metric": "mean_dff", "days": None},
+                "statistics": {},
+            },
             groups=groups,
             style=style,
             figure_paths=paths,
             source_data_dir=str(folder / "source_data"),
-            run_duration_s=600,
-            statistics=inputs["statistics"],
-            control="control",
-            event_label="Run onset",
-            **{k: v for k, v in inputs.items() if k != "statistics"},
         )
         outputs.append(folder)
     assert sorted(source) == ["A", "B", "C", "D", "E"]

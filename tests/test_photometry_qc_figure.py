@@ -91,7 +91,7 @@ def test_window_metrics_skip_left_out_samples():
 def test_heatmap_marks_sessions_that_failed_qc():
     import matplotlib.pyplot as plt
 
-    from exneuro.figures.photometry import plot_heatmap
+    from exneuro.figures.photometry_heatmap import plot_heatmap
     from exneuro.figures.photometry_metric import QC_FAILED
 
     times = np.arange(-300.0, 600.0, 10.0)

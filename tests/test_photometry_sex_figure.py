@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from exneuro.figures.photometry import photometry_figure, plot_peri_event, plot_session_traces
+from exneuro.figures.photometry import plot_peri_event, plot_session_traces
 from exneuro.io import read_table
+from exneuro.paper.standard.activity import photometry_figure
 
 GROUPS = [
     {"id": "control", "label": "Control", "color": "#4D4D4D"},
@@ -61,21 +62,28 @@ def sexed_study() -> dict[str, pd.DataFrame]:
 
 
 def draw(tmp_path, split):
+    """The workflow's photometry figure of :func:`sexed_study`, ``split`` declared or not."""
     study = sexed_study()
-    traces = study["traces"] if split else study["traces"].drop(columns="sex")
-    metrics = study["metrics"] if split else study["metrics"].drop(columns="sex")
-    paths = [str(tmp_path / "photometry.png")]
+    paper = sexed_paper_study([split] if split else [])
+    tables = paper.tables
+    settings = {
+        **paper.settings["photometry"],
+        "peri_event": {"events": ["offset"], "method": "bootstrap", "min_duration_s": 1.0},
+    }
     source = photometry_figure(
-        traces,
-        metrics,
-        study["peri"],
-        study["intervals"],
+        tables["photometry/aligned.parquet"],
+        tables["photometry/metrics.tsv"],
+        tables["photometry/qc.tsv"],
+        study["peri"].assign(event="offset", day=1),
+        study["intervals"].assign(event="offset", day=1),
+        paper.statistics,
+        paper.settings["cohorts"][0],
+        settings,
         GROUPS,
         STYLE,
-        paths,
+        [str(tmp_path / "photometry.png")],
         str(tmp_path / "source"),
-        run_duration_s=600.0,
-        split=split,
+        sheet=tables["config/samples.tsv"],
     )
     return study, source
 
@@ -138,7 +146,7 @@ def test_without_a_split_the_figure_draws_as_before(tmp_path):
     drawn = source["A"]
     assert list(drawn.columns) == ["group", "day", "time_s", "mean", "sem", "n_mice"]
     assert set(drawn["n_mice"]) == {6}  # both sexes in one mean: none was declared
-    assert list(source["C"].columns) == ["mouse", "group", "day", "time_s", "dff"]
+    assert list(source["C"].columns) == ["mouse", "group", "day", "time_s", "dff", "qc_failed"]
     assert read_table(tmp_path / "source" / "checks.tsv").empty
 
 

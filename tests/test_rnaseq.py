@@ -12,7 +12,7 @@ import pytest
 
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures import rnaseq as rnaseq_figures
-from exneuro.figures.rnaseq_genes import contrast_figure
+from exneuro.paper.standard.transcriptome import contrast_figures, overview_figure
 from exneuro.rnaseq import de, normalize, readers, summary
 from exneuro.rnaseq.precomputed_de import read_de_table
 from exneuro.rnaseq.samples import match_samples
@@ -558,41 +558,56 @@ def test_figures_return_source_data_and_same_bytes(simulated, simulated_vst, tmp
     groups = [{"id": "control", "color": "#4D4D4D"}, {"id": "silenced", "color": "#D55E00"}]
     colours = rnaseq_figures.condition_colours(order, groups, ["sedentary"])
     assert colours["control_trained"] == "#4D4D4D" != colours["control_sedentary"]
-    style = {"font_size_pt": 7, "png_dpi": 100}
+    style = {"font_size_pt": 7, "png_dpi": 100, "full_width_mm": 174, "formats": ["png", "svg"]}
+    section = {
+        "cohort": "muscle",
+        "colour_column": "group_training",
+        "alpha": 0.05,
+        "lfc_threshold": 0.0,
+        "figures": {"n_labels": 10, "heatmap_top": 20},
+        "contrasts": [{"name": name} for name in results],
+    }
     top = summary.top_genes(results["training_control"], 20, alpha=0.05)["gene_id"]
-    source = rnaseq_figures.overview_figure(
-        scores=scores,
-        variance=variance,
-        counts_table=summary.de_counts(results),
-        overlap=overlap,
-        vst=matrix,
-        heatmap_genes=top,
-        panel=panel,
-        samples=samples,
-        column="group_training",
-        order=order,
-        colours=colours,
-        style=style,
-        figure_paths=[str(tmp_path / "overview.png"), str(tmp_path / "overview.svg")],
-        source_data_dir=str(tmp_path / "source"),
-        gene_names=names,
+    gene_names = names.rename("gene_name").rename_axis("gene_id").reset_index()
+    tables = {f"rnaseq/de/{name}.tsv": table for name, table in results.items()}
+    tables |= {
+        "rnaseq/qc/pca.tsv": scores,
+        "rnaseq/qc/pca_variance.tsv": variance,
+        "rnaseq/de_counts.tsv": summary.de_counts(results),
+        "rnaseq/overlap.tsv": overlap,
+        "rnaseq/vst.parquet": matrix.rename_axis("gene_id").reset_index(),
+        "rnaseq/gene_panel.tsv": panel,
+        "rnaseq/samples.tsv": samples.rename_axis("sample").reset_index(),
+        "rnaseq/gene_names.tsv": gene_names,
+    }
+    source = overview_figure(
+        tables,
+        section,
+        {"id": "muscle", "groups": ["control", "silenced"], "control_group": "control"},
+        groups,
+        style,
+        [str(tmp_path / "overview.png"), str(tmp_path / "overview.svg")],
+        str(tmp_path / "source"),
     )
     written = []
     for run in ("a", "b"):  # the same input gives the same bytes
-        contrast = contrast_figure(
-            results["training_control"],
-            "Training (control)",
+        contrast_figures(
+            {"training_control": results["training_control"]},
+            section,
+            groups,
             style,
-            [str(tmp_path / run / "volcano.png"), str(tmp_path / run / "volcano.svg")],
-            str(tmp_path / run / "volcano_source"),
-            gene_names=names,
+            tmp_path / run,
+            gene_names=gene_names,
         )
-        written.append([(tmp_path / run / f"volcano.{x}").read_bytes() for x in ("png", "svg")])
+        stem = tmp_path / run / "training_control"
+        written.append([stem.with_suffix(f".{x}").read_bytes() for x in ("png", "svg")])
     assert written[0] == written[1]
     assert len(source["A"]) == counts.shape[1]
     assert source["C"].set_index("region").at["lost", "n_genes"] == overlap.at[0, "n_lost"]
     assert len(source["D"]) == len(top) * counts.shape[1]
     assert set(source) >= {"E", "F"} and len(source["E"]) == counts.shape[1] + len(order)
-    assert contrast["A"]["labelled"].sum() == 10
+    volcano = pd.read_csv(tmp_path / "a" / "training_control_source_data" / "panel_A.tsv", sep="\t")
+    assert volcano["labelled"].sum() == 10
+    assert pd.read_csv(tmp_path / "source" / "checks.tsv", sep="\t")["problem"].tolist() == []
     assert (tmp_path / "source" / "panel_D.tsv").exists()
     assert (tmp_path / "overview.svg").stat().st_size > 0

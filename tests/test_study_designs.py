@@ -335,7 +335,7 @@ def test_a_subject_excluded_from_one_table_only_is_named_in_its_rows(config_sche
 def test_table_without_within_factor_draws_bars_for_the_line_figure(
     config_schema, example_config, tmp_path
 ):
-    from exneuro.figures.tables import table_figure
+    from exneuro.paper.standard.behaviour import table_figure
 
     text = "mouse,group,bdnf\nm1,TRN,5\nm2,TRN,6\nm3,TRN,7\nm4,VEH,3\nm5,VEH,4\nm6,VEH,3.5\n"
     _, declaration = study_table(
@@ -352,6 +352,7 @@ def test_table_without_within_factor_draws_bars_for_the_line_figure(
         example_config["figures"],
         [str(tmp_path / "t.png")],
         str(tmp_path / "source"),
+        key="t",
     )
     drawn = pd.read_csv(tmp_path / "source" / "panel_A.tsv", sep="\t")
     assert drawn.query("kind == 'group'")["group"].tolist() == ["VEH", "TRN"]

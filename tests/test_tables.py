@@ -246,9 +246,14 @@ def test_nested_cells_cluster_test_and_bootstrap_report_both_levels(config_schem
     )
     assert stats.loc[stats["test"] == "lmm", "n_cells"].eq(70).all()
     assert stats.loc[stats["test"] == "lmm", "n_mice"].eq(10).all()
-    naive = stats[stats["n_cells"].notna() & stats["test"].str.startswith("welch")]
-    assert naive["n_cells"].max() == 70
-    assert {"welch_t", "welch_t_mouse_means"} <= set(stats["test"])
+    naive = stats[stats["test"] == "welch_t_naive"]
+    assert naive["n_cells"].tolist() == [70] and naive["notes"].str.startswith("naive").all()
+    mice = stats[stats["test"] == "welch_t"]
+    assert mice["n_mice"].tolist() == [10] and mice["n_cells"].isna().all()
+    assert {"welch_t_mouse_means", "hierarchical_bootstrap"} <= set(stats["test"])
+    # every row its own key: a star or legend drawn from 'welch_t' is the test on mice
+    keys = ["analysis", "outcome", "subset", "test", "term"]
+    assert not stats[keys].astype(str).duplicated().any()
 
 
 def _table(tmp_path, text: str) -> str:

@@ -19,10 +19,10 @@ from test_workflow import copy_project, snakemake
 from exneuro.config import load_yaml
 from exneuro.errors import InputDataError
 from exneuro.figures.legend import describe_tests
-from exneuro.figures.treadmill import cohort_figure
 from exneuro.model_factors import NO_FACTORS, declared_factors, usable_factors
 from exneuro.paper.behaviour import treadmill_course
 from exneuro.paper.panels import Study
+from exneuro.paper.standard.behaviour import cohort_figure
 from exneuro.treadmill.analysis import cohort_statistics, outcome_statistics
 
 REFERENCE = REPO / "tests" / "reference" / "treadmill_sex"

@@ -283,6 +283,78 @@ def test_every_figure_passes_the_figure_checker(project_copy):
     assert {name: problems for name, problems in found.items() if problems} == {}
 
 
+def test_every_figure_the_workflow_draws_is_a_declaration_of_registered_panels(project_copy):
+    # the cohort's own figure and the paper figure: both declared figures, drawn by the
+    # composer through the one registry, their layout written beside their source data
+    import yaml
+
+    from exneuro.figures.registry import PANEL_TYPES
+
+    folders = sorted(_results(project_copy).rglob("*_source_data"))
+    assert [f.name for f in folders] == [
+        "stimulation_replication_source_data",
+        "replication_source_data",
+    ]
+    for folder in folders:
+        layout = yaml.safe_load((folder / "layout.yaml").read_text(encoding="utf-8"))
+        plots = [panel["plot"] for panel in layout["figure"]["panels"]]
+        assert plots and set(plots) <= set(PANEL_TYPES), folder.name
+        assert sorted(p.stem for p in folder.glob("panel_*.tsv")) == sorted(
+            f"panel_{panel['letter']}" for panel in layout["figure"]["panels"]
+        )
+
+
+def test_an_analysis_figure_panel_type_draws_in_a_paper_figure(
+    project_copy, config_schema, tmp_path
+):
+    # the adaptation panel of the cohort's figure, declared in a paper figure: its numbers are
+    # the fitted mice of adaptation.tsv, its stars and legend the rows of the study's table
+    from exneuro.config import validate_config
+    from exneuro.paper.catalogue import figure_inputs
+    from exneuro.paper.compose import paper_figure
+    from exneuro.paper.panels import Study
+
+    path = project_copy / "config/two_group/config.yaml"
+    config = validate_config(load_config(path), config_schema, str(path))
+    cohort = "stimulation_replication"
+    figure = {
+        "id": "adaptation",
+        "title": "Adaptation",
+        "width": "single",
+        "height_mm": 60,
+        "rows": 1,
+        "columns": 1,
+        "panels": [{"letter": "A", "plot": "treadmill_adaptation", "at": [0, 0], "cohort": cohort}],
+    }
+    names = figure_inputs(figure)
+    settings = {key: config[key] for key in ("groups", "cohorts", "treadmill")}
+    results = _results(project_copy)
+    study = Study.read(names, [str(results / name) for name in names], settings)
+    panels = paper_figure(
+        figure,
+        study,
+        config["figures"],
+        [str(tmp_path / "adaptation.png")],
+        str(tmp_path / "source"),
+        str(tmp_path / "legend.md"),
+        str(tmp_path / "statistics.tsv"),
+    )
+    assert pd.read_csv(tmp_path / "source" / "checks.tsv", sep="\t")["problem"].tolist() == []
+    adaptation = pd.read_csv(results / "treadmill" / cohort / "adaptation.tsv", sep="\t")
+    fitted = adaptation[adaptation["fit_status"] == "ok"].set_index("mouse")["rise_percent"]
+    drawn = panels["A"].source.query("kind == 'mouse'").set_index("mouse")["value"]
+    pd.testing.assert_series_equal(drawn.sort_index(), fitted.sort_index(), check_names=False)
+    table = pd.read_csv(results / "statistics/statistics.tsv", sep="\t")
+    welch = table[
+        (table["outcome"] == "distance_m rise_percent") & (table["subset"] == f"cohort={cohort}")
+    ]
+    reported = pd.read_csv(tmp_path / "statistics.tsv", sep="\t")
+    assert len(welch) == 1 and reported["statistic"].tolist() == welch["statistic"].tolist()
+    legend = (tmp_path / "legend.md").read_text(encoding="utf-8")
+    assert "(A) Rise of distance over training fitted per mouse (%)" in legend
+    assert f"t({welch['df_num'].iloc[0]:.1f}) = " in legend
+
+
 def test_another_config_replaces_the_example_config_whole(project_copy):
     snapshot = (_results(project_copy) / "config" / "config.yaml").read_text()
     assert "stage_logs: null" in snapshot  # the example's stage-log pattern did not leak in

@@ -144,6 +144,7 @@ rule rnaseq_figure:
         runtime=15,
     params:
         rnaseq=section_params("rnaseq_figure", "rnaseq"),
+        cohort=section_cohort("rnaseq_figure", "rnaseq"),
         groups=section_groups("rnaseq_figure", "rnaseq"),
         style=owned("rnaseq_figure", "figures"),
         code=script_code("../../scripts/rnaseq_figure.py"),

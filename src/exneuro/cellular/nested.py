@@ -38,6 +38,7 @@ import pandas as pd
 from exneuro.errors import InputDataError, data_error
 from exneuro.model_factors import NO_FACTORS, ModelFactors, fit_lmm, usable_factors
 from exneuro.stats import compare, mixed
+from exneuro.stats.clustered import NAIVE_NOTE
 from exneuro.stats.table import (
     format_n_by_group,
     stats_frame,
@@ -51,12 +52,6 @@ __all__ = [
 
 #: The analyses :func:`nested_group_statistics` can run, in the order of its rows.
 ANALYSES = ("lmm", "cluster", "bootstrap", "naive")
-
-NAIVE_NOTE = (
-    "naive (pseudoreplicated): every {unit} treated as an independent n although {units} of one "
-    "mouse are not independent; anti-conservative (false positives far above the nominal rate "
-    "when mice differ); reported only to show the cost of pseudoreplication, not for inference"
-)
 
 
 def join_sample_sheet(

@@ -1,15 +1,16 @@
-"""Slice electrophysiology figure: F–I curves, per-cell properties as SuperPlots, sEPSC
-distributions.
+"""Slice electrophysiology plots: F–I curves, sEPSC distributions (the per-cell properties are
+SuperPlots, :mod:`exneuro.figures.superplot`); the figure is declared in
+:mod:`exneuro.paper.standard.cellular`.
 
-Panel A: F–I curve, firing rate at each depolarizing step. Each mouse's curve is the mean of its
+F–I curve, firing rate at each depolarizing step. Each mouse's curve is the mean of its
 cells (thin lines); the group curve is the **mean ± SEM over mice** (n = mice, the experimental
 unit — not over cells, which would shrink the error bars by pseudoreplication). Stars: the mixed
 model's group contrast at each current (``emm_contrast`` rows, adjusted p).
-Panels B, C: cumulative distributions of sEPSC inter-event intervals and amplitudes per group
+sEPSC panels: cumulative distributions of sEPSC inter-event intervals and amplitudes per group
 (per group x level of a fixed model factor such as sex, when declared), every cell contributing
 the same number of values (equal-weight pool); the KS D and p printed on the panel are
 descriptive (events are not independent).
-Panels D onwards: one SuperPlot per per-cell property (:func:`exneuro.figures.superplot.superplot`,
+Per-cell panels: one SuperPlot per per-cell property (:func:`exneuro.figures.superplot.superplot`,
 Lord et al. 2020): cells as small points coloured by mouse, mouse means as large points, mean ±
 SEM of the mouse means; stars from the mixed model's group contrast.
 
@@ -19,28 +20,18 @@ are read from the statistics table, never recomputed here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
-from exneuro.cellular.sepsc import inter_event_intervals, pooled_distribution
+from exneuro.cellular.ephys_stats import ANALYSIS
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
-    apply_style,
     legend_above,
-    mm,
-    panel_label,
-    save_with_source_data,
     title_above_legend,
 )
-from exneuro.figures.superplot import superplot
-from exneuro.figures.tables import level_colours
 from exneuro.figures.treadmill import SPLIT_LINES, SPLIT_MARKERS, split_levels
-from exneuro.model_factors import attach_sheet_columns
 from exneuro.stats.table import subset_label
 
 AXIS_LABELS = {
@@ -79,13 +70,6 @@ def statistics_row(statistics: pd.DataFrame, **match: str | None) -> pd.Series |
         mask &= text == ("" if value is None else str(value))
     rows = statistics[mask]
     return rows.iloc[0] if len(rows) else None
-
-
-def _order(groups: Sequence[Mapping], control: str, present: Sequence[str]) -> list[str]:
-    configured = [g["id"] for g in groups if g["id"] in set(present)]
-    rest = sorted(set(present) - set(configured))
-    order = configured + rest
-    return [control] + [g for g in order if g != control]
 
 
 def plot_fi(axis, steps, statistics, order, colours, labels, context, min_current_pa, split=None):
@@ -281,110 +265,3 @@ def plot_cdf(
     else:
         axis.set_title(title, fontsize=6)
     return pooled.assign(per_cell=per_cell)
-
-
-def ephys_figure(
-    steps: pd.DataFrame,
-    cells: pd.DataFrame,
-    events: pd.DataFrame | None,
-    statistics: pd.DataFrame,
-    groups: Sequence[Mapping],
-    control: str,
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    *,
-    outcomes: Sequence[str] | None = None,
-    per_cell: int | None = None,
-    min_events: int = 10,
-    min_current_pa: float = 0.0,
-    context: Mapping[str, str] | None = None,
-    split: str | None = None,
-    sheet: pd.DataFrame | None = None,
-    animals: str = "mice",
-) -> None:
-    """Draw and save the ephys figure and one source-data table per panel.
-
-    ``split`` (a fixed model factor, e.g. sex, read from ``sheet``) draws the F–I curves, the
-    sEPSC distributions and the SuperPlots per group x level, so that no drawn mean or curve
-    mixes the levels.
-
-    ``steps`` (cell × step), ``cells`` (per cell) and ``events`` (per sEPSC) carry ``group``;
-    ``statistics`` holds the rows of :func:`exneuro.cellular.ephys_stats.ephys_statistics` made
-    with the same ``context``, ``per_cell`` and ``min_events``. ``groups`` is the config's group
-    list (id, label, color); ``style`` needs ``font_size_pt``, ``full_width_mm`` and ``png_dpi``;
-    ``animals``: the study's word under each group's n ('mice', 'rats').
-    """
-    context = dict(context or {})
-    if split:
-        steps = attach_sheet_columns(steps, sheet, [split])
-        cells = attach_sheet_columns(cells, sheet, [split])
-    apply_style(style["font_size_pt"])
-    order = _order(groups, control, list(pd.unique(cells["group"].dropna())))
-    labels = {g["id"]: g.get("label", g["id"]) for g in groups}
-    labels = {g: labels.get(g, g) for g in order}
-    colours = level_colours(order, groups)
-    properties = [o for o in (outcomes or CELL_OUTCOMES) if o in cells.columns][:8]
-    n_rows = 1 + int(np.ceil(len(properties) / 4))
-    figure = plt.figure(figsize=(mm(style["full_width_mm"]), mm(52 * n_rows)))
-    grid = figure.add_gridspec(n_rows, 4)
-    source: dict[str, pd.DataFrame] = {}
-    axis = figure.add_subplot(grid[0, 0:2])
-    source["A"] = plot_fi(
-        axis, steps, statistics, order, colours, labels, context, min_current_pa, split
-    )
-    panel_label(axis, "A")
-    letter = ord("B")
-    if events is not None and len(events):
-        tables = {"iei_s": inter_event_intervals(events), "amplitude_pa": events}
-        for k, (value, outcome) in enumerate(DISTRIBUTIONS.items()):
-            axis = figure.add_subplot(grid[0, 2 + k])
-            pooled = pooled_distribution(tables[value], value, "group", per_cell, min_events)
-            if split:  # the pool's attributes (values per cell) kept
-                attrs = dict(pooled.attrs)
-                pooled = attach_sheet_columns(pooled, sheet, [split])
-                pooled.attrs = attrs
-            source[chr(letter)] = plot_cdf(
-                axis,
-                pooled,
-                value,
-                outcome,
-                statistics,
-                order,
-                colours,
-                labels,
-                context,
-                split,
-                split_levels(steps, split),
-            )
-            panel_label(axis, chr(letter))
-            letter += 1
-    for k, outcome in enumerate(properties):
-        axis = figure.add_subplot(grid[1 + k // 4, k % 4])
-        data = cells.dropna(subset=[outcome])
-        row = statistics_row(
-            statistics,
-            analysis=ANALYSIS,
-            test="emm_contrast",
-            outcome=outcome,
-            term=f"{order[1]} - {order[0]}" if len(order) > 1 else "",
-            subset=subset_label(**context),
-        )
-        source[chr(letter)] = superplot(
-            axis,
-            data,
-            outcome,
-            "group",
-            "mouse",
-            order,
-            colours,
-            labels=labels,
-            statistics_row=row,
-            ylabel=AXIS_LABELS.get(outcome, outcome),
-            split=split,
-            animals=animals,
-        ).assign(outcome=outcome)
-        panel_label(axis, chr(letter))
-        letter += 1
-    figure.tight_layout(w_pad=1.2, h_pad=1.0)
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)

@@ -12,8 +12,8 @@ data):
 * :func:`plot_peri_event` — mean waveform around an event with its bootstrap CI per group and
   the significant intervals of the consecutive-threshold test as bars.
 
-:func:`photometry_figure` composes them and writes PDF/SVG/PNG plus one source-data table per
-panel with :func:`exneuro.figures.style.save_with_source_data`.
+Each is drawn through a panel type (:mod:`exneuro.paper.activity`): the photometry figure of
+the workflow is a declared figure (:mod:`exneuro.paper.standard.activity`).
 
 Inputs are tidy tables: ``traces`` (``mouse``, ``group``, ``day``, ``time_s`` from run onset on a
 common grid — :func:`exneuro.photometry.peri_event.binned_trace` — and ``dff``), ``metrics``
@@ -33,38 +33,14 @@ import pandas as pd
 from matplotlib import colors as mcolors
 from matplotlib import transforms
 
-from exneuro.figures.photometry_heatmap import plot_heatmap
 from exneuro.figures.photometry_metric import (
     mean_sem,
-    plot_window_metric,
 )
 from exneuro.figures.style import (
-    apply_style,
-    group_palette,
     legend_above,
-    mm,
-    save_with_source_data,
     title_above_legend,
 )
 from exneuro.figures.treadmill import SPLIT_LINES, split_levels
-from exneuro.model_factors import attach_sheet_columns
-
-
-def _panel_label(axis, letter: str) -> None:
-    """Bold panel letter 7 mm left of and 3 mm above the axes' top-left corner (a fixed
-    distance, so wide and narrow panels line up; ``style.panel_label`` offsets by axes width)."""
-    offset = transforms.ScaledTranslation(-mm(7), mm(3), axis.figure.dpi_scale_trans)
-    axis.text(
-        0,
-        1,
-        letter,
-        transform=axis.transAxes + offset,
-        fontweight="bold",
-        fontsize=plt.rcParams["font.size"] + 1,
-        va="bottom",
-        ha="left",
-    )
-
 
 #: What the run's events are called in labels and legends.
 RUN_EVENT_NAMES = {"run": "run onset", "onset": "run onset", "offset": "run offset"}
@@ -258,196 +234,3 @@ def plot_peri_event(
     drawn = drawn.assign(kind="waveform")
     marks = intervals.assign(kind="significant")
     return pd.concat([drawn, marks], ignore_index=True)
-
-
-def photometry_figure(
-    traces: pd.DataFrame,
-    metrics: pd.DataFrame,
-    peri_summary: pd.DataFrame,
-    intervals: pd.DataFrame,
-    groups: Sequence[Mapping],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    *,
-    run_duration_s: float,
-    window: str = "post_0_15",
-    metric: str = "mean_dff",
-    statistics: pd.DataFrame | None = None,
-    control: str | None = None,
-    event_label: str = "Run offset",
-    days: Sequence | None = None,
-    failed_qc: pd.DataFrame | None = None,
-    alignment: TraceAlignment | None = None,
-    split: str | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Draw and save the photometry figure; write each panel's source data; return them.
-
-    ``failed_qc`` (``mouse``, ``day``, ``qc_reasons``): included sessions that failed QC, marked
-    in the heatmap. ``alignment``: what time 0 of the traces is (default the run onset,
-    :func:`trace_alignment`). ``split`` (a column of ``traces`` and ``metrics``, a fixed model
-    factor such as sex) draws the session traces and the window-metric means per group x
-    level and groups the heatmap's rows by level; the waveforms, whose test does not include
-    it, say in their legend that they pool its levels.
-
-    Top row: session traces of each group (first vs last of ``days``, default the first and
-    last training day) and the heatmap of the last day. Bottom row: ``metric`` in ``window``
-    across days, and the peri-event waveforms with their significant intervals. ``groups`` are
-    the config's groups (``id``, ``label``, ``color``); only those present in the data are
-    drawn, in config order. ``style``: ``font_size_pt``, ``png_dpi``, ``full_width_mm``.
-    """
-    apply_style(style.get("font_size_pt", 7.0))
-    colours = group_palette(groups)
-    labels = {group["id"]: group.get("label", group["id"]) for group in groups}
-    present = set(traces["group"]) | set(metrics["group"])
-    order = [group["id"] for group in groups if group["id"] in present]
-    missing = sorted(present - set(colours))
-    if missing:
-        raise KeyError(f"groups {missing} have no colour in the config's groups")
-    all_days = sorted(traces["day"].unique().tolist())
-    shown_days = list(days) if days is not None else [all_days[0], all_days[-1]]
-    figure = plt.figure(figsize=(mm(style.get("full_width_mm", 174.0)), mm(112)))
-    outer = figure.add_gridspec(2, 1, height_ratios=[1, 1], hspace=0.55)
-    top = outer[0].subgridspec(
-        1, len(order) + 1, width_ratios=[1] * len(order) + [1.35], wspace=0.45
-    )
-    bottom = outer[1].subgridspec(1, 2, wspace=0.35)
-    # seconds for short traces (event-locked sessions), minutes for whole sessions
-    alignment = alignment or trace_alignment("run")
-    unit_s = time_unit_s(traces)
-    trace_label = time_label(alignment.x_label, unit_s)
-    source: dict[str, pd.DataFrame] = {}
-    letters = iter("ABCDEFGHIJKLMNOP")
-    for index, group in enumerate(order):
-        axis = figure.add_subplot(top[0, index])
-        letter = next(letters)
-        source[letter] = plot_session_traces(
-            axis,
-            traces,
-            group,
-            shown_days,
-            colours[group],
-            run_duration_s,
-            labels[group],
-            trace_label,
-            unit_s,
-            split,
-        )
-        _panel_label(axis, letter)
-    axis = figure.add_subplot(top[0, len(order)])
-    letter = next(letters)
-    flagged = None
-    if failed_qc is not None:
-        on_day = failed_qc[failed_qc["day"] == shown_days[-1]]
-        flagged = dict(zip(on_day["mouse"], on_day["qc_reasons"], strict=True))
-    source[letter] = plot_heatmap(
-        axis,
-        traces,
-        shown_days[-1],
-        order,
-        labels,
-        run_duration_s,
-        flagged,
-        trace_label,
-        unit_s,
-        alignment.zero_is_event,
-        split,
-    )
-    _panel_label(axis, letter)
-    axis = figure.add_subplot(bottom[0, 0])
-    letter = next(letters)
-    source[letter] = plot_window_metric(
-        axis,
-        metrics,
-        window,
-        metric,
-        order,
-        colours,
-        labels,
-        statistics,
-        control,
-        failed_qc,
-        split,
-    )
-    _panel_label(axis, letter)
-    axis = figure.add_subplot(bottom[0, 1])
-    letter = next(letters)
-    pooled = split if split and split_levels(metrics, split) != [None] else None
-    source[letter] = plot_peri_event(
-        axis, peri_summary, intervals, order, colours, labels, event_label, pooled=pooled
-    )
-    _panel_label(axis, letter)
-    # a split doubles the rows of the trace legends: room for them above
-    top_edge = 0.88 if pooled else 0.93
-    figure.subplots_adjust(left=0.08, right=0.93, top=top_edge, bottom=0.1)
-    save_with_source_data(figure, figure_paths, style.get("png_dpi", 600), source, source_data_dir)
-    return source
-
-
-def study_photometry_figure(
-    aligned: pd.DataFrame,
-    metrics: pd.DataFrame,
-    qc: pd.DataFrame,
-    waveforms: pd.DataFrame,
-    intervals: pd.DataFrame,
-    statistics: pd.DataFrame,
-    control: str,
-    settings: Mapping,
-    groups: Sequence[Mapping],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    split: str | None = None,
-    sheet: pd.DataFrame | None = None,
-) -> dict[str, pd.DataFrame]:
-    """:func:`photometry_figure` from the workflow's tables (included sessions only); ``split``
-    names a sample-sheet column (of ``sheet``) the traces, heatmap and window metric are drawn
-    apart by.
-
-    ``settings``: the config's photometry ``figure``, ``peri_event`` and ``run_event`` (null:
-    sessions without a run; the trace panels show the mean trace around the first event, or
-    the whole session when no event is named). The waveform panel shows the first peri-event
-    alignment on its first tested day, each group with its intervals of significance against
-    the pre-event baseline, and the intervals where groups differ.
-    """
-    kept = aligned[aligned["included"].astype(bool)]
-    events = settings["peri_event"]["events"]
-    event = events[0] if events else None
-    with_run = settings["run_event"] is not None  # else: traces around the first event
-    alignment = trace_alignment("run" if with_run else event or "session")
-    traces = kept[(kept["alignment"] == alignment.alignment) & (kept["column"] == "dff")].rename(
-        columns={"value": "dff"}
-    )
-    tested = waveforms[waveforms["event"] == event]
-    day = tested["day"].min()
-    group_ids = {group["id"] for group in groups}
-    peri = tested[(tested["day"] == day) & tested["group"].isin(group_ids)]
-    spans = intervals[(intervals["event"] == event) & (intervals["day"] == day)]
-    included = qc[qc["included"].astype(bool)]
-    figure = settings["figure"]
-    metrics = metrics[metrics["included"].astype(bool)]
-    if split:
-        metrics = attach_sheet_columns(metrics, sheet, [split])
-        traces = attach_sheet_columns(traces, sheet, [split])
-    return photometry_figure(
-        traces,
-        metrics,
-        peri,
-        spans,
-        groups,
-        style,
-        figure_paths,
-        source_data_dir,
-        run_duration_s=(
-            float((included["run_offset_s"] - included["run_onset_s"]).median()) if with_run else 0
-        ),
-        window=figure["window"],
-        metric=figure["metric"],
-        statistics=statistics,
-        control=control,
-        event_label=RUN_EVENT_NAMES.get(event, event or "event"),
-        days=figure["days"],
-        failed_qc=included.loc[~included["qc_pass"].astype(bool), ["mouse", "day", "qc_reasons"]],
-        alignment=alignment,
-        split=split,
-    )

@@ -1,12 +1,13 @@
-"""RNA-seq panels of the study: PCA, DE counts, overlap, heatmap of top genes, key genes, and the
-overview figure composing them; condition colours and labels shared by every RNA-seq figure.
+"""RNA-seq panels of the study: PCA, DE counts, overlap, heatmap of top genes, key genes;
+condition colours and labels shared by every RNA-seq figure.
 
 Each panel function draws on a matplotlib axis and returns the source data of what it drew
-(one row per point, bar, cell or label); :func:`overview_figure` composes them and writes the
-figure in every format plus ``panel_<letter>.tsv`` beside it. The volcano and MA plots of each
-contrast are in :mod:`exneuro.figures.rnaseq_genes`, the sample QC figure in
-:mod:`exneuro.figures.rnaseq_qc`. Everything is deterministic: no random jitter, clustering by
-a deterministic average-linkage tree.
+(one row per point, bar, cell or label); each is drawn through a panel type
+(:mod:`exneuro.paper.transcriptome`), and the RNA-seq figures of the workflow are declared
+figures (:mod:`exneuro.paper.standard.transcriptome`). The volcano and MA plots are in
+:mod:`exneuro.figures.rnaseq_genes`, the sample QC panels in :mod:`exneuro.figures.rnaseq_qc`.
+Everything is deterministic: no random jitter, clustering by a deterministic average-linkage
+tree.
 
 Colours: each group keeps its config colour; within a group, sedentary (or any first level of a
 second factor) is drawn as a lighter tint of it and trained in the full colour.
@@ -24,11 +25,7 @@ from matplotlib.patches import Circle
 
 from exneuro.figures.rnaseq_genes import DOWN, UP
 from exneuro.figures.style import (
-    apply_style,
     legend_above,
-    mm,
-    panel_label,
-    save_with_source_data,
 )
 from exneuro.figures.treadmill import spread_offsets
 from exneuro.rnaseq.pipeline import condition_order
@@ -348,11 +345,6 @@ def gene_expression(
     return pd.DataFrame(records)
 
 
-def condition_labels(levels: Sequence[str], groups: Sequence[Mapping]) -> dict[str, str]:
-    """Each condition level's readable label (:func:`condition_label`)."""
-    return {level: condition_label(level, groups) for level in levels}
-
-
 def conditions_in_order(
     samples: pd.DataFrame, section: Mapping, groups: Sequence[Mapping]
 ) -> tuple[list[str], dict[str, str]]:
@@ -393,88 +385,3 @@ def pca_plot(
     axis.set_ylabel(f"PC2 ({100 * explained['PC2']:.0f}% variance)")
     legend_above(axis, handletextpad=0.2)
     return data[["sample", "level", "PC1", "PC2", "colour"]]
-
-
-def overview_figure(
-    *,
-    scores: pd.DataFrame,
-    variance: pd.DataFrame,
-    counts_table: pd.DataFrame,
-    overlap: pd.DataFrame,
-    vst: pd.DataFrame,
-    heatmap_genes: Sequence[str],
-    panel: pd.DataFrame,
-    samples: pd.DataFrame,
-    column: str,
-    order: Sequence[str],
-    colours: Mapping[str, str],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    labels: Mapping[str, str] | None = None,
-    contrast_labels: Mapping[str, str] | None = None,
-    gene_names: pd.Series | None = None,
-) -> dict[str, pd.DataFrame]:
-    """The study's RNA-seq figure: PCA (A), DE counts (B), overlap of the training response
-    (C, from the one-row summary of :func:`~exneuro.rnaseq.summary.response_overlap`), heatmap
-    of the top genes (D) and one panel per key gene (E...). Written with source data."""
-    apply_style(style["font_size_pt"])
-    genes = list(dict.fromkeys(panel["gene"])) if len(panel) else []
-    n_gene_rows = int(np.ceil(len(genes) / 3))
-    figure = plt.figure(
-        figsize=(mm(style.get("full_width_mm", 174.0)), mm(58 + 80 + 45 * n_gene_rows))
-    )
-    grid = figure.add_gridspec(2 + n_gene_rows, 3, height_ratios=[58, 80] + [45] * n_gene_rows)
-    source, panels = {}, []
-    axis = figure.add_subplot(grid[0, 0])
-    panels.append(axis)
-    source["A"] = pca_plot(axis, scores, variance, samples, column, order, colours, labels)
-    axis = figure.add_subplot(grid[0, 1])
-    panels.append(axis)
-    source["B"] = de_count_bars(axis, counts_table, contrast_labels)
-    axis = figure.add_subplot(grid[0, 2])
-    panels.append(axis)
-    if overlap.empty:  # the config declares no 'overlap' of two contrasts
-        axis.axis("off")
-        axis.text(
-            0.5,
-            0.5,
-            "No overlap of two contrasts\ndeclared in the config",
-            ha="center",
-            va="center",
-        )
-        source["C"] = overlap
-    else:
-        row = overlap.iloc[0]
-        names = tuple(
-            (contrast_labels or {}).get(name, name.replace("_", " ")).replace(": ", "\n")
-            for name in (row["reference"], row["comparison"])
-        )
-        source["C"] = venn2(
-            axis,
-            int(row["n_lost"] + row["n_reversed"]),
-            int(row["n_shared"]),
-            int(row["n_gained"] + row["n_reversed"]),
-            names,
-            ("#4D4D4D", "#D55E00"),
-        )
-    axis = figure.add_subplot(grid[1, :])
-    panels.append(axis)
-    source["D"] = heatmap(
-        axis, vst, heatmap_genes, samples, column, order, colours, gene_names, labels
-    )
-    letters = [chr(ord("E") + k) for k in range(len(genes))]
-    for k, (gene, letter) in enumerate(zip(genes, letters, strict=True)):
-        axis = figure.add_subplot(grid[2 + k // 3, k % 3])
-        panels.append(axis)
-        part = panel[panel["gene"] == gene]
-        source[letter] = gene_expression(
-            axis, part, column, order, colours, labels, title=str(part["gene_name"].iloc[0])
-        ).assign(gene=gene)
-        if k % 3:
-            axis.set_ylabel("")  # one axis title per row of gene panels
-    for letter, axis in zip("ABCD" + "".join(letters), panels, strict=True):
-        panel_label(axis, letter)
-    figure.tight_layout(h_pad=1.5, w_pad=1.5)
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
-    return source

@@ -1,5 +1,5 @@
-"""RNA-seq plots of one contrast, gene by gene: the volcano and MA plots, their labels of the top
-genes, and the figure of both for every contrast, with their source data.
+"""RNA-seq plots of one contrast, gene by gene: the volcano and MA plots and their labels of the
+top genes.
 
 Deterministic: labels placed by a fixed rule (top genes by adjusted p, stacked on the side of
 their point and pushed apart vertically). Every gene is drawn as one scatter layer, rasterized
@@ -8,14 +8,10 @@ inside vector formats (tens of thousands of points), the labels and axes staying
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
 from exneuro.rnaseq.summary import call_de, top_genes
 
 UP, DOWN, NOT_DE = "#B2182B", "#2166AC", "#BDBDBD"
@@ -199,56 +195,3 @@ def ma_plot(
     if title:
         axis.set_title(title)
     return _label_top_genes(axis, data, n_labels, split_x=float(data["x"].median()))
-
-
-def contrast_figure(
-    table: pd.DataFrame,
-    title: str,
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    *,
-    alpha: float = 0.05,
-    lfc_threshold: float = 0.0,
-    n_labels: int = 10,
-    gene_names: pd.Series | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Volcano (A) and MA (B) plot of one contrast, written with their source data."""
-    apply_style(style["font_size_pt"])
-    figure, axes = plt.subplots(1, 2, figsize=(mm(style.get("full_width_mm", 174.0)), mm(62)))
-    source = {
-        "A": volcano(axes[0], table, alpha, lfc_threshold, n_labels, gene_names, title),
-        "B": ma_plot(axes[1], table, alpha, lfc_threshold, n_labels, gene_names, title),
-    }
-    for axis, letter in zip(axes, "AB", strict=True):
-        panel_label(axis, letter)
-    figure.tight_layout(w_pad=2.0)
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
-    return source
-
-
-def contrast_figures(
-    results: Mapping[str, pd.DataFrame],
-    style: Mapping,
-    folder: str | Path,
-    alpha: float,
-    lfc_threshold: float,
-    n_labels: int,
-    gene_names: pd.Series | None = None,
-    titles: Mapping[str, str] | None = None,
-) -> None:
-    """Volcano and MA plots of every contrast into ``folder`` (``<contrast>.<format>`` and
-    ``<contrast>_source_data/``), titled by ``titles`` (contrast -> readable name)."""
-    folder = Path(folder)
-    for name, table in results.items():
-        contrast_figure(
-            table,
-            (titles or {}).get(name, name.replace("_", " ")),
-            style,
-            [str(folder / f"{name}.{fmt}") for fmt in style["formats"]],
-            str(folder / f"{name}_source_data"),
-            alpha=alpha,
-            lfc_threshold=lfc_threshold,
-            n_labels=n_labels,
-            gene_names=gene_names,
-        )

@@ -1,5 +1,5 @@
-"""RNA-seq sample QC figure: library sizes, sample-to-sample distances and the PCA, samples
-grouped and coloured by condition, with their source data."""
+"""RNA-seq sample QC panels: library sizes and sample-to-sample distances, samples grouped and
+coloured by condition (the QC figure adds the PCA of :mod:`exneuro.figures.rnaseq`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from exneuro.figures.rnaseq import pca_plot, sample_order
-from exneuro.figures.style import apply_style, mm, panel_label, save_with_source_data
+from exneuro.figures.rnaseq import sample_order
 
 
 def _sample_ticks(axis, names: Sequence[str], rotation: float = 0, max_names: int = 24) -> None:
@@ -65,35 +64,3 @@ def distance_heatmap(
     _sample_ticks(axis.yaxis, ordered)
     axis.figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02, label="Euclidean distance (VST)")
     return matrix.rename_axis("sample").reset_index()
-
-
-def qc_figure(
-    *,
-    library_sizes: pd.DataFrame,
-    distances: pd.DataFrame,
-    scores: pd.DataFrame,
-    variance: pd.DataFrame,
-    samples: pd.DataFrame,
-    column: str,
-    order: Sequence[str],
-    colours: Mapping[str, str],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    labels: Mapping[str, str] | None = None,
-) -> dict[str, pd.DataFrame]:
-    """Sample QC: library sizes (A), sample-to-sample distances (B) and the PCA (C)."""
-    apply_style(style["font_size_pt"])
-    figure = plt.figure(figsize=(mm(style["full_width_mm"]), mm(80)))
-    grid = figure.add_gridspec(1, 3, width_ratios=[1.2, 1.3, 1])
-    axes = [figure.add_subplot(grid[0, i]) for i in range(3)]
-    source = {
-        "A": library_size_bars(axes[0], library_sizes, samples, column, order, colours),
-        "B": distance_heatmap(axes[1], distances, samples, column, order),
-        "C": pca_plot(axes[2], scores, variance, samples, column, order, colours, labels),
-    }
-    for axis, letter in zip(axes, source, strict=True):
-        panel_label(axis, letter)
-    figure.tight_layout()
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
-    return source

@@ -19,10 +19,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pandas as pd
 from matplotlib import font_manager
 
-from exneuro.figures.checks import check_figure
 from exneuro.figures.workbook import write_workbook
 from exneuro.io import write_table
 
@@ -121,38 +119,18 @@ def save_with_source_data(
     dpi: int,
     source: Mapping[str, object],
     source_data_dir: str | Path,
-    check: bool = True,
 ) -> None:
     """Save the figure in every format of ``figure_paths`` and each panel's source data (the
     exact numbers drawn, as journals ask) in ``source_data_dir``: ``panel_<letter>.tsv`` and one
-    workbook, ``source_data.xlsx``, with a sheet per panel. With ``check``, the figure checker's
-    findings that need no statistics table (marks agree with the rows they were drawn from,
-    layout, raw identifiers) go to ``checks.tsv`` beside them."""
+    workbook, ``source_data.xlsx``, with a sheet per panel."""
     stem = Path(figure_paths[0]).with_suffix("")
     save_figure(figure, stem, [Path(p).suffix[1:] for p in figure_paths], dpi)
     Path(source_data_dir).mkdir(parents=True, exist_ok=True)
-    if check:
-        problems = pd.DataFrame({"problem": check_figure(figure)})
-        write_table(problems, Path(source_data_dir) / "checks.tsv")
     for letter, table in source.items():
         write_table(table, Path(source_data_dir) / f"panel_{letter}.tsv")
     write_workbook(
         {f"panel_{letter}": table for letter, table in source.items()},
         Path(source_data_dir) / "source_data.xlsx",
-    )
-
-
-def panel_label(axis, letter: str) -> None:
-    """Bold panel letter at the top left, outside the axes, as Cell Press figures have."""
-    axis.text(
-        -0.28,
-        1.06,
-        letter,
-        transform=axis.transAxes,
-        fontweight="bold",
-        fontsize=plt.rcParams["font.size"] + 1,
-        va="bottom",
-        ha="left",
     )
 
 

@@ -1,4 +1,4 @@
-"""SuperPlots of nested data, and the spine and histology figures built from them.
+"""SuperPlots of nested data (the spine, histology and per-cell ephys panels draw them).
 
 A SuperPlot (Lord, Velle, Mullins & Fritz-Laylin 2020, *J Cell Biol* 219:e202001064) shows every
 cell (here: every dendritic segment or section) as a small point coloured by the mouse it came
@@ -14,26 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import to_hex, to_rgb
 
-from exneuro.cellular.histology import section_percent
-from exneuro.cellular.spines import TOTAL, density_column
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
-    apply_style,
     legend_above,
-    mm,
-    panel_label,
-    save_with_source_data,
 )
-from exneuro.figures.tables import level_colours
-from exneuro.figures.treadmill import SPLIT_MARKERS, find_row, split_levels, spread_offsets
-from exneuro.stats.table import subset_label
+from exneuro.figures.treadmill import SPLIT_MARKERS, split_levels, spread_offsets
 
-__all__ = ["histology_figure", "mouse_shades", "spine_figure", "superplot"]
+__all__ = ["mouse_shades", "superplot"]
 
 
 def mouse_shades(colour: str, n: int, spread: float = 0.55) -> list[str]:
@@ -268,134 +259,3 @@ def _superplot_column(
         ]
     )
     return [cells, mouse_rows, summary]
-
-
-def _labels_and_colours(order: Sequence[str], groups: Sequence[Mapping]) -> tuple[dict, dict]:
-    labels = {g["id"]: g.get("label", g["id"]) for g in groups}
-    return {g: labels.get(g, g) for g in order}, level_colours(list(order), groups)
-
-
-def spine_figure(
-    density: pd.DataFrame,
-    statistics: pd.DataFrame,
-    spine_types: Sequence[str],
-    order: Sequence[str],
-    groups: Sequence[Mapping],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    *,
-    per_um: float = 10.0,
-    group: str = "group",
-    star_test: str = "lmm",
-    subset: Mapping[str, object] | None = None,
-    split: str | None = None,
-    animals: str = "mice",
-) -> None:
-    """Spine density SuperPlots: panel A all spines, then one panel per spine type.
-
-    ``density`` is the long segment table of :func:`exneuro.cellular.spine_density.segment_density`
-    with the group joined; points are segments, large points each mouse's length-weighted
-    density, bars mean ± SEM of mice. Stars from the ``star_test`` rows (default the mixed
-    model) of ``statistics`` (analysis 'spines', subset 'spine_type=<type>'); ``split`` (a fixed
-    model factor, e.g. sex) draws each group's levels apart. Writes the figure
-    in every format of ``figure_paths`` and ``panel_<letter>.tsv`` source data.
-    ``animals``: the study's word under each group's n ('mice', 'rats').
-    """
-    apply_style(style["font_size_pt"])
-    labels, colours = _labels_and_colours(order, groups)
-    column = density_column(per_um)
-    panels = [TOTAL, *spine_types]
-    width = style.get("full_width_mm", 174.0)
-    figure, axes = plt.subplots(1, len(panels), figsize=(mm(width), mm(52)), squeeze=False)
-    source = {}
-    for k, (axis, spine_type) in enumerate(zip(axes[0], panels, strict=True)):
-        part = density[density["spine_type"] == spine_type]
-        row = find_row(
-            statistics,
-            analysis="spines",
-            test=star_test,
-            term=f"{order[1]} - {order[0]}" if len(order) > 1 else "",
-            outcome=column,
-            subset=subset_label(**dict(subset or {}), spine_type=spine_type),
-        )
-        title = "All spines" if spine_type == TOTAL else spine_type.capitalize()
-        source[chr(ord("A") + k)] = superplot(
-            axis,
-            part,
-            column,
-            group,
-            "mouse",
-            order,
-            colours,
-            labels=labels,
-            statistics_row=row,
-            weight="length_um",
-            ylabel=f"Spines per {per_um:g} µm" if k == 0 else None,
-            split=split,
-            animals=animals,
-        ).assign(spine_type=spine_type)
-        axis.set_title(title)
-        panel_label(axis, chr(ord("A") + k))
-    figure.tight_layout(w_pad=1.2)
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
-
-
-def histology_figure(
-    sections: pd.DataFrame,
-    statistics: pd.DataFrame,
-    markers: Sequence[str],
-    order: Sequence[str],
-    groups: Sequence[Mapping],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    *,
-    group: str = "group",
-    labelled_name: str = "SF1+",
-    subset: Mapping[str, object] | None = None,
-    split: str | None = None,
-    animals: str = "mice",
-) -> None:
-    """% marker-positive labelled cells, one SuperPlot panel per marker.
-
-    ``sections`` is :func:`exneuro.cellular.histology.read_section_counts` with the group joined;
-    points are sections, large points each mouse's pooled percentage (sections weighted by their
-    labelled cells, as :func:`~exneuro.cellular.histology.percent_positive`), bars mean ± SEM of
-    mice; stars from the statistics rows (analysis 'histology', subset 'marker=<marker>').
-    ``animals``: the study's word under each group's n ('mice', 'rats').
-    """
-    apply_style(style["font_size_pt"])
-    labels, colours = _labels_and_colours(order, groups)
-    per_section = section_percent(sections)
-    per_section = per_section[per_section["n_labelled"] > 0]
-    width = style.get("single_column_mm", 85.0) * max(1.0, len(markers) / 2)
-    figure, axes = plt.subplots(1, len(markers), figsize=(mm(width), mm(52)), squeeze=False)
-    source = {}
-    for k, (axis, marker) in enumerate(zip(axes[0], markers, strict=True)):
-        part = per_section[per_section["marker"] == marker]
-        row = find_row(
-            statistics,
-            analysis="histology",
-            outcome="percent_positive",
-            subset=subset_label(**dict(subset or {}), marker=marker),
-        )
-        source[chr(ord("A") + k)] = superplot(
-            axis,
-            part,
-            "percent_positive",
-            group,
-            "mouse",
-            order,
-            colours,
-            labels=labels,
-            statistics_row=row,
-            weight="n_labelled",
-            ylabel=f"{marker}+ among {labelled_name} cells (%)",
-            split=split,
-            animals=animals,
-        ).assign(marker=marker)
-        axis.set_title(marker)
-        panel_label(axis, chr(ord("A") + k))
-    figure.tight_layout(w_pad=1.5)
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)

@@ -1,4 +1,5 @@
-"""The standard figure of a declared table: one panel per outcome (and per split, e.g. cohort).
+"""Plots of a declared table's outcome (its figure declares one panel per outcome and split,
+:mod:`exneuro.paper.standard.behaviour`; the panel type is ``table_plot``).
 
 'line': the outcome over the first within factor (or covariate), every subject as a thin line,
 group mean +/- SEM on top. 'bars': group mean +/- SEM with every subject as a point (nested units
@@ -14,22 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
-    apply_style,
     fit_tick_labels,
     legend_above,
-    mm,
-    panel_label,
-    save_with_source_data,
-    title_above_legend,
 )
 from exneuro.figures.treadmill import SPLIT_LINES, SPLIT_MARKERS, find_row, spread_offsets
-from exneuro.tables.design import factor_levels
 
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
 
@@ -257,52 +251,3 @@ def plot_bars(
         legend_above(axis, ncols=len(combinations), title=", ".join(declaration["between"][1:]))
     subjects = means.rename(columns={outcome: "value"}).assign(kind="subject")
     return pd.concat([subjects, pd.DataFrame(records)], ignore_index=True)
-
-
-def table_figure(
-    data: pd.DataFrame,
-    statistics: pd.DataFrame,
-    declaration: Mapping,
-    groups: Sequence[Mapping],
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-) -> None:
-    """Draw the declared table's standard figure and write one source-data table per panel."""
-    apply_style(style["font_size_pt"])
-    splits = declaration["split_by"]
-    parts = list(data.groupby(splits, sort=True)) if splits else [((), data)]
-    outcomes = declaration["outcomes"]
-    # one row per split and a column per outcome; a single outcome puts the splits side by side
-    side_by_side = len(outcomes) == 1
-    n_rows, n_cols = (1, len(parts)) if side_by_side else (len(parts), len(outcomes))
-    width = style["single_column_mm"] if n_cols <= 2 else style["full_width_mm"]
-    figure, axes = plt.subplots(n_rows, n_cols, figsize=(mm(width), mm(52 * n_rows)), squeeze=False)
-    labels = {g["id"]: g["label"] for g in groups}
-    source = {}
-    for row, (values, part) in enumerate(parts):
-        values = values if isinstance(values, tuple) else (values,)
-        subset = "; ".join(f"{k}={v}" for k, v in zip(splits, values, strict=True))
-        levels = factor_levels(part, declaration)
-        between = declaration["between"][0] if declaration["between"] else None
-        colours = level_colours(levels[between], groups) if between else {}
-        for col, outcome in enumerate(outcomes):
-            axis = axes[0][row] if side_by_side else axes[row][col]
-            if declaration["figure"] == "bars" or not (
-                declaration["within"] or declaration["covariates"]
-            ):
-                table = plot_bars(
-                    axis, part, outcome, declaration, levels, colours, labels, statistics, subset
-                )
-            else:
-                marks = posthoc_rows(statistics, outcome, declaration, levels, subset)
-                table = plot_line(axis, part, outcome, declaration, levels, colours, labels, marks)
-            axis.set_ylabel(declaration["outcome_labels"].get(outcome, outcome))
-            if subset:
-                title = subset.replace("=", ": ").replace("_", " ")
-                title_above_legend(axis, title, fontsize=plt.rcParams["font.size"])
-            letter = chr(ord("A") + (row if side_by_side else row * n_cols + col))
-            panel_label(axis, letter)
-            source[letter] = table.assign(outcome=outcome, subset=subset)
-    figure.tight_layout()
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)

@@ -1,32 +1,25 @@
-"""Endurance figure of one cohort: performance across training, gain from baseline, adaptation.
+"""Endurance plots of one cohort: performance across training, gain from baseline, adaptation.
 
-Panel A: the primary outcome at every test, each mouse as a thin line, group mean +/- SEM on top,
-stars for the post-hoc group difference at each session. Panel B: % change from baseline at the
-last test, bars (mean +/- SEM) with every mouse. Panel C: the fitted rise of each mouse's
-adaptation curve. Stars and n come from the statistics table, never recomputed here; every panel's
-numbers are written as source data beside the figure.
+:func:`plot_course`: the primary outcome at every test, each mouse as a thin line, group mean
++/- SEM on top, stars for the post-hoc group difference at each session. :func:`plot_points`:
+a value per mouse (% change from baseline at a test, the fitted rise of each mouse's adaptation
+curve) as points with the group mean +/- SEM and the two-group test's bracket. Stars and n come
+from the statistics table, never recomputed here. The panel types that draw them are in
+:mod:`exneuro.paper.behaviour`; a cohort's endurance figure is declared in
+:mod:`exneuro.paper.standard.behaviour`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
-    apply_style,
-    group_palette,
     legend_above,
-    mm,
-    panel_label,
-    save_with_source_data,
 )
-from exneuro.model_factors import attach_sheet_columns, declared_factors
-from exneuro.stats.table import subset_label
-from exneuro.treadmill.metrics import metric_columns
 
 #: Marker shapes and line styles that tell the levels of a split factor (e.g. sex) apart; the
 #: colour stays the group's (colour-blind safe: shape and dash, never hue, carry the factor).
@@ -318,84 +311,3 @@ def gain_test_rows(statistics: pd.DataFrame, column: str, subset: str) -> pd.Dat
 def _two_group_test_name(statistics: pd.DataFrame, outcome: str) -> str | None:
     tests = statistics.loc[statistics["outcome"] == outcome, "test"].dropna().unique()
     return tests[0] if len(tests) else None
-
-
-def cohort_figure(
-    tests: pd.DataFrame,
-    statistics: pd.DataFrame,
-    adaptation: pd.DataFrame,
-    cohort: Mapping,
-    groups: Sequence[Mapping],
-    treadmill: Mapping,
-    style: Mapping,
-    figure_paths: Sequence[str],
-    source_data_dir: str,
-    sheet: pd.DataFrame | None = None,
-) -> None:
-    """Draw and save the cohort's endurance figure and write one source-data table per panel;
-    with a fixed model factor declared (e.g. sex), every panel is split by its first one."""
-    apply_style(style["font_size_pt"])
-    colours = group_palette(groups)
-    group_info = {g["id"]: g for g in groups}
-    sessions = [s["id"] for s in treadmill["sessions"]]
-    labels = {s["id"]: s.get("label", s["id"]) for s in treadmill["sessions"]}
-    column = metric_columns(treadmill["work_definition"])[treadmill["statistics"]["primary_metric"]]
-    data = tests[(tests["cohort"] == cohort["id"]) & ~tests["excluded"]]
-    split = (declared_factors(cohort, treadmill["statistics"])["fixed"] or [None])[0]
-    if split:
-        data = attach_sheet_columns(data, sheet, [split])
-        adaptation = adaptation.merge(
-            data[["mouse", split]].drop_duplicates("mouse"), on="mouse", how="left"
-        )
-    figure, axes = plt.subplots(
-        1,
-        3,
-        figsize=(mm(style["full_width_mm"]), mm(58)),
-        gridspec_kw={"width_ratios": [2.2, 1, 1]},
-    )
-    source = {
-        "A": plot_course(
-            axes[0], data, column, cohort, group_info, sessions, labels, statistics, colours, split
-        )
-    }
-    final = data[data["session"] == sessions[-1]]
-    gain = gain_test_rows(
-        statistics, column, subset_label(cohort=cohort["id"], session=sessions[-1])
-    )
-    source["B"] = plot_points(
-        axes[1],
-        final,
-        f"{column}_pct_change",
-        cohort,
-        group_info,
-        colours,
-        gain,
-        gain["outcome"].iloc[0] if len(gain) else f"{column}_pct_change",
-        change_label(column, labels[sessions[-1]], labels[sessions[0]]),
-        split=split,
-    )
-    adaptation_metric = adaptation["metric"].iloc[0] if len(adaptation) else column
-    fitted = adaptation[adaptation["fit_status"] == "ok"]
-    tried = adaptation.groupby("group")["mouse"].nunique()
-    kept = fitted.groupby("group")["mouse"].nunique()
-    counts = {
-        g: f"{int(kept.get(g, 0))} of {int(tried.get(g, 0))} fitted" for g in cohort["groups"]
-    }
-    source["C"] = plot_points(
-        axes[2],
-        fitted,
-        "rise_percent",
-        cohort,
-        group_info,
-        colours,
-        statistics,
-        f"{adaptation_metric} rise_percent",
-        "Fitted training rise (%)",
-        bars=False,
-        counts=counts,
-        split=split,
-    )
-    for axis, letter in zip(axes, "ABC", strict=True):
-        panel_label(axis, letter)
-    figure.tight_layout(w_pad=2.0)
-    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)

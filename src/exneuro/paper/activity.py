@@ -11,7 +11,6 @@ from exneuro.figures.legend import row_counts
 from exneuro.figures.photometry import (
     RUN_EVENT_NAMES,
     TraceAlignment,
-    plot_heatmap,
     plot_peri_event,
     plot_session_traces,
     time_label,
@@ -19,6 +18,7 @@ from exneuro.figures.photometry import (
     trace_alignment,
     trace_legend_columns,
 )
+from exneuro.figures.photometry_heatmap import plot_heatmap
 from exneuro.figures.photometry_metric import (
     METRIC_LABELS,
     plot_window_metric,
@@ -149,6 +149,8 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     order = _order(study)
     unit_s = time_unit_s(traces)
     run_s = _run_duration_s(study, alignment)
+    qc = study.table(QC)
+    failed = qc[qc["included"].astype(bool) & ~qc["qc_pass"].astype(bool) & (qc["day"] == day)]
     source = plot_heatmap(
         axis,
         traces,
@@ -156,7 +158,7 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
         order,
         study.labels,
         run_s,
-        None,
+        dict(zip(failed["mouse"], failed["qc_reasons"], strict=True)),
         time_label(alignment.x_label, unit_s),
         unit_s,
         alignment.zero_is_event,
@@ -173,7 +175,13 @@ def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
         marks = f"; {event} at 0 dashed" if alignment.zero_is_event else ""
         plotted = f"ΔF/F of every mouse on day {day} {alignment.phrase}, {rows_by}{marks}"
         plotted += f" ({n})"
-    return Panel(source, plotted)
+    caveats = ()
+    if len(failed):
+        caveats = (
+            f"Crosses at the right edge mark {len(failed)} session(s) that failed QC and stay "
+            "in the analysis (reasons in the source data).",
+        )
+    return Panel(source, plotted, caveats=caveats)
 
 
 @draws("photometry_window")
@@ -259,7 +267,10 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
     intervals = study.table(INTERVALS)
     spans = intervals[(intervals["event"] == str(event)) & (intervals["day"] == day)]
     name = RUN_EVENT_NAMES.get(event, event)
-    source = plot_peri_event(axis, peri, spans, order, study.colours, study.labels, name)
+    split = declared_split(study, "photometry")
+    source = plot_peri_event(
+        axis, peri, spans, order, study.colours, study.labels, name, pooled=split
+    )
     peri_event = settings["peri_event"]
     rows = study.rows(analysis="photometry", test=f"waveform_{peri_event['method']}")
     rows = rows[rows["subset"].astype(str).str.contains(f"event={event}; day={day}", regex=False)]
@@ -274,7 +285,6 @@ def photometry_peri_event(axis, panel: Mapping, study: Study) -> Panel:
         f"{peri_event['min_duration_s']:g} s where the group differs from its baseline (colour)"
         + (" or the groups differ (black)" if len(order) > 1 else "")
     )
-    split = declared_split(study, "photometry")
     caveats = ()
     if split:
         caveats = (

@@ -18,7 +18,8 @@ from exneuro.figures.treadmill import (
     plot_course,
     plot_points,
 )
-from exneuro.model_factors import declared_factors
+from exneuro.model_factors import attach_sheet_columns, declared_factors
+from exneuro.paper.catalogue import SAMPLE_SHEET
 from exneuro.paper.panels import Panel, Study, choose, mice_per_group, require
 from exneuro.tables.design import factor_levels
 from exneuro.treadmill.metrics import metric_columns
@@ -40,12 +41,15 @@ def _cohort_tests(panel: Mapping, study: Study):
     return cohort, data, column, sessions, labels
 
 
-def _split(cohort: Mapping, study: Study, data: pd.DataFrame) -> str | None:
-    """The model factor the panel is drawn apart by (the first fixed one, e.g. sex), when the
-    tests table carries it."""
+def _split(cohort: Mapping, study: Study, data: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """``data`` and the model factor the panel is drawn apart by (the first fixed one, e.g.
+    sex), joined from the sample sheet when the figure reads it; None when neither the table
+    nor a sheet carries it."""
     statistics = study.section("treadmill")["statistics"]
     first = (declared_factors(cohort, statistics)["fixed"] or [None])[0]
-    return first if first in data.columns else None
+    if first and first not in data.columns and SAMPLE_SHEET in study.tables:
+        data = attach_sheet_columns(data, study.table(SAMPLE_SHEET), [first])
+    return data, (first if first in data.columns else None)
 
 
 def _by(split: str | None) -> str:
@@ -57,7 +61,7 @@ def treadmill_course(axis, panel: Mapping, study: Study) -> Panel:
     """Endurance at every test: mice as thin lines, group mean ± SEM, post-hoc stars."""
     cohort, data, column, sessions, labels = _cohort_tests(panel, study)
     groups = {g["id"]: g for g in study.settings["groups"]}
-    split = _split(cohort, study, data)
+    data, split = _split(cohort, study, data)
     source = plot_course(
         axis,
         data,
@@ -99,7 +103,7 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
     """% change from baseline at one test (default the last): bars mean ± SEM, every mouse."""
     cohort, data, column, sessions, labels = _cohort_tests(panel, study)
     session = choose(panel.get("session", sessions[-1]), sessions, "treadmill session")
-    final = data[data["session"] == session]
+    final, split = _split(cohort, study, data[data["session"] == session])
     outcome = f"{column}_pct_change"
     baseline = study.section("treadmill")["baseline_session"]
     groups = {g["id"]: g for g in study.settings["groups"]}
@@ -116,7 +120,7 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
         marked,
         marked["outcome"].iloc[0] if len(marked) else outcome,
         change_label(column, labels[session], labels[baseline]),
-        split=(split := _split(cohort, study, final)),
+        split=split,
     )
     rows = pd.concat(
         [marked, study.rows(analysis="treadmill", outcome=outcome, subset=subset)]
@@ -128,6 +132,48 @@ def treadmill_gain(axis, panel: Mapping, study: Study) -> Panel:
     n = mice_per_group(final.dropna(subset=[outcome]), cohort["groups"])
     caveat = outlier_caveat(final, column, labels)
     return Panel(source, plotted, rows, marked, n, (caveat,) if caveat else ())
+
+
+@draws("treadmill_adaptation")
+def treadmill_adaptation(axis, panel: Mapping, study: Study) -> Panel:
+    """Fitted rise of each mouse's adaptation curve: every mouse whose fit converged as a
+    point, the group mean, the count fitted under each group and the two-group test's stars."""
+    cohort = study.cohort(panel["cohort"])
+    adaptation = study.table(f"treadmill/{cohort['id']}/adaptation.tsv")
+    treadmill = study.section("treadmill")
+    primary = treadmill["statistics"]["primary_metric"]
+    metric = adaptation["metric"].iloc[0] if len(adaptation) else primary
+    fitted, split = _split(cohort, study, adaptation[adaptation["fit_status"] == "ok"])
+    tried = adaptation.groupby("group")["mouse"].nunique()
+    kept = fitted.groupby("group")["mouse"].nunique()
+    counts = {
+        g: f"{int(kept.get(g, 0))} of {int(tried.get(g, 0))} fitted" for g in cohort["groups"]
+    }
+    outcome = f"{metric} rise_percent"
+    rows = study.rows(
+        analysis="treadmill adaptation", outcome=outcome, subset=f"cohort={cohort['id']}"
+    )
+    groups = {g["id"]: g for g in study.settings["groups"]}
+    source = plot_points(
+        axis,
+        fitted,
+        "rise_percent",
+        cohort,
+        groups,
+        study.colours,
+        rows,
+        outcome,
+        "Fitted training rise (%)",
+        bars=False,
+        counts=counts,
+        split=split,
+    )
+    plotted = (
+        f"Rise of {metric_name(metric).lower()} over training fitted per mouse (%); points, "
+        f"mice whose fit converged; lines, mean ± SEM{_by(split)}"
+    )
+    n = mice_per_group(fitted.dropna(subset=["rise_percent"]), cohort["groups"])
+    return Panel(source, plotted, rows, rows, n)
 
 
 @draws("table_plot")
@@ -157,7 +203,11 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
         subsets = rows["subset"].fillna("").astype(str)
         rows = rows[(subsets == subset) | subsets.str.startswith(f"{subset}; ")]
     marked = rows.iloc[0:0]
-    if declaration["figure"] == "bars":
+    # a design with no within factor or covariate has no line to draw: bars, as declared or not
+    bars = declaration["figure"] == "bars" or not (
+        declaration["within"] or declaration["covariates"]
+    )
+    if bars:
         source = plot_bars(
             axis,
             data,
@@ -174,9 +224,11 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     else:
         marks = {}
         if "emm_contrast" in set(rows["test"]) or "emm_contrast" in named:
+            # group contrasts at each level: a post-hoc family over another factor (e.g. pre vs
+            # post within each group) has no star on the line, unless the panel asked for one
             marks = posthoc_rows(rows, outcome, declaration, levels, subset)
             require(
-                bool(marks),
+                bool(marks) or "emm_contrast" not in named,
                 f"test 'emm_contrast' is named but the table '{key}' has no post-hoc contrasts "
                 f"of '{outcome}' over its first within factor (declare 'posthoc' in the table)",
             )
@@ -190,7 +242,7 @@ def table_plot(axis, panel: Mapping, study: Study) -> Panel:
     apart = declaration["between"][1:]
     if apart:  # one mean per group x level (figures.tables): the legend says which
         shown += f", each {', '.join(apart)} apart"
-        shown += " (marker shape and line style)" if declaration["figure"] != "bars" else ""
+        shown += " (marker shape and line style)" if not bars else ""
     plotted = f"{label}; {shown}"
     subject = declaration["subject"]
     n = None

@@ -18,6 +18,7 @@ TREADMILL = ["treadmill/tests.parquet"]
 SAMPLE_SHEET = "config/samples.tsv"
 PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv", SAMPLE_SHEET]
 RNASEQ_SAMPLES = "rnaseq/samples.tsv"
+RNASEQ_GENE_NAMES = "rnaseq/gene_names.tsv"
 
 
 @panel_type(
@@ -35,6 +36,13 @@ def treadmill_course(panel: Mapping) -> list[str]:
 def treadmill_gain(panel: Mapping) -> list[str]:
     """% change from baseline at a test (default the last), bars and mice."""
     return TREADMILL
+
+
+@panel_type("treadmill_adaptation", section="treadmill", required=("cohort",))
+def treadmill_adaptation(panel: Mapping) -> list[str]:
+    """Fitted rise of each mouse's adaptation curve (%), the mice whose fit converged, with the
+    two-group test of the rise."""
+    return [f"treadmill/{panel['cohort']}/adaptation.tsv", SAMPLE_SHEET]
 
 
 @panel_type(
@@ -112,10 +120,57 @@ def histology_percent(panel: Mapping) -> list[str]:
     return ["histology/sections.tsv", SAMPLE_SHEET]
 
 
-@panel_type("rnaseq_volcano", section="rnaseq", required=("contrast",), optional=("title",))
+def de_table(panel: Mapping) -> str:
+    """The DE table of a panel's contrast: our DESeq2 result, or with ``facility`` the
+    sequencing facility's precomputed table of that name (``rnaseq.precomputed_de``)."""
+    folder = "facility" if panel.get("facility") else "de"
+    return f"rnaseq/{folder}/{panel['contrast']}.tsv"
+
+
+def _de_files(panel: Mapping) -> list[str]:
+    return [de_table(panel)] + ([] if panel.get("facility") else [RNASEQ_GENE_NAMES])
+
+
+@panel_type(
+    "rnaseq_volcano",
+    section="rnaseq",
+    required=("contrast",),
+    optional=("title", "facility", "n_labels"),
+)
 def rnaseq_volcano(panel: Mapping) -> list[str]:
     """Volcano plot of one contrast, DE genes coloured, the top genes named."""
-    return [f"rnaseq/de/{panel['contrast']}.tsv", "rnaseq/gene_names.tsv"]
+    return _de_files(panel)
+
+
+@panel_type(
+    "rnaseq_ma",
+    section="rnaseq",
+    required=("contrast",),
+    optional=("title", "facility", "n_labels"),
+)
+def rnaseq_ma(panel: Mapping) -> list[str]:
+    """MA plot of one contrast: log2 fold change against mean expression, DE genes coloured,
+    the top genes named."""
+    return _de_files(panel)
+
+
+@panel_type("rnaseq_heatmap", section="rnaseq", required=("contrast",))
+def rnaseq_heatmap(panel: Mapping) -> list[str]:
+    """Z-scored expression (VST) of the contrast's top genes (`rnaseq.figures.heatmap_top`) in
+    every sample, samples by condition, genes clustered."""
+    return ["rnaseq/vst.parquet", de_table(panel), RNASEQ_SAMPLES, RNASEQ_GENE_NAMES]
+
+
+@panel_type("rnaseq_library_sizes", section="rnaseq")
+def rnaseq_library_sizes(panel: Mapping) -> list[str]:
+    """Reads counted per sample, by condition."""
+    return ["rnaseq/qc/library_sizes.tsv", RNASEQ_SAMPLES]
+
+
+@panel_type("rnaseq_distances", section="rnaseq")
+def rnaseq_distances(panel: Mapping) -> list[str]:
+    """Euclidean distances between the samples' variance-stabilized counts."""
+    return ["rnaseq/qc/sample_distances.tsv", RNASEQ_SAMPLES]
 
 
 @panel_type("rnaseq_overlap", section="rnaseq")
@@ -182,6 +237,8 @@ def _reference_problems(config: Mapping, panel: Mapping) -> Iterator[str]:
         "table": list(config.get("tables") or {}),
         "contrast": [c["name"] for c in (config.get("rnaseq") or {}).get("contrasts", [])],
     }
+    if panel.get("facility"):  # a facility's table, named under rnaseq.precomputed_de
+        declared["contrast"] = list((config.get("rnaseq") or {}).get("precomputed_de", {}))
     for option, known in declared.items():
         if option in panel and str(panel[option]) not in known:
             yield f"{option} '{panel[option]}' is not declared (declared: {', '.join(known)})"

@@ -180,10 +180,14 @@ def spine_density(axis, panel: Mapping, study: Study) -> Panel:
         test=panel.get("test", "lmm"),
         subset=subset_label(cohort=cohort["id"], spine_type=spine_type),
     )
+    # the stars: the group contrast (a model with sex has its own terms too)
+    term = f"{order[1]} - {order[0]}" if len(order) > 1 else ""
+    contrast = rows[rows["term"].astype(str) == term]
+    marked = contrast if len(contrast) else rows.iloc[:1]
     part = density[density["spine_type"] == spine_type]
     ylabel = f"Spines per {settings['per_um']:g} µm"
     source = _mouse_superplot(
-        axis, part, column, order, colours, study, rows, "length_um", ylabel, split
+        axis, part, column, order, colours, study, marked, "length_um", ylabel, split
     )
     n = mice_per_group(part, order)
     title = "All spines" if spine_type == TOTAL else spine_type.capitalize()
@@ -194,7 +198,7 @@ def spine_density(axis, panel: Mapping, study: Study) -> Panel:
         f"{SUPERPLOT.format(unit='dendritic segments')}, mouse means weighted by segment length"
         + _apart(split)
     )
-    return Panel(source.assign(spine_type=spine_type), plotted, rows, rows.iloc[:1], n)
+    return Panel(source.assign(spine_type=spine_type), plotted, rows, marked.iloc[:1], n)
 
 
 @draws("histology_percent")

@@ -36,12 +36,10 @@ ONE_AND_HALF_MM = 114.0
 
 def figure_width_mm(width: str | float, style: Mapping) -> float:
     """A declared width in millimetres."""
-    named = {
-        "single": style["single_column_mm"],
-        "one_and_half": ONE_AND_HALF_MM,
-        "full": style["full_width_mm"],
-    }
-    return float(named.get(width, width))
+    if width == "one_and_half":
+        return ONE_AND_HALF_MM
+    named = {"single": "single_column_mm", "full": "full_width_mm"}  # read only the one named
+    return float(style[named[width]] if width in named else width)
 
 
 def _panel_axes(figure, grid, declaration: Mapping):
@@ -50,8 +48,11 @@ def _panel_axes(figure, grid, declaration: Mapping):
     return figure.add_subplot(grid[row : row + rows, column : column + columns])
 
 
-def draw_panels(declaration: Mapping, study: Study, style: Mapping):
-    """Draw every panel of the figure ``declaration``; return the figure and panels by letter."""
+def draw_panels(declaration: Mapping, study: Study, style: Mapping, where: str | None = None):
+    """Draw every panel of the figure ``declaration``; return the figure and panels by letter.
+    A panel that cannot be drawn stops with its place: ``where`` (default the paper figure's
+    place in the config), its index, letter and type."""
+    where = where or f"paper.figures[{declaration['id']}]"
     apply_style(declaration.get("font_size_pt", style["font_size_pt"]))
     size = (mm(figure_width_mm(declaration["width"], style)), mm(declaration["height_mm"]))
     figure = plt.figure(figsize=size, layout="constrained")
@@ -71,8 +72,7 @@ def draw_panels(declaration: Mapping, study: Study, style: Mapping):
             panels[spec["letter"]] = DRAW[spec["plot"]](axis, spec, study)
         except PanelError as error:
             raise PanelError(
-                f"paper.figures[{declaration['id']}].panels[{index}] (letter {spec['letter']}, "
-                f"plot {spec['plot']}): {error}"
+                f"{where}.panels[{index}] (letter {spec['letter']}, plot {spec['plot']}): {error}"
             ) from None
         axis.set_title(
             spec["letter"],
@@ -147,22 +147,21 @@ def reported_statistics(panels: Mapping[str, Panel]) -> pd.DataFrame:
     return table[["panel", *[c for c in table.columns if c != "panel"]]]
 
 
-def paper_figure(
+def compose_figure(
     declaration: Mapping,
     study: Study,
     style: Mapping,
     figure_paths: Sequence[str],
     source_data_dir: str,
-    legend_path: str,
-    statistics_path: str,
+    where: str | None = None,
 ) -> dict[str, Panel]:
-    """Draw and write one declared figure with its source data, statistics rows and legend."""
-    figure, panels, axes = draw_panels(declaration, study, style)
+    """Draw and write one declared figure (a paper figure, or the default figure of an
+    analysis): the figure in every format, each panel's source data, the checker's findings
+    (``checks.tsv``) and the declaration with its style (``layout.yaml``)."""
+    figure, panels, axes = draw_panels(declaration, study, style, where)
     fix_layout(figure)
     source = {letter: panel.source for letter, panel in panels.items()}
-    save_with_source_data(
-        figure, figure_paths, style["png_dpi"], source, source_data_dir, check=False
-    )
+    save_with_source_data(figure, figure_paths, style["png_dpi"], source, source_data_dir)
     checks = [
         PanelCheck(letter, axes[letter], panel.marked, panel.n_by_group, drawn_mice(panel))
         for letter, panel in panels.items()
@@ -173,6 +172,20 @@ def paper_figure(
     Path(source_data_dir, "layout.yaml").write_text(
         yaml.safe_dump(layout, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )
+    return panels
+
+
+def paper_figure(
+    declaration: Mapping,
+    study: Study,
+    style: Mapping,
+    figure_paths: Sequence[str],
+    source_data_dir: str,
+    legend_path: str,
+    statistics_path: str,
+) -> dict[str, Panel]:
+    """Draw and write one declared figure with its source data, statistics rows and legend."""
+    panels = compose_figure(declaration, study, style, figure_paths, source_data_dir)
     write_table(reported_statistics(panels), statistics_path)
     Path(legend_path).write_text(
         legend_text(declaration, panels, study.labels, study.animal), encoding="utf-8"

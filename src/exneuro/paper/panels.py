@@ -129,7 +129,7 @@ def mice_per_group(
     table: pd.DataFrame, order: Sequence[str], group: str = "group", mouse: str = "mouse"
 ) -> dict[str, int]:
     """Mice per group of ``table`` (one row or more per mouse), every group of ``order``."""
-    counts = table.dropna(subset=[mouse]).groupby(group)[mouse].nunique()
+    counts = table.dropna(subset=[mouse]).groupby(group, observed=True)[mouse].nunique()
     return {str(g): int(counts.get(g, 0)) for g in order}
 
 
@@ -151,13 +151,14 @@ def declared_split(study: Study, section: str) -> str | None:
 
 
 def with_split(study: Study, section: str, table: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """``table`` with the split factor's column joined from the sample sheet (by mouse), and
-    the factor; (``table``, None) when none is declared or the data hold one level of it."""
+    """``table`` with the split factor's column (its own, or joined from the sample sheet by
+    mouse), and the factor; (``table``, None) when none is declared, neither carries it or the
+    data hold one level of it."""
     from exneuro.model_factors import attach_sheet_columns
 
     split = declared_split(study, section)
-    if split is None or SAMPLE_SHEET not in study.tables:
+    if split is None or (split not in table.columns and SAMPLE_SHEET not in study.tables):
         return table, None
-    joined = attach_sheet_columns(table, study.table(SAMPLE_SHEET), [split])
+    joined = attach_sheet_columns(table, study.tables.get(SAMPLE_SHEET), [split])
     joined.attrs = dict(table.attrs)  # e.g. the values per cell of a pooled distribution
     return (joined, split) if joined[split].nunique() > 1 else (table, None)

@@ -1,5 +1,6 @@
-"""Muscle RNA-seq panels: volcano per contrast, overlap of the training response, DE counts,
-PCA and normalized expression of one gene (each mouse a point)."""
+"""Muscle RNA-seq panels: volcano and MA plot per contrast, overlap of the training response,
+DE counts, heatmap of the top genes, PCA, normalized expression of one gene (each mouse a
+point), and the sample QC (library sizes, sample distances)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from exneuro.figures.rnaseq import (
     contrast_label,
     de_count_bars,
     gene_expression,
+    heatmap,
     pca_plot,
     venn2,
 )
-from exneuro.figures.rnaseq_genes import volcano
+from exneuro.figures.rnaseq_genes import ma_plot, volcano
+from exneuro.figures.rnaseq_qc import distance_heatmap, library_size_bars
+from exneuro.paper.catalogue import de_table
 from exneuro.paper.panels import Panel, Study, choose
+from exneuro.rnaseq.summary import top_genes
 
 SAMPLES = "rnaseq/samples.tsv"
 GENE_NAMES = "rnaseq/gene_names.tsv"
@@ -24,6 +29,9 @@ OVERLAP = "rnaseq/overlap.tsv"
 DE_COUNTS = "rnaseq/de_counts.tsv"
 GENE_PANEL = "rnaseq/gene_panel.tsv"
 PCA = ("rnaseq/qc/pca.tsv", "rnaseq/qc/pca_variance.tsv")
+VST = "rnaseq/vst.parquet"
+LIBRARY_SIZES = "rnaseq/qc/library_sizes.tsv"
+DISTANCES = "rnaseq/qc/sample_distances.tsv"
 #: Genes named on a paper volcano panel at most (a panel is a quarter of the page wide).
 PANEL_LABELS = 6
 
@@ -44,37 +52,125 @@ def _contrast_labels(study: Study) -> dict[str, str]:
     }
 
 
-@draws("rnaseq_volcano")
-def rnaseq_volcano(axis, panel: Mapping, study: Study) -> Panel:
-    """Volcano plot of one contrast: DE genes coloured, the top genes named."""
+def _gene_plot(draw, axis, panel: Mapping, study: Study):
+    """A volcano or MA plot of the panel's contrast (``draw``), with its table and title."""
     section = study.section("rnaseq")
     contrast = panel["contrast"]
-    table = study.table(f"rnaseq/de/{contrast}.tsv")
-    names = study.table(GENE_NAMES).set_index("gene_id")["gene_name"]
-    title = panel.get("title", _contrast_labels(study).get(contrast, contrast.replace("_", " ")))
-    source = volcano(
+    table = study.table(de_table(panel))
+    names = None
+    if not panel.get("facility"):
+        names = study.table(GENE_NAMES).set_index("gene_id")["gene_name"]
+    title = panel.get("title") or _contrast_labels(study).get(contrast, contrast.replace("_", " "))
+    source = draw(
         axis,
         table,
         alpha=section["alpha"],
         lfc_threshold=section["lfc_threshold"],
-        n_labels=min(section["figures"]["n_labels"], PANEL_LABELS),
+        n_labels=panel.get("n_labels", min(section["figures"]["n_labels"], PANEL_LABELS)),
         gene_names=names,
         title=title.replace(": ", ":\n"),
     )
+    return source.assign(contrast=contrast), table, title
+
+
+def _tested(table, section: Mapping, panel: Mapping) -> str:
     tested = table["padj"].notna().sum()
     significant = (table["padj"] < section["alpha"]).sum()
-    plotted = (
-        f"Differential expression, {title}: log2 fold change against −log10 p of {tested:,} "
-        f"genes tested (DESeq2 Wald test, Benjamini-Hochberg FDR); {significant:,} genes at "
-        f"FDR < {section['alpha']:g} coloured"
+    method = (
+        "the facility's test, as delivered"
+        if panel.get("facility")
+        else "DESeq2 Wald test, Benjamini-Hochberg FDR"
     )
-    return Panel(source.assign(contrast=contrast), plotted)
+    return (
+        f"{tested:,} genes tested ({method}); {significant:,} genes at FDR < "
+        f"{section['alpha']:g} coloured"
+    )
+
+
+@draws("rnaseq_volcano")
+def rnaseq_volcano(axis, panel: Mapping, study: Study) -> Panel:
+    """Volcano plot of one contrast: DE genes coloured, the top genes named."""
+    source, table, title = _gene_plot(volcano, axis, panel, study)
+    plotted = f"Differential expression, {title}: log2 fold change against −log10 p of " + _tested(
+        table, study.section("rnaseq"), panel
+    )
+    return Panel(source, plotted)
+
+
+@draws("rnaseq_ma")
+def rnaseq_ma(axis, panel: Mapping, study: Study) -> Panel:
+    """MA plot of one contrast: log2 fold change against mean expression, DE genes coloured."""
+    source, table, title = _gene_plot(ma_plot, axis, panel, study)
+    plotted = (
+        f"Differential expression, {title}: log2 fold change against the mean of normalized "
+        "counts of " + _tested(table, study.section("rnaseq"), panel)
+    )
+    return Panel(source, plotted)
+
+
+@draws("rnaseq_heatmap")
+def rnaseq_heatmap(axis, panel: Mapping, study: Study) -> Panel:
+    """Z-scored VST expression of the top genes of one contrast in every sample."""
+    section = study.section("rnaseq")
+    column, order, colours, labels = _conditions(study)
+    top = top_genes(
+        study.table(de_table(panel)), section["figures"]["heatmap_top"], alpha=section["alpha"]
+    )
+    genes = list(top["gene_id"])
+    source = heatmap(
+        axis,
+        study.table(VST).set_index("gene_id"),
+        genes,
+        study.table(SAMPLES).set_index("sample"),
+        column,
+        order,
+        colours,
+        study.table(GENE_NAMES).set_index("gene_id")["gene_name"],
+        labels,
+    )
+    title = _contrast_labels(study).get(panel["contrast"], panel["contrast"].replace("_", " "))
+    plotted = (
+        f"Variance-stabilized expression of the {len(genes)} genes with the smallest adjusted p "
+        f"in {title} (z-scored per gene; genes ordered by average-linkage clustering)"
+    )
+    return Panel(source, plotted)
+
+
+@draws("rnaseq_library_sizes")
+def rnaseq_library_sizes(axis, panel: Mapping, study: Study) -> Panel:
+    """Reads counted per sample, samples by condition."""
+    column, order, colours, _ = _conditions(study)
+    samples = study.table(SAMPLES).set_index("sample")
+    source = library_size_bars(axis, study.table(LIBRARY_SIZES), samples, column, order, colours)
+    return Panel(source, f"Reads counted in each of the {len(samples)} samples")
+
+
+@draws("rnaseq_distances")
+def rnaseq_distances(axis, panel: Mapping, study: Study) -> Panel:
+    """Euclidean distances between samples (variance-stabilized counts)."""
+    column, order, _, _ = _conditions(study)
+    samples = study.table(SAMPLES).set_index("sample")
+    distances = study.table(DISTANCES).set_index("sample")
+    source = distance_heatmap(axis, distances, samples, column, order)
+    plotted = "Euclidean distances between the samples' variance-stabilized counts"
+    return Panel(source, plotted)
 
 
 @draws("rnaseq_overlap")
 def rnaseq_overlap(axis, panel: Mapping, study: Study) -> Panel:
     """Area-proportional Venn of the training response kept and lost under the manipulation."""
-    row = study.table(OVERLAP).iloc[0]
+    overlap = study.table(OVERLAP)
+    if overlap.empty:  # the config declares no 'overlap' of two contrasts
+        axis.axis("off")
+        axis.text(
+            0.5,
+            0.5,
+            "No overlap of two contrasts\ndeclared in the config",
+            ha="center",
+            va="center",
+        )
+        return Panel(overlap, "No overlap of two contrasts declared")
+    row = overlap.iloc[0]
     groups = study.cohort(study.section("rnaseq")["cohort"])["groups"]
     names = _contrast_labels(study)
     reference = names.get(row["reference"], str(row["reference"]).replace("_", " "))

@@ -23,6 +23,15 @@ from exneuro.stats.two_group import _two_group_record
 # ------------------------------------------------------------------------------------------------
 
 
+#: What a row of the naive test (every innermost unit as n) says of itself, ``{unit}`` and
+#: ``{units}`` the unit's name: shown beside the mouse-level tests, never used for inference.
+NAIVE_NOTE = (
+    "naive (pseudoreplicated): every {unit} treated as an independent n although {units} of one "
+    "mouse are not independent; anti-conservative (false positives far above the nominal rate "
+    "when mice differ); reported only to show the cost of pseudoreplication, not for inference"
+)
+
+
 def _group_labels(column: pd.Series, labels: Sequence[str] | None) -> tuple[str, str]:
     """The two groups to compare: ``labels`` if given, else categories / sorted unique values."""
     present = pd.unique(column.dropna())

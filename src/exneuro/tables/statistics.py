@@ -19,6 +19,7 @@ import pandas as pd
 from exneuro.not_tested import TWO_GROUP_TEST_NAMES, not_tested_row, untested_on_failure
 from exneuro.stats import compare, mixed
 from exneuro.stats.anova import rm_anova
+from exneuro.stats.clustered import NAIVE_NOTE
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, label_rows, subset_label
 from exneuro.tables.design import factor_levels, read_declared_data, read_declared_table
@@ -148,6 +149,28 @@ def _two_group_rows(
     return rows
 
 
+def _naive_rows(
+    cells: pd.DataFrame, outcome: str, declaration: Mapping, options: Mapping, label: str
+) -> pd.DataFrame:
+    """The two-group test with every innermost nested unit as n (``<test>_naive``): the
+    pseudoreplicated test shown beside the mouse-level ones, named apart from the mouse-level
+    two-group test so that no figure or legend can take one for the other."""
+    between = declaration["between"][0]
+    unit = declaration["nested"][-1]
+    a, b = options["labels"]
+    row = compare.two_group_test(
+        cells.loc[cells[between] == a, outcome],
+        cells.loc[cells[between] == b, outcome],
+        unit="cells",
+        **options,
+    )
+    row["test"] = row["test"].astype(str) + "_naive"
+    row["model"] = f"naive (pseudoreplicated): {outcome} ~ {between}, every {unit} as n"
+    note = NAIVE_NOTE.format(unit=unit, units=f"{unit}s")
+    row["notes"] = [f"{note}; {n}" if isinstance(n, str) and n else note for n in row["notes"]]
+    return label_rows(row, subset=label)
+
+
 def _stratum_two_group_rows(
     stratum: pd.DataFrame,
     outcome: str,
@@ -185,15 +208,7 @@ def _stratum_two_group_rows(
     if "cluster" in tests:
         rows += untested_on_failure(
             lambda: [
-                label_rows(
-                    compare.two_group_test(
-                        cells.loc[cells[between] == a, outcome],
-                        cells.loc[cells[between] == b, outcome],
-                        unit="cells",
-                        **options,
-                    ),
-                    subset=label,
-                ),
+                _naive_rows(cells, outcome, declaration, options, label),
                 label_rows(
                     compare.cluster_level_test(cells, outcome, between, subject, **options),
                     subset=label,
