@@ -9,7 +9,7 @@ from exneuro.figures.rnaseq import (
 )
 from exneuro.figures.rnaseq_genes import contrast_figures
 from exneuro.io import read_named_tables, read_table
-from exneuro.rnaseq import pipeline
+from exneuro.rnaseq.summary import heatmap_genes
 from exneuro.workflow import run
 
 
@@ -28,7 +28,7 @@ def main(snakemake):
         counts_table=read_table(snakemake.input.de_counts),
         overlap=read_table(snakemake.input.overlap),
         vst=read_table(snakemake.input.vst).set_index("gene_id"),
-        heatmap_genes=pipeline.heatmap_genes(results, section),
+        heatmap_genes=heatmap_genes(results, section),
         panel=read_table(snakemake.input.gene_panel),
         samples=samples,
         column=section["colour_column"],

@@ -45,7 +45,7 @@ from exneuro.errors import InputDataError, data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
 from exneuro.lab_numbers import missing_cells
 from exneuro.lab_tables import mapped_columns
-from exneuro.stats.compare import equal_weight_pool
+from exneuro.stats.pooling import equal_weight_pool
 
 CellIds = Literal["study", "mouse"]
 

@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from exneuro.cellular.ephys import inter_event_intervals, pooled_distribution
-from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
+from exneuro.cellular.ephys_outcomes import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     apply_style,
