@@ -1,5 +1,6 @@
-"""A job script's process: it ends as soon as its script has succeeded, with its outputs and log
-written, and skips the interpreter's teardown; called from a test, the same entry point returns."""
+"""A job script's process: figure jobs start without the model-fitting stack; a job ends as soon
+as its script has succeeded, with its outputs and log written, and skips the interpreter's
+teardown; called from a test, the same entry point returns."""
 
 from __future__ import annotations
 
@@ -12,6 +13,39 @@ from types import SimpleNamespace
 from conftest import REPO
 
 from exneuro.workflow import run
+
+#: Every module a figure job's script imports (paper figures and each modality's figures).
+FIGURE_JOB_MODULES = [
+    "exneuro.paper.compose",
+    "exneuro.paper.panels",
+    "exneuro.figures.ephys",
+    "exneuro.figures.photometry",
+    "exneuro.figures.rnaseq",
+    "exneuro.figures.rnaseq_genes",
+    "exneuro.figures.rnaseq_qc",
+    "exneuro.figures.superplot",
+    "exneuro.figures.tables",
+    "exneuro.figures.treadmill",
+    "exneuro.rnaseq.summary",
+    "exneuro.tables.design",
+    "exneuro.model_factors",
+    "exneuro.config",
+    "exneuro.io",
+]
+#: What fitting models needs and drawing does not: about a second of start-up per process.
+MODEL_FITTING_STACK = ["statsmodels", "formulaic", "patsy", "scipy.stats"]
+
+
+def test_figure_jobs_start_without_the_model_fitting_stack():
+    code = (
+        f"import sys, {', '.join(FIGURE_JOB_MODULES)}; "
+        f"print(' '.join(m for m in {MODEL_FITTING_STACK!r} if m in sys.modules))"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=True
+    )
+    assert result.stdout.strip() == ""
 
 
 def _write_output(job) -> None:
