@@ -3,7 +3,7 @@ statistics rows of the configured genes."""
 
 from exneuro.io import read_named_tables, read_table, write_table
 from exneuro.rnaseq import pipeline
-from exneuro.rnaseq.summary import read_gmt
+from exneuro.rnaseq.enrichment import read_gmt
 from exneuro.workflow import run
 
 

@@ -13,7 +13,7 @@ import pytest
 from exneuro.errors import ConfigError, InputDataError
 from exneuro.figures import rnaseq as rnaseq_figures
 from exneuro.paper.standard.transcriptome import contrast_figures, overview_figure
-from exneuro.rnaseq import de, normalize, readers, summary
+from exneuro.rnaseq import de, enrichment, normalize, readers, summary
 from exneuro.rnaseq.precomputed_de import read_de_table
 from exneuro.rnaseq.samples import match_samples
 from exneuro.simulate.rnaseq import RnaseqEffects, rnaseq_mice, simulate_counts, write_rnaseq
@@ -394,8 +394,8 @@ def test_de_counts_and_over_representation(simulated):
     assert total["n_genes"].iloc[0] == up + down > 0
     with_lfc = summary.de_counts(simulated["results"], alpha=0.05, lfc_threshold=1.0)
     assert (with_lfc["n_genes"].to_numpy() <= counts["n_genes"].to_numpy()).all()
-    sets = summary.read_gmt(simulated["folder"] / "gene_sets.gmt")
-    ora = summary.contrast_over_representation(
+    sets = enrichment.read_gmt(simulated["folder"] / "gene_sets.gmt")
+    ora = enrichment.contrast_over_representation(
         simulated["results"]["training_control"], sets, simulated["table"].gene_names
     ).set_index("gene_set")
     assert ora.at["OXIDATIVE_PHOSPHORYLATION", "padj"] < 1e-6
@@ -406,7 +406,7 @@ def test_de_counts_and_over_representation(simulated):
 
 def test_over_representation_is_the_hypergeometric_tail():
     universe = [f"g{i}" for i in range(100)]
-    table = summary.over_representation(universe[:10], universe, {"S": universe[5:25]})
+    table = enrichment.over_representation(universe[:10], universe, {"S": universe[5:25]})
     from scipy.stats import fisher_exact
 
     expected = fisher_exact([[5, 5], [15, 75]], alternative="greater").pvalue
@@ -433,7 +433,7 @@ def test_gene_panel_has_every_mouse_and_names_unknown_genes(simulated):
 def test_gmt_errors_name_the_line(tmp_path):
     path = write(tmp_path / "sets.gmt", "A\tdesc\tg1\tg2\nB g3 g4\n")
     with pytest.raises(InputDataError, match=r"sets.gmt line 2: 1 tab-separated field"):
-        summary.read_gmt(path)
+        enrichment.read_gmt(path)
 
 
 # ---------------------------------------------------------------- contrasts and design checks

@@ -23,7 +23,6 @@ import pandas as pd
 
 from exneuro.errors import data_error
 from exneuro.not_tested import not_tested_row
-from exneuro.stats import mixed
 from exneuro.stats.table import concat_stats
 
 #: Animals a group x factor cell needs for the factor to enter the models.
@@ -172,7 +171,13 @@ def fit_lmm(
 ):
     """The mixed model with a random intercept per animal, or, with a random unit declared,
     per animal within its unit (``(1 | cage/mouse)``: the unit is lme4's grouping factor and the
-    animal a variance component in it; nested units are labelled within their animal)."""
+    animal a variance component in it; nested units are labelled within their animal).
+
+    The mixed-model stack (statsmodels, formulaic, scipy.stats: about a second of start-up) is
+    imported here, not with the module: figure jobs read this module for the sample sheet's
+    columns and fit nothing."""
+    from exneuro.stats import mixed
+
     if not factors.random:
         return mixed.fit_lmm(data, formula, groups=subject, vc_formula=vc_formula or None)
     nested = {

@@ -326,3 +326,22 @@ def run(snakemake, main: Callable[..., None]) -> None:
         with open(log, "a", encoding="utf-8") as file:
             file.write(traceback.format_exc())
         sys.exit(1)
+    if getattr(sys.modules["__main__"], "snakemake", None) is snakemake:
+        end_job_process()
+
+
+def end_job_process() -> None:
+    """End a Snakemake job's process once its script has succeeded: flush and close the logs
+    and the standard streams, then exit without the interpreter's teardown.
+
+    The teardown frees every imported module and object one by one: 0.2-0.4 s of CPU per job
+    (of 1.5-5 s), some 11 s over the example study's 42 jobs, for nothing, since the process
+    ends. Every output is written and closed by then (the writers close their files), and
+    Snakemake checks the outputs after the job. Only a job script reaches this: :func:`run`
+    calls it when the ``snakemake`` object is the one Snakemake's preamble put in ``__main__``,
+    so a test calling :func:`run` returns normally.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from exneuro.cellular.ephys_outcomes import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
 from exneuro.cellular.sepsc import inter_event_intervals, pooled_distribution
 from exneuro.model_factors import (
     NO_FACTORS,
@@ -50,22 +51,6 @@ from exneuro.not_tested import not_tested_row, too_few_mice
 from exneuro.stats import compare, mixed
 from exneuro.stats.posthoc import contrast_family
 from exneuro.stats.table import concat_stats, format_n_by_group, label_rows, subset_label
-
-ANALYSIS = "ephys"
-
-#: Per-cell outcomes tested by default, in figure order (those present in the table are used).
-CELL_OUTCOMES = [
-    "rheobase_pa",
-    "fi_slope_hz_per_pa",
-    "max_rate_hz",
-    "input_resistance_mohm",
-    "resting_potential_mv",
-    "spike_threshold_mv",
-    "sepsc_frequency_hz",
-    "sepsc_amplitude_median_pa",
-]
-#: Per-event distributions compared with the KS test: event column -> outcome label.
-DISTRIBUTIONS = {"iei_s": "sepsc_iei_s", "amplitude_pa": "sepsc_amplitude_pa"}
 
 NAIVE_NOTE = (
     "NAIVE analysis, cells treated as independent n (pseudoreplication): shown only for "

@@ -10,7 +10,7 @@ instead of disappearing.
 
 **Pooled distributions** (:func:`pooled_distribution`): cumulative plots of IEI and amplitude
 pool events over cells; pooling raw events lets a busy cell dominate, so every cell gives the
-same number of values (its quantiles, :func:`exneuro.stats.compare.equal_weight_pool`). A
+same number of values (its quantiles, :func:`exneuro.stats.pooling.equal_weight_pool`). A
 Kolmogorov–Smirnov test on such pools still treats events as independent, so its p is
 descriptive; the inference is on per-cell values with the mouse as unit (mixed model, mouse
 means; :mod:`exneuro.cellular.ephys_stats`).
@@ -35,7 +35,7 @@ from exneuro.cellular.ephys import (
 from exneuro.errors import InputDataError, data_error
 from exneuro.io import parse_numbers, read_lab_table, require_columns
 from exneuro.lab_tables import mapped_columns
-from exneuro.stats.compare import equal_weight_pool
+from exneuro.stats.pooling import equal_weight_pool
 
 #: Columns of :func:`sepsc_per_cell`.
 SEPSC_COLUMNS = [
@@ -256,7 +256,7 @@ def pooled_distribution(
 
     Every cell contributes the same number of values — ``per_cell``, default the smallest count
     among the cells kept — as its quantiles at the probabilities (k - 0.5)/n
-    (:func:`exneuro.stats.compare.equal_weight_pool`, ``method="quantile"``: deterministic), so a
+    (:func:`exneuro.stats.pooling.equal_weight_pool`, ``method="quantile"``: deterministic), so a
     cell with 500 events weighs as much as one with 40. Cells with fewer than ``min_values``
     values are left out (listed in ``attrs['dropped_cells']``).
 

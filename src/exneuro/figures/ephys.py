@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from exneuro.cellular.ephys_stats import ANALYSIS
+from exneuro.cellular.ephys_outcomes import ANALYSIS
 from exneuro.figures.marks import draw_mark
 from exneuro.figures.style import (
     legend_above,

@@ -28,7 +28,6 @@ from exneuro.figures.style import (
     legend_above,
 )
 from exneuro.figures.treadmill import spread_offsets
-from exneuro.rnaseq.pipeline import condition_order
 
 
 def tint(colour: str, amount: float = 0.55) -> str:
@@ -79,6 +78,20 @@ def contrast_label(contrast: Mapping, groups: Sequence[Mapping]) -> str:
     if rest and rest_ref and head == head_ref:
         return f"{head}: {rest} vs {rest_ref}"
     return f"{level} vs {reference}"
+
+
+def condition_order(samples: pd.DataFrame, section: Mapping, groups: list[str]) -> list[str]:
+    """Display order of the colour column's levels: config groups first, then training levels."""
+    column = section["colour_column"]
+    levels = list(dict.fromkeys(samples[column]))
+    rank = {g: i for i, g in enumerate(groups)}
+    return sorted(
+        levels,
+        key=lambda level: (
+            min((rank[g] for g in rank if level.startswith(g)), default=len(rank)),
+            level,
+        ),
+    )
 
 
 def sample_order(samples: pd.DataFrame, column: str, order: Sequence[str]) -> list[str]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from exneuro.cellular.ephys_stats import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
+from exneuro.cellular.ephys_outcomes import ANALYSIS, CELL_OUTCOMES, DISTRIBUTIONS
 from exneuro.cellular.histology import section_percent
 from exneuro.cellular.sepsc import inter_event_intervals, pooled_distribution
 from exneuro.cellular.spines import TOTAL, density_column

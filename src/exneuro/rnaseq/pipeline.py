@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from exneuro.errors import ConfigError
-from exneuro.rnaseq import de, normalize, readers, summary
+from exneuro.rnaseq import de, enrichment, normalize, readers, summary
 from exneuro.rnaseq.precomputed_de import read_de_table
 from exneuro.rnaseq.samples import match_samples
 from exneuro.stats.table import stats_frame
@@ -193,34 +193,12 @@ def summary_tables(
         tables["overlap"] = pd.DataFrame(columns=["reference", "comparison"])
     ora = []
     for name, table in results.items() if gene_sets else []:
-        found = summary.contrast_over_representation(table, gene_sets, gene_names, alpha, threshold)
+        found = enrichment.contrast_over_representation(
+            table, gene_sets, gene_names, alpha, threshold
+        )
         ora.append(found.assign(contrast=name))
     tables["ora"] = pd.concat(ora, ignore_index=True) if ora else pd.DataFrame()
     return tables
-
-
-def heatmap_genes(results: Mapping[str, pd.DataFrame], section: Mapping) -> list[str]:
-    """Top genes of the first contrast (by padj) for the heatmap."""
-    first = next(iter(results.values()))
-    return list(
-        summary.top_genes(first, section["figures"]["heatmap_top"], alpha=section["alpha"])[
-            "gene_id"
-        ]
-    )
-
-
-def condition_order(samples: pd.DataFrame, section: Mapping, groups: list[str]) -> list[str]:
-    """Display order of the colour column's levels: config groups first, then training levels."""
-    column = section["colour_column"]
-    levels = list(dict.fromkeys(samples[column]))
-    rank = {g: i for i, g in enumerate(groups)}
-    return sorted(
-        levels,
-        key=lambda level: (
-            min((rank[g] for g in rank if level.startswith(g)), default=len(rank)),
-            level,
-        ),
-    )
 
 
 def facility_tables(section: Mapping) -> dict[str, pd.DataFrame]:

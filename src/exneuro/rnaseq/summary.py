@@ -1,5 +1,6 @@
 """What a lab reports from DE tables: how many genes change, how much of a response is lost in
-another group, the key genes per mouse, and over-represented gene sets.
+another group and the key genes per mouse (over-represented gene sets:
+:mod:`exneuro.rnaseq.enrichment`).
 
 A gene is *differentially expressed* (DE) in a contrast when its adjusted p is below ``alpha``
 (the FDR) and, if ``lfc_threshold`` > 0, its |log2 fold change| is at least the threshold (a
@@ -13,23 +14,17 @@ through-origin slope of the comparison's fold changes on the reference's over th
 genes (1 = the whole response kept, 0 = none of it; biased towards 0 by the selection of the
 reference genes, which inflates their fold changes) and, when an interaction contrast is given,
 how many lost genes also differ significantly in their response — the formal test of a loss.
-
-Over-representation (ORA): the one-sided hypergeometric test (Fisher's exact test) of the overlap
-between the DE genes and each gene set within the universe of tested genes, BH-adjusted over the
-gene sets tested (Rivals et al. 2007, Bioinformatics 23:401).
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, hypergeom
 
-from exneuro.errors import ConfigError, data_error
+from exneuro.errors import ConfigError
 
 CATEGORY_ORDER = ("shared", "lost", "gained", "reversed")
 
@@ -167,6 +162,14 @@ def top_genes(table: pd.DataFrame, n: int = 20, alpha: float | None = None) -> p
     return ranked.drop(columns="_abs").head(n).reset_index(drop=True)
 
 
+def heatmap_genes(results: Mapping[str, pd.DataFrame], section: Mapping) -> list[str]:
+    """Top genes of the first contrast (by padj) for the heatmap."""
+    first = next(iter(results.values()))
+    return list(
+        top_genes(first, section["figures"]["heatmap_top"], alpha=section["alpha"])["gene_id"]
+    )
+
+
 def resolve_genes(
     genes: Sequence[str], gene_names: pd.Series, where: str = "rnaseq genes"
 ) -> pd.DataFrame:
@@ -224,118 +227,3 @@ def gene_panel(
     long = long.merge(sheet, left_on="sample", right_index=True, how="left")
     long["log2_normalized"] = np.log2(long["normalized_count"] + 1.0)
     return long.reset_index(drop=True)
-
-
-def read_gmt(path: str | Path) -> dict[str, list[str]]:
-    """Gene sets from a GMT file: per line a name, a description, then the genes (tabs)."""
-    path = Path(path)
-    if not path.exists():
-        raise data_error(str(path), "file not found", "check the gene set path in the config")
-    sets: dict[str, list[str]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = [f.strip() for f in line.split("\t")]
-        if len(fields) < 3:
-            raise data_error(
-                str(path),
-                f"{len(fields)} tab-separated field(s), expected name, description, genes",
-                "GMT lines are tab-separated: name<TAB>description<TAB>gene1<TAB>gene2...",
-                line=number,
-            )
-        if fields[0] in sets:
-            raise data_error(
-                str(path), f"gene set '{fields[0]}' defined twice", "rename one", line=number
-            )
-        sets[fields[0]] = list(dict.fromkeys(g for g in fields[2:] if g))
-    if not sets:
-        raise data_error(str(path), "no gene sets", "give at least one line")
-    return sets
-
-
-def over_representation(
-    selected: Sequence[str],
-    universe: Sequence[str],
-    gene_sets: Mapping[str, Sequence[str]],
-    min_size: int = 5,
-    max_size: int = 500,
-) -> pd.DataFrame:
-    """Hypergeometric over-representation of ``selected`` genes in each gene set.
-
-    Only genes of the ``universe`` (the genes tested) count; sets with fewer than ``min_size`` or
-    more than ``max_size`` universe genes are skipped. p = P(X >= k), X ~ Hypergeometric(N, K, n)
-    with N universe genes, K of them in the set, n selected, k selected in the set; padj BH over
-    the sets tested. Sorted by p then name.
-    """
-    universe_set = set(map(str, universe))
-    chosen = set(map(str, selected)) & universe_set
-    n_universe, n_selected = len(universe_set), len(chosen)
-    rows = []
-    for name, members in gene_sets.items():
-        in_universe = set(members) & universe_set
-        if not min_size <= len(in_universe) <= max_size:
-            continue
-        hits = sorted(in_universe & chosen)
-        expected = n_selected * len(in_universe) / n_universe if n_universe else np.nan
-        rows.append(
-            {
-                "gene_set": name,
-                "set_size": len(in_universe),
-                "n_selected": n_selected,
-                "n_universe": n_universe,
-                "overlap": len(hits),
-                "expected": expected,
-                "fold_enrichment": len(hits) / expected if expected else np.nan,
-                "pvalue": float(
-                    hypergeom.sf(len(hits) - 1, n_universe, len(in_universe), n_selected)
-                ),
-                "genes": ",".join(hits),
-            }
-        )
-    table = pd.DataFrame(
-        rows,
-        columns=[
-            "gene_set",
-            "set_size",
-            "n_selected",
-            "n_universe",
-            "overlap",
-            "expected",
-            "fold_enrichment",
-            "pvalue",
-            "genes",
-        ],
-    )
-    table.insert(8, "padj", false_discovery_control(table["pvalue"]) if len(table) else [])
-    return table.sort_values(["pvalue", "gene_set"], kind="stable").reset_index(drop=True)
-
-
-def contrast_over_representation(
-    table: pd.DataFrame,
-    gene_sets: Mapping[str, Sequence[str]],
-    gene_names: pd.Series | None = None,
-    alpha: float = 0.05,
-    lfc_threshold: float = 0.0,
-    direction: str = "both",
-    min_size: int = 5,
-    max_size: int = 500,
-) -> pd.DataFrame:
-    """ORA of one contrast's DE genes (``direction`` 'up', 'down' or 'both') against the genes
-    it tested. Genes are matched to the sets by symbol when ``gene_names`` is given and the
-    symbols overlap the sets more than the ids do (GMT files usually list symbols)."""
-    if direction not in ("up", "down", "both"):
-        raise ConfigError(f"over-representation direction '{direction}': use up, down or both")
-    calls = call_de(table, alpha, lfc_threshold)
-    tested = table["padj"].notna().to_numpy()
-    chosen = (calls != "") if direction == "both" else (calls == direction)
-    ids = table["gene_id"].astype(str)
-    labels = ids
-    if gene_names is not None:
-        symbols = ids.map(gene_names.astype(str)).fillna(ids)
-        members = {g for genes in gene_sets.values() for g in genes}
-        if symbols.isin(members).sum() > ids.isin(members).sum():
-            labels = symbols
-    result = over_representation(
-        labels[chosen.to_numpy() & tested], labels[tested], gene_sets, min_size, max_size
-    )
-    return result.assign(direction=direction, alpha=alpha, lfc_threshold=lfc_threshold)

@@ -37,9 +37,10 @@ from exneuro.stats.clustered import (
     hierarchical_bootstrap,
     hierarchical_bootstrap_distribution,
 )
-from exneuro.stats.distribution_tests import equal_weight_pool, fisher_exact_test, ks_test
+from exneuro.stats.distribution_tests import fisher_exact_test, ks_test
 from exneuro.stats.effect_sizes import hedges_correction
 from exneuro.stats.multiplicity import PADJUST_METHODS, adjust_pvalues, correction_label
+from exneuro.stats.pooling import equal_weight_pool
 from exneuro.stats.two_group import one_sample_test, paired_test, two_group_test
 
 __all__ = [
