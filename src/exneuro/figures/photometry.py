@@ -48,6 +48,7 @@ from exneuro.figures.style import (
 )
 from exneuro.figures.treadmill import SPLIT_LINES, split_levels
 from exneuro.model_factors import attach_sheet_columns
+from exneuro.photometry.aligned_traces import AlignedTraces, TraceExtent
 
 
 def _panel_label(axis, letter: str) -> None:
@@ -109,6 +110,11 @@ def trace_alignment(event: str) -> TraceAlignment:
 def time_unit_s(traces: pd.DataFrame) -> float:
     """Seconds (1) for traces spanning at most 3 min (event-locked), else minutes (60)."""
     span_s = float(traces["time_s"].max() - traces["time_s"].min()) if len(traces) else 0.0
+    return span_unit_s(span_s)
+
+
+def span_unit_s(span_s: float) -> float:
+    """Seconds (1) for a time axis spanning at most 3 min (event-locked), else minutes (60)."""
     return 1.0 if span_s <= 180.0 else 60.0
 
 
@@ -280,6 +286,7 @@ def photometry_figure(
     failed_qc: pd.DataFrame | None = None,
     alignment: TraceAlignment | None = None,
     split: str | None = None,
+    extent: TraceExtent | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Draw and save the photometry figure; write each panel's source data; return them.
 
@@ -288,7 +295,9 @@ def photometry_figure(
     :func:`trace_alignment`). ``split`` (a column of ``traces`` and ``metrics``, a fixed model
     factor such as sex) draws the session traces and the window-metric means per group x
     level and groups the heatmap's rows by level; the waveforms, whose test does not include
-    it, say in their legend that they pool its levels.
+    it, say in their legend that they pool its levels. ``extent``: the days, groups and time
+    span of every included trace when ``traces`` holds only the days drawn (default: those of
+    ``traces``).
 
     Top row: session traces of each group (first vs last of ``days``, default the first and
     last training day) and the heatmap of the last day. Bottom row: ``metric`` in ``window``
@@ -299,12 +308,13 @@ def photometry_figure(
     apply_style(style.get("font_size_pt", 7.0))
     colours = group_palette(groups)
     labels = {group["id"]: group.get("label", group["id"]) for group in groups}
-    present = set(traces["group"]) | set(metrics["group"])
+    extent = extent or TraceExtent.of([traces])
+    present = set(extent.groups) | set(metrics["group"])
     order = [group["id"] for group in groups if group["id"] in present]
     missing = sorted(present - set(colours))
     if missing:
         raise KeyError(f"groups {missing} have no colour in the config's groups")
-    all_days = sorted(traces["day"].unique().tolist())
+    all_days = extent.days
     shown_days = list(days) if days is not None else [all_days[0], all_days[-1]]
     figure = plt.figure(figsize=(mm(style.get("full_width_mm", 174.0)), mm(112)))
     outer = figure.add_gridspec(2, 1, height_ratios=[1, 1], hspace=0.55)
@@ -314,7 +324,7 @@ def photometry_figure(
     bottom = outer[1].subgridspec(1, 2, wspace=0.35)
     # seconds for short traces (event-locked sessions), minutes for whole sessions
     alignment = alignment or trace_alignment("run")
-    unit_s = time_unit_s(traces)
+    unit_s = span_unit_s(extent.time_span_s)
     trace_label = time_label(alignment.x_label, unit_s)
     source: dict[str, pd.DataFrame] = {}
     letters = iter("ABCDEFGHIJKLMNOP")
@@ -385,7 +395,7 @@ def photometry_figure(
 
 
 def study_photometry_figure(
-    aligned: pd.DataFrame,
+    aligned: AlignedTraces | pd.DataFrame,
     metrics: pd.DataFrame,
     qc: pd.DataFrame,
     waveforms: pd.DataFrame,
@@ -402,7 +412,8 @@ def study_photometry_figure(
 ) -> dict[str, pd.DataFrame]:
     """:func:`photometry_figure` from the workflow's tables (included sessions only); ``split``
     names a sample-sheet column (of ``sheet``) the traces, heatmap and window metric are drawn
-    apart by.
+    apart by. ``aligned``: the combined aligned table, of which only the ΔF/F of the drawn
+    alignment on the drawn days is read (:class:`AlignedTraces`).
 
     ``settings``: the config's photometry ``figure``, ``peri_event`` and ``run_event`` (null:
     sessions without a run; the trace panels show the mean trace around the first event, or
@@ -410,21 +421,22 @@ def study_photometry_figure(
     alignment on its first tested day, each group with its intervals of significance against
     the pre-event baseline, and the intervals where groups differ.
     """
-    kept = aligned[aligned["included"].astype(bool)]
+    aligned = aligned if isinstance(aligned, AlignedTraces) else AlignedTraces(aligned)
     events = settings["peri_event"]["events"]
     event = events[0] if events else None
     with_run = settings["run_event"] is not None  # else: traces around the first event
     alignment = trace_alignment("run" if with_run else event or "session")
-    traces = kept[(kept["alignment"] == alignment.alignment) & (kept["column"] == "dff")].rename(
-        columns={"value": "dff"}
-    )
+    figure = settings["figure"]
+    extent = aligned.extent(alignment.alignment, "dff")
+    days = figure["days"]
+    drawn = days if days is not None else [extent.days[0], extent.days[-1]]
+    traces = aligned.read([alignment.alignment], "dff", drawn).rename(columns={"value": "dff"})
     tested = waveforms[waveforms["event"] == event]
     day = tested["day"].min()
     group_ids = {group["id"] for group in groups}
     peri = tested[(tested["day"] == day) & tested["group"].isin(group_ids)]
     spans = intervals[(intervals["event"] == event) & (intervals["day"] == day)]
     included = qc[qc["included"].astype(bool)]
-    figure = settings["figure"]
     metrics = metrics[metrics["included"].astype(bool)]
     if split:
         metrics = attach_sheet_columns(metrics, sheet, [split])
@@ -446,8 +458,9 @@ def study_photometry_figure(
         statistics=statistics,
         control=control,
         event_label=RUN_EVENT_NAMES.get(event, event or "event"),
-        days=figure["days"],
+        days=days,
         failed_qc=included.loc[~included["qc_pass"].astype(bool), ["mouse", "day", "qc_reasons"]],
         alignment=alignment,
         split=split,
+        extent=extent,
     )
