@@ -109,6 +109,19 @@ def _waveform_rows(
     }
 
 
+def waveform_test_rows(
+    aligned: AlignedTraces | pd.DataFrame, peri: Mapping[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows of ``aligned`` that :func:`waveform_statistics` tests, read alone: the included
+    sessions' ``peri['column']`` around ``peri['events']`` on the tested days; and ``peri``
+    with those days (default the last day with an included row of the column, the day
+    :func:`waveform_statistics` would take from the whole table)."""
+    aligned = aligned if isinstance(aligned, AlignedTraces) else AlignedTraces(aligned)
+    days = peri["days"] or aligned.days(peri["column"])[-1:]
+    tested = aligned.read(peri["events"], peri["column"], days, WAVEFORM_READ)
+    return tested, {**peri, "days": days}
+
+
 def waveform_statistics(
     aligned: pd.DataFrame, control: str, peri: Mapping[str, Any], context: Mapping[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -218,10 +231,8 @@ def photometry_statistics(
         sheet,
         sheet_path,
     )
-    aligned = aligned if isinstance(aligned, AlignedTraces) else AlignedTraces(aligned)
-    days = peri["days"] or aligned.days(peri["column"])[-1:]
-    tested = aligned.read(peri["events"], peri["column"], days, WAVEFORM_READ)
+    tested, peri = waveform_test_rows(aligned, peri)
     summary, intervals, waveform_rows = waveform_statistics(
-        tested, cohort["control_group"], {**peri, "days": days}, context
+        tested, cohort["control_group"], peri, context
     )
     return concat_stats([table, waveform_rows]), summary, intervals
