@@ -2,8 +2,12 @@
 
 Usage: python bench/scale_bench.py [--mice 24] [--sessions 8] [--minutes 90] [--rate 1000]
                                    [--genes 20000] [--factors 1 2 4] [--cores 2]
-                                   [--per-job N] [--cohort-sessions 1000]
+                                   [--per-job N] [--cohort-sessions 1000 ...]
                                    [--folder DIR] [--dag-recordings 10000]
+
+The cohort steps alone, at three sizes (no recordings stage, no reader rate, no DAG):
+python bench/scale_bench.py --factors --minutes 75 --rate 100 --genes 2100
+                            --cohort-sessions 1000 3000 10000 --dag-recordings 0
 
 For each factor f, a study with f x ``--mice`` photometry mice (``--sessions`` recordings each,
 ``--minutes`` at ``--rate`` Hz, as pyPhotometry .ppd files) is simulated into ``DIR/f<f>`` and
@@ -19,11 +23,14 @@ memory of any process of the stage (a job or Snakemake itself), the recordings s
 recording in core-seconds (stage wall x cores / recordings, as a lab would pay for it, and the
 CPU seconds all its processes used / recordings, which a busy machine does not inflate), MB/s
 and samples/s. Then the exponents b of ``wall ~ recordings^b`` (1 = linear); the photometry
-cohort's combine, statistics and figure steps on ``--cohort-sessions`` sessions (their recording
-folders made from one analysed recording, with noise, so that no recording is preprocessed):
-time and peak memory of each; the read rate of the .ppd reader against a raw sequential read of
-the same files with ``dd``; and the dry-run time of a DAG of ``--dag-recordings`` recordings
-(empty placeholder files).
+cohort's combine, statistics and figure steps on each of ``--cohort-sessions`` sizes (their
+recording folders made from one analysed recording, with noise, so that no recording is
+preprocessed): wall, CPU and peak memory of each step and size, and the exponents b of wall, CPU
+and peak memory ``~ sessions^b`` between consecutive sizes (time: 1 = linear; memory: 0 = flat);
+with no factor (``--factors`` alone) the recordings stage is skipped and the analysed recording
+comes from a study of six one-session mice (``--minutes`` at ``--rate``); the read rate of
+the .ppd reader against a raw sequential read of the same files with ``dd``; and the dry-run
+time of a DAG of ``--dag-recordings`` recordings (empty placeholder files).
 """
 
 from __future__ import annotations
@@ -240,7 +247,7 @@ def print_cohort_scaling(table: pd.DataFrame) -> None:
     rows = [
         {
             "step": step,
-            "sessions": row["sessions"],
+            "sessions": int(row["sessions"]),
             "wall_s": row[f"{step}_s"],
             "cpu_s": row[f"{step}_cpu_s"],
             "peak_MB": row[f"{step}_peak_MB"],
