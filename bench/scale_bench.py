@@ -2,8 +2,12 @@
 
 Usage: python bench/scale_bench.py [--mice 24] [--sessions 8] [--minutes 90] [--rate 1000]
                                    [--genes 20000] [--factors 1 2 4] [--cores 2]
-                                   [--per-job N] [--cohort-sessions 1000]
+                                   [--per-job N] [--cohort-sessions 1000 ...]
                                    [--folder DIR] [--dag-recordings 10000]
+
+The cohort steps alone, at three sizes (no recordings stage, no reader rate, no DAG):
+python bench/scale_bench.py --factors --minutes 75 --rate 100 --genes 2100
+                            --cohort-sessions 1000 3000 10000 --dag-recordings 0
 
 For each factor f, a study with f x ``--mice`` photometry mice (``--sessions`` recordings each,
 ``--minutes`` at ``--rate`` Hz, as pyPhotometry .ppd files) is simulated into ``DIR/f<f>`` and
@@ -19,11 +23,14 @@ memory of any process of the stage (a job or Snakemake itself), the recordings s
 recording in core-seconds (stage wall x cores / recordings, as a lab would pay for it, and the
 CPU seconds all its processes used / recordings, which a busy machine does not inflate), MB/s
 and samples/s. Then the exponents b of ``wall ~ recordings^b`` (1 = linear); the photometry
-cohort's combine, statistics and figure steps on ``--cohort-sessions`` sessions (their recording
-folders made from one analysed recording, with noise, so that no recording is preprocessed):
-time and peak memory of each; the read rate of the .ppd reader against a raw sequential read of
-the same files with ``dd``; and the dry-run time of a DAG of ``--dag-recordings`` recordings
-(empty placeholder files).
+cohort's combine, statistics and figure steps on each of ``--cohort-sessions`` sizes (their
+recording folders made from one analysed recording, with noise, so that no recording is
+preprocessed): wall, CPU and peak memory of each step and size, and the exponents b of wall, CPU
+and peak memory ``~ sessions^b`` between consecutive sizes (time: 1 = linear; memory: 0 = flat);
+with no factor (``--factors`` alone) the recordings stage is skipped and the analysed recording
+comes from a study of six one-session mice (``--minutes`` at ``--rate``); the read rate of
+the .ppd reader against a raw sequential read of the same files with ``dd``; and the dry-run
+time of a DAG of ``--dag-recordings`` recordings (empty placeholder files).
 """
 
 from __future__ import annotations
@@ -84,8 +91,16 @@ def with_per_job(config: Path, per_job: int | None) -> None:
     config.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
-def simulate(study: Path, mice: int, args: argparse.Namespace, minutes: float, rate: float):
-    """Simulate the scaled study into ``study``; exits with its error."""
+def simulate(
+    study: Path,
+    mice: int,
+    args: argparse.Namespace,
+    minutes: float,
+    rate: float,
+    sessions: int | None = None,
+):
+    """Simulate the scaled study into ``study`` (``sessions`` per mouse, default
+    ``--sessions``); exits with its error."""
     simulated = subprocess.run(
         [
             sys.executable,
@@ -94,7 +109,7 @@ def simulate(study: Path, mice: int, args: argparse.Namespace, minutes: float, r
             "scaled",
             str(study),
             f"--mice={mice}",
-            f"--sessions={args.sessions}",
+            f"--sessions={sessions or args.sessions}",
             f"--minutes={minutes}",
             f"--rate={rate}",
             f"--genes={args.genes}",
@@ -149,8 +164,23 @@ def one_study(folder: Path, args: argparse.Namespace, factor: int) -> dict:
     return row
 
 
+#: The photometry cohort's steps timed on ``--cohort-sessions`` sessions.
+COHORT_STEPS = ("combine", "statistics", "figure")
 #: Tables of a recording the cohort's steps read (its trace is read by none of them).
 COHORT_TABLES = ("qc", "metrics", "aligned", "anomalies", "faults")
+
+
+def analysed_recording(folder: Path, args: argparse.Namespace) -> Path:
+    """The folder of one analysed recording (``--minutes`` at ``--rate``) of a study of six mice
+    with one session each, made when no study of ``--factors`` was run."""
+    study = folder / "template"
+    simulate(study, 6, args, args.minutes, args.rate, sessions=1)
+    config = study / "config" / "config.yaml"
+    out = Path(yaml.safe_load(config.read_text())["output_dir"])
+    sheet = pd.read_csv(study / "config" / "photometry_recordings.tsv", sep="\t")
+    session = out / "photometry" / "sessions" / f"{sheet['mouse'][0]}_d{sheet['day'][0]}"
+    timed_run(snakemake(config, 1, str(session)))
+    return session
 
 
 def cohort_stage(folder: Path, args: argparse.Namespace, template: Path, n: int) -> dict:
@@ -194,6 +224,44 @@ def cohort_stage(folder: Path, args: argparse.Namespace, template: Path, n: int)
         row[f"{name}_cpu_s"] = cpu_seconds() - cpu
     shutil.rmtree(study)
     return row
+
+
+def cohort_exponents(table: pd.DataFrame) -> pd.DataFrame:
+    """Per step and pair of consecutive cohort sizes, the exponents b of ``wall ~ sessions^b``,
+    ``CPU ~ sessions^b`` and ``peak memory ~ sessions^b`` (1 = linear, 0 = flat)."""
+    rows = []
+    records = table.to_dict("records")
+    for small, large in zip(records[:-1], records[1:], strict=True):
+        ratio = math.log(large["sessions"] / small["sessions"])
+        for step in COHORT_STEPS:
+            row = {"step": step, "sessions": f"{small['sessions']}->{large['sessions']}"}
+            for figure, column in (("wall", "s"), ("CPU", "cpu_s"), ("memory", "peak_MB")):
+                name = f"{step}_{column}"
+                row[f"b_{figure}"] = math.log(large[name] / small[name]) / ratio
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def print_cohort_scaling(table: pd.DataFrame) -> None:
+    """The cohort steps' wall, CPU and peak memory per size, then their exponents."""
+    rows = [
+        {
+            "step": step,
+            "sessions": int(row["sessions"]),
+            "wall_s": row[f"{step}_s"],
+            "cpu_s": row[f"{step}_cpu_s"],
+            "peak_MB": row[f"{step}_peak_MB"],
+        }
+        for step in COHORT_STEPS
+        for _, row in table.iterrows()
+    ]
+    print("\nphotometry cohort steps:\n" + pd.DataFrame(rows).round(1).to_string(index=False))
+    if len(table) > 1:
+        print(
+            "\ncohort steps' exponents (b of figure ~ sessions^b between sizes):\n"
+            + cohort_exponents(table).round(2).to_string(index=False),
+            flush=True,
+        )
 
 
 def read_rates(files: list[str]) -> tuple[float, float, str]:
@@ -300,23 +368,26 @@ def main() -> None:
             f"\nscaling exponent (total wall ~ recordings^b): b = {slope:.2f}; "
             f"recordings stage b = {per:.2f} (wall), {cpu:.2f} (CPU)"
         )
-    if rows:
-        template = next(
-            (
-                ROOT / folder / f"f{args.factors[0]}" / "results" / "photometry" / "sessions"
-            ).iterdir()
+    if args.cohort_sessions:
+        template = (
+            next((folder / f"f{args.factors[0]}" / "results" / "photometry" / "sessions").iterdir())
+            if rows
+            else analysed_recording(folder, args)
         )
+        cohorts = []
         for n in args.cohort_sessions:
-            cohort = cohort_stage(folder, args, template, n)
+            cohorts.append(cohort_stage(folder, args, template, n))
             print(
-                f"photometry cohort at {cohort['sessions']} sessions: "
+                f"photometry cohort at {cohorts[-1]['sessions']} sessions: "
                 + ", ".join(
-                    f"{step} {cohort[f'{step}_s']:.1f} s ({cohort[f'{step}_cpu_s']:.1f} CPU-s, "
-                    f"peak {cohort[f'{step}_peak_MB']:.0f} MB)"
-                    for step in ("combine", "statistics", "figure")
+                    f"{step} {cohorts[-1][f'{step}_s']:.1f} s "
+                    f"({cohorts[-1][f'{step}_cpu_s']:.1f} CPU-s, "
+                    f"peak {cohorts[-1][f'{step}_peak_MB']:.0f} MB)"
+                    for step in COHORT_STEPS
                 ),
                 flush=True,
             )
+        print_cohort_scaling(pd.DataFrame(cohorts))
     if rows:
         sheet = pd.read_csv(
             folder / f"f{args.factors[0]}" / "config" / "photometry_recordings.tsv", sep="\t"

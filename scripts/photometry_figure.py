@@ -1,19 +1,16 @@
 """The photometry figure: session traces, heatmap, window metric across days, peri-event test."""
 
-import pandas as pd
-
 from exneuro.config import read_validated_sheet
 from exneuro.io import read_table
 from exneuro.paper.standard.activity import photometry_figure
+from exneuro.photometry.aligned_traces import AlignedTraces
 from exneuro.workflow import run
 
 
 def main(snakemake):
     photometry_figure(
-        # only the rows drawn: the included sessions' ΔF/F
-        pd.read_parquet(
-            snakemake.input.aligned, filters=[("included", "==", True), ("column", "==", "dff")]
-        ),
+        # read in parts: the included sessions' ΔF/F on the days drawn
+        AlignedTraces(snakemake.input.aligned),
         read_table(snakemake.input.metrics),
         read_table(snakemake.input.qc),
         read_table(snakemake.input.waveforms),

@@ -1,9 +1,8 @@
 """Group x day statistics of the photometry window metrics, and the peri-event waveform tests."""
 
-import pandas as pd
-
 from exneuro.config import read_validated_sheet
 from exneuro.io import read_table, write_table
+from exneuro.photometry.aligned_traces import AlignedTraces
 from exneuro.photometry.pipeline import photometry_statistics
 from exneuro.workflow import run
 
@@ -12,11 +11,7 @@ def main(snakemake):
     settings = snakemake.params.photometry
     statistics, waveforms, intervals = photometry_statistics(
         read_table(snakemake.input.metrics),
-        # only the rows the waveform tests use: included sessions, the tested column
-        pd.read_parquet(
-            snakemake.input.aligned,
-            filters=[("included", "==", True), ("column", "==", settings["peri_event"]["column"])],
-        ),
+        AlignedTraces(snakemake.input.aligned),  # only the tested rows are read
         snakemake.params.cohort,
         settings["statistics"],
         settings["peri_event"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO
 
@@ -71,7 +72,7 @@ def test_rnaseq_benchmark_times_every_step_and_finds_the_planted_genes():
 def test_scale_benchmark_runs_every_stage_the_cohort_the_reader_rate_and_the_dag():
     lines = run_benchmark(
         "scale_bench.py", "--mice", "6", "--sessions", "2", "--minutes", "75", "--rate", "20",
-        "--genes", "2100", "--factors", "1", "--per-job", "4", "--cohort-sessions", "40",
+        "--genes", "2100", "--factors", "1", "--per-job", "4", "--cohort-sessions", "40", "80",
         "--dag-recordings", "40",
     )  # fmt: skip
     assert any(line.startswith("read rate of the .ppd files") for line in lines)
@@ -81,8 +82,17 @@ def test_scale_benchmark_runs_every_stage_the_cohort_the_reader_rate_and_the_dag
     assert int(row["recordings"]) == 12 and float(row["total_s"]) > 0
     cost = next(line for line in lines if line.startswith("recordings stage at 12 recordings"))
     assert float(cost.split(": ")[1].split()[0]) > 0 and "CPU-s per recording" in cost
-    cohort = next(line for line in lines if line.startswith("photometry cohort at 40 sessions"))
-    assert all(f"{step} " in cohort for step in ("combine", "statistics", "figure")), cohort
+    for size in (40, 80):
+        cohort = next(line for line in lines if line.startswith(f"photometry cohort at {size} "))
+        assert all(f"{step} " in cohort for step in ("combine", "statistics", "figure")), cohort
+    # per step the exponents of wall, CPU and peak memory between the two sizes
+    header = lines.index("cohort steps' exponents (b of figure ~ sessions^b between sizes):")
+    assert lines[header + 1].split() == ["step", "sessions", "b_wall", "b_CPU", "b_memory"]
+    exponents = [line.split() for line in lines[header + 2 : header + 5]]
+    assert [row[:2] for row in exponents] == [
+        [step, "40->80"] for step in ("combine", "statistics", "figure")
+    ]
+    assert all(np.isfinite(float(value)) for row in exponents for value in row[2:])
 
 
 @pytest.mark.slow

@@ -229,7 +229,9 @@ def test_binned_traces_are_streamed_chunk_by_chunk_into_the_same_table(tmp_path)
         pd.DataFrame(
             {
                 "session": f"S{number}",
+                "day": 1 + number % 2,
                 "alignment": "run_onset",
+                "column": "dff",
                 "time_s": np.arange(3.0),
                 "value": np.arange(3.0) * number,
             }
@@ -240,5 +242,11 @@ def test_binned_traces_are_streamed_chunk_by_chunk_into_the_same_table(tmp_path)
     written = pd.read_parquet(tmp_path / "aligned.parquet")
     expected = stack_tables(folders, "aligned")
     expected["included"] = expected["session"].map(included)
-    pd.testing.assert_frame_equal(written, expected)
-    assert written["value"].tolist()[3:6] == [0.0, 1.0, 2.0]  # S1 in its place
+    # chunk by chunk (S0 S1 | S2 S3 | S4), each chunk's rows by included flag and day
+    assert written["session"].tolist() == [
+        s for s in ["S1", "S0", "S2", "S3", "S4"] for _ in range(3)
+    ]
+    order = written["session"].str[1:].astype(int) * 3 + written["time_s"].astype(int)
+    pd.testing.assert_frame_equal(
+        written.iloc[np.argsort(order.to_numpy())].reset_index(drop=True), expected
+    )

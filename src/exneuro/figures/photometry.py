@@ -85,6 +85,11 @@ def trace_alignment(event: str) -> TraceAlignment:
 def time_unit_s(traces: pd.DataFrame) -> float:
     """Seconds (1) for traces spanning at most 3 min (event-locked), else minutes (60)."""
     span_s = float(traces["time_s"].max() - traces["time_s"].min()) if len(traces) else 0.0
+    return span_unit_s(span_s)
+
+
+def span_unit_s(span_s: float) -> float:
+    """Seconds (1) for a time axis spanning at most 3 min (event-locked), else minutes (60)."""
     return 1.0 if span_s <= 180.0 else 60.0
 
 

@@ -13,8 +13,8 @@ from exneuro.figures.photometry import (
     TraceAlignment,
     plot_peri_event,
     plot_session_traces,
+    span_unit_s,
     time_label,
-    time_unit_s,
     trace_alignment,
     trace_legend_columns,
 )
@@ -27,9 +27,11 @@ from exneuro.figures.photometry_metric import (
 )
 from exneuro.figures.registry import draws
 from exneuro.figures.style import legend_above, title_above_legend
+from exneuro.model_factors import attach_sheet_columns
+from exneuro.paper.catalogue import ALIGNED_TRACES, SAMPLE_SHEET
 from exneuro.paper.panels import Panel, Study, choose, declared_split, group_n_text, with_split
+from exneuro.photometry.aligned_traces import AlignedTraces, TraceExtent
 
-ALIGNED = "photometry/aligned.parquet"
 METRICS = "photometry/metrics.tsv"
 QC = "photometry/qc.tsv"
 WAVEFORMS = "photometry/waveforms.tsv"
@@ -58,15 +60,28 @@ def _apart(split: str | None) -> str:
     return f", each {split} apart (line style)" if split else ""
 
 
-def _traces(study: Study, panel: Mapping) -> tuple[pd.DataFrame, TraceAlignment]:
-    """ΔF/F of included sessions aligned as the panel asks (``event``), and that alignment."""
+def _trace_source(
+    study: Study, panel: Mapping
+) -> tuple[AlignedTraces, TraceAlignment, TraceExtent, str | None]:
+    """The included sessions' ΔF/F aligned as the panel asks (``event``): the aligned table
+    (read later, only the days drawn), the alignment, what all its days hold (days, groups,
+    mice, time span) and the split factor (sex ...) when those mice hold more than one level."""
     settings = study.section("photometry")
     event = choose(panel.get("event", default_event(settings)), trace_events(settings), "event")
     alignment = trace_alignment(event)
-    aligned = study.table(ALIGNED)
-    kept = aligned[aligned["included"].astype(bool)]
-    chosen = (kept["alignment"] == alignment.alignment) & (kept["column"] == "dff")
-    return kept[chosen].rename(columns={"value": "dff"}), alignment
+    aligned = study.table(ALIGNED_TRACES)
+    aligned = aligned if isinstance(aligned, AlignedTraces) else AlignedTraces(aligned)
+    extent = aligned.extent(alignment.alignment, "dff")
+    _, split = with_split(study, "photometry", pd.DataFrame({"mouse": sorted(extent.mice)}))
+    return aligned, alignment, extent, split
+
+
+def _drawn_traces(
+    study: Study, aligned: AlignedTraces, alignment: TraceAlignment, days: list, split: str | None
+) -> pd.DataFrame:
+    """The ΔF/F rows of ``days`` (with the split factor's column)."""
+    traces = aligned.read([alignment.alignment], "dff", days).rename(columns={"value": "dff"})
+    return attach_sheet_columns(traces, study.table(SAMPLE_SHEET), [split]) if split else traces
 
 
 def _run_duration_s(study: Study, alignment: TraceAlignment) -> float:
@@ -78,8 +93,7 @@ def _run_duration_s(study: Study, alignment: TraceAlignment) -> float:
     return float((included["run_offset_s"] - included["run_onset_s"]).median())
 
 
-def _days(panel: Mapping, traces: pd.DataFrame) -> list:
-    available = sorted(traces["day"].unique().tolist())
+def _days(panel: Mapping, available: list) -> list:
     asked = panel.get("days", [available[0], available[-1]])
     return [choose(day, available, "photometry day") for day in asked]
 
@@ -107,11 +121,11 @@ def failed_qc_sentence(study: Study, group: str, days: list) -> str:
 def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
     """One group's ΔF/F around an event (the run, a cue ...) or over the whole session, first
     vs last day, mean ± SEM."""
-    traces, alignment = _traces(study, panel)
-    traces, split = with_split(study, "photometry", traces)
-    group = choose(panel["group"], sorted(traces["group"].unique()), "photometry group")
-    days = _days(panel, traces)
-    unit_s = time_unit_s(traces)
+    aligned, alignment, extent, split = _trace_source(study, panel)
+    group = choose(panel["group"], extent.groups, "photometry group")
+    days = _days(panel, extent.days)
+    traces = _drawn_traces(study, aligned, alignment, days, split)
+    unit_s = span_unit_s(extent.time_span_s)
     source = plot_session_traces(
         axis,
         traces,
@@ -142,12 +156,11 @@ def photometry_trace(axis, panel: Mapping, study: Study) -> Panel:
 def photometry_heatmap(axis, panel: Mapping, study: Study) -> Panel:
     """Every mouse × time on one day (default the last), grouped by group, aligned as the
     trace panels (``event``)."""
-    traces, alignment = _traces(study, panel)
-    traces, split = with_split(study, "photometry", traces)
-    days = sorted(traces["day"].unique().tolist())
-    day = choose(panel.get("day", days[-1]), days, "photometry day")
+    aligned, alignment, extent, split = _trace_source(study, panel)
+    day = choose(panel.get("day", extent.days[-1]), extent.days, "photometry day")
+    traces = _drawn_traces(study, aligned, alignment, [day], split)
     order = _order(study)
-    unit_s = time_unit_s(traces)
+    unit_s = span_unit_s(extent.time_span_s)
     run_s = _run_duration_s(study, alignment)
     qc = study.table(QC)
     failed = qc[qc["included"].astype(bool) & ~qc["qc_pass"].astype(bool) & (qc["day"] == day)]

@@ -16,7 +16,9 @@ STATISTICS = "statistics/statistics.tsv"
 TREADMILL = ["treadmill/tests.parquet"]
 #: The validated sample sheet: the model factors (sex ...) a photometry panel is drawn apart by.
 SAMPLE_SHEET = "config/samples.tsv"
-PHOTOMETRY_TRACES = ["photometry/aligned.parquet", "photometry/qc.tsv", SAMPLE_SHEET]
+#: Every session's binned traces: the panels read only the days they draw.
+ALIGNED_TRACES = "photometry/aligned.parquet"
+PHOTOMETRY_TRACES = [ALIGNED_TRACES, "photometry/qc.tsv", SAMPLE_SHEET]
 RNASEQ_SAMPLES = "rnaseq/samples.tsv"
 RNASEQ_GENE_NAMES = "rnaseq/gene_names.tsv"
 

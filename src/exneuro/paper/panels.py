@@ -19,7 +19,7 @@ from exneuro.errors import ExneuroError
 from exneuro.figures.legend import DEFAULT_ANIMAL
 from exneuro.figures.style import group_palette
 from exneuro.paper import catalogue  # noqa: F401  (declares the panel types drawings register)
-from exneuro.paper.catalogue import SAMPLE_SHEET
+from exneuro.paper.catalogue import ALIGNED_TRACES, SAMPLE_SHEET
 
 
 class PanelError(ExneuroError):
@@ -64,10 +64,12 @@ class Study:
         A declared table (``tables/<key>/data.tsv``) is read with the types of its declaration
         (levels such as week 1 stay the text the statistics saw), not with types guessed from
         its values: a level read as the number 1 would match no level '1' and draw nothing;
-        likewise the sample sheet.
+        likewise the sample sheet. The photometry cohort's aligned traces are not read here:
+        the panels read only the days they draw from them (:class:`AlignedTraces`).
         """
         from exneuro.config import read_validated_sheet
         from exneuro.io import read_table
+        from exneuro.photometry.aligned_traces import AlignedTraces
         from exneuro.tables.design import read_declared_data
 
         declared = settings.get("tables", {})
@@ -78,6 +80,8 @@ class Study:
                 tables[name] = read_declared_data(path, declared[parts[1]])
             elif name == "config/samples.tsv":  # every column text, as the jobs read it
                 tables[name] = read_validated_sheet(path)
+            elif name == ALIGNED_TRACES:  # read in parts by the panels that draw it
+                tables[name] = AlignedTraces(path)
             else:
                 tables[name] = read_table(path)
         return cls(tables, tables["statistics/statistics.tsv"], settings)

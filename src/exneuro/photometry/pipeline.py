@@ -15,6 +15,7 @@ import pandas as pd
 
 from exneuro.errors import InputDataError
 from exneuro.model_factors import declared_factors
+from exneuro.photometry.aligned_traces import AlignedTraces
 from exneuro.photometry.epoch_stats import epoch_statistics
 from exneuro.photometry.peri_event import group_waveform_test, waveform_test
 from exneuro.photometry.qc import qc_flags
@@ -22,6 +23,8 @@ from exneuro.stats.table import concat_stats, format_n_by_group, stats_frame, su
 
 #: Fewest mice whose waveforms are tested (bootstrap CIs and permutations need 3).
 MIN_MICE_PER_WAVEFORM = 3
+#: Columns of the aligned table the waveform tests read.
+WAVEFORM_READ = ["mouse", "group", "day", "time_s", "value", "included"]
 #: Columns of the per-bin waveform summary (:func:`waveform_statistics`).
 WAVEFORM_COLUMNS = [
     "event",
@@ -106,6 +109,19 @@ def _waveform_rows(
     }
 
 
+def waveform_test_rows(
+    aligned: AlignedTraces | pd.DataFrame, peri: Mapping[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The rows of ``aligned`` that :func:`waveform_statistics` tests, read alone: the included
+    sessions' ``peri['column']`` around ``peri['events']`` on the tested days; and ``peri``
+    with those days (default the last day with an included row of the column, the day
+    :func:`waveform_statistics` would take from the whole table)."""
+    aligned = aligned if isinstance(aligned, AlignedTraces) else AlignedTraces(aligned)
+    days = peri["days"] or aligned.days(peri["column"])[-1:]
+    tested = aligned.read(peri["events"], peri["column"], days, WAVEFORM_READ)
+    return tested, {**peri, "days": days}
+
+
 def waveform_statistics(
     aligned: pd.DataFrame, control: str, peri: Mapping[str, Any], context: Mapping[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -186,7 +202,7 @@ def waveform_statistics(
 
 def photometry_statistics(
     metrics: pd.DataFrame,
-    aligned: pd.DataFrame,
+    aligned: AlignedTraces | pd.DataFrame,
     cohort: Mapping[str, Any],
     statistics: Mapping[str, Any],
     peri: Mapping[str, Any],
@@ -196,7 +212,9 @@ def photometry_statistics(
     """Window metrics (group × day; :func:`~exneuro.photometry.epochs.epoch_statistics`, with
     the cohort's or the section's ``model_factors`` from ``sheet``) and waveforms
     (:func:`waveform_statistics`) of the included sessions: statistics rows, the waveform
-    summary and the significant intervals."""
+    summary and the significant intervals. Of ``aligned`` only the tested rows are read: the
+    included sessions' ``peri['column']`` around ``peri['events']`` on the tested days (default
+    the last day of that column)."""
     context = {"cohort": cohort["id"]}
     table = epoch_statistics(
         metrics[metrics["included"]],
@@ -213,7 +231,8 @@ def photometry_statistics(
         sheet,
         sheet_path,
     )
+    tested, peri = waveform_test_rows(aligned, peri)
     summary, intervals, waveform_rows = waveform_statistics(
-        aligned, cohort["control_group"], peri, context
+        tested, cohort["control_group"], peri, context
     )
     return concat_stats([table, waveform_rows]), summary, intervals

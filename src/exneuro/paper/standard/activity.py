@@ -7,11 +7,13 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from exneuro.paper.activity import ALIGNED, INTERVALS, METRICS, QC, WAVEFORMS
+from exneuro.figures.photometry import trace_alignment
+from exneuro.paper.activity import ALIGNED, INTERVALS, METRICS, QC, WAVEFORMS, default_event
 from exneuro.paper.catalogue import SAMPLE_SHEET
 from exneuro.paper.compose import compose_figure
 from exneuro.paper.panels import Study
 from exneuro.paper.standard import letter
+from exneuro.photometry.aligned_traces import AlignedTraces
 
 #: Height of the photometry figure: two rows of panels (mm).
 HEIGHT_MM = 112.0
@@ -57,7 +59,7 @@ def photometry_layout(order: Sequence[str], days: Sequence | None) -> dict:
 
 
 def photometry_figure(
-    aligned: pd.DataFrame,
+    aligned: AlignedTraces | pd.DataFrame,
     metrics: pd.DataFrame,
     qc: pd.DataFrame,
     waveforms: pd.DataFrame,
@@ -75,12 +77,14 @@ def photometry_figure(
     workflow's tables; return each panel's source data.
 
     ``settings``: the config's photometry section (``figure``, ``peri_event``, ``run_event``,
-    ``statistics``); a fixed model factor declared there or in the cohort (e.g. sex, a column
-    of ``sheet``) draws the traces, heatmap and window metric apart by its levels. Only the
+    ``statistics``); ``aligned``: the combined traces (read in parts, only the days drawn: a
+    :class:`~exneuro.photometry.aligned_traces.AlignedTraces`, or the whole table). A fixed
+    model factor declared there or in the cohort (e.g. sex, a column of ``sheet``) draws the traces, heatmap and window metric apart by its levels. Only the
     groups of the cohort with included sessions get a trace panel.
     """
-    included = aligned[aligned["included"].astype(bool)]
-    present = set(included["group"])
+    aligned = aligned if isinstance(aligned, AlignedTraces) else AlignedTraces(aligned)
+    event = default_event(settings)
+    present = set(aligned.extent(trace_alignment(event).alignment, "dff").groups)
     order = [group for group in cohort["groups"] if group in present]
     tables = {ALIGNED: aligned, METRICS: metrics, QC: qc, WAVEFORMS: waveforms}
     tables[INTERVALS] = intervals
