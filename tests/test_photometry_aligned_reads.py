@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_photometry_sex_figure import GROUPS, STYLE, sexed_paper_study, sexed_study
 
-from exneuro.figures.photometry import study_photometry_figure
+from exneuro.paper.standard.activity import photometry_figure
 from exneuro.photometry import aligned_traces
 from exneuro.photometry.aligned_traces import AlignedTraces
 from exneuro.photometry.pipeline import waveform_statistics, waveform_test_rows
@@ -178,7 +178,9 @@ def figure_inputs(whole: pd.DataFrame) -> dict:
 def test_the_figure_read_in_parts_equals_the_figure_of_the_whole_table(cohort, tmp_path):
     path, whole = cohort
     inputs = figure_inputs(whole)
+    paper = sexed_paper_study(["sex"])
     settings = {
+        **paper.settings["photometry"],
         "peri_event": PERI,
         "run_event": "run",
         "figure": {"window": "post_0_15", "metric": "mean_dff", "days": None},
@@ -186,20 +188,19 @@ def test_the_figure_read_in_parts_equals_the_figure_of_the_whole_table(cohort, t
     drawn = {}
     for name, aligned in (("parts", AlignedTraces(path)), ("whole", whole)):
         folder = tmp_path / name
-        drawn[name] = study_photometry_figure(
+        drawn[name] = photometry_figure(
             aligned,
             inputs["metrics"],
             inputs["qc"],
             inputs["waveforms"],
             inputs["intervals"],
             inputs["statistics"],
-            "control",
+            paper.settings["cohorts"][0],
             settings,
             GROUPS,
             STYLE,
             [str(folder / "photometry.png"), str(folder / "photometry.svg")],
             str(folder / "source"),
-            split="sex",
             sheet=inputs["sheet"],
         )
     assert drawn["parts"].keys() == drawn["whole"].keys()

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from exneuro.figures.photometry import trace_alignment
-from exneuro.paper.activity import ALIGNED, INTERVALS, METRICS, QC, WAVEFORMS, default_event
-from exneuro.paper.catalogue import SAMPLE_SHEET
+from exneuro.paper.activity import INTERVALS, METRICS, QC, WAVEFORMS, default_event
+from exneuro.paper.catalogue import ALIGNED_TRACES, SAMPLE_SHEET
 from exneuro.paper.compose import compose_figure
 from exneuro.paper.panels import Study
 from exneuro.paper.standard import letter
@@ -79,14 +79,15 @@ def photometry_figure(
     ``settings``: the config's photometry section (``figure``, ``peri_event``, ``run_event``,
     ``statistics``); ``aligned``: the combined traces (read in parts, only the days drawn: a
     :class:`~exneuro.photometry.aligned_traces.AlignedTraces`, or the whole table). A fixed
-    model factor declared there or in the cohort (e.g. sex, a column of ``sheet``) draws the traces, heatmap and window metric apart by its levels. Only the
-    groups of the cohort with included sessions get a trace panel.
+    model factor declared there or in the cohort (e.g. sex, a column of ``sheet``) draws the
+    traces, heatmap and window metric apart by its levels. Only the groups of the cohort with
+    included sessions get a trace panel.
     """
     aligned = aligned if isinstance(aligned, AlignedTraces) else AlignedTraces(aligned)
     event = default_event(settings)
     present = set(aligned.extent(trace_alignment(event).alignment, "dff").groups)
     order = [group for group in cohort["groups"] if group in present]
-    tables = {ALIGNED: aligned, METRICS: metrics, QC: qc, WAVEFORMS: waveforms}
+    tables = {ALIGNED_TRACES: aligned, METRICS: metrics, QC: qc, WAVEFORMS: waveforms}
     tables[INTERVALS] = intervals
     if sheet is not None:
         tables[SAMPLE_SHEET] = sheet
