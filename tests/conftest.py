@@ -129,10 +129,26 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return ModulesTogether(config, log)
 
 
+def _check_same_worker(item: pytest.Item) -> None:
+    """A full-study test, or a test reading the shared two-group run, in a module not listed in
+    ``SAME_WORKER`` would run beside its peers on the other worker: stop the collection."""
+    module = item.nodeid.split("::", 1)[0]
+    for needed, group in (
+        (item.get_closest_marker("e2e") is not None, "full studies"),
+        ("two_group_study" in item.fixturenames, "two-group study"),
+    ):
+        if needed and SAME_WORKER.get(module) != group:
+            raise pytest.UsageError(
+                f"{item.nodeid}: add '{module}': '{group}' to SAME_WORKER in tests/conftest.py"
+            )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On a pytest-xdist worker, order the units of work that run workflows (most ``slow``
-    tests first) before the others; within a unit the order of the tests is kept. A serial run
-    keeps the modules' order."""
+    """Check ``SAME_WORKER``; on a pytest-xdist worker, order the units of work that run
+    workflows (most ``slow`` tests first) before the others; within a unit the order of the tests
+    is kept. A serial run keeps the modules' order."""
+    for item in items:
+        _check_same_worker(item)
     if "PYTEST_XDIST_WORKER" not in os.environ:
         return
     scope = {item: _worker_scope(item.nodeid) for item in items}
