@@ -20,12 +20,13 @@ report:
 		$(BIN)/snakemake --report results/report.html; \
 	else echo "results/report.html is up to date"; fi
 
+# Fast tier on $(CORES) workers (pytest-xdist); a test module never runs on two workers at once.
 test: setup
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -m "not e2e" -n $(CORES)
 
 # End-to-end tier: whole studies run from scratch, one at a time (never two on two cores).
 test-e2e: setup
-	$(BIN)/pytest -m e2e
+	$(BIN)/pytest -m e2e -n 0
 
 # Real SLURM end-to-end test (root, Debian/Ubuntu): starts a one-node cluster, runs the example
 # study locally and through profiles/slurm, and compares both results/ trees.

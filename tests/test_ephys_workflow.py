@@ -106,6 +106,7 @@ def abf_study(tmp_path_factory) -> Path:
     return root / "results" / "abf_only"
 
 
+@pytest.mark.slow
 def test_an_abf_only_study_with_two_protocols_runs_end_to_end(abf_study):
     cells = pd.read_csv(abf_study / "ephys" / "cells.tsv", sep="\t").set_index("cell")
     assert len(cells) == len(CELLS)

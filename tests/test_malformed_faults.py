@@ -189,12 +189,10 @@ def _files(results: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> dict[str, bytes]:
-    """Every file of an uninterrupted run of the two-group study."""
-    root = copy_project(tmp_path_factory.mktemp("uninterrupted"))
-    run = subprocess.run([SNAKEMAKE, *TWO_GROUP], cwd=root, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return _files(root / "results")
+def uninterrupted(two_group_study) -> dict[str, bytes]:
+    """Every file of an uninterrupted run of the two-group study (the same command, run from
+    scratch in another copy of the project)."""
+    return two_group_study.results
 
 
 def _nothing_half_written(results: Path, uninterrupted: dict[str, bytes]) -> None:

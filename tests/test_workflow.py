@@ -5,37 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, snakemake
+from conftest import SNAKEMAKE as SNAKEMAKE  # other modules import these from here
+from conftest import copy_project as copy_project
 from scipy import stats
 from study_snapshots import difference
 
 from exneuro.config_files import load_config
 
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 SHIPPED_CONFIGS = ["config/config.yaml", "config/two_group/config.yaml"]
-PROJECT_PARTS = [
-    "Snakefile",
-    "workflow",
-    "scripts",
-    "src",
-    "config",
-    "data",
-    "profiles",
-    "envs",
-    "requirements.lock",
-]
-
-
-def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def planned_jobs(*args: str, cwd: Path) -> dict[str, int]:
@@ -84,30 +67,17 @@ def test_misspelt_config_key_stops_with_one_clear_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def copy_project(root: Path) -> Path:
-    """Copy the project's own files (no results, no environment) into ``root``."""
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / part)
-    return root
-
-
 @pytest.fixture(scope="module")
-def project_copy(tmp_path_factory) -> Path:
+def project_copy(two_group_study) -> Path:
     """A copy of the project in which the two-group cohort has been run once."""
-    root = copy_project(tmp_path_factory.mktemp("project"))
-    result = snakemake("--cores", "2", "--configfile", "config/two_group/config.yaml", cwd=root)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root
+    return two_group_study.root
 
 
 def _results(root: Path) -> Path:
     return root / "results" / "two_group"
 
 
+@pytest.mark.slow
 def test_end_to_end_distances_follow_the_protocol(project_copy):
     tests = pd.read_csv(_results(project_copy) / "treadmill" / "tests.tsv", sep="\t")
     raw = pd.read_excel(project_copy / "data/example_two_group/treadmill/endurance_log.xlsx")
@@ -125,6 +95,7 @@ def test_end_to_end_distances_follow_the_protocol(project_copy):
     assert row["distance_m"].iloc[0] == pytest.approx(first["Distance run (m)"], abs=0.5)
 
 
+@pytest.mark.slow
 def test_end_to_end_gain_test_equals_welch_on_the_raw_table(project_copy):
     raw = pd.read_excel(project_copy / "data/example_two_group/treadmill/endurance_log.xlsx")
     sheet = pd.read_csv(project_copy / "config/two_group/samples.tsv", sep="\t")
@@ -145,6 +116,7 @@ def test_end_to_end_gain_test_equals_welch_on_the_raw_table(project_copy):
     assert len(wide) == 14
 
 
+@pytest.mark.slow
 def test_end_to_end_statistics_table_has_every_analysis_with_n(project_copy):
     table = pd.read_csv(_results(project_copy) / "statistics" / "statistics.tsv", sep="\t")
     assert {"lmm", "mixed_anova", "emm_contrast", "welch_t", "one_sample_t", "fisher_exact"} <= set(
@@ -163,6 +135,7 @@ def test_end_to_end_statistics_table_has_every_analysis_with_n(project_copy):
     assert holm.all()
 
 
+@pytest.mark.slow
 def test_end_to_end_figure_source_data_match_the_tests(project_copy):
     source = pd.read_csv(
         _results(project_copy)
@@ -185,14 +158,17 @@ def test_end_to_end_figure_source_data_match_the_tests(project_copy):
     assert pdf.read_bytes().startswith(b"%PDF") and b"CreationDate" not in pdf.read_bytes()
 
 
+@pytest.mark.slow
 def test_two_group_numbers_equal_their_snapshot(project_copy):
     assert not (changed := difference(_results(project_copy), "two_group")), changed
 
 
+@pytest.mark.slow
 def test_second_run_does_nothing(project_copy):
     assert planned_jobs("--configfile", "config/two_group/config.yaml", cwd=project_copy) == {}
 
 
+@pytest.mark.slow
 def test_changed_statistics_parameter_reruns_statistics_not_metrics(project_copy):
     config = project_copy / "config/two_group/config.yaml"
     edited = project_copy / "config/two_group/edited.yaml"
@@ -210,6 +186,7 @@ def test_changed_statistics_parameter_reruns_statistics_not_metrics(project_copy
     }
 
 
+@pytest.mark.slow
 def test_changed_figure_code_reruns_only_figures(project_copy):
     style = project_copy / "src/exneuro/figures/style.py"
     original = style.read_text()
@@ -231,17 +208,20 @@ def _edited_config(root: Path, old: str, new: str) -> str:
     return str(edited)
 
 
+@pytest.mark.slow
 def test_style_only_change_reruns_only_figure_jobs(project_copy):
     edited = _edited_config(project_copy, "\npaper:\n", "\nfigures:\n  font_size_pt: 6\n\npaper:\n")
     jobs = planned_jobs("--configfile", edited, cwd=project_copy)
     assert jobs == {"treadmill_figure": 1, "paper_figure": 1, "all": 1}
 
 
+@pytest.mark.slow
 def test_changed_figure_layout_rerenders_that_figure_only(project_copy):
     edited = _edited_config(project_copy, "height_mm: 120", "height_mm: 100")
     assert planned_jobs("--configfile", edited, cwd=project_copy) == {"paper_figure": 1, "all": 1}
 
 
+@pytest.mark.slow
 def test_paper_figure_source_data_legend_and_statistics_match_the_tables(project_copy):
     folder = _results(project_copy) / "paper"
     statistics = pd.read_csv(_results(project_copy) / "statistics/statistics.tsv", sep="\t")
@@ -274,6 +254,7 @@ def test_paper_figure_source_data_legend_and_statistics_match_the_tables(project
     assert "font_size_pt" in layout and "treadmill_course" in layout
 
 
+@pytest.mark.slow
 def test_every_figure_passes_the_figure_checker(project_copy):
     # every mark from a statistics row, legend n = mice drawn, no overlapping or clipped text,
     # no raw identifier: each figure job writes the checker's findings beside its source data
@@ -283,6 +264,7 @@ def test_every_figure_passes_the_figure_checker(project_copy):
     assert {name: problems for name, problems in found.items() if problems} == {}
 
 
+@pytest.mark.slow
 def test_every_figure_the_workflow_draws_is_a_declaration_of_registered_panels(project_copy):
     # the cohort's own figure and the paper figure: both declared figures, drawn by the
     # composer through the one registry, their layout written beside their source data
@@ -304,6 +286,7 @@ def test_every_figure_the_workflow_draws_is_a_declaration_of_registered_panels(p
         )
 
 
+@pytest.mark.slow
 def test_an_analysis_figure_panel_type_draws_in_a_paper_figure(
     project_copy, config_schema, tmp_path
 ):
@@ -355,12 +338,14 @@ def test_an_analysis_figure_panel_type_draws_in_a_paper_figure(
     assert f"t({welch['df_num'].iloc[0]:.1f}) = " in legend
 
 
+@pytest.mark.slow
 def test_another_config_replaces_the_example_config_whole(project_copy):
     snapshot = (_results(project_copy) / "config" / "config.yaml").read_text()
     assert "stage_logs: null" in snapshot  # the example's stage-log pattern did not leak in
     assert "silencing" not in snapshot
 
 
+@pytest.mark.slow
 def test_every_result_is_byte_identical_when_rerun_from_scratch(project_copy):
     results = _results(project_copy)
     watched = sorted(path for path in results.rglob("*") if path.is_file())
@@ -397,6 +382,7 @@ def test_analyses_left_out_of_the_config_are_not_run(tmp_path):
     assert jobs["paper_figure"] == len(config["paper"]["figures"]) == 5
 
 
+@pytest.mark.slow
 def test_facility_de_tables_are_read_with_their_own_column_names(project_copy):
     import yaml
 
@@ -464,6 +450,7 @@ def photometry_copy(project_copy) -> Path:
     return project_copy
 
 
+@pytest.mark.slow
 def test_end_to_end_photometry_tables_figure_and_exclusion(photometry_copy):
     results = photometry_copy / "results/photometry_only"
     qc = pd.read_csv(results / "photometry/qc.tsv", sep="\t").set_index("session")
@@ -502,6 +489,7 @@ def test_end_to_end_photometry_tables_figure_and_exclusion(photometry_copy):
     assert f"group × day: F(2, {interaction['df_den']:.1f}) = " in legend
 
 
+@pytest.mark.slow
 def test_a_new_photometry_session_reruns_only_its_batch_and_the_aggregates(photometry_copy):
     sheet = pd.read_csv(photometry_copy / "config/photometry_recordings.tsv", sep="\t", dtype=str)
     some = pd.read_csv(photometry_copy / "config/some_mice.tsv", sep="\t", dtype=str)
@@ -524,6 +512,7 @@ def test_a_new_photometry_session_reruns_only_its_batch_and_the_aggregates(photo
     }
 
 
+@pytest.mark.slow
 def test_provenance_lists_every_raw_input_with_its_sha256_and_the_software(project_copy):
     folder = _results(project_copy) / "provenance"
     inputs = pd.read_csv(folder / "inputs.tsv", sep="\t").set_index("path")
@@ -540,6 +529,7 @@ def test_provenance_lists_every_raw_input_with_its_sha256_and_the_software(proje
     assert code["git_commit"] == "not a git checkout"  # the copy has no .git
 
 
+@pytest.mark.slow
 def test_report_shows_every_figure_with_its_caption_and_the_tables(project_copy):
     result = snakemake(
         "--configfile", "config/two_group/config.yaml", "--report", "report.html", cwd=project_copy
