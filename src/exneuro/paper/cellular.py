@@ -96,7 +96,8 @@ def ephys_property(axis, panel: Mapping, study: Study) -> Panel:
     """One per-cell property (rheobase, input resistance, sEPSC frequency...) as a SuperPlot."""
     cohort, order, colours, subset = _cohort(study, "ephys")
     cells, split = with_split(study, "ephys", study.table(CELLS))
-    outcome = choose(panel["outcome"], [c for c in CELL_OUTCOMES if c in cells.columns], "outcome")
+    tested = study.section("ephys").get("statistics", {}).get("outcomes") or CELL_OUTCOMES
+    outcome = choose(panel["outcome"], [c for c in tested if c in cells.columns], "outcome")
     test = panel.get("test", "emm_contrast")
     term = f"{order[1]} - {order[0]}"
     rows = study.rows(analysis=ANALYSIS, outcome=outcome, subset=subset, test=test, term=term)

@@ -211,6 +211,7 @@ def ephys_figure(
         tables[SAMPLE_SHEET] = sheet
     section = {
         "statistics": {
+            "outcomes": properties,
             "per_cell": per_cell,
             "min_events": min_events,
             "min_current_pa": min_current_pa,
