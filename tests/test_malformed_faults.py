@@ -153,6 +153,13 @@ def test_storage_fault_names_the_file_or_the_jobs_folder():
         "results/s/paper/a.pdf: permission denied — give this user write access to it and rerun "
         "the same command; finished results are kept"
     )
+    # a library naming the file by its absolute path: shown as the user sees it
+    log = os.path.abspath("results/s/logs/t.log")
+    forbidden_log = OSError(errno.EACCES, "Permission denied", log)
+    assert storage_fault(forbidden_log, ["results/s/logs/t.log"], "results/s/logs/t.log") == (
+        "results/s/logs/t.log: permission denied — give this user write access to it and rerun "
+        "the same command; finished results are kept"
+    )
     unreadable = OSError(errno.EACCES, "Permission denied", "data/summary.csv")
     assert storage_fault(unreadable, ["results/s/t.tsv"]) == (
         "data/summary.csv: permission denied — give this user read access to it and rerun the "

@@ -188,7 +188,7 @@ def storage_fault(
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in STORAGE_FAULTS:
             problem, fix = STORAGE_FAULTS[seen.errno]
-            where = seen.filename or output_folder(outputs)
+            where = _as_seen(seen.filename) if seen.filename else output_folder(outputs)
             written = [*outputs, *([log] if log else [])]
             if seen.errno in (errno.EACCES, errno.EPERM) and not _written(where, written):
                 fix = "give this user read access to it"
@@ -197,6 +197,17 @@ def storage_fault(
             )
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _as_seen(path: str | os.PathLike) -> str:
+    """A path as the user sees it: relative to the project folder when inside it (a library
+    may name the file it failed on by its absolute path)."""
+    path = os.fspath(path)
+    if os.path.isabs(path):
+        inside = os.path.relpath(path)
+        if not inside.startswith(os.pardir):
+            return inside
+    return path
 
 
 def _written(path: str | os.PathLike, outputs: list[str]) -> bool:
