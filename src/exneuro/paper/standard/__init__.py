@@ -20,3 +20,22 @@ ROW_MM = 52.0
 def letter(index: int) -> str:
     """The panel letter of the ``index``-th panel (0: 'A')."""
     return chr(ord("A") + index)
+
+
+def one_row_layout(
+    figure_id: str, title: str, width: str, plot: str, option: str, values: list
+) -> dict:
+    """A one-row figure of one ``plot`` panel per value of its ``option`` (a spine type, a
+    marker ...), lettered from A in that order."""
+    return {
+        "id": figure_id,
+        "title": title,
+        "width": width,
+        "height_mm": ROW_MM,
+        "rows": 1,
+        "columns": len(values),
+        "panels": [
+            {"letter": letter(i), "plot": plot, "at": [0, i], option: value}
+            for i, value in enumerate(values)
+        ],
+    }

@@ -13,7 +13,7 @@ from exneuro.paper.catalogue import SAMPLE_SHEET
 from exneuro.paper.cellular import CELLS, EVENTS, SECTIONS, SPINES, STEPS
 from exneuro.paper.compose import compose_figure
 from exneuro.paper.panels import Study
-from exneuro.paper.standard import ROW_MM, letter
+from exneuro.paper.standard import ROW_MM, letter, one_row_layout
 
 
 def _cellular_settings(
@@ -42,18 +42,14 @@ def _cellular_settings(
 def spine_layout(cohort_id: str, spine_types: Sequence[str]) -> dict:
     """The spine figure: all spines (A), then one panel per spine type, in one row."""
     kinds = [TOTAL, *spine_types]
-    return {
-        "id": "spines",
-        "title": f"Dendritic spines of cohort {cohort_id}",
-        "width": "full",
-        "height_mm": ROW_MM,
-        "rows": 1,
-        "columns": len(kinds),
-        "panels": [
-            {"letter": letter(i), "plot": "spine_density", "at": [0, i], "spine_type": kind}
-            for i, kind in enumerate(kinds)
-        ],
-    }
+    return one_row_layout(
+        "spines",
+        f"Dendritic spines of cohort {cohort_id}",
+        "full",
+        "spine_density",
+        "spine_type",
+        kinds,
+    )
 
 
 def spine_figure(
@@ -93,18 +89,14 @@ def spine_figure(
 
 def histology_layout(cohort_id: str, markers: Sequence[str]) -> dict:
     """The histology figure: one panel per marker, in one row."""
-    return {
-        "id": "histology",
-        "title": f"Marker-positive neurons of cohort {cohort_id}",
-        "width": "single" if len(markers) <= 2 else "full",
-        "height_mm": ROW_MM,
-        "rows": 1,
-        "columns": len(markers),
-        "panels": [
-            {"letter": letter(i), "plot": "histology_percent", "at": [0, i], "marker": marker}
-            for i, marker in enumerate(markers)
-        ],
-    }
+    return one_row_layout(
+        "histology",
+        f"Marker-positive neurons of cohort {cohort_id}",
+        "single" if len(markers) <= 2 else "full",
+        "histology_percent",
+        "marker",
+        list(markers),
+    )
 
 
 def histology_figure(
