@@ -312,3 +312,49 @@ def test_snakemake_traceback_on_an_unwritable_results_folder_becomes_one_line():
     record = logging.LogRecord("snakemake.logging", logging.ERROR, "", 0, other, (), None)
     StorageTracebackFilter().filter(record)
     assert record.getMessage() == other  # a bug keeps its traceback
+
+
+def _dry_run_files(root: Path, *args: str) -> tuple[set[str], dict[str, str]]:
+    """The files the jobs of a dry run read, and those they write (by the writing rule)."""
+    done = subprocess.run(
+        [SNAKEMAKE, "-n", *args], cwd=root, capture_output=True, text=True, check=True
+    )
+    read, written, rule = set(), {}, ""
+    for line in done.stdout.splitlines():
+        if found := re.match(r"(?:local)?rule (\w+):", line):
+            rule = found.group(1)
+        elif found := re.match(r"\s+(input|output): (.*)", line):
+            files = found.group(2).split(", ")
+            if found.group(1) == "input":
+                read.update(files)
+            else:
+                written.update(dict.fromkeys(files, rule))
+    return read, written
+
+
+@pytest.mark.parametrize("study", [[], ["--configfile", "config/two_group/config.yaml"]])
+def test_every_output_of_every_job_is_asked_for(study, tmp_path):
+    """A job stopped by a folder turned read-only can leave some of its outputs written and not
+    others; Snakemake reruns it for a missing output only when that file is asked for, by a job
+    or by `rule all`."""
+    read, written = _dry_run_files(copy_project(tmp_path), "--cores", "1", *study)
+    assert "results/two_group/treadmill/qc.tsv" in written or not study
+    assert len(written) > 20
+    assert {path: rule for path, rule in written.items() if path not in read} == {}
+
+
+def test_a_job_that_left_some_outputs_is_rerun_by_the_same_command(tmp_path):
+    """The treadmill metrics job wrote tests.parquet, then the folder turned read-only before it
+    wrote tests.tsv and qc.tsv (Snakemake records the job as finished before it tries to remove
+    a failed job's outputs): the same command reruns the job."""
+    root = copy_project(tmp_path)
+    metrics = "results/two_group/treadmill/tests.parquet"
+    first = subprocess.run(
+        [SNAKEMAKE, metrics, *TWO_GROUP], cwd=root, capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ("tests.tsv", "qc.tsv"):
+        (root / "results/two_group/treadmill" / name).unlink()
+    _, written = _dry_run_files(root, *TWO_GROUP)
+    assert written["results/two_group/treadmill/qc.tsv"] == "treadmill_metrics"
+    assert written["results/two_group/treadmill/tests.tsv"] == "treadmill_metrics"

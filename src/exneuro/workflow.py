@@ -180,8 +180,8 @@ def storage_fault(
     ``OSError``); it names the file the system names, else the job's output folder (``outputs``:
     the files the job writes). A forbidden file outside the folders of the outputs and the
     ``log`` is an input: the fix is read access. Snakemake removes the outputs of a failed
-    job, and outputs are rewritten whole by the next run, so the same command resumes once the
-    cause is fixed.
+    job when it can (not from a folder turned read-only), and `rule all` asks for every output
+    of every job, so the same command rebuilds whatever is missing once the cause is fixed.
     """
     outputs = [str(path) for path in outputs]
     seen: BaseException | None = error

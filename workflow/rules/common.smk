@@ -410,4 +410,48 @@ def all_outputs():
         f"{OUT}/figures/tables/{{table}}.{{fmt}}", table=TABLES, fmt=formats
     )
     targets += expand(f"{OUT}/paper/{{figure}}_legend.md", figure=PAPER_FIGURES)
-    return targets
+    return targets + every_job_output()
+
+
+def every_job_output():
+    """Every output of every job the study runs (but the photometry batches, whose folders the
+    combining job reads), asked for by `rule all` so that the same command rebuilds any one of
+    them found missing. Snakemake reruns a job for a missing output only when a job or `rule all`
+    asks for that file; a job stopped by a folder turned read-only can leave some outputs written
+    and not others, which Snakemake then cannot remove."""
+    steps = {"validated_samples": {}, "config_snapshot": {}, "statistics_table": {}}
+    steps |= {"provenance": {}, "paper_figure": {"figure": list(PAPER_FIGURES)}}
+    steps |= {name: {"table": TABLES} for name in ("table_statistics", "table_figure")}
+    if TREADMILL_ON:
+        steps["treadmill_metrics"] = {}
+        steps |= {
+            name: {"cohort": TREADMILL_COHORTS}
+            for name in ("treadmill_statistics", "treadmill_figure")
+        }
+    sections = {
+        "photometry": [
+            "photometry_combine",
+            "photometry_statistics",
+            "photometry_figure",
+        ],
+        "ephys": ["ephys_tables", "ephys_statistics", "ephys_figure"],
+        "spines": ["spine_tables", "spine_statistics", "spine_figure"],
+        "histology": ["histology", "histology_figure"],
+        "rnaseq": [
+            "rnaseq_qc",
+            "rnaseq_qc_figure",
+            "rnaseq_de",
+            "rnaseq_summary",
+            "rnaseq_figure",
+        ],
+    }
+    for name, on in SECTIONS_ON.items():
+        if on:
+            steps |= {step: {} for step in sections[name]}
+    if FACILITY_DE:
+        steps |= {"rnaseq_facility": {}, "rnaseq_facility_figure": {}}
+    return [
+        path
+        for step, wildcards in steps.items()
+        for path in expand([str(f) for f in getattr(rules, step).output], **wildcards)
+    ]
