@@ -34,9 +34,11 @@ def test_run_is_told_from_dry_runs_lint_and_reports(argv, runs):
 
 
 def start(root) -> subprocess.Popen:
-    """A run of the two-group study in its own process group (so that it can be killed whole)."""
+    """A run of the two-group study in its own process group (so that it can be killed whole),
+    on one core: the study runs in seconds, and the test needs it still running when it kills
+    it."""
     return subprocess.Popen(
-        [SNAKEMAKE, *TWO_GROUP],
+        [SNAKEMAKE, "--cores", "1", *TWO_GROUP[2:]],
         cwd=root,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
@@ -70,7 +72,7 @@ def test_second_run_in_a_folder_is_refused_and_a_killed_run_resumes(tmp_path):
     ]
     dry = subprocess.run([SNAKEMAKE, *TWO_GROUP, "-n"], cwd=root, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr[-2000:]
-    time.sleep(2)
+    assert first.poll() is None, "the run ended before it could be killed"
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     assert list((root / ".snakemake" / "locks").glob("*.lock"))  # left behind by kill -9
