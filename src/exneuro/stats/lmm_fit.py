@@ -248,8 +248,9 @@ def fit_lmm(
     Rows with a missing value in any used column are dropped and counted (``n_dropped``). lme4's
     criterion is optimized directly and statsmodels MixedLM is run from that optimum, trying its
     optimizers in turn (default, lbfgs, powell, nm; only the default when lme4's own optimum
-    passes lme4's checks); the better optimum is reported (see the module docstring). Every optimizer message is kept in ``fit.warnings``, and a
-    ``ConvergenceWarning`` is raised if the final optimum fails lme4's convergence checks.
+    passes lme4's checks); the better optimum is reported (see the module docstring). Every
+    optimizer message is kept in ``fit.warnings``, and a ``ConvergenceWarning`` is raised if the
+    final optimum fails lme4's convergence checks.
 
     Raises ``ValueError`` naming the column when ``groups`` or a column used in a formula is not in
     ``data``, and when the fixed-effect design is rank deficient (e.g. empty cells).
