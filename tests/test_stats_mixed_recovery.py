@@ -160,12 +160,65 @@ def test_optimizer_failures_are_reported_not_silent(sleep, monkeypatch):
     monkeypatch.setattr(lmm_fit.MixedLM, "fit", broken_fit)
     fit = mx.fit_lmm(sleep, "Reaction ~ Days", "Subject", re_formula="~Days")
     failures = [m for m in fit.warnings if "optimizer exploded" in m]
-    assert len(failures) == len(lmm_fit.OPTIMIZERS)
+    # lme4's own optimum passes lme4's checks: statsmodels' fallback optimizers are not tried
+    assert len(failures) == 1
+    assert any("other optimizers not tried" in m for m in fit.warnings)
     assert not fit.statsmodels_converged
     assert fit.result is None
     # lme4's criterion is still optimized directly, and the numbers are right
     close(mx.coef_table(fit).se, [6.8246, 1.5458], TOL_SE)
     assert fit.converged
+
+
+def test_every_statsmodels_optimizer_is_tried_when_the_own_optimum_fails_the_checks(
+    sleep, monkeypatch
+):
+    def broken_fit(self, *args, **kwargs):
+        raise RuntimeError("optimizer exploded")
+
+    monkeypatch.setattr(lmm_fit.MixedLM, "fit", broken_fit)
+    monkeypatch.setattr(lmm_fit, "_passes_lme4_checks", lambda engine, theta: False)
+    fit = mx.fit_lmm(sleep, "Reaction ~ Days", "Subject", re_formula="~Days")
+    failures = [m for m in fit.warnings if "optimizer exploded" in m]
+    assert len(failures) == len(lmm_fit.OPTIMIZERS)
+    assert not any("not tried" in m for m in fit.warnings)
+
+
+def test_a_variance_at_zero_is_fitted_without_statsmodels_fallbacks(monkeypatch):
+    """Values centred on each mouse's mean (a metric z-scored to each session's own baseline):
+    the mouse variance is zero, statsmodels cannot start from there and its fallback optimizers
+    took minutes at a thousand mice. lme4's optimum passes lme4's checks, so statsmodels runs
+    once; the fit is the least-squares fit, as lme4's is at theta = 0."""
+    rng = np.random.default_rng(3)
+    mice, days = 24, 4
+    data = pd.DataFrame(
+        {
+            "mouse": np.repeat([f"m{i:02d}" for i in range(mice)], days),
+            "day": np.tile(np.arange(1, days + 1), mice),
+            "group": np.where(np.repeat(np.arange(mice), days) % 2, "trained", "control"),
+            "value": rng.normal(0.0, 1.0, mice * days),
+        }
+    )
+    data["value"] -= data.groupby("mouse")["value"].transform("mean")
+    calls = []
+    statsmodels_fit = lmm_fit.MixedLM.fit
+
+    def counted_fit(self, *args, **kwargs):
+        calls.append(kwargs.get("method"))
+        return statsmodels_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(lmm_fit.MixedLM, "fit", counted_fit)
+    formula = "value ~ C(group, Treatment('control')) * C(day, Treatment(1))"
+    fit = mx.fit_lmm(data, formula, "mouse")
+    assert calls == [None]  # statsmodels' default only
+    assert any("other optimizers not tried" in m for m in fit.warnings)
+    assert fit.converged and fit.singular
+    X = fit.model.exog
+    beta, rss = np.linalg.lstsq(X, data["value"].to_numpy(), rcond=None)[:2]
+    sigma2 = rss[0] / (len(data) - X.shape[1])
+    close(fit.beta, beta, 1e-10)
+    close(fit.scale, sigma2, 1e-10)
+    close(np.diag(fit.cov_beta), sigma2 * np.diag(np.linalg.inv(X.T @ X)), 1e-10)
 
 
 def test_unknown_column_raises(sleep):

@@ -162,9 +162,13 @@ class MixedModelFit:
 
 
 def _run_statsmodels(
-    model: MixedLM, reml: bool, start: MixedLMParams | None = None
+    model: MixedLM,
+    reml: bool,
+    start: MixedLMParams | None = None,
+    optimizers: tuple[str | None, ...] = OPTIMIZERS,
 ) -> tuple[MixedLMResults | None, str, bool, list]:
-    """Try the optimizers in turn; return the accepted result, its method, clean flag, messages.
+    """Try the ``optimizers`` in turn; return the accepted result, its method, clean flag,
+    messages.
 
     A run is accepted when statsmodels reports convergence, the log-likelihood is finite and no
     ``ConvergenceWarning`` was raised other than "the MLE may be on the boundary" (a singular fit,
@@ -174,7 +178,7 @@ def _run_statsmodels(
     """
     messages: list[str] = []
     candidates = []
-    for method in OPTIMIZERS:
+    for method in optimizers:
         label = "default" if method is None else method
         kwargs = {} if method is None else {"method": method}
         with warnings.catch_warnings(record=True) as caught:
@@ -243,9 +247,10 @@ def fit_lmm(
 
     Rows with a missing value in any used column are dropped and counted (``n_dropped``). lme4's
     criterion is optimized directly and statsmodels MixedLM is run from that optimum, trying its
-    optimizers in turn (default, lbfgs, powell, nm); the better optimum is reported (see the
-    module docstring). Every optimizer message is kept in ``fit.warnings``, and a
-    ``ConvergenceWarning`` is raised if the final optimum fails lme4's convergence checks.
+    optimizers in turn (default, lbfgs, powell, nm; only the default when lme4's own optimum
+    passes lme4's checks); the better optimum is reported (see the module docstring). Every
+    optimizer message is kept in ``fit.warnings``, and a ``ConvergenceWarning`` is raised if the
+    final optimum fails lme4's convergence checks.
 
     Raises ``ValueError`` naming the column when ``groups`` or a column used in a formula is not in
     ``data``, and when the fixed-effect design is rank deficient (e.g. empty cells).
@@ -339,8 +344,15 @@ def fit_lmm(
         engine, np.concatenate([np.eye(k_re)[engine.tril], np.ones(len(vc_names))])
     )
     sm_start = _statsmodels_start(engine, theta_own)
-    res, method, clean_fit, sm_messages = _run_statsmodels(model, reml, sm_start)
+    own_ok = _passes_lme4_checks(engine, theta_own)
+    optimizers = OPTIMIZERS[:1] if own_ok else OPTIMIZERS
+    res, method, clean_fit, sm_messages = _run_statsmodels(model, reml, sm_start, optimizers)
     messages.extend(sm_messages)
+    if own_ok and not clean_fit:
+        messages.append(
+            "statsmodels' other optimizers not tried: the optimum of lme4's criterion passes"
+            " lme4's checks"
+        )
     candidates = [theta_own]
     if res is not None and np.isfinite(res.scale) and res.scale > 0:
         candidates.append(_theta_from_statsmodels(res, engine))
@@ -431,6 +443,20 @@ def fit_lmm(
         )
     fit.fit_seconds = time.perf_counter() - start
     return fit
+
+
+def _passes_lme4_checks(engine: _Engine, theta: np.ndarray) -> bool:
+    """Whether ``theta`` passes lme4's convergence checks (scaled gradient of the deviance
+    below 0.002, no negative eigenvalue of its Hessian unless the fit is singular).
+
+    An optimum that passes needs no second opinion from statsmodels' slower optimizers: they
+    loop over groups in Python (Powell and Nelder-Mead take minutes at a thousand animals), and
+    from an optimum on the boundary (a variance at zero) statsmodels cannot even start.
+    """
+    varpar = np.append(theta, np.sqrt(engine.sigma2_hat(theta)))
+    scratch: list[str] = []
+    vcov_varpar, _, hess_ok = _satterthwaite_inputs(engine, varpar, scratch)
+    return bool(hess_ok and _check_gradient(engine, varpar, vcov_varpar, scratch))
 
 
 def _polish(engine: _Engine, theta0: np.ndarray) -> np.ndarray:

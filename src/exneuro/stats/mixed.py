@@ -19,7 +19,10 @@ What is computed, and how
   lme4 uses BOBYQA) polished by L-BFGS-B. (2) statsmodels
   :class:`~statsmodels.regression.mixed_linear_model.MixedLM` is then run from that optimum with
   its default optimizer, falling back to ``lbfgs``, ``powell`` and ``nm`` while it does not
-  converge cleanly; every warning it raises is kept in :attr:`MixedModelFit.warnings`. The
+  converge cleanly — unless the optimum of (1) already passes lme4's convergence checks, when
+  the fallbacks would only cost time (statsmodels loops over animals in Python: minutes at a
+  thousand animals, and it cannot start from a variance at zero); every warning it raises is
+  kept in :attr:`MixedModelFit.warnings`. The
   candidate with the lower lme4 deviance, polished, is reported; its statsmodels result object is
   kept in :attr:`MixedModelFit.result`. The final optimum is checked as lme4 checks it (scaled
   gradient, Hessian eigenvalues, singular fits). statsmodels on its own stops at a looser
