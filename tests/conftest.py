@@ -95,8 +95,7 @@ class StudyRun:
 def two_group_study(tmp_path_factory) -> StudyRun:
     """The two-group study run once, from scratch, in a copy of the project, as a user runs it.
     The workflow tests go on to change its folder (edited configs, reruns); ``results`` keeps
-    what the first run wrote. (A copy of the folder would not do: Snakemake records the schema
-    inputs by absolute path, so in a moved folder every job is out of date.)"""
+    what the first run wrote."""
     root = copy_project(tmp_path_factory.mktemp("two_group_study"))
     result = snakemake("--cores", "2", "--configfile", "config/two_group/config.yaml", cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]

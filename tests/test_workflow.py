@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +167,16 @@ def test_two_group_numbers_equal_their_snapshot(project_copy):
 @pytest.mark.slow
 def test_second_run_does_nothing(project_copy):
     assert planned_jobs("--configfile", "config/two_group/config.yaml", cwd=project_copy) == {}
+
+
+@pytest.mark.slow
+def test_a_moved_project_folder_reruns_nothing(project_copy, tmp_path):
+    """A lab moves or renames its project folder (or restores it from a backup elsewhere): the
+    results stay up to date, since no rule records a path of the project's own files by where
+    the folder happens to be."""
+    moved = tmp_path / "renamed project"
+    shutil.copytree(project_copy, moved, symlinks=True)  # copy2: times kept, as a move keeps them
+    assert planned_jobs("--configfile", "config/two_group/config.yaml", cwd=moved) == {}
 
 
 @pytest.mark.slow

@@ -224,7 +224,8 @@ def check_code_digests(rules):
         script = step.script or getattr(step.params, "script", None)
         if script is None:
             continue
-        folder = Path(step.basedir.get_path_or_uri(True))
+        # a script: is found from the rule file, a shell command's script from the working folder
+        folder = Path(step.basedir.get_path_or_uri(True)) if step.script else Path()
         if getattr(step.params, "code", None) != script_digest(folder / script):
             sys.exit(
                 f"Error: {shown_path(step.snakefile)}: rule '{step.name}' runs {script} but "

@@ -9,7 +9,9 @@ DAG of 10,000 recordings quick to build.
 from exneuro.photometry.batches import batch_rule_names, recording_batches
 
 #: One recording's entry point, called by a shell command (see the script's docstring).
-SESSION_SCRIPT = str(Path(workflow.basedir) / "scripts" / "photometry_session.py")
+SESSION_SCRIPT = shown_path(
+    Path(workflow.basedir) / "scripts" / "photometry_session.py"
+)
 
 #: Recordings per job (on average; ``recording_batches``), 1 = a job per recording.
 RECORDINGS_PER_JOB = config["photometry"]["recordings_per_job"] if PHOTOMETRY_ON else 1
@@ -32,7 +34,7 @@ if RECORDINGS_PER_JOB == 1:
         params:
             script=SESSION_SCRIPT,
             job=photometry_session_params,
-            code=script_code(SESSION_SCRIPT),
+            code=script_code("../../scripts/photometry_session.py"),
         shell:
             "python {params.script:q} --params {params.job:q} --log {log:q} {output:q}"
 

@@ -6,7 +6,7 @@ and the provenance of the results (raw inputs' SHA-256, software versions, code 
 rule validated_samples:
     input:
         unpack(sample_sheet_input),
-        schema=str(SCHEMAS / "samples.schema.yaml"),
+        schema=shown_path(SCHEMAS / "samples.schema.yaml"),
     output:
         f"{OUT}/config/samples.tsv",
     log:
@@ -64,7 +64,7 @@ rule provenance:
     input:
         raw=raw_inputs,
         recordings=[f"{OUT}/photometry/qc.tsv"] if PHOTOMETRY_ON else [],
-        lock=str(Path(workflow.basedir) / "requirements.lock"),
+        lock=shown_path(Path(workflow.basedir) / "requirements.lock"),
     output:
         inputs=in_report(f"{OUT}/provenance/inputs.tsv", "provenance", "Provenance"),
         software=in_report(f"{OUT}/provenance/software.tsv", "provenance", "Provenance"),
