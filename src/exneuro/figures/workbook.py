@@ -5,7 +5,10 @@ data is every gene (tens of thousands of rows); pandas' ``to_excel`` through ope
 Python object per cell and took most of an RNA-seq figure job's time. The workbook's parts are
 therefore written here as text, one column at a time (ECMA-376 Part 1, §18.3: a worksheet's
 ``sheetData`` of rows of cells; text as inline strings, so no shared-string table is needed):
-what openpyxl wrote, numbers, text, booleans and empty cells, in a fraction of the time.
+what openpyxl wrote, numbers, text, booleans and empty cells, in a fraction of the time. Each
+sheet is streamed into the zip a block of rows at a time (built column by column, encoded,
+compressed, then dropped), so that a sheet of any size (a heatmap's every mouse x time bin of
+a large cohort) takes the memory of one block, and the bytes do not depend on the block.
 
 Reproducible: every zip entry carries a fixed time and the parts no date, so the same tables
 give the same bytes on every machine.
