@@ -68,6 +68,15 @@ def test_rnaseq_benchmark_times_every_step_and_finds_the_planted_genes():
     assert found.endswith("{'training_control': 367, 'training_silenced': 72, 'interaction': 242}")
 
 
+def test_workbook_benchmark_prints_the_memory_and_time_of_a_write():
+    lines = run_benchmark("workbook_bench.py", "--mice", "20", "--bins", "50", "--repeats", "1")
+    assert lines[0] == "table: 1000 rows x 5 columns (5000 cells)"
+    figures = {line.split(":")[0]: float(line.split(": ")[1].split()[0]) for line in lines[1:]}
+    assert figures["workbook"] > 0 and figures["CPU per write"] > 0
+    assert figures["peak traced Python allocations while writing"] > 0
+    assert figures["writing added to peak RSS"] >= 0
+
+
 @pytest.mark.e2e
 def test_scale_benchmark_runs_every_stage_the_cohort_the_reader_rate_and_the_dag():
     lines = run_benchmark(

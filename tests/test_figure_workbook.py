@@ -1,12 +1,27 @@
-"""Source-data workbooks: what Excel readers see equals the tables, and the bytes are fixed."""
+"""Source-data workbooks: what Excel readers see equals the tables, and the bytes are fixed:
+the same whatever the number of rows streamed at a time, and the same as the writer that built
+each sheet whole wrote."""
 
 from __future__ import annotations
+
+import hashlib
+import tracemalloc
+import zipfile
 
 import numpy as np
 import openpyxl
 import pandas as pd
+import pytest
 
-from exneuro.figures.workbook import column_letters, write_workbook
+from exneuro.figures.workbook import ROWS_PER_BLOCK, column_letters, write_workbook
+
+#: sha256 of every entry's name and uncompressed bytes of the workbook of
+#: ``_every_cell_type(rows)``, as the writer wrote it when it built each sheet as one string.
+PARTS_SHA256 = {
+    1: "bf729bc8ad5fb9d61053c0f87893045a0f71c74ad54f41ddc6c9fa8f80f9c120",
+    1003: "0a0df6950393874436a315b59af150b8f1d916d5acb4daa2d41fe0a3c6cb79d7",
+    25_003: "04033abaf6f3724e7fe080ca155583ef43606f5f2f75d4714dcc00ea11885fbe",
+}
 
 
 def _tables() -> dict[str, pd.DataFrame]:
@@ -66,3 +81,134 @@ def test_column_letters_follow_excel():
         "ZZ",
         "AAA",
     ]
+
+
+def _every_cell_type(rows: int) -> dict[str, pd.DataFrame]:
+    """Tables of ``rows`` rows with every kind of cell the writer knows: numbers with NaN, inf,
+    -0.0 and float32; integers, booleans, nullable integers with NA in late rows only; text with
+    padding, XML escapes and characters XML forbids; mixed object columns (one all text but for
+    its last row); categories, the string dtype, datetimes with NaT; a non-text, a duplicate and
+    a padded column name; a sheet name to escape and cut; an empty table and one of no columns."""
+    rng = np.random.default_rng(21)
+    index = np.arange(rows)
+    numbers = rng.normal(0.0, 1e3, rows) * 10.0 ** rng.integers(-12, 12, rows)
+    numbers[index % 97 == 0] = np.nan
+    numbers[index % 89 == 1] = np.inf
+    numbers[index % 83 == 2] = -np.inf
+    numbers[index % 79 == 3] = -0.0
+    counts = pd.array(rng.integers(-5, 10**12, rows), dtype="Int64")
+    counts[index % 101 == rows % 101] = pd.NA
+    words = np.array(
+        ["plain", " padded ", "a & b < c > d", "tab\there", "bell\x07gone", "line\nbreak",
+         "ΔF/F µm² 日本", "trailing ", "\ufffe", ""],
+        dtype=object,
+    )  # fmt: skip
+    texts = words[index % len(words)] + pd.Series(index).astype(str).to_numpy(object)
+    mixed = np.array(
+        ["text", 2, None, 0.125, True, np.float64(np.inf), pd.NA, np.nan, np.int32(7), pd.NaT,
+         "  x", np.bool_(False), -np.inf, 1e300],
+        dtype=object,
+    )  # fmt: skip
+    late = np.array(["ok"] * rows, dtype=object)
+    late[-1] = 3.5
+    return {
+        "numbers": pd.DataFrame(
+            {
+                "x": numbers,
+                "n": rng.integers(-(2**62), 2**62, rows),
+                "flag": index % 3 == 0,
+                "count": counts,
+                "small": numbers.astype(np.float32),
+                7: index.astype(np.uint16),
+            }
+        ),
+        "text & <mixed> sheet name over excel's limit": pd.DataFrame(
+            {
+                "text": texts,
+                "mixed": mixed[index % len(mixed)],
+                "late mixed": late,
+                "kind": pd.Categorical(np.array(["mouse", "group"])[index % 2]),
+                "string": pd.array(np.where(index % 5 == 0, None, texts), dtype="string"),
+                "when": pd.to_datetime(index, unit="s").where(index % 7 != 0),
+                " padded & name ": index,
+            }
+        ),
+        "duplicate names": pd.DataFrame([[1.5, "a"]] * 3, columns=["v", "v"]),
+        "empty": pd.DataFrame({"a": pd.Series([], dtype=float), "b": pd.Series([], dtype=object)}),
+        "no columns": pd.DataFrame(),
+    }
+
+
+def _parts_sha256(archive: zipfile.ZipFile) -> str:
+    digest = hashlib.sha256()
+    for entry in archive.infolist():
+        digest.update(entry.filename.encode())
+        digest.update(archive.read(entry))
+    return digest.hexdigest()
+
+
+def _packed_whole(archive: zipfile.ZipFile, path) -> bytes:
+    """The parts of ``archive`` packed again as the writer packed each part, sheets included,
+    when it built them whole: one ``writestr`` per part, fixed time, deflate level 1."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for entry in archive.infolist():
+            whole = zipfile.ZipInfo(entry.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            whole.compress_type = zipfile.ZIP_DEFLATED
+            whole.external_attr = 0o600 << 16
+            out.writestr(whole, archive.read(entry), compresslevel=1)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("rows", "rows_per_block"),
+    [(1, ROWS_PER_BLOCK), (1003, 7), (1003, 1000), (1003, 1003), (25_003, ROWS_PER_BLOCK),
+     (25_003, 10**6)],
+)  # fmt: skip
+def test_streamed_sheets_are_the_bytes_of_sheets_built_whole(tmp_path, rows, rows_per_block):
+    path = tmp_path / "source_data.xlsx"
+    write_workbook(_every_cell_type(rows), path, rows_per_block=rows_per_block)
+    with zipfile.ZipFile(path) as archive:
+        # the XML of every part is what the writer wrote when it built each sheet whole
+        assert _parts_sha256(archive) == PARTS_SHA256[rows]
+        # and so are the zip's bytes: entry headers, sizes, CRCs, deflate stream
+        assert path.read_bytes() == _packed_whole(archive, tmp_path / "whole.xlsx")
+
+
+def test_rows_across_blocks_read_back_cell_for_cell(tmp_path):
+    path = tmp_path / "source_data.xlsx"
+    tables = _every_cell_type(2503)
+    write_workbook(tables, path, rows_per_block=1000)
+    sheet = openpyxl.load_workbook(path, read_only=True)["numbers"]
+    read = list(sheet.iter_rows(values_only=True))
+    numbers = tables["numbers"]
+    assert read[0] == ("x", "n", "flag", "count", "small", "7")
+    assert len(read) == len(numbers) + 1
+    x = numbers["x"].to_numpy()
+    expected_x = [None if np.isnan(v) else str(v) if np.isinf(v) else v for v in x.tolist()]
+    assert [row[0] for row in read[1:]] == expected_x
+    assert [row[1] for row in read[1:]] == numbers["n"].tolist()
+    assert [row[2] for row in read[1:]] == numbers["flag"].tolist()
+    assert [row[3] for row in read[1:]] == [
+        None if v is pd.NA else v for v in numbers["count"].astype(object).tolist()
+    ]
+    assert [row[5] for row in read[1:]] == numbers[7].tolist()
+    assert sum(row[3] is None for row in read[1:]) == numbers["count"].isna().sum() == 24
+
+
+def _peak_traced_mb(rows: int, path) -> float:
+    """Peak of Python's allocations (MB) while a two-column table of ``rows`` rows is written
+    1,000 rows at a time (the table itself is built before tracing starts)."""
+    table = pd.DataFrame({"mouse": [f"M{k % 1000:04d}" for k in range(rows)], "dff": 0.1})
+    tracemalloc.start()
+    try:
+        write_workbook({"panel_A": table}, path, rows_per_block=1000)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_writing_a_sheet_takes_the_memory_of_one_block_whatever_its_rows(tmp_path):
+    small = _peak_traced_mb(5_000, tmp_path / "small.xlsx")
+    large = _peak_traced_mb(50_000, tmp_path / "large.xlsx")
+    # ten times the rows: the same memory (a sheet built whole took about ten times more)
+    assert large < 1.5 * small, (small, large)

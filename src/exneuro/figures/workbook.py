@@ -5,7 +5,10 @@ data is every gene (tens of thousands of rows); pandas' ``to_excel`` through ope
 Python object per cell and took most of an RNA-seq figure job's time. The workbook's parts are
 therefore written here as text, one column at a time (ECMA-376 Part 1, §18.3: a worksheet's
 ``sheetData`` of rows of cells; text as inline strings, so no shared-string table is needed):
-what openpyxl wrote, numbers, text, booleans and empty cells, in a fraction of the time.
+what openpyxl wrote, numbers, text, booleans and empty cells, in a fraction of the time. Each
+sheet is streamed into the zip a block of rows at a time (built column by column, encoded,
+compressed, then dropped), so that a sheet of any size (a heatmap's every mouse x time bin of
+a large cohort) takes the memory of one block, and the bytes do not depend on the block.
 
 Reproducible: every zip entry carries a fixed time and the parts no date, so the same tables
 give the same bytes on every machine.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,8 @@ import pandas as pd
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 #: Excel's limit on a sheet name's length.
 SHEET_NAME_LENGTH = 31
+#: Rows of a sheet built, encoded and compressed at a time: a sheet's memory is one block's.
+ROWS_PER_BLOCK = 10_000
 
 _HEADER = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -86,23 +91,39 @@ def _value_cell(reference: str, value: object) -> str:
     return _text_cell(reference, str(value))
 
 
-def _column_cells(values: pd.Series, letter: str, first_row: int) -> list[str]:
-    """The XML of one column's cells, rows numbered from ``first_row``."""
-    references = [f"{letter}{row}" for row in range(first_row, first_row + len(values))]
+def _column_kind(values: pd.Series) -> str:
+    """How a whole column's cells are written: ``bool``, ``int``, ``float``, ``text`` or, for a
+    column of mixed or other types, ``value`` (cell by cell). Decided once per column, so that
+    every block of its rows is written the same way."""
     if pd.api.types.is_bool_dtype(values.dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+        return "int"
+    if pd.api.types.is_float_dtype(values.dtype):
+        return "float"
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return "text"
+    return "value"
+
+
+def _column_cells(values: pd.Series, kind: str, letter: str, first_row: int) -> list[str]:
+    """The XML of one column's cells of kind ``kind`` (:func:`_column_kind`), rows numbered
+    from ``first_row``."""
+    references = [f"{letter}{row}" for row in range(first_row, first_row + len(values))]
+    if kind == "bool":
         flags = values.to_numpy(bool).astype(int).tolist()
         return [f'<c r="{r}" t="b"><v>{v}</v></c>' for r, v in zip(references, flags, strict=True)]
-    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
+    if kind == "int":
         numbers = values.to_numpy(np.int64).tolist()
         return [f'<c r="{r}"><v>{v}</v></c>' for r, v in zip(references, numbers, strict=True)]
-    if pd.api.types.is_float_dtype(values.dtype):
+    if kind == "float":
         numbers = values.to_numpy(float)
         finite = np.isfinite(numbers).tolist()
         return [
             f'<c r="{r}"><v>{v!r}</v></c>' if ok else _value_cell(r, v)
             for r, v, ok in zip(references, numbers.tolist(), finite, strict=True)
         ]
-    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+    if kind == "text":
         texts = values.astype(str)
         padded = (texts != texts.str.strip()).tolist()
         escaped = (
@@ -120,20 +141,28 @@ def _column_cells(values: pd.Series, letter: str, first_row: int) -> list[str]:
     return [_value_cell(r, v) for r, v in zip(references, items, strict=True)]
 
 
-def worksheet_xml(frame: pd.DataFrame) -> str:
-    """One sheet: the column names in row 1, then the table's rows (no index)."""
+def worksheet_blocks(frame: pd.DataFrame, rows_per_block: int = ROWS_PER_BLOCK) -> Iterator[str]:
+    """One sheet's XML in pieces: the column names in row 1, then the table's rows (no index),
+    ``rows_per_block`` rows a piece, each built column by column. Joined, the pieces are the
+    whole sheet; written one at a time, a sheet of any size takes the memory of one piece."""
     letters = [column_letters(k) for k in range(frame.shape[1])]
     header = "".join(
         _text_cell(f"{letter}1", str(name))
         for letter, name in zip(letters, frame.columns, strict=True)
     )
-    columns = [_column_cells(frame.iloc[:, k], letters[k], 2) for k in range(frame.shape[1])]
-    rows = [f'<row r="1">{header}</row>']
-    rows += [
-        f'<row r="{number}">{"".join(cells)}</row>'
-        for number, cells in enumerate(zip(*columns, strict=True), start=2)
-    ]
-    return f'{_HEADER}<worksheet xmlns="{_MAIN}"><sheetData>{"".join(rows)}</sheetData></worksheet>'
+    yield f'{_HEADER}<worksheet xmlns="{_MAIN}"><sheetData><row r="1">{header}</row>'
+    columns = [frame.iloc[:, k] for k in range(frame.shape[1])]
+    kinds = [_column_kind(column) for column in columns]
+    for start in range(0, len(frame), rows_per_block):
+        cells = [
+            _column_cells(column.iloc[start : start + rows_per_block], kind, letter, start + 2)
+            for column, kind, letter in zip(columns, kinds, letters, strict=True)
+        ]
+        yield "".join(
+            f'<row r="{number}">{"".join(row)}</row>'
+            for number, row in enumerate(zip(*cells, strict=True), start=start + 2)
+        )
+    yield "</sheetData></worksheet>"
 
 
 def _package_parts(names: list[str]) -> dict[str, str]:
@@ -180,22 +209,34 @@ def _package_parts(names: list[str]) -> dict[str, str]:
     }
 
 
-def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> None:
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed time, deflated at the fastest level (a workbook of every gene
+    compresses several times faster for a file about a third larger)."""
+    entry = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o600 << 16
+    # the entry's own level, as ``writestr(..., compresslevel=1)`` sets it (public as
+    # ``compress_level`` from Python 3.13, which keeps this name)
+    entry._compresslevel = 1
+    return entry
+
+
+def write_workbook(
+    sheets: Mapping[str, pd.DataFrame], path: str | Path, rows_per_block: int = ROWS_PER_BLOCK
+) -> None:
     """An Excel workbook with one sheet per table (names cut to Excel's 31 characters; column
-    names in the first row, no index), the same bytes for the same tables."""
+    names in the first row, no index), the same bytes for the same tables. Each sheet is
+    streamed into the zip ``rows_per_block`` rows at a time (:func:`worksheet_blocks`), so that
+    the memory it takes does not grow with the table; the bytes do not depend on the block."""
     if not sheets:
         raise ValueError("a workbook needs at least one sheet")
     names = [str(name)[:SHEET_NAME_LENGTH] for name in sheets]
-    parts = _package_parts(names)
-    for k, frame in enumerate(sheets.values(), start=1):
-        parts[f"xl/worksheets/sheet{k}.xml"] = worksheet_xml(frame)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # the fastest deflate level: a workbook of every gene compresses several times faster for
-    # a file about a third larger
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, text in parts.items():
-            entry = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            out.writestr(entry, text.encode("utf-8"), compresslevel=1)
+        for name, text in _package_parts(names).items():
+            out.writestr(_entry(name), text.encode("utf-8"))
+        for k, frame in enumerate(sheets.values(), start=1):
+            with out.open(_entry(f"xl/worksheets/sheet{k}.xml"), "w") as sheet:
+                for piece in worksheet_blocks(frame, rows_per_block):
+                    sheet.write(piece.encode("utf-8"))
