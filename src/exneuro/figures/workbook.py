@@ -124,6 +124,7 @@ def _column_cells(values: pd.Series, kind: str, letter: str, first_row: int) -> 
             for r, v, ok in zip(references, numbers.tolist(), finite, strict=True)
         ]
     if kind == "text":
+        missing = values.isna().tolist()  # pandas' string dtype: NA, an empty cell
         texts = values.astype(str)
         padded = (texts != texts.str.strip()).tolist()
         escaped = (
@@ -134,8 +135,10 @@ def _column_cells(values: pd.Series, kind: str, letter: str, first_row: int) -> 
             .tolist()
         )
         return [
-            f'<c r="{r}" t="inlineStr"><is><t{_PRESERVE if pad else ""}>{t}</t></is></c>'
-            for r, t, pad in zip(references, escaped, padded, strict=True)
+            f'<c r="{r}"/>'
+            if gap
+            else f'<c r="{r}" t="inlineStr"><is><t{_PRESERVE if pad else ""}>{t}</t></is></c>'
+            for r, t, pad, gap in zip(references, escaped, padded, missing, strict=True)
         ]
     items = values.astype(object).tolist()
     return [_value_cell(r, v) for r, v in zip(references, items, strict=True)]
