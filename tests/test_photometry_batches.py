@@ -13,7 +13,7 @@ from conftest import REPO
 
 from exneuro.config import load_yaml, read_sample_sheet, validate_config
 from exneuro.errors import ExneuroError
-from exneuro.photometry.batches import batch_rule_names, recording_batches
+from exneuro.photometry.batches import batch_rule_names, recording_batches, recording_runs
 from exneuro.photometry.recording_job import analyse_batch, analyse_recording
 from exneuro.photometry.recordings_sheet import read_recordings, session_records
 
@@ -23,26 +23,40 @@ COMBINED = ["qc.tsv", "metrics.tsv", "aligned.parquet", "anomalies.tsv", "faults
 NAMES = [f"M{mouse:04d}_d{day}" for mouse in range(1250) for day in range(1, 9)]
 
 
-def test_batches_hold_every_recording_once_about_the_asked_number_each():
+def test_batches_hold_every_recording_once_at_most_twice_the_asked_number_each():
     batches = recording_batches(NAMES, 20)
     assert sorted(name for batch in batches for name in batch) == sorted(NAMES)
-    assert 10_000 / 20 * 0.85 < len(batches) < 10_000 / 20 * 1.15
+    assert 10_000 / 20 < len(batches) < 10_000 / 20 * 1.2  # long runs cut: a few more batches
+    assert max(len(batch) for batch in batches) == 40
+    assert max(len(run) for run in recording_runs(NAMES, 20)) > 80  # what the cut prevents
     assert recording_batches(NAMES[:50], 1) == [[name] for name in sorted(NAMES[:50])]
     assert recording_batches(list(reversed(NAMES)), 20) == batches  # the sheet's order is free
     with pytest.raises(ValueError, match="at least 1"):
         recording_batches(NAMES, 0)
 
 
+def test_a_long_run_of_recordings_is_cut_into_near_equal_batches():
+    """48 recordings that hash into one run at 20 per job (a study of six mice recorded on
+    eight days): two batches of 24, one per core, not one batch of 48 on one core."""
+    names = [f"M{mouse:03d}_d{day}" for mouse in range(93, 99) for day in range(1, 9)]
+    assert recording_runs(names, 20) == [sorted(names)]
+    assert recording_batches(names, 20) == [sorted(names)[:24], sorted(names)[24:]]
+    assert [len(b) for b in recording_batches(names[:41], 20)] == [21, 20]
+    assert [len(b) for b in recording_batches(names[:40], 20)] == [40]
+
+
 @pytest.mark.parametrize("position", [0, 1234, 5678, 9999])
-def test_a_new_recording_changes_only_the_batch_it_joins(position):
+def test_a_new_recording_changes_only_the_batches_of_the_run_it_joins(position):
     before = recording_batches(NAMES[:position] + NAMES[position + 1 :], 20)
     after = recording_batches(NAMES, 20)
     new = NAMES[position]
     changed_before = [b for b in before if b not in after]
     changed_after = [b for b in after if b not in before]
-    assert len(changed_before) <= 1 and 1 <= len(changed_after) <= 2
-    # the changed batches hold exactly the old batch's recordings and the new one
+    assert new in sum(changed_after, [])
+    # the changed batches hold exactly the recordings of one old run and the new one
     assert sorted(sum(changed_after, [])) == sorted(sum(changed_before, []) + [new])
+    runs = recording_runs(NAMES[:position] + NAMES[position + 1 :], 20)
+    assert any(set(sum(changed_before, [])) <= set(run) for run in runs)
 
 
 def test_batch_rule_names_are_unique_identifiers_after_the_first_recording():

@@ -208,6 +208,30 @@ def test_snr_drops_with_detector_noise():
     assert snr[0] > snr[1] + 6
 
 
+@pytest.mark.parametrize(
+    ("n", "fs_hz", "nperseg"),
+    [(450_000, 100.0, 512), (1 << 20, 1017.25, 4096), (4_099, 20.0, 256), (301, 15.0, 301)],
+)
+def test_welch_psd_is_scipys_welch_to_the_last_bit(n, fs_hz, nperseg):
+    """Odd and even segment lengths, a length that is no multiple of the hop, one segment."""
+    from scipy import signal
+
+    rng = np.random.default_rng(n)
+    x = 1.0 + 0.05 * rng.standard_normal(n) + 0.1 * np.sin(np.arange(n) / 300.0)
+    freqs, psd = qc_module.welch_psd(x, fs_hz, nperseg)
+    expected_freqs, expected = signal.welch(x, fs=fs_hz, nperseg=nperseg)
+    assert np.array_equal(freqs, expected_freqs)
+    assert np.array_equal(psd, expected)
+
+
+def test_noise_density_of_white_noise_is_its_one_sided_psd():
+    """White noise of SD σ at fs has the one-sided PSD 2σ²/fs at every frequency."""
+    fs_hz, sd = 100.0, 0.01
+    x = 1.0 + sd * np.random.default_rng(7).standard_normal(450_000)
+    density = qc_module.noise_density(x, fs_hz, (10.0, 45.0))
+    assert density == pytest.approx(2 * sd**2 / fs_hz, rel=0.02)
+
+
 def test_saturation_fraction_counts_samples_at_the_range_limits():
     x = np.sin(np.linspace(0, 20, 10_000))
     clipped = np.clip(x, -0.95, 0.9)

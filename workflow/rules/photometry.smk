@@ -13,7 +13,7 @@ SESSION_SCRIPT = shown_path(
     Path(workflow.basedir) / "scripts" / "photometry_session.py"
 )
 
-#: Recordings per job (on average; ``recording_batches``), 1 = a job per recording.
+#: Recordings per job (about, at most twice; ``recording_batches``), 1 = a job per recording.
 RECORDINGS_PER_JOB = config["photometry"]["recordings_per_job"] if PHOTOMETRY_ON else 1
 
 if RECORDINGS_PER_JOB == 1:
@@ -42,6 +42,8 @@ else:
     # One rule per batch (a rule's outputs cannot depend on a wildcard's value): one job, one
     # process, one scheduler job each; the outputs and logs of its recordings are those of the
     # one-recording rule. Memory is that of the largest recording (analysed one after the other).
+    # Larger batches start first (priority = size: longest job first), so that no core is left
+    # with a long batch while the others idle.
     PHOTOMETRY_BATCHES = recording_batches(PHOTOMETRY_SESSIONS, RECORDINGS_PER_JOB)
     for name, members in zip(batch_rule_names(PHOTOMETRY_BATCHES), PHOTOMETRY_BATCHES):
 
@@ -54,6 +56,7 @@ else:
                 [directory(f"{OUT}/photometry/sessions/{s}") for s in members],
             log:
                 [f"{OUT}/logs/photometry/sessions/{s}.log" for s in members],
+            priority: len(members)
             conda:
                 "../../envs/exneuro.yaml"
             resources:

@@ -19,26 +19,49 @@ def starts_batch(session: str, per_job: int) -> bool:
     return int.from_bytes(digest[:8], "big") % per_job == 0
 
 
-def recording_batches(sessions: Sequence[str], per_job: int) -> list[list[str]]:
-    """The recordings split into batches of ``per_job`` on average, in name order.
+def recording_runs(sessions: Sequence[str], per_job: int) -> list[list[str]]:
+    """The recordings in name order, cut just before each recording that :func:`starts_batch`.
 
-    Content-defined boundaries (as rsync and backup tools cut files into chunks): a batch ends
-    just before a recording that :func:`starts_batch`. Whether a recording opens a batch depends
-    on its own name only, so adding a recording changes the batch it falls into and no other
-    (or splits that one batch in two when it opens one), and removing one changes its own batch.
-    Fixed-size slices of the list would shift every batch after an insertion and rerun them all.
-    Sizes vary around ``per_job`` (geometric: the largest of n/``per_job`` batches is about
-    ``per_job`` × ln(n/``per_job``)); each recording is analysed alone in its turn, so a batch's
-    memory is that of its largest recording whatever its size.
+    Content-defined boundaries (as rsync and backup tools cut files into chunks): whether a
+    recording opens a run depends on its own name only, so adding a recording changes the run
+    it falls into and no other (or splits that one run in two when it opens one), and removing
+    one changes its own run. Fixed-size slices of the list would shift every slice after an
+    insertion and rerun them all. Run lengths are geometric with mean ``per_job``: a few runs
+    are several times longer (the longest of n/``per_job`` runs is about ``per_job`` ×
+    ln(n/``per_job``)), which :func:`recording_batches` cuts.
     """
     if per_job < 1:
         raise ValueError(f"recordings per job must be at least 1, not {per_job}")
-    batches: list[list[str]] = []
+    runs: list[list[str]] = []
     for session in sorted(sessions):
-        if not batches or starts_batch(session, per_job):
-            batches.append([session])
+        if not runs or starts_batch(session, per_job):
+            runs.append([session])
         else:
-            batches[-1].append(session)
+            runs[-1].append(session)
+    return runs
+
+
+def recording_batches(sessions: Sequence[str], per_job: int) -> list[list[str]]:
+    """The recordings split into batches of at most 2 × ``per_job`` (a little under ``per_job``
+    on average), in name order.
+
+    The batches are the runs of :func:`recording_runs`, each run longer than 2 × ``per_job``
+    cut into the fewest near-equal consecutive parts of at most that many: a run of 80 kept
+    whole would keep one core busy long after the others had finished (a 48-recording study
+    at 20 per job is a single run). Rerun scope is that of the runs: a new or removed recording
+    changes the batches of its run only. Each recording is analysed alone in its turn, so a
+    batch's memory is that of its largest recording whatever its size.
+    """
+    most = 2 * per_job
+    batches: list[list[str]] = []
+    for run in recording_runs(sessions, per_job):
+        parts = -(-len(run) // most)
+        size, longer = divmod(len(run), parts)
+        start = 0
+        for part in range(parts):
+            stop = start + size + (part < longer)
+            batches.append(run[start:stop])
+            start = stop
     return batches
 
 

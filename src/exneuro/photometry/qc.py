@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import fft
 from scipy import signal as sps
 
 from exneuro.errors import ConfigError
@@ -55,6 +56,40 @@ def saturation_fraction(x: np.ndarray, limits: tuple[float, float]) -> float:
     return float(np.count_nonzero((x <= low) | (x >= high))) / x.size
 
 
+def welch_psd(x: np.ndarray, fs_hz: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies (Hz) and one-sided PSD of ``x`` by Welch's method (Welch 1967): Hann segments
+    of ``nperseg`` samples (at most ``x.size``), half overlapping, each less its mean, density
+    scaling, the segments' mean.
+
+    The same numbers as ``scipy.signal.welch(x, fs_hz, nperseg=nperseg)`` to the last bit (the
+    same padding, detrend, window, FFT and averaging, in the same order), with every segment
+    transformed in one call: SciPy's ``ShortTimeFFT`` transforms them one by one in a Python
+    loop, which made this PSD a fifth of a recording's preprocessing.
+    """
+    x = np.asarray(x, dtype=float)
+    noverlap = nperseg // 2
+    stft = sps.ShortTimeFFT(
+        sps.get_window("hann", nperseg),
+        nperseg - noverlap,
+        fs_hz,
+        fft_mode="onesided",
+        mfft=nperseg,
+        scale_to="psd",
+        phase_shift=None,
+    )
+    # the segments scipy.signal.csd cuts: first one starting at sample 0, zeros past the end
+    span = (x.size - noverlap) // stft.hop * stft.hop
+    first = nperseg // 2 - stft.m_num_mid
+    last = first + span + stft.m_num
+    padded = np.pad(x[max(first, 0) : min(last, x.size)], (-min(first, 0), max(last - x.size, 0)))
+    segments = np.lib.stride_tricks.sliding_window_view(padded, stft.m_num)[: span : stft.hop]
+    segments = segments - np.mean(segments, axis=-1, keepdims=True)
+    spectra = fft.rfft(segments * stft.win, n=stft.mfft, axis=-1)
+    power = np.ascontiguousarray((spectra.real**2 + spectra.imag**2).T)  # frequency x segment
+    power[1 : -1 if stft.mfft % 2 == 0 else None] *= 2  # one-sided: both signs' power
+    return stft.f, power.mean(axis=-1) if power.shape[-1] > 1 else power[:, 0]
+
+
 def noise_density(x: np.ndarray, fs_hz: float, band_hz: tuple[float, float]) -> float:
     """Median one-sided PSD (units²/Hz) of ``x / mean(x)`` in ``band_hz`` (Welch, 4 s Hann
     segments, on at most the central 2²⁰ samples): the white-noise floor, in fractional units."""
@@ -64,7 +99,7 @@ def noise_density(x: np.ndarray, fs_hz: float, band_hz: tuple[float, float]) -> 
         start = (x.size - limit) // 2
         x = x[start : start + limit]
     nperseg = int(min(x.size, max(256, 2 ** math.ceil(math.log2(4 * fs_hz)))))
-    freqs, psd = sps.welch(x / float(np.mean(x)), fs=fs_hz, nperseg=nperseg)
+    freqs, psd = welch_psd(x / float(np.mean(x)), fs_hz, nperseg)
     inside = (freqs >= band_hz[0]) & (freqs <= band_hz[1])
     if not np.any(inside):
         return float("nan")
