@@ -54,15 +54,17 @@ from exneuro.photometry.readers_core import (
     concat_anomalies,
     with_defaults,
 )
+from exneuro.photometry.readers_ppd_checks import (
+    clipping,
+    digital_events,
+    truncation,
+    zero_filled,
+)
 from exneuro.photometry.readers_ppd_decode import (
     PpdWordLayout,
     align_interleaved,
-    clipping,
     decode_samples,
-    digital_events,
     read_exactly,
-    truncation,
-    zero_filled,
 )
 
 
