@@ -32,7 +32,7 @@ def test_every_number_of_threads_decodes_exactly(tmp_path, monkeypatch, version,
 def test_the_threads_share_the_chunks_where_two_processors_are_free(monkeypatch):
     monkeypatch.setattr(readers_ppd_decode.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     assert readers_ppd_decode._workers(n_chunks=28) == readers_ppd_decode.MAX_WORKERS == 2
-    assert readers_ppd_decode._workers(n_chunks=3) == 1  # a short file is not worth a thread
+    assert readers_ppd_decode._workers(n_chunks=7) == 1  # a short file is not worth a thread
     monkeypatch.setattr(readers_ppd_decode.os, "sched_getaffinity", lambda pid: {0})
     assert readers_ppd_decode._workers(n_chunks=28) == 1
 
