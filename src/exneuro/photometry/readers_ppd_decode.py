@@ -30,7 +30,7 @@ from exneuro.errors import data_error
 #: per float64 channel, inside a core's L2 cache with the scratch arrays. Smaller steps keep the
 #: data closer to the core but cost more NumPy calls, and each call is a moment where two
 #: decoding threads contend for the interpreter's lock: at 32 k cycles a second thread bought no
-#: speed for half again the processor time, at 128 k it cuts the time by a third.
+#: speed for half again the processor time, at 128 k it cuts a warm read's time by a third.
 CHUNK_CYCLES = 1 << 17
 
 #: Threads that decode one file at most (each takes every other chunk). Filling fresh memory
