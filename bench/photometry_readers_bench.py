@@ -20,7 +20,9 @@ process start included); after its warm reads the reader's process drops the cac
 file once more, timed (imports and first-call costs are not counted). Both are repeated
 ``--cold-repeats`` times and the medians are printed, so one disturbed read does not decide. The
 ratio reader/dd says how close the reader comes to reading the bytes off the disk. Without the
-right to drop the cache both are warm reads, and the header says so.
+right to drop the cache both are warm reads, and the header says so. The last lines give each
+cold read's CPU time (every thread of the process: a reader may decode on two processors) and
+its page faults (fresh memory for the decoded arrays; large pages make them few).
 
 The .ppd reader is measured at more than one size (``--ppd-sizes``, default 75 min at 100 Hz, the
 size of a scale-benchmark recording, besides ``--minutes`` at ``--rate``): at small sizes fixed
@@ -247,9 +249,14 @@ def dd_seconds(path: str) -> float:
 
 
 def cpu_seconds() -> float:
-    """User + system CPU time of this process so far."""
+    """User + system CPU time of this process so far (every thread of it)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def page_faults() -> int:
+    """Page faults of this process so far that needed no disk read (fresh memory mapped in)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def cold_dd_seconds(path: str, repeats: int) -> float:
@@ -276,20 +283,22 @@ def run_one(job: dict, repeats: int, cold_repeats: int = 1) -> dict:
         start = time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
         best = min(best, time.perf_counter() - start)
-    cold_times, cold_cpu = [], []
+    cold_times, cold_cpu, cold_faults = [], [], []
     for _ in range(cold_repeats):
         recordings = None
         drop_caches()
-        cpu, start = cpu_seconds(), time.perf_counter()
+        faults, cpu, start = page_faults(), cpu_seconds(), time.perf_counter()
         recordings = read_photometry(source, job["format"], job["config"])
         cold_times.append(time.perf_counter() - start)
         cold_cpu.append(cpu_seconds() - cpu)
+        cold_faults.append(page_faults() - faults)
     samples = sum(r.n_samples for r in recordings.values())
     anomalies = sum(len(r.anomalies) for r in recordings.values())
     events = sum(len(r.events) for r in recordings.values())
     return {
         "cold_seconds": float(np.median(cold_times)),
         "cold_cpu_seconds": float(np.median(cold_cpu)),
+        "cold_page_faults": int(np.median(cold_faults)),
         "seconds": best,
         "samples": samples,
         "fibres": len(recordings),
@@ -410,8 +419,8 @@ def main() -> None:
             )
             print(
                 f"{label.strip()}: cold read {result['cold_seconds'] * 1e3:.1f} ms "
-                f"(CPU {result['cold_cpu_seconds'] * 1e3:.1f} ms), dd {dd_time * 1e3:.1f} ms; "
-                + without
+                f"(CPU {result['cold_cpu_seconds'] * 1e3:.1f} ms, "
+                f"{result['cold_page_faults']} page faults), dd {dd_time * 1e3:.1f} ms; " + without
             )
 
 

@@ -54,15 +54,17 @@ from exneuro.photometry.readers_core import (
     concat_anomalies,
     with_defaults,
 )
+from exneuro.photometry.readers_ppd_checks import (
+    clipping,
+    digital_events,
+    truncation,
+    zero_filled,
+)
 from exneuro.photometry.readers_ppd_decode import (
     PpdWordLayout,
     align_interleaved,
-    clipping,
     decode_samples,
-    digital_events,
     read_exactly,
-    truncation,
-    zero_filled,
 )
 
 
@@ -212,13 +214,28 @@ def read_ppd(path: str | Path, config: Mapping[str, Any] | None = None) -> dict[
     control_channels = [volts[c_slot]]
     if paired:  # the raw LED-on and LED-off readings, placed like the control
         control_channels += [adc(c_slot) * vpd[c_slot], adc(c_slot, baseline=True) * vpd[c_slot]]
-    kept, (control, *control_led) = aligned(c_slot, *control_channels)
+    placed = {c_slot: aligned(c_slot, *control_channels)}
+    others = [slot for slot in range(n_slots) if slot not in (s_slot, c_slot)]
+    placed.update({slot: aligned(slot, volts[slot]) for slot in others})
+    # a slot read before the signal lacks a neighbour at the last cycle, one read after it at the
+    # first: keep the signal's cycles where every slot has its readings
+    kept = slice(
+        max(cycles_of.start for cycles_of, _ in placed.values()),
+        min(cycles_of.stop for cycles_of, _ in placed.values()),
+    )
+
+    def on_kept(slot: int) -> list[np.ndarray]:
+        """A slot's placed channels on the kept signal cycles."""
+        cycles_of, channels = placed[slot]
+        return [
+            values[kept.start - cycles_of.start : kept.stop - cycles_of.start]
+            for values in channels
+        ]
+
+    control, *control_led = on_kept(c_slot)
     time_s = times(s_slot)[kept]
     signal = volts[s_slot][kept]
-    extra = {}
-    for slot, name in enumerate(names):
-        if slot not in (s_slot, c_slot):
-            extra[name] = aligned(slot, volts[slot])[1][0]
+    extra = {names[slot]: on_kept(slot)[0] for slot in others}
     if paired:
         extra["signal_led_on"] = adc(s_slot)[kept] * vpd[s_slot]
         extra["signal_led_off"] = adc(s_slot, baseline=True)[kept] * vpd[s_slot]

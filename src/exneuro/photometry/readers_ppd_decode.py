@@ -1,42 +1,42 @@
-"""The samples of a pyPhotometry ``.ppd`` file, read and decoded in one pass over its bytes, and
-what they show: digital pulses, clipped runs, zero-filled chunks, a cut last sample.
+"""The samples of a pyPhotometry ``.ppd`` file, read and decoded in one pass over its bytes.
 
 The words are read from the file in chunks of :data:`CHUNK_CYCLES` acquisition cycles, and each
 chunk is decoded while it is still in the processor's cache, straight into the final float64
-arrays: volts per slot, the cycle times, and the per-chunk facts the anomaly checks need (the
-highest word, whether any word is zero, where each digital input changes level). So every byte is
-touched once from memory, no file-sized temporary is made besides the words themselves, and the
-disk reads the next chunks (the kernel's read-ahead) while this one is decoded. The numbers are
-those of the textbook decode — ``(word >> 1) x volts_per_division``, on - off for paired words,
-``t_k = k / rate``, a digital input's level ``word & 1`` — computed with the same floating-point
-operations, so they are bit-for-bit equal (tested against a direct decode).
+arrays: volts per slot, the cycle times, and the per-chunk facts the anomaly checks
+(:mod:`~exneuro.photometry.readers_ppd_checks`) need (the highest word, whether any word is zero,
+where each digital input changes level). So every byte is touched once from memory, no file-sized
+temporary is made besides the words themselves, and the disk delivers the next chunks (the
+kernel reads the whole payload ahead, asked at the start) while this one is decoded; two threads
+share the chunks where two processors are free. The numbers are those of the textbook decode —
+``(word >> 1) x volts_per_division``, on - off for paired words, ``t_k = k / rate``, a digital
+input's level ``word & 1`` — computed with the same floating-point operations, so they are
+bit-for-bit equal (tested against a direct decode), whatever the chunks and threads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-import pandas as pd
 
 from exneuro.errors import data_error
-from exneuro.photometry.readers_core import (
-    EVENT_COLUMNS,
-    anomaly_table,
-    empty_anomalies,
-    empty_events,
-    runs,
-)
-from exneuro.photometry.readers_events import pulses, sorted_events
 
-#: Acquisition cycles decoded per step: 32 k cycles of two words is 128 kB of words and 256 kB
-#: per float64 channel, inside a core's L2 cache with the scratch arrays; the Python cost per
-#: step (about twenty NumPy calls) stays near 2 % of the decode.
-CHUNK_CYCLES = 1 << 15
+#: Acquisition cycles decoded per step: 128 k cycles of two words is 512 kB of words and 1 MB
+#: per float64 channel, inside a core's L2 cache with the scratch arrays. Smaller steps keep the
+#: data closer to the core but cost more NumPy calls, and each call is a moment where two
+#: decoding threads contend for the interpreter's lock: at 32 k cycles a second thread bought no
+#: speed for half again the processor time, at 128 k it cuts a warm read's time by a third.
+CHUNK_CYCLES = 1 << 17
+
+#: Threads that decode one file at most (each takes every other chunk). Filling fresh memory
+#: (the system zeroes each new page on its first touch) is a third of the work and is bound by
+#: the memory's bandwidth, which two threads already share.
+MAX_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,22 @@ class PpdSamples:
 
 
 def read_exactly(handle: BinaryIO, buffer: memoryview, path: str) -> None:
-    """Fill ``buffer`` from the file; a file shorter than its size said is a clear error."""
+    """Fill ``buffer`` from the file's current position; a file shorter than its size said is a
+    clear error."""
+    _fill(lambda view, _done: handle.readinto(view), buffer, path)
+
+
+def _read_exactly_at(fd: int, buffer: memoryview, offset: int, path: str) -> None:
+    """Fill ``buffer`` from byte ``offset`` of the file (a positional read: threads may read
+    different parts of one file at once)."""
+    _fill(lambda view, done: os.preadv(fd, [view], offset + done), buffer, path)
+
+
+def _fill(read: Callable[[memoryview, int], int | None], buffer: memoryview, path: str) -> None:
+    """Call ``read(rest of buffer, bytes filled so far)`` until the buffer is full."""
     filled = 0
     while filled < len(buffer):
-        got = handle.readinto(buffer[filled:])
+        got = read(buffer[filled:], filled)
         if not got:
             raise data_error(
                 path,
@@ -109,7 +121,15 @@ def decode_samples(
     path: str,
 ) -> PpdSamples:
     """Read the ``payload_bytes`` after the header from ``handle`` and decode them chunk by chunk
-    (see the module docstring)."""
+    (see the module docstring).
+
+    Where the file can be read at an offset and the process may use more than one processor, the
+    chunks are shared among :data:`MAX_WORKERS` threads, taking turns (chunk 0, 2, 4 … and 1, 3,
+    5 …), so that each follows the disk as it delivers the file from its start. NumPy releases
+    the interpreter lock inside each operation, so the threads decode, read and fill fresh memory
+    (the system zeroes each new page on its first touch) at the same time. A digital input's
+    level change between two chunks is found after all chunks are done.
+    """
     n_words = payload_bytes // 2
     n_cycles = n_words // layout.words_per_cycle
     raw = np.empty(payload_bytes, dtype=np.uint8)
@@ -118,47 +138,112 @@ def decode_samples(
     # one allocation for every output: a single mapping of fresh memory (large pages where the
     # system gives them) instead of one per array: far fewer page faults on short files
     outputs = np.empty((layout.n_slots + 1, n_cycles))
-    volts, cycle_time_s = tuple(outputs[:-1]), outputs[-1]
-    steps = np.arange(min(CHUNK_CYCLES, n_cycles), dtype=np.float64)
-    adc_values = np.empty(len(steps) * layout.words_per_cycle, dtype=np.uint16)
-    level_changes = _LevelChanges(layout, len(steps))
-    highest, has_zero = 0, False
+    starts = range(0, n_cycles, CHUNK_CYCLES)
+    fd = _positional_file(handle)
+    if fd is None:  # an in-memory file: read in order
+        read = _sequential_reads(handle, raw, path)
+    else:
+        read = _positional_reads(fd, handle.tell(), raw, path)
+        _advise_read_once(fd, handle.tell(), payload_bytes)
+    n_workers = _workers(len(starts)) if fd is not None else 1
+    decoders = [
+        _ChunkDecoder(cycles, outputs, layout, volts_per_division, channel_hz)
+        for _ in range(n_workers)
+    ]
     cycle_bytes = 2 * layout.words_per_cycle
-    buffer = memoryview(raw)
-    _advise_sequential(handle)
-    for start in range(0, n_cycles, CHUNK_CYCLES):
-        stop = min(start + CHUNK_CYCLES, n_cycles)
-        end = stop * cycle_bytes if stop < n_cycles else payload_bytes
-        read_exactly(handle, buffer[start * cycle_bytes : end], path)
-        chunk = cycles[start:stop]
-        size = stop - start
-        highest = max(highest, int(chunk.max()))
-        has_zero = has_zero or int(chunk.min()) == 0
-        level_changes.add(cycles, start, stop)
-        adc = adc_values[: size * layout.words_per_cycle].reshape(chunk.shape)
+
+    def decode(decoder: _ChunkDecoder, chunk_starts: Sequence[int]) -> None:
+        for start in chunk_starts:
+            stop = min(start + CHUNK_CYCLES, n_cycles)
+            read(start * cycle_bytes, stop * cycle_bytes if stop < n_cycles else payload_bytes)
+            decoder.decode(start, stop)
+
+    _run_in_turns(decode, decoders, starts)
+    return PpdSamples(
+        words=words,
+        cycles=cycles,
+        volts=tuple(outputs[:-1]),
+        cycle_time_s=outputs[-1],
+        digital_edges=_level_changes(cycles, layout, starts, decoders),
+        highest_word=max(decoder.highest for decoder in decoders),
+        has_zero_word=any(decoder.has_zero for decoder in decoders),
+    )
+
+
+def _run_in_turns(
+    decode: Callable[[_ChunkDecoder, Sequence[int]], None],
+    decoders: Sequence[_ChunkDecoder],
+    starts: range,
+) -> None:
+    """Decoder ``i`` of ``n`` decodes chunks ``i, i + n, i + 2n …``; the first in this thread,
+    the others in threads of their own. An error in any (a file cut while read) is raised here,
+    after every thread has stopped."""
+    errors: list[BaseException] = []
+
+    def guarded(decoder: _ChunkDecoder, chunk_starts: Sequence[int]) -> None:
+        try:
+            decode(decoder, chunk_starts)
+        except BaseException as error:  # handed to the calling thread
+            errors.append(error)
+
+    n = len(decoders)
+    threads = [
+        threading.Thread(target=guarded, args=(decoders[i], starts[i::n]), daemon=True)
+        for i in range(1, n)
+    ]
+    for thread in threads:
+        thread.start()
+    guarded(decoders[0], starts[0::n])
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+class _ChunkDecoder:
+    """Decodes chunks of cycles straight into the output rows, with its own scratch arrays (one
+    decoder per thread), and keeps what the checks need: the highest word, whether a word is
+    zero, and where a digital input changes level inside a chunk."""
+
+    def __init__(
+        self,
+        cycles: np.ndarray,
+        outputs: np.ndarray,
+        layout: PpdWordLayout,
+        volts_per_division: np.ndarray,
+        channel_hz: float,
+    ) -> None:
+        self.cycles, self.outputs, self.layout = cycles, outputs, layout
+        self.volts_per_division, self.channel_hz = volts_per_division, channel_hz
+        size = min(CHUNK_CYCLES, len(cycles))
+        self.steps = np.arange(size, dtype=np.float64)
+        self.cycle_numbers = np.empty(size)
+        self.adc_values = np.empty(size * layout.words_per_cycle, dtype=np.uint16)
+        self.level_changes = _ChunkLevelChanges(layout, size)
+        self.highest, self.has_zero = 0, False
+
+    def decode(self, start: int, stop: int) -> None:
+        """Cycles ``start:stop``: volts per slot, ``k / rate``, and the facts for the checks."""
+        layout, size = self.layout, stop - start
+        chunk = self.cycles[start:stop]
+        self.highest = max(self.highest, int(chunk.max()))
+        self.has_zero = self.has_zero or int(chunk.min()) == 0
+        self.level_changes.add(chunk, start)
+        adc = self.adc_values[: size * layout.words_per_cycle].reshape(chunk.shape)
         np.right_shift(chunk, 1, out=adc)  # every word at once: contiguous
-        for slot, values in enumerate(volts):
+        for slot, values in enumerate(self.outputs[:-1]):
             out = values[start:stop]
             np.copyto(out, adc[:, slot * layout.stride])
             if layout.paired:  # LED on - LED off
                 np.subtract(out, adc[:, slot * layout.stride + 1], out=out)
-            np.multiply(out, volts_per_division[slot], out=out)
-        time_s = cycle_time_s[start:stop]
-        np.add(steps[:size], start, out=time_s)
-        np.divide(time_s, channel_hz, out=time_s)
-    return PpdSamples(
-        words=words,
-        cycles=cycles,
-        volts=volts,
-        cycle_time_s=cycle_time_s,
-        digital_edges=level_changes.edges(),
-        highest_word=highest,
-        has_zero_word=has_zero,
-    )
+            np.multiply(out, self.volts_per_division[slot], out=out)
+        cycle_numbers = self.cycle_numbers[:size]
+        np.add(self.steps[:size], start, out=cycle_numbers)
+        np.divide(cycle_numbers, self.channel_hz, out=self.outputs[-1, start:stop])
 
 
-class _LevelChanges:
-    """Where the digital inputs change level, found chunk by chunk.
+class _ChunkLevelChanges:
+    """Where the digital inputs change level inside chunks.
 
     Each word is compared with the word of the same slot one cycle before (XOR of the chunk's
     words with themselves shifted by one cycle: contiguous, whatever the layout), the lowest bit
@@ -168,7 +253,7 @@ class _LevelChanges:
 
     def __init__(self, layout: PpdWordLayout, chunk_cycles: int) -> None:
         self.width = layout.words_per_cycle
-        self.columns = [digital * layout.stride for digital in range(layout.digital_inputs)]
+        self.columns = digital_columns(layout)
         in_cycle = np.zeros(self.width, dtype=np.uint16)
         in_cycle[self.columns] = 1
         self.mask = np.tile(in_cycle, chunk_cycles)
@@ -176,12 +261,12 @@ class _LevelChanges:
         self.changed = np.empty(len(self.mask), dtype=np.uint8)
         self.found: list[np.ndarray] = []
 
-    def add(self, cycles: np.ndarray, start: int, stop: int) -> None:
-        """Look at cycles ``start:stop`` (the first against the cycle before it)."""
+    def add(self, chunk: np.ndarray, start: int) -> None:
+        """Look at the cycles of a chunk whose first cycle is ``start`` (each against the one
+        before it in the chunk); the word indices of the changes are kept."""
         if not self.columns:
             return
-        before = max(start - 1, 0)
-        words = cycles[before:stop].reshape(-1)
+        words = chunk.reshape(-1)
         size = len(words) - self.width
         flips, changed = self.flips[:size], self.changed[:size]
         np.bitwise_xor(words[self.width :], words[: -self.width], out=flips)
@@ -190,21 +275,76 @@ class _LevelChanges:
         count = np.count_nonzero(flags)
         if count:  # usually one edge: argmax stops at it
             at = np.flatnonzero(flags) if count > 1 else np.array([np.argmax(flags)])
-            self.found.append(at + (before + 1) * self.width)
-
-    def edges(self) -> tuple[np.ndarray, ...]:
-        """Per digital input, the sorted cycles whose level differs from the cycle before."""
-        words = np.concatenate(self.found) if self.found else np.array([], dtype=np.intp)
-        cycle, column = np.divmod(words, self.width)
-        return tuple(cycle[column == wanted] for wanted in self.columns)
+            self.found.append(at + (start + 1) * self.width)
 
 
-def _advise_sequential(handle: BinaryIO) -> None:
-    """Tell the kernel the file is read once from start to end (a larger read-ahead), where the
-    platform has ``posix_fadvise``."""
+def digital_columns(layout: PpdWordLayout) -> list[int]:
+    """The word of each digital input in a cycle (its slot's LED-on word)."""
+    return [digital * layout.stride for digital in range(layout.digital_inputs)]
+
+
+def _level_changes(
+    cycles: np.ndarray, layout: PpdWordLayout, starts: range, decoders: Sequence[_ChunkDecoder]
+) -> tuple[np.ndarray, ...]:
+    """Per digital input, the sorted cycles whose level (``word & 1``) differs from the cycle
+    before: the changes the decoders found inside chunks, and those between chunks."""
+    columns = digital_columns(layout)
+    width = layout.words_per_cycle
+    first = np.asarray(starts[1:], dtype=np.intp)  # each chunk's first cycle against the one before
+    flips = (cycles[first][:, columns] ^ cycles[first - 1][:, columns]) & 1
+    at, column = np.nonzero(flips)
+    between = first[at] * width + np.asarray(columns, dtype=np.intp)[column]
+    inside = [found for decoder in decoders for found in decoder.level_changes.found]
+    cycle, column = np.divmod(np.sort(np.concatenate([between, *inside])), width)
+    return tuple(cycle[column == wanted] for wanted in columns)
+
+
+def _positional_file(handle: BinaryIO) -> int | None:
+    """The file descriptor, when the file can be read at an offset (not an in-memory file, and
+    a platform with ``os.preadv``)."""
+    if not hasattr(os, "preadv"):
+        return None
+    try:
+        return handle.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation: no file behind it
+        return None
+
+
+def _sequential_reads(handle: BinaryIO, raw: np.ndarray, path: str) -> Callable[[int, int], None]:
+    """Read bytes ``begin:end`` of the payload into ``raw``, from the handle's position: the
+    chunks must be asked for in order."""
+    buffer = memoryview(raw)
+    return lambda begin, end: read_exactly(handle, buffer[begin:end], path)
+
+
+def _positional_reads(
+    fd: int, offset: int, raw: np.ndarray, path: str
+) -> Callable[[int, int], None]:
+    """Read bytes ``begin:end`` of the payload (which starts at byte ``offset`` of the file)
+    into ``raw``, in any order and from any thread."""
+    buffer = memoryview(raw)
+    return lambda begin, end: _read_exactly_at(fd, buffer[begin:end], offset + begin, path)
+
+
+def _workers(n_chunks: int) -> int:
+    """Threads to decode with: up to :data:`MAX_WORKERS`, no more than the processors this
+    process may run on, and four chunks for each at least: on a file of fewer (75 min at 100 Hz
+    is four) a second thread costs more than it saves."""
+    if hasattr(os, "sched_getaffinity"):
+        processors = len(os.sched_getaffinity(0))
+    else:
+        processors = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, processors, n_chunks // 4))
+
+
+def _advise_read_once(fd: int, offset: int, size: int) -> None:
+    """Tell the kernel the payload is read once from start to end, and soon: it starts reading
+    all of it from the disk at once (in the background) while the first chunks are decoded,
+    where the platform has ``posix_fadvise``."""
     if hasattr(os, "posix_fadvise"):
         with contextlib.suppress(OSError):  # e.g. a file system that does not support it
-            os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            os.posix_fadvise(fd, offset, size, os.POSIX_FADV_SEQUENTIAL)
+            os.posix_fadvise(fd, offset, size, os.POSIX_FADV_WILLNEED)
 
 
 def align_interleaved(
@@ -248,11 +388,12 @@ def _interpolate(
     positive or w is outside [0, 1]. Block by block, so that the intermediate arrays stay in the
     cache; the weights are computed once for every channel."""
     results = [np.empty(len(t)) for _ in channels]
-    size = min(CHUNK_CYCLES, len(t))
+    block = max(CHUNK_CYCLES // 4, 1)  # six arrays of this size stay in the cache
+    size = min(block, len(t))
     span, weight = np.empty(size), np.empty(size)
     flags, bad = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
-    for start in range(0, len(t), CHUNK_CYCLES):
-        stop = min(start + CHUNK_CYCLES, len(t))
+    for start in range(0, len(t), block):
+        stop = min(start + block, len(t))
         part, later = slice(start, stop), slice(start + 1, stop + 1)
         s, w = span[: stop - start], weight[: stop - start]
         positive, wrong = flags[: stop - start], bad[: stop - start]
@@ -272,100 +413,3 @@ def _interpolate(
             np.add(values[part], out, out=out)
             np.copyto(out, np.nan, where=wrong)
     return results
-
-
-def digital_events(
-    samples: PpdSamples,
-    shared: np.ndarray,
-    offset: Mapping[int, float],
-    stride: int,
-    digital_names: Mapping[str, str],
-    file_name: str,
-) -> pd.DataFrame:
-    """The pulses of every digital input (rides in the lowest bit of its slot's LED-on words) as
-    one events table: onset at the rising edge, duration to the falling edge (NaN when still high
-    at the end), times on the slot's clock (``k / rate`` plus the slot's timer offset)."""
-    columns: dict[str, list] = {"name": [], "time_s": [], "duration_s": [], "source": []}
-    for digital, edges in enumerate(samples.digital_edges):
-        high = (samples.cycles[edges, digital * stride] & 1).astype(bool)
-        rises, ends = pulses(edges, high)
-        has_fall = ends >= 0
-        onset = shared[rises] + offset[digital]
-        duration = np.full(len(rises), np.nan)
-        duration[has_fall] = (shared[ends[has_fall]] + offset[digital]) - onset[has_fall]
-        label = f"digital_{digital + 1}"
-        columns["name"].append(np.full(len(rises), digital_names.get(label, label), dtype=object))
-        columns["time_s"].append(onset)
-        columns["duration_s"].append(duration)
-        columns["source"].append(np.full(len(rises), f"{file_name}:{label}", dtype=object))
-    if not columns["time_s"]:
-        return empty_events()
-    return sorted_events(*(np.concatenate(columns[key]) for key in EVENT_COLUMNS))
-
-
-def truncation(extra_words: int, payload_bytes: int, time_s: np.ndarray) -> pd.DataFrame:
-    """A file that ends inside a sample (the recording was cut): report what was ignored."""
-    extra_bytes = extra_words * 2 + payload_bytes % 2
-    if not extra_bytes:
-        return empty_anomalies()
-    return anomaly_table(
-        "truncated",
-        "file",
-        len(time_s) - 1,
-        time_s[-1],
-        None,
-        f"the file ends {extra_bytes} byte(s) into a sample; the partial sample was ignored",
-    )
-
-
-def clipping(
-    peak: np.ndarray,
-    clip: float,
-    channel: str,
-    time_s: np.ndarray,
-    to_sample: Callable[[np.ndarray], np.ndarray],
-) -> pd.DataFrame:
-    """Runs of samples above 98 % of the ADC range (pyPhotometry's own clipping rule)."""
-    if not peak.size or peak.max() <= clip:  # the usual case, in one pass
-        return empty_anomalies()
-    starts, lengths = runs(peak > clip)
-    highest = np.maximum.reduceat(peak, starts)
-    return anomaly_table(
-        "saturation",
-        channel,
-        to_sample(starts),
-        time_s[starts],
-        None,
-        [
-            f"{n} sample(s) above 98 % of the ADC range ({clip:g} counts; highest {int(h)})"
-            for n, h in zip(lengths, highest, strict=True)
-        ],
-    )
-
-
-def zero_filled(
-    cycles: np.ndarray, time_s: np.ndarray, to_sample: Callable[[np.ndarray], np.ndarray]
-) -> pd.DataFrame:
-    """Cycles whose words are all zero: chunks the GUI zero-filled after a USB loss."""
-    width = cycles.shape[1]
-    if width in (1, 2, 4):  # a cycle as one 16/32/64-bit integer: one comparison per cycle
-        zero = cycles.reshape(-1).view(f"<u{2 * width}") == 0
-    else:  # column by column: much faster than any(axis=1) on short rows
-        zero = cycles[:, 0] == 0
-        for column in range(1, width):
-            zero &= cycles[:, column] == 0
-    if not zero.any():
-        return empty_anomalies()
-    starts, lengths = runs(zero)
-    return anomaly_table(
-        "dropped_frames",
-        "signal+control",
-        to_sample(starts),
-        time_s[starts],
-        None,
-        [
-            f"{n} sample(s) with every word zero: a chunk lost on the USB link and zero-filled by "
-            "the acquisition software (values are not measurements)"
-            for n in lengths
-        ],
-    )
