@@ -15,7 +15,6 @@ bit-for-bit equal (tested against a direct decode), whatever the chunks and thre
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from typing import BinaryIO
 import numpy as np
 
 from exneuro.errors import data_error
+from exneuro.photometry.readers_core import advise_read_once
 
 #: Acquisition cycles decoded per step: 128 k cycles of two words is 512 kB of words and 1 MB
 #: per float64 channel, inside a core's L2 cache with the scratch arrays. Smaller steps keep the
@@ -144,7 +144,7 @@ def decode_samples(
         read = _sequential_reads(handle, raw, path)
     else:
         read = _positional_reads(fd, handle.tell(), raw, path)
-        _advise_read_once(fd, handle.tell(), payload_bytes)
+        advise_read_once(fd, handle.tell(), payload_bytes)
     n_workers = _workers(len(starts)) if fd is not None else 1
     decoders = [
         _ChunkDecoder(cycles, outputs, layout, volts_per_division, channel_hz)
@@ -335,16 +335,6 @@ def _workers(n_chunks: int) -> int:
     else:
         processors = os.cpu_count() or 1
     return max(1, min(MAX_WORKERS, processors, n_chunks // 4))
-
-
-def _advise_read_once(fd: int, offset: int, size: int) -> None:
-    """Tell the kernel the payload is read once from start to end, and soon: it starts reading
-    all of it from the disk at once (in the background) while the first chunks are decoded,
-    where the platform has ``posix_fadvise``."""
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):  # e.g. a file system that does not support it
-            os.posix_fadvise(fd, offset, size, os.POSIX_FADV_SEQUENTIAL)
-            os.posix_fadvise(fd, offset, size, os.POSIX_FADV_WILLNEED)
 
 
 def align_interleaved(

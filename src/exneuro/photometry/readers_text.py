@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from exneuro.errors import data_error
-from exneuro.photometry.readers_core import closest_hint
+from exneuro.photometry.readers_core import advise_read_once, closest_hint
 
 #: Cells pandas reads as missing; anything else that is not a number is an error.
 MISSING_TEXT = {"", "nan", "NaN", "NA", "N/A", "null", "NULL", "-nan", "inf", "-inf"}
@@ -220,6 +220,8 @@ def _read_with_arrow(
     decimal: str,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The fast path: Arrow parses the wanted fields (empty lines kept as null rows)."""
+    with open(path, "rb") as handle:
+        advise_read_once(handle.fileno())
     field = {name: f"f{i}" for name, i in position.items()}
     types = {field[c]: pa.float64() for c in columns}
     types.update({field[c]: pa.string() for c in text_columns})
