@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,30 +33,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from exneuro import project_copy
+
 REPO = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = [
-    "Snakefile",
-    "workflow",
-    "scripts",
-    "src",
-    "config",
-    "data",
-    "profiles",
-    "envs",
-    "requirements.lock",
-]
 
 
 def copy_project(root: Path) -> Path:
-    """The project's own files in ``root``, without results or environment."""
-    root.mkdir(parents=True, exist_ok=True)
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / part)
-    return root
+    """Copy the project's own files (no results, no environment) into ``root``."""
+    return project_copy.copy_project(REPO, root)
 
 
 #: Written beside the copied project and put on the jobs' path: records each job's rule and CPU

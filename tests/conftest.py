@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,24 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from exneuro import project_copy
 from exneuro.config import load_yaml, validate_config
 from exneuro.config_files import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "workflow" / "schemas"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-#: The project's own files: what a fresh clone holds, without results or environment.
-PROJECT_PARTS = [
-    "Snakefile",
-    "workflow",
-    "scripts",
-    "src",
-    "config",
-    "data",
-    "profiles",
-    "envs",
-    "requirements.lock",
-]
 #: Test modules that must run on the same worker (pytest-xdist): those reading the one run of the
 #: two-group study, and those with full-study (``e2e``) tests, so that two never run at once.
 SAME_WORKER = {
@@ -55,13 +43,7 @@ def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 def copy_project(root: Path) -> Path:
     """Copy the project's own files (no results, no environment) into ``root``."""
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, root / part)
-    return root
+    return project_copy.copy_project(REPO, root)
 
 
 @pytest.fixture(scope="session")
