@@ -23,4 +23,5 @@ run(
         recording_logs=list(snakemake.log),
     ),
     main,
+    job_process=True,
 )

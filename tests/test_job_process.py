@@ -98,3 +98,69 @@ def test_run_called_from_other_code_returns(tmp_path):
     assert run(job, _write_output) is None
     assert output.read_text() == "done\n"
     assert log.read_text() == "INFO table written\n"
+
+
+def _stopped_job(tmp_path, stop: str):
+    """A job script that writes a table and a folder of its outputs, then is stopped by
+    ``stop`` (a signal's name) before it ends."""
+    outputs = [tmp_path / "table.tsv", tmp_path / "source_data"]
+    log = tmp_path / "job.log"
+    script = tmp_path / "job.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os
+            import signal
+            import time
+            from pathlib import Path
+            from types import SimpleNamespace
+
+            from exneuro.workflow import run
+
+            snakemake = SimpleNamespace(log=[{str(log)!r}], output={[str(p) for p in outputs]!r})
+
+            def main(job):
+                Path(job.output[0]).write_text("half\\n")
+                Path(job.output[1]).mkdir()
+                Path(job.output[1], "panel_A.tsv").write_text("x\\n")
+                os.kill(os.getpid(), signal.{stop})
+                time.sleep(10)
+                Path(job.output[1], "panel_B.tsv").write_text("x\\n")
+
+            run(snakemake, main)
+            """
+        )
+    )
+    environment = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=environment, timeout=60
+    )
+    return result, outputs, log
+
+
+def test_a_job_stopped_by_ctrl_c_or_sigterm_removes_what_it_wrote(tmp_path):
+    """Snakemake clears a failed job's "incomplete" mark before it removes the job's outputs; a
+    Ctrl-C that stops Snakemake between the two must not leave half-written outputs that the
+    next run would take as finished. So the job removes them itself, files and folders."""
+    for stop in ("SIGINT", "SIGTERM"):
+        folder = tmp_path / stop
+        folder.mkdir()
+        result, outputs, log = _stopped_job(folder, stop)
+        assert result.returncode == 130, (stop, result.stderr)
+        assert not any(path.exists() for path in outputs), stop
+        assert "Traceback" not in result.stderr
+        assert "stopped before the end" in log.read_text(), stop
+
+
+def test_a_stopped_run_called_from_other_code_is_interrupted_after_the_clean_up(tmp_path):
+    import pytest
+
+    output = tmp_path / "table.tsv"
+
+    def interrupted(job):
+        output.write_text("half\n")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(SimpleNamespace(log=[str(tmp_path / "job.log")], output=[str(output)]), interrupted)
+    assert not output.exists()

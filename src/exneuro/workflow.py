@@ -8,6 +8,8 @@ import errno
 import logging
 import os
 import re
+import shutil
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -137,7 +139,7 @@ def run_command_line(main: Callable[..., None], description: str) -> None:
     job = SimpleNamespace(
         params=SimpleNamespace(**json.loads(args.params)), output=args.output, log=[args.log]
     )
-    run(job, main)
+    run(job, main, job_process=True)
 
 
 #: Captions of the report, relative to the rule files (``workflow/rules/``).
@@ -284,7 +286,7 @@ def _log_handlers(log: str | None) -> list[logging.Handler]:
     return handlers
 
 
-def run(snakemake, main: Callable[..., None]) -> None:
+def run(snakemake, main: Callable[..., None], *, job_process: bool | None = None) -> None:
     """Run ``main(snakemake)`` with logging to the job's log file and one-line errors.
 
     A problem with the user's data or config (:class:`ExneuroError`) is written to the log and to
@@ -294,9 +296,61 @@ def run(snakemake, main: Callable[..., None]) -> None:
     too, naming the job's log, which keeps the full traceback (stderr gets it only when the job
     has no log). Lab tables are read with the study's ``lab_tables`` settings when the rule
     passes them as a param.
+
+    A job stopped by Ctrl-C or SIGTERM removes what it wrote of its outputs
+    (:func:`remove_outputs`) and ends with exit code 130. ``job_process`` says whether this
+    process is a Snakemake job's own, to be ended without teardown once ``main`` has succeeded
+    (:func:`end_job_process`); by default, when ``snakemake`` is the object Snakemake's preamble
+    put in ``__main__``, so a test calling :func:`run` returns normally.
     """
-    log = snakemake.log[0] if snakemake.log else None
+    if job_process is None:
+        job_process = getattr(sys.modules["__main__"], "snakemake", None) is snakemake
     outputs = list(getattr(snakemake, "output", []) or [])
+    if job_process:
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _run_logged(snakemake, main, outputs)
+        if job_process:
+            end_job_process()
+    except KeyboardInterrupt:
+        if job_process:  # a second signal must not cut the clean-up short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        remove_outputs(outputs)
+        logging.getLogger("exneuro").error(
+            "stopped before the end (Ctrl-C or a termination signal): what the job had written "
+            "of its outputs is removed, so the next run redoes it"
+        )
+        if not job_process:
+            raise
+        sys.exit(130)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (``kill``, a scheduler's time limit) stops a job as Ctrl-C does: through
+    :func:`run`'s clean-up, not at once."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def remove_outputs(outputs: Iterable[str]) -> None:
+    """Remove what a stopped job wrote of its outputs: files, and output folders whole.
+
+    Snakemake removes a job's outputs before it starts, so all that is there is the job's own,
+    possibly half-written. Snakemake removes them too when it learns that the job failed, but
+    only after it has cleared the job's "incomplete" mark: a Ctrl-C that stops Snakemake between
+    the two would leave half-written outputs that the next run takes as finished.
+    """
+    for path in outputs:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+
+
+def _run_logged(snakemake, main: Callable[..., None], outputs: list[str]) -> None:
+    """:func:`run`'s body: ``main`` with the job's logging and its one-line failures."""
+    log = snakemake.log[0] if snakemake.log else None
     logging.raiseExceptions = False  # a full disk must not print a traceback per log line
     try:
         handlers = _log_handlers(log)
@@ -337,8 +391,6 @@ def run(snakemake, main: Callable[..., None]) -> None:
         with open(log, "a", encoding="utf-8") as file:
             file.write(traceback.format_exc())
         sys.exit(1)
-    if getattr(sys.modules["__main__"], "snakemake", None) is snakemake:
-        end_job_process()
 
 
 def end_job_process() -> None:
@@ -348,9 +400,8 @@ def end_job_process() -> None:
     The teardown frees every imported module and object one by one: 0.2-0.4 s of CPU per job
     (of 1.5-5 s), some 11 s over the example study's 42 jobs, for nothing, since the process
     ends. Every output is written and closed by then (the writers close their files), and
-    Snakemake checks the outputs after the job. Only a job script reaches this: :func:`run`
-    calls it when the ``snakemake`` object is the one Snakemake's preamble put in ``__main__``,
-    so a test calling :func:`run` returns normally.
+    Snakemake checks the outputs after the job. Only a job's own process reaches this
+    (:func:`run`'s ``job_process``).
     """
     logging.shutdown()
     sys.stdout.flush()
