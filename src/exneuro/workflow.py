@@ -341,7 +341,7 @@ def remove_outputs(outputs: Iterable[str]) -> None:
     the two would leave half-written outputs that the next run takes as finished.
     """
     for path in outputs:
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError, PermissionError):
+        with contextlib.suppress(OSError):  # gone, or a folder turned read-only
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
             else:
