@@ -41,6 +41,15 @@ def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run([SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
+def files_under(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, by its path relative to it, with its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 def copy_project(root: Path) -> Path:
     """Copy the project's own files (no results, no environment) into ``root``."""
     return project_copy.copy_project(REPO, root)
@@ -81,13 +90,7 @@ def two_group_study(tmp_path_factory) -> StudyRun:
     root = copy_project(tmp_path_factory.mktemp("two_group_study"))
     result = snakemake("--cores", "2", "--configfile", "config/two_group/config.yaml", cwd=root)
     assert result.returncode == 0, result.stderr[-3000:]
-    results = root / "results"
-    files = {
-        path.relative_to(results).as_posix(): path.read_bytes()
-        for path in sorted(results.rglob("*"))
-        if path.is_file()
-    }
-    return StudyRun(root, files)
+    return StudyRun(root, files_under(root / "results"))
 
 
 def _worker_scope(nodeid: str) -> str:

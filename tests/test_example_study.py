@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, files_under
 from study_snapshots import difference
 from test_workflow import SNAKEMAKE, copy_project, planned_jobs
 
@@ -56,12 +56,7 @@ def example_runs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    results = root / "results"
-    return {
-        path.relative_to(results).as_posix(): path.read_bytes()
-        for path in sorted(results.rglob("*"))
-        if path.is_file()
-    }
+    return files_under(root / "results")
 
 
 def test_two_clean_runs_give_byte_identical_results(example_runs):

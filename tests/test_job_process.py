@@ -10,6 +10,7 @@ import sys
 import textwrap
 from types import SimpleNamespace
 
+import pytest
 from conftest import REPO
 
 from exneuro.workflow import run
@@ -153,8 +154,6 @@ def test_a_job_stopped_by_ctrl_c_or_sigterm_removes_what_it_wrote(tmp_path):
 
 
 def test_a_stopped_run_called_from_other_code_is_interrupted_after_the_clean_up(tmp_path):
-    import pytest
-
     output = tmp_path / "table.tsv"
 
     def interrupted(job):

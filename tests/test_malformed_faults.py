@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import files_under
 from malformed import CLEAR_STOP, STAGE_COLUMNS, SUMMARY_COLUMNS, Case, assert_one_line, digests
 from test_workflow import SNAKEMAKE, copy_project
 
@@ -187,14 +188,6 @@ AS_A_USER = (
 )
 
 
-def _files(results: Path) -> dict[str, bytes]:
-    return {
-        path.relative_to(results).as_posix(): path.read_bytes()
-        for path in sorted(results.rglob("*"))
-        if path.is_file()
-    }
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(two_group_study) -> dict[str, bytes]:
     """Every file of an uninterrupted run of the two-group study (the same command, run from
@@ -205,7 +198,7 @@ def uninterrupted(two_group_study) -> dict[str, bytes]:
 def _nothing_half_written(results: Path, uninterrupted: dict[str, bytes]) -> None:
     """Every file a failed run leaves is a job's log or a finished result, equal to the
     uninterrupted run's."""
-    left = _files(results)
+    left = files_under(results)
     assert left
     unfinished = [
         name
@@ -216,7 +209,7 @@ def _nothing_half_written(results: Path, uninterrupted: dict[str, bytes]) -> Non
 
 
 def _same_as_uninterrupted(results: Path, uninterrupted: dict[str, bytes]) -> None:
-    files = _files(results)
+    files = files_under(results)
     assert sorted(files) == sorted(uninterrupted)
     assert [name for name in files if files[name] != uninterrupted[name]] == []
 

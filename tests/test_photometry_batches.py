@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, files_under
 
 from exneuro.config import load_yaml, read_sample_sheet, validate_config
 from exneuro.errors import ExneuroError
@@ -92,15 +92,6 @@ def example_recordings() -> tuple[list[dict], dict]:
     return rows, section
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` by relative path."""
-    return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
-
-
 def test_a_batch_writes_what_one_job_per_recording_writes(
     example_recordings, tmp_path, monkeypatch
 ):
@@ -111,7 +102,7 @@ def test_a_batch_writes_what_one_job_per_recording_writes(
     folders = [tmp_path / "batch" / row["session"] for row in rows]
     logs = [tmp_path / "logs" / f"{row['session']}.log" for row in rows]
     analyse_batch(rows, settings, folders, logs)
-    single, batch = tree(tmp_path / "single"), tree(tmp_path / "batch")
+    single, batch = files_under(tmp_path / "single"), files_under(tmp_path / "batch")
     assert len(single) == 3 * 7 and single.keys() == batch.keys()  # 6 tables and the QC figure
     assert [name for name in single if single[name] != batch[name]] == []
     assert all(log.exists() for log in logs)
@@ -188,12 +179,12 @@ def test_batched_recording_jobs_give_byte_identical_photometry_results(tmp_path)
     assert {k: v for k, v in batched_plan.items() if k.startswith("photometry_batch_")} == {
         name: 1 for name in batch_rule_names(batches)
     }
-    single = tree(tmp_path / "single" / "photometry")
-    batched = tree(tmp_path / "batched" / "photometry")
+    single = files_under(tmp_path / "single" / "photometry")
+    batched = files_under(tmp_path / "batched" / "photometry")
     assert len([name for name in single if name.endswith("/qc.png")]) == 6
     assert single.keys() == batched.keys()
     assert [name for name in single if single[name] != batched[name]] == []
-    logs = tree(tmp_path / "batched" / "logs" / "photometry" / "sessions")
+    logs = files_under(tmp_path / "batched" / "logs" / "photometry" / "sessions")
     assert len(logs) == 6  # one log per recording, batched or not
 
     raw = Path(sheet.splitlines()[1].split("\t")[2])
